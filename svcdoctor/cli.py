@@ -1,0 +1,296 @@
+"""The command line: ``svcdoctor`` and the kubectl plugin ``kubectl-svcdoctor``.
+
+Only argument handling lives here; the core (sources → Snapshot → engine → Report → renderers)
+knows nothing of it. Heavy modules (the ``kubernetes`` client, scapy) are imported inside the
+commands that need them, so ``svcdoctor --help`` stays fast.
+
+Every error ends as one line on stderr and a documented exit code: 0 ok, 1 findings at or above
+``--fail-on``, 2 bad usage or bad input, 3 the cluster could not be read.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from svcdoctor import __version__
+from svcdoctor.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, InputError, SvcdoctorError
+
+app = typer.Typer(
+    name="svcdoctor",
+    help="Why can't I reach my Service? A ranked diagnosis: root cause first, the evidence, the next command.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+FAIL_ON = ("error", "warning", "info", "never")
+
+NamespaceOption = Annotated[str | None, typer.Option("--namespace", "-n", help="Namespace of the Service.")]
+SnapshotOption = Annotated[
+    str | None,
+    typer.Option("--snapshot", "-f", help="A recorded snapshot: a file, a directory or '-' for stdin (offline)."),
+]
+OutputOption = Annotated[
+    str, typer.Option("--output", "-o", help="text | json | yaml | markdown | sarif | junit")
+]
+FailOnOption = Annotated[
+    str, typer.Option("--fail-on", help="Exit 1 when a finding is at or above: error | warning | info | never.")
+]
+ClusterDomainOption = Annotated[
+    str | None, typer.Option("--cluster-domain", help="The cluster DNS domain (default: cluster.local).")
+]
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"svcdoctor {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Why can't I reach my Service?"""
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _color_wanted() -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty()
+
+
+def _check_choice(value: str, choices: tuple[str, ...], flag: str) -> str:
+    if value not in choices:
+        raise InputError(f"{flag}: {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _check_output(output: str) -> str:
+    from svcdoctor.render import FORMATS
+
+    return _check_choice(output, tuple(FORMATS), "--output")
+
+
+def _split_pod(value: str, default_namespace: str) -> tuple[str, str]:
+    if "/" in value:
+        namespace, _, name = value.partition("/")
+        if not namespace or not name or "/" in name:
+            raise InputError(f"--from {value!r}: expected NAMESPACE/POD or POD")
+        return namespace, name
+    return default_namespace, value
+
+
+def _options(cluster_domain: str | None) -> Any:
+    from svcdoctor.checks.interface import Options
+
+    return Options(cluster_domain=cluster_domain or "cluster.local")
+
+
+def _load_source(snapshot: str | None, namespace: str, service: str = "", all_namespaces: bool = False,
+                 client_pod: str = "") -> tuple[Any, dict[str, Any]]:
+    """Pick the source from the flags and load the Snapshot."""
+    from svcdoctor.sources.interface import Request
+
+    request = Request(namespace=namespace, service=service, all_namespaces=all_namespaces, client_pod=client_pod)
+    if snapshot is not None:
+        from svcdoctor.sources.snapshot_file import SnapshotFileSource
+
+        source = SnapshotFileSource(snapshot)
+        return source.load(request), source.describe()
+    raise InputError("reading a live cluster is not available in this build: give --snapshot FILE")
+
+
+def _emit(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _render_options() -> Any:
+    from svcdoctor.render import RenderOptions
+
+    return RenderOptions(color=_color_wanted())
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+@app.command()
+def check(
+    name: Annotated[str, typer.Argument(help="The Service's name.")],
+    namespace: NamespaceOption = None,
+    snapshot: SnapshotOption = None,
+    from_pod: Annotated[
+        str | None, typer.Option("--from", help="The client Pod, NAMESPACE/POD (or POD in -n).")
+    ] = None,
+    from_ip: Annotated[str | None, typer.Option("--from-ip", help="A client address outside the cluster.")] = None,
+    from_node: Annotated[str | None, typer.Option("--from-node", help="A host-network client on this node.")] = None,
+    output: OutputOption = "text",
+    fail_on: FailOnOption = "error",
+    cluster_domain: ClusterDomainOption = None,
+) -> int:
+    """Diagnose one Service: walk the debugging steps and rank what is wrong."""
+    from svcdoctor.checks.interface import Client
+    from svcdoctor.engine import diagnose_service
+    from svcdoctor.render import render
+
+    _check_output(output)
+    _check_choice(fail_on, FAIL_ON, "--fail-on")
+    if sum(x is not None for x in (from_pod, from_ip, from_node)) > 1:
+        raise InputError("give at most one of --from, --from-ip and --from-node")
+    target_namespace = namespace or "default"
+    client = None
+    client_pod = ""
+    if from_pod is not None:
+        pod_namespace, pod_name = _split_pod(from_pod, target_namespace)
+        client = Client("pod", pod_namespace, pod_name)
+        client_pod = f"{pod_namespace}/{pod_name}"
+    elif from_ip is not None:
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(from_ip)
+        except ValueError:
+            raise InputError(f"--from-ip {from_ip!r} is not an IP address") from None
+        client = Client("ip", ip=from_ip)
+    elif from_node is not None:
+        client = Client("node", name=from_node)
+    loaded, source = _load_source(snapshot, target_namespace, service=name, client_pod=client_pod)
+    if client is not None and client.kind == "pod":
+        pod = loaded.pod(client.namespace, client.name)
+        if pod is None:
+            raise InputError(f"--from: Pod {client_pod} is not in the snapshot")
+        from svcdoctor import k8s
+
+        client = Client("pod", client.namespace, client.name, k8s.pod_ip(pod))
+    if client is not None and client.kind == "node" and loaded.node(client.name) is None and loaded.nodes:
+        raise InputError(f"--from-node: Node {client.name} is not in the snapshot")
+    report = diagnose_service(loaded, target_namespace, name, client=client, options=_options(cluster_domain),
+                              source=source)
+    _emit(render(report, output, _render_options()))
+    return EXIT_FINDINGS if report.fails(fail_on) else EXIT_OK
+
+
+@app.command()
+def scan(
+    namespace: NamespaceOption = None,
+    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Every namespace.")] = False,
+    snapshot: SnapshotOption = None,
+    output: OutputOption = "text",
+    fail_on: FailOnOption = "error",
+    cluster_domain: ClusterDomainOption = None,
+) -> int:
+    """Diagnose every Service of a namespace (or of all): a summary table, worst first."""
+    from svcdoctor.engine import scan as scan_services
+    from svcdoctor.render import render_scan
+
+    _check_output(output)
+    _check_choice(fail_on, FAIL_ON, "--fail-on")
+    if namespace is None and not all_namespaces:
+        raise InputError("give -n NAMESPACE or -A (--all-namespaces)")
+    loaded, source = _load_source(snapshot, namespace or "", all_namespaces=all_namespaces)
+    reports = scan_services(loaded, None if all_namespaces else [namespace or ""], options=_options(cluster_domain),
+                            source=source)
+    _emit(render_scan(reports, output, _render_options()))
+    return EXIT_FINDINGS if any(r.fails(fail_on) for r in reports) else EXIT_OK
+
+
+@app.command()
+def explain(check_id: Annotated[str, typer.Argument(help="A check ID such as SD301.")]) -> int:
+    """What a check means, why it matters, and how to fix it."""
+    from svcdoctor import docs
+
+    _emit(docs.explain(check_id))
+    return EXIT_OK
+
+
+@app.command("checks")
+def list_checks(
+    output: Annotated[str, typer.Option("--output", "-o", help="text | markdown | json")] = "text",
+) -> int:
+    """The check catalog."""
+    from svcdoctor import docs
+
+    _check_choice(output, ("text", "markdown", "json"), "--output")
+    _emit(docs.catalog(output))
+    return EXIT_OK
+
+
+@app.command()
+def demo(
+    output: OutputOption = "text",
+    fail_on: FailOnOption = "never",
+) -> int:
+    """Diagnose the example Service of the snapshot bundled with svcdoctor (offline)."""
+    from importlib.resources import files
+
+    path = files("svcdoctor").joinpath("data/demo-snapshot.yaml")
+    return check(name="backend", namespace="shop", snapshot=str(path), from_pod="shop/frontend-ddcj28l7m-jsshd",
+                 from_ip=None, from_node=None, output=output, fail_on=fail_on, cluster_domain=None)
+
+
+# -- entry points ----------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None, prog_name: str = "svcdoctor") -> None:
+    """Run the CLI and exit with a documented code; never print a traceback."""
+    sys.exit(run(argv, prog_name))
+
+
+def run(argv: list[str] | None = None, prog_name: str = "svcdoctor") -> int:
+    """Run the CLI and return its exit code (for tests and ``main``)."""
+    try:  # typer >= 0.25 carries its own copy of click
+        from typer._click import exceptions as click_exceptions
+    except ImportError:  # pragma: no cover
+        from click import exceptions as click_exceptions
+
+    try:
+        result = app(args=argv, prog_name=prog_name, standalone_mode=False)
+    except SvcdoctorError as error:
+        _error(str(error))
+        return error.exit_code
+    except click_exceptions.NoArgsIsHelpError:
+        return EXIT_USAGE  # the help has been printed
+    except click_exceptions.UsageError as error:
+        _error(error.format_message().replace("\n", " "))
+        return EXIT_USAGE
+    except click_exceptions.Abort:
+        _error("aborted")
+        return 130
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except RecursionError:
+        _error("input nested too deeply")
+        return EXIT_USAGE
+    except Exception as error:
+        if os.environ.get("SVCDOCTOR_DEBUG"):
+            raise
+        _error(f"internal error: {type(error).__name__}: {error} (set SVCDOCTOR_DEBUG=1 for a traceback)")
+        return EXIT_USAGE
+    return result if isinstance(result, int) else EXIT_OK
+
+
+def _error(message: str) -> None:
+    first_line = " ".join(message.split()) if message else "error"
+    sys.stderr.write(f"svcdoctor: error: {first_line}\n")
+
+
+def kubectl_main() -> None:
+    """The ``kubectl-svcdoctor`` entry point: ``kubectl svcdoctor …``."""
+    main(prog_name="kubectl svcdoctor")

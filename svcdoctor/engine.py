@@ -1,0 +1,237 @@
+"""The pipeline: run the checks in step order, link symptoms to causes, rank, decide the verdict.
+
+This module knows nothing of the CLI or of where the Snapshot came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable, Sequence
+
+from svcdoctor.checks.interface import STEPS, Check, Client, Context, Finding, Options, Severity, Skip, Target, Unknown
+from svcdoctor.report import CheckResult, Report, StepResult
+
+#: cause ID → the symptom IDs it explains (DESIGN.md's table, plus the chains it implies).
+#: A check may set ``caused_by`` itself; this table only fills in what is still None.
+CAUSES: dict[str, frozenset[str]] = {
+    # "every later step's failure for lack of endpoints"
+    "SD301": frozenset({"SD501", "SD502", "SD503", "SD207", "SD208", "SD211", "SD701", "SD702", "SD802", "SD803",
+                        "SD805", "SD901", "SD902", "SD903", "SD904"}),
+    "SD209": frozenset({"SD501", "SD502", "SD701", "SD702", "SD802", "SD803", "SD805", "SD903", "SD904"}),
+    "SD501": frozenset({"SD207", "SD208", "SD211", "SD701", "SD702", "SD802", "SD803", "SD805", "SD903", "SD904"}),
+    "SD401": frozenset({"SD502", "SD503", "SD405", "SD207", "SD208", "SD211", "SD805", "SD901", "SD902",
+                        "SD903", "SD904"}),
+    "SD402": frozenset({"SD502", "SD503", "SD207", "SD208", "SD211", "SD805", "SD903", "SD904"}),
+    "SD403": frozenset({"SD502", "SD503", "SD207", "SD208", "SD211", "SD805", "SD903", "SD904"}),
+    "SD502": frozenset({"SD207", "SD208", "SD211", "SD701", "SD702", "SD802", "SD803", "SD805", "SD903", "SD904"}),
+    "SD202": frozenset({"SD504"}),
+    "SD201": frozenset({"SD901"}),
+    "SD203": frozenset({"SD901"}),
+    "SD604": frozenset({"SD601"}),
+    "SD603": frozenset({"SD701"}),
+    "SD703": frozenset({"SD701"}),
+    "SD704": frozenset({"SD701"}),
+    "SD705": frozenset({"SD701"}),
+    "SD801": frozenset({"SD802", "SD803", "SD903"}),
+    "SD802": frozenset({"SD903"}),
+    "SD803": frozenset({"SD903"}),
+}
+
+#: Cause links that hold only when both findings are about the same node.
+NODE_SCOPED_CAUSES = frozenset({"SD801"})
+
+
+def run_checks(context: Context, checks: Sequence[Check]) -> tuple[list[Finding], list[CheckResult]]:
+    """Run every check in step order; a check's own failure never breaks the report."""
+    findings: list[Finding] = []
+    results: list[CheckResult] = []
+    snapshot = context.snapshot
+    for check in sorted(checks, key=lambda c: (c.step, c.id)):
+        if check.needs_client and context.client is None:
+            results.append(CheckResult(check.id, check.step, "skipped", "needs a client: --from, --from-ip or --from-node"))
+            continue
+        if snapshot.static and check.runtime:
+            results.append(CheckResult(check.id, check.step, "skipped", "needs a cluster or a recorded snapshot"))
+            continue
+        missing = [m for m in (snapshot.missing(r, context.target.namespace) for r in check.needs) if m]
+        if missing:
+            reason = "; ".join(f"could not {m.verb} {m.resource}: {m.reason}" for m in missing)
+            results.append(CheckResult(check.id, check.step, "unknown", reason))
+            continue
+        try:
+            produced = list(check.run(context))
+        except Skip as skip:
+            results.append(CheckResult(check.id, check.step, "skipped", skip.reason))
+            continue
+        except Unknown as unknown:
+            results.append(CheckResult(check.id, check.step, "unknown", unknown.reason))
+            continue
+        except Exception as error:  # a bug in one check must not take the whole report down
+            if os.environ.get("SVCDOCTOR_DEBUG"):
+                raise
+            results.append(CheckResult(check.id, check.step, "unknown",
+                                       f"internal error in {check.id}: {type(error).__name__}: {error}"))
+            continue
+        findings.extend(produced)
+        failing = [f for f in produced if f.severity is not Severity.INFO]
+        status = "fail" if failing else "pass"
+        results.append(CheckResult(check.id, check.step, status))
+    return findings, results
+
+
+def link_causes(findings: Sequence[Finding], order: dict[str, int]) -> list[Finding]:
+    """Fill ``caused_by`` from :data:`CAUSES`: the nearest present cause explains a symptom."""
+    present = [f for f in findings if f.severity is not Severity.INFO]
+    linked: list[Finding] = []
+    for finding in findings:
+        if finding.caused_by is not None or finding.severity is Severity.INFO:
+            linked.append(finding)
+            continue
+        candidates = [
+            cause for cause in present
+            if cause.id != finding.id and finding.id in CAUSES.get(cause.id, ())
+            and cause.step <= finding.step
+            and not (cause.id in NODE_SCOPED_CAUSES and cause.node and finding.node and cause.node != finding.node)
+        ]
+        if candidates:
+            nearest = max(candidates, key=lambda c: (c.step, -order.get(c.id, 0)))
+            finding = dataclasses.replace(finding, caused_by=nearest.id)
+        linked.append(finding)
+    return linked
+
+
+def rank(findings: Sequence[Finding], order: dict[str, int]) -> list[Finding]:
+    """Root causes first, then their symptoms; within that by severity, then step order.
+
+    Info findings never outrank errors or warnings.
+    """
+    by_id: dict[str, Finding] = {}
+    for finding in findings:
+        by_id.setdefault(finding.id, finding)
+
+    def depth(finding: Finding) -> int:
+        seen = {finding.id}
+        level = 0
+        current = finding
+        while current.caused_by and current.caused_by in by_id and current.caused_by not in seen:
+            seen.add(current.caused_by)
+            current = by_id[current.caused_by]
+            level += 1
+        return level
+
+    return sorted(
+        findings,
+        key=lambda f: (f.severity is Severity.INFO, depth(f), f.severity.rank, f.step, order.get(f.id, 0), f.key),
+    )
+
+
+def verdict_of(findings: Sequence[Finding], results: Sequence[CheckResult]) -> str:
+    """``unreachable`` > ``degraded`` > ``unknown`` > ``ok``; never ``ok`` with evidence missing."""
+    impacts = {f.impact for f in findings if f.severity is not Severity.INFO}
+    if "unreachable" in impacts:
+        return "unreachable"
+    if "degraded" in impacts:
+        return "degraded"
+    if "unknown" in impacts or any(r.status == "unknown" for r in results):
+        return "unknown"
+    return "ok"
+
+
+def step_results(findings: Sequence[Finding], results: Sequence[CheckResult]) -> list[StepResult]:
+    steps: list[StepResult] = []
+    for step, title in STEPS.items():
+        checks = tuple(r for r in results if r.step == step)
+        if not checks:
+            continue
+        step_findings = [f for f in findings if f.step == step]
+        if step == 0 and not step_findings:
+            continue
+        reason = ""
+        if any(f.severity is Severity.ERROR for f in step_findings):
+            status = "fail"
+        elif any(f.severity is Severity.WARNING for f in step_findings):
+            status = "warn"
+        elif any(r.status == "unknown" for r in checks):
+            status = "unknown"
+            reason = "; ".join(dict.fromkeys(r.reason for r in checks if r.status == "unknown"))
+        elif all(r.status == "skipped" for r in checks):
+            status = "skipped"
+            reason = "; ".join(dict.fromkeys(r.reason for r in checks))
+        else:
+            status = "pass"
+        steps.append(StepResult(step, title, status, reason, checks))
+    return steps
+
+
+def diagnose(
+    snapshot_context: Context,
+    checks: Sequence[Check] | None = None,
+    *,
+    source: dict[str, object] | None = None,
+) -> Report:
+    """Run the checks over one Service and return the ranked :class:`Report`."""
+    if checks is None:
+        from svcdoctor.checks.registry import CHECKS
+
+        checks = CHECKS
+    order = {check.id: index for index, check in enumerate(checks)}
+    findings, results = run_checks(snapshot_context, checks)
+    findings = rank(link_causes(findings, order), order)
+    notes: list[str] = []
+    if snapshot_context.snapshot.static:
+        notes.append("static run over manifests: readiness, endpoints, DNS, node rules and probes were not checked")
+    return Report(
+        target=snapshot_context.target,
+        verdict=verdict_of(findings, results),
+        findings=tuple(findings),
+        steps=tuple(step_results(findings, results)),
+        client=str(snapshot_context.client) if snapshot_context.client else None,
+        source=dict(source or {}),
+        notes=tuple(notes),
+    )
+
+
+def diagnose_service(
+    snapshot: object,
+    namespace: str,
+    name: str,
+    *,
+    client: Client | None = None,
+    options: Options | None = None,
+    checks: Sequence[Check] | None = None,
+    source: dict[str, object] | None = None,
+) -> Report:
+    """Convenience: build the Context for ``namespace/name`` and diagnose it."""
+    from svcdoctor.snapshot import Snapshot
+
+    assert isinstance(snapshot, Snapshot)
+    context = Context(snapshot, Target(namespace, name), client, options or Options())
+    return diagnose(context, checks, source=source)
+
+
+def scan(
+    snapshot: object,
+    namespaces: Iterable[str] | None,
+    *,
+    options: Options | None = None,
+    checks: Sequence[Check] | None = None,
+    source: dict[str, object] | None = None,
+) -> list[Report]:
+    """Diagnose every Service of ``namespaces`` (all when None), worst first."""
+    from svcdoctor.snapshot import Snapshot
+
+    assert isinstance(snapshot, Snapshot)
+    wanted = set(namespaces) if namespaces is not None else None
+    from svcdoctor import k8s
+
+    reports = []
+    for service in snapshot.services:
+        namespace = k8s.namespace(service)
+        if wanted is not None and namespace not in wanted:
+            continue
+        reports.append(diagnose_service(snapshot, namespace, k8s.name(service), options=options, checks=checks,
+                                        source=source))
+    severity_order = {"unreachable": 0, "degraded": 1, "unknown": 2, "ok": 3}
+    reports.sort(key=lambda r: (severity_order[r.verdict], -len(r.findings), r.target.namespace, r.target.name))
+    return reports

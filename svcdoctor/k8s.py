@@ -1,0 +1,223 @@
+"""Thin accessors over raw Kubernetes objects (plain dicts as the API serves them).
+
+The Snapshot keeps the JSON the API returned rather than the client's generated model classes,
+which are slow to build for large lists; these helpers read the few fields svcdoctor needs and
+tolerate what real objects leave out (no status, no podIP, ``null`` lists).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+Obj = Mapping[str, Any]
+
+#: kind → the plural resource name the API and kubectl use for it.
+RESOURCES: dict[str, str] = {
+    "Service": "services",
+    "Pod": "pods",
+    "EndpointSlice": "endpointslices",
+    "Endpoints": "endpoints",
+    "NetworkPolicy": "networkpolicies",
+    "Namespace": "namespaces",
+    "Node": "nodes",
+    "Event": "events",
+    "Ingress": "ingresses",
+    "ReplicaSet": "replicasets",
+    "Deployment": "deployments",
+    "StatefulSet": "statefulsets",
+    "DaemonSet": "daemonsets",
+    "Job": "jobs",
+    "CronJob": "cronjobs",
+    "ReplicationController": "replicationcontrollers",
+    "ConfigMap": "configmaps",
+}
+
+
+@dataclass(frozen=True, order=True)
+class ObjectRef:
+    """Names one object: its kind, namespace ("" for cluster-scoped) and name."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+
+    @property
+    def resource(self) -> str:
+        """The plural resource name kubectl uses (``services``, ``pods``…)."""
+        return RESOURCES.get(self.kind, self.kind.lower() + "s")
+
+    def kubectl(self, verb: str = "get", extra: str = "") -> str:
+        """A kubectl command line about this object, e.g. ``kubectl get service my-svc -n prod -o yaml``."""
+        namespace = f" -n {self.namespace}" if self.namespace else ""
+        kind = self.kind.lower()
+        suffix = f" {extra}" if extra else ""
+        return f"kubectl {verb} {kind} {self.name}{namespace}{suffix}"
+
+
+def meta(obj: Obj) -> Mapping[str, Any]:
+    value = obj.get("metadata")
+    return value if isinstance(value, Mapping) else {}
+
+
+def name(obj: Obj) -> str:
+    return str(meta(obj).get("name") or "")
+
+
+def namespace(obj: Obj) -> str:
+    return str(meta(obj).get("namespace") or "")
+
+
+def uid(obj: Obj) -> str:
+    return str(meta(obj).get("uid") or "")
+
+
+def labels(obj: Obj) -> Mapping[str, str]:
+    value = meta(obj).get("labels")
+    return value if isinstance(value, Mapping) else {}
+
+
+def annotations(obj: Obj) -> Mapping[str, str]:
+    value = meta(obj).get("annotations")
+    return value if isinstance(value, Mapping) else {}
+
+
+def spec(obj: Obj) -> Mapping[str, Any]:
+    value = obj.get("spec")
+    return value if isinstance(value, Mapping) else {}
+
+
+def status(obj: Obj) -> Mapping[str, Any]:
+    value = obj.get("status")
+    return value if isinstance(value, Mapping) else {}
+
+
+def ref(obj: Obj) -> ObjectRef:
+    return ObjectRef(str(obj.get("kind") or ""), namespace(obj), name(obj))
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` if it is a list, else ``[]`` (the API serves ``null`` for empty lists)."""
+    return value if isinstance(value, list) else []
+
+
+def as_map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An RFC 3339 timestamp as an aware datetime, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    # Go writes up to nine fractional digits; Python takes six.
+    if "." in text:
+        head, _, rest = text.partition(".")
+        digits = "".join(ch for ch in rest if ch.isdigit())
+        zone = rest[len(digits):]
+        text = f"{head}.{digits[:6]}{zone}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+# -- Pods ------------------------------------------------------------------------------------
+
+
+def pod_ip(pod: Obj) -> str:
+    return str(status(pod).get("podIP") or "")
+
+
+def pod_ips(pod: Obj) -> list[str]:
+    ips = [str(item.get("ip")) for item in as_list(status(pod).get("podIPs")) if isinstance(item, Mapping)]
+    primary = pod_ip(pod)
+    if primary and primary not in ips:
+        ips.insert(0, primary)
+    return [ip for ip in ips if ip]
+
+
+def pod_phase(pod: Obj) -> str:
+    return str(status(pod).get("phase") or "")
+
+
+def pod_condition(pod: Obj, kind: str) -> Mapping[str, Any] | None:
+    for condition in as_list(status(pod).get("conditions")):
+        if isinstance(condition, Mapping) and condition.get("type") == kind:
+            return condition
+    return None
+
+
+def pod_is_ready(pod: Obj) -> bool:
+    condition = pod_condition(pod, "Ready")
+    return bool(condition) and str(condition.get("status")) == "True"  # type: ignore[union-attr]
+
+
+def pod_is_terminating(pod: Obj) -> bool:
+    return bool(meta(pod).get("deletionTimestamp"))
+
+
+def containers(pod_or_template_spec: Obj) -> list[Mapping[str, Any]]:
+    """The containers of a Pod spec (pass ``spec(pod)``)."""
+    return [c for c in as_list(pod_or_template_spec.get("containers")) if isinstance(c, Mapping)]
+
+
+def container_ports(pod: Obj) -> list[tuple[str, Mapping[str, Any]]]:
+    """Every declared container port of a Pod, as (container name, port dict)."""
+    result = []
+    for container in containers(spec(pod)):
+        for port in as_list(container.get("ports")):
+            if isinstance(port, Mapping):
+                result.append((str(container.get("name") or ""), port))
+    return result
+
+
+def port_protocol(port: Mapping[str, Any]) -> str:
+    return str(port.get("protocol") or "TCP")
+
+
+def container_statuses(pod: Obj) -> list[Mapping[str, Any]]:
+    statuses = as_list(status(pod).get("containerStatuses"))
+    return [s for s in statuses if isinstance(s, Mapping)]
+
+
+# -- Services --------------------------------------------------------------------------------
+
+
+def service_type(service: Obj) -> str:
+    return str(spec(service).get("type") or "ClusterIP")
+
+
+def service_ports(service: Obj) -> list[Mapping[str, Any]]:
+    return [p for p in as_list(spec(service).get("ports")) if isinstance(p, Mapping)]
+
+
+def cluster_ip(service: Obj) -> str:
+    return str(spec(service).get("clusterIP") or "")
+
+
+def is_headless(service: Obj) -> bool:
+    return cluster_ip(service) == "None"
+
+
+def target_port(port: Mapping[str, Any]) -> int | str:
+    """A Service port's targetPort: an int, a name, or the port itself when unset."""
+    value = port.get("targetPort")
+    if value is None or value == "" or value == 0:
+        return int(port.get("port") or 0)
+    if isinstance(value, int):
+        return value
+    text = str(value)
+    return int(text) if text.isdigit() else text
+
+
+def port_label(port: Mapping[str, Any]) -> str:
+    """How a person names a Service port: ``http (80/TCP)`` or ``80/TCP``."""
+    text = f"{port.get('port')}/{port_protocol(port)}"
+    return f"{port['name']} ({text})" if port.get("name") else text

@@ -1,0 +1,28 @@
+"""``-o json``: the ``svcdoctor/report/v1`` contract of DESIGN.md."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from svcdoctor.report import Report
+
+
+def render(report: Report, options: Any) -> str:
+    return json.dumps(report.to_dict(), indent=2, sort_keys=False, default=str) + "\n"
+
+
+def render_scan(reports: list[Report], options: Any) -> str:
+    document = {
+        "schema": "svcdoctor/scan/v1",
+        "summary": summary(reports),
+        "reports": [report.to_dict() for report in reports],
+    }
+    return json.dumps(document, indent=2, default=str) + "\n"
+
+
+def summary(reports: list[Report]) -> dict[str, int]:
+    counts = {"services": len(reports), "unreachable": 0, "degraded": 0, "unknown": 0, "ok": 0}
+    for report in reports:
+        counts[report.verdict] += 1
+    return counts

@@ -1,0 +1,25 @@
+"""``-o yaml``: the same document as ``-o json``, as YAML."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from svcdoctor.render import json_format
+from svcdoctor.report import Report
+
+
+def _dump(document: Any) -> str:
+    # Round-trip through JSON so enums and refs become plain strings first.
+    return yaml.safe_dump(json.loads(json.dumps(document, default=str)), sort_keys=False, allow_unicode=True)
+
+
+def render(report: Report, options: Any) -> str:
+    return _dump(report.to_dict())
+
+
+def render_scan(reports: list[Report], options: Any) -> str:
+    return _dump({"schema": "svcdoctor/scan/v1", "summary": json_format.summary(reports),
+                  "reports": [r.to_dict() for r in reports]})

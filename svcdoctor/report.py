@@ -1,0 +1,89 @@
+"""The Report: ranked findings, per-step status and the verdict — the ``svcdoctor/report/v1`` contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from svcdoctor.checks.interface import STEPS, Finding, Severity, Target
+
+SCHEMA = "svcdoctor/report/v1"
+VERDICTS = ("unreachable", "degraded", "unknown", "ok")
+#: A step's status: ``pass`` | ``fail`` (an error) | ``warn`` | ``unknown`` | ``skipped``.
+STEP_STATUSES = ("pass", "fail", "warn", "unknown", "skipped")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """How one check went."""
+
+    id: str
+    step: int
+    #: ``pass`` | ``fail`` | ``skipped`` | ``unknown``.
+    status: str
+    #: Why it was skipped or unknown ("" otherwise).
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step: int
+    title: str
+    status: str
+    #: Why the step was skipped or unknown, when it was.
+    reason: str = ""
+    checks: tuple[CheckResult, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"step": self.step, "title": self.title, "status": self.status}
+        if self.reason:
+            result["reason"] = self.reason
+        return result
+
+
+@dataclass(frozen=True)
+class Report:
+    """The outcome of diagnosing one Service."""
+
+    target: Target
+    verdict: str
+    #: Ranked: ``findings[0]`` is the root cause.
+    findings: tuple[Finding, ...]
+    steps: tuple[StepResult, ...]
+    client: str | None = None
+    source: dict[str, Any] = field(default_factory=dict)
+    #: Findings hidden by ``--ignore``, annotations or a baseline.
+    suppressed: tuple[Finding, ...] = ()
+    #: Plain-words notes about coverage (e.g. what a static run could not check).
+    notes: tuple[str, ...] = ()
+
+    @property
+    def root_cause(self) -> Finding | None:
+        return self.findings[0] if self.findings else None
+
+    def worst_severity(self) -> Severity | None:
+        return min((f.severity for f in self.findings), key=lambda s: s.rank, default=None)
+
+    def fails(self, threshold: str) -> bool:
+        """Whether any finding is at or above ``threshold`` (error|warning|info|never)."""
+        return any(f.severity.at_least(threshold) for f in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "schema": SCHEMA,
+            "target": {"namespace": self.target.namespace, "name": self.target.name},
+            "client": self.client,
+            "source": self.source,
+            "verdict": self.verdict,
+            "findings": [finding.to_dict() for finding in self.findings],
+            "steps": [step.to_dict() for step in self.steps],
+        }
+        if self.suppressed:
+            result["suppressed"] = [finding.to_dict() for finding in self.suppressed]
+        if self.notes:
+            result["notes"] = list(self.notes)
+        return result
+
+
+def step_title(step: int) -> str:
+    return STEPS.get(step, f"Step {step}")

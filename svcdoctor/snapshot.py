@@ -1,0 +1,569 @@
+"""The Snapshot: an immutable, indexed view of what a diagnosis needs.
+
+Every source (a recorded file, the live API, plain manifests) ends in one of these; checks only
+query it and never call the API. Objects stay the raw JSON dicts the API serves; the indexes are
+built once, in the constructor, so that a check costs time proportional to what it looks at —
+never Services × Pods.
+
+Non-API evidence (node data-plane dumps, DNS answers, probe results) rides along as the
+``svcdoctor.dev/v1`` kinds of DESIGN.md, read into small frozen dataclasses here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import Any
+
+from svcdoctor import k8s
+from svcdoctor.errors import InputError
+from svcdoctor.k8s import Obj, ObjectRef
+from svcdoctor.selectors import Selector
+
+EVIDENCE_GROUP = "svcdoctor.dev/v1"
+EVIDENCE_KINDS = ("NodeDump", "DNSAnswer", "ProbeResult", "SnapshotInfo")
+
+#: The kinds a Snapshot keeps, by the attribute that holds them.
+KIND_ATTRIBUTES: dict[str, str] = {
+    "Service": "services",
+    "Pod": "pods",
+    "EndpointSlice": "endpoint_slices",
+    "Endpoints": "endpoints",
+    "NetworkPolicy": "network_policies",
+    "Namespace": "namespaces",
+    "Node": "nodes",
+    "Event": "events",
+    "Ingress": "ingresses",
+    "ReplicaSet": "replica_sets",
+    "Deployment": "deployments",
+    "StatefulSet": "stateful_sets",
+    "DaemonSet": "daemon_sets",
+    "Job": "jobs",
+    "CronJob": "cron_jobs",
+    "ReplicationController": "replication_controllers",
+    "ConfigMap": "config_maps",
+}
+
+PROBE_RESULTS = ("open", "refused", "timeout", "unreachable")
+DNS_RCODES = ("NOERROR", "NXDOMAIN", "SERVFAIL", "TIMEOUT", "REFUSED")
+PROXY_MODES = ("iptables", "ipvs", "nftables")
+
+
+@dataclass(frozen=True)
+class NodeDump:
+    """What one node's data plane holds, as its own tools print it."""
+
+    node: str
+    #: ``iptables``, ``ipvs`` or ``nftables`` (kube-proxy's mode), or "" when not recorded.
+    proxy_mode: str
+    #: ``iptables-save`` output, all tables ("" when absent).
+    iptables_save: str = ""
+    #: ``nft list ruleset`` output ("" when absent).
+    nft_ruleset: str = ""
+    #: ``ipvsadm -Ln`` output ("" when absent).
+    ipvsadm: str = ""
+    #: ``ip6tables-save`` output, when the node is dual-stack ("" when absent).
+    ip6tables_save: str = ""
+
+
+@dataclass(frozen=True)
+class DNSAnswer:
+    """What a resolver answered to one query."""
+
+    name: str
+    type: str
+    rcode: str
+    #: Addresses for A/AAAA; ``{"type": ..., "value": ...}`` mappings for CNAME/SRV/PTR.
+    answers: tuple[Any, ...] = ()
+    #: ``NS/POD`` (or a node / address) the query was asked from, "" when unknown.
+    source: str = ""
+    #: The resolver that was asked, "" when unknown.
+    server: str = ""
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One TCP/UDP probe that was sent, and what came back."""
+
+    ip: str
+    port: int
+    protocol: str
+    #: ``open`` | ``refused`` | ``timeout`` | ``unreachable``.
+    result: str
+    #: ``NS/POD``, a node, or a description of where the probe was sent from.
+    source: str = ""
+    #: What the address is: ``pod``, ``clusterIP``, ``nodePort``, ``loadBalancer``… ("" when unknown).
+    target: str = ""
+    #: The object the address belongs to, e.g. ``Pod prod/web-1`` ("" when unknown).
+    target_object: str = ""
+    #: Round-trip or waiting time in seconds, when recorded.
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """A read the source could not make (RBAC forbade it, the request failed)."""
+
+    #: Plural resource name, e.g. ``networkpolicies``.
+    resource: str
+    #: The namespace of the read, "" for cluster-wide.
+    namespace: str
+    #: Why, in plain words ("forbidden: …").
+    reason: str
+    verb: str = "list"
+
+    def can_i(self) -> str:
+        """The ``kubectl auth can-i`` command that shows the missing permission."""
+        scope = f" -n {self.namespace}" if self.namespace else " -A" if self.resource != "nodes" else ""
+        return f"kubectl auth can-i {self.verb} {self.resource}{scope}"
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """What a snapshot was taken from."""
+
+    captured_at: datetime | None = None
+    context: str = ""
+    server_version: str = ""
+    svcdoctor_version: str = ""
+    unavailable: tuple[Unavailable, ...] = ()
+    cluster_domain: str = ""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an object was read from: a file, the line of the object, and lines of its fields."""
+
+    path: str
+    line: int | None = None
+    #: Dotted field path (``spec.selector``, ``spec.ports[0].targetPort``) → line.
+    fields: Mapping[str, int] = field(default_factory=dict)
+
+    def line_of(self, field_path: str | None) -> int | None:
+        """The line of ``field_path``, of its nearest recorded parent, or of the object."""
+        if field_path:
+            path = field_path
+            while path:
+                if path in self.fields:
+                    return self.fields[path]
+                cut = max(path.rfind("."), path.rfind("["))
+                path = path[:cut] if cut > 0 else ""
+        return self.line
+
+
+class Snapshot:
+    """An immutable, indexed view of cluster objects plus non-API evidence.
+
+    Build it once with every object; afterwards only query it.
+    """
+
+    services: Sequence[Obj]
+    pods: Sequence[Obj]
+    endpoint_slices: Sequence[Obj]
+    endpoints: Sequence[Obj]
+    network_policies: Sequence[Obj]
+    namespaces: Sequence[Obj]
+    nodes: Sequence[Obj]
+    events: Sequence[Obj]
+    ingresses: Sequence[Obj]
+    replica_sets: Sequence[Obj]
+    deployments: Sequence[Obj]
+    stateful_sets: Sequence[Obj]
+    daemon_sets: Sequence[Obj]
+    jobs: Sequence[Obj]
+    cron_jobs: Sequence[Obj]
+    replication_controllers: Sequence[Obj]
+    config_maps: Sequence[Obj]
+
+    def __init__(
+        self,
+        objects: Iterable[Obj] = (),
+        *,
+        node_dumps: Iterable[NodeDump] = (),
+        dns_answers: Iterable[DNSAnswer] = (),
+        probe_results: Iterable[ProbeResult] = (),
+        info: SnapshotInfo | None = None,
+        unavailable: Iterable[Unavailable] = (),
+        origins: Mapping[ObjectRef, Origin] | None = None,
+        static: bool = False,
+        source_path: str = "",
+    ) -> None:
+        buckets: dict[str, list[Obj]] = {attribute: [] for attribute in KIND_ATTRIBUTES.values()}
+        for obj in objects:
+            attribute = KIND_ATTRIBUTES.get(str(obj.get("kind") or ""))
+            if attribute is not None:
+                buckets[attribute].append(obj)
+        for attribute, items in buckets.items():
+            setattr(self, attribute, tuple(items))
+        self.node_dumps: tuple[NodeDump, ...] = tuple(node_dumps)
+        self.dns_answers: tuple[DNSAnswer, ...] = tuple(dns_answers)
+        self.probe_results: tuple[ProbeResult, ...] = tuple(probe_results)
+        self.info: SnapshotInfo = info or SnapshotInfo()
+        self.unavailable: tuple[Unavailable, ...] = tuple(unavailable) + self.info.unavailable
+        self.origins: Mapping[ObjectRef, Origin] = dict(origins or {})
+        #: True when built from manifests: workload templates stand in for Pods, no runtime state.
+        self.static: bool = static
+        #: The file (or "-") the snapshot was read from, "" for a live read.
+        self.source_path: str = source_path
+        self._build_indexes()
+
+    # -- indexes ------------------------------------------------------------------------------
+
+    def _build_indexes(self) -> None:
+        by_name: dict[tuple[str, str, str], Obj] = {}
+        for attribute in KIND_ATTRIBUTES.values():
+            for obj in getattr(self, attribute):
+                by_name[(str(obj.get("kind")), k8s.namespace(obj), k8s.name(obj))] = obj
+        self._by_name = by_name
+
+        self._by_uid: dict[str, Obj] = {}
+        for attribute in ("replica_sets", "deployments", "stateful_sets", "daemon_sets", "jobs", "cron_jobs",
+                          "replication_controllers", "pods"):
+            for obj in getattr(self, attribute):
+                if k8s.uid(obj):
+                    self._by_uid[k8s.uid(obj)] = obj
+
+        services_by_namespace: dict[str, list[Obj]] = defaultdict(list)
+        for service in self.services:
+            services_by_namespace[k8s.namespace(service)].append(service)
+        self._services_by_namespace = dict(services_by_namespace)
+
+        pods_by_namespace: dict[str, list[Obj]] = defaultdict(list)
+        pods_by_label: dict[str, dict[tuple[str, str], list[Obj]]] = defaultdict(lambda: defaultdict(list))
+        pods_by_ip: dict[str, list[Obj]] = defaultdict(list)
+        pods_by_node: dict[str, list[Obj]] = defaultdict(list)
+        for pod in self.pods:
+            namespace = k8s.namespace(pod)
+            pods_by_namespace[namespace].append(pod)
+            index = pods_by_label[namespace]
+            for key, value in k8s.labels(pod).items():
+                index[(key, str(value))].append(pod)
+            for ip in k8s.pod_ips(pod):
+                pods_by_ip[ip].append(pod)
+            node = str(k8s.spec(pod).get("nodeName") or "")
+            if node:
+                pods_by_node[node].append(pod)
+        self._pods_by_namespace = dict(pods_by_namespace)
+        self._pods_by_label = {namespace: dict(index) for namespace, index in pods_by_label.items()}
+        self._pods_by_ip = dict(pods_by_ip)
+        self._pods_by_node = dict(pods_by_node)
+
+        slices_by_service: dict[tuple[str, str], list[Obj]] = defaultdict(list)
+        for endpoint_slice in self.endpoint_slices:
+            service_name = k8s.labels(endpoint_slice).get("kubernetes.io/service-name")
+            if service_name:
+                slices_by_service[(k8s.namespace(endpoint_slice), str(service_name))].append(endpoint_slice)
+        self._slices_by_service = dict(slices_by_service)
+
+        events_by_object: dict[tuple[str, str, str], list[Obj]] = defaultdict(list)
+        for event in self.events:
+            involved = k8s.as_map(event.get("involvedObject") or event.get("regarding"))
+            key = (str(involved.get("kind") or ""), str(involved.get("namespace") or k8s.namespace(event)),
+                   str(involved.get("name") or ""))
+            events_by_object[key].append(event)
+        self._events_by_object = dict(events_by_object)
+
+        namespaces_by_label: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self._namespace_labels: dict[str, Mapping[str, str]] = {}
+        for namespace_obj in self.namespaces:
+            namespace_name = k8s.name(namespace_obj)
+            namespace_labels = dict(k8s.labels(namespace_obj))
+            namespace_labels.setdefault("kubernetes.io/metadata.name", namespace_name)
+            self._namespace_labels[namespace_name] = namespace_labels
+            for key, value in namespace_labels.items():
+                namespaces_by_label[(key, str(value))].append(namespace_name)
+        self._namespaces_by_label = dict(namespaces_by_label)
+
+        policies_by_namespace: dict[str, list[Obj]] = defaultdict(list)
+        for policy in self.network_policies:
+            policies_by_namespace[k8s.namespace(policy)].append(policy)
+        self._policies_by_namespace = dict(policies_by_namespace)
+
+    # -- look-ups ------------------------------------------------------------------------------
+
+    def get(self, kind: str, namespace: str, name: str) -> Obj | None:
+        """One object by kind, namespace ("" when cluster-scoped) and name."""
+        return self._by_name.get((kind, namespace, name))
+
+    def service(self, namespace: str, name: str) -> Obj | None:
+        return self._by_name.get(("Service", namespace, name))
+
+    def services_in(self, namespace: str) -> Sequence[Obj]:
+        return self._services_by_namespace.get(namespace, ())
+
+    def pod(self, namespace: str, name: str) -> Obj | None:
+        return self._by_name.get(("Pod", namespace, name))
+
+    def pods_in(self, namespace: str) -> Sequence[Obj]:
+        return self._pods_by_namespace.get(namespace, ())
+
+    def pods_on_node(self, node: str) -> Sequence[Obj]:
+        return self._pods_by_node.get(node, ())
+
+    def pods_with_ip(self, ip: str) -> Sequence[Obj]:
+        return self._pods_by_ip.get(ip, ())
+
+    def select_pods(self, namespace: str, selector: Selector) -> list[Obj]:
+        """The Pods of ``namespace`` that ``selector`` selects, through the label index."""
+        if selector.nothing:
+            return []
+        pairs = selector.equality_pairs()
+        if pairs:
+            index = self._pods_by_label.get(namespace, {})
+            candidate_lists = [index.get(pair, []) for pair in pairs]
+            candidates: Sequence[Obj] = min(candidate_lists, key=len)
+        else:
+            candidates = self.pods_in(namespace)
+        return [pod for pod in candidates if selector.matches(k8s.labels(pod))]
+
+    def pods_with_label(self, namespace: str, key: str, value: str) -> Sequence[Obj]:
+        return self._pods_by_label.get(namespace, {}).get((key, value), ())
+
+    def endpoint_slices_for(self, namespace: str, service_name: str) -> Sequence[Obj]:
+        """The EndpointSlices labelled ``kubernetes.io/service-name`` for this Service."""
+        return self._slices_by_service.get((namespace, service_name), ())
+
+    def endpoints_for(self, namespace: str, service_name: str) -> Obj | None:
+        """The legacy Endpoints object of this Service, if the snapshot has one."""
+        return self._by_name.get(("Endpoints", namespace, service_name))
+
+    def events_for(self, kind: str, namespace: str, name: str) -> Sequence[Obj]:
+        return self._events_by_object.get((kind, namespace, name), ())
+
+    def namespace_names(self) -> list[str]:
+        """Every namespace that has a Namespace object or holds an object of the snapshot."""
+        names = {k8s.name(ns) for ns in self.namespaces}
+        for key in self._by_name:
+            if key[1]:
+                names.add(key[1])
+        return sorted(names)
+
+    def namespace_labels(self, namespace: str) -> Mapping[str, str]:
+        """A namespace's labels, with ``kubernetes.io/metadata.name`` as the API server sets it."""
+        return self._namespace_labels.get(namespace, {"kubernetes.io/metadata.name": namespace})
+
+    def namespaces_matching(self, selector: Selector) -> list[str]:
+        pairs = selector.equality_pairs()
+        if pairs:
+            candidates = min((self._namespaces_by_label.get(pair, []) for pair in pairs), key=len)
+        else:
+            candidates = self.namespace_names()
+        return [ns for ns in candidates if selector.matches(self.namespace_labels(ns))]
+
+    def network_policies_in(self, namespace: str) -> Sequence[Obj]:
+        return self._policies_by_namespace.get(namespace, ())
+
+    def node(self, name: str) -> Obj | None:
+        return self._by_name.get(("Node", "", name))
+
+    def by_uid(self, uid: str) -> Obj | None:
+        return self._by_uid.get(uid)
+
+    def owner_chain(self, obj: Obj) -> list[Obj]:
+        """The controllers above ``obj``, nearest first (Pod → ReplicaSet → Deployment)."""
+        chain: list[Obj] = []
+        current = obj
+        seen: set[str] = set()
+        while True:
+            owner = None
+            for reference in k8s.as_list(k8s.meta(current).get("ownerReferences")):
+                if not isinstance(reference, Mapping):
+                    continue
+                candidate = self._by_uid.get(str(reference.get("uid") or ""))
+                if candidate is None:
+                    candidate = self.get(str(reference.get("kind") or ""), k8s.namespace(current),
+                                         str(reference.get("name") or ""))
+                if candidate is not None and (owner is None or reference.get("controller")):
+                    owner = candidate
+            if owner is None or k8s.uid(owner) in seen:
+                return chain
+            seen.add(k8s.uid(owner))
+            chain.append(owner)
+            current = owner
+
+    def workload_of(self, pod: Obj) -> ObjectRef | None:
+        """The top-level controller of a Pod (Deployment, StatefulSet…), from owner references.
+
+        Falls back to the owner reference itself when the owner object is not in the snapshot.
+        """
+        chain = self.owner_chain(pod)
+        if chain:
+            return k8s.ref(chain[-1])
+        for reference in k8s.as_list(k8s.meta(pod).get("ownerReferences")):
+            if isinstance(reference, Mapping) and reference.get("controller"):
+                kind = str(reference.get("kind") or "")
+                owner_name = str(reference.get("name") or "")
+                if kind == "ReplicaSet" and "-" in owner_name:
+                    # A ReplicaSet's name is "<deployment>-<pod-template-hash>".
+                    return ObjectRef("Deployment", k8s.namespace(pod), owner_name.rsplit("-", 1)[0])
+                return ObjectRef(kind, k8s.namespace(pod), owner_name)
+        return None
+
+    def node_dump(self, node: str) -> NodeDump | None:
+        for dump in self.node_dumps:
+            if dump.node == node:
+                return dump
+        return None
+
+    def missing(self, resource: str, namespace: str = "") -> Unavailable | None:
+        """The failed read that hides ``resource`` (in ``namespace``), if there was one."""
+        for item in self.unavailable:
+            if item.resource == resource and (not item.namespace or not namespace or item.namespace == namespace):
+                return item
+        return None
+
+    def origin(self, ref: ObjectRef) -> Origin | None:
+        return self.origins.get(ref)
+
+    @cached_property
+    def now(self) -> datetime:
+        """The moment ages are measured from: ``capturedAt``, else the newest timestamp inside.
+
+        Never the wall clock, so that a replay gives the same report years later.
+        """
+        if self.info.captured_at is not None:
+            return self.info.captured_at
+        newest: datetime | None = None
+
+        def consider(value: Any) -> None:
+            nonlocal newest
+            moment = k8s.parse_time(value)
+            if moment is not None and (newest is None or moment > newest):
+                newest = moment
+
+        for attribute in KIND_ATTRIBUTES.values():
+            for obj in getattr(self, attribute):
+                consider(k8s.meta(obj).get("creationTimestamp"))
+        for event in self.events:
+            consider(event.get("lastTimestamp"))
+            consider(event.get("eventTime"))
+            consider(k8s.as_map(event.get("series")).get("lastObservedTime"))
+        for pod in self.pods:
+            for condition in k8s.as_list(k8s.status(pod).get("conditions")):
+                if isinstance(condition, Mapping):
+                    consider(condition.get("lastTransitionTime"))
+            for container_status in k8s.container_statuses(pod):
+                for state in (container_status.get("state"), container_status.get("lastState")):
+                    for detail in k8s.as_map(state).values():
+                        if isinstance(detail, Mapping):
+                            consider(detail.get("startedAt"))
+                            consider(detail.get("finishedAt"))
+        return newest or datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+# -- reading the svcdoctor.dev/v1 kinds ------------------------------------------------------
+
+
+def _require(obj: Obj, key: str, what: str) -> Any:
+    value = obj.get(key)
+    if value is None or value == "":
+        raise InputError(f"{what} has no {key!r}")
+    return value
+
+
+def read_evidence(obj: Obj) -> NodeDump | DNSAnswer | ProbeResult | SnapshotInfo:
+    """Read one ``svcdoctor.dev/v1`` object; raise :class:`InputError` when it is malformed."""
+    kind = str(obj.get("kind") or "")
+    if kind == "NodeDump":
+        node = k8s.name(obj)
+        if not node:
+            raise InputError("NodeDump has no metadata.name (the node's name)")
+        mode = str(obj.get("proxyMode") or "")
+        if mode and mode not in PROXY_MODES:
+            raise InputError(f"NodeDump {node}: proxyMode {mode!r} is not one of {', '.join(PROXY_MODES)}")
+        texts = {}
+        for key in ("iptablesSave", "nftRuleset", "ipvsadm", "ip6tablesSave"):
+            value = obj.get(key) or ""
+            if not isinstance(value, str):
+                raise InputError(f"NodeDump {node}: {key} must be text")
+            texts[key] = value
+        return NodeDump(node, mode, texts["iptablesSave"], texts["nftRuleset"], texts["ipvsadm"],
+                        texts["ip6tablesSave"])
+    if kind == "DNSAnswer":
+        query = obj.get("query")
+        if not isinstance(query, Mapping):
+            raise InputError("DNSAnswer has no 'query' mapping")
+        rcode = str(_require(obj, "rcode", "DNSAnswer")).upper()
+        if rcode not in DNS_RCODES:
+            raise InputError(f"DNSAnswer: rcode {rcode!r} is not one of {', '.join(DNS_RCODES)}")
+        answers = obj.get("answers") or []
+        if not isinstance(answers, list):
+            raise InputError("DNSAnswer: answers must be a list")
+        return DNSAnswer(
+            name=str(_require(query, "name", "DNSAnswer query")),
+            type=str(query.get("type") or "A").upper(),
+            rcode=rcode,
+            answers=tuple(answers),
+            source=str(obj.get("from") or ""),
+            server=str(obj.get("server") or ""),
+        )
+    if kind == "ProbeResult":
+        target = obj.get("to")
+        if not isinstance(target, Mapping):
+            raise InputError("ProbeResult has no 'to' mapping")
+        result = str(_require(obj, "result", "ProbeResult"))
+        if result not in PROBE_RESULTS:
+            raise InputError(f"ProbeResult: result {result!r} is not one of {', '.join(PROBE_RESULTS)}")
+        try:
+            port = int(_require(target, "port", "ProbeResult 'to'"))
+        except (TypeError, ValueError) as error:
+            raise InputError("ProbeResult: to.port must be a number") from error
+        seconds = obj.get("seconds")
+        return ProbeResult(
+            ip=str(_require(target, "ip", "ProbeResult 'to'")),
+            port=port,
+            protocol=str(target.get("protocol") or "TCP").upper(),
+            result=result,
+            source=str(obj.get("from") or ""),
+            target=str(target.get("kind") or ""),
+            target_object=str(target.get("object") or ""),
+            seconds=float(seconds) if isinstance(seconds, int | float) else None,
+        )
+    if kind == "SnapshotInfo":
+        unavailable = []
+        for item in k8s.as_list(obj.get("unavailable")):
+            if isinstance(item, Mapping) and item.get("resource"):
+                unavailable.append(Unavailable(
+                    resource=str(item["resource"]), namespace=str(item.get("namespace") or ""),
+                    reason=str(item.get("reason") or "not readable"), verb=str(item.get("verb") or "list"),
+                ))
+        captured = obj.get("capturedAt")
+        captured_at = k8s.parse_time(captured)
+        if captured and captured_at is None:
+            raise InputError(f"SnapshotInfo: capturedAt {captured!r} is not an RFC 3339 time")
+        return SnapshotInfo(
+            captured_at=captured_at,
+            context=str(obj.get("context") or ""),
+            server_version=str(obj.get("serverVersion") or ""),
+            svcdoctor_version=str(obj.get("svcdoctorVersion") or ""),
+            unavailable=tuple(unavailable),
+            cluster_domain=str(obj.get("clusterDomain") or ""),
+        )
+    raise InputError(f"unknown {EVIDENCE_GROUP} kind {kind!r} (known: {', '.join(EVIDENCE_KINDS)})")
+
+
+def build_snapshot(objects: Iterable[Obj], **options: Any) -> Snapshot:
+    """Split API objects from ``svcdoctor.dev/v1`` evidence and build a :class:`Snapshot`."""
+    api_objects: list[Obj] = []
+    node_dumps: list[NodeDump] = []
+    dns_answers: list[DNSAnswer] = []
+    probe_results: list[ProbeResult] = []
+    info: SnapshotInfo | None = None
+    for obj in objects:
+        if obj.get("apiVersion") == EVIDENCE_GROUP:
+            evidence = read_evidence(obj)
+            if isinstance(evidence, NodeDump):
+                node_dumps.append(evidence)
+            elif isinstance(evidence, DNSAnswer):
+                dns_answers.append(evidence)
+            elif isinstance(evidence, ProbeResult):
+                probe_results.append(evidence)
+            else:
+                info = evidence
+        else:
+            api_objects.append(obj)
+    return Snapshot(api_objects, node_dumps=node_dumps, dns_answers=dns_answers, probe_results=probe_results,
+                    info=info, **options)

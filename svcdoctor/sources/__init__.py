@@ -1,0 +1,1 @@
+"""Where a Snapshot comes from: a recorded file, the live API, or plain manifests."""

@@ -1,0 +1,35 @@
+"""The recorded-snapshot source: a file (or directory, or stdin) of Kubernetes objects.
+
+Exactly what ``kubectl get svc,pods,endpointslices,... -o yaml|json`` prints is valid input,
+plus the ``svcdoctor.dev/v1`` evidence kinds of DESIGN.md. Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from svcdoctor.errors import InputError
+from svcdoctor.snapshot import Snapshot, build_snapshot
+from svcdoctor.sources.files import load_objects
+from svcdoctor.sources.interface import Request, Source
+
+
+class SnapshotFileSource(Source):
+    """Reads a recorded snapshot from ``path`` (a file, a directory or ``-``)."""
+
+    kind = "snapshot"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def load(self, request: Request | None = None) -> Snapshot:
+        objects = load_objects(self.path)
+        try:
+            return build_snapshot(objects, source_path=self.path)
+        except InputError as error:
+            if error.path is None:
+                raise InputError(str(error), self.path if self.path != "-" else "<stdin>") from None
+            raise
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "path": self.path if self.path != "-" else "<stdin>"}

@@ -1,0 +1,1 @@
+"""Builders for realistic fixtures, shared by tests, scenarios and benchmarks."""
