@@ -94,24 +94,11 @@ def _split_pod(value: str, default_namespace: str) -> tuple[str, str]:
     return default_namespace, value
 
 
-def _options(cluster_domain: str | None) -> Any:
-    from svcdoctor.checks.interface import Options
-
-    return Options(cluster_domain=cluster_domain or "cluster.local")
-
-
-def _load_source(snapshot: str | None, namespace: str, service: str = "", all_namespaces: bool = False,
-                 client_pod: str = "") -> tuple[Any, dict[str, Any]]:
-    """Pick the source from the flags and load the Snapshot."""
-    from svcdoctor.sources.interface import Request
-
-    request = Request(namespace=namespace, service=service, all_namespaces=all_namespaces, client_pod=client_pod)
-    if snapshot is not None:
-        from svcdoctor.sources.snapshot_file import SnapshotFileSource
-
-        source = SnapshotFileSource(snapshot)
-        return source.load(request), source.describe()
-    raise InputError("reading a live cluster is not available in this build: give --snapshot FILE")
+def _split_ids(values: list[str] | None) -> tuple[str, ...]:
+    ids: list[str] = []
+    for value in values or []:
+        ids += [part.strip().upper() for part in value.split(",") if part.strip()]
+    return tuple(ids)
 
 
 def _emit(text: str) -> None:
@@ -119,10 +106,58 @@ def _emit(text: str) -> None:
     sys.stdout.flush()
 
 
-def _render_options() -> Any:
+def _render_options(invocation: Any = None) -> Any:
     from svcdoctor.render import RenderOptions
 
-    return RenderOptions(color=_color_wanted())
+    return RenderOptions(color=_color_wanted(), show_suppressed=bool(getattr(invocation, "show_suppressed", False)),
+                         verbose=bool(getattr(invocation, "verbose", False)))
+
+
+# Flags shared by `check` and `scan`.
+ManifestsOption = Annotated[
+    str | None,
+    typer.Option("--manifests", help="Plain manifests (a file, a directory, or '-'): a static check before deploy."),
+]
+KubeconfigOption = Annotated[str | None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.")]
+ContextOption = Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use.")]
+TimeoutOption = Annotated[
+    str, typer.Option("--request-timeout", help="Time limit for each API request, e.g. 10s, 500ms, 1m.")
+]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Print each API request and its time to stderr.")
+]
+NodeDumpOption = Annotated[
+    list[str] | None,
+    typer.Option("--node-dump", help="A NodeDump file (svcdoctor collect node) to add; repeatable."),
+]
+ProbeOption = Annotated[
+    bool, typer.Option("--probe", help="Send probes (TCP/UDP, DNS queries) to addresses from the cluster's objects.")
+]
+ProbeTimeoutOption = Annotated[float, typer.Option("--probe-timeout", help="Seconds to wait for each probe.")]
+MaxProbesOption = Annotated[int, typer.Option("--max-probes", help="At most this many probes.")]
+DnsServerOption = Annotated[
+    str | None, typer.Option("--dns-server", help="Ask this resolver instead of the kube-dns Service.")
+]
+IgnoreOption = Annotated[
+    list[str] | None, typer.Option("--ignore", help="Check IDs to suppress, e.g. SD212,SD207; repeatable.")
+]
+BaselineOption = Annotated[
+    str | None, typer.Option("--baseline", help="Fail only on findings that are not in this baseline file.")
+]
+WriteBaselineOption = Annotated[
+    str | None, typer.Option("--write-baseline", help="Write the current findings as a baseline file.")
+]
+ShowSuppressedOption = Annotated[
+    bool, typer.Option("--show-suppressed", help="List suppressed findings too.")
+]
+
+
+def _invocation(**flags: Any) -> Any:
+    from svcdoctor.app import Invocation
+
+    flags["node_dumps"] = tuple(flags.get("node_dumps") or ())
+    flags["ignore"] = _split_ids(flags.get("ignore"))
+    return Invocation(**flags)
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -133,6 +168,7 @@ def check(
     name: Annotated[str, typer.Argument(help="The Service's name.")],
     namespace: NamespaceOption = None,
     snapshot: SnapshotOption = None,
+    manifests: ManifestsOption = None,
     from_pod: Annotated[
         str | None, typer.Option("--from", help="The client Pod, NAMESPACE/POD (or POD in -n).")
     ] = None,
@@ -141,17 +177,41 @@ def check(
     output: OutputOption = "text",
     fail_on: FailOnOption = "error",
     cluster_domain: ClusterDomainOption = None,
+    kubeconfig: KubeconfigOption = None,
+    context: ContextOption = None,
+    request_timeout: TimeoutOption = "10s",
+    verbose: VerboseOption = False,
+    node_dump: NodeDumpOption = None,
+    probe: ProbeOption = False,
+    probe_timeout: ProbeTimeoutOption = 2.0,
+    max_probes: MaxProbesOption = 64,
+    dns_server: DnsServerOption = None,
+    ignore: IgnoreOption = None,
+    baseline: BaselineOption = None,
+    write_baseline: WriteBaselineOption = None,
+    show_suppressed: ShowSuppressedOption = False,
 ) -> int:
     """Diagnose one Service: walk the debugging steps and rank what is wrong."""
+    from svcdoctor import app as application
+    from svcdoctor import k8s
     from svcdoctor.checks.interface import Client
     from svcdoctor.engine import diagnose_service
     from svcdoctor.render import render
+    from svcdoctor.sources.interface import Request
 
     _check_output(output)
     _check_choice(fail_on, FAIL_ON, "--fail-on")
     if sum(x is not None for x in (from_pod, from_ip, from_node)) > 1:
         raise InputError("give at most one of --from, --from-ip and --from-node")
-    target_namespace = namespace or "default"
+    invocation = _invocation(
+        snapshot=snapshot, manifests=manifests, kubeconfig=kubeconfig, context=context,
+        request_timeout=request_timeout, verbose=verbose, namespace=namespace, cluster_domain=cluster_domain,
+        node_dumps=node_dump, probe=probe, probe_timeout=probe_timeout, max_probes=max_probes,
+        dns_server=dns_server, ignore=ignore, baseline=baseline, write_baseline=write_baseline,
+        show_suppressed=show_suppressed,
+    )
+    source = application.open_source(invocation)
+    target_namespace = application.resolve_namespace(invocation, source)
     client = None
     client_pod = ""
     if from_pod is not None:
@@ -168,19 +228,20 @@ def check(
         client = Client("ip", ip=from_ip)
     elif from_node is not None:
         client = Client("node", name=from_node)
-    loaded, source = _load_source(snapshot, target_namespace, service=name, client_pod=client_pod)
+    request = Request(namespace=target_namespace, service=name, client_pod=client_pod)
+    loaded, source_description = application.load(invocation, request, source)
     if client is not None and client.kind == "pod":
         pod = loaded.pod(client.namespace, client.name)
         if pod is None:
-            raise InputError(f"--from: Pod {client_pod} is not in the snapshot")
-        from svcdoctor import k8s
-
+            raise InputError(f"--from: Pod {client_pod} is not in the {source.kind}")
         client = Client("pod", client.namespace, client.name, k8s.pod_ip(pod))
     if client is not None and client.kind == "node" and loaded.node(client.name) is None and loaded.nodes:
-        raise InputError(f"--from-node: Node {client.name} is not in the snapshot")
-    report = diagnose_service(loaded, target_namespace, name, client=client, options=_options(cluster_domain),
-                              source=source)
-    _emit(render(report, output, _render_options()))
+        raise InputError(f"--from-node: Node {client.name} is not in the {source.kind}")
+    loaded = application.gather_live_evidence(invocation, loaded, target_namespace, name, client)
+    report = diagnose_service(loaded, target_namespace, name, client=client,
+                              options=application.options_for(invocation), source=source_description)
+    report = application.finish([report], invocation, loaded)[0]
+    _emit(render(report, output, _render_options(invocation)))
     return EXIT_FINDINGS if report.fails(fail_on) else EXIT_OK
 
 
@@ -189,22 +250,44 @@ def scan(
     namespace: NamespaceOption = None,
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Every namespace.")] = False,
     snapshot: SnapshotOption = None,
+    manifests: ManifestsOption = None,
     output: OutputOption = "text",
     fail_on: FailOnOption = "error",
     cluster_domain: ClusterDomainOption = None,
+    kubeconfig: KubeconfigOption = None,
+    context: ContextOption = None,
+    request_timeout: TimeoutOption = "10s",
+    verbose: VerboseOption = False,
+    node_dump: NodeDumpOption = None,
+    ignore: IgnoreOption = None,
+    baseline: BaselineOption = None,
+    write_baseline: WriteBaselineOption = None,
+    show_suppressed: ShowSuppressedOption = False,
 ) -> int:
     """Diagnose every Service of a namespace (or of all): a summary table, worst first."""
+    from svcdoctor import app as application
     from svcdoctor.engine import scan as scan_services
     from svcdoctor.render import render_scan
+    from svcdoctor.sources.interface import Request
 
     _check_output(output)
     _check_choice(fail_on, FAIL_ON, "--fail-on")
-    if namespace is None and not all_namespaces:
+    invocation = _invocation(
+        snapshot=snapshot, manifests=manifests, kubeconfig=kubeconfig, context=context,
+        request_timeout=request_timeout, verbose=verbose, namespace=namespace, cluster_domain=cluster_domain,
+        node_dumps=node_dump, ignore=ignore, baseline=baseline, write_baseline=write_baseline,
+        show_suppressed=show_suppressed,
+    )
+    if namespace is None and not all_namespaces and snapshot is not None:
         raise InputError("give -n NAMESPACE or -A (--all-namespaces)")
-    loaded, source = _load_source(snapshot, namespace or "", all_namespaces=all_namespaces)
-    reports = scan_services(loaded, None if all_namespaces else [namespace or ""], options=_options(cluster_domain),
-                            source=source)
-    _emit(render_scan(reports, output, _render_options()))
+    source = application.open_source(invocation)
+    scan_namespace = "" if all_namespaces else application.resolve_namespace(invocation, source)
+    request = Request(namespace=scan_namespace, all_namespaces=all_namespaces)
+    loaded, source_description = application.load(invocation, request, source)
+    reports = scan_services(loaded, None if all_namespaces else [scan_namespace],
+                            options=application.options_for(invocation), source=source_description)
+    reports = application.finish(reports, invocation, loaded)
+    _emit(render_scan(reports, output, _render_options(invocation)))
     return EXIT_FINDINGS if any(r.fails(fail_on) for r in reports) else EXIT_OK
 
 
@@ -238,8 +321,11 @@ def demo(
     from importlib.resources import files
 
     path = files("svcdoctor").joinpath("data/demo-snapshot.yaml")
-    return check(name="backend", namespace="shop", snapshot=str(path), from_pod="shop/frontend-ddcj28l7m-jsshd",
-                 from_ip=None, from_node=None, output=output, fail_on=fail_on, cluster_domain=None)
+    return check(name="backend", namespace="shop", snapshot=str(path), manifests=None,
+                 from_pod="shop/frontend-ddcj28l7m-jsshd", from_ip=None, from_node=None, output=output,
+                 fail_on=fail_on, cluster_domain=None, kubeconfig=None, context=None, request_timeout="10s",
+                 verbose=False, node_dump=None, probe=False, probe_timeout=2.0, max_probes=64, dns_server=None,
+                 ignore=None, baseline=None, write_baseline=None, show_suppressed=False)
 
 
 # -- entry points ----------------------------------------------------------------------------
@@ -252,10 +338,13 @@ def main(argv: list[str] | None = None, prog_name: str = "svcdoctor") -> None:
 
 def run(argv: list[str] | None = None, prog_name: str = "svcdoctor") -> int:
     """Run the CLI and return its exit code (for tests and ``main``)."""
+    import importlib
+
+    click_exceptions: Any
     try:  # typer >= 0.25 carries its own copy of click
-        from typer._click import exceptions as click_exceptions
+        click_exceptions = importlib.import_module("typer._click.exceptions")
     except ImportError:  # pragma: no cover
-        from click import exceptions as click_exceptions
+        click_exceptions = importlib.import_module("click.exceptions")
 
     try:
         result = app(args=argv, prog_name=prog_name, standalone_mode=False)

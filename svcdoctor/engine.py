@@ -49,7 +49,8 @@ def run_checks(context: Context, checks: Sequence[Check]) -> tuple[list[Finding]
     snapshot = context.snapshot
     for check in sorted(checks, key=lambda c: (c.step, c.id)):
         if check.needs_client and context.client is None:
-            results.append(CheckResult(check.id, check.step, "skipped", "needs a client: --from, --from-ip or --from-node"))
+            results.append(CheckResult(check.id, check.step, "skipped",
+                                       "needs a client: --from, --from-ip or --from-node"))
             continue
         if snapshot.static and check.runtime:
             results.append(CheckResult(check.id, check.step, "skipped", "needs a cluster or a recorded snapshot"))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -261,9 +261,9 @@ class Snapshot:
         events_by_object: dict[tuple[str, str, str], list[Obj]] = defaultdict(list)
         for event in self.events:
             involved = k8s.as_map(event.get("involvedObject") or event.get("regarding"))
-            key = (str(involved.get("kind") or ""), str(involved.get("namespace") or k8s.namespace(event)),
-                   str(involved.get("name") or ""))
-            events_by_object[key].append(event)
+            event_key = (str(involved.get("kind") or ""),
+                         str(involved.get("namespace") or k8s.namespace(event)), str(involved.get("name") or ""))
+            events_by_object[event_key].append(event)
         self._events_by_object = dict(events_by_object)
 
         namespaces_by_label: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -415,6 +415,36 @@ class Snapshot:
                 return item
         return None
 
+    def objects(self) -> list[Obj]:
+        """Every API object the snapshot holds (no evidence kinds)."""
+        result: list[Obj] = []
+        for attribute in KIND_ATTRIBUTES.values():
+            result.extend(getattr(self, attribute))
+        return result
+
+    def with_evidence(
+        self,
+        *,
+        node_dumps: Iterable[NodeDump] = (),
+        dns_answers: Iterable[DNSAnswer] = (),
+        probe_results: Iterable[ProbeResult] = (),
+        unavailable: Iterable[Unavailable] = (),
+    ) -> Snapshot:
+        """A new Snapshot with more evidence; a node dump replaces one of the same node."""
+        added_dumps = list(node_dumps)
+        replaced = {dump.node for dump in added_dumps}
+        return Snapshot(
+            self.objects(),
+            node_dumps=[d for d in self.node_dumps if d.node not in replaced] + added_dumps,
+            dns_answers=list(self.dns_answers) + list(dns_answers),
+            probe_results=list(self.probe_results) + list(probe_results),
+            info=self.info,
+            unavailable=[u for u in self.unavailable if u not in self.info.unavailable] + list(unavailable),
+            origins=self.origins,
+            static=self.static,
+            source_path=self.source_path,
+        )
+
     def origin(self, ref: ObjectRef) -> Origin | None:
         return self.origins.get(ref)
 
@@ -451,7 +481,7 @@ class Snapshot:
                         if isinstance(detail, Mapping):
                             consider(detail.get("startedAt"))
                             consider(detail.get("finishedAt"))
-        return newest or datetime(1970, 1, 1, tzinfo=timezone.utc)
+        return newest or datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # -- reading the svcdoctor.dev/v1 kinds ------------------------------------------------------

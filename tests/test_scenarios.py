@@ -24,7 +24,7 @@ def scenario_args(folder: Path) -> list[str]:
     args = [str(a) for a in spec["args"]]
     if "--manifests" not in args and "--snapshot" not in args:
         args += ["--snapshot", str(folder / "snapshot.yaml")]
-    return args + ["-o", "json"]
+    return [*args, "-o", "json"]
 
 
 def actual_outcome(folder: Path) -> dict:

@@ -73,7 +73,8 @@ def run(context: Context) -> Iterator[Finding]:
     if not hints:
         hints.append(f"namespace {namespace} has {len(local_names)} Service(s)" if local_names
                      else f"namespace {namespace} has no Services at all")
-    next_commands = [f"kubectl get services -n {namespace}", f"kubectl get services -A --field-selector metadata.name={name}"]
+    next_commands = [f"kubectl get services -n {namespace}",
+                     f"kubectl get services -A --field-selector metadata.name={name}"]
     fix = f"Create the Service {name} in namespace {namespace}, or correct the name or namespace the client uses."
     if near:
         fix = f"Use the existing Service {near[0]!r} (or rename it), or create {name!r} in {namespace}."

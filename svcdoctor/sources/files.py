@@ -176,11 +176,10 @@ def _validate(obj: Any, where: str, document: Document, list_kind: str | None) -
         raise InputError(f"{where} is a {_type_name(obj)}, not a Kubernetes object", document.path, document.line)
     kind = obj.get("kind")
     if not isinstance(kind, str) or not kind:
-        if list_kind:
+        if list_kind and isinstance(obj, dict):
             # Typed lists (PodList…) from kubectl omit kind on their items.
-            if isinstance(obj, dict):
-                obj["kind"] = list_kind
-                return
+            obj["kind"] = list_kind
+            return
         raise InputError(f"{where} has no 'kind'", document.path, document.line)
     if obj.get("apiVersion") == "svcdoctor.dev/v1":
         return  # metadata is optional on the evidence kinds; read_evidence checks them.

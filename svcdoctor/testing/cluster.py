@@ -14,7 +14,7 @@ import copy
 import hashlib
 import ipaddress
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from svcdoctor import k8s
@@ -39,7 +39,7 @@ class ClusterBuilder:
 
     def __init__(self, now: str = "2026-11-20T10:00:00Z", pod_cidr: str = "10.244.0.0/16",
                  service_cidr: str = "10.96.0.0/16") -> None:
-        self.now = k8s.parse_time(now) or datetime(2026, 11, 20, 10, tzinfo=timezone.utc)
+        self.now = k8s.parse_time(now) or datetime(2026, 11, 20, 10, tzinfo=UTC)
         self.objects: list[Obj] = []
         self._pod_ips = ipaddress.ip_network(pod_cidr).hosts()
         self._service_ips = ipaddress.ip_network(service_cidr).hosts()
@@ -180,13 +180,15 @@ class ClusterBuilder:
                            "started": state in ("running", "notready", "terminating")}
             if state in ("running", "notready", "terminating"):
                 status["state"] = {"running": {"startedAt": started}}
-                status["imageID"] = f"{container['image']}@sha256:{hashlib.sha256(container['image'].encode()).hexdigest()}"
-                status["containerID"] = "containerd://" + hashlib.sha256((name + container["name"]).encode()).hexdigest()
+                image_digest = hashlib.sha256(container["image"].encode()).hexdigest()
+                status["imageID"] = f"{container['image']}@sha256:{image_digest}"
+                container_id = hashlib.sha256((name + container["name"]).encode()).hexdigest()
+                status["containerID"] = "containerd://" + container_id
                 if state == "notready":
                     status["ready"] = False
             elif state == "crashloop":
-                status["state"] = {"waiting": {"reason": "CrashLoopBackOff",
-                                               "message": f"back-off 5m0s restarting failed container={container['name']} pod={name}"}}
+                back_off = f"back-off 5m0s restarting failed container={container['name']} pod={name}"
+                status["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": back_off}}
                 status["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error", "startedAt": self.time(6),
                                                       "finishedAt": self.time(5)}}
                 status["restartCount"] = max(restarts, 12)
@@ -220,7 +222,8 @@ class ClusterBuilder:
                     if kind == "Ready" and gates and state in ("running", "terminating"):
                         condition["reason"] = "ReadinessGatesNotReady"
                         missing = sorted(set(gates) - set(gates_true))
-                        condition["message"] = f"corresponding condition of pod readiness gate \"{missing[0]}\" does not exist."
+                        condition["message"] = (f"corresponding condition of pod readiness gate \"{missing[0]}\" "
+                                                "does not exist.")
                     else:
                         condition["reason"] = "ContainersNotReady"
                         names = ",".join(c["name"] for c in containers)
@@ -231,7 +234,8 @@ class ClusterBuilder:
                                    "lastTransitionTime": self.time(age_minutes - 1)})
         pod_status: Obj = {"phase": phase, "conditions": conditions, "qosClass": "BestEffort"}
         if state != "pending":
-            node_obj = next((o for o in self.objects if o["kind"] == "Node" and o["metadata"]["name"] == node_name), None)
+            node_obj = next((o for o in self.objects
+                             if o["kind"] == "Node" and o["metadata"]["name"] == node_name), None)
             host_ip = node_obj["status"]["addresses"][0]["address"] if node_obj else "192.0.2.10"
             pod_status["hostIP"] = host_ip
             pod_status["hostIPs"] = [{"ip": host_ip}]
@@ -267,7 +271,8 @@ class ClusterBuilder:
             "metadata": self._meta("Deployment", namespace, name, labels,
                                    annotations={"deployment.kubernetes.io/revision": "1"}),
             "spec": {"replicas": replicas, "selector": {"matchLabels": dict(pod_labels)},
-                     "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
+                     "strategy": {"type": "RollingUpdate",
+                                  "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
                      "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600, "template": template},
             "status": {"observedGeneration": 1, "replicas": len(state_list), "updatedReplicas": len(state_list),
                        "readyReplicas": ready_count, "availableReplicas": ready_count,
@@ -469,7 +474,8 @@ class ClusterBuilder:
         namespace, name = service["metadata"]["namespace"], service["metadata"]["name"]
         subsets = []
         for port in service["spec"].get("ports", []):
-            ready_addresses, not_ready = [], []
+            ready_addresses: list[tuple[Obj, int]] = []
+            not_ready: list[tuple[Obj, int]] = []
             for pod in pods:
                 number = _find_port(pod, port)
                 if number is None:
