@@ -82,7 +82,7 @@ def labels(obj: Obj) -> Mapping[str, str]:
     return value if isinstance(value, Mapping) else {}
 
 
-def annotations(obj: Obj) -> Mapping[str, str]:
+def object_annotations(obj: Obj) -> Mapping[str, str]:
     value = meta(obj).get("annotations")
     return value if isinstance(value, Mapping) else {}
 

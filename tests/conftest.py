@@ -64,3 +64,34 @@ def run_cli(*args: str, stdin: str | bytes | None = None) -> CliResult:
 @pytest.fixture
 def cli() -> Any:
     return run_cli
+
+
+def in_ci() -> bool:
+    """True in CI (CI=true): tests that cannot run there must fail, not skip."""
+    import os
+
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip locally, but fail in CI, when a test's environment is missing (root, netns, kubectl…)."""
+    if condition:
+        return
+    if in_ci():
+        pytest.fail(f"CI must run this test, but: {reason}")
+    pytest.skip(reason)
+
+
+def netns_usable() -> bool:
+    """Whether this process may create network namespaces (root and `ip netns` present)."""
+    import os
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        return False
+    name = f"sdprobe{os.getpid()}"
+    made = subprocess.run(["ip", "netns", "add", name], capture_output=True).returncode == 0
+    if made:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    return made
