@@ -166,7 +166,7 @@ def step_results(findings: Sequence[Finding], results: Sequence[CheckResult]) ->
 
 
 def diagnose(
-    snapshot_context: Context,
+    context: Context,
     checks: Sequence[Check] | None = None,
     *,
     source: dict[str, object] | None = None,
@@ -177,19 +177,28 @@ def diagnose(
 
         checks = CHECKS
     order = {check.id: index for index, check in enumerate(checks)}
-    findings, results = run_checks(snapshot_context, checks)
+    findings, results = run_checks(context, checks)
     findings = rank(link_causes(findings, order), order)
     notes: list[str] = []
-    if snapshot_context.snapshot.static:
+    snapshot = context.snapshot
+    origins = {}
+    if snapshot.origins:
+        for finding in findings:
+            refs = [finding.subject] + [item.object for item in finding.evidence]
+            for ref in refs:
+                if ref is not None and ref in snapshot.origins:
+                    origins[ref] = snapshot.origins[ref]
+    if context.snapshot.static:
         notes.append("static run over manifests: readiness, endpoints, DNS, node rules and probes were not checked")
     return Report(
-        target=snapshot_context.target,
+        target=context.target,
         verdict=verdict_of(findings, results),
         findings=tuple(findings),
         steps=tuple(step_results(findings, results)),
-        client=str(snapshot_context.client) if snapshot_context.client else None,
+        client=str(context.client) if context.client else None,
         source=dict(source or {}),
         notes=tuple(notes),
+        origins=origins,
     )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from svcdoctor.checks.interface import STEPS, Finding, Severity, Target
+from svcdoctor.k8s import ObjectRef
+from svcdoctor.snapshot import Origin
 
 SCHEMA = "svcdoctor/report/v1"
 VERDICTS = ("unreachable", "degraded", "unknown", "ok")
@@ -56,6 +59,17 @@ class Report:
     suppressed: tuple[Finding, ...] = ()
     #: Plain-words notes about coverage (e.g. what a static run could not check).
     notes: tuple[str, ...] = ()
+    #: Where the objects the findings name were read from (file and lines), when known.
+    origins: Mapping[ObjectRef, Origin] = field(default_factory=dict)
+
+    def origin_of(self, finding: Finding) -> tuple[str, int | None] | None:
+        """The file and line a finding points at: its subject's field, else the object."""
+        if finding.subject is None:
+            return None
+        origin = self.origins.get(finding.subject)
+        if origin is None:
+            return None
+        return origin.path, origin.line_of(finding.subject_field)
 
     @property
     def root_cause(self) -> Finding | None:
