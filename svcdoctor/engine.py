@@ -127,9 +127,13 @@ def rank(findings: Sequence[Finding], order: dict[str, int]) -> list[Finding]:
             level += 1
         return level
 
+    # Between equally severe causes, the one that breaks the Service outright outranks one that breaks a
+    # side path (an Ingress route, the load balancer), whatever their steps.
+    impact_rank = {"unreachable": 0, "degraded": 1, "unknown": 2, "none": 3}
     return sorted(
         findings,
-        key=lambda f: (f.severity is Severity.INFO, depth(f), f.severity.rank, f.step, order.get(f.id, 0), f.key),
+        key=lambda f: (f.severity is Severity.INFO, depth(f), f.severity.rank, impact_rank.get(f.impact, 3), f.step,
+                       order.get(f.id, 0), f.key),
     )
 
 

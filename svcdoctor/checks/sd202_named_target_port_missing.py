@@ -60,8 +60,13 @@ def run(context: Context) -> Iterator[Finding]:
             same_protocol_names = [p.name for p in declared if p.name and p.protocol == protocol]
             near = closest(target, same_protocol_names)
             near_names += near
-            have = ("has port names " + ", ".join(repr(n) for n in dict.fromkeys(same_protocol_names))
-                    if same_protocol_names else f"declares {ports.ports_text(declared)}")
+            unique_names = list(dict.fromkeys(same_protocol_names))
+            if len(unique_names) == 1:
+                have = f"has only the port name {unique_names[0]!r}"
+            elif unique_names:
+                have = "has the port names " + ", ".join(repr(n) for n in unique_names)
+            else:
+                have = f"declares {ports.ports_text(declared)}"
             hint = f" (did you mean {near[0]!r}?)" if near else ""
             parts.append(f"{ports.describe_group(owner, members, totals.get(str(owner)))} {have}{hint}")
             evidence.append(Evidence(k8s.ref(members[0]), "spec.containers[*].ports",

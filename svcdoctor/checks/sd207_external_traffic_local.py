@@ -42,6 +42,8 @@ def run(context: Context) -> Iterator[Finding]:
         raise Unknown("the snapshot holds no EndpointSlices or Endpoints at all")
     endpoints = service_endpoints(snapshot, namespace, name)
     with_endpoint = sorted({e.node for e in endpoints if e.ready and e.node})
+    if not with_endpoint:
+        raise Skip("no ready endpoint on any node: SD501/SD502 report that")
     ready_nodes = sorted(k8s.name(n) for n in snapshot.nodes if node_is_ready(n))
     lacking = [n for n in ready_nodes if n not in set(with_endpoint)]
     if not lacking:
@@ -51,16 +53,11 @@ def run(context: Context) -> Iterator[Finding]:
     evidence = [Evidence(context.service_ref, "spec.externalTrafficPolicy", "Local")]
     evidence += [Evidence(k8s.ObjectRef("Node", "", node), None, None, "Ready, but no ready endpoint of the Service "
                           "runs here") for node in lacking[:10]]
-    if with_endpoint:
-        evidence.append(Evidence(None, "nodes with a ready endpoint", with_endpoint))
-    load_balancer_only = service_type == "LoadBalancer" and bool(with_endpoint)
+    evidence.append(Evidence(None, "nodes with a ready endpoint", with_endpoint))
+    load_balancer_only = service_type == "LoadBalancer"
     where = (f"{len(lacking)} of {len(ready_nodes)} Ready nodes ({names_list(lacking)})")
     port_text = f"NodeIP:{'/'.join(node_ports)}" if node_ports else "the node port"
-    if not with_endpoint:
-        message = (f"Service {namespace}/{name} has externalTrafficPolicy: Local and no node runs a ready endpoint "
-                   f"of it, so every node drops external traffic ({port_text}): nothing outside the cluster gets "
-                   "through.")
-    elif load_balancer_only:
+    if load_balancer_only:
         message = (f"Service {namespace}/{name} has externalTrafficPolicy: Local; {where} run no ready endpoint. "
                    "The cloud load balancer's health check"
                    + (f" (node port {health_port})" if health_port else "")

@@ -54,6 +54,8 @@ def run(context: Context) -> Iterator[Finding]:
         "-o custom-columns=NODE:.endpoints[*].nodeName,READY:.endpoints[*].conditions.ready",
         "kubectl get nodes",
     ]
+    if not with_endpoint:
+        raise Skip("no ready endpoint on any node: SD501/SD502 report that")
     client_node, client_text = _client_node(context)
     if client_node:
         if client_node in with_endpoint:
@@ -62,10 +64,10 @@ def run(context: Context) -> Iterator[Finding]:
             f"Service {namespace}/{name} has internalTrafficPolicy: Local, and {client_text} runs on node "
             f"{client_node}, where no ready endpoint of the Service runs: kube-proxy there drops its traffic to "
             f"the Service instead of sending it to another node. "
-            + (f"Only nodes {names_list(with_endpoint)} have one." if with_endpoint else "No node has one."),
+            + f"Only nodes {names_list(with_endpoint)} have one.",
             evidence=[policy, Evidence(k8s.ObjectRef("Node", "", client_node), None, None,
                                        "the client's node; no ready local endpoint"),
-                      Evidence(None, "nodes with a ready endpoint", with_endpoint or None)],
+                      Evidence(None, "nodes with a ready endpoint", with_endpoint)],
             next=[*next_commands, f"kubectl get pods -A -o wide --field-selector spec.nodeName={client_node}"],
             fix=FIX, subject=context.service_ref, subject_field="spec.internalTrafficPolicy", node=client_node,
         )
