@@ -31,8 +31,6 @@ def run(context: Context) -> Iterator[Finding]:
     namespace, name = context.target.namespace, context.target.name
     declared_by_pod = {id(pod): ports.declared_ports(pod) for pod in pods}
     totals: dict[str, int] = {}
-    for owner, members in ports.group_pods(context.snapshot, pods):
-        totals[str(owner)] = totals.get(str(owner), 0) + len(members)
 
     for index, service_port in ports.service_port_items(service):
         target = k8s.target_port(service_port)
@@ -48,6 +46,9 @@ def run(context: Context) -> Iterator[Finding]:
         if not lacking:
             continue
         every = len(lacking) == len(pods)
+        if not totals:  # how many Pods each workload has, to say "2 of 5"; only when there is a finding
+            for owner, members in ports.group_pods(context.snapshot, pods):
+                totals[str(owner)] = totals.get(str(owner), 0) + len(members)
         port_text = k8s.port_label(service_port)
         groups = ports.group_pods(context.snapshot, lacking,
                                   key=lambda pod: tuple(p.label() for p in declared_by_pod[id(pod)]))

@@ -65,8 +65,9 @@ def run(context: Context) -> Iterator[Finding]:
                    "on them drops traffic for anyone using the node port directly.")
     else:
         message = (f"Service {namespace}/{name} has externalTrafficPolicy: Local; {where} run no ready endpoint, "
-                   f"so connections to {port_text} on those nodes are dropped (they time out). Only the nodes "
-                   f"{names_list(with_endpoint)} answer.")
+                   f"so connections to {port_text} on those nodes are dropped (they time out). Only "
+                   + (f"node {with_endpoint[0]} answers." if len(with_endpoint) == 1
+                      else f"nodes {names_list(with_endpoint)} answer."))
     yield CHECK.finding(
         message,
         severity=Severity.INFO if load_balancer_only else Severity.WARNING,
@@ -85,7 +86,7 @@ def run(context: Context) -> Iterator[Finding]:
 
 CHECK = Check(
     id="SD207",
-    name="external-traffic-local-without-endpoints",
+    name="external-local-no-endpoint",
     step=2,
     title="externalTrafficPolicy: Local, and nodes without a ready local endpoint",
     why="With externalTrafficPolicy: Local a node forwards external traffic only to endpoints on itself; nodes "

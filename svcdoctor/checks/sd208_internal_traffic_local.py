@@ -64,7 +64,8 @@ def run(context: Context) -> Iterator[Finding]:
             f"Service {namespace}/{name} has internalTrafficPolicy: Local, and {client_text} runs on node "
             f"{client_node}, where no ready endpoint of the Service runs: kube-proxy there drops its traffic to "
             f"the Service instead of sending it to another node. "
-            + f"Only nodes {names_list(with_endpoint)} have one.",
+            + (f"Only node {with_endpoint[0]} has one." if len(with_endpoint) == 1
+               else f"Only nodes {names_list(with_endpoint)} have one."),
             evidence=[policy, Evidence(k8s.ObjectRef("Node", "", client_node), None, None,
                                        "the client's node; no ready local endpoint"),
                       Evidence(None, "nodes with a ready endpoint", with_endpoint)],
@@ -95,7 +96,7 @@ def run(context: Context) -> Iterator[Finding]:
 
 CHECK = Check(
     id="SD208",
-    name="internal-traffic-local-without-endpoints",
+    name="internal-local-no-endpoint",
     step=2,
     title="internalTrafficPolicy: Local, and client nodes without a local endpoint",
     why="With internalTrafficPolicy: Local a client reaches only endpoints on its own node; on a node without "

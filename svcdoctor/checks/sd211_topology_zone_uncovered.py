@@ -29,10 +29,11 @@ DISTRIBUTIONS = ("PreferClose", "PreferSameZone", "PreferSameNode")
 def _requested(service: k8s.Obj) -> tuple[str, object] | None:
     """The field that asks for topology-aware routing, and its value (None when it is not asked for)."""
     annotations = k8s.object_annotations(service)
-    for key in (MODE_ANNOTATION, LEGACY_ANNOTATION):
-        value = annotations.get(key)
-        if isinstance(value, str) and value.lower() == "auto":
-            return f"metadata.annotations[{key!r}]", value
+    # The EndpointSlice controller reads the legacy annotation first: when present, it alone decides.
+    key = LEGACY_ANNOTATION if LEGACY_ANNOTATION in annotations else MODE_ANNOTATION
+    value = annotations.get(key)
+    if value in ("Auto", "auto"):
+        return f"metadata.annotations[{key!r}]", value
     distribution = k8s.spec(service).get("trafficDistribution")
     if distribution in DISTRIBUTIONS:
         return "spec.trafficDistribution", distribution
