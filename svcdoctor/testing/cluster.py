@@ -397,6 +397,58 @@ class ClusterBuilder:
                           "count": count, "eventTime": None})
         return self.add(event)
 
+    def ingress(self, namespace: str, name: str, rules: Iterable[Mapping[str, Any]], *,
+                default_backend: Mapping[str, Any] | None = None, ingress_class: str = "nginx",
+                load_balancer_ip: str | None = None) -> Obj:
+        """A networking.k8s.io/v1 Ingress. ``rules``: ``{"host": ..., "paths": [{"path", "service", "port"}]}``
+        where ``port`` is a number or a port name."""
+
+        def backend(service: str, port: int | str) -> Obj:
+            return {"service": {"name": service,
+                                "port": {"number": port} if isinstance(port, int) else {"name": port}}}
+
+        rule_list = []
+        for rule in rules:
+            paths = [{"path": path.get("path", "/"), "pathType": path.get("pathType", "Prefix"),
+                      "backend": backend(path["service"], path["port"])} for path in rule["paths"]]
+            item: Obj = {"http": {"paths": paths}}
+            if rule.get("host"):
+                item = {"host": rule["host"], **item}
+            rule_list.append(item)
+        spec: Obj = {"ingressClassName": ingress_class, "rules": rule_list}
+        if default_backend is not None:
+            spec["defaultBackend"] = backend(default_backend["service"], default_backend["port"])
+        status: Obj = {"loadBalancer": {"ingress": [{"ip": load_balancer_ip}]} if load_balancer_ip else {}}
+        return self.add({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                         "metadata": self._meta("Ingress", namespace, name),
+                         "spec": spec, "status": status})
+
+    def endpoint_slice(self, namespace: str, name: str, addresses: Iterable[str],
+                       ports: Iterable[Mapping[str, Any]], *, service_name: str | None = None,
+                       labels: Mapping[str, str] | None = None, ready: bool = True) -> Obj:
+        """A hand-made EndpointSlice (for a Service without selector); ``service_name`` sets the
+        ``kubernetes.io/service-name`` label that ties it to its Service (None leaves it out)."""
+        all_labels = dict(labels or {})
+        if service_name is not None:
+            all_labels["kubernetes.io/service-name"] = service_name
+        endpoints = [{"addresses": [address], "conditions": {"ready": ready}} for address in addresses]
+        port_items = [{"name": str(port.get("name") or ""), "port": int(port["port"]),
+                       "protocol": port.get("protocol", "TCP")} for port in ports]
+        return self.add({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+                         "metadata": self._meta("EndpointSlice", namespace, name, all_labels or None),
+                         "endpoints": endpoints or None, "ports": port_items or None})
+
+    def add_zone_hints(self, namespace: str, service_name: str) -> None:
+        """Hint every endpoint of the Service's slices for its own zone, as the EndpointSlice controller
+        does for ``trafficDistribution: PreferClose``. Call after :meth:`build`."""
+        for obj in self.objects:
+            if (obj["kind"] != "EndpointSlice" or obj["metadata"].get("namespace") != namespace
+                    or obj["metadata"].get("labels", {}).get("kubernetes.io/service-name") != service_name):
+                continue
+            for endpoint in obj.get("endpoints") or []:
+                if endpoint.get("zone"):
+                    endpoint["hints"] = {"forZones": [{"name": endpoint["zone"]}]}
+
     # -- the controllers -------------------------------------------------------------------------
 
     def _pods(self) -> list[Obj]:
