@@ -24,6 +24,10 @@ CAUSES: dict[str, frozenset[str]] = {
                         "SD903", "SD904"}),
     "SD402": frozenset({"SD502", "SD503", "SD207", "SD208", "SD211", "SD805", "SD903", "SD904"}),
     "SD403": frozenset({"SD502", "SD503", "SD207", "SD208", "SD211", "SD805", "SD903", "SD904"}),
+    # Terminating Pods are taken out of the ready endpoints at once.
+    "SD404": frozenset({"SD502"}),
+    # Ready Pods the endpoints controller never wrote down: that is why there are no endpoints.
+    "SD503": frozenset({"SD501"}),
     "SD502": frozenset({"SD207", "SD208", "SD211", "SD701", "SD702", "SD802", "SD803", "SD805", "SD903", "SD904"}),
     "SD202": frozenset({"SD504"}),
     "SD201": frozenset({"SD901"}),
