@@ -248,8 +248,8 @@ def probe_text(probe: Mapping[str, Any]) -> str:
         return ""
     if isinstance(probe.get("httpGet"), Mapping):
         http = probe["httpGet"]
-        scheme = str(http.get("scheme") or "HTTP").lower()
-        text = f"httpGet {scheme}://{http.get('host') or ''}:{http.get('port')}{http.get('path') or '/'}"
+        scheme = str(http.get("scheme") or "HTTP")
+        text = f"httpGet {scheme} {http.get('host') or ''}:{http.get('port')}{http.get('path') or '/'}"
     elif isinstance(probe.get("tcpSocket"), Mapping):
         text = f"tcpSocket :{probe['tcpSocket'].get('port')}"
     elif isinstance(probe.get("grpc"), Mapping):

@@ -50,7 +50,7 @@ def run(context: Context) -> Iterator[Finding]:
         evidence.append(Evidence(k8s.ref(pod), "metadata.deletionTimestamp", metadata.get("deletionTimestamp"), text))
     remaining = len(pods) - len(terminating)
     message = (f"{len(terminating)} of the {len(pods)} Pods that Service {namespace}/{name} selects "
-               f"{'is' if len(terminating) == 1 else 'are'} terminating and no longer take new connections: "
+               f"{'is' if len(terminating) == 1 else 'are'} terminating and out of the ready endpoints: "
                + "; ".join(lines[:5]) + ("; …" if len(lines) > 5 else "") + ".")
     if remaining == 0:
         message += " No other Pod is left to serve."
