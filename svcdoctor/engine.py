@@ -20,10 +20,14 @@ CAUSES: dict[str, frozenset[str]] = {
                         "SD805", "SD901", "SD902", "SD903", "SD904"}),
     "SD209": frozenset({"SD501", "SD502", "SD701", "SD702", "SD802", "SD803", "SD805", "SD903", "SD904"}),
     "SD501": frozenset({"SD207", "SD208", "SD211", "SD701", "SD702", "SD802", "SD803", "SD805", "SD903", "SD904"}),
-    "SD401": frozenset({"SD502", "SD503", "SD405", "SD207", "SD208", "SD211", "SD805", "SD901", "SD902",
+    "SD401": frozenset({"SD501", "SD502", "SD503", "SD405", "SD207", "SD208", "SD211", "SD805", "SD901", "SD902",
                         "SD903", "SD904"}),
     "SD402": frozenset({"SD502", "SD503", "SD207", "SD208", "SD211", "SD805", "SD903", "SD904"}),
     "SD403": frozenset({"SD502", "SD503", "SD207", "SD208", "SD211", "SD805", "SD903", "SD904"}),
+    # Terminating Pods are taken out of the ready endpoints at once.
+    "SD404": frozenset({"SD501", "SD502"}),
+    # Ready Pods the endpoints controller never wrote down: that is why there are no endpoints.
+    "SD503": frozenset({"SD501"}),
     "SD502": frozenset({"SD207", "SD208", "SD211", "SD701", "SD702", "SD802", "SD803", "SD805", "SD903", "SD904"}),
     # A named targetPort no Pod has leaves that port without endpoints (legacy Endpoints drop the Pods).
     "SD202": frozenset({"SD501", "SD504", "SD805", "SD903", "SD904"}),

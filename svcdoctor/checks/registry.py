@@ -24,8 +24,16 @@ from svcdoctor.checks import (
     sd212_affinity_external_ips,
     sd213_ingress_backend_port,
     sd301_selector_matches_nothing,
+    sd302_selector_several_workloads,
+    sd401_pods_not_running,
+    sd402_readiness_failing,
+    sd403_readiness_gates,
+    sd404_pods_terminating,
+    sd405_restarting_often,
     sd501_no_endpoints,
     sd502_no_ready_endpoints,
+    sd503_endpoints_stale,
+    sd504_endpoint_ports,
 )
 from svcdoctor.checks.interface import Check
 
@@ -49,10 +57,18 @@ CHECKS: tuple[Check, ...] = (
     sd213_ingress_backend_port.CHECK,
     # 3 Does the selector select the Pods?
     sd301_selector_matches_nothing.CHECK,
+    sd302_selector_several_workloads.CHECK,
     # 4 Are the Pods running and ready?
+    sd401_pods_not_running.CHECK,
+    sd402_readiness_failing.CHECK,
+    sd403_readiness_gates.CHECK,
+    sd404_pods_terminating.CHECK,
+    sd405_restarting_often.CHECK,
     # 5 Does it have Endpoints?
     sd501_no_endpoints.CHECK,
     sd502_no_ready_endpoints.CHECK,
+    sd503_endpoints_stale.CHECK,
+    sd504_endpoint_ports.CHECK,
     # 6 Does NetworkPolicy allow it?
     # 7 Does it work by DNS name?
     # 8 Is kube-proxy working?
