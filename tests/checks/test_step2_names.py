@@ -213,9 +213,11 @@ def test_sd213_number_must_be_a_service_port_even_for_an_unnamed_port() -> None:
     report = diagnose(snapshot(b), "web")
     finding = only(report, "SD213")
     assert finding.severity is Severity.ERROR and report.verdict == "degraded"
-    assert "8080 is the targetPort of Service port 80/TCP" in finding.message
+    assert "8080 is the container port behind Service port 80/TCP; a backend names the Service port, 80" \
+        in finding.message
     assert finding.subject_field == "spec.rules[0].http.paths[0].backend.service.port.number"
     assert "shop.example.com/ → web with port number 8080" in finding.message
+    assert finding.fix == "In Ingress web, set spec.rules[0].http.paths[0].backend.service.port.number to 80."
     assert not found(diagnose(snapshot(_ingress_cluster([{"port": 80, "targetPort": 8080}], _v1({"number": 80}))),
                               "web"), "SD213")
 
@@ -229,6 +231,7 @@ def test_sd213_port_names_default_backend_and_other_services() -> None:
     finding = only(diagnose(snapshot(_ingress_cluster(ports, spec)), "web"), "SD213")
     assert "the default backend → web with port name 'htpp' (did you mean 'http'?)" in finding.message
     assert "/other" not in finding.message and "rules[0]" not in finding.subject_field
+    assert "set spec.defaultBackend.service.port.name to http" in finding.fix
 
 
 def test_sd213_backend_without_port() -> None:
