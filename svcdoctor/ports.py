@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from svcdoctor import k8s
+from svcdoctor.derived import memo
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.snapshot import Snapshot
 
@@ -73,6 +74,22 @@ def is_terminal(pod: Obj) -> bool:
 def serving_candidates(pods: Iterable[Obj]) -> list[Obj]:
     """The selected Pods the endpoint controllers consider (not terminal)."""
     return [pod for pod in pods if not is_terminal(pod)]
+
+
+def serving_ports(snapshot: Snapshot, pods: Iterable[Obj]) -> list[tuple[Obj, list[DeclaredPort]]]:
+    """The non-terminal Pods among ``pods`` with their declared ports.
+
+    Worked out once per Pod of ``snapshot``: SD201, SD202 and SD203 all read them, for every Service.
+    """
+    cache: dict[int, tuple[bool, list[DeclaredPort]]] = memo(snapshot, "serving_ports", lambda _: {})
+    result = []
+    for pod in pods:
+        entry = cache.get(id(pod))
+        if entry is None:
+            entry = cache[id(pod)] = (is_terminal(pod), declared_ports(pod))
+        if not entry[0]:
+            result.append((pod, entry[1]))
+    return result
 
 
 def port_field(index: int, key: str = "targetPort") -> str:

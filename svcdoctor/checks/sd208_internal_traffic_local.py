@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from svcdoctor import k8s
+from svcdoctor import derived, k8s
 from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip, Unknown
-from svcdoctor.checks.sd207_external_traffic_local import node_is_ready
 from svcdoctor.endpoints import service_endpoints
 from svcdoctor.ports import names_list
 
@@ -75,8 +74,9 @@ def run(context: Context) -> Iterator[Finding]:
         return
     if not snapshot.nodes:
         raise Unknown("no Node objects were recorded, so nodes without a local endpoint cannot be listed")
-    ready_nodes = sorted(k8s.name(n) for n in snapshot.nodes if node_is_ready(n))
-    lacking = [n for n in ready_nodes if n not in set(with_endpoint)]
+    ready_nodes = [k8s.name(n) for n in derived.ready_nodes(snapshot)]
+    served = set(with_endpoint)
+    lacking = [n for n in ready_nodes if n not in served]
     if not lacking:
         return
     evidence = [policy]

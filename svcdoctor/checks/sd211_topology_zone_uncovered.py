@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from svcdoctor import k8s
+from svcdoctor import derived, k8s
 from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip, Unknown
-from svcdoctor.checks.sd207_external_traffic_local import node_is_ready
 from svcdoctor.endpoints import service_endpoints
 from svcdoctor.ports import names_list
 
@@ -72,9 +71,7 @@ def run(context: Context) -> Iterator[Finding]:
         return  # no ready endpoints at all is SD501/SD502's finding
     zones: dict[str, list[str]] = {}
     unzoned = []
-    for node in snapshot.nodes:
-        if not node_is_ready(node):
-            continue
+    for node in derived.ready_nodes(snapshot):
         zone = str(k8s.labels(node).get(ZONE_LABEL) or "")
         if zone:
             zones.setdefault(zone, []).append(k8s.name(node))

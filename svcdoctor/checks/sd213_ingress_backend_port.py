@@ -21,6 +21,7 @@ from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip
 from svcdoctor.k8s import Obj
 from svcdoctor.ports import declared_ports
 from svcdoctor.similarity import closest
+from svcdoctor.snapshot import Snapshot
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,14 @@ def ingress_backends(ingress: Obj) -> Iterator[Backend]:
                     yield found
 
 
+def _backends_by_service(snapshot: Snapshot) -> Mapping[tuple[str, str], list[tuple[Obj, Backend]]]:
+    index: dict[tuple[str, str], list[tuple[Obj, Backend]]] = {}
+    for ingress in snapshot.ingresses:
+        for backend in ingress_backends(ingress):
+            index.setdefault((k8s.namespace(ingress), backend.service), []).append((ingress, backend))
+    return index
+
+
 def _path_text(ingress: Obj, backend: Backend) -> str:
     """``host/path`` of a rule backend, or ``default backend``."""
     if not backend.field.startswith("spec.rules["):
@@ -138,18 +147,14 @@ def run(context: Context) -> Iterator[Finding]:
     numbers = {p.get("port") for p in service_ports}
     names = {str(p.get("name")) for p in service_ports if p.get("name")}
     available = ", ".join(k8s.port_label(p) for p in service_ports) or "no ports"
-    for ingress in derived.ingresses_in(snapshot, namespace):
-        broken = []
-        for backend in ingress_backends(ingress):
-            if backend.service != name:
-                continue
-            if backend.number is not None and backend.number in numbers:
-                continue
-            if backend.port_name is not None and backend.port_name in names:
-                continue
-            broken.append(backend)
-        if not broken:
+    broken_by_ingress: dict[int, tuple[Obj, list[Backend]]] = {}
+    for ingress, backend in derived.memo(snapshot, "ingress_backends", _backends_by_service).get((namespace, name), []):
+        if backend.number is not None and backend.number in numbers:
             continue
+        if backend.port_name is not None and backend.port_name in names:
+            continue
+        broken_by_ingress.setdefault(id(ingress), (ingress, []))[1].append(backend)
+    for ingress, broken in broken_by_ingress.values():
         ingress_ref = k8s.ref(ingress)
         parts = []
         evidence = []
