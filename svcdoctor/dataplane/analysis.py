@@ -106,9 +106,7 @@ def _names_address_and_port(rule: Rule, address: str, port: int) -> bool:
         return "dport" in action[1] and ("daddr" in action[1] or "l4proto" in action[1])
     has_address = has_port = False
     for match in rule.matches:
-        if match[0] == "daddr" and not match[2]:
-            has_address = True
-        elif match[0] == "dst_type" and not match[2]:
+        if (match[0] == "daddr" and not match[2]) or (match[0] == "dst_type" and not match[2]):
             has_address = True
         elif match[0] == "dport" and not match[2] and any(low <= port <= high for low, high in match[1]):
             has_port = True
@@ -146,9 +144,9 @@ def node_addresses(node: Obj | None) -> list[str]:
         return []
     found = []
     for item in k8s.as_list(k8s.status(node).get("addresses")):
-        if isinstance(item, Mapping) and item.get("type") in ("InternalIP", "ExternalIP") and item.get("address"):
-            if _family(str(item["address"])):
-                found.append(str(item["address"]))
+        if (isinstance(item, Mapping) and item.get("type") in ("InternalIP", "ExternalIP")
+                and _family(str(item.get("address") or ""))):
+            found.append(str(item["address"]))
     return found
 
 
@@ -162,7 +160,8 @@ def _service_addresses(service: Obj) -> dict[str, list[str]]:
     for ingress in k8s.as_list(k8s.as_map(k8s.status(service).get("loadBalancer")).get("ingress")):
         if isinstance(ingress, Mapping) and ingress.get("ip") and ingress.get("ipMode") != "Proxy":
             balancers.append(str(ingress["ip"]))
-    return {"clusterIP": [ip for ip in cluster_ips if _family(ip)], "externalIP": [ip for ip in external if _family(ip)],
+    return {"clusterIP": [ip for ip in cluster_ips if _family(ip)],
+            "externalIP": [ip for ip in external if _family(ip)],
             "loadBalancer": [ip for ip in balancers if _family(ip)]}
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from svcdoctor.dataplane import ipvs, iptables, nftables
+from svcdoctor.dataplane import iptables, ipvs, nftables
 from svcdoctor.dataplane import trace as tracer
 from svcdoctor.dataplane.interface import Packet, Ruleset, Trace
 from svcdoctor.snapshot import NodeDump
