@@ -127,7 +127,6 @@ def iptables_rules(inputs: Sequence[ProxyInput], *, node: str, cluster_cidr: str
                                  f"KUBE-FW-{suffix}")
             endpoints = _port_endpoints(item.endpoints, str(port.get("name") or ""), protocol)
             local_endpoints = [endpoint for endpoint in endpoints if endpoint[2] == node]
-            match = f"-p {protocol} -m {protocol} --dport {number}"
             external = bool(external_ips or balancer_ips or node_port)
             if not endpoints:
                 if cluster_ip:
@@ -196,8 +195,8 @@ def iptables_rules(inputs: Sequence[ProxyInput], *, node: str, cluster_cidr: str
                     for source in source_ranges:
                         chain_rules.append(f"-A {fw} -s {source} -m comment --comment "
                                            f"{_quote(name + ' loadbalancer IP')} -j {ext}")
-                    chain_rules.append(f"-A {fw} -m comment --comment "
-                                       f"{_quote('other traffic to ' + name + ' will be dropped by KUBE-PROXY-FIREWALL')}")
+                    dropped = f"other traffic to {name} will be dropped by KUBE-PROXY-FIREWALL"
+                    chain_rules.append(f"-A {fw} -m comment --comment {_quote(dropped)}")
                     filter_rules.append(f"-A KUBE-PROXY-FIREWALL -d {ip}/32 -p {protocol} -m comment --comment "
                                         f"{_quote(name + ' traffic not accepted by ' + fw)} -m {protocol} "
                                         f"--dport {number} -j DROP")
@@ -276,7 +275,8 @@ def nft_rules(inputs: Sequence[ProxyInput], *, node: str, node_ips: Sequence[str
     chains = [
         "cluster-ips-check", "filter-prerouting-pre-dnat { type filter hook prerouting priority -110 ; }",
         "filter-output-pre-dnat { type filter hook output priority -110 ; }",
-        "filter-forward { type filter hook forward priority 0 ; }", "filter-input { type filter hook input priority 0 ; }",
+        "filter-forward { type filter hook forward priority 0 ; }",
+        "filter-input { type filter hook input priority 0 ; }",
         "filter-output { type filter hook output priority 0 ; }", "firewall-check", "mark-for-masquerade",
         "masquerading", "nat-output { type nat hook output priority -100 ; }",
         "nat-postrouting { type nat hook postrouting priority 100 ; }",
@@ -364,7 +364,8 @@ def nft_rules(inputs: Sequence[ProxyInput], *, node: str, node_ips: Sequence[str
                     sets.append(f"add set {table} {affinity_set} {{ type ipv4_addr ; flags dynamic,timeout ; "
                                 f"timeout {timeout}s ; }}")
                     rules.append(f"add rule {table} {endpoint_chain} update @{affinity_set} {{ ip saddr }}")
-                rules.append(f"add rule {table} {endpoint_chain} meta l4proto {protocol} dnat to {address}:{target_port}")
+                rules.append(f"add rule {table} {endpoint_chain} meta l4proto {protocol} "
+                             f"dnat to {address}:{target_port}")
             if cluster_ip:
                 elements.append(f"add element {table} service-ips {{ {cluster_ip} . {protocol} . {number} : "
                                 f"goto {service_chain} }}")
