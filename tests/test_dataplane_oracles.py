@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from svcdoctor.dataplane import analysis, ipvs, iptables, nftables
+from svcdoctor.dataplane import analysis, iptables, ipvs, nftables
 from svcdoctor.dataplane.interface import Packet, Ruleset
 from svcdoctor.dataplane.node import load
 from svcdoctor.dataplane.trace import trace
