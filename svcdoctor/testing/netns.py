@@ -17,8 +17,8 @@ Kubernetes node::
 - **client** namespaces sit on the client bridge, default route via :data:`NODE_IP`, so a
   ClusterIP (any address of :data:`SERVICE_CIDR`) is routed to the node, as in a cluster.
 - the node's default route points into an "uplink" (``sdup``, a veth pair inside the node
-  namespace) that discards what it is given: a packet no rule translated is forwarded (and passes the FORWARD chain) as on a real
-  node, yet nothing ever leaves the lab.
+  namespace) that discards what it is given: a packet no rule translated is forwarded (and
+  passes the FORWARD chain) as on a real node, yet nothing ever leaves the lab.
 
 Every address comes from 198.18.0.0/15 (RFC 2544 benchmarking space) and every interface lives
 inside the lab's namespaces: nothing is created in, or routed to, the host's namespace.
