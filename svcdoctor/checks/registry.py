@@ -13,6 +13,11 @@ from svcdoctor.checks import (
     sd301_selector_matches_nothing,
     sd501_no_endpoints,
     sd502_no_ready_endpoints,
+    sd801_kube_proxy_not_running,
+    sd802_no_cluster_ip_rules,
+    sd803_rules_endpoints_mismatch,
+    sd804_external_rules_missing,
+    sd805_no_endpoints_reject,
 )
 from svcdoctor.checks.interface import Check
 
@@ -30,6 +35,11 @@ CHECKS: tuple[Check, ...] = (
     # 6 Does NetworkPolicy allow it?
     # 7 Does it work by DNS name?
     # 8 Is kube-proxy working?
+    sd801_kube_proxy_not_running.CHECK,
+    sd802_no_cluster_ip_rules.CHECK,
+    sd803_rules_endpoints_mismatch.CHECK,
+    sd804_external_rules_missing.CHECK,
+    sd805_no_endpoints_reject.CHECK,
     # 9 Does traffic get through?
 )
 
