@@ -174,7 +174,9 @@ def rule_evidence(node: str, rules: Sequence[object], note: str) -> Evidence:
     from svcdoctor.dataplane.analysis import rule_lines
     from svcdoctor.dataplane.interface import Rule
 
-    typed = [rule for rule in rules if isinstance(rule, Rule)]
+    # The last rules of a path are the Service's own (dispatch, endpoint, DNAT or verdict); the
+    # first ones are the hook jumps every packet takes.
+    typed = [rule for rule in rules if isinstance(rule, Rule)][-6:]
     field = dump_field(typed[0].table) if typed else "iptablesSave"
     return Evidence(ObjectRef("NodeDump", "", node), field, rule_lines(typed), note)
 
