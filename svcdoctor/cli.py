@@ -338,6 +338,11 @@ def demo(
                  ignore=None, baseline=None, write_baseline=None, show_suppressed=False)
 
 
+from svcdoctor.dataplane.command import collect_app  # noqa: E402  (registered after the commands above)
+
+app.add_typer(collect_app, name="collect")
+
+
 # -- entry points ----------------------------------------------------------------------------
 
 

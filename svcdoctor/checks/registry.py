@@ -34,6 +34,11 @@ from svcdoctor.checks import (
     sd502_no_ready_endpoints,
     sd503_endpoints_stale,
     sd504_endpoint_ports,
+    sd801_kube_proxy_not_running,
+    sd802_no_cluster_ip_rules,
+    sd803_rules_endpoints_mismatch,
+    sd804_external_rules_missing,
+    sd805_no_endpoints_reject,
 )
 from svcdoctor.checks.interface import Check
 
@@ -72,6 +77,11 @@ CHECKS: tuple[Check, ...] = (
     # 6 Does NetworkPolicy allow it?
     # 7 Does it work by DNS name?
     # 8 Is kube-proxy working?
+    sd801_kube_proxy_not_running.CHECK,
+    sd802_no_cluster_ip_rules.CHECK,
+    sd803_rules_endpoints_mismatch.CHECK,
+    sd804_external_rules_missing.CHECK,
+    sd805_no_endpoints_reject.CHECK,
     # 9 Does traffic get through?
 )
 

@@ -451,6 +451,52 @@ class ClusterBuilder:
 
     # -- the controllers -------------------------------------------------------------------------
 
+    # -- kube-proxy and node data-plane dumps ---------------------------------------------------
+
+    def kube_proxy(self, states: Mapping[str, str] | None = None, *, missing_nodes: Iterable[str] = (),
+                   image: str = "registry.k8s.io/kube-proxy:v1.31.2") -> list[Obj]:
+        """The kube-proxy DaemonSet of kube-system and its Pod on every node (host network).
+
+        ``states``: node → Pod state (running by default; see :meth:`pod`); ``missing_nodes``: nodes
+        without a kube-proxy Pod. Returns the Pods.
+        """
+        labels = {"k8s-app": "kube-proxy"}
+        container = self.container("kube-proxy", image, command=["/usr/local/bin/kube-proxy",
+                                                                 "--config=/var/lib/kube-proxy/config.conf",
+                                                                 "--hostname-override=$(NODE_NAME)"],
+                                   securityContext={"privileged": True})
+        nodes = [name for name in self._node_names if name not in set(missing_nodes)]
+        states = dict(states or {})
+        ready = sum(1 for name in nodes if states.get(name, "running") == "running")
+        daemon_set = self.add({
+            "apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": self._meta("DaemonSet", "kube-system", "kube-proxy", labels, age_minutes=60 * 24 * 30,
+                                   generation=1),
+            "spec": {"selector": {"matchLabels": dict(labels)},
+                     "template": {"metadata": {"labels": dict(labels)},
+                                  "spec": {"containers": [container], "hostNetwork": True,
+                                           "priorityClassName": "system-node-critical",
+                                           "serviceAccountName": "kube-proxy",
+                                           "tolerations": [{"operator": "Exists"}]}},
+                     "updateStrategy": {"type": "RollingUpdate"}},
+            "status": {"currentNumberScheduled": len(nodes), "desiredNumberScheduled": len(self._node_names),
+                       "numberAvailable": ready, "numberReady": ready, "numberMisscheduled": 0,
+                       "observedGeneration": 1, "updatedNumberScheduled": len(nodes)},
+        })
+        pods = []
+        for name in nodes:
+            pods.append(self.pod("kube-system", f"kube-proxy-{_suffix('kube-proxy', name)}", labels, [container],
+                                 node=name, state=states.get(name, "running"), owner=daemon_set, host_network=True,
+                                 age_minutes=60 * 24 * 30))
+        return pods
+
+    def node_dump(self, node: str, proxy_mode: str, **texts: str) -> Obj:
+        """A ``svcdoctor.dev/v1`` NodeDump (texts: iptablesSave, nftRuleset, ipvsadm, ip6tablesSave)."""
+        dump: Obj = {"apiVersion": "svcdoctor.dev/v1", "kind": "NodeDump", "metadata": {"name": node},
+                     "proxyMode": proxy_mode}
+        dump.update({key: value for key, value in texts.items() if value})
+        return self.add(dump)
+
     def _pods(self) -> list[Obj]:
         return [o for o in self.objects if o["kind"] == "Pod"]
 
@@ -748,3 +794,4 @@ def _find_port(pod: Obj, service_port: Mapping[str, Any]) -> int | None:
             if port.get("name") == target and port.get("protocol", "TCP") == protocol:
                 return int(port["containerPort"])
     return None
+
