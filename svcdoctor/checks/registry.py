@@ -13,6 +13,17 @@ from svcdoctor.checks import (
     sd301_selector_matches_nothing,
     sd501_no_endpoints,
     sd502_no_ready_endpoints,
+    sd701_name_does_not_resolve,
+    sd702_wrong_answer,
+    sd703_cluster_dns_unhealthy,
+    sd704_short_name_other_namespace,
+    sd705_client_dns_policy,
+    sd901_pod_refuses,
+    sd902_pod_drops,
+    sd903_cluster_ip_fails,
+    sd904_external_fails,
+    sd905_probes_blind,
+    sd906_probes_sent,
 )
 from svcdoctor.checks.interface import Check
 
@@ -29,8 +40,19 @@ CHECKS: tuple[Check, ...] = (
     sd502_no_ready_endpoints.CHECK,
     # 6 Does NetworkPolicy allow it?
     # 7 Does it work by DNS name?
+    sd701_name_does_not_resolve.CHECK,
+    sd702_wrong_answer.CHECK,
+    sd703_cluster_dns_unhealthy.CHECK,
+    sd704_short_name_other_namespace.CHECK,
+    sd705_client_dns_policy.CHECK,
     # 8 Is kube-proxy working?
     # 9 Does traffic get through?
+    sd901_pod_refuses.CHECK,
+    sd902_pod_drops.CHECK,
+    sd903_cluster_ip_fails.CHECK,
+    sd904_external_fails.CHECK,
+    sd905_probes_blind.CHECK,
+    sd906_probes_sent.CHECK,
 )
 
 BY_ID: dict[str, Check] = {check.id: check for check in CHECKS}

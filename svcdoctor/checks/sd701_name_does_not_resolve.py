@@ -1,0 +1,103 @@
+"""SD701 — the Service's name does not resolve.
+
+Detects: a DNS answer (asked by ``--probe`` or recorded as ``DNSAnswer``) for a name that means
+this Service — ``web``, ``web.shop``, ``web.shop.svc.<zone>`` — came back NXDOMAIN, SERVFAIL,
+REFUSED, timed out, or empty. Why it matters: clients connect by name; with no address they never
+send a packet, whatever the Service and its Pods look like. It is usually a symptom: of DNS egress
+denied by NetworkPolicy (SD603), cluster DNS down (SD703), a short name used from another
+namespace (SD704), or a client whose dnsPolicy does not use cluster DNS (SD705).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from svcdoctor import k8s
+from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip
+from svcdoctor.dns.domain import cluster_domain
+from svcdoctor.dns.evidence import answers_about, cnames, failed
+from svcdoctor.dns.records import service_fqdn
+from svcdoctor.probe.analysis import visibility
+
+
+def for_client(context: Context, items: list) -> list:
+    """Answers asked by the given client (or by nobody in particular) when there are such."""
+    if context.client is None:
+        return items
+    own = [item for item in items if item.answer.source in ("", str(context.client))]
+    return own or items
+
+
+def run(context: Context) -> Iterator[Finding]:
+    service = context.require_service()
+    snapshot = context.snapshot
+    if not snapshot.dns_answers:
+        raise Skip("no DNS answers: run with --probe, or record DNSAnswer objects in the snapshot")
+    namespace, name = context.target.namespace, context.target.name
+    domain = cluster_domain(snapshot, context.options.cluster_domain)
+    about = for_client(context, list(answers_about(snapshot, namespace, name, domain.domain)))
+    if not about:
+        raise Skip(f"no DNS answer about {name}.{namespace}")
+    blind = visibility(snapshot).blind
+    failures: dict[str, list] = {}
+    for item in about:
+        if not failed(item.answer):
+            continue
+        if blind and item.answer.rcode == "TIMEOUT":
+            continue  # SD905: nothing in the cluster answered from there; not this Service's fault
+        failures.setdefault(item.answer.name, []).append(item)
+    fqdn = service_fqdn(namespace, name, domain.domain)
+    headless = k8s.is_headless(service)
+    for asked, items in failures.items():
+        first = items[0]
+        answer = first.answer
+        where = f" from {answer.source}" if answer.source else ""
+        server = f" (asked {answer.server})" if answer.server else ""
+        outcome = "no addresses" if answer.rcode == "NOERROR" else answer.rcode
+        message = f"{asked!r}{where} does not resolve: {outcome}{server}."
+        caused_by = None
+        if first.relation == "short-elsewhere":
+            message += (f" From namespace {first.from_namespace} the short name means "
+                        f"{asked}.{first.from_namespace}.svc.{domain.domain}, not {fqdn.rstrip('.')}.")
+            caused_by = "SD704"
+        elif answer.rcode == "TIMEOUT":
+            message += " The DNS server did not answer at all."
+        elif headless:
+            message += " A headless Service's name has addresses only while it has ready endpoints."
+        targets = cnames(answer)
+        if targets:
+            message += f" It is a CNAME to {targets[-1]}, which has no address."
+        evidence = [Evidence(None, "DNSAnswer", {"name": item.answer.name, "type": item.answer.type,
+                                                 "rcode": item.answer.rcode, "from": item.answer.source,
+                                                 "server": item.answer.server})
+                    for item in items[:4]]
+        evidence.append(Evidence(None, "cluster domain", domain.domain, domain.origin))
+        client_exec = ""
+        if answer.source and "/" in answer.source and not answer.source.startswith("node/"):
+            pod_namespace, _, pod_name = answer.source.partition("/")
+            client_exec = f"kubectl exec -n {pod_namespace} {pod_name} -- nslookup {asked}"
+        yield CHECK.finding(
+            message,
+            evidence=evidence,
+            next=[c for c in (client_exec, f"kubectl run dnscheck -n {namespace} --rm -it --restart=Never "
+                              f"--image=busybox:1.36 -- nslookup {fqdn.rstrip('.')}",
+                              "kubectl get endpointslices -n kube-system -l kubernetes.io/service-name=kube-dns")
+                  if c],
+            subject=context.service_ref,
+            caused_by=caused_by,
+            key=f"{asked}|{answer.source}",
+        )
+
+
+CHECK = Check(
+    id="SD701",
+    name="name-does-not-resolve",
+    step=7,
+    title="The Service's name does not resolve",
+    why="A client that cannot resolve the name never sends a packet, however healthy the Service is.",
+    fix="Use <service>.<namespace> (or the full name) from other namespaces, make sure cluster DNS is up "
+        "and reachable (port 53 UDP and TCP allowed), and give the client a ClusterFirst dnsPolicy.",
+    run=run,
+    needs=("services",),
+    runtime=True,
+)
