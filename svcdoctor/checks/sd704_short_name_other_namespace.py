@@ -9,48 +9,13 @@ of a ClusterFirst Pod starts with ``<its own namespace>.svc.<zone>``, so ``backe
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip
-from svcdoctor.dns.client import namespace_of_source
+from svcdoctor.dns.client import mentions, namespace_of_source
 from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.evidence import answers_about
-
-_SPLIT = re.compile(r"[\s,;\"']+")
-
-
-def host_of(token: str) -> str:
-    """The host part of ``http://user@host:80/path``, ``host:80``, ``--flag=host`` or ``host``."""
-    text = token.split("=", 1)[1] if token.startswith("-") and "=" in token else token
-    if "://" in text:
-        text = text.split("://", 1)[1]
-    text = text.rsplit("@", 1)[-1]
-    text = re.split(r"[/?#]", text, maxsplit=1)[0]
-    if text.startswith("["):
-        return ""
-    return text.split(":", 1)[0].lower()
-
-
-def mentions(pod: Mapping[str, Any], name: str) -> list[tuple[str, str]]:
-    """(field, value) pairs of the Pod's containers that use ``name`` as a host name."""
-    found = []
-    wanted = name.lower()
-    for index, container in enumerate(k8s.containers(k8s.spec(pod))):
-        values: list[tuple[str, str]] = []
-        for env_index, env in enumerate(k8s.as_list(container.get("env"))):
-            if isinstance(env, Mapping) and isinstance(env.get("value"), str):
-                values.append((f"spec.containers[{index}].env[{env_index}].value", env["value"]))
-        for key in ("command", "args"):
-            for arg_index, arg in enumerate(k8s.as_list(container.get(key))):
-                if isinstance(arg, str):
-                    values.append((f"spec.containers[{index}].{key}[{arg_index}]", arg))
-        for field, value in values:
-            if any(host_of(token) == wanted for token in _SPLIT.split(value) if token):
-                found.append((field, value))
-    return found
 
 
 def run(context: Context) -> Iterator[Finding]:

@@ -18,8 +18,10 @@ domain; a shorter name is asked with each search domain first and as is last.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from svcdoctor import k8s
 from svcdoctor.k8s import Obj
@@ -148,3 +150,37 @@ def service_named(name: str, from_namespace: str, zone: str) -> tuple[str, str] 
 def is_short_name(name: str) -> bool:
     """A single label without a trailing dot (``backend``): it means a Service only in its own namespace."""
     return "." not in name
+
+
+_SPLIT = re.compile(r"[\s,;\"']+")
+
+
+def host_of(token: str) -> str:
+    """The host part of ``http://user@host:80/path``, ``host:80``, ``--flag=host`` or ``host``."""
+    text = token.split("=", 1)[1] if token.startswith("-") and "=" in token else token
+    if "://" in text:
+        text = text.split("://", 1)[1]
+    text = text.rsplit("@", 1)[-1]
+    text = re.split(r"[/?#]", text, maxsplit=1)[0]
+    if text.startswith("["):
+        return ""
+    return text.split(":", 1)[0].lower()
+
+
+def mentions(pod: Mapping[str, Any], name: str) -> list[tuple[str, str]]:
+    """(field, value) pairs of the Pod's containers that use ``name`` as a host name."""
+    found = []
+    wanted = name.lower()
+    for index, container in enumerate(k8s.containers(k8s.spec(pod))):
+        values: list[tuple[str, str]] = []
+        for env_index, env in enumerate(k8s.as_list(container.get("env"))):
+            if isinstance(env, Mapping) and isinstance(env.get("value"), str):
+                values.append((f"spec.containers[{index}].env[{env_index}].value", env["value"]))
+        for key in ("command", "args"):
+            for arg_index, arg in enumerate(k8s.as_list(container.get(key))):
+                if isinstance(arg, str):
+                    values.append((f"spec.containers[{index}].{key}[{arg_index}]", arg))
+        for field, value in values:
+            if any(host_of(token) == wanted for token in _SPLIT.split(value) if token):
+                found.append((field, value))
+    return found
