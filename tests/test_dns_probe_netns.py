@@ -106,7 +106,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         lab.load_iptables("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport 8080 -j DROP\nCOMMIT\n",
                           role="web-2")  # its traffic is dropped, as a NetworkPolicy or a broken CNI would
         lab.listen_tcp("api-0", API_POD_IP, 8080, reply="api-0")
-        lab.run("node", ["ip", "route", "add", "blackhole", "198.18.100.0/24"])  # unknown ClusterIPs go nowhere
+        # ClusterIPs without a DNAT rule are forwarded to a next hop that never answers and vanish (as
+        # beyond a real node's default route), after the filter rules have seen them.
+        for command in (["ip", "link", "add", "sdsvc", "type", "veth", "peer", "name", "sdsvc-end"],
+                        ["ip", "link", "set", "sdsvc", "up"], ["ip", "link", "set", "sdsvc-end", "up"],
+                        ["ip", "neigh", "add", "198.18.99.1", "lladdr", "02:00:00:00:00:01", "dev", "sdsvc",
+                         "nud", "permanent"],
+                        ["ip", "route", "add", "198.18.100.0/24", "via", "198.18.99.1", "dev", "sdsvc", "onlink"]):
+            lab.run("node", command)
         # A machine outside the cluster network: the node never forwards what it sends.
         lab.load_iptables(f"*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -s {LAPTOP_IP}/32 -j DROP\nCOMMIT\n")
         dns = DnsServer(lab, "coredns", COREDNS_IP)

@@ -39,43 +39,49 @@ def run(context: Context) -> Iterator[Finding]:
     if not about:
         raise Skip(f"no DNS answer about {name}.{namespace}")
     blind = visibility(snapshot).blind
-    failures: dict[str, list] = {}
+    failures: dict[tuple[str, str], list] = {}
     for item in about:
         if not failed(item.answer):
             continue
         if blind and item.answer.rcode == "TIMEOUT":
             continue  # SD905: nothing in the cluster answered from there; not this Service's fault
-        failures.setdefault(item.answer.name, []).append(item)
+        failures.setdefault((item.answer.source, item.relation), []).append(item)
     fqdn = service_fqdn(namespace, name, domain.domain)
     headless = k8s.is_headless(service)
-    for asked, items in failures.items():
+    for (source, relation), items in failures.items():
         first = items[0]
-        answer = first.answer
-        where = f" from {answer.source}" if answer.source else ""
-        server = f" (asked {answer.server})" if answer.server else ""
-        outcome = "no addresses" if answer.rcode == "NOERROR" else answer.rcode
-        message = f"{asked!r}{where} does not resolve: {outcome}{server}."
+        where = f" from {source}" if source else ""
+        servers = sorted({item.answer.server for item in items if item.answer.server})
+        outcomes = ", ".join(f"{item.answer.name!r}: "
+                             f"{'no addresses' if item.answer.rcode == 'NOERROR' else item.answer.rcode}"
+                             for item in items)
+        message = (f"The Service's name does not resolve{where}"
+                   f"{' (asked ' + ', '.join(servers) + ')' if servers else ''}: {outcomes}.")
         caused_by = None
-        if first.relation == "short-elsewhere":
+        rcodes = {item.answer.rcode for item in items}
+        if relation == "short-elsewhere":
             message += (f" From namespace {first.from_namespace} the short name means "
-                        f"{asked}.{first.from_namespace}.svc.{domain.domain}, not {fqdn.rstrip('.')}.")
+                        f"{first.answer.name}.{first.from_namespace}.svc.{domain.domain}, not {fqdn.rstrip('.')}.")
             caused_by = "SD704"
-        elif answer.rcode == "TIMEOUT":
+        elif "TIMEOUT" in rcodes:
             message += " The DNS server did not answer at all."
+        elif "REFUSED" in rcodes:
+            message += (" The DNS server refused (or an ICMP port-unreachable came back: nothing listens behind "
+                        "the DNS Service, or a REJECT rule).")
         elif headless:
             message += " A headless Service's name has addresses only while it has ready endpoints."
-        targets = cnames(answer)
+        targets = [target for item in items for target in cnames(item.answer)]
         if targets:
             message += f" It is a CNAME to {targets[-1]}, which has no address."
         evidence = [Evidence(None, "DNSAnswer", {"name": item.answer.name, "type": item.answer.type,
                                                  "rcode": item.answer.rcode, "from": item.answer.source,
                                                  "server": item.answer.server})
-                    for item in items[:4]]
+                    for item in items[:6]]
         evidence.append(Evidence(None, "cluster domain", domain.domain, domain.origin))
         client_exec = ""
-        if answer.source and "/" in answer.source and not answer.source.startswith("node/"):
-            pod_namespace, _, pod_name = answer.source.partition("/")
-            client_exec = f"kubectl exec -n {pod_namespace} {pod_name} -- nslookup {asked}"
+        if source and "/" in source and not source.startswith("node/"):
+            pod_namespace, _, pod_name = source.partition("/")
+            client_exec = f"kubectl exec -n {pod_namespace} {pod_name} -- nslookup {first.answer.name}"
         yield CHECK.finding(
             message,
             evidence=evidence,
@@ -85,7 +91,7 @@ def run(context: Context) -> Iterator[Finding]:
                   if c],
             subject=context.service_ref,
             caused_by=caused_by,
-            key=f"{asked}|{answer.source}",
+            key=f"{source}|{relation}",
         )
 
 

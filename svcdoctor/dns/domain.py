@@ -96,5 +96,6 @@ def cluster_domain(snapshot: Snapshot, fallback: str | None = None) -> ClusterDo
     if kubelet is not None:
         return ClusterDomain(kubelet[0], f"clusterDomain of the kubelet config in {kubelet[1]}", kubelet[1])
     if fallback:
-        return ClusterDomain(fallback.rstrip(".").lower(), "--cluster-domain")
+        origin = "--cluster-domain (its default)" if fallback == DEFAULT_DOMAIN else "--cluster-domain"
+        return ClusterDomain(fallback.rstrip(".").lower(), origin)
     return ClusterDomain(DEFAULT_DOMAIN, "the default (cluster.local)")

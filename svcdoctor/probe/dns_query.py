@@ -7,6 +7,7 @@ candidate name. The result is one :class:`~svcdoctor.snapshot.DNSAnswer` for the
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import time
 from typing import Any
@@ -15,8 +16,36 @@ from svcdoctor.dns.client import ResolverConfig, search_order
 from svcdoctor.snapshot import DNSAnswer
 
 
+class _Datagram(asyncio.DatagramProtocol):
+    """One connected UDP exchange: the first reply, or the ICMP error the kernel reports."""
+
+    def __init__(self, reply: asyncio.Future[bytes]) -> None:
+        self.reply = reply
+
+    def datagram_received(self, data: bytes, address: object) -> None:
+        if not self.reply.done():
+            self.reply.set_result(data)
+
+    def error_received(self, error: Exception) -> None:
+        if not self.reply.done():
+            self.reply.set_exception(error)
+
+
+async def _udp(wire: bytes, server: str, port: int, timeout: float) -> bytes:
+    """Send one datagram on a *connected* socket, so an ICMP port-unreachable comes back as an error."""
+    loop = asyncio.get_running_loop()
+    reply: asyncio.Future[bytes] = loop.create_future()
+    transport, _ = await loop.create_datagram_endpoint(lambda: _Datagram(reply), remote_addr=(server, port))
+    try:
+        transport.sendto(wire)
+        return await asyncio.wait_for(reply, timeout)
+    finally:
+        transport.close()
+
+
 async def ask(name: str, record_type: str, server: str, timeout: float, port: int = 53) -> tuple[str, list[Any]]:
-    """One question to ``server``: (rcode, answers). Falls back to TCP when the UDP answer is truncated."""
+    """One question to ``server``: (rcode, answers). ``REFUSED`` also stands for an ICMP port-unreachable
+    (nothing listens, or a REJECT rule); falls back to TCP when the UDP answer is truncated."""
     import dns.asyncquery
     import dns.exception
     import dns.flags
@@ -27,11 +56,14 @@ async def ask(name: str, record_type: str, server: str, timeout: float, port: in
     query = dns.message.make_query(name, record_type)
     deadline = time.monotonic() + timeout
     try:
-        response = await dns.asyncquery.udp(query, server, timeout=timeout, port=port)
+        data = await _udp(query.to_wire(), server, port, timeout)
+        response = dns.message.from_wire(data)
+        if not query.is_response(response):
+            return "SERVFAIL", []
         if response.flags & dns.flags.TC:
             response = await dns.asyncquery.tcp(query, server, timeout=max(0.1, deadline - time.monotonic()),
                                                 port=port)
-    except dns.exception.Timeout:
+    except (TimeoutError, dns.exception.Timeout):
         return "TIMEOUT", []
     except ConnectionRefusedError:
         return "REFUSED", []
