@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip
 from svcdoctor.dns.domain import cluster_domain
-from svcdoctor.dns.evidence import answers_about, cnames, failed
+from svcdoctor.dns.evidence import answers_about, cnames, control_answers, failed
 from svcdoctor.dns.records import service_fqdn
 from svcdoctor.probe.analysis import visibility
 
@@ -47,6 +47,7 @@ def run(context: Context) -> Iterator[Finding]:
             continue  # SD905: nothing in the cluster answered from there; not this Service's fault
         failures.setdefault((item.answer.source, item.relation), []).append(item)
     fqdn = service_fqdn(namespace, name, domain.domain)
+    control_ok = any(not failed(answer) for answer in control_answers(snapshot, domain.domain))
     headless = k8s.is_headless(service)
     for (source, relation), items in failures.items():
         first = items[0]
@@ -70,6 +71,10 @@ def run(context: Context) -> Iterator[Finding]:
                         "the DNS Service, or a REJECT rule).")
         elif headless:
             message += " A headless Service's name has addresses only while it has ready endpoints."
+        elif "NXDOMAIN" in rcodes and control_ok:
+            message += (" Cluster DNS itself answers (kubernetes.default resolves), yet has no record for this "
+                        "Service: look at the CoreDNS logs (its kubernetes plugin may have stopped syncing) and at "
+                        "stub domains or rewrite rules in the Corefile.")
         targets = [target for item in items for target in cnames(item.answer)]
         if targets:
             message += f" It is a CNAME to {targets[-1]}, which has no address."
@@ -87,7 +92,8 @@ def run(context: Context) -> Iterator[Finding]:
             evidence=evidence,
             next=[c for c in (client_exec, f"kubectl run dnscheck -n {namespace} --rm -it --restart=Never "
                               f"--image=busybox:1.36 -- nslookup {fqdn.rstrip('.')}",
-                              "kubectl get endpointslices -n kube-system -l kubernetes.io/service-name=kube-dns")
+                              "kubectl get endpointslices -n kube-system -l kubernetes.io/service-name=kube-dns",
+                              "kubectl logs -n kube-system -l k8s-app=kube-dns --tail=50")
                   if c],
             subject=context.service_ref,
             caused_by=caused_by,

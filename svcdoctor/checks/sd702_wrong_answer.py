@@ -87,8 +87,12 @@ def run(context: Context) -> Iterator[Finding]:
                      f"expected {', '.join(sorted(wanted)) or 'no address'}"),
             Evidence(None, "cluster domain", domain.domain, domain.origin),
         ]
+        partly = headless and bool(got & wanted)
+        if partly:
+            message += " Some of its addresses are right, so some connections work and others fail."
         yield CHECK.finding(
             message,
+            severity="warning" if partly else "error",
             evidence=evidence,
             next=[f"kubectl get service {name} -n {namespace} -o wide",
                   f"kubectl get endpointslices -n {namespace} -l kubernetes.io/service-name={name} -o wide",

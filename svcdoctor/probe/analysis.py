@@ -79,7 +79,7 @@ def visibility(snapshot: Snapshot) -> Visibility:
 def where_sent_from(snapshot: Snapshot, sources: Sequence[str]) -> str:
     """Where probes were sent from, in words, with the node when the snapshot tells."""
     if not sources:
-        return "an unrecorded place"
+        return "a place the snapshot does not record"
     return "; ".join(describe_source(snapshot, source) for source in sources)
 
 

@@ -19,11 +19,13 @@ import ipaddress
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from svcdoctor import k8s
 from svcdoctor.dns.records import Record, expected_records
 from svcdoctor.endpoints import service_endpoints
 from svcdoctor.snapshot import Snapshot
+from svcdoctor.testing.cluster import ClusterBuilder
 from svcdoctor.testing.netns import Lab, LabError, in_lab_space
 
 
@@ -143,3 +145,58 @@ def kube_proxy_rules(snapshot: Snapshot, *, leave_out: Sequence[str] = ()) -> st
                 nat_rules.append(f"-A {endpoint_chain} -p {protocol} -m comment --comment {comment}\" "
                                  f"-m {protocol} -j DNAT --to-destination {address}:{target}")
     return "\n".join([*nat, *nat_rules, "COMMIT", *filter_rules, "COMMIT", ""])
+
+
+def add_cluster_dns(builder: ClusterBuilder, *, service_ip: str = "10.96.0.10", states: Sequence[str] = ("running",
+                    "running"), nodes: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The kube-dns Service and a CoreDNS Deployment in kube-system, as kubeadm installs them.
+
+    ``states``: one ClusterBuilder Pod state per CoreDNS replica (``crashloop``, ``notready``…).
+    Returns the CoreDNS Pods.
+    """
+    dns_ports = [{"name": "dns", "containerPort": 53, "protocol": "UDP"},
+                 {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
+                 {"name": "metrics", "containerPort": 9153, "protocol": "TCP"}]
+    readiness = {"httpGet": {"path": "/ready", "port": 8181, "scheme": "HTTP"}, "periodSeconds": 10}
+    container = builder.container("coredns", "registry.k8s.io/coredns/coredns:v1.11.3", dns_ports,
+                                  readiness=readiness, args=["-conf", "/etc/coredns/Corefile"])
+    pods = builder.deployment("kube-system", "coredns", {"k8s-app": "kube-dns"}, [container],
+                              replicas=len(states), states=list(states), nodes=nodes,
+                              extra_spec={"priorityClassName": "system-cluster-critical", "dnsPolicy": "Default"})
+    builder.service("kube-system", "kube-dns", {"k8s-app": "kube-dns"},
+                    [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                     {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+                     {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153}],
+                    labels={"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true",
+                            "kubernetes.io/name": "CoreDNS"},
+                    clusterIP=service_ip, clusterIPs=[service_ip])
+    builder.add({"apiVersion": "v1", "kind": "ConfigMap",
+                 "metadata": {"name": "coredns", "namespace": "kube-system", "resourceVersion": "210",
+                              "uid": "5b1e2c64-0d6c-4a8e-9a51-3f0b8e1f6a10",
+                              "creationTimestamp": builder.time(60 * 24 * 30)},
+                 "data": {"Corefile": COREFILE}})
+    return pods
+
+
+#: kubeadm's default Corefile.
+COREFILE = """.:53 {
+    errors
+    health {
+       lameduck 5s
+    }
+    ready
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+       pods insecure
+       fallthrough in-addr.arpa ip6.arpa
+       ttl 30
+    }
+    prometheus :9153
+    forward . /etc/resolv.conf {
+       max_concurrent 1000
+    }
+    cache 30
+    loop
+    reload
+    loadbalance
+}
+"""
