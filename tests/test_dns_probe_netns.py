@@ -223,3 +223,19 @@ def test_probes_run_concurrently_within_the_budget(world: World) -> None:
     assert "timeout" in output[1]
     assert 1.9 <= seconds < 4.0, seconds
     os.environ.setdefault("SVCDOCTOR_BENCH_LAST", f"{seconds:.2f}")
+
+
+def test_dns_command_compares_every_record_with_the_server(world: World) -> None:
+    objects = build_cluster()
+    snapshot = build_snapshot(objects)
+    records = [r for r in zone_of(snapshot, ZONE) if r.type != "SRV" or "api.shop" not in r.name]
+    world.dns.restart(records)  # the api Service's SRV record is missing
+    world.lab.load_iptables(kube_proxy_rules(snapshot))
+    path = world.snapshot(objects, "dns-command")
+    result = world.lab.run("client", ["env", f"PYTHONPATH={ROOT}", sys.executable, "-m", "svcdoctor", "dns", "api",
+                                      "-n", "shop", "--probe", "--snapshot", str(path), "-o", "json"], check=False)
+    assert result.returncode == 1, result.stderr
+    verdicts = {(r["name"], r["type"]): r["answer"] for r in json.loads(result.stdout)["records"]}
+    assert verdicts[(f"api.shop.svc.{ZONE}.", "A")] == "ok"
+    assert verdicts[("30.100.18.198.in-addr.arpa.", "PTR")] == "ok"
+    assert verdicts[(f"_http._tcp.api.shop.svc.{ZONE}.", "SRV")].startswith("missing")
