@@ -398,3 +398,8 @@ def _error(message: str) -> None:
 def kubectl_main() -> None:
     """The ``kubectl-svcdoctor`` entry point: ``kubectl svcdoctor …``."""
     main(prog_name="kubectl svcdoctor")
+
+
+from svcdoctor.dns.command import dns_records  # noqa: E402  (its own module; registered here)
+
+app.command("dns")(dns_records)

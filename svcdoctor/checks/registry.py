@@ -39,6 +39,17 @@ from svcdoctor.checks import (
     sd803_rules_endpoints_mismatch,
     sd804_external_rules_missing,
     sd805_no_endpoints_reject,
+    sd701_name_does_not_resolve,
+    sd702_wrong_answer,
+    sd703_cluster_dns_unhealthy,
+    sd704_short_name_other_namespace,
+    sd705_client_dns_policy,
+    sd901_pod_refuses,
+    sd902_pod_drops,
+    sd903_cluster_ip_fails,
+    sd904_external_fails,
+    sd905_probes_blind,
+    sd906_probes_sent,
 )
 from svcdoctor.checks.interface import Check
 
@@ -76,6 +87,11 @@ CHECKS: tuple[Check, ...] = (
     sd504_endpoint_ports.CHECK,
     # 6 Does NetworkPolicy allow it?
     # 7 Does it work by DNS name?
+    sd701_name_does_not_resolve.CHECK,
+    sd702_wrong_answer.CHECK,
+    sd703_cluster_dns_unhealthy.CHECK,
+    sd704_short_name_other_namespace.CHECK,
+    sd705_client_dns_policy.CHECK,
     # 8 Is kube-proxy working?
     sd801_kube_proxy_not_running.CHECK,
     sd802_no_cluster_ip_rules.CHECK,
@@ -83,6 +99,12 @@ CHECKS: tuple[Check, ...] = (
     sd804_external_rules_missing.CHECK,
     sd805_no_endpoints_reject.CHECK,
     # 9 Does traffic get through?
+    sd901_pod_refuses.CHECK,
+    sd902_pod_drops.CHECK,
+    sd903_cluster_ip_fails.CHECK,
+    sd904_external_fails.CHECK,
+    sd905_probes_blind.CHECK,
+    sd906_probes_sent.CHECK,
 )
 
 BY_ID: dict[str, Check] = {check.id: check for check in CHECKS}
