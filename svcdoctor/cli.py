@@ -328,6 +328,11 @@ def demo(
                  ignore=None, baseline=None, write_baseline=None, show_suppressed=False)
 
 
+from svcdoctor.reach import reach as _reach  # noqa: E402  (the command lives in its own module)
+
+app.command("reach")(_reach)
+
+
 # -- entry points ----------------------------------------------------------------------------
 
 

@@ -374,6 +374,13 @@ class ClusterBuilder:
             self._managed_services.add((namespace, name))
         return service
 
+    def network_policy(self, namespace: str, name: str, spec: Mapping[str, Any],
+                       labels: Mapping[str, str] | None = None) -> Obj:
+        """A NetworkPolicy as the API returns it (``spec`` as written; no defaulting applied)."""
+        return self.add({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                         "metadata": self._meta("NetworkPolicy", namespace, name, labels, age_minutes=60 * 5),
+                         "spec": copy.deepcopy(dict(spec))})
+
     def event(self, involved: Obj, reason: str, message: str, *, type: str = "Warning", count: int = 1,
               minutes_ago: float = 1, component: str = "kubelet", series: bool = False) -> Obj:
         metadata = involved["metadata"]
