@@ -13,6 +13,11 @@ from svcdoctor.checks import (
     sd301_selector_matches_nothing,
     sd501_no_endpoints,
     sd502_no_ready_endpoints,
+    sd601_ingress_denied,
+    sd602_egress_denied,
+    sd603_dns_egress_denied,
+    sd604_policy_port_confusion,
+    sd605_who_can_reach,
 )
 from svcdoctor.checks.interface import Check
 
@@ -28,6 +33,11 @@ CHECKS: tuple[Check, ...] = (
     sd501_no_endpoints.CHECK,
     sd502_no_ready_endpoints.CHECK,
     # 6 Does NetworkPolicy allow it?
+    sd601_ingress_denied.CHECK,
+    sd602_egress_denied.CHECK,
+    sd603_dns_egress_denied.CHECK,
+    sd604_policy_port_confusion.CHECK,
+    sd605_who_can_reach.CHECK,
     # 7 Does it work by DNS name?
     # 8 Is kube-proxy working?
     # 9 Does traffic get through?
