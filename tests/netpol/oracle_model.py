@@ -14,6 +14,7 @@ from svcdoctor.testing.cluster import ClusterBuilder
 
 NAMESPACES = ("x", "y", "z")
 PODS = ("a", "b", "c")
+AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
 
 
 def model_objects(served_ports: Sequence[Mapping[str, Any]], policies: Sequence[Mapping[str, Any]]) -> list[dict]:
@@ -30,7 +31,7 @@ def model_objects(served_ports: Sequence[Mapping[str, Any]], policies: Sequence[
             for served in served_ports:
                 port, protocol = int(served["port"]), str(served.get("protocol", "TCP"))
                 name = f"serve-{port}-{protocol.lower()}"
-                containers.append(builder.container(f"cont-{port}-{protocol.lower()}", "registry.k8s.io/e2e-test-images/agnhost:2.53",
+                containers.append(builder.container(f"cont-{port}-{protocol.lower()}", AGNHOST,
                                                     [{"name": name, "containerPort": port, "protocol": protocol}]))
                 service_ports.append({"name": f"service-port-{protocol.lower()}-{port}", "port": port,
                                       "targetPort": port, "protocol": protocol})

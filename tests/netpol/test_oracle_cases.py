@@ -16,7 +16,6 @@ from tests.conftest import ORACLES, require, run_cli
 from tests.netpol.oracle_model import model_objects, parse_truth_table
 
 
-
 def _oracle_root() -> Path:
     """../shared/oracles from the repository, also from a worktree one level deeper."""
     for parent in Path(__file__).resolve().parents:
