@@ -88,7 +88,7 @@ def reach(
 
     invocation = application.Invocation(snapshot=snapshot, manifests=manifests, kubeconfig=kubeconfig,
                                         context=context, request_timeout=request_timeout, verbose=verbose,
-                                        namespace=(namespace or [None])[0])
+                                        namespace=namespace[0] if namespace else None)
     source = application.open_source(invocation)
     pod_namespaces = list(dict.fromkeys(item.partition("/")[0] for item in pod or []))
     namespaces = list(dict.fromkeys(namespace or [])) or pod_namespaces

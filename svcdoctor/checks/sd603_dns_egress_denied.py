@@ -100,7 +100,7 @@ def run(context: Context) -> Iterator[Finding]:
                    if udp_all else "so lookups fail or time out intermittently (large answers and TCP retries "
                    "fail, or some DNS Pods are unreachable)")
     message = (f"Cluster DNS is blocked for {endpoint}: {side} deny {protocols} to {scope} {DNS_SERVICE} Pods "
-               f"({', '.join(blocked)}), {consequence}. " + " ".join(first.explain()))
+               f"({', '.join(blocked)}), {consequence}. " + first.summary())
     selector = k8s.as_map(k8s.spec(service or {}).get("selector")) or identity_labels(k8s.labels(pods[0]))
     if first.direction == EGRESS:
         target = first.policies[0].policy if first.policies else ObjectRef("NetworkPolicy", endpoint.namespace, "")

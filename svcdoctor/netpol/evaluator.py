@@ -292,6 +292,10 @@ class Evaluator:
             else:
                 reasons.append(f"Pod {remote} matches podSelector "
                                f"{'{}' if peer.pod_selector.is_everything else peer.pod_selector}")
+        if (distance and peer.namespace_selector is not None and peer.pod_selector is not None
+                and any(" matches " in reason for reason in reasons)):
+            reasons.append("both selectors sit in ONE peer, so both must match (AND); written as two peers "
+                           "(two '-' items) they would mean either (OR)")
         return PeerResult(peer.index, distance == 0, description, tuple(reasons), distance)
 
     def _port_result(self, entry: CompiledPort, traffic: Traffic, destination: Endpoint) -> PortResult:
@@ -300,7 +304,7 @@ class Evaluator:
             if isinstance(entry.port, str):
                 return PortResult(entry.index, True, description,
                                   f"{entry.port} is {traffic} on {destination}")
-            return PortResult(entry.index, True, description, f"{traffic} is {description}")
+            return PortResult(entry.index, True, description, "")
         if entry.protocol != traffic.protocol:
             return PortResult(entry.index, False, description, f"protocol {entry.protocol}, not {traffic.protocol}")
         if isinstance(entry.port, str):
@@ -333,14 +337,15 @@ class Evaluator:
             parts.append("no 'ports': every port")
         elif ports_match:
             matched_port = next(p for p in ports if p.matched)
-            parts.append(f"port {matched_port.description} matches ({matched_port.reason})")
+            parts.append(f"port {matched_port.description} matches"
+                         + (f" ({matched_port.reason})" if matched_port.reason else ""))
         else:
             parts.append("no port matches " + str(traffic) + ": " + "; ".join(p.reason for p in ports))
         peer_distance = 0 if peers_match else min(p.distance for p in peers)
         distance = peer_distance + (0 if ports_match else 1)
-        verdict = "admits" if admits else "does not admit"
+        verdict = "admits it" if admits else "does not admit it"
         return RuleResult(rule.index, admits, peers_match, ports_match, peers, ports,
-                          f"{verdict} — " + "; ".join(parts), distance)
+                          f"{verdict}: " + "; ".join(parts), distance)
 
     def explain_direction(self, direction: str, subject: Endpoint, remote: Endpoint,
                           traffic: Traffic) -> DirectionResult:
@@ -460,16 +465,21 @@ def suggest(result: DirectionResult, policies: Mapping[Any, CompiledPolicy]) -> 
             failing = _failing(peer.pod_selector, remote.label_map)
             if len(failing) == 1 and failing[0].equality_value() is not None:
                 requirement = failing[0]
-                alternative = (f"or give {who} the label {requirement.key}={requirement.equality_value()} "
+                alternative = (f"give {who} the label {requirement.key}={requirement.equality_value()} "
                                f"(kubectl label pod {remote.name} -n {remote.namespace} "
                                f"{requirement.key}={requirement.equality_value()} --overwrite; "
                                "put it in the workload's Pod template to keep it)")
+    if rule.peers is not None and any("(AND)" in reason for reason in nearest_peer.reasons):
+        split = ("if either was meant (OR), split peer "
+                 f"{nearest_peer.index + 1} into two items, '- namespaceSelector: …' and '- podSelector: …' "
+                 "(that admits more: every Pod of those namespaces)")
+        alternative = f"{alternative}; or, {split}" if alternative else split
     changed[side] = [*k8s.as_list(rule.raw.get(side)), peer_for(remote, namespace)]
     change = f"add a peer for {remote} to {where}"
     if not rule_result.ports_match:
         changed["ports"] = [*k8s.as_list(rule.raw.get("ports")), port_for(result.traffic)]
         change += f" and port {result.traffic}"
-    if remote.kind == "pod" and not remote.label_map and not alternative:
+    if remote.kind == "pod" and not remote.label_map:
         alternative = f"{remote} has no labels: label it first, or the peer selects every Pod of its namespace"
     return Suggestion(policy.ref, direction, change, _dump(header, changed), alternative)
 

@@ -196,6 +196,20 @@ class DirectionResult:
                 lines.append(f"  or: {self.suggestion.alternative}")
         return lines
 
+    def summary(self) -> str:
+        """Two sentences: the verdict's reason, and the rule nearest to allowing the connection."""
+        text = self.reason + "."
+        nearest = self.nearest
+        if not self.allowed and nearest is not None:
+            policy, rule = nearest
+            name = f"{policy.policy.namespace}/{policy.policy.name}"
+            if rule is None:
+                text += f" {name} has no {self.direction} rule at all: it only isolates."
+            else:
+                text += (f" Nearest to allowing it: {self.direction} rule {rule.index + 1} of {name}, "
+                         f"which {rule.summary}.")
+        return text
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "direction": self.direction, "subject": str(self.subject), "remote": str(self.remote),
