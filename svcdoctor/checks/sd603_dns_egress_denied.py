@@ -20,9 +20,11 @@ from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip, Unknown
 from svcdoctor.k8s import ObjectRef
 from svcdoctor.netpol.evaluator import identity_labels, pod_endpoint
-from svcdoctor.netpol.interface import EGRESS, INGRESS, DirectionResult, Traffic
+from svcdoctor.netpol.interface import EGRESS, INGRESS, DirectionResult, Endpoint, Traffic
+from svcdoctor.netpol.model import CompiledPolicy, CompiledRule
 from svcdoctor.netpol.service import (
     DNS_NAMESPACE,
+    DNS_POD_LABELS,
     DNS_SERVICE,
     client_endpoint,
     dns_pods,
@@ -31,6 +33,7 @@ from svcdoctor.netpol.service import (
     pod_port,
     policy_evidence,
 )
+from svcdoctor.selectors import EVERYTHING
 
 DEFAULT_DNS_PORTS: tuple[Mapping[str, Any], ...] = (
     {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
@@ -42,6 +45,54 @@ def _dns_rule(dns_labels: Mapping[str, str]) -> dict[str, Any]:
     return {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": DNS_NAMESPACE}},
                     "podSelector": {"matchLabels": dict(dns_labels)}}],
             "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
+
+
+def _may_admit_dns(rule: CompiledRule) -> bool:
+    """Whether a rule's ports could admit 53/UDP, whatever the destination (names cannot be resolved)."""
+    if rule.ports is None:
+        return True
+    for entry in rule.ports:
+        if entry.protocol != "UDP":
+            continue
+        if entry.port is None or isinstance(entry.port, str):
+            return True
+        if entry.port <= 53 <= (entry.end_port or entry.port):
+            return True
+    return False
+
+
+def _admits_any_pod_on_dns(rule: CompiledRule) -> bool:
+    """Whether a rule admits 53/UDP to every Pod of every namespace (no peers, or an all-Pods peer)."""
+    every_pod = rule.peers is None or any(
+        peer.cidr is None and not peer.problem and peer.pod_selector in (None, EVERYTHING)
+        and peer.namespace_selector is not None and peer.namespace_selector.is_everything
+        for peer in rule.peers)
+    ports_ok = rule.ports is None or any(
+        entry.protocol == "UDP" and (entry.port is None or (isinstance(entry.port, int)
+                                                            and entry.port <= 53 <= (entry.end_port or entry.port)))
+        for entry in rule.ports)
+    return every_pod and ports_ok
+
+
+def _blind_finding(context: Context, endpoint: Endpoint, isolating: list[CompiledPolicy]) -> Finding:
+    """DNS is denied for sure when no egress rule admits 53/UDP to anything, DNS Pods known or not."""
+    names = ", ".join(p.ref.name for p in isolating)
+    snippet = yaml.safe_dump([_dns_rule(DNS_POD_LABELS)], sort_keys=False).rstrip()
+    target = isolating[0].ref
+    return CHECK.finding(
+        f"Cluster DNS is blocked for {endpoint}: its egress is isolated by {names}, and no egress rule of "
+        f"{'it' if len(isolating) == 1 else 'them'} admits 53/UDP to any destination, so it cannot resolve any "
+        f"name (the {DNS_SERVICE} Pods are not in the snapshot, but no rule could admit them).",
+        evidence=[Evidence(p.ref, "spec.egress", None,
+                           "; ".join(f"rule {r.index + 1}: ports " + ", ".join(e.describe() for e in r.ports or ())
+                                     for r in p.egress) or "no egress rules") for p in isolating],
+        next=[f"kubectl describe networkpolicy {p.ref.name} -n {p.namespace}" for p in isolating],
+        fix=(f"Allow DNS in the client's egress: append this rule to spec.egress of NetworkPolicy "
+             f"{target.namespace}/{target.name}:\n# kubectl edit networkpolicy {target.name} -n {target.namespace}\n"
+             f"{snippet}"),
+        subject=target,
+        key="dns",
+    )
 
 
 def run(context: Context) -> Iterator[Finding]:
@@ -64,8 +115,13 @@ def run(context: Context) -> Iterator[Finding]:
     if not pods:
         if not isolating:
             return  # egress is open: DNS is not blocked by policy, whatever the DNS Pods are
-        raise Unknown(f"the client's egress is isolated, but the {DNS_SERVICE} Pods in {DNS_NAMESPACE} are not in "
-                      "the snapshot, so svcdoctor cannot tell whether DNS is allowed")
+        if any(_admits_any_pod_on_dns(rule) for policy in isolating for rule in policy.egress):
+            return  # a rule admits 53/UDP to every Pod, wherever the DNS Pods are
+        if any(_may_admit_dns(rule) for policy in isolating for rule in policy.egress):
+            raise Unknown(f"the client's egress is isolated, but the {DNS_SERVICE} Pods in {DNS_NAMESPACE} are not "
+                          "in the snapshot, so svcdoctor cannot tell whether a rule's peers admit them")
+        yield _blind_finding(context, endpoint, isolating)
+        return
     dns_ports = list(k8s.service_ports(service)) if service is not None else list(DEFAULT_DNS_PORTS)
     failures: dict[str, list[DirectionResult]] = {}
     checked: dict[str, int] = {}
