@@ -342,6 +342,10 @@ from svcdoctor.dataplane.command import collect_app  # noqa: E402  (registered a
 
 app.add_typer(collect_app, name="collect")
 
+from svcdoctor.reach import reach as _reach  # noqa: E402  (the command lives in its own module)
+
+app.command("reach")(_reach)
+
 
 # -- entry points ----------------------------------------------------------------------------
 

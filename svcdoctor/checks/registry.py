@@ -50,6 +50,11 @@ from svcdoctor.checks import (
     sd904_external_fails,
     sd905_probes_blind,
     sd906_probes_sent,
+    sd601_ingress_denied,
+    sd602_egress_denied,
+    sd603_dns_egress_denied,
+    sd604_policy_port_confusion,
+    sd605_who_can_reach,
 )
 from svcdoctor.checks.interface import Check
 
@@ -86,6 +91,11 @@ CHECKS: tuple[Check, ...] = (
     sd503_endpoints_stale.CHECK,
     sd504_endpoint_ports.CHECK,
     # 6 Does NetworkPolicy allow it?
+    sd601_ingress_denied.CHECK,
+    sd602_egress_denied.CHECK,
+    sd603_dns_egress_denied.CHECK,
+    sd604_policy_port_confusion.CHECK,
+    sd605_who_can_reach.CHECK,
     # 7 Does it work by DNS name?
     sd701_name_does_not_resolve.CHECK,
     sd702_wrong_answer.CHECK,
