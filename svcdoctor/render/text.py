@@ -69,6 +69,16 @@ def _finding_lines(finding: Finding, indent: str = "") -> list[Text]:
     return lines
 
 
+def _with_location(lines: list[Text], report: Report, finding: Finding, indent: str) -> list[Text]:
+    """The finding's lines with ``at: file:line`` (the offending field's line) after its head, when known."""
+    origin = report.origin_of(finding)
+    if origin is None:
+        return lines
+    path, line = origin
+    where = f"{path}:{line}" if line is not None else path
+    return [lines[0], Text(indent + "  at:       " + where, style="dim"), *lines[1:]]
+
+
 def render(report: Report, options: Any) -> str:
     console, buffer = _console(options)
     header = Text("svcdoctor  ", style="bold")
@@ -85,7 +95,8 @@ def render(report: Report, options: Any) -> str:
     console.print(verdict)
     root = report.root_cause
     if root is not None and root.severity is not Severity.INFO:
-        console.print(Panel(Group(*_finding_lines(root)), title=f"root cause: {root.id} {root.name}",
+        root_lines = _with_location(_finding_lines(root), report, root, "")
+        console.print(Panel(Group(*root_lines), title=f"root cause: {root.id} {root.name}",
                             title_align="left", border_style=SEVERITY_STYLES[root.severity].split()[-1]))
     for step in report.steps:
         mark, style = STEP_MARKS.get(step.status, ("?", ""))
@@ -96,7 +107,7 @@ def render(report: Report, options: Any) -> str:
         console.print(line)
         for finding in report.findings:
             if finding.step == step.step:
-                for text in _finding_lines(finding, indent="     "):
+                for text in _with_location(_finding_lines(finding, indent="     "), report, finding, "     "):
                     console.print(text)
     for note in report.notes:
         console.print(Text(f"note: {note}", style="dim"))
