@@ -36,7 +36,7 @@ from svcdoctor import k8s
 from svcdoctor.errors import InputError
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.snapshot import Origin, Snapshot, build_snapshot
-from svcdoctor.sources.files import Document, iter_objects, read_text
+from svcdoctor.sources.files import MAX_EXPANDED_NODES, Document, iter_objects, read_text
 from svcdoctor.sources.interface import Request, Source
 
 try:
@@ -50,8 +50,6 @@ TEMPLATE_OF = "svcdoctor.dev/template-of"
 REPLICAS = "svcdoctor.dev/replicas"
 #: At most this many ordinal Pods are made for one StatefulSet.
 MAX_STATEFULSET_PODS = 16
-#: More recorded field positions than this in one input means an alias bomb, not a manifest.
-MAX_FIELDS = 2_000_000
 
 #: Kinds that live outside namespaces: they never take the ``-n`` namespace.
 CLUSTER_SCOPED = frozenset({
@@ -123,14 +121,13 @@ def read_manifests(text: str, path: str) -> list[_Parsed]:
     if all(document.body is None for document in documents):
         raise InputError("no Kubernetes objects found (only comments or empty documents)", path)
     result: list[_Parsed] = []
-    budget = [MAX_FIELDS]
     for document, _position, obj in iter_objects(documents):
         node = nodes.get(id(obj))
         fields: dict[str, int] = {}
         line = document.line
         if node is not None:
             line = node.start_mark.line + 1
-            _record_fields(node, "", fields, set(), budget, path)
+            _record_fields(node, "", fields, set(), {}, path)
         assert isinstance(obj, dict)
         parsed = _Parsed(obj, path, line, fields)
         _validate_ports(parsed)
@@ -186,31 +183,39 @@ def _value_node(node: yaml.MappingNode, key: str) -> yaml.Node | None:
 
 
 def _record_fields(node: yaml.Node, prefix: str, fields: dict[str, int], ancestors: set[int],
-                   budget: list[int], path: str) -> None:
-    """Record the line of every field below ``node`` as ``spec.ports[0].targetPort`` → line."""
+                   sizes: dict[int, int], path: str) -> int:
+    """Record the line of every field below ``node`` as ``spec.ports[0].targetPort`` → line.
+
+    Returns the size of ``node`` with its aliases expanded. A node reached again through an alias
+    is not walked again (its fields keep the lines of the anchor), so the walk stays linear, and
+    a document that would expand beyond :data:`MAX_EXPANDED_NODES` (an alias bomb) is refused.
+    """
     if isinstance(node, yaml.ScalarNode):
-        return
+        return 1
+    if id(node) in sizes:
+        return sizes[id(node)]
     if id(node) in ancestors:
         raise InputError("a YAML alias refers to the object that holds it", path, node.start_mark.line + 1)
-    budget[0] -= len(node.value)
-    if budget[0] < 0:
-        raise InputError("YAML aliases expand to too many fields (an alias bomb?)", path)
     ancestors.add(id(node))
+    total = 1
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 continue
             field_path = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
             fields.setdefault(field_path, key_node.start_mark.line + 1)
-            if not isinstance(value_node, yaml.ScalarNode):
-                _record_fields(value_node, field_path, fields, ancestors, budget, path)
+            total += _record_fields(value_node, field_path, fields, ancestors, sizes, path)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             field_path = f"{prefix}[{index}]"
             fields.setdefault(field_path, item.start_mark.line + 1)
-            if not isinstance(item, yaml.ScalarNode):
-                _record_fields(item, field_path, fields, ancestors, budget, path)
+            total += _record_fields(item, field_path, fields, ancestors, sizes, path)
     ancestors.discard(id(node))
+    if total > MAX_EXPANDED_NODES:
+        raise InputError("YAML aliases expand to more than 5,000,000 nodes (an alias bomb?)", path,
+                         node.start_mark.line + 1)
+    sizes[id(node)] = total
+    return total
 
 
 # -- types the API server would refuse -------------------------------------------------------
