@@ -28,7 +28,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -110,24 +110,23 @@ class ManifestsSource(Source):
 def read_manifests(text: str, path: str) -> list[_Parsed]:
     """Every object of one file's text, with its line and the lines of its fields."""
     try:
-        documents, nodes = _compose(text, path)
+        entries = _compose(text, path)
     except InputError:
         # JSON is YAML too, and composing it gives positions; only JSON that YAML cannot read
         # (rare escapes) is taken without them.
         body = _json_loads(text) if text.lstrip()[:1] in ("{", "[") else None
         if body is None:
             raise
-        documents, nodes = [Document(path, 0, body, 1)], {}
+        entries = [(Document(path, 0, body, 1), {})]
+    documents = [document for document, _ in entries]
     if all(document.body is None for document in documents):
         raise InputError("no Kubernetes objects found (only comments or empty documents)", path)
+    positions: dict[int, tuple[int | None, dict[str, int]]] = {}
+    for _, found in entries:
+        positions.update(found)
     result: list[_Parsed] = []
     for document, _position, obj in iter_objects(documents):
-        node = nodes.get(id(obj))
-        fields: dict[str, int] = {}
-        line = document.line
-        if node is not None:
-            line = node.start_mark.line + 1
-            _record_fields(node, "", fields, set(), {}, path)
+        line, fields = positions.get(id(obj), (document.line, {}))
         assert isinstance(obj, dict)
         parsed = _Parsed(obj, path, line, fields)
         _validate_ports(parsed)
@@ -142,25 +141,35 @@ def _json_loads(text: str) -> Any:
         return None
 
 
-def _compose(text: str, path: str) -> tuple[list[Document], dict[int, yaml.Node]]:
-    """Compose each document (keeping its node for positions) and construct it."""
-    documents: list[Document] = []
-    nodes: dict[int, yaml.Node] = {}
-    loader = _Loader(text)
+class _FastLoader(_Loader):
+    """The C loader with implicit scalar resolution memoised: keys and values repeat a lot."""
+
+    resolved: ClassVar[dict[str, str]] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0] and len(value) < 64:
+            # For a plain scalar the tag depends on the text alone (no path resolvers are set).
+            tag = self.resolved.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                self.resolved[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
+
+
+def _compose(text: str, path: str) -> list[tuple[Document, dict[int, tuple[int | None, dict[str, int]]]]]:
+    """Each document with, per object in it, (line, field → line), built in one walk of its nodes."""
+    entries = []
+    loader = _FastLoader(text)
     try:
         index = 0
         while loader.check_node():
             node = loader.get_node()
-            body = loader.construct_document(node) if node is not None else None
+            builder = _Builder(loader, path)
+            positions: dict[int, tuple[int | None, dict[str, int]]] = {}
+            body = builder.document(node, positions) if node is not None else None
             line = node.start_mark.line + 1 if node is not None else None
-            documents.append(Document(path, index, body, line))
-            if node is not None and isinstance(body, (dict, list)):
-                nodes[id(body)] = node
-                if isinstance(body, dict) and isinstance(node, yaml.MappingNode):
-                    items = _value_node(node, "items")
-                    if isinstance(items, yaml.SequenceNode) and isinstance(body.get("items"), list):
-                        for item, item_node in zip(body["items"], items.value, strict=False):
-                            nodes[id(item)] = item_node
+            entries.append((Document(path, index, body, line), positions))
             index += 1
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -172,50 +181,128 @@ def _compose(text: str, path: str) -> tuple[list[Document], dict[int, yaml.Node]
         raise InputError("nested too deeply", path) from None
     finally:
         loader.dispose()
-    return documents, nodes
+    return entries
 
 
-def _value_node(node: yaml.MappingNode, key: str) -> yaml.Node | None:
-    for key_node, value_node in node.value:
-        if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
-            return value_node
-    return None
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_NULL = "tag:yaml.org,2002:null"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
 
 
-def _record_fields(node: yaml.Node, prefix: str, fields: dict[str, int], ancestors: set[int],
-                   sizes: dict[int, int], path: str) -> int:
-    """Record the line of every field below ``node`` as ``spec.ports[0].targetPort`` → line.
+class _Builder:
+    """Builds Python data from composed nodes exactly as PyYAML's safe loader would, recording lines.
 
-    Returns the size of ``node`` with its aliases expanded. A node reached again through an alias
-    is not walked again (its fields keep the lines of the anchor), so the walk stays linear, and
-    a document that would expand beyond :data:`MAX_EXPANDED_NODES` (an alias bomb) is refused.
+    One walk does both, so positions cost little beyond loading. A node reached again through an
+    alias is built once and shared (as PyYAML does) and its fields keep the anchor's lines; a
+    document whose aliases would expand beyond :data:`MAX_EXPANDED_NODES` is refused, and so is
+    an alias inside the object that holds it.
     """
-    if isinstance(node, yaml.ScalarNode):
-        return 1
-    if id(node) in sizes:
-        return sizes[id(node)]
-    if id(node) in ancestors:
-        raise InputError("a YAML alias refers to the object that holds it", path, node.start_mark.line + 1)
-    ancestors.add(id(node))
-    total = 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                continue
-            field_path = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
-            fields.setdefault(field_path, key_node.start_mark.line + 1)
-            total += _record_fields(value_node, field_path, fields, ancestors, sizes, path)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            field_path = f"{prefix}[{index}]"
-            fields.setdefault(field_path, item.start_mark.line + 1)
-            total += _record_fields(item, field_path, fields, ancestors, sizes, path)
-    ancestors.discard(id(node))
-    if total > MAX_EXPANDED_NODES:
-        raise InputError("YAML aliases expand to more than 5,000,000 nodes (an alias bomb?)", path,
-                         node.start_mark.line + 1)
-    sizes[id(node)] = total
-    return total
+
+    def __init__(self, loader: Any, path: str) -> None:
+        self.loader = loader
+        self.path = path
+        self.built: dict[int, Any] = {}
+        self.sizes: dict[int, int] = {}
+        self.open: set[int] = set()
+
+    def document(self, node: yaml.Node, positions: dict[int, tuple[int | None, dict[str, int]]]) -> Any:
+        if isinstance(node, yaml.MappingNode) and node.tag == _MAP:
+            kind = next((v.value for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == "kind"
+                         and isinstance(v, yaml.ScalarNode)), "")
+            items = next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == "items"), None)
+            if str(kind).endswith("List") and isinstance(items, yaml.SequenceNode) and items.tag == _SEQ:
+                # A List: each item is an object of its own, with its own positions.
+                body: dict[Any, Any] = {}
+                for key_node, value_node in node.value:
+                    key = self.build(key_node, "", None)
+                    if value_node is items:
+                        objects = []
+                        for item_node in items.value:
+                            fields: dict[str, int] = {}
+                            item = self.build(item_node, "", fields)
+                            positions[id(item)] = (item_node.start_mark.line + 1, fields)
+                            objects.append(item)
+                        body[key] = objects
+                    else:
+                        body[key] = self.build(value_node, "", None)
+                return body
+        fields = {}
+        body = self.build(node, "", fields)
+        positions[id(body)] = (node.start_mark.line + 1, fields)
+        return body
+
+    def build(self, node: yaml.Node, prefix: str, fields: dict[str, int] | None) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            tag = node.tag
+            if tag == _STR:
+                return node.value
+            if tag == _NULL:
+                return None
+            value = node.value
+            if tag == _INT and value.isdigit() and (len(value) == 1 or value[0] != "0"):
+                return int(value)
+            return self._construct(node)
+        identity = id(node)
+        if identity in self.built:
+            return self.built[identity]
+        if identity in self.open:
+            raise InputError("a YAML alias refers to the object that holds it", self.path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode) and node.tag == _MAP:
+            self.open.add(identity)
+            if any(key_node.tag == _MERGE for key_node, _ in node.value):
+                self.loader.flatten_mapping(node)
+            mapping: dict[Any, Any] = {}
+            size = 1
+            for key_node, value_node in node.value:
+                key = self.build(key_node, "", None)
+                if isinstance(key, (dict, list)):
+                    raise InputError("a mapping key is itself a mapping or a list", self.path,
+                                     key_node.start_mark.line + 1)
+                child_fields = None
+                field_path = ""
+                if fields is not None:
+                    field_path = f"{prefix}.{key}" if prefix else str(key)
+                    if field_path not in fields:
+                        fields[field_path] = key_node.start_mark.line + 1
+                    child_fields = fields
+                mapping[key] = self.build(value_node, field_path, child_fields)
+                size += self.sizes.get(id(value_node), 1)
+            result: Any = mapping
+        elif isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
+            self.open.add(identity)
+            sequence: list[Any] = []
+            size = 1
+            for index, item_node in enumerate(node.value):
+                child_fields = None
+                field_path = ""
+                if fields is not None:
+                    field_path = f"{prefix}[{index}]"
+                    if field_path not in fields:
+                        fields[field_path] = item_node.start_mark.line + 1
+                    child_fields = fields
+                sequence.append(self.build(item_node, field_path, child_fields))
+                size += self.sizes.get(id(item_node), 1)
+            result = sequence
+        else:
+            return self._construct(node)  # !!omap, !!set and other rare explicit tags
+        self.open.discard(identity)
+        if size > MAX_EXPANDED_NODES:
+            raise InputError("YAML aliases expand to more than 5,000,000 nodes (an alias bomb?)", self.path,
+                             node.start_mark.line + 1)
+        self.sizes[identity] = size
+        self.built[identity] = result
+        return result
+
+    def _construct(self, node: yaml.Node) -> Any:
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as error:
+            mark = error.problem_mark or error.context_mark
+            problem = (error.problem or "cannot read this value").strip()
+            raise InputError(f"invalid YAML: {problem}", self.path, mark.line + 1 if mark else None) from None
 
 
 # -- types the API server would refuse -------------------------------------------------------
