@@ -193,7 +193,7 @@ def test_stdin_helm_stream(tmp_path: Path) -> None:
     assert report["findings"][0]["id"] == "SD301"
     assert "Deployment shop/web" in report["findings"][0]["message"]
     text = run_cli("check", "web", "-n", "shop", "--manifests", "-", stdin=stream).stdout
-    assert "at:       <stdin>:8" in text  # the selector's line in the stream
+    assert "at <stdin>:8" in text  # the selector's line in the stream
 
 
 def test_json_input_and_typed_lists(tmp_path: Path) -> None:

@@ -11,9 +11,30 @@ from svcdoctor.checks import (
     sd001_unreadable,
     sd002_ignore_annotation,
     sd101_service_missing,
+    sd201_target_port_not_declared,
+    sd202_named_target_port_missing,
+    sd203_protocol_mismatch,
+    sd204_node_port_conflict,
+    sd205_load_balancer_pending,
+    sd206_external_name_invalid,
+    sd207_external_traffic_local,
+    sd208_internal_traffic_local,
+    sd209_no_selector_no_endpoints,
+    sd210_headless_pitfalls,
+    sd211_topology_zone_uncovered,
+    sd212_affinity_external_ips,
+    sd213_ingress_backend_port,
     sd301_selector_matches_nothing,
+    sd302_selector_several_workloads,
+    sd401_pods_not_running,
+    sd402_readiness_failing,
+    sd403_readiness_gates,
+    sd404_pods_terminating,
+    sd405_restarting_often,
     sd501_no_endpoints,
     sd502_no_ready_endpoints,
+    sd503_endpoints_stale,
+    sd504_endpoint_ports,
 )
 from svcdoctor.checks.interface import Check
 
@@ -23,12 +44,33 @@ CHECKS: tuple[Check, ...] = (
     # 1 Does the Service exist?
     sd101_service_missing.CHECK,
     # 2 Is it defined correctly?
+    sd201_target_port_not_declared.CHECK,
+    sd202_named_target_port_missing.CHECK,
+    sd203_protocol_mismatch.CHECK,
+    sd204_node_port_conflict.CHECK,
+    sd205_load_balancer_pending.CHECK,
+    sd206_external_name_invalid.CHECK,
+    sd207_external_traffic_local.CHECK,
+    sd208_internal_traffic_local.CHECK,
+    sd209_no_selector_no_endpoints.CHECK,
+    sd210_headless_pitfalls.CHECK,
+    sd211_topology_zone_uncovered.CHECK,
+    sd212_affinity_external_ips.CHECK,
+    sd213_ingress_backend_port.CHECK,
     # 3 Does the selector select the Pods?
     sd301_selector_matches_nothing.CHECK,
+    sd302_selector_several_workloads.CHECK,
     # 4 Are the Pods running and ready?
+    sd401_pods_not_running.CHECK,
+    sd402_readiness_failing.CHECK,
+    sd403_readiness_gates.CHECK,
+    sd404_pods_terminating.CHECK,
+    sd405_restarting_often.CHECK,
     # 5 Does it have Endpoints?
     sd501_no_endpoints.CHECK,
     sd502_no_ready_endpoints.CHECK,
+    sd503_endpoints_stale.CHECK,
+    sd504_endpoint_ports.CHECK,
     # 6 Does NetworkPolicy allow it?
     # 7 Does it work by DNS name?
     # 8 Is kube-proxy working?
