@@ -328,6 +328,11 @@ def demo(
                  ignore=None, baseline=None, write_baseline=None, show_suppressed=False)
 
 
+from svcdoctor import live_cli  # noqa: E402 - registers record and snapshot serve on app
+
+live_cli.register(app)
+
+
 # -- entry points ----------------------------------------------------------------------------
 
 
