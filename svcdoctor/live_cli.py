@@ -101,7 +101,9 @@ def serve(
     write_kubeconfig: Annotated[
         str | None, typer.Option("--write-kubeconfig", help="Write a kubeconfig for the server to this file.")
     ] = None,
-    namespace: Annotated[str, typer.Option("--namespace", "-n", help="The kubeconfig context's namespace.")] = "default",
+    namespace: Annotated[
+        str, typer.Option("--namespace", "-n", help="The namespace of the written kubeconfig's context.")
+    ] = "default",
     latency: Annotated[float, typer.Option("--latency", help="Seconds to wait before each answer.")] = 0.0,
     forbid: Annotated[
         list[str] | None, typer.Option("--forbid", help="Answer 403 for a resource (plural, or NS/plural).")

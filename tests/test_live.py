@@ -60,7 +60,8 @@ def build_cluster(*, pods_relabelled: bool = False, frontend_replicas: int = 2) 
     b.add({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db-password", "namespace": "shop"},
            "data": {"password": "aHVudGVyMg=="}})
     b.add({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "coredns", "namespace": "kube-system"},
-           "data": {"Corefile": ".:53 {\n    kubernetes cluster.local in-addr.arpa ip6.arpa\n    forward . /etc/resolv.conf\n}\n"}})
+           "data": {"Corefile": ".:53 {\n    kubernetes cluster.local in-addr.arpa ip6.arpa\n"
+                                "    forward . /etc/resolv.conf\n}\n"}})
     return b.build()
 
 
@@ -79,13 +80,13 @@ def live(kubeconfig: str, *args: str) -> Any:
     return run_cli(*args, "--kubeconfig", kubeconfig)
 
 
-def _plural(path: str) -> str:
-    """The resource a REST path reads: /api/v1/namespaces/shop/pods/x → pods."""
+def _verb_and_plural(path: str) -> tuple[str, str]:
+    """The RBAC verb and resource of a REST path: /api/v1/namespaces/shop/pods/x → (get, pods)."""
     parts = path.strip("/").split("/")
     rest = parts[2:] if parts[0] == "api" else parts[3:]
     if len(rest) >= 3 and rest[0] == "namespaces":
         rest = rest[2:]
-    return rest[0]
+    return ("get" if len(rest) == 2 else "list"), rest[0]
 
 
 def paths(api: SnapshotAPIServer) -> list[str]:
@@ -474,6 +475,12 @@ def test_kubectl_plugin(server: SnapshotAPIServer, kubeconfig: str, tmp_path: Pa
     assert "kubectl svcdoctor" in usage.stdout
 
 
+def _a_pod(kubeconfig: str) -> str:
+    recorded = json.loads(run_cli("record", "backend", "--kubeconfig", kubeconfig, "--format", "json").stdout)
+    return next(i["metadata"]["name"] for i in recorded["items"] if i["kind"] == "Pod"
+                and i["metadata"]["namespace"] == "shop")
+
+
 # -- shipped files ---------------------------------------------------------------------------------
 
 
@@ -484,16 +491,18 @@ def test_rbac_grants_exactly_what_svcdoctor_reads(server: SnapshotAPIServer, kub
     kinds = {d["kind"]: d for d in documents}
     assert set(kinds) == {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
     assert kinds["ServiceAccount"]["metadata"] == {"name": "svcdoctor", "namespace": "svcdoctor"}
-    granted = set()
+    granted: set[tuple[str, str]] = set()
     for rule in kinds["ClusterRole"]["rules"]:
         assert set(rule["verbs"]) <= {"get", "list", "watch"}
         for resource in rule["resources"]:
             assert BY_PLURAL[resource].group in rule["apiGroups"]
-            granted.add(resource)
-    assert granted == set(READ_BY_SVCDOCTOR) and "secrets" not in granted
+            granted |= {(verb, resource) for verb in rule["verbs"]}
+    assert {resource for _, resource in granted} == set(READ_BY_SVCDOCTOR) and "secrets" not in str(granted)
     live(kubeconfig, "check", "backend")
+    live(kubeconfig, "check", "frontend", "--from", "shop/" + _a_pod(kubeconfig))
+    live(kubeconfig, "check", "missing")
     live(kubeconfig, "scan", "-A")
-    used = {_plural(e.path) for e in server.requests() if e.path != "/version"}
-    assert used <= granted, used
+    used = {_verb_and_plural(e.path) for e in server.requests() if e.path != "/version"}
+    assert used == granted, (used ^ granted)
     krew = yaml.safe_load((ROOT / "plugins" / "svcdoctor.yaml").read_text())
     assert krew["kind"] == "Plugin" and krew["metadata"]["name"] == "svcdoctor"

@@ -25,6 +25,7 @@ end the run with a :class:`~svcdoctor.errors.ClusterError` (exit 3) within ``--r
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import queue
@@ -196,7 +197,7 @@ class LiveSource(Source):
                                      f"(known: {', '.join(str(n) for n in names) or 'none'})")
                 if not chosen:
                     raise InputError(f"{config_file}: no current-context; give --context")
-                entry = next((e for e in contexts if e.get("name") == chosen), {})
+                entry: dict[str, Any] = next((e for e in contexts if e.get("name") == chosen), {})
                 self._context_name = str(chosen)
                 self._namespace = str((entry.get("context") or {}).get("namespace") or "default")
                 config.load_kube_config(config_file=config_file, context=chosen,
@@ -342,7 +343,7 @@ class LiveSource(Source):
 
     def _round(self, reads: Sequence[Read], with_version: bool = False) -> tuple[str, list[_Outcome]]:
         """Run ``reads`` concurrently; return the server version (when asked) and one outcome per read."""
-        tasks: list[Callable[[], Any]] = [lambda read=read: self._perform(read) for read in reads]
+        tasks: list[Callable[[], Any]] = [functools.partial(self._perform, read) for read in reads]
         if with_version:
             tasks.append(self._server_version)
         results = self._parallel(tasks)

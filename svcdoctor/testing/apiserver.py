@@ -194,9 +194,8 @@ class SnapshotAPIServer:
         if verb != "GET":
             return 405, status_object(405, "MethodNotAllowed", f"the server does not allow this method on the "
                                       f"requested resource ({verb} {path}): it serves a read-only snapshot")
-        if self.options.token is not None:
-            if headers.get("authorization", "") != f"Bearer {self.options.token}":
-                return 401, status_object(401, "Unauthorized", "Unauthorized")
+        if self.options.token is not None and headers.get("authorization", "") != f"Bearer {self.options.token}":
+            return 401, status_object(401, "Unauthorized", "Unauthorized")
         if path == "/version":
             return 200, self._version()
         if path == "/api":
@@ -410,7 +409,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server_version = "svcdoctor-snapshot-apiserver"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         return  # the server keeps its own log
 
     def _serve(self) -> None:
