@@ -352,6 +352,10 @@ from svcdoctor.reach import reach as _reach  # noqa: E402  (the command lives in
 
 app.command("reach")(_reach)
 
+from svcdoctor import live_cli  # noqa: E402 - registers record and snapshot serve on app
+
+live_cli.register(app)
+
 
 # -- entry points ----------------------------------------------------------------------------
 
