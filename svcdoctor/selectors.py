@@ -171,7 +171,14 @@ class Selector:
     def __str__(self) -> str:
         if self.nothing:
             return "<nothing>"
-        return ",".join(str(r) for r in sorted(self.requirements, key=lambda r: (r.key, r.operator)))
+        # Sorted by key as labels.Selector.String() sorts; ties by text, so the form is canonical
+        # ("x in (a)" and "x=a" print alike and must sort alike).
+        return ",".join(sorted((str(r) for r in self.requirements), key=lambda text: (_key_of(text), text)))
+
+
+def _key_of(text: str) -> str:
+    """The key of one printed requirement (``!key``, ``key=v``, ``key in (…)``, ``key>1``…)."""
+    return re.split(r"[=!<> ]", text.lstrip("!"), maxsplit=1)[0]
 
 
 EVERYTHING = Selector()
