@@ -13,7 +13,6 @@ from collections.abc import Iterator
 
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip
-from svcdoctor.endpoints import service_endpoints
 
 
 def run(context: Context) -> Iterator[Finding]:
@@ -21,7 +20,7 @@ def run(context: Context) -> Iterator[Finding]:
     if k8s.service_type(service) == "ExternalName":
         raise Skip("an ExternalName Service has no endpoints")
     namespace, name = context.target.namespace, context.target.name
-    endpoints = service_endpoints(context.snapshot, namespace, name)
+    endpoints = context.service_endpoints
     if not endpoints or any(e.ready for e in endpoints):
         return
     if k8s.spec(service).get("publishNotReadyAddresses"):
