@@ -45,9 +45,9 @@ def _stale(context: Context, endpoint: Endpoint) -> str:
             return f"Pod {target.namespace}/{target.name} no longer exists"
         ips = k8s.pod_ips(pod)
         if ips and endpoint.address not in ips:
-            return f"Pod {target.name} now has IP {', '.join(ips)}"
+            return f"Pod {target.namespace}/{target.name} now has IP {', '.join(ips)}"
         if target.namespace == context.target.namespace and not context.selector.matches(k8s.labels(pod)):
-            return f"Pod {target.name} no longer matches the selector"
+            return f"Pod {target.namespace}/{target.name} no longer matches the selector"
         return ""
     if target is None:
         pods = [p for p in snapshot.pods_with_ip(endpoint.address)
