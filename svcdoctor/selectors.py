@@ -171,14 +171,15 @@ class Selector:
     def __str__(self) -> str:
         if self.nothing:
             return "<nothing>"
-        # Sorted by key as labels.Selector.String() sorts; ties by text, so the form is canonical
-        # ("x in (a)" and "x=a" print alike and must sort alike).
         return ",".join(sorted((str(r) for r in self.requirements), key=lambda text: (_key_of(text), text)))
 
 
-def _key_of(text: str) -> str:
-    """The key of one printed requirement (``!key``, ``key=v``, ``key in (…)``, ``key>1``…)."""
-    return re.split(r"[=!<> ]", text.lstrip("!"), maxsplit=1)[0]
+def _key_of(requirement_text: str) -> str:
+    """The key of a requirement's string form (for sorting as ``labels.Selector.String`` does)."""
+    text = requirement_text.lstrip("!")
+    for separator in ("!=", "=", " in ", " notin ", ">", "<"):
+        text = text.split(separator, 1)[0]
+    return text
 
 
 EVERYTHING = Selector()
