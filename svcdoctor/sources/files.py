@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,11 @@ except AttributeError:  # PyYAML built without libyaml
 FILE_SUFFIXES = (".yaml", ".yml", ".json")
 #: An expanded document larger than this many nodes is refused (YAML alias bombs).
 MAX_EXPANDED_NODES = 5_000_000
+#: Deeper nesting is refused: Kubernetes objects nest a few dozen levels, and libyaml's composer
+#: recurses in C, so some tens of thousands of levels crash the interpreter instead of raising.
+MAX_DEPTH = 1000
+_BRACKETS = re.compile(r"[\[\]{}]")
+_BLOCK_PREFIX = re.compile(r"^[ \t?:-]*", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -91,18 +97,23 @@ def _decode(data: bytes, path: str) -> str:
 def parse_documents(text: str, path: str) -> list[Document]:
     """Parse a JSON document or a YAML stream into :class:`Document` objects."""
     stripped = text.lstrip()
+    json_error: json.JSONDecodeError | None = None
     if stripped[:1] in ("{", "["):
         try:
             return [Document(path, 0, json.loads(text), 1)]
         except RecursionError:
-            raise InputError("nested too deeply", path) from None
-        except ValueError:
-            pass  # YAML flow style also starts with { or [; let the YAML parser judge it.
+            raise InputError(f"nested too deeply (more than {MAX_DEPTH} levels)", path) from None
+        except json.JSONDecodeError as error:
+            json_error = error  # YAML flow style also starts with { or [; let the YAML parser judge it.
+    _refuse_deep_nesting(text, path)
     documents: list[Document] = []
     try:
         for index, body in enumerate(yaml.load_all(text, Loader=_SafeLoader)):
             documents.append(Document(path, index, body))
     except yaml.MarkedYAMLError as error:
+        if json_error is not None:  # it looked like JSON and is no YAML either: say what JSON saw
+            raise InputError(f"invalid JSON: {json_error.msg} (column {json_error.colno})", path,
+                             json_error.lineno) from None
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = (error.problem or error.context or "invalid YAML").strip()
@@ -115,6 +126,34 @@ def parse_documents(text: str, path: str) -> list[Document]:
         for document in documents:
             _refuse_alias_bomb(document.body, path)
     return documents
+
+
+def _refuse_deep_nesting(text: str, path: str) -> None:
+    """Refuse YAML nested deeper than :data:`MAX_DEPTH` before libyaml composes it.
+
+    A cheap upper bound first (brackets, and the indentation and ``- ``/``? `` prefixes that open
+    block collections); only a suspicious text pays for the exact count over parser events.
+    """
+    flow = 0
+    deepest = 0
+    for bracket in _BRACKETS.findall(text):
+        flow = flow + 1 if bracket in "[{" else max(0, flow - 1)
+        deepest = max(deepest, flow)
+    block = max((len(prefix) for prefix in _BLOCK_PREFIX.findall(text)), default=0)
+    if deepest + block <= MAX_DEPTH:
+        return
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    line = event.start_mark.line + 1 if event.start_mark is not None else None
+                    raise InputError(f"nested too deeply (more than {MAX_DEPTH} levels)", path, line)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # the real parse reports the syntax error with its line
 
 
 def _refuse_alias_bomb(body: Any, path: str) -> None:
