@@ -35,6 +35,9 @@ MAX_EXPANDED_NODES = 5_000_000
 MAX_DEPTH = 1000
 _BRACKETS = re.compile(r"[\[\]{}]")
 _BLOCK_PREFIX = re.compile(r"^[ \t?:-]*", re.MULTILINE)
+#: kubectl writes a List's items at column 0 ("- apiVersion: …") and separates documents by "---".
+_ITEM_START = re.compile(r"^- ", re.MULTILINE)
+_DOCUMENT_START = re.compile(r"^---", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -243,13 +246,55 @@ def _type_name(value: Any) -> str:
 
 def load_objects(path: str) -> list[Mapping[str, Any]]:
     """Every object under ``path`` (file, directory or ``-``), flattened and validated."""
-    objects: list[Mapping[str, Any]] = []
+    return [obj for obj, _, _ in load_located_objects(path)]
+
+
+def load_located_objects(path: str) -> list[tuple[Mapping[str, Any], str, int | None]]:
+    """Like :func:`load_objects`, with the file each object came from and its line when known.
+
+    Lines are found for YAML as kubectl writes it (List items at column 0, documents split by
+    ``---``); where the layout is anything else the line is None rather than a guess.
+    """
+    located: list[tuple[Mapping[str, Any], str, int | None]] = []
     for display, text in read_text(path):
         documents = parse_documents(text, display)
         if all(document.body is None for document in documents):
             raise InputError("no Kubernetes objects found (only comments or empty documents)", display)
-        objects.extend(obj for _, _, obj in iter_objects(documents))
-    return objects
+        lines = _object_lines(text, documents)
+        located.extend((obj, display, lines.get((document.index, position)))
+                       for document, position, obj in iter_objects(documents))
+    return located
+
+
+def _object_lines(text: str, documents: list[Document]) -> dict[tuple[int, int | None], int]:
+    """(document index, item position) → 1-based line, for the layouts kubectl prints."""
+    if len(documents) == 1 and documents[0].line == 1:  # the JSON fast path
+        return {}
+    separators = [match.start() for match in _DOCUMENT_START.finditer(text)]
+    if len(documents) == len(separators) + 1:
+        spans = [0, *separators]
+    elif len(documents) == len(separators):
+        spans = separators
+    else:
+        return {}
+    ends = [*spans[1:], len(text)]
+    result: dict[tuple[int, int | None], int] = {}
+    for document, start, end in zip(documents, spans, ends, strict=True):
+        body = document.body
+        first_line = text.count("\n", 0, start) + 1 + (1 if start in separators else 0)
+        if isinstance(body, Mapping) and isinstance(body.get("items"), list):
+            starts = [match.start() for match in _ITEM_START.finditer(text, start, end)]
+            if len(starts) != len(body["items"]):
+                continue
+            line = text.count("\n", 0, start) + 1
+            previous = start
+            for position, offset in enumerate(starts):
+                line += text.count("\n", previous, offset)
+                previous = offset
+                result[(document.index, position)] = line
+        else:
+            result[(document.index, None)] = first_line
+    return result
 
 
 def is_readable_path(path: str) -> bool:
