@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="svcdoctor benchmarks")
     parser.add_argument("--services", type=int, default=5000)
     parser.add_argument("--pods-per-service", type=int, default=10)
-    parser.add_argument("--yaml-services", type=int, default=75, help="Services in the YAML file (~2.3 MB at 75)")
+    parser.add_argument("--yaml-services", type=int, default=64, help="Services in the YAML file (~2.3 MB at 64)")
     parser.add_argument("--directory", default="/tmp/svcdoctor-bench")
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; the fastest is shown")
     args = parser.parse_args(argv)
