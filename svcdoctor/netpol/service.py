@@ -271,12 +271,12 @@ def denial_findings(check: Check, context: Context, direction: str) -> Iterator[
         first = denied[0]
         all_denied = len(denied) == len(results)
         pods = sorted({str(item.endpoint) for item, r in zip(items, results, strict=True) if not r.allowed})
-        if len(pods) == 1:
-            scope = f"Pod {pods[0]}"
-        elif all_denied:
-            scope = "both of its Pods" if len(pods) == 2 else f"all {len(pods)} of its Pods"
+        if not all_denied:
+            scope = f"{len(pods)} of its {len(results)} Pods ({', '.join(pods[:3])}{', …' if len(pods) > 3 else ''})"
+        elif len(pods) == 1:
+            scope = f"its Pod {pods[0]}"
         else:
-            scope = f"{len(pods)} of its {len(results)} Pods"
+            scope = "both of its Pods" if len(pods) == 2 else f"all {len(pods)} of its Pods"
         what = "ingress to" if direction == INGRESS else f"egress of {client} to"
         message = (f"NetworkPolicy denies {client} → Service {namespace}/{name} port {label} "
                    f"(which arrives at {first.traffic} on the Pods): {what} {scope} is denied. "
