@@ -2,9 +2,10 @@
 
 Detects nothing wrong: it states, at a glance, which clients the ingress policies of the
 Service's Pods admit — "pods app=frontend in namespace prod on 8080/TCP, and nothing else". When
-no policy selects its Pods it says nothing (everyone may connect; step 6 simply passes). Why it matters: without ``--from`` svcdoctor cannot
-judge a particular client, but the user can see immediately whether theirs is on the list. It is
-an info finding, so it never changes the verdict; with a client, SD601–SD604 judge it instead.
+no policy selects its Pods it says nothing (everyone may connect; step 6 simply passes).
+Why it matters: without ``--from`` svcdoctor cannot judge a particular client, but the user can
+see immediately whether theirs is on the list. It is an info finding, so it never changes the
+verdict; with a client, SD601–SD604 judge it instead.
 """
 
 from __future__ import annotations
