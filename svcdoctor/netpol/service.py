@@ -253,6 +253,8 @@ def denial_findings(check: Check, context: Context, direction: str) -> Iterator[
     client = client_endpoint(context)
     if direction == EGRESS and client.kind != "pod":
         raise Skip("egress policies apply to Pods only; this client is not a Pod")
+    if direction == EGRESS and client.host_network:
+        raise Skip("the client Pod uses the host network: most network plugins do not apply egress policies to it")
     if direction == EGRESS:
         missing = context.snapshot.missing("networkpolicies", client.namespace)
         if missing is not None:
@@ -283,7 +285,7 @@ def denial_findings(check: Check, context: Context, direction: str) -> Iterator[
                    + first.summary())
         if direction == EGRESS:
             message += _cluster_ip_hint(context, first)
-        if client.kind == "node":
+        if client.kind == "node" or client.host_network:
             message += " " + HOST_NETWORK_NOTE
         caused_by = "SD604" if any(c.decisive and c.direction == direction and c.service_port == label
                                    for c in confusions) else None
