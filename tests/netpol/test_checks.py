@@ -23,6 +23,7 @@ def shop(policies: list[tuple[str, str, dict[str, Any]]], unavailable: list[dict
     b.node("node-a", "172.18.0.2")
     b.node("node-b", "172.18.0.3", zone="zone-b")
     b.kube_dns()
+    b.kube_proxy()
     http = [{"name": "http", "containerPort": 8080}]
     b.deployment("web", "frontend", {"app": "frontend"}, [b.container("frontend", "example/frontend:1", http)],
                  replicas=1, nodes=["node-b"])
