@@ -130,3 +130,31 @@ def test_without_a_client_the_report_says_who_can_reach(tmp_path: Path) -> None:
     finding = next(f for f in report["findings"] if f["id"] == "SD605")
     assert ("pods app=frontend in namespaces kubernetes.io/metadata.name=web (1 Pod now) on http/TCP, and nothing else"
             in finding["message"])
+
+
+def _client_in_shop(objects: list[dict[str, Any]]) -> str:
+    pod = next(o for o in objects if o["kind"] == "Pod" and o["metadata"]["namespace"] == "shop")
+    return f"shop/{pod['metadata']['name']}"
+
+
+def test_dns_over_udp_only_degrades(tmp_path: Path) -> None:
+    udp_only = ("shop", "egress", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [
+        {"to": [{"podSelector": {}}]},
+        {"to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+         "ports": [{"protocol": "UDP", "port": 53}]}]})
+    objects = shop([udp_only])
+    report = check(tmp_path, objects, "--from", _client_in_shop(objects))
+    finding = next(f for f in report["findings"] if f["id"] == "SD603")
+    assert finding["severity"] == "warning" and "53/TCP" in finding["message"] and "53/UDP" not in finding["message"]
+    assert report["verdict"] == "degraded"
+
+
+def test_dns_pods_ingress_policy_blocks_the_client(tmp_path: Path) -> None:
+    locked = ("kube-system", "coredns-locked", {"podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                                                "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
+                                                    "kubernetes.io/metadata.name": "kube-system"}}}]}]})
+    objects = shop([locked])
+    report = check(tmp_path, objects, "--from", _client_in_shop(objects))
+    finding = next(f for f in report["findings"] if f["id"] == "SD603")
+    assert "the ingress policies of the kube-dns Pods in kube-system" in finding["message"]
+    assert finding["severity"] == "error" and report["verdict"] == "unreachable"
