@@ -80,3 +80,17 @@ def test_unreadable_policies_fail_instead_of_guessing(tmp_path: Path) -> None:
     result = run_cli("reach", "-n", "shop", "--snapshot", str(path))
     assert result.exit_code == 3
     assert "kubectl auth can-i list networkpolicies -n shop" in result.stderr
+
+
+def test_via_service_reaches_each_pod_at_the_target_port() -> None:
+    result = run_cli("reach", "-n", "shop", "--via-service", "--port", "80", "--snapshot", WHO, "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    document = result.json()
+    table = document["ports"][0]
+    assert table["via"] == "service" and table["port"] == 80
+    sources = [m["id"] for m in document["sources"]]
+    destinations = [m["id"] for m in document["destinations"]]
+    frontend, backend = sources.index("shop/frontend"), destinations.index("shop/backend")
+    assert table["matrix"][frontend][backend] == "."  # Service port 80 → targetPort http → 8080, admitted
+    assert table["matrix"][frontend][destinations.index("shop/frontend")] == "-"  # no Service selects it
+    assert run_cli("reach", "-n", "shop", "--via-service", "--snapshot", WHO).exit_code == 2
