@@ -124,10 +124,16 @@ def group_pods(evaluator: Evaluator, pods: Sequence[Obj], each_pod: bool = False
         groups.setdefault(key, []).append((pod, endpoint))
     members: list[Member] = []
     used: set[str] = set()
+    # Named after the workload, not a Pod, so that a reviewed matrix stays valid across rollouts.
+    named = []
     for items in groups.values():
         pod, endpoint = items[0]
-        workload = evaluator.snapshot.workload_of(pod) if len(items) > 1 else None
-        base = f"{endpoint.namespace}/{workload.name if workload is not None else endpoint.name}"
+        workload = evaluator.snapshot.workload_of(pod)
+        named.append((f"{endpoint.namespace}/{workload.name if workload is not None else endpoint.name}", items))
+    order = {namespace: index for index, namespace in enumerate(dict.fromkeys(e.namespace for e in endpoints))}
+    named.sort(key=lambda item: (order[item[1][0][1].namespace], item[0]))
+    for base, items in named:
+        endpoint = items[0][1]
         identifier = base
         counter = 2
         while identifier in used:
