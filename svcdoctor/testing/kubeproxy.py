@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -428,8 +429,6 @@ def _nft_dispatch(table: str, chain: str, base: str, endpoints: Sequence[tuple[s
 def loadable_iptables(text: str) -> str:
     """kube-proxy's test data as the kernel accepts it: multi-word comments quoted, ``nfacct``
     matches (pure counters, which need objects made with the nfacct tool) removed."""
-    import re
-
     text = re.sub(r" -m nfacct --nfacct-name \S+", "", text)
     return re.sub(r'--comment ((?:[^"\s-][^\s]*)(?: [^"\s-][^\s]*)+) (?=-)',
                   lambda match: f'--comment "{match.group(1)}" ', text)
@@ -506,3 +505,82 @@ def ipvsadm_text(inputs: Sequence[ProxyInput], *, node: str, node_ips: Sequence[
                 lines += [f"  -> {address + ':' + str(target):<29} Masq    1      0          0"
                           for address, target, _ in reals]
     return "\n".join(lines) + "\n"
+
+
+_PRIORITY_TEXT = {-110: "dstnat - 10", -100: "dstnat", 0: "filter", 100: "srcnat"}
+_LISTING_REWRITES = (
+    (re.compile(r"\bmark set mark or 0x([0-9a-f]+)"), lambda m: f"meta mark set meta mark | 0x{int(m[1], 16):08x}"),
+    (re.compile(r"\bmark set mark xor 0x([0-9a-f]+)"), lambda m: f"meta mark set meta mark ^ 0x{int(m[1], 16):08x}"),
+    (re.compile(r"\bmark and 0x([0-9a-f]+) == 0\b"), lambda m: f"meta mark & 0x{int(m[1], 16):08x} == 0x00000000"),
+    (re.compile(r"(!= |daddr |saddr ){ ([^,{}]+) }"), lambda m: f"{m[1]}{m[2]}"),
+    (re.compile(r" , "), lambda m: ", "),
+)
+
+
+def as_nft_listing(transaction: str) -> str:
+    """An ``nft -f`` transaction of one table as ``nft list ruleset`` prints it (nested blocks,
+    elements inside their sets, symbolic priorities, normalised mark expressions)."""
+    table = ""
+    table_comment = ""
+    set_kinds: dict[str, str] = {}
+    set_specs: dict[str, list[str]] = {}
+    set_elements: dict[str, list[str]] = {}
+    chain_specs: dict[str, list[str]] = {}
+    chain_rules: dict[str, list[str]] = {}
+    for line in transaction.splitlines():
+        words = line.split()
+        if len(words) < 4 or words[0] != "add":
+            continue
+        table = f"{words[2]} {words[3]}"
+        kind = words[1]
+        name = words[4] if len(words) > 4 else ""
+        body = line.split("{", 1)[1].rsplit("}", 1)[0].strip() if "{" in line else ""
+        parts = [part.strip() for part in body.split(";") if part.strip()]
+        if kind == "table":
+            table_comment = body.replace("comment", "", 1).strip(" ;")
+        elif kind in ("set", "map"):
+            set_kinds[name], set_specs[name], set_elements[name] = kind, parts, []
+        elif kind == "chain":
+            chain_specs[name], chain_rules[name] = parts, []
+        elif kind == "element":
+            set_elements.setdefault(name, []).append(body)
+        elif kind == "rule":
+            rule = line.split(None, 5)[5]
+            for pattern, replacement in _LISTING_REWRITES:
+                rule = pattern.sub(replacement, rule)
+            chain_rules.setdefault(name, []).append(rule)
+    out = [f"table {table} {{"]
+    if table_comment:
+        out.append(f"\tcomment {table_comment}")
+    for name, kind in set_kinds.items():
+        out.append(f"\t{kind} {name} {{")
+        for spec in set_specs[name]:
+            if spec.startswith("timeout ") and spec.endswith("s") and spec[8:-1].isdigit():
+                seconds = int(spec[8:-1])
+                spec = f"timeout {seconds // 3600}h" if seconds % 3600 == 0 else spec
+            out.append(f"\t\t{spec}")
+        if set_elements.get(name):
+            joined = ",\n\t\t\t     ".join(set_elements[name])
+            out.append(f"\t\telements = {{ {joined} }}")
+        out += ["\t}", ""]
+    for name, specs in chain_specs.items():
+        out.append(f"\tchain {name} {{")
+        for spec in specs:
+            if spec.startswith("type "):
+                words = spec.split()
+                priority = int(words[-1]) if words[-1].lstrip("-").isdigit() else 0
+                # nft names dstnat only at prerouting and srcnat only at postrouting.
+                symbolic = _PRIORITY_TEXT.get(priority, str(priority))
+                if ("dstnat" in symbolic and "prerouting" not in words) or (
+                        symbolic == "srcnat" and "postrouting" not in words):
+                    symbolic = str(priority)
+                words[-1] = symbolic
+                out.append(f"\t\t{' '.join(words)}; policy accept;")
+            elif spec.startswith("comment"):
+                out.append(f"\t\t{spec}")
+        out += [f"\t\t{rule}" for rule in chain_rules.get(name, [])]
+        out += ["\t}", ""]
+    if out[-1] == "":
+        out.pop()
+    out.append("}")
+    return "\n".join(out) + "\n"
