@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (rule dumps are quoted verbatim: their lines are as long as the tools print them)
 """Parser and tracer details that the oracles do not exercise: IPv6, gotos, nth splits, marks,
 session affinity, unknown matches, malformed lines."""
 
