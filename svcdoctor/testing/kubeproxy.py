@@ -97,7 +97,8 @@ def iptables_rules(inputs: Sequence[ProxyInput], *, node: str, cluster_cidr: str
         '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate '
         "RELATED,ESTABLISHED -j ACCEPT",
     ]
-    nat_chains = ["KUBE-MARK-MASQ", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-SERVICES"]
+    # An insertion-ordered set: thousands of chains are looked up while the rules are written.
+    nat_chains = dict.fromkeys(["KUBE-MARK-MASQ", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-SERVICES"])
     nat_rules = [
         '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
         '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
@@ -144,7 +145,7 @@ def iptables_rules(inputs: Sequence[ProxyInput], *, node: str, cluster_cidr: str
                                         f"-m {protocol} --dport {node_port} -j REJECT --reject-with "
                                         "icmp-port-unreachable")
                 continue
-            nat_chains.append(svc)
+            nat_chains[svc] = None
             if cluster_ip:
                 service_rules.append(f"-A KUBE-SERVICES -d {cluster_ip}/32 -p {protocol} -m comment --comment "
                                      f"{_quote(name + ' cluster IP')} -m {protocol} --dport {number} -j {svc}")
@@ -155,7 +156,7 @@ def iptables_rules(inputs: Sequence[ProxyInput], *, node: str, cluster_cidr: str
             for address, target_port, _ in endpoints:
                 chain_rules.extend(_endpoint_chain(name, protocol, address, target_port, sticky, nat_chains))
             if external:
-                nat_chains.append(ext)
+                nat_chains[ext] = None
                 if local_policy:
                     chain_rules += [
                         f"-A {ext} -s {cluster_cidr} -m comment --comment "
@@ -168,7 +169,7 @@ def iptables_rules(inputs: Sequence[ProxyInput], *, node: str, cluster_cidr: str
                         f"-m addrtype --src-type LOCAL -j {svc}",
                     ]
                     if local_endpoints:
-                        nat_chains.append(svl)
+                        nat_chains[svl] = None
                         chain_rules.append(f"-A {ext} -j {svl}")
                         chain_rules.extend(_dispatch(svl, name, local_endpoints, protocol, sticky, timeout))
                     else:
@@ -192,7 +193,7 @@ def iptables_rules(inputs: Sequence[ProxyInput], *, node: str, cluster_cidr: str
                 target = ext
                 if source_ranges:
                     target = fw
-                    nat_chains.append(fw)
+                    nat_chains[fw] = None
                     for source in source_ranges:
                         chain_rules.append(f"-A {fw} -s {source} -m comment --comment "
                                            f"{_quote(name + ' loadbalancer IP')} -j {ext}")
@@ -239,11 +240,11 @@ def _dispatch(chain: str, name: str, endpoints: Sequence[tuple[str, int, str]], 
 
 
 def _endpoint_chain(name: str, protocol: str, address: str, port: int, sticky: bool,
-                    nat_chains: list[str]) -> list[str]:
+                    nat_chains: dict[str, None]) -> list[str]:
     sep = _sep(name, protocol, address, port)
     if sep in nat_chains:
         return []
-    nat_chains.append(sep)
+    nat_chains[sep] = None
     recent = f" -m recent --set --name {sep} --mask 255.255.255.255 --rsource" if sticky else ""
     host = f"[{address}]" if ":" in address else address
     return [f"-A {sep} -s {address}/32 -m comment --comment {_quote(name)} -j KUBE-MARK-MASQ",
@@ -287,6 +288,7 @@ def nft_rules(inputs: Sequence[ProxyInput], *, node: str, node_ips: Sequence[str
     ]
     sets: list[str] = []
     chain_lines = [f"add chain {table} {chain}" for chain in chains]
+    declared: set[str] = set()
     rules = [
         f'add rule {table} cluster-ips-check ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of '
         'ClusterIPs"',
@@ -356,8 +358,9 @@ def nft_rules(inputs: Sequence[ProxyInput], *, node: str, node_ips: Sequence[str
             for address, target_port, _ in endpoints:
                 endpoint_base = f"{base}__{address.replace(':', '.')}/{target_port}"
                 endpoint_chain = _nft_name("endpoint", endpoint_base)
-                if f"add chain {table} {endpoint_chain}" in chain_lines:
+                if endpoint_chain in declared:
                     continue
+                declared.add(endpoint_chain)
                 chain_lines.append(f"add chain {table} {endpoint_chain}")
                 rules.append(f"add rule {table} {endpoint_chain} ip saddr {address} jump mark-for-masquerade")
                 if sticky:
