@@ -100,7 +100,15 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int) -
             negate = True
             continue
         value = words[index] if index < count else ""
-        if word in ("-s", "--source"):
+        # The most frequent options of kube-proxy's rules come first.
+        if word == "-m" or word == "--match":
+            index += 1
+        elif word == "-j" or word == "--jump" or word == "-g" or word == "--goto":
+            target = value
+            index += 1
+            if word == "-g" or word == "--goto":
+                target_options["goto"] = "1"
+        elif word in ("-s", "--source"):
             matches.append(("saddr", _networks(value), negate))
             index += 1
         elif word in ("-d", "--destination"):
@@ -114,8 +122,6 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int) -
             index += 1
         elif word in ("--sport", "--source-port", "--sports", "--source-ports"):
             matches.append(("sport", _ports(value), negate))
-            index += 1
-        elif word == "-m" or word == "--match":
             index += 1
         elif word == "--comment":
             if value.startswith("-") or index >= count:
@@ -159,11 +165,6 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int) -
             kind = "saddr_set" if direction.split(",")[0] == "src" else "daddr_set"
             matches.append((kind, value, negate, direction))
             index += 2
-        elif word in ("-j", "--jump", "-g", "--goto"):
-            target = value
-            index += 1
-            if word in ("-g", "--goto"):
-                target_options["goto"] = "1"
         elif word in ("--to-destination", "--or-mark", "--xor-mark", "--set-xmark", "--set-mark", "--and-mark",
                       "--to-source"):
             target_options[word] = value
@@ -314,6 +315,9 @@ def parse(text: str, *, family: int = 0) -> Ruleset:
 def build_chain(table: str, name: str, rules: list[Rule], **base: object) -> Chain:
     """A Chain with its look-up indexes: rules that match exactly one host address, or else
     exactly one destination port, are only examined for packets with that address / port."""
+    if len(rules) <= 8:
+        # Short chains (most of them) are cheaper to scan than to index.
+        return Chain(table, name, tuple(rules), general=tuple(range(len(rules))), **base)  # type: ignore[arg-type]
     by_destination: dict[int, list[int]] = defaultdict(list)
     by_port: dict[int, list[int]] = defaultdict(list)
     general: list[int] = []

@@ -243,7 +243,7 @@ def _synthetic_hook(ruleset: Ruleset, chain: Chain, hook: str) -> Chain | None:
 
 def _candidates(chain: Chain, state: _State) -> Sequence[int]:
     if not chain.by_destination and not chain.by_port:
-        return chain.general if chain.general or not chain.rules else range(len(chain.rules))
+        return chain.general
     specific = chain.by_destination.get(state.dst[1], ())
     by_port = chain.by_port.get(state.dport, ())
     if not specific and not by_port:
