@@ -106,11 +106,21 @@ def _emit(text: str) -> None:
     sys.stdout.flush()
 
 
-def _render_options(invocation: Any = None) -> Any:
+def _render_options(invocation: Any = None, fail_on: str = "error") -> Any:
     from svcdoctor.render import RenderOptions
 
-    return RenderOptions(color=_color_wanted(), show_suppressed=bool(getattr(invocation, "show_suppressed", False)),
-                         verbose=bool(getattr(invocation, "verbose", False)))
+    return RenderOptions(color=_color_wanted(), width=_width(),
+                         show_suppressed=bool(getattr(invocation, "show_suppressed", False)),
+                         verbose=bool(getattr(invocation, "verbose", False)), extra={"fail_on": fail_on})
+
+
+def _width() -> int:
+    """The terminal's width on a terminal (or $COLUMNS); 100 when writing to a file or pipe."""
+    import shutil
+
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return max(60, min(shutil.get_terminal_size((100, 24)).columns, 160))
+    return 100
 
 
 # Flags shared by `check` and `scan`.
@@ -241,7 +251,7 @@ def check(
     report = diagnose_service(loaded, target_namespace, name, client=client,
                               options=application.options_for(invocation), source=source_description)
     report = application.finish([report], invocation, loaded)[0]
-    _emit(render(report, output, _render_options(invocation)))
+    _emit(render(report, output, _render_options(invocation, fail_on)))
     return EXIT_FINDINGS if report.fails(fail_on) else EXIT_OK
 
 
@@ -287,7 +297,7 @@ def scan(
     reports = scan_services(loaded, None if all_namespaces else [scan_namespace],
                             options=application.options_for(invocation), source=source_description)
     reports = application.finish(reports, invocation, loaded)
-    _emit(render_scan(reports, output, _render_options(invocation)))
+    _emit(render_scan(reports, output, _render_options(invocation, fail_on)))
     return EXIT_FINDINGS if any(r.fails(fail_on) for r in reports) else EXIT_OK
 
 
