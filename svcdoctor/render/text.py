@@ -76,7 +76,16 @@ def _details(finding: Finding) -> Table:
     return grid
 
 
-def _finding(finding: Finding) -> RenderableType:
+def location_text(report: Report, finding: Finding) -> str:
+    """``file:line`` of the field a finding points at (manifests runs), "" when not known."""
+    origin = report.origin_of(finding)
+    if origin is None:
+        return ""
+    path, line = origin
+    return f"{path}:{line}" if line is not None else path
+
+
+def _finding(finding: Finding, location: str = "") -> RenderableType:
     head = Text()
     head.append(finding.id, style="bold")
     head.append("  ")
@@ -84,7 +93,8 @@ def _finding(finding: Finding) -> RenderableType:
     head.append(f"  {finding.title}")
     if finding.caused_by:
         head.append(f"  ← follows from {finding.caused_by}", style="dim")
-    return Group(head, Padding(Text(finding.message), (0, 0, 0, 2), expand=False),
+    at = [Padding(Text(f"at {location}", style="dim"), (0, 0, 0, 2), expand=False)] if location else []
+    return Group(head, *at, Padding(Text(finding.message), (0, 0, 0, 2), expand=False),
                  Padding(_details(finding), (0, 0, 0, 2), expand=False))
 
 
@@ -112,6 +122,8 @@ def _verdict_box(report: Report) -> Panel:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column(overflow="fold")
+        if location_text(report, root):
+            grid.add_row("at", location_text(report, root))
         if root.fix:
             grid.add_row("fix", Text(root.fix, style="green"))
         if root.next:
@@ -155,7 +167,7 @@ def render(report: Report, options: Any) -> str:
         console.print(_step_line(report, step))
         for finding in report.findings:
             if finding.step == step.step:
-                console.print(Padding(_finding(finding), (0, 0, 0, 5), expand=False))
+                console.print(Padding(_finding(finding, location_text(report, finding)), (0, 0, 0, 5), expand=False))
     for note in report.notes:
         console.print(Text(f"note: {note}", style="dim"))
     if report.suppressed:

@@ -16,6 +16,9 @@ Kubernetes node::
 - **pod** namespaces sit on the pod bridge, default route via :data:`POD_GATEWAY`.
 - **client** namespaces sit on the client bridge, default route via :data:`NODE_IP`, so a
   ClusterIP (any address of :data:`SERVICE_CIDR`) is routed to the node, as in a cluster.
+- the node's default route points into an "uplink" (``sdup``, a veth pair inside the node
+  namespace) that discards what it is given: a packet no rule translated is forwarded (and
+  passes the FORWARD chain) as on a real node, yet nothing ever leaves the lab.
 
 Every address comes from 198.18.0.0/15 (RFC 2544 benchmarking space) and every interface lives
 inside the lab's namespaces: nothing is created in, or routed to, the host's namespace.
@@ -54,6 +57,9 @@ NODE_IP = "198.18.0.1"
 #: The pod network and the node's address on it (the pods' default gateway).
 POD_CIDR = "198.19.0.0/24"
 POD_GATEWAY = "198.19.0.1"
+#: The node's "uplink" (a dead end inside the node namespace) and its unanswered gateway.
+UPLINK_IP = "198.18.255.1"
+UPLINK_GATEWAY = "198.18.255.2"
 #: Where tests should take ClusterIPs, external IPs and load-balancer IPs from.
 SERVICE_CIDR = "198.18.100.0/24"
 EXTERNAL_CIDR = "198.18.200.0/24"
@@ -104,6 +110,33 @@ except (socket.timeout, TimeoutError):
     print("timeout")
 except OSError as error:
     print("unreachable" if error.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH) else f"error:{error.errno}")
+"""
+
+# The same, repeated: one answer per line, for a number of new connections.
+_CONNECT_MANY = r"""
+import socket, sys, errno
+ip, port, timeout, times = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+for _ in range(times):
+    client = socket.socket(family, socket.SOCK_STREAM)
+    client.settimeout(timeout)
+    try:
+        client.connect((ip, port))
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = client.recv(256)
+            if not chunk:
+                break
+            data += chunk
+        print(data.decode().strip() or "closed")
+    except ConnectionRefusedError:
+        print("refused")
+    except (socket.timeout, TimeoutError):
+        print("timeout")
+    except OSError as error:
+        print("unreachable" if error.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH) else f"error:{error.errno}")
+    finally:
+        client.close()
 """
 
 
@@ -204,6 +237,16 @@ class Lab:
             self.run("node", ["ip", "addr", "add", address, "dev", bridge])
             self.run("node", ["ip", "link", "set", bridge, "up"])
         self.run("node", ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        # The "uplink" is a veth pair with both ends in the node namespace; the gateway behind it
+        # is a permanent neighbour entry that nothing answers for, so forwarded packets are
+        # silently lost there (as upstream of a real node), after the FORWARD chain saw them.
+        self.run("node", ["ip", "link", "add", "sdup", "type", "veth", "peer", "name", "sdupx"])
+        self.run("node", ["ip", "addr", "add", f"{UPLINK_IP}/24", "dev", "sdup"])
+        self.run("node", ["ip", "link", "set", "sdup", "up"])
+        self.run("node", ["ip", "link", "set", "sdupx", "up"])
+        self.run("node", ["ip", "neigh", "add", UPLINK_GATEWAY, "lladdr", "02:00:00:00:00:01", "dev", "sdup",
+                          "nud", "permanent"])
+        self.run("node", ["ip", "route", "add", "default", "via", UPLINK_GATEWAY])
 
     def _attach(self, role: str, ip: str, bridge: str, gateway: str, index: int) -> None:
         if not in_lab_space(ip):
@@ -260,6 +303,13 @@ class Lab:
         if source:
             argv.append(source)
         return self.run(role, argv, timeout=timeout + 10).stdout.strip()
+
+    def connect_tcp_repeated(self, role: str, ip: str, port: int, times: int, *, timeout: float = 2.0) -> list[str]:
+        """``times`` new connections from ``role`` to ``ip:port``, in one process: each one's answer."""
+        if not in_lab_space(ip):
+            raise LabError(f"refusing to connect to {ip}: outside 198.18.0.0/15")
+        argv = [sys.executable, "-c", _CONNECT_MANY, ip, str(port), str(timeout), str(times)]
+        return self.run(role, argv, timeout=times * (timeout + 1) + 10).stdout.split()
 
     # -- rules --------------------------------------------------------------------------------
 
