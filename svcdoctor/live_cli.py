@@ -13,8 +13,12 @@ import typer
 
 from svcdoctor.cli import (
     ContextOption,
+    DnsServerOption,
     KubeconfigOption,
+    MaxProbesOption,
     NamespaceOption,
+    ProbeOption,
+    ProbeTimeoutOption,
     TimeoutOption,
     VerboseOption,
     _emit,
@@ -47,6 +51,10 @@ def record(
     context: ContextOption = None,
     request_timeout: TimeoutOption = "10s",
     verbose: VerboseOption = False,
+    probe: ProbeOption = False,
+    probe_timeout: ProbeTimeoutOption = 2.0,
+    max_probes: MaxProbesOption = 64,
+    dns_server: DnsServerOption = None,
 ) -> int:
     """Record what svcdoctor reads from the cluster into a snapshot file (never Secrets)."""
     from svcdoctor.sources.interface import Request
@@ -56,6 +64,8 @@ def record(
         raise InputError(f"--format: {output_format!r} is not one of auto, yaml, json")
     if all_namespaces and (name or namespace):
         raise InputError("-A records every namespace: give it without -n and without a Service name")
+    if probe and not name:
+        raise InputError("record --probe needs the Service's name: probes are sent for one Service")
     source = LiveSource(kubeconfig=kubeconfig, context=context, request_timeout=request_timeout, verbose=verbose)
     target_namespace = "" if all_namespaces else namespace or source.default_namespace()
     client_pod = ""
@@ -65,6 +75,11 @@ def record(
                       client_pod=client_pod)
     result = source.read(request)
     objects: list[dict[str, Any]] = [result.info_object(), *result.objects]
+    if probe:
+        from svcdoctor.probe.gather import record_probes
+
+        objects += record_probes(objects, target_namespace, name or "", client_pod, probe_timeout=probe_timeout,
+                                 max_probes=max_probes, dns_server=dns_server)
     if redact:
         from svcdoctor.redact import redact_objects
 
