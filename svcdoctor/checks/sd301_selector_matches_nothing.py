@@ -9,6 +9,7 @@ that would match in another namespace, and workloads whose template matches but 
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 
@@ -17,6 +18,7 @@ from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.selectors import from_service_selector
 from svcdoctor.similarity import edit_distance, typo_limit
+from svcdoctor.snapshot import Snapshot
 
 WORKLOAD_ATTRIBUTES = ("deployments", "stateful_sets", "daemon_sets", "replica_sets", "jobs",
                        "replication_controllers")
@@ -75,20 +77,51 @@ def _near_misses(context: Context, selector: Mapping[str, str]) -> list[tuple[st
     return [(label, differences, pods) for _, _, label, differences, pods in scored[:5]]
 
 
+_WORKLOADS: weakref.WeakKeyDictionary[Snapshot, dict[str, list[Obj]]] = weakref.WeakKeyDictionary()
+
+
+def _workloads_in(snapshot: Snapshot, namespace: str) -> list[Obj]:
+    """The namespace's workloads, indexed once per snapshot (scan -A must not walk them per Service)."""
+    index = _WORKLOADS.get(snapshot)
+    if index is None:
+        index = {}
+        for attribute in WORKLOAD_ATTRIBUTES:
+            for workload in getattr(snapshot, attribute):
+                index.setdefault(k8s.namespace(workload), []).append(workload)
+        _WORKLOADS[snapshot] = index
+    return index.get(namespace, [])
+
+
 def _matching_templates(context: Context) -> list[tuple[Obj, int]]:
     """Workloads in the namespace whose Pod template the selector matches, with their replicas."""
     result = []
-    for attribute in WORKLOAD_ATTRIBUTES:
-        for workload in getattr(context.snapshot, attribute):
-            if k8s.namespace(workload) != context.target.namespace:
-                continue
-            if attribute == "replica_sets" and k8s.meta(workload).get("ownerReferences"):
-                continue  # the owning Deployment speaks for it
-            template = k8s.as_map(k8s.spec(workload).get("template"))
-            if context.selector.matches(k8s.labels(template)):
-                replicas = k8s.spec(workload).get("replicas")
-                result.append((workload, int(replicas) if isinstance(replicas, int) else 1))
+    for workload in _workloads_in(context.snapshot, context.target.namespace):
+        if workload.get("kind") == "ReplicaSet" and k8s.meta(workload).get("ownerReferences"):
+            continue  # the owning Deployment speaks for it
+        template = k8s.as_map(k8s.spec(workload).get("template"))
+        if context.selector.matches(k8s.labels(template)):
+            replicas = k8s.spec(workload).get("replicas")
+            result.append((workload, int(replicas) if isinstance(replicas, int) else 1))
     return result
+
+
+def _creation_failure(context: Context, workload: Obj) -> str:
+    """The controller's own reason for not creating Pods (quota, admission), when it recorded one."""
+    candidates = [workload]
+    if workload.get("kind") == "Deployment":
+        uid = k8s.uid(workload)
+        candidates += [rs for rs in _workloads_in(context.snapshot, k8s.namespace(workload))
+                       if rs.get("kind") == "ReplicaSet" and any(
+                           isinstance(o, Mapping) and o.get("uid") == uid
+                           for o in k8s.as_list(k8s.meta(rs).get("ownerReferences")))]
+    for candidate in candidates:
+        for condition in k8s.as_list(k8s.status(candidate).get("conditions")):
+            if (isinstance(condition, Mapping) and condition.get("type") == "ReplicaFailure"
+                    and str(condition.get("status")) == "True"):
+                return str(condition.get("message") or condition.get("reason") or "")
+    events = context.snapshot.events_for(str(workload.get("kind")), k8s.namespace(workload), k8s.name(workload))
+    failed = [e for e in events if e.get("reason") in ("FailedCreate", "FailedCreatePodSandBox")]
+    return str(failed[-1].get("message") or failed[-1].get("note") or "") if failed else ""
 
 
 def run(context: Context) -> Iterator[Finding]:
@@ -133,9 +166,12 @@ def run(context: Context) -> Iterator[Finding]:
             fixes.append(f"Scale it up: kubectl scale {workload.get('kind', '').lower()} {k8s.name(workload)} "
                          f"-n {namespace} --replicas=1")
         elif not context.snapshot.static:
-            hints.append(f"{k8s.ref(workload)} matches but none of its Pods exist (check its events)")
+            failure = _creation_failure(context, workload)
+            hints.append(f"{k8s.ref(workload)} matches but none of its Pods exist"
+                         + (f": {failure}" if failure else " (check its events)"))
             evidence.append(Evidence(k8s.ref(workload), "spec.template.metadata.labels", None,
-                                     "its template matches the selector, yet no Pod was found"))
+                                     "its template matches the selector, yet no Pod was found"
+                                     + (f"; the controller reports: {failure}" if failure else "")))
             fixes.append(f"See why the Pods are not created: kubectl describe {workload.get('kind', '').lower()} "
                          f"{k8s.name(workload)} -n {namespace}")
         else:
