@@ -443,8 +443,63 @@ def _config_map(obj: Obj, walker: _ObjectRedactor) -> None:
         obj["data"] = {key: walker.r.text(value) for key, value in data.items()}
 
 
+_CHAIN = re.compile(r"\b(KUBE-(?:SVC|SEP|FW|XLB|EXT|SVL|EXT)-)([A-Z0-9]{16})\b")
+_COMMENT = re.compile(r'(comment\s+)("[^"]*"|\S+)')
+
+
+def _rules(text: Any, redactor: Redactor) -> Any:
+    """Rule dumps: addresses, names inside rule comments, and kube-proxy's hashed chain names.
+
+    Only comments get name replacement: a rule's own words (``tcp``, ``dport``) must survive even
+    if an object shares their name. Chain names are hashes of ``namespace/name:port``; they are
+    re-hashed with the file's key so they cannot be matched against guessed names.
+    """
+    if not isinstance(text, str):
+        return text
+    text = _IPV4.sub(lambda m: redactor.ip(m.group(0)), text)
+    text = _COMMENT.sub(lambda m: m.group(1) + redactor.text(m.group(2)), text)
+
+    def chain(match: re.Match[str]) -> str:
+        digest = hashlib.blake2b(match.group(2).encode(), key=redactor.key, digest_size=10).digest()
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+        return match.group(1) + "".join(alphabet[b % 32] for b in digest)[:16].ljust(16, "A")
+
+    return _CHAIN.sub(chain, text)
+
+
 def _evidence(obj: Obj, redactor: Redactor) -> Obj:
-    if obj.get("kind") == "SnapshotInfo":
+    kind = obj.get("kind")
+    if kind == "NodeDump":
+        metadata = obj.get("metadata")
+        if isinstance(metadata, dict) and "name" in metadata:
+            metadata["name"] = redactor.name(metadata["name"], "node")
+        for key in ("iptablesSave", "ip6tablesSave", "nftRuleset", "ipvsadm"):
+            if key in obj:
+                obj[key] = _rules(obj[key], redactor)
+        return obj
+    if kind in ("DNSAnswer", "ProbeResult"):
+        query = obj.get("query")
+        if isinstance(query, dict) and "name" in query:
+            query["name"] = redactor.text(query["name"])
+        target = obj.get("to")
+        if isinstance(target, dict):
+            target["ip"] = redactor.ip(target.get("ip"))
+            if "object" in target:
+                target["object"] = redactor.text(target["object"])
+        for key in ("from", "server"):
+            if key in obj:
+                obj[key] = redactor.text(obj[key])
+        answers = []
+        for answer in obj.get("answers") or []:
+            if isinstance(answer, dict):
+                answer = {**answer, "value": redactor.text(answer.get("value"))}
+            else:
+                answer = redactor.ip(answer) if _is_ip(str(answer)) else redactor.text(answer)
+            answers.append(answer)
+        if "answers" in obj:
+            obj["answers"] = answers
+        return obj
+    if kind == "SnapshotInfo":
         obj["context"] = "redacted"
         obj["redacted"] = True
         for item in obj.get("unavailable") or []:
