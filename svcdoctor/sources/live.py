@@ -320,6 +320,9 @@ class LiveSource(Source):
         second: list[Read] = []
         if service is None and services_read.unavailable is None:
             second.append(Read(kinds["Service"], "", field_selector=f"metadata.name={name}"))
+        if service is not None and not selector and k8s.spec(service).get("type") != "ExternalName":
+            # Hand-made endpoints: a slice that lacks the service-name label is the usual mistake.
+            second.append(Read(kinds["EndpointSlice"], namespace))
         selected_read = Read(kinds["Pod"], namespace, label_selector=selector) if selector else None
         if selected_read is not None:
             second.append(selected_read)

@@ -70,6 +70,8 @@ class ServerOptions:
     latency: float = 0.0
     #: When set, requests must carry ``Authorization: Bearer <token>`` (else 401).
     token: str | None = None
+    #: The user 403 messages name.
+    user: str = "system:serviceaccount:svcdoctor:svcdoctor"
     #: The version ``/version`` reports.
     git_version: str = "v1.32.0"
 
@@ -231,7 +233,7 @@ class SnapshotAPIServer:
         if query.get("watch") in ("1", "true"):
             return 405, status_object(405, "MethodNotAllowed", "watch is not served by a snapshot")
         if self._forbidden(resource, namespace):
-            return 403, _forbidden(resource, namespace, name, verb_name)
+            return 403, _forbidden(resource, namespace, name, verb_name, self.options.user)
         if name:
             return self._get(resource, namespace, name)
         return self._list(resource, namespace, query)
@@ -353,8 +355,7 @@ def status_object(code: int, reason: str, message: str, details: Obj | None = No
     return body
 
 
-def _forbidden(resource: Resource, namespace: str, name: str, verb: str) -> Obj:
-    user = "system:serviceaccount:svcdoctor:svcdoctor"
+def _forbidden(resource: Resource, namespace: str, name: str, verb: str, user: str) -> Obj:
     where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
     subject = f'{resource.qualified} "{name}"' if name else resource.qualified
     message = (f'{subject} is forbidden: User "{user}" cannot {verb} resource "{resource.plural}" in API group '
