@@ -594,3 +594,29 @@ def test_invalid_names_never_reach_the_api(server: SnapshotAPIServer, kubeconfig
     result = live(kubeconfig, "check", "../secrets", "-o", "json")
     assert result.exit_code == 2 and "not a valid Kubernetes name" in result.stderr
     assert server.requests() == []
+
+
+def test_status_line_on_a_terminal_and_stdout_stays_json(server: SnapshotAPIServer, kubeconfig: str) -> None:
+    """stderr a terminal, stdout a pipe: the status line goes to the terminal, the JSON stays clean."""
+    import pty
+
+    server.options.latency = 0.3  # long enough for the status line to be drawn
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm-256color", "COLUMNS": "100"}
+    process = subprocess.Popen([sys.executable, "-m", "svcdoctor", "check", "backend", "--kubeconfig", kubeconfig,
+                                "-o", "json"], stdout=subprocess.PIPE, stderr=terminal, env=env)
+    os.close(terminal)
+    stdout, _ = process.communicate(timeout=60)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(controller)
+    assert process.returncode == 0
+    assert json.loads(stdout)["verdict"] == "ok"
+    assert b"reading" in seen

@@ -49,7 +49,7 @@ Obj = dict[str, Any]
 #: Items per page of a list (``limit``); the rest follows with ``continue``.
 PAGE_SIZE = 500
 #: Requests in flight at once.
-WORKERS = 24
+WORKERS = 32
 #: Extra time the watchdog allows a request beyond its timeout before giving up on it.
 GRACE_SECONDS = 0.3
 SYSTEM_NAMESPACE = "kube-system"
