@@ -239,3 +239,23 @@ def test_bad_config_is_an_input_error(tmp_path: Path, content: str, message: str
     result = run_cli("check", "web", "-n", "shop", "--manifests", str(_manifests(tmp_path)))
     assert result.exit_code == 2, result.stderr
     assert message in result.stderr and ".svcdoctor.yaml" in result.stderr
+
+
+def test_fingerprint_ignores_list_positions_when_the_finding_has_a_key() -> None:
+    from svcdoctor.checks.interface import Check, Target
+    from svcdoctor.k8s import ObjectRef
+    from svcdoctor.suppress import fingerprint
+
+    check = Check(id="SD202", name="n", step=2, title="t", why="w", fix="f", run=lambda c: [])
+    service, target = ObjectRef("Service", "shop", "web"), Target("shop", "web")
+
+    def finding(field: str, key: str):  # type: ignore[no-untyped-def]
+        return check.finding("m", subject=service, subject_field=field, key=key)
+
+    assert fingerprint(finding("spec.ports[1].targetPort", "metrics"), target) == \
+        fingerprint(finding("spec.ports[2].targetPort", "metrics"), target)
+    assert fingerprint(finding("spec.ports[1].targetPort", "metrics"), target) != \
+        fingerprint(finding("spec.ports[1].targetPort", "http"), target)
+    # Without a key the position is all that tells two findings apart: it stays.
+    assert fingerprint(finding("spec.ports[1].targetPort", ""), target) != \
+        fingerprint(finding("spec.ports[2].targetPort", ""), target)
