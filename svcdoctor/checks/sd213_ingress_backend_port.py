@@ -20,6 +20,7 @@ from svcdoctor import derived, k8s
 from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip
 from svcdoctor.k8s import Obj
 from svcdoctor.similarity import closest
+from svcdoctor.snapshot import Snapshot
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,22 @@ def ingress_backends(ingress: Obj) -> Iterator[Backend]:
                     yield found
 
 
+def _backends_by_service(snapshot: Snapshot) -> Mapping[tuple[str, str], list[tuple[Obj, list[Backend]]]]:
+    """(namespace, Service name) → the Ingresses naming it, with those backends: built once per scan."""
+
+    def build(snapshot: Snapshot) -> Mapping[tuple[str, str], list[tuple[Obj, list[Backend]]]]:
+        index: dict[tuple[str, str], list[tuple[Obj, list[Backend]]]] = {}
+        for ingress in snapshot.ingresses:
+            per_service: dict[str, list[Backend]] = {}
+            for backend in ingress_backends(ingress):
+                per_service.setdefault(backend.service, []).append(backend)
+            for service, backends in per_service.items():
+                index.setdefault((k8s.namespace(ingress), service), []).append((ingress, backends))
+        return index
+
+    return derived.memo(snapshot, "ingress_backends_by_service", build)
+
+
 def _path_text(ingress: Obj, backend: Backend) -> str:
     """``host/path`` of a rule backend, or ``default backend``."""
     if not backend.field.startswith("spec.rules["):
@@ -128,11 +145,9 @@ def run(context: Context) -> Iterator[Finding]:
     numbers = {p.get("port") for p in service_ports}
     names = {str(p.get("name")) for p in service_ports if p.get("name")}
     available = ", ".join(k8s.port_label(p) for p in service_ports) or "no ports"
-    for ingress in derived.ingresses_in(snapshot, namespace):
+    for ingress, backends in _backends_by_service(snapshot).get((namespace, name), []):
         broken = []
-        for backend in ingress_backends(ingress):
-            if backend.service != name:
-                continue
+        for backend in backends:
             if backend.number is not None and backend.number in numbers:
                 continue
             if backend.port_name is not None and backend.port_name in names:
