@@ -266,3 +266,27 @@ def test_scan_over_manifests_without_namespace_covers_every_namespace(tmp_path: 
     assert result.exit_code == 1, result.stderr
     names = sorted(f"{r['target']['namespace']}/{r['target']['name']}" for r in result.json()["reports"])
     assert names == ["backend/api", "default/web"]
+
+
+def _bench_chart(apps: int) -> str:
+    import importlib.util
+
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("manifests_bench", ROOT / "benchmarks" / "manifests_bench.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.chart(apps))
+
+
+@pytest.mark.parametrize(("apps", "limit"), [(60, 6_000), (200, 65_536)])
+def test_markdown_scan_fits_a_pr_comment(tmp_path: Path, apps: int, limit: int) -> None:
+    # A realistic rendered chart (6 objects per app, every 25th Service broken): the markdown of
+    # the whole scan must paste as one PR comment (GitHub stops at 65,536 characters).
+    path = _write(tmp_path, "chart.yaml", _bench_chart(apps))
+    result = run_cli("scan", "-n", "platform", "--manifests", str(path), "-o", "markdown")
+    assert result.exit_code == 1, result.stderr
+    broken = [f"svc-{index:04d}" for index in range(0, apps, 25)]
+    assert all(f"platform/{name}" in result.stdout for name in broken)
+    assert len(result.stdout) < limit, len(result.stdout)
