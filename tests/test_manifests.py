@@ -290,3 +290,14 @@ def test_markdown_scan_fits_a_pr_comment(tmp_path: Path, apps: int, limit: int) 
     broken = [f"svc-{index:04d}" for index in range(0, apps, 25)]
     assert all(f"platform/{name}" in result.stdout for name in broken)
     assert len(result.stdout) < limit, len(result.stdout)
+
+
+def test_from_names_a_workload_in_a_static_run(tmp_path: Path) -> None:
+    path = _write(tmp_path, "app.yaml", SERVICE + "---\n" + DEPLOYMENT + "---\n"
+                  + DEPLOYMENT.replace("name: web\n  annotations", "name: frontend\n  annotations")
+                  .replace("app: web", "app: frontend"))
+    result = run_cli("check", "web", "-n", "shop", "--manifests", str(path), "--from", "frontend", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["client"] == "shop/frontend-template"
+    missing = run_cli("check", "web", "-n", "shop", "--manifests", str(path), "--from", "nothing")
+    assert missing.exit_code == 2 and "--from: Pod shop/nothing is not in the manifests" in missing.stderr

@@ -512,3 +512,12 @@ def _replicas(workload: Obj) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return 1
     return max(value, 0)
+
+
+def stand_in_for(snapshot: Snapshot, namespace: str, workload: str) -> Obj | None:
+    """The stand-in Pod of the workload named ``workload`` (any kind) in ``namespace``, if one was made."""
+    for pod in snapshot.pods_in(namespace):
+        made_from = str(k8s.object_annotations(pod).get(TEMPLATE_OF) or "")
+        if made_from.endswith(f" {namespace}/{workload}"):
+            return pod
+    return None
