@@ -301,3 +301,24 @@ def test_from_names_a_workload_in_a_static_run(tmp_path: Path) -> None:
     assert result.json()["client"] == "shop/frontend-template"
     missing = run_cli("check", "web", "-n", "shop", "--manifests", str(path), "--from", "nothing")
     assert missing.exit_code == 2 and "--from: Pod shop/nothing is not in the manifests" in missing.stderr
+
+
+def test_findings_about_a_stand_in_pod_point_into_the_template(tmp_path: Path) -> None:
+    from svcdoctor.checks.interface import Check, Context, Finding
+    from svcdoctor.engine import diagnose_service
+    from svcdoctor.render import render
+
+    path = _write(tmp_path, "app.yaml", SERVICE + "---\n" + DEPLOYMENT)
+    snapshot = ManifestsSource(str(path), default_namespace="shop").load()
+
+    def run(context: Context) -> list[Finding]:
+        pod = context.selected_pods[0]
+        return [CHECK.finding("the port", subject=ObjectRef("Pod", "shop", pod["metadata"]["name"]),
+                              subject_field="spec.containers[0].ports[0].containerPort")]
+
+    CHECK = Check(id="SD201", name="x", step=2, title="t", why="w" * 20, fix="f" * 10, run=run)
+    report = diagnose_service(snapshot, "shop", "web", checks=[CHECK])
+    assert report.origin_of(report.findings[0]) == (str(path), 12 + 22)
+    text = " ".join(render(report, "text").split())
+    assert f"at {path}:34 (Deployment shop/web's template)" in text
+    assert "line=34," in render(report, "github") and "(at Deployment shop/web's template)" in render(report, "github")

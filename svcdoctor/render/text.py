@@ -82,7 +82,10 @@ def location_text(report: Report, finding: Finding) -> str:
     if origin is None:
         return ""
     path, line = origin
-    return f"{path}:{line}" if line is not None else path
+    where = f"{path}:{line}" if line is not None else path
+    note = report.origins[finding.subject].note if finding.subject is not None and finding.subject in report.origins \
+        else ""
+    return f"{where} ({note})" if note else where
 
 
 def _finding(finding: Finding, location: str = "") -> RenderableType:

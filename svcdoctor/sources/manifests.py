@@ -436,7 +436,8 @@ def _rerooted_origin(item: _Parsed, template_prefix: str) -> Origin:
     for field_path, line in item.fields.items():
         if field_path.startswith(template_prefix + "."):
             fields[field_path[cut:]] = line
-    return Origin(item.path, item.fields.get(template_prefix, item.line), fields)
+    note = f"{item.obj.get('kind')} {k8s.namespace(item.obj)}/{k8s.name(item.obj)}'s template"
+    return Origin(item.path, item.fields.get(template_prefix, item.line), fields, note)
 
 
 def stand_in_pods(workload: Obj, present: set[tuple[str, str, str]]) -> list[tuple[dict[str, Any], str]]:
