@@ -349,6 +349,19 @@ def demo(
                  ignore=None, baseline=None, write_baseline=None, show_suppressed=False)
 
 
+from svcdoctor.dataplane.command import collect_app  # noqa: E402  (registered after the commands above)
+
+app.add_typer(collect_app, name="collect")
+
+from svcdoctor.reach import reach as _reach  # noqa: E402  (the command lives in its own module)
+
+app.command("reach")(_reach)
+
+from svcdoctor import live_cli  # noqa: E402 - registers record and snapshot serve on app
+
+live_cli.register(app)
+
+
 # -- entry points ----------------------------------------------------------------------------
 
 
@@ -404,3 +417,8 @@ def _error(message: str) -> None:
 def kubectl_main() -> None:
     """The ``kubectl-svcdoctor`` entry point: ``kubectl svcdoctor …``."""
     main(prog_name="kubectl svcdoctor")
+
+
+from svcdoctor.dns.command import dns_records  # noqa: E402  (its own module; registered here)
+
+app.command("dns")(dns_records)

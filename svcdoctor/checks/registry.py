@@ -35,6 +35,27 @@ from svcdoctor.checks import (
     sd502_no_ready_endpoints,
     sd503_endpoints_stale,
     sd504_endpoint_ports,
+    sd801_kube_proxy_not_running,
+    sd802_no_cluster_ip_rules,
+    sd803_rules_endpoints_mismatch,
+    sd804_external_rules_missing,
+    sd805_no_endpoints_reject,
+    sd701_name_does_not_resolve,
+    sd702_wrong_answer,
+    sd703_cluster_dns_unhealthy,
+    sd704_short_name_other_namespace,
+    sd705_client_dns_policy,
+    sd901_pod_refuses,
+    sd902_pod_drops,
+    sd903_cluster_ip_fails,
+    sd904_external_fails,
+    sd905_probes_blind,
+    sd906_probes_sent,
+    sd601_ingress_denied,
+    sd602_egress_denied,
+    sd603_dns_egress_denied,
+    sd604_policy_port_confusion,
+    sd605_who_can_reach,
 )
 from svcdoctor.checks.interface import Check
 
@@ -72,9 +93,30 @@ CHECKS: tuple[Check, ...] = (
     sd503_endpoints_stale.CHECK,
     sd504_endpoint_ports.CHECK,
     # 6 Does NetworkPolicy allow it?
+    sd601_ingress_denied.CHECK,
+    sd602_egress_denied.CHECK,
+    sd603_dns_egress_denied.CHECK,
+    sd604_policy_port_confusion.CHECK,
+    sd605_who_can_reach.CHECK,
     # 7 Does it work by DNS name?
+    sd701_name_does_not_resolve.CHECK,
+    sd702_wrong_answer.CHECK,
+    sd703_cluster_dns_unhealthy.CHECK,
+    sd704_short_name_other_namespace.CHECK,
+    sd705_client_dns_policy.CHECK,
     # 8 Is kube-proxy working?
+    sd801_kube_proxy_not_running.CHECK,
+    sd802_no_cluster_ip_rules.CHECK,
+    sd803_rules_endpoints_mismatch.CHECK,
+    sd804_external_rules_missing.CHECK,
+    sd805_no_endpoints_reject.CHECK,
     # 9 Does traffic get through?
+    sd901_pod_refuses.CHECK,
+    sd902_pod_drops.CHECK,
+    sd903_cluster_ip_fails.CHECK,
+    sd904_external_fails.CHECK,
+    sd905_probes_blind.CHECK,
+    sd906_probes_sent.CHECK,
 )
 
 BY_ID: dict[str, Check] = {check.id: check for check in CHECKS}

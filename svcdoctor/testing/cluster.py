@@ -374,6 +374,31 @@ class ClusterBuilder:
             self._managed_services.add((namespace, name))
         return service
 
+    def network_policy(self, namespace: str, name: str, spec: Mapping[str, Any],
+                       labels: Mapping[str, str] | None = None) -> Obj:
+        """A NetworkPolicy as the API returns it (``spec`` as written; no defaulting applied)."""
+        return self.add({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                         "metadata": self._meta("NetworkPolicy", namespace, name, labels, age_minutes=60 * 5),
+                         "spec": copy.deepcopy(dict(spec))})
+
+    def kube_dns(self, replicas: int = 2, cluster_ip: str = "10.96.0.10") -> list[Obj]:
+        """The cluster DNS add-on as kubeadm installs it: CoreDNS Pods k8s-app=kube-dns behind Service kube-dns."""
+        if not any(o["kind"] == "Namespace" and o["metadata"]["name"] == "kube-system" for o in self.objects):
+            self.namespace("kube-system")
+        ports = [{"name": "dns", "containerPort": 53, "protocol": "UDP"},
+                 {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
+                 {"name": "metrics", "containerPort": 9153, "protocol": "TCP"}]
+        pods = self.deployment("kube-system", "coredns", {"k8s-app": "kube-dns"},
+                               [self.container("coredns", "registry.k8s.io/coredns/coredns:v1.11.3", ports)],
+                               replicas=replicas)
+        self.service("kube-system", "kube-dns", {"k8s-app": "kube-dns"},
+                     [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                      {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+                      {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153}],
+                     labels={"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"},
+                     clusterIP=cluster_ip, clusterIPs=[cluster_ip])
+        return pods
+
     def event(self, involved: Obj, reason: str, message: str, *, type: str = "Warning", count: int = 1,
               minutes_ago: float = 1, component: str = "kubelet", series: bool = False) -> Obj:
         metadata = involved["metadata"]
@@ -450,6 +475,52 @@ class ClusterBuilder:
                     endpoint["hints"] = {"forZones": [{"name": endpoint["zone"]}]}
 
     # -- the controllers -------------------------------------------------------------------------
+
+    # -- kube-proxy and node data-plane dumps ---------------------------------------------------
+
+    def kube_proxy(self, states: Mapping[str, str] | None = None, *, missing_nodes: Iterable[str] = (),
+                   image: str = "registry.k8s.io/kube-proxy:v1.31.2") -> list[Obj]:
+        """The kube-proxy DaemonSet of kube-system and its Pod on every node (host network).
+
+        ``states``: node → Pod state (running by default; see :meth:`pod`); ``missing_nodes``: nodes
+        without a kube-proxy Pod. Returns the Pods.
+        """
+        labels = {"k8s-app": "kube-proxy"}
+        container = self.container("kube-proxy", image, command=["/usr/local/bin/kube-proxy",
+                                                                 "--config=/var/lib/kube-proxy/config.conf",
+                                                                 "--hostname-override=$(NODE_NAME)"],
+                                   securityContext={"privileged": True})
+        nodes = [name for name in self._node_names if name not in set(missing_nodes)]
+        states = dict(states or {})
+        ready = sum(1 for name in nodes if states.get(name, "running") == "running")
+        daemon_set = self.add({
+            "apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": self._meta("DaemonSet", "kube-system", "kube-proxy", labels, age_minutes=60 * 24 * 30,
+                                   generation=1),
+            "spec": {"selector": {"matchLabels": dict(labels)},
+                     "template": {"metadata": {"labels": dict(labels)},
+                                  "spec": {"containers": [container], "hostNetwork": True,
+                                           "priorityClassName": "system-node-critical",
+                                           "serviceAccountName": "kube-proxy",
+                                           "tolerations": [{"operator": "Exists"}]}},
+                     "updateStrategy": {"type": "RollingUpdate"}},
+            "status": {"currentNumberScheduled": len(nodes), "desiredNumberScheduled": len(self._node_names),
+                       "numberAvailable": ready, "numberReady": ready, "numberMisscheduled": 0,
+                       "observedGeneration": 1, "updatedNumberScheduled": len(nodes)},
+        })
+        pods = []
+        for name in nodes:
+            pods.append(self.pod("kube-system", f"kube-proxy-{_suffix('kube-proxy', name)}", labels, [container],
+                                 node=name, state=states.get(name, "running"), owner=daemon_set, host_network=True,
+                                 age_minutes=60 * 24 * 30))
+        return pods
+
+    def node_dump(self, node: str, proxy_mode: str, **texts: str) -> Obj:
+        """A ``svcdoctor.dev/v1`` NodeDump (texts: iptablesSave, nftRuleset, ipvsadm, ip6tablesSave)."""
+        dump: Obj = {"apiVersion": "svcdoctor.dev/v1", "kind": "NodeDump", "metadata": {"name": node},
+                     "proxyMode": proxy_mode}
+        dump.update({key: value for key, value in texts.items() if value})
+        return self.add(dump)
 
     def _pods(self) -> list[Obj]:
         return [o for o in self.objects if o["kind"] == "Pod"]
@@ -748,3 +819,4 @@ def _find_port(pod: Obj, service_port: Mapping[str, Any]) -> int | None:
             if port.get("name") == target and port.get("protocol", "TCP") == protocol:
                 return int(port["containerPort"])
     return None
+
