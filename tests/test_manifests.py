@@ -177,7 +177,7 @@ def test_directory_walked_recursively_and_service_in_another_file(tmp_path: Path
     result = run_cli("check", "web", "--manifests", str(tmp_path), "-o", "json")
     assert result.exit_code == 0, result.stderr
     report = result.json()
-    assert report["verdict"] == "ok" and report["findings"] == []
+    assert report["verdict"] == "ok" and [f for f in report["findings"] if f["severity"] != "info"] == []
     assert report["source"] == {"kind": "manifests", "path": str(tmp_path)}
     steps = {step["step"]: step for step in report["steps"]}
     assert steps[5]["status"] == "skipped" and "needs a cluster" in steps[5]["reason"]
