@@ -141,6 +141,17 @@ def test_annotation_on_the_subjects_workload(tmp_path: Path) -> None:
     assert after.findings == () and [f.id for f in after.suppressed] == ["SD301"]
     assert any("Deployment shop/web: fine here" in note for note in after.notes)
 
+    # Without a reason on the Deployment: nothing is suppressed and SD002 points at its annotation.
+    path.write_text(text.replace("'SD301: fine here'", "'SD301'"))
+    snapshot = ManifestsSource(str(path)).load()
+    report = diagnose_service(snapshot, "shop", "web", checks=[CHECK])
+    [after] = apply([report], Invocation(), snapshot)
+    assert [f.id for f in after.findings] == ["SD301", "SD002"] and after.suppressed == ()
+    problem = after.findings[1]
+    assert problem.subject == ObjectRef("Deployment", "shop", "web") and problem.impact == "none"
+    assert after.origin_of(problem) == (str(path), 19)  # the annotation's line
+    assert after.verdict == report.verdict
+
 
 def test_parse_annotation() -> None:
     reasons, problems = parse_annotation("SD101, sd501: reason A\nSD502 : reason B; SD301\nSD999: x\n: y")
