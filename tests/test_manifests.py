@@ -321,4 +321,18 @@ def test_findings_about_a_stand_in_pod_point_into_the_template(tmp_path: Path) -
     assert report.origin_of(report.findings[0]) == (str(path), 12 + 22)
     text = " ".join(render(report, "text").split())
     assert f"at {path}:34 (Deployment shop/web's template)" in text
-    assert "line=34," in render(report, "github") and "(at Deployment shop/web's template)" in render(report, "github")
+    assert "line=34," in render(report, "github") and "(Deployment shop/web's template)" in render(report, "github")
+
+
+def test_helm_source_comments_name_the_template(tmp_path: Path) -> None:
+    stream = ("---\n# Source: web/templates/service.yaml\n" + SERVICE.replace("app: web", "app: web-v2")
+              + "---\n# Source: web/templates/deployment.yaml\n" + DEPLOYMENT)
+    snapshot = ManifestsSource(str(_write(tmp_path, "rendered.yaml", stream))).load()
+    service = snapshot.origin(ObjectRef("Service", "default", "web"))
+    assert service is not None and service.note == "from web/templates/service.yaml"
+    [pod] = snapshot.pods
+    origin = snapshot.origin(ObjectRef("Pod", "default", pod["metadata"]["name"]))
+    assert origin is not None
+    assert origin.note == "Deployment default/web's template, from web/templates/deployment.yaml"
+    result = run_cli("check", "web", "--manifests", "-", "-o", "github", stdin=stream)
+    assert "(<stdin> line 8) (from web/templates/service.yaml)" in result.stdout.splitlines()[0]

@@ -63,7 +63,7 @@ def annotation(report: Report, finding: Finding) -> str:
     note = report.origins[finding.subject].note if finding.subject is not None and finding.subject in report.origins \
         else ""
     if note:
-        message += f" (at {note})"
+        message += f" ({note})"
     if finding.caused_by:
         message += f"\nFollows from {finding.caused_by}."
     if finding.fix:
