@@ -270,3 +270,11 @@ def test_fingerprint_ignores_list_positions_when_the_finding_has_a_key() -> None
     # Without a key the position is all that tells two findings apart: it stays.
     assert fingerprint(finding("spec.ports[1].targetPort", ""), target) != \
         fingerprint(finding("spec.ports[2].targetPort", ""), target)
+
+
+def test_scan_counts_and_lists_suppressed_findings(tmp_path: Path) -> None:
+    path = _manifests(tmp_path, "SD301: the Pods come from the operator")
+    quiet = run_cli("scan", "--manifests", str(path))
+    assert quiet.exit_code == 0 and "1 finding(s) suppressed (--show-suppressed lists them)" in quiet.stdout
+    shown = " ".join(run_cli("scan", "--manifests", str(path), "--show-suppressed").stdout.split())
+    assert "shop/web: suppressed SD301" in shown and "the Pods come from the operator" in shown
