@@ -67,6 +67,9 @@ def run(context: Context) -> Iterator[Finding]:
         for policy in policies:
             policies_by_name[policy.ref.name] = policy
         groups.setdefault(tuple(p.ref.name for p in policies), []).append(k8s.name(pod))
+    if all(not names for names in groups):
+        # The Kubernetes default; saying it as a finding in every report would only be noise.
+        raise Skip("no NetworkPolicy selects its Pods for ingress: every client may reach them")
     parts = []
     evidence = []
     for names, members in groups.items():
