@@ -210,7 +210,9 @@ def target_port(port: Mapping[str, Any]) -> int | str:
     """A Service port's targetPort: an int, a name, or the port itself when unset."""
     value = port.get("targetPort")
     if value is None or value == "" or value == 0:
-        return int(port.get("port") or 0)
+        number = port.get("port")
+        # A hand-written manifest may hold anything here; 0 means "no usable port".
+        return number if isinstance(number, int) else int(number) if str(number).isdigit() else 0
     if isinstance(value, int):
         return value
     text = str(value)
