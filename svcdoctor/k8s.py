@@ -211,8 +211,10 @@ def target_port(port: Mapping[str, Any]) -> int | str:
     value = port.get("targetPort")
     if value is None or value == "" or value == 0:
         number = port.get("port")
+        if isinstance(number, int):
+            return number
         # A hand-written manifest may hold anything here; 0 means "no usable port".
-        return number if isinstance(number, int) else int(number) if str(number).isdigit() else 0
+        return int(str(number)) if str(number).isdigit() else 0
     if isinstance(value, int):
         return value
     text = str(value)
