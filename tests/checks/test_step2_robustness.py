@@ -75,7 +75,7 @@ def _objects(spec: dict[str, Any], ports: Any, backend_port: Any, status: Any) -
 @example(spec={"selector": {"app": "web"}, "type": "NodePort",
                "ports": [{"port": "80", "targetPort": "8080", "nodePort": "3x"}]},
          ports=[{"containerPort": "http"}], backend_port={"number": "80"}, status=None, static=True)
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=specs, ports=container_ports, backend_port=backend_ports,
        status=st.one_of(st.none(), st.just({"loadBalancer": {"ingress": [{"ip": ""}, "x"]}}), st.just({})),
        static=st.booleans())
