@@ -141,6 +141,8 @@ class Origin:
     line: int | None = None
     #: Dotted field path (``spec.selector``, ``spec.ports[0].targetPort``) → line.
     fields: Mapping[str, int] = field(default_factory=dict)
+    #: What the position is, when it is not the object itself, e.g. ``Deployment shop/web's template``.
+    note: str = ""
 
     def line_of(self, field_path: str | None) -> int | None:
         """The line of ``field_path``, of its nearest recorded parent, or of the object."""

@@ -37,7 +37,7 @@ PINNED_CHECKS = ("SD001", "SD101", "SD301", "SD501", "SD502")
 RENAMED = "fixtures/scenarios/selector-label-renamed/snapshot.yaml"
 DEMO = "svcdoctor/data/demo-snapshot.yaml"
 EXTENSIONS = {"text": "txt", "json": "json", "yaml": "yaml", "markdown": "md", "sarif": "sarif.json",
-              "junit": "xml"}
+              "github": "github.txt", "junit": "xml"}
 #: name → (snapshot, namespace, service, client pod or None).
 CASES = {
     "selector-label-renamed": (RENAMED, "shop", "backend", "frontend-ddcj28l7m-jsshd"),

@@ -90,6 +90,25 @@ def _matching_templates(context: Context) -> list[tuple[Obj, int]]:
     return result
 
 
+def _creation_failure(context: Context, workload: Obj) -> str:
+    """The controller's own reason for not creating Pods (quota, admission), when it recorded one."""
+    candidates = [workload]
+    if workload.get("kind") == "Deployment":
+        uid = k8s.uid(workload)
+        candidates += [rs for rs in context.snapshot.in_namespace("ReplicaSet", k8s.namespace(workload))
+                       if any(
+                           isinstance(o, Mapping) and o.get("uid") == uid
+                           for o in k8s.as_list(k8s.meta(rs).get("ownerReferences")))]
+    for candidate in candidates:
+        for condition in k8s.as_list(k8s.status(candidate).get("conditions")):
+            if (isinstance(condition, Mapping) and condition.get("type") == "ReplicaFailure"
+                    and str(condition.get("status")) == "True"):
+                return str(condition.get("message") or condition.get("reason") or "")
+    events = context.snapshot.events_for(str(workload.get("kind")), k8s.namespace(workload), k8s.name(workload))
+    failed = [e for e in events if e.get("reason") in ("FailedCreate", "FailedCreatePodSandBox")]
+    return str(failed[-1].get("message") or failed[-1].get("note") or "") if failed else ""
+
+
 def run(context: Context) -> Iterator[Finding]:
     service = context.require_service()
     if k8s.service_type(service) == "ExternalName":
@@ -132,9 +151,12 @@ def run(context: Context) -> Iterator[Finding]:
             fixes.append(f"Scale it up: kubectl scale {workload.get('kind', '').lower()} {k8s.name(workload)} "
                          f"-n {namespace} --replicas=1")
         elif not context.snapshot.static:
-            hints.append(f"{k8s.ref(workload)} matches but none of its Pods exist (check its events)")
+            failure = _creation_failure(context, workload)
+            hints.append(f"{k8s.ref(workload)} matches but none of its Pods exist"
+                         + (f": {failure}" if failure else " (check its events)"))
             evidence.append(Evidence(k8s.ref(workload), "spec.template.metadata.labels", None,
-                                     "its template matches the selector, yet no Pod was found"))
+                                     "its template matches the selector, yet no Pod was found"
+                                     + (f"; the controller reports: {failure}" if failure else "")))
             fixes.append(f"See why the Pods are not created: kubectl describe {workload.get('kind', '').lower()} "
                          f"{k8s.name(workload)} -n {namespace}")
         else:

@@ -78,7 +78,19 @@ def _details(finding: Finding) -> Table:
     return grid
 
 
-def _finding(finding: Finding) -> RenderableType:
+def location_text(report: Report, finding: Finding) -> str:
+    """``file:line`` of the field a finding points at (manifests runs), "" when not known."""
+    origin = report.origin_of(finding)
+    if origin is None:
+        return ""
+    path, line = origin
+    where = f"{path}:{line}" if line is not None else path
+    note = report.origins[finding.subject].note if finding.subject is not None and finding.subject in report.origins \
+        else ""
+    return f"{where} ({note})" if note else where
+
+
+def _finding(finding: Finding, location: str = "") -> RenderableType:
     head = Text()
     head.append(finding.id, style="bold")
     head.append("  ")
@@ -86,7 +98,8 @@ def _finding(finding: Finding) -> RenderableType:
     head.append(f"  {finding.title}")
     if finding.caused_by:
         head.append(f"  ← follows from {finding.caused_by}", style="dim")
-    return Group(head, Padding(Text(finding.message), (0, 0, 0, 2), expand=False),
+    at = [Padding(Text(f"at {location}", style="dim"), (0, 0, 0, 2), expand=False)] if location else []
+    return Group(head, *at, Padding(Text(finding.message), (0, 0, 0, 2), expand=False),
                  Padding(_details(finding), (0, 0, 0, 2), expand=False))
 
 
@@ -114,6 +127,8 @@ def _verdict_box(report: Report) -> Panel:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column(overflow="fold")
+        if location_text(report, root):
+            grid.add_row("at", location_text(report, root))
         if root.fix:
             grid.add_row("fix", Text(root.fix, style="green"))
         if root.next:
@@ -157,7 +172,7 @@ def render(report: Report, options: Any) -> str:
         console.print(_step_line(report, step))
         for finding in report.findings:
             if finding.step == step.step:
-                console.print(Padding(_finding(finding), (0, 0, 0, 5), expand=False))
+                console.print(Padding(_finding(finding, location_text(report, finding)), (0, 0, 0, 5), expand=False))
     for note in report.notes:
         console.print(Text(f"note: {note}", style="dim"))
     if report.suppressed:
@@ -210,7 +225,23 @@ def render_scan(reports: list[Report], options: Any) -> str:
                 summary.append(", ")
             summary.append(f"{counts[verdict]} {verdict}", style=VERDICT_STYLES[verdict])
     console.print(summary if summary else Text("no Services"))
+    _print_scan_suppressed(console, reports, options)
     return _tidy(buffer.getvalue())
+
+
+def _print_scan_suppressed(console: Console, reports: list[Report], options: Any) -> None:
+    """How many findings were suppressed across the scan; with --show-suppressed, which and why."""
+    total = sum(len(report.suppressed) for report in reports)
+    if not total:
+        return
+    shown = bool(getattr(options, "show_suppressed", False))
+    console.print(Text(f"{total} finding(s) suppressed" + ("" if shown else " (--show-suppressed lists them)"),
+                       style="dim"))
+    if shown:
+        for report in reports:
+            for note in report.notes:
+                if note.startswith("suppressed "):
+                    console.print(Text(f"   {report.target}: {note}", style="dim"))
 
 
 def _styled(text: str, style: str, color: bool) -> str:

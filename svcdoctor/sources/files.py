@@ -167,12 +167,16 @@ def _refuse_alias_bomb(body: Any, path: str) -> None:
     """
     sizes: dict[int, int] = {}
     stack: list[tuple[Any, bool]] = [(body, False)]
+    open_nodes: set[int] = set()  # entered, not finished: meeting one again means an alias cycle
     while stack:
         node, children_done = stack.pop()
         if not isinstance(node, dict | list) or id(node) in sizes:
             continue
         children = list(node.values()) if isinstance(node, dict) else node
         if not children_done:
+            if id(node) in open_nodes:
+                raise InputError("a YAML alias refers to the object that holds it", path)
+            open_nodes.add(id(node))
             stack.append((node, True))
             stack.extend((child, False) for child in children if isinstance(child, dict | list))
             continue
@@ -181,6 +185,7 @@ def _refuse_alias_bomb(body: Any, path: str) -> None:
             total += sizes.get(id(child), 1)
         if total > MAX_EXPANDED_NODES:
             raise InputError("YAML aliases expand to more than 5,000,000 nodes (an alias bomb?)", path)
+        open_nodes.discard(id(node))
         sizes[id(node)] = total
 
 

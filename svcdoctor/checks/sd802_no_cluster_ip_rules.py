@@ -1,0 +1,67 @@
+"""SD802 — a node has no kube-proxy rules for the Service's ClusterIP:port.
+
+Detects: tracing a new connection to ClusterIP:port through a node's recorded rules (iptables,
+nftables or IPVS) ends nowhere — no DNAT, no kube-proxy verdict for that address and port (in
+nftables mode, only the catch-all reject for unknown ports of a ClusterIP). Why it matters: the
+packet leaves the node still addressed to a virtual IP that nothing owns, so the client waits
+and times out. kube-proxy is not running there (SD801), is stuck, or the Service was created
+after it stopped syncing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from svcdoctor.checks.interface import Check, Context, Evidence, Finding
+from svcdoctor.dataplane.checking import impact_for, inspect_commands, node_paths, rule_evidence
+
+
+def run(context: Context) -> Iterator[Finding]:
+    results = node_paths(context)
+    broken: dict[str, list[str]] = {}
+    for result in results:
+        for path in result.paths:
+            if path.kind != "clusterIP":
+                continue
+            kube_proxy_verdict = path.specific_reject() is not None or path.trace.destinations
+            if kube_proxy_verdict or (path.dropped and path.expect == "drop"):
+                continue
+            broken.setdefault(result.dump.node, []).append(path.label)
+    all_nodes = [result.dump.node for result in results]
+    for result in results:
+        node = result.dump.node
+        labels = broken.get(node)
+        if not labels:
+            continue
+        paths = [path for path in result.paths if path.label in labels]
+        evidence = [Evidence(context.service_ref, "spec.clusterIP", paths[0].address,
+                             f"no rule on node {node} translates {', '.join(path.label for path in paths)}")]
+        if not result.dataplane.has_kube_proxy_rules:
+            reason = ("the node has no kube-proxy rules at all (no KUBE-SERVICES chain, kube-proxy table or "
+                      "IPVS service)")
+        else:
+            reason = (f"kube-proxy's {result.dataplane.mode or 'data-plane'} rules on this node "
+                      f"({result.dataplane.rule_count} rules) have nothing for it")
+        for path in paths:
+            if path.trace.rules():
+                evidence.append(rule_evidence(node, path.trace.rules(), f"what {path.label} meets instead"))
+        yield CHECK.finding(
+            f"On node {node}, connections to {', '.join(labels)} match no kube-proxy rule: {reason}. "
+            "Clients there time out.",
+            evidence=evidence, next=inspect_commands(context, result.dataplane, paths[0]),
+            subject=context.service_ref, node=node, key=node,
+            impact=impact_for(context, list(broken), all_nodes, node),
+        )
+
+
+CHECK = Check(
+    id="SD802",
+    name="no-cluster-ip-rules",
+    step=8,
+    title="No kube-proxy rules for the ClusterIP:port",
+    why="Without a rule the packet keeps its virtual destination, which no host owns: clients time out.",
+    fix="Make kube-proxy run and sync on the node (see SD801 and its logs); restart it if it is stuck.",
+    run=run,
+    needs=("services",),
+    runtime=True,
+)

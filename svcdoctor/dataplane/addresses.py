@@ -1,0 +1,50 @@
+"""Addresses as integers: fast prefix matching for the tracer (parsing is cached)."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+
+#: ``(version, network, mask)`` with network and mask as integers.
+Network = tuple[int, int, int]
+
+
+@lru_cache(maxsize=200_000)
+def network(text: str) -> Network:
+    """``10.0.0.0/8`` / ``172.30.0.41`` / ``2001:db8::/32`` → (version, network, mask)."""
+    parsed = ipaddress.ip_network(text.strip(), strict=False)
+    bits = 32 if parsed.version == 4 else 128
+    mask = ((1 << parsed.prefixlen) - 1) << (bits - parsed.prefixlen)
+    return parsed.version, int(parsed.network_address), mask
+
+
+@lru_cache(maxsize=200_000)
+def address(text: str) -> tuple[int, int]:
+    """``172.30.0.41`` → (version, integer)."""
+    parsed = ipaddress.ip_address(text.strip())
+    return parsed.version, int(parsed)
+
+
+def is_host(net: Network) -> bool:
+    version, _, mask = net
+    return mask == (0xFFFFFFFF if version == 4 else (1 << 128) - 1)
+
+
+def contains(net: Network, version: int, value: int) -> bool:
+    return net[0] == version and (value & net[2]) == net[1]
+
+
+def is_address(text: str) -> bool:
+    try:
+        address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def is_network(text: str) -> bool:
+    try:
+        network(text)
+    except ValueError:
+        return False
+    return True

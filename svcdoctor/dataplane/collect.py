@@ -1,0 +1,145 @@
+"""Getting node dumps: read NodeDump files, or record one on a node (``svcdoctor collect node``).
+
+A NodeDump is the ``svcdoctor.dev/v1`` object of DESIGN.md: the node's name, kube-proxy's mode,
+and what ``iptables-save``, ``ip6tables-save``, ``nft list ruleset`` and ``ipvsadm -Ln`` print
+there. ``collect node`` only reads: it runs those tools (the ones present) and prints YAML.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from svcdoctor.errors import InputError
+from svcdoctor.snapshot import EVIDENCE_GROUP, NodeDump, read_evidence
+
+#: NodeDump field → (command, its arguments).
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "iptablesSave": ("iptables-save",),
+    "ip6tablesSave": ("ip6tables-save",),
+    "nftRuleset": ("nft", "list", "ruleset"),
+    "ipvsadm": ("ipvsadm", "-Ln"),
+}
+
+Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
+
+
+def read_node_dump_files(paths: Iterable[str]) -> list[NodeDump]:
+    """Every NodeDump in the given files (a NodeDump document, a List, or a YAML stream).
+
+    Other objects in the files are ignored; a file without any NodeDump is an error.
+    """
+    from svcdoctor.sources.files import iter_objects, parse_documents, read_text
+
+    dumps: list[NodeDump] = []
+    for path in paths:
+        found = 0
+        for display, text in read_text(path):
+            documents = parse_documents(text, display)
+            for _, _, obj in iter_objects(documents):
+                if obj.get("kind") != "NodeDump":
+                    continue
+                if obj.get("apiVersion") not in (EVIDENCE_GROUP, None):
+                    raise InputError(f"NodeDump has apiVersion {obj.get('apiVersion')!r}, expected "
+                                     f"{EVIDENCE_GROUP}", display)
+                try:
+                    evidence = read_evidence(dict(obj))
+                except InputError as error:
+                    raise InputError(str(error), display) from None
+                assert isinstance(evidence, NodeDump)
+                dumps.append(evidence)
+                found += 1
+        if not found:
+            raise InputError("no NodeDump object in the file (make one with `svcdoctor collect node`)", path)
+    return dumps
+
+
+def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(argv), capture_output=True, text=True, timeout=60)
+
+
+def collect_node(*, node_name: str = "", chroot: str = "", files: Mapping[str, str] | None = None,
+                 runner: Runner | None = None, which: Callable[[str], str | None] = shutil.which) -> dict[str, Any]:
+    """A NodeDump object (as a dict) of the node this runs on.
+
+    With ``files`` (field → path of saved tool output) nothing is run: the dump is assembled from
+    those files, which is how output captured through ``kubectl debug`` becomes a NodeDump.
+    Otherwise the tools present are run (inside ``chroot`` when given, e.g. ``/host`` in a
+    debug Pod), which needs root.
+    """
+    texts: dict[str, str] = {}
+    notes: list[str] = []
+    if files:
+        for field, path in files.items():
+            try:
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    texts[field] = handle.read()
+            except OSError as error:
+                raise InputError(f"cannot read {field} output: {error.strerror}", path) from None
+    else:
+        if os.geteuid() != 0:
+            raise InputError("collect node must run as root (the rule tools need CAP_NET_ADMIN): "
+                             "run it with sudo on the node, or in a privileged host-network Pod (docs/dataplane.md)")
+        runner = runner or _run
+        for field, command in COMMANDS.items():
+            tool = command[0]
+            if chroot:
+                if not os.path.exists(os.path.join(chroot, "usr/sbin", tool)) and not os.path.exists(
+                        os.path.join(chroot, "sbin", tool)):
+                    continue
+                argv: list[str] = ["chroot", chroot, *command]
+            else:
+                if which(tool) is None:
+                    continue
+                argv = list(command)
+            try:
+                result = runner(argv)
+            except (OSError, subprocess.TimeoutExpired) as error:
+                notes.append(f"{' '.join(command)}: {error}")
+                continue
+            if result.returncode != 0:
+                notes.append(f"{' '.join(command)}: exit {result.returncode}: {result.stderr.strip()[:200]}")
+                continue
+            texts[field] = result.stdout
+        if not texts:
+            raise InputError("none of iptables-save, nft or ipvsadm could be run on this node"
+                             + (f" ({'; '.join(notes)})" if notes else ""))
+    from svcdoctor.dataplane.node import load
+
+    name = node_name or os.environ.get("NODE_NAME", "") or socket.gethostname()
+    dump = NodeDump(name, "", texts.get("iptablesSave", ""), texts.get("nftRuleset", ""), texts.get("ipvsadm", ""),
+                    texts.get("ip6tablesSave", ""))
+    mode = load(dump).mode
+    document: dict[str, Any] = {"apiVersion": EVIDENCE_GROUP, "kind": "NodeDump", "metadata": {"name": name}}
+    if mode:
+        document["proxyMode"] = mode
+    for field in ("iptablesSave", "ip6tablesSave", "nftRuleset", "ipvsadm"):
+        if texts.get(field, "").strip():
+            document[field] = texts[field]
+    return document
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Writes multi-line strings as ``|`` blocks, so the dump stays readable and diffable."""
+
+
+def _string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_BlockDumper.add_representer(str, _string)
+
+
+def to_yaml(document: Mapping[str, Any]) -> str:
+    # Block style cannot carry trailing blanks; strip them (iptables-save never relies on them).
+    cleaned = {key: "\n".join(line.rstrip() for line in value.splitlines()) + "\n"
+               if isinstance(value, str) and "\n" in value else value for key, value in document.items()}
+    return yaml.dump(cleaned, Dumper=_BlockDumper, sort_keys=False, width=100000)

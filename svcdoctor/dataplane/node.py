@@ -1,0 +1,94 @@
+"""One node's data plane, parsed once from its :class:`~svcdoctor.snapshot.NodeDump`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+from svcdoctor.dataplane import iptables, ipvs, nftables
+from svcdoctor.dataplane import trace as tracer
+from svcdoctor.dataplane.interface import Packet, Ruleset, Trace
+from svcdoctor.snapshot import NodeDump
+
+
+@dataclass(frozen=True, eq=False)
+class NodeDataplane:
+    """The parsed rules of one node and the mode kube-proxy runs in there."""
+
+    node: str
+    #: ``iptables`` | ``nftables`` | ``ipvs``, as recorded or detected; "" when no kube-proxy rules exist.
+    mode: str
+    rulesets: tuple[Ruleset, ...]
+    ipvs: ipvs.IPVSTable | None
+    #: Whether any kube-proxy rules exist at all (KUBE-* chains, a kube-proxy nft table, IPVS services).
+    has_kube_proxy_rules: bool
+    problems: tuple[str, ...] = ()
+
+    def trace(self, packet: Packet, local_addresses: Iterable[str] = ()) -> Trace:
+        """Where the node sends ``packet``: IPVS first in IPVS mode, else the netfilter rules."""
+        if self.mode == "ipvs" and self.ipvs is not None:
+            return ipvs.trace(self.ipvs, packet)
+        return tracer.trace(self.rulesets, packet, local_addresses)
+
+    @cached_property
+    def families(self) -> frozenset[int]:
+        """The IP families (4, 6) the node has rules for: paths of other families are not traced."""
+        found: set[int] = set()
+        for ruleset in self.rulesets:
+            if ruleset.source == "iptables":
+                if any(chain.rules for chain in ruleset.chains.values()):
+                    found.add(ruleset.family)
+            else:
+                for kind in {table.split(" ", 1)[0] for table, _ in ruleset.chains}:
+                    found.update({"ip": {4}, "ip6": {6}, "inet": {4, 6}}.get(kind, set()))
+        if self.ipvs is not None:
+            for server in self.ipvs.services.values():
+                found.add(6 if ":" in server.ip else 4)
+        return frozenset(found)
+
+    @property
+    def rule_count(self) -> int:
+        count = sum(ruleset.rule_count for ruleset in self.rulesets)
+        if self.ipvs is not None:
+            count += sum(1 + len(server.real_servers) for server in self.ipvs.services.values())
+        return count
+
+
+def _kube_chains(ruleset: Ruleset) -> bool:
+    if ruleset.source == "iptables":
+        return any(name in ("KUBE-SERVICES", "KUBE-NODEPORTS") for _, name in ruleset.chains)
+    return any(table.endswith(" kube-proxy") for table, _ in ruleset.chains)
+
+
+@lru_cache(maxsize=64)
+def load(dump: NodeDump) -> NodeDataplane:
+    """Parse every text of a NodeDump (cached: several checks ask for the same node)."""
+    rulesets: list[Ruleset] = []
+    problems: list[str] = []
+    if dump.iptables_save.strip():
+        rulesets.append(iptables.parse(dump.iptables_save))
+    if dump.ip6tables_save.strip():
+        rulesets.append(iptables.parse(dump.ip6tables_save, family=6))
+    if dump.nft_ruleset.strip():
+        rulesets.append(nftables.parse(dump.nft_ruleset))
+    table = ipvs.parse(dump.ipvsadm) if dump.ipvsadm.strip() else None
+    for ruleset in rulesets:
+        problems.extend(f"{ruleset.source}: {problem}" for problem in ruleset.problems)
+    if table is not None:
+        problems.extend(f"ipvsadm: {problem}" for problem in table.problems)
+    has_rules = any(_kube_chains(ruleset) for ruleset in rulesets) or bool(table and table.services)
+    mode = dump.proxy_mode or detect_mode(rulesets, table)
+    return NodeDataplane(dump.node, mode, tuple(rulesets), table, has_rules, tuple(problems))
+
+
+def detect_mode(rulesets: Iterable[Ruleset], table: ipvs.IPVSTable | None) -> str:
+    """kube-proxy's mode from what its rules look like."""
+    rulesets = list(rulesets)
+    if table is not None and table.services:
+        return "ipvs"
+    if any(ruleset.source == "nftables" and _kube_chains(ruleset) for ruleset in rulesets):
+        return "nftables"
+    if any(ruleset.source == "iptables" and _kube_chains(ruleset) for ruleset in rulesets):
+        return "iptables"
+    return ""

@@ -1,0 +1,490 @@
+"""Follow a packet through parsed rules the way the kernel does.
+
+A new connection's first packet enters at ``prerouting`` (from another host or a Pod) or at
+``output`` (sent by the node itself). At each netfilter hook every base chain runs in priority
+order (iptables' built-in chains, nftables' hooked chains); NAT chains stop at the first
+translation. After the pre-routing hooks the routing decision picks ``input`` (the new
+destination is one of the node's addresses) or ``forward``; ``postrouting`` comes last, where
+kube-proxy's masquerade rule looks at the mark its ``KUBE-MARK-MASQ`` / ``mark-for-masquerade``
+chain set.
+
+Nothing is looked up by chain name except the fixed names of kube-proxy's hook chains, used
+only when a dump lacks the built-in jumps into them (kube-proxy's own restore input). Random
+splits (``statistic``, ``numgen``) branch with their probabilities; session affinity
+(``recent --rcheck``, nft affinity sets) is evaluated for a client seen for the first time and
+reported; matches the tracer cannot evaluate count as not matching and are named in the notes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from svcdoctor.dataplane import addresses
+from svcdoctor.dataplane.interface import Branch, Chain, NamedSet, Packet, Rule, Ruleset, Trace
+
+_MAX_DEPTH = 64
+
+#: How kube-proxy hooks its iptables chains in (used only when a dump lacks those jumps).
+_KUBE_PROXY_HOOKS: dict[str, dict[str, tuple[str, ...]]] = {
+    "nat": {"prerouting": ("KUBE-SERVICES",), "output": ("KUBE-SERVICES",), "postrouting": ("KUBE-POSTROUTING",)},
+    "filter": {"input": ("KUBE-PROXY-FIREWALL", "KUBE-NODEPORTS", "KUBE-EXTERNAL-SERVICES"),
+               "forward": ("KUBE-PROXY-FIREWALL", "KUBE-FORWARD", "KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES"),
+               "output": ("KUBE-PROXY-FIREWALL", "KUBE-SERVICES")},
+}
+_LOOPBACK = (addresses.network("127.0.0.0/8"), addresses.network("::1/128"))
+
+
+@dataclass(slots=True)
+class _State:
+    src: tuple[int, int]
+    dst: tuple[int, int]
+    dport: int
+    sport: int
+    proto: str
+    mark: int = 0
+    dnat: tuple[str, int] | None = None
+    masquerade: bool = False
+    rules: tuple[Rule, ...] = ()
+
+    def copy(self) -> _State:
+        return _State(self.src, self.dst, self.dport, self.sport, self.proto, self.mark, self.dnat, self.masquerade,
+                      self.rules)
+
+
+@dataclass
+class _Context:
+    rulesets: Sequence[Ruleset]
+    local: frozenset[tuple[int, int]]
+    notes: dict[str, None] = field(default_factory=dict)
+    affinity: int | None = None
+    current: Ruleset | None = None
+
+    def is_local(self, value: tuple[int, int]) -> bool:
+        if value in self.local:
+            return True
+        return any(addresses.contains(net, value[0], value[1]) for net in _LOOPBACK)
+
+    def note(self, text: str) -> None:
+        self.notes[text] = None
+
+
+Outcome = tuple[float, _State, str]
+
+
+def trace(rulesets: Ruleset | Sequence[Ruleset], packet: Packet, local_addresses: Iterable[str] = ()) -> Trace:
+    """Where ``packet`` ends on a node whose rules are ``rulesets``.
+
+    ``local_addresses`` are the node's own addresses (for ``addrtype LOCAL`` / ``fib … type
+    local`` and the routing decision); loopback is always local.
+    """
+    if isinstance(rulesets, Ruleset):
+        rulesets = [rulesets]
+    local = frozenset(addresses.address(text) for text in local_addresses)
+    context = _Context(rulesets, local)
+    src = addresses.address(packet.src)
+    state = _State(src, addresses.address(packet.dst), packet.dport, packet.sport, packet.protocol.lower())
+    family = state.dst[0]
+    entry = "output" if context.is_local(src) else "prerouting"
+    alive: list[Outcome] = [(1.0, state, "")]
+    finished: list[Outcome] = []
+
+    def run_hook(hook: str) -> None:
+        nonlocal alive
+        for ruleset, chain in _hook_chains(context, hook, family):
+            context.current = ruleset
+            next_alive: list[Outcome] = []
+            for probability, branch_state, verdict in alive:
+                if chain.type == "nat" and branch_state.dnat is not None and hook in ("prerouting", "output"):
+                    next_alive.append((probability, branch_state, verdict))
+                    continue
+                if chain.type == "nat" and branch_state.masquerade and hook == "postrouting":
+                    next_alive.append((probability, branch_state, verdict))
+                    continue
+                for result_probability, result_state, result in _run_chain(context, chain, branch_state,
+                                                                           probability, 0):
+                    if result in ("drop", "reject"):
+                        finished.append((result_probability, result_state, result.upper()))
+                    elif result == "accept":
+                        next_alive.append((result_probability, result_state, "ACCEPT"))
+                    else:
+                        next_alive.append((result_probability, result_state, verdict))
+            alive = next_alive
+
+    run_hook(entry)
+    by_route: dict[str, list[Outcome]] = {"input": [], "forward": []}
+    for outcome in alive:
+        by_route["input" if context.is_local(outcome[1].dst) else "forward"].append(outcome)
+    survivors: list[Outcome] = []
+    for hook, group in by_route.items():
+        if not group:
+            continue
+        alive = group
+        if entry == "output":
+            run_hook("postrouting")
+            if hook == "input":
+                run_hook("input")
+        else:
+            run_hook(hook)
+            if hook == "forward":
+                run_hook("postrouting")
+        survivors.extend(alive)
+    branches = [Branch(probability, verdict, outcome_state.dnat, outcome_state.masquerade, outcome_state.rules)
+                for probability, outcome_state, verdict in finished + survivors if probability > 0]
+    return Trace(packet, tuple(_merge(branches)), entry=entry, affinity_seconds=context.affinity,
+                 notes=tuple(context.notes))
+
+
+def _merge(branches: list[Branch]) -> list[Branch]:
+    """Join branches that end the same way (same verdict, destination and masquerade)."""
+    merged: dict[tuple[object, ...], Branch] = {}
+    for branch in branches:
+        key = (branch.verdict, branch.destination, branch.masquerade)
+        if key in merged:
+            previous = merged[key]
+            known = {id(rule) for rule in previous.rules}
+            rules = previous.rules + tuple(rule for rule in branch.rules if id(rule) not in known)
+            merged[key] = Branch(previous.probability + branch.probability, branch.verdict, branch.destination,
+                                 branch.masquerade, rules)
+        else:
+            merged[key] = branch
+    return list(merged.values())
+
+
+def _hook_chains(context: _Context, hook: str, family: int) -> list[tuple[Ruleset, Chain]]:
+    plan, notes = _hook_plan(tuple(context.rulesets), hook, family)
+    for note in notes:
+        context.note(note)
+    return plan
+
+
+@lru_cache(maxsize=256)
+def _hook_plan(rulesets: tuple[Ruleset, ...], hook: str, family: int,
+               ) -> tuple[list[tuple[Ruleset, Chain]], tuple[str, ...]]:
+    """The base chains a hook runs (computed once per rule set; rule sets are immutable)."""
+    notes: list[str] = []
+    found: list[tuple[int, int, Ruleset, Chain]] = []
+    for ruleset in rulesets:
+        if ruleset.source == "iptables" and ruleset.family not in (0, family):
+            continue
+        hooked = _hooked_tables(ruleset)
+        for chain in ruleset.base_chains(hook):
+            if ruleset.source == "nftables" and not _table_family_matches(chain.table, family):
+                continue
+            if chain.table not in hooked:
+                continue
+            found.append((chain.priority, len(found), ruleset, chain))
+        if ruleset.source != "iptables":
+            continue
+        for table in _KUBE_PROXY_HOOKS:
+            if table in hooked or not any(key[0] == table for key in ruleset.chains):
+                continue
+            base = ruleset.chain(table, hook.upper())
+            if base is None or base.hook != hook:
+                base = Chain(table, hook.upper(), (), hook=hook, priority=_priority(table, hook),
+                             type="nat" if table == "nat" else "filter")
+            synthetic = _synthetic_hook(ruleset, base, hook)
+            if synthetic is None:
+                if base.rules:
+                    found.append((base.priority, len(found), ruleset, base))
+                continue
+            notes.append(f"the {table} table has no jumps from its built-in chains into kube-proxy's chains "
+                         "(kube-proxy's restore input, not a node's dump): traced as kube-proxy hooks them in")
+            found.append((synthetic.priority, len(found), ruleset, synthetic))
+    found.sort(key=lambda item: (item[0], item[1]))
+    return [(ruleset, chain) for _, _, ruleset, chain in found], tuple(notes)
+
+
+def _hooked_tables(ruleset: Ruleset) -> set[str]:
+    """Tables whose built-in chains are used as they are (all but kube-proxy's unhooked ones)."""
+    tables = {table for table, _ in ruleset.chains}
+    if ruleset.source != "iptables":
+        return tables
+    return {table for table in tables if table not in _KUBE_PROXY_HOOKS or _has_kube_hooks(ruleset, table)}
+
+
+def _priority(table: str, hook: str) -> int:
+    if table == "nat":
+        return 100 if hook in ("postrouting", "input") else -100
+    return 0
+
+
+def _table_family_matches(table: str, family: int) -> bool:
+    kind = table.split(" ", 1)[0]
+    return kind == "inet" or (kind == "ip" and family == 4) or (kind == "ip6" and family == 6)
+
+
+def _has_kube_hooks(ruleset: Ruleset, table: str) -> bool:
+    for (chain_table, _), chain in ruleset.chains.items():
+        if chain_table != table or not chain.hook:
+            continue
+        for rule in chain.rules:
+            if rule.action[0] in ("jump", "goto") and str(rule.action[1]).startswith("KUBE-"):
+                return True
+    return False
+
+
+def _synthetic_hook(ruleset: Ruleset, chain: Chain, hook: str) -> Chain | None:
+    targets = [name for name in _KUBE_PROXY_HOOKS.get(chain.table, {}).get(hook, ())
+               if ruleset.chain(chain.table, name) is not None]
+    if not targets:
+        return None
+    new_state = ("ctstate", frozenset({"NEW"}), False)
+    rules = list(chain.rules)
+    for name in targets:
+        matches = (new_state,) if chain.table == "filter" else ()
+        rules.append(Rule(chain.table, chain.name, matches, ("jump", name),
+                          f"-A {chain.name} -j {name}  (assumed: kube-proxy installs this jump)"))
+    return Chain(chain.table, chain.name, tuple(rules), hook=hook, priority=chain.priority, type=chain.type,
+                 policy=chain.policy, general=tuple(range(len(rules))))
+
+
+def _candidates(chain: Chain, state: _State) -> Sequence[int]:
+    if not chain.by_destination and not chain.by_port:
+        return chain.general
+    specific = chain.by_destination.get(state.dst[1], ())
+    by_port = chain.by_port.get(state.dport, ())
+    if not specific and not by_port:
+        return chain.general
+    if not chain.general and not by_port:
+        return specific
+    return sorted((*chain.general, *specific, *by_port))
+
+
+def _run_chain(context: _Context, chain: Chain, state: _State, probability: float, depth: int) -> list[Outcome]:
+    """Outcomes of running ``chain``: verdict ``continue`` (fell off / returned) or a final one."""
+    if depth > _MAX_DEPTH:
+        context.note(f"jumps nested deeper than {_MAX_DEPTH} at chain {chain.name}: a loop?")
+        return [(probability, state, "continue")]
+    results = _walk(context, chain, _candidates(chain, state), 0, state, probability, depth)
+    if chain.hook and chain.policy == "drop":
+        return [(p, s, "drop" if verdict == "continue" else verdict) for p, s, verdict in results]
+    return results
+
+
+def _walk(context: _Context, chain: Chain, candidates: Sequence[int], start: int, state: _State,
+          probability: float, depth: int) -> list[Outcome]:
+    results: list[Outcome] = []
+    position = start
+    total = len(candidates)
+    while position < total:
+        rule = chain.rules[candidates[position]]
+        position += 1
+        chance = _match(context, rule, state)
+        if chance <= 0.0:
+            continue
+        outcomes = _act(context, rule, state, probability * chance, depth)
+        if chance >= 1.0 and len(outcomes) == 1 and outcomes[0][2] == "continue":
+            probability, state = outcomes[0][0], outcomes[0][1]
+            continue
+        for outcome_probability, outcome_state, verdict in outcomes:
+            if verdict == "continue":
+                results.extend(_walk(context, chain, candidates, position, outcome_state, outcome_probability,
+                                     depth))
+            elif verdict == "return":
+                results.append((outcome_probability, outcome_state, "continue"))
+            else:
+                results.append((outcome_probability, outcome_state, verdict))
+        if chance >= 1.0:
+            return results
+        probability *= 1.0 - chance
+        if probability <= 0.0:
+            return results
+    results.append((probability, state, "continue"))
+    return results
+
+
+def _with_rule(state: _State, rule: Rule) -> _State:
+    new = state.copy()
+    new.rules = (*state.rules, rule)
+    return new
+
+
+def _act(context: _Context, rule: Rule, state: _State, probability: float, depth: int) -> list[Outcome]:
+    action = rule.action
+    kind = action[0]
+    if kind == "none":
+        return [(probability, state, "continue")]
+    if kind in ("jump", "goto"):
+        ruleset = context.current
+        target = ruleset.chain(rule.table, action[1]) if ruleset is not None else None
+        if target is None:
+            context.note(f"{rule.chain} jumps to {action[1]}, which the dump does not define")
+            return [(probability, state, "continue")]
+        outcomes = _run_chain(context, target, _with_rule(state, rule), probability, depth + 1)
+        if kind == "goto":
+            return [(p, s, "return" if verdict == "continue" else verdict) for p, s, verdict in outcomes]
+        return outcomes
+    if kind in ("accept", "drop", "reject", "return"):
+        return [(probability, _with_rule(state, rule), kind)]
+    if kind == "dnat":
+        new = _with_rule(state, rule)
+        ip, port = action[1], action[2] or state.dport
+        new.dnat = (ip, port)
+        new.dst = addresses.address(ip)
+        new.dport = port
+        return [(probability, new, "accept")]
+    if kind in ("masquerade", "snat"):
+        new = _with_rule(state, rule)
+        new.masquerade = True
+        return [(probability, new, "accept")]
+    if kind == "mark":
+        operation, value, mask = action[1], action[2], action[3]
+        new = state.copy()
+        if operation == "or":
+            new.mark = state.mark | value
+        elif operation == "xor":
+            new.mark = state.mark ^ value
+        elif operation == "and":
+            new.mark = state.mark & value
+        elif operation == "setx":
+            new.mark = (state.mark & ~mask) ^ value
+        else:
+            new.mark = value
+        if new.mark & ~state.mark:
+            new.rules = (*state.rules, rule)
+        return [(probability, new, "continue")]
+    if kind == "recent_set":
+        return [(probability, state, "continue")]
+    if kind == "vmap":
+        verdict = _lookup(context, rule, action, state)
+        if verdict is None:
+            return [(probability, state, "continue")]
+        return _act(context, Rule(rule.table, rule.chain, (), verdict, rule.text, rule.line, rule.comment),
+                    _with_rule(state, rule), probability, depth)
+    if kind == "numgen":
+        modulus, elements = action[1], action[2]
+        split: list[Outcome] = []
+        share = probability / modulus if modulus else 0.0
+        for value in range(modulus):
+            verdict_action = elements.get(value)
+            if verdict_action is None:
+                split.append((share, state, "continue"))
+                continue
+            split.extend(_act(context, Rule(rule.table, rule.chain, (), verdict_action, rule.text, rule.line,
+                                               rule.comment), _with_rule(state, rule), share, depth))
+        return split
+    context.note(f"action not understood, treated as no-op: {rule.text}")
+    return [(probability, state, "continue")]
+
+
+def _key_value(field_name: str, state: _State) -> object:
+    if field_name == "daddr":
+        return state.dst
+    if field_name == "saddr":
+        return state.src
+    if field_name == "l4proto":
+        return state.proto
+    if field_name == "dport":
+        return state.dport
+    if field_name == "sport":
+        return state.sport
+    return None
+
+
+def _lookup(context: _Context, rule: Rule, action: tuple[Any, ...], state: _State) -> Any:
+    key_fields, map_name, inline = action[1], action[2], action[3]
+    key = tuple(_key_value(str(name), state) for name in key_fields)
+    if map_name:
+        named = _named_set(context, rule.table, str(map_name))
+        if named is None:
+            context.note(f"{rule.chain} looks up map @{map_name}, which the dump does not define")
+            return None
+        return named.elements.get(key)
+    return inline.get(key)
+
+
+def _named_set(context: _Context, table: str, name: str) -> NamedSet | None:
+    ruleset = context.current
+    if ruleset is None:
+        return None
+    return ruleset.sets.get((table, name))
+
+
+def _in_set(context: _Context, rule: Rule, match: tuple[object, ...], state: _State) -> float:
+    name = str(match[1])
+    named = _named_set(context, rule.table, name) or _named_set(context, "ipset", name)
+    value = state.src if match[0] == "saddr_set" else state.dst
+    if named is None:
+        context.note(f"set {name} is not in the dump: rules matching it were treated as not matching")
+        return 0.0
+    if named.dynamic:
+        if context.affinity is None:
+            context.affinity = _seconds(named.timeout)
+        return 0.0
+    found = (value,) in named.elements or any(addresses.contains(net, value[0], value[1])
+                                               for net in named.intervals)
+    return 1.0 if found else 0.0
+
+
+def _seconds(timeout: str) -> int:
+    text = timeout.strip()
+    if not text:
+        return 0
+    total, number = 0, ""
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    for character in text:
+        if character.isdigit():
+            number += character
+        elif character in units and number:
+            total += int(number) * units[character]
+            number = ""
+    return total + (int(number) if number else 0)
+
+
+def _match(context: _Context, rule: Rule, state: _State) -> float:
+    """1.0 when the rule matches, 0.0 when not, the probability for a random split."""
+    chance = 1.0
+    for match in rule.matches:
+        kind = match[0]
+        if kind == "daddr" or kind == "saddr":
+            value = state.dst if kind == "daddr" else state.src
+            hit = any(net[0] == value[0] and (value[1] & net[2]) == net[1] for net in match[1])
+            if hit == match[2]:
+                return 0.0
+        elif kind == "proto":
+            if (match[1] in ("all", state.proto)) == match[2]:
+                return 0.0
+        elif kind == "dport" or kind == "sport":
+            port = state.dport if kind == "dport" else state.sport
+            hit = any(low <= port <= high for low, high in match[1])
+            if hit == match[2]:
+                return 0.0
+        elif kind == "dst_type" or kind == "src_type":
+            value = state.dst if kind == "dst_type" else state.src
+            if match[1] != "LOCAL":
+                context.note(f"address type {match[1]} is not modelled: {rule.text}")
+                return 0.0
+            if context.is_local(value) == match[2]:
+                return 0.0
+        elif kind == "mark":
+            if ((state.mark & match[2]) == match[1]) == match[3]:
+                return 0.0
+        elif kind == "ctstate":
+            states = {"NEW"} | ({"DNAT"} if state.dnat is not None else set())
+            if bool(states & match[1]) == match[2]:
+                return 0.0
+        elif kind == "random":
+            chance *= match[1]
+        elif kind == "recent":
+            if context.affinity is None:
+                context.affinity = int(match[2])
+            return 0.0
+        elif kind == "saddr_set" or kind == "daddr_set":
+            hit_chance = _in_set(context, rule, match, state)
+            if (hit_chance > 0) == bool(match[2]):
+                return 0.0
+        elif kind == "concat_set":
+            named = _named_set(context, rule.table, match[2])
+            key = tuple(_key_value(name, state) for name in match[1])
+            hit = named is not None and key in named.elements
+            if named is None:
+                context.note(f"set {match[2]} is not in the dump")
+            if hit == match[3]:
+                return 0.0
+        elif kind == "unknown":
+            context.note(f"not evaluated (treated as not matching): {match[1]} in {rule.chain}")
+            return 0.0
+    return chance
