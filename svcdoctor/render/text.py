@@ -79,7 +79,13 @@ def _details(finding: Finding) -> Table:
 
 
 def location_text(report: Report, finding: Finding) -> str:
-    """``file:line`` of the field a finding points at (manifests runs), "" when not known."""
+    """``file:line`` of the field a finding points at (manifests runs), "" when not known.
+
+    A recorded snapshot knows its objects' lines too, but there the line of a Service in a dump
+    is noise in a terminal; SARIF and ``-o github`` still carry it.
+    """
+    if (report.source or {}).get("kind") != "manifests":
+        return ""
     origin = report.origin_of(finding)
     if origin is None:
         return ""
