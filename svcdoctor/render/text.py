@@ -84,7 +84,7 @@ def location_text(report: Report, finding: Finding) -> str:
     A recorded snapshot knows its objects' lines too, but there the line of a Service in a dump
     is noise in a terminal; SARIF and ``-o github`` still carry it.
     """
-    if (report.source or {}).get("kind") != "manifests":
+    if (report.source or {}).get("kind") == "snapshot":
         return ""
     origin = report.origin_of(finding)
     if origin is None:
