@@ -111,10 +111,8 @@ def finish(reports: Sequence[Report], invocation: Invocation, snapshot: Snapshot
 
 
 def _has_ignore_annotations(snapshot: Snapshot) -> bool:
-    for collection in (snapshot.services, snapshot.pods, snapshot.network_policies, snapshot.ingresses,
-                       snapshot.deployments, snapshot.stateful_sets):
-        for obj in collection:
-            annotations = (obj.get("metadata") or {}).get("annotations") or {}
-            if "svcdoctor.dev/ignore" in annotations:
-                return True
+    for obj in snapshot.objects():
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        if "svcdoctor.dev/ignore" in annotations:
+            return True
     return False

@@ -37,7 +37,7 @@ SnapshotOption = Annotated[
     typer.Option("--snapshot", "-f", help="A recorded snapshot: a file, a directory or '-' for stdin (offline)."),
 ]
 OutputOption = Annotated[
-    str, typer.Option("--output", "-o", help="text | json | yaml | markdown | sarif | junit")
+    str, typer.Option("--output", "-o", help="text | json | yaml | markdown | sarif | junit | github")
 ]
 FailOnOption = Annotated[
     str, typer.Option("--fail-on", help="Exit 1 when a finding is at or above: error | warning | info | never.")
@@ -106,11 +106,21 @@ def _emit(text: str) -> None:
     sys.stdout.flush()
 
 
-def _render_options(invocation: Any = None) -> Any:
+def _render_options(invocation: Any = None, fail_on: str = "error") -> Any:
     from svcdoctor.render import RenderOptions
 
-    return RenderOptions(color=_color_wanted(), show_suppressed=bool(getattr(invocation, "show_suppressed", False)),
-                         verbose=bool(getattr(invocation, "verbose", False)))
+    return RenderOptions(color=_color_wanted(), width=_width(),
+                         show_suppressed=bool(getattr(invocation, "show_suppressed", False)),
+                         verbose=bool(getattr(invocation, "verbose", False)), extra={"fail_on": fail_on})
+
+
+def _width() -> int:
+    """The terminal's width on a terminal (or $COLUMNS); 100 when writing to a file or pipe."""
+    import shutil
+
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return max(60, min(shutil.get_terminal_size((100, 24)).columns, 160))
+    return 100
 
 
 # Flags shared by `check` and `scan`.
@@ -195,10 +205,12 @@ def check(
     from svcdoctor import app as application
     from svcdoctor import k8s
     from svcdoctor.checks.interface import Client
+    from svcdoctor.config import configured
     from svcdoctor.engine import diagnose_service
     from svcdoctor.render import render
     from svcdoctor.sources.interface import Request
 
+    output, fail_on, ignore, cluster_domain, config = configured(output, fail_on, ignore, cluster_domain)
     _check_output(output)
     _check_choice(fail_on, FAIL_ON, "--fail-on")
     if sum(x is not None for x in (from_pod, from_ip, from_node)) > 1:
@@ -208,7 +220,7 @@ def check(
         request_timeout=request_timeout, verbose=verbose, namespace=namespace, cluster_domain=cluster_domain,
         node_dumps=node_dump, probe=probe, probe_timeout=probe_timeout, max_probes=max_probes,
         dns_server=dns_server, ignore=ignore, baseline=baseline, write_baseline=write_baseline,
-        show_suppressed=show_suppressed,
+        show_suppressed=show_suppressed, config=config,
     )
     source = application.open_source(invocation)
     target_namespace = application.resolve_namespace(invocation, source)
@@ -232,6 +244,11 @@ def check(
     loaded, source_description = application.load(invocation, request, source)
     if client is not None and client.kind == "pod":
         pod = loaded.pod(client.namespace, client.name)
+        if pod is None and loaded.static:  # manifests: a workload's name stands for its template's Pod
+            from svcdoctor.sources.manifests import stand_in_for
+
+            pod = stand_in_for(loaded, client.namespace, client.name)
+            client = Client("pod", client.namespace, k8s.name(pod)) if pod is not None else client
         if pod is None:
             raise InputError(f"--from: Pod {client_pod} is not in the {source.kind}")
         client = Client("pod", client.namespace, client.name, k8s.pod_ip(pod))
@@ -241,7 +258,7 @@ def check(
     report = diagnose_service(loaded, target_namespace, name, client=client,
                               options=application.options_for(invocation), source=source_description)
     report = application.finish([report], invocation, loaded)[0]
-    _emit(render(report, output, _render_options(invocation)))
+    _emit(render(report, output, _render_options(invocation, fail_on)))
     return EXIT_FINDINGS if report.fails(fail_on) else EXIT_OK
 
 
@@ -266,20 +283,24 @@ def scan(
 ) -> int:
     """Diagnose every Service of a namespace (or of all): a summary table, worst first."""
     from svcdoctor import app as application
+    from svcdoctor.config import configured
     from svcdoctor.engine import scan as scan_services
     from svcdoctor.render import render_scan
     from svcdoctor.sources.interface import Request
 
+    output, fail_on, ignore, cluster_domain, config = configured(output, fail_on, ignore, cluster_domain)
     _check_output(output)
     _check_choice(fail_on, FAIL_ON, "--fail-on")
     invocation = _invocation(
         snapshot=snapshot, manifests=manifests, kubeconfig=kubeconfig, context=context,
         request_timeout=request_timeout, verbose=verbose, namespace=namespace, cluster_domain=cluster_domain,
         node_dumps=node_dump, ignore=ignore, baseline=baseline, write_baseline=write_baseline,
-        show_suppressed=show_suppressed,
+        show_suppressed=show_suppressed, config=config,
     )
     if namespace is None and not all_namespaces and snapshot is not None:
         raise InputError("give -n NAMESPACE or -A (--all-namespaces)")
+    # Manifests name their own namespaces: without -n, scan every Service they hold.
+    all_namespaces = all_namespaces or (manifests is not None and namespace is None)
     source = application.open_source(invocation)
     scan_namespace = "" if all_namespaces else application.resolve_namespace(invocation, source)
     request = Request(namespace=scan_namespace, all_namespaces=all_namespaces)
@@ -287,7 +308,7 @@ def scan(
     reports = scan_services(loaded, None if all_namespaces else [scan_namespace],
                             options=application.options_for(invocation), source=source_description)
     reports = application.finish(reports, invocation, loaded)
-    _emit(render_scan(reports, output, _render_options(invocation)))
+    _emit(render_scan(reports, output, _render_options(invocation, fail_on)))
     return EXIT_FINDINGS if any(r.fails(fail_on) for r in reports) else EXIT_OK
 
 
@@ -331,6 +352,14 @@ def demo(
 from svcdoctor.dataplane.command import collect_app  # noqa: E402  (registered after the commands above)
 
 app.add_typer(collect_app, name="collect")
+
+from svcdoctor.reach import reach as _reach  # noqa: E402  (the command lives in its own module)
+
+app.command("reach")(_reach)
+
+from svcdoctor import live_cli  # noqa: E402 - registers record and snapshot serve on app
+
+live_cli.register(app)
 
 
 # -- entry points ----------------------------------------------------------------------------
@@ -388,3 +417,8 @@ def _error(message: str) -> None:
 def kubectl_main() -> None:
     """The ``kubectl-svcdoctor`` entry point: ``kubectl svcdoctor …``."""
     main(prog_name="kubectl svcdoctor")
+
+
+from svcdoctor.dns.command import dns_records  # noqa: E402  (its own module; registered here)
+
+app.command("dns")(dns_records)

@@ -20,14 +20,24 @@ CAUSES: dict[str, frozenset[str]] = {
                         "SD805", "SD901", "SD902", "SD903", "SD904"}),
     "SD209": frozenset({"SD501", "SD502", "SD701", "SD702", "SD802", "SD803", "SD805", "SD903", "SD904"}),
     "SD501": frozenset({"SD207", "SD208", "SD211", "SD701", "SD702", "SD802", "SD803", "SD805", "SD903", "SD904"}),
-    "SD401": frozenset({"SD502", "SD503", "SD405", "SD207", "SD208", "SD211", "SD805", "SD901", "SD902",
+    "SD401": frozenset({"SD501", "SD502", "SD503", "SD405", "SD207", "SD208", "SD211", "SD805", "SD901", "SD902",
                         "SD903", "SD904"}),
     "SD402": frozenset({"SD502", "SD503", "SD207", "SD208", "SD211", "SD805", "SD903", "SD904"}),
     "SD403": frozenset({"SD502", "SD503", "SD207", "SD208", "SD211", "SD805", "SD903", "SD904"}),
+    # Terminating Pods are taken out of the ready endpoints at once.
+    "SD404": frozenset({"SD501", "SD502"}),
+    # Ready Pods the endpoints controller never wrote down: that is why there are no endpoints.
+    "SD503": frozenset({"SD501"}),
     "SD502": frozenset({"SD207", "SD208", "SD211", "SD701", "SD702", "SD802", "SD803", "SD805", "SD903", "SD904"}),
-    "SD202": frozenset({"SD504"}),
+    # A named targetPort no Pod has leaves that port without endpoints (legacy Endpoints drop the Pods).
+    "SD202": frozenset({"SD501", "SD504", "SD805", "SD903", "SD904"}),
     "SD201": frozenset({"SD901"}),
-    "SD203": frozenset({"SD901"}),
+    "SD203": frozenset({"SD504", "SD901"}),
+    "SD204": frozenset({"SD804", "SD904"}),
+    "SD205": frozenset({"SD904"}),
+    "SD206": frozenset({"SD701", "SD702"}),
+    "SD207": frozenset({"SD904"}),
+    "SD208": frozenset({"SD903"}),
     "SD604": frozenset({"SD601"}),
     "SD603": frozenset({"SD701"}),
     "SD703": frozenset({"SD701"}),
@@ -121,9 +131,13 @@ def rank(findings: Sequence[Finding], order: dict[str, int]) -> list[Finding]:
             level += 1
         return level
 
+    # Between equally severe causes, the one that breaks the Service outright outranks one that breaks a
+    # side path (an Ingress route, the load balancer), whatever their steps.
+    impact_rank = {"unreachable": 0, "degraded": 1, "unknown": 2, "none": 3}
     return sorted(
         findings,
-        key=lambda f: (f.severity is Severity.INFO, depth(f), f.severity.rank, f.step, order.get(f.id, 0), f.key),
+        key=lambda f: (f.severity is Severity.INFO, depth(f), f.severity.rank, impact_rank.get(f.impact, 3), f.step,
+                       order.get(f.id, 0), f.key),
     )
 
 

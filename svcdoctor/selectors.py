@@ -171,7 +171,15 @@ class Selector:
     def __str__(self) -> str:
         if self.nothing:
             return "<nothing>"
-        return ",".join(str(r) for r in sorted(self.requirements, key=lambda r: (r.key, r.operator)))
+        return ",".join(sorted((str(r) for r in self.requirements), key=lambda text: (_key_of(text), text)))
+
+
+def _key_of(requirement_text: str) -> str:
+    """The key of a requirement's string form (for sorting as ``labels.Selector.String`` does)."""
+    text = requirement_text.lstrip("!")
+    for separator in ("!=", "=", " in ", " notin ", ">", "<"):
+        text = text.split(separator, 1)[0]
+    return text
 
 
 EVERYTHING = Selector()

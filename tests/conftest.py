@@ -15,7 +15,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "fixtures" / "scenarios"
-ORACLES = ROOT.parent / "shared" / "oracles"
+# ../shared/oracles from the main checkout; ../../shared/oracles from a worktree under /work/wt.
+ORACLES = next((p for p in (ROOT.parent / "shared" / "oracles", ROOT.parent.parent / "shared" / "oracles")
+                if p.exists()), ROOT.parent / "shared" / "oracles")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import SCENARIOS, run_cli
+from tests.conftest import ROOT, SCENARIOS, run_cli
 
 
 def scenario_folders() -> list[Path]:
@@ -24,6 +24,9 @@ def scenario_args(folder: Path) -> list[str]:
     args = [str(a) for a in spec["args"]]
     if "--manifests" not in args and "--snapshot" not in args:
         args += ["--snapshot", str(folder / "snapshot.yaml")]
+    for flag in ("--manifests", "--baseline"):  # paths in scenario.yaml are relative to the repo root
+        if flag in args and not Path(args[args.index(flag) + 1]).is_absolute():
+            args[args.index(flag) + 1] = str(ROOT / args[args.index(flag) + 1])
     return [*args, "-o", "json"]
 
 
@@ -37,6 +40,7 @@ def actual_outcome(folder: Path) -> dict:
         "ranked": [f["id"] for f in report["findings"]],
         "caused_by": {f["id"]: f["caused_by"] for f in report["findings"] if f["caused_by"]},
         "steps": {str(s["step"]): s["status"] for s in report["steps"]},
+        **({"suppressed": [f["id"] for f in report["suppressed"]]} if report.get("suppressed") else {}),
     }
 
 

@@ -67,12 +67,12 @@ def run(context: Context) -> Iterator[Finding]:
     evidence += _referrers(context)
     hints = []
     if near:
-        hints.append("did you mean " + " or ".join(repr(n) for n in near) + "?")
+        hints.append("Did you mean " + " or ".join(repr(n) for n in near) + "?")
     if elsewhere:
-        hints.append(f"a Service named {name!r} exists in namespace " + ", ".join(elsewhere))
+        hints.append(f"A Service named {name!r} exists in namespace {', '.join(elsewhere)}.")
     if not hints:
-        hints.append(f"namespace {namespace} has {len(local_names)} Service(s)" if local_names
-                     else f"namespace {namespace} has no Services at all")
+        hints.append(f"Namespace {namespace} has {len(local_names)} Service(s), none with a similar name."
+                     if local_names else f"Namespace {namespace} has no Services at all.")
     next_commands = [f"kubectl get services -n {namespace}",
                      f"kubectl get services -A --field-selector metadata.name={name}"]
     fix = f"Create the Service {name} in namespace {namespace}, or correct the name or namespace the client uses."
@@ -81,7 +81,7 @@ def run(context: Context) -> Iterator[Finding]:
     elif elsewhere:
         fix = (f"Address it as {name}.{elsewhere[0]} (or {name}.{elsewhere[0]}.svc), or create it in {namespace}.")
     yield CHECK.finding(
-        f"There is no Service {name!r} in namespace {namespace}: " + "; ".join(hints) + ".",
+        f"There is no Service {name!r} in namespace {namespace}. " + " ".join(hints),
         evidence=evidence,
         next=next_commands,
         fix=fix,

@@ -18,8 +18,7 @@ from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.selectors import from_service_selector
 from svcdoctor.similarity import edit_distance, typo_limit
 
-WORKLOAD_ATTRIBUTES = ("deployments", "stateful_sets", "daemon_sets", "replica_sets", "jobs",
-                       "replication_controllers")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController")
 
 
 def _difference(selector: Mapping[str, str], labels: Mapping[str, str]) -> list[str]:
@@ -55,14 +54,9 @@ def _group_label(pods: Sequence[Obj], context: Context) -> str:
 
 def _near_misses(context: Context, selector: Mapping[str, str]) -> list[tuple[str, list[str], Sequence[Obj]]]:
     """Groups of Pods in the namespace that miss the selector by one label (or by typos)."""
-    groups: dict[tuple[tuple[str, str], ...], list[Obj]] = {}
-    for pod in context.snapshot.pods_in(context.target.namespace):
-        labels = k8s.labels(pod)
-        # Group identical label sets (minus the per-revision hash) to stay fast on big namespaces.
-        key = tuple(sorted((k, str(v)) for k, v in labels.items() if k != "pod-template-hash"))
-        groups.setdefault(key, []).append(pod)
     scored = []
-    for label_items, pods in groups.items():
+    # Pods with identical label sets (minus the per-revision hash) are judged once, from the index.
+    for label_items, pods in context.snapshot.label_groups(context.target.namespace):
         labels = dict(label_items)
         differences = _difference(selector, labels)
         similar = sum(_is_similar(d) for d in differences)
@@ -70,25 +64,49 @@ def _near_misses(context: Context, selector: Mapping[str, str]) -> list[tuple[st
         # "one off", so there only a similar key or value (a typo, a renamed value) counts.
         one_off = len(differences) == 1 and (len(selector) > 1 or similar == 1)
         if one_off or (differences and similar == len(differences)):
-            scored.append((len(differences), -len(pods), _group_label(pods, context), differences, pods))
-    scored.sort(key=lambda item: (item[0], item[1], item[2]))
-    return [(label, differences, pods) for _, _, label, differences, pods in scored[:5]]
+            scored.append((len(differences), -len(pods), differences, pods))
+    if not scored:
+        return []
+    # Name the workloads only of the groups that can make the top five (ties included).
+    scored.sort(key=lambda item: (item[0], item[1]))
+    cutoff = scored[min(4, len(scored) - 1)][:2]
+    finalists = [(count, size, _group_label(pods, context), differences, pods)
+                 for count, size, differences, pods in scored if (count, size) <= cutoff]
+    finalists.sort(key=lambda item: (item[0], item[1], item[2]))
+    return [(label, differences, pods) for _, _, label, differences, pods in finalists[:5]]
 
 
 def _matching_templates(context: Context) -> list[tuple[Obj, int]]:
     """Workloads in the namespace whose Pod template the selector matches, with their replicas."""
     result = []
-    for attribute in WORKLOAD_ATTRIBUTES:
-        for workload in getattr(context.snapshot, attribute):
-            if k8s.namespace(workload) != context.target.namespace:
-                continue
-            if attribute == "replica_sets" and k8s.meta(workload).get("ownerReferences"):
+    for kind in WORKLOAD_KINDS:
+        for workload in context.snapshot.in_namespace(kind, context.target.namespace):
+            if kind == "ReplicaSet" and k8s.meta(workload).get("ownerReferences"):
                 continue  # the owning Deployment speaks for it
             template = k8s.as_map(k8s.spec(workload).get("template"))
             if context.selector.matches(k8s.labels(template)):
                 replicas = k8s.spec(workload).get("replicas")
                 result.append((workload, int(replicas) if isinstance(replicas, int) else 1))
     return result
+
+
+def _creation_failure(context: Context, workload: Obj) -> str:
+    """The controller's own reason for not creating Pods (quota, admission), when it recorded one."""
+    candidates = [workload]
+    if workload.get("kind") == "Deployment":
+        uid = k8s.uid(workload)
+        candidates += [rs for rs in context.snapshot.in_namespace("ReplicaSet", k8s.namespace(workload))
+                       if any(
+                           isinstance(o, Mapping) and o.get("uid") == uid
+                           for o in k8s.as_list(k8s.meta(rs).get("ownerReferences")))]
+    for candidate in candidates:
+        for condition in k8s.as_list(k8s.status(candidate).get("conditions")):
+            if (isinstance(condition, Mapping) and condition.get("type") == "ReplicaFailure"
+                    and str(condition.get("status")) == "True"):
+                return str(condition.get("message") or condition.get("reason") or "")
+    events = context.snapshot.events_for(str(workload.get("kind")), k8s.namespace(workload), k8s.name(workload))
+    failed = [e for e in events if e.get("reason") in ("FailedCreate", "FailedCreatePodSandBox")]
+    return str(failed[-1].get("message") or failed[-1].get("note") or "") if failed else ""
 
 
 def run(context: Context) -> Iterator[Finding]:
@@ -133,9 +151,12 @@ def run(context: Context) -> Iterator[Finding]:
             fixes.append(f"Scale it up: kubectl scale {workload.get('kind', '').lower()} {k8s.name(workload)} "
                          f"-n {namespace} --replicas=1")
         elif not context.snapshot.static:
-            hints.append(f"{k8s.ref(workload)} matches but none of its Pods exist (check its events)")
+            failure = _creation_failure(context, workload)
+            hints.append(f"{k8s.ref(workload)} matches but none of its Pods exist"
+                         + (f": {failure}" if failure else " (check its events)"))
             evidence.append(Evidence(k8s.ref(workload), "spec.template.metadata.labels", None,
-                                     "its template matches the selector, yet no Pod was found"))
+                                     "its template matches the selector, yet no Pod was found"
+                                     + (f"; the controller reports: {failure}" if failure else "")))
             fixes.append(f"See why the Pods are not created: kubectl describe {workload.get('kind', '').lower()} "
                          f"{k8s.name(workload)} -n {namespace}")
         else:

@@ -21,6 +21,7 @@ FORMATS: dict[str, str] = {
     "markdown": "svcdoctor.render.markdown",
     "sarif": "svcdoctor.render.sarif",
     "junit": "svcdoctor.render.junit",
+    "github": "svcdoctor.render.github",
 }
 
 

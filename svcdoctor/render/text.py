@@ -1,133 +1,236 @@
-"""``-o text``: the human report — root cause boxed first, then every step in order.
+"""``-o text``: the human report — the verdict and root cause boxed first, then every step in order.
 
-Colour only on a terminal and never with ``NO_COLOR`` (the CLI decides and passes ``color``).
+Each step gets a mark (✔ pass, ✖ fail, ! warn, ? unknown, – skipped); its findings follow,
+indented, with the evidence, the next commands and the fix in a two-column grid so that wrapped
+lines stay under their finding. Colour only on a terminal and never with ``NO_COLOR`` (the CLI
+decides and passes ``color``).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Any
 
-from rich.console import Console, Group
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from svcdoctor.checks.interface import Finding, Severity
+from svcdoctor.checks.interface import Evidence, Finding, Severity
 from svcdoctor.report import Report
 
-STEP_MARKS = {"pass": ("✔", "green"), "fail": ("✖", "red"), "warn": ("!", "yellow"),
+STEP_MARKS = {"pass": ("✔", "green"), "fail": ("✖", "bold red"), "warn": ("!", "bold yellow"),
               "unknown": ("?", "magenta"), "skipped": ("–", "dim")}
 SEVERITY_STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
-VERDICT_STYLES = {"unreachable": "bold white on red", "degraded": "bold black on yellow",
-                  "unknown": "bold white on magenta", "ok": "bold white on green"}
+VERDICT_STYLES = {"unreachable": "bold red", "degraded": "bold yellow", "unknown": "bold magenta",
+                  "ok": "bold green"}
+VERDICT_WORDS = {"unreachable": "UNREACHABLE", "degraded": "DEGRADED", "unknown": "UNKNOWN", "ok": "OK"}
+#: Longest evidence value shown; the JSON report has it whole.
+MAX_VALUE = 160
 
 
 def _console(options: Any) -> tuple[Console, io.StringIO]:
     buffer = io.StringIO()
-    console = Console(file=buffer, width=getattr(options, "width", 100), force_terminal=bool(options.color),
-                      no_color=not options.color, color_system="standard" if options.color else None,
-                      highlight=False, emoji=False, soft_wrap=False)
+    color = bool(getattr(options, "color", False))
+    console = Console(file=buffer, width=int(getattr(options, "width", 100) or 100), force_terminal=color,
+                      no_color=not color, color_system="standard" if color else None, highlight=False,
+                      emoji=False, soft_wrap=False, legacy_windows=False)
     return console, buffer
 
 
-def _value(value: Any) -> str:
+def value_text(value: Any) -> str:
+    """An evidence value on one line, shortened when long."""
     if value is None:
         return ""
-    if isinstance(value, str):
-        return value
-    text = json.dumps(value, default=str, sort_keys=True)
-    return text if len(text) <= 160 else text[:157] + "…"
+    text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
 
 
-def _finding_lines(finding: Finding, indent: str = "") -> list[Text]:
-    lines = []
-    head = Text(indent)
-    head.append(f"{finding.id} ", style="bold")
+def evidence_text(item: Evidence) -> str:
+    """``Object field = value — note`` for one evidence item."""
+    text = " ".join(part for part in (str(item.object) if item.object else "", item.field or "") if part)
+    value = value_text(item.value)
+    if value:
+        text += f" = {value}"
+    if item.note:
+        text += f" — {item.note}" if text else item.note
+    return text
+
+
+def _details(finding: Finding) -> Table:
+    """The finding's evidence, next commands and fix as a label | text grid."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim", no_wrap=True, min_width=len("evidence"))
+    grid.add_column(overflow="fold")
+    for index, item in enumerate(finding.evidence):
+        grid.add_row("evidence" if index == 0 else "", Text(evidence_text(item)))
+    for index, command in enumerate(finding.next):
+        grid.add_row("next" if index == 0 else "", Text(command, style="cyan"))
+    if finding.fix:
+        grid.add_row("fix", Text(finding.fix, style="green"))
+    return grid
+
+
+def location_text(report: Report, finding: Finding) -> str:
+    """``file:line`` of the field a finding points at (manifests runs), "" when not known."""
+    origin = report.origin_of(finding)
+    if origin is None:
+        return ""
+    path, line = origin
+    where = f"{path}:{line}" if line is not None else path
+    note = report.origins[finding.subject].note if finding.subject is not None and finding.subject in report.origins \
+        else ""
+    return f"{where} ({note})" if note else where
+
+
+def _finding(finding: Finding, location: str = "") -> RenderableType:
+    head = Text()
+    head.append(finding.id, style="bold")
+    head.append("  ")
     head.append(finding.severity.value, style=SEVERITY_STYLES[finding.severity])
     head.append(f"  {finding.title}")
     if finding.caused_by:
-        head.append(f"  (follows from {finding.caused_by})", style="dim")
-    lines.append(head)
-    lines.append(Text(indent + "  " + finding.message))
-    for item in finding.evidence:
-        parts = [str(item.object) if item.object else ""]
-        if item.field:
-            parts.append(item.field)
-        text = " ".join(p for p in parts if p)
-        value = _value(item.value)
-        if value:
-            text += f" = {value}"
-        if item.note:
-            text += f"  ({item.note})" if text else item.note
-        lines.append(Text(indent + "  evidence: " + text, style="dim"))
-    for command in finding.next:
-        lines.append(Text(indent + "  next:     " + command, style="cyan"))
-    if finding.fix:
-        lines.append(Text(indent + "  fix:      " + finding.fix, style="green"))
-    return lines
+        head.append(f"  ← follows from {finding.caused_by}", style="dim")
+    at = [Padding(Text(f"at {location}", style="dim"), (0, 0, 0, 2), expand=False)] if location else []
+    return Group(head, *at, Padding(Text(finding.message), (0, 0, 0, 2), expand=False),
+                 Padding(_details(finding), (0, 0, 0, 2), expand=False))
+
+
+def _header(report: Report) -> Text:
+    header = Text("svcdoctor", style="bold")
+    header.append(f"  Service {report.target}", style="bold")
+    if report.client:
+        header.append(f"  from {report.client}")
+    source = report.source or {}
+    where = source.get("path") or source.get("context") or ""
+    if source.get("kind"):
+        header.append(f"\n{source['kind']}{': ' + str(where) if where else ''}", style="dim")
+    return header
+
+
+def _verdict_box(report: Report) -> Panel:
+    style = VERDICT_STYLES.get(report.verdict, "bold")
+    title = Text()
+    title.append(VERDICT_WORDS.get(report.verdict, report.verdict.upper()), style=style)
+    root = report.root_cause
+    body: list[RenderableType] = []
+    if root is not None and root.severity is not Severity.INFO:
+        title.append(f" · root cause: {root.id} {root.title}", style="bold")
+        body.append(Text(root.message))
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column(overflow="fold")
+        if location_text(report, root):
+            grid.add_row("at", location_text(report, root))
+        if root.fix:
+            grid.add_row("fix", Text(root.fix, style="green"))
+        if root.next:
+            grid.add_row("next", Text(root.next[0], style="cyan"))
+        body.append(grid)
+        symptoms = [f for f in report.findings[1:] if f.severity is not Severity.INFO]
+        if symptoms:
+            linked = sum(1 for f in symptoms if f.caused_by == root.id)
+            body.append(Text(f"{len(symptoms)} more finding{'s' if len(symptoms) != 1 else ''} below"
+                             + (f" ({linked} follow{'s' if linked == 1 else ''} from it)" if linked else ""),
+                             style="dim"))
+    elif report.verdict == "unknown":
+        reasons = [f"step {s.step}: {s.reason}" for s in report.steps if s.status == "unknown" and s.reason]
+        body.append(Text("Nothing is proven wrong, but evidence needed for a verdict is missing."))
+        body += [Text(f"• {reason}", style="magenta") for reason in reasons[:4]]
+    else:
+        body.append(Text("No problems found at warning level or above.", style="green"))
+    border = style.split()[-1]
+    return Panel(Group(*body), title=title, title_align="left", border_style=border, box=box.ROUNDED,
+                 padding=(0, 1))
+
+
+def _step_line(report: Report, step: Any) -> Table:
+    mark, style = STEP_MARKS.get(step.status, ("?", ""))
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, width=2, justify="right")
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    title = Text(step.title, style="bold" if step.status in ("fail", "warn") else "")
+    if step.status in ("skipped", "unknown") and step.reason:
+        title.append(f"   {step.status}: {step.reason}", style="dim" if step.status == "skipped" else "magenta")
+    grid.add_row(Text(mark, style=style), Text(str(step.step), style=style), title)
+    return grid
 
 
 def render(report: Report, options: Any) -> str:
     console, buffer = _console(options)
-    header = Text("svcdoctor  ", style="bold")
-    header.append(f"Service {report.target}")
-    if report.client:
-        header.append(f"  from {report.client}")
-    source = report.source
-    if source:
-        where = source.get("path") or source.get("context") or ""
-        header.append(f"  ({source.get('kind', '')}{': ' + str(where) if where else ''})", style="dim")
-    console.print(header)
-    verdict = Text(" verdict ", style="bold")
-    verdict.append(f" {report.verdict.upper()} ", style=VERDICT_STYLES.get(report.verdict, "bold"))
-    console.print(verdict)
-    root = report.root_cause
-    if root is not None and root.severity is not Severity.INFO:
-        console.print(Panel(Group(*_finding_lines(root)), title=f"root cause: {root.id} {root.name}",
-                            title_align="left", border_style=SEVERITY_STYLES[root.severity].split()[-1]))
+    console.print(_header(report))
+    console.print(_verdict_box(report))
     for step in report.steps:
-        mark, style = STEP_MARKS.get(step.status, ("?", ""))
-        line = Text(f" {mark} ", style=style)
-        line.append(f"{step.step} {step.title}", style="bold" if step.status in ("fail", "warn") else "")
-        if step.status in ("skipped", "unknown") and step.reason:
-            line.append(f"   {step.status}: {step.reason}", style="dim")
-        console.print(line)
+        console.print(_step_line(report, step))
         for finding in report.findings:
             if finding.step == step.step:
-                for text in _finding_lines(finding, indent="     "):
-                    console.print(text)
+                console.print(Padding(_finding(finding, location_text(report, finding)), (0, 0, 0, 5), expand=False))
     for note in report.notes:
         console.print(Text(f"note: {note}", style="dim"))
     if report.suppressed:
-        console.print(Text(f"{len(report.suppressed)} finding(s) suppressed", style="dim"))
+        console.print(Text(f"{len(report.suppressed)} finding(s) suppressed"
+                           + ("" if getattr(options, "show_suppressed", False) else " (--show-suppressed lists them)"),
+                           style="dim"))
         if getattr(options, "show_suppressed", False):
             for finding in report.suppressed:
-                console.print(Text(f"   suppressed {finding.id} {finding.title}: {finding.message}", style="dim"))
-    if not report.findings:
-        console.print(Text("No problems found.", style="green"))
-    return buffer.getvalue()
+                console.print(Padding(_finding(finding), (0, 0, 0, 5), expand=False), style="dim")
+    return _tidy(buffer.getvalue())
 
 
 def render_scan(reports: list[Report], options: Any) -> str:
     console, buffer = _console(options)
-    table = Table(title=f"svcdoctor scan: {len(reports)} Service(s), worst first", title_justify="left",
-                  show_lines=False, expand=False)
-    table.add_column("verdict")
-    table.add_column("service")
-    table.add_column("root cause")
-    table.add_column("findings", justify="right")
+    console.print(Text(f"svcdoctor scan: {len(reports)} Service(s), worst first", style="bold"))
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("service", overflow="fold")
+    table.add_column("root cause", overflow="fold")
+    table.add_column("findings", justify="right", no_wrap=True)
     for report in reports:
         root = report.root_cause
-        cause = f"{root.id} {root.title}" if root and root.severity is not Severity.INFO else "-"
-        counted = [f for f in report.findings if f.severity is not Severity.INFO]
+        cause = f"{root.id} {root.title}" if root and root.severity is not Severity.INFO else "–"
+        counted = sum(1 for f in report.findings if f.severity is not Severity.INFO)
         table.add_row(Text(report.verdict, style=VERDICT_STYLES.get(report.verdict, "")), str(report.target),
-                      cause, str(len(counted)))
-    console.print(table)
+                      cause, str(counted))
+    if reports:
+        console.print(table)
     counts: dict[str, int] = {}
     for report in reports:
         counts[report.verdict] = counts.get(report.verdict, 0) + 1
-    console.print(", ".join(f"{counts[v]} {v}" for v in ("unreachable", "degraded", "unknown", "ok") if v in counts)
-                  or "no Services")
-    return buffer.getvalue()
+    summary = Text()
+    for verdict in ("unreachable", "degraded", "unknown", "ok"):
+        if verdict in counts:
+            if summary:
+                summary.append(", ")
+            summary.append(f"{counts[verdict]} {verdict}", style=VERDICT_STYLES[verdict])
+    console.print(summary if summary else Text("no Services"))
+    _print_scan_suppressed(console, reports, options)
+    return _tidy(buffer.getvalue())
+
+
+def _print_scan_suppressed(console: Console, reports: list[Report], options: Any) -> None:
+    """How many findings were suppressed across the scan; with --show-suppressed, which and why."""
+    total = sum(len(report.suppressed) for report in reports)
+    if not total:
+        return
+    shown = bool(getattr(options, "show_suppressed", False))
+    console.print(Text(f"{total} finding(s) suppressed" + ("" if shown else " (--show-suppressed lists them)"),
+                       style="dim"))
+    if shown:
+        for report in reports:
+            for note in report.notes:
+                if note.startswith("suppressed "):
+                    console.print(Text(f"   {report.target}: {note}", style="dim"))
+
+
+_TRAILING_SPACE = re.compile(r"[ ]+((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
+
+
+def _tidy(text: str) -> str:
+    """Drop the padding rich leaves at line ends (it only makes diffs and pastes noisy)."""
+    return _TRAILING_SPACE.sub(r"\1", text)

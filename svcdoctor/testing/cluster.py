@@ -374,6 +374,31 @@ class ClusterBuilder:
             self._managed_services.add((namespace, name))
         return service
 
+    def network_policy(self, namespace: str, name: str, spec: Mapping[str, Any],
+                       labels: Mapping[str, str] | None = None) -> Obj:
+        """A NetworkPolicy as the API returns it (``spec`` as written; no defaulting applied)."""
+        return self.add({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                         "metadata": self._meta("NetworkPolicy", namespace, name, labels, age_minutes=60 * 5),
+                         "spec": copy.deepcopy(dict(spec))})
+
+    def kube_dns(self, replicas: int = 2, cluster_ip: str = "10.96.0.10") -> list[Obj]:
+        """The cluster DNS add-on as kubeadm installs it: CoreDNS Pods k8s-app=kube-dns behind Service kube-dns."""
+        if not any(o["kind"] == "Namespace" and o["metadata"]["name"] == "kube-system" for o in self.objects):
+            self.namespace("kube-system")
+        ports = [{"name": "dns", "containerPort": 53, "protocol": "UDP"},
+                 {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
+                 {"name": "metrics", "containerPort": 9153, "protocol": "TCP"}]
+        pods = self.deployment("kube-system", "coredns", {"k8s-app": "kube-dns"},
+                               [self.container("coredns", "registry.k8s.io/coredns/coredns:v1.11.3", ports)],
+                               replicas=replicas)
+        self.service("kube-system", "kube-dns", {"k8s-app": "kube-dns"},
+                     [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                      {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+                      {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153}],
+                     labels={"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"},
+                     clusterIP=cluster_ip, clusterIPs=[cluster_ip])
+        return pods
+
     def event(self, involved: Obj, reason: str, message: str, *, type: str = "Warning", count: int = 1,
               minutes_ago: float = 1, component: str = "kubelet", series: bool = False) -> Obj:
         metadata = involved["metadata"]
@@ -396,6 +421,58 @@ class ClusterBuilder:
             event.update({"firstTimestamp": self.time(minutes_ago + 30), "lastTimestamp": self.time(minutes_ago),
                           "count": count, "eventTime": None})
         return self.add(event)
+
+    def ingress(self, namespace: str, name: str, rules: Iterable[Mapping[str, Any]], *,
+                default_backend: Mapping[str, Any] | None = None, ingress_class: str = "nginx",
+                load_balancer_ip: str | None = None) -> Obj:
+        """A networking.k8s.io/v1 Ingress. ``rules``: ``{"host": ..., "paths": [{"path", "service", "port"}]}``
+        where ``port`` is a number or a port name."""
+
+        def backend(service: str, port: int | str) -> Obj:
+            return {"service": {"name": service,
+                                "port": {"number": port} if isinstance(port, int) else {"name": port}}}
+
+        rule_list = []
+        for rule in rules:
+            paths = [{"path": path.get("path", "/"), "pathType": path.get("pathType", "Prefix"),
+                      "backend": backend(path["service"], path["port"])} for path in rule["paths"]]
+            item: Obj = {"http": {"paths": paths}}
+            if rule.get("host"):
+                item = {"host": rule["host"], **item}
+            rule_list.append(item)
+        spec: Obj = {"ingressClassName": ingress_class, "rules": rule_list}
+        if default_backend is not None:
+            spec["defaultBackend"] = backend(default_backend["service"], default_backend["port"])
+        status: Obj = {"loadBalancer": {"ingress": [{"ip": load_balancer_ip}]} if load_balancer_ip else {}}
+        return self.add({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                         "metadata": self._meta("Ingress", namespace, name),
+                         "spec": spec, "status": status})
+
+    def endpoint_slice(self, namespace: str, name: str, addresses: Iterable[str],
+                       ports: Iterable[Mapping[str, Any]], *, service_name: str | None = None,
+                       labels: Mapping[str, str] | None = None, ready: bool = True) -> Obj:
+        """A hand-made EndpointSlice (for a Service without selector); ``service_name`` sets the
+        ``kubernetes.io/service-name`` label that ties it to its Service (None leaves it out)."""
+        all_labels = dict(labels or {})
+        if service_name is not None:
+            all_labels["kubernetes.io/service-name"] = service_name
+        endpoints = [{"addresses": [address], "conditions": {"ready": ready}} for address in addresses]
+        port_items = [{"name": str(port.get("name") or ""), "port": int(port["port"]),
+                       "protocol": port.get("protocol", "TCP")} for port in ports]
+        return self.add({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+                         "metadata": self._meta("EndpointSlice", namespace, name, all_labels or None),
+                         "endpoints": endpoints or None, "ports": port_items or None})
+
+    def add_zone_hints(self, namespace: str, service_name: str) -> None:
+        """Hint every endpoint of the Service's slices for its own zone, as the EndpointSlice controller
+        does for ``trafficDistribution: PreferClose``. Call after :meth:`build`."""
+        for obj in self.objects:
+            if (obj["kind"] != "EndpointSlice" or obj["metadata"].get("namespace") != namespace
+                    or obj["metadata"].get("labels", {}).get("kubernetes.io/service-name") != service_name):
+                continue
+            for endpoint in obj.get("endpoints") or []:
+                if endpoint.get("zone"):
+                    endpoint["hints"] = {"forZones": [{"name": endpoint["zone"]}]}
 
     # -- the controllers -------------------------------------------------------------------------
 
@@ -565,6 +642,169 @@ class ClusterBuilder:
 
     def as_list(self) -> Obj:
         return {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": self.build()}
+
+    # -- Pod states beyond pod(state=...): call these before build() ---------------------------
+
+    @staticmethod
+    def _condition(pod: Obj, kind: str) -> Obj | None:
+        return next((c for c in pod["status"].get("conditions", []) if c["type"] == kind), None)
+
+    def _set_condition(self, pod: Obj, kind: str, value: bool, reason: str = "", message: str = "",
+                       minutes_ago: float = 5) -> None:
+        condition = self._condition(pod, kind)
+        if condition is None:
+            condition = {"type": kind, "lastProbeTime": None}
+            pod["status"].setdefault("conditions", []).append(condition)
+        status = "True" if value else "False"
+        if condition.get("status") != status:
+            condition["lastTransitionTime"] = self.time(minutes_ago)
+        condition["status"] = status
+        for key, text in (("reason", reason), ("message", message)):
+            if text:
+                condition[key] = text
+            else:
+                condition.pop(key, None)
+
+    def _mark_unready(self, pod: Obj, names: Iterable[str], minutes_ago: float = 5) -> None:
+        message = f"containers with unready status: [{' '.join(names)}]"
+        for kind in ("Ready", "ContainersReady"):
+            self._set_condition(pod, kind, False, "ContainersNotReady", message, minutes_ago)
+
+    def container_waiting(self, pod: Obj, reason: str, message: str = "", *, container: int = 0,
+                          restarts: int | None = None, last_reason: str | None = None, last_exit_code: int = 1,
+                          minutes_ago: float = 5) -> Obj:
+        """Put one container in ``waiting`` (CreateContainerConfigError, ErrImagePull, CrashLoopBackOff…).
+
+        With ``last_reason`` the container also gets a ``lastState.terminated`` (OOMKilled, Error).
+        """
+        status = pod["status"]["containerStatuses"][container]
+        waiting: Obj = {"reason": reason}
+        if message:
+            waiting["message"] = message
+        status["state"] = {"waiting": waiting}
+        status.update({"ready": False, "started": False})
+        if reason in ("CreateContainerConfigError", "ErrImagePull", "ImagePullBackOff", "InvalidImageName",
+                      "ContainerCreating"):
+            status["imageID"], status["containerID"] = "", ""
+        if last_reason is not None:
+            status["lastState"] = {"terminated": {
+                "exitCode": last_exit_code, "reason": last_reason, "startedAt": self.time(minutes_ago + 1),
+                "finishedAt": self.time(minutes_ago), "containerID": status.get("containerID") or ""}}
+        if restarts is not None:
+            status["restartCount"] = restarts
+        pod["status"]["phase"] = "Running" if status.get("containerID") or last_reason else "Pending"
+        self._mark_unready(pod, [status["name"]], minutes_ago)
+        return pod
+
+    def restarted(self, pod: Obj, restarts: int, *, reason: str = "Error", exit_code: int = 1,
+                  minutes_ago: float = 10, container: int = 0) -> Obj:
+        """A running container that has restarted ``restarts`` times, the last ``minutes_ago``."""
+        status = pod["status"]["containerStatuses"][container]
+        status["restartCount"] = restarts
+        status["lastState"] = {"terminated": {
+            "exitCode": exit_code, "reason": reason, "startedAt": self.time(minutes_ago + 30),
+            "finishedAt": self.time(minutes_ago), "containerID": status.get("containerID") or ""}}
+        if "running" in status.get("state", {}):
+            status["state"] = {"running": {"startedAt": self.time(minutes_ago)}}
+        return pod
+
+    def init_container(self, pod: Obj, name: str, image: str, *, state: str = "running",
+                       message: str = "", minutes_ago: float = 20) -> Obj:
+        """Give the Pod an init container that is still ``running`` or in ``crashloop``, so the Pod waits."""
+        pod["spec"].setdefault("initContainers", []).append(self.container(name, image))
+        status: Obj = {"name": name, "image": image, "imageID": f"{image}@sha256:" + hashlib.sha256(
+            image.encode()).hexdigest(), "restartCount": 0, "ready": False, "started": state == "running",
+            "containerID": "containerd://" + hashlib.sha256((k8s.name(pod) + name).encode()).hexdigest()}
+        if state == "running":
+            status["state"] = {"running": {"startedAt": self.time(minutes_ago)}}
+        else:
+            status["restartCount"] = 7
+            status["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": message or
+                                           f"back-off 5m0s restarting failed container={name} pod={k8s.name(pod)}"}}
+            status["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error", "startedAt": self.time(3),
+                                                  "finishedAt": self.time(2)}}
+        pod["status"].setdefault("initContainerStatuses", []).append(status)
+        pod["status"]["phase"] = "Pending"
+        for app_status in pod["status"].get("containerStatuses", []):
+            app_status.update({"ready": False, "started": False, "restartCount": 0, "imageID": "",
+                               "containerID": "", "state": {"waiting": {"reason": "PodInitializing"}}})
+            app_status.pop("lastState", None)
+        self._set_condition(pod, "Initialized", False, "ContainersNotInitialized",
+                            f"containers with incomplete status: [{name}]", minutes_ago)
+        self._mark_unready(pod, [c["name"] for c in pod["spec"]["containers"]], minutes_ago)
+        return pod
+
+    def terminate(self, pod: Obj, *, minutes_ago: float = 1, grace_seconds: int = 30,
+                  finalizers: Iterable[str] = ()) -> Obj:
+        """Delete the Pod ``minutes_ago``: deletionTimestamp is that moment plus the grace period."""
+        moment = self.now - timedelta(minutes=minutes_ago) + timedelta(seconds=grace_seconds)
+        pod["metadata"]["deletionTimestamp"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        pod["metadata"]["deletionGracePeriodSeconds"] = grace_seconds
+        if finalizers:
+            pod["metadata"]["finalizers"] = list(finalizers)
+        return pod
+
+    def set_condition(self, pod: Obj, kind: str, value: bool, *, reason: str = "", message: str = "",
+                      minutes_ago: float = 5) -> Obj:
+        """Set one Pod condition (a readiness gate's, or Ready itself)."""
+        self._set_condition(pod, kind, value, reason, message, minutes_ago)
+        return pod
+
+    def replica_set(self, namespace: str, deployment: str, containers: list[Obj], *,
+                    labels: Mapping[str, str], states: Iterable[str], revision: int = 2,
+                    age_minutes: float = 10) -> list[Obj]:
+        """Another ReplicaSet of an existing Deployment (a rollout in progress), with its Pods."""
+        owner = next(o for o in self.objects if o["kind"] == "Deployment"
+                     and o["metadata"]["name"] == deployment and o["metadata"].get("namespace") == namespace)
+        template_hash = _suffix(namespace, deployment, "hash", str(revision), length=9).replace("z", "5")
+        rs_labels = {**labels, "pod-template-hash": template_hash}
+        state_list = list(states)
+        ready = sum(1 for s in state_list if s == "running")
+        template = copy.deepcopy(owner["spec"]["template"])
+        template["metadata"] = {"labels": dict(rs_labels)}
+        template["spec"]["containers"] = copy.deepcopy(containers)
+        owner["spec"]["template"]["spec"]["containers"] = copy.deepcopy(containers)
+        owner["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = str(revision)
+        replica_set = self.add({
+            "apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": self._meta("ReplicaSet", namespace, f"{deployment}-{template_hash}", rs_labels,
+                                   age_minutes=age_minutes,
+                                   annotations={"deployment.kubernetes.io/revision": str(revision)},
+                                   ownerReferences=[{"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment,
+                                                     "uid": owner["metadata"]["uid"], "controller": True,
+                                                     "blockOwnerDeletion": True}]),
+            "spec": {"replicas": len(state_list), "selector": {"matchLabels": rs_labels}, "template": template},
+            "status": {"replicas": len(state_list), "readyReplicas": ready, "availableReplicas": ready,
+                       "fullyLabeledReplicas": len(state_list), "observedGeneration": 1},
+        })
+        rs_name = replica_set["metadata"]["name"]
+        return [self.pod(namespace, f"{rs_name}-{_suffix(namespace, deployment, str(revision), str(i))}", rs_labels,
+                         containers, state=state, owner=replica_set, node=self._pick_node(i),
+                         age_minutes=age_minutes)
+                for i, state in enumerate(state_list)]
+
+    def forget(self, obj: Obj) -> None:
+        """Remove an object, e.g. a Pod deleted after the endpoint controllers last wrote (stale endpoints)."""
+        self.objects = [o for o in self.objects if o is not obj]
+
+    def event_v1(self, involved: Obj, reason: str, note: str, *, type: str = "Warning", count: int = 1,
+                 minutes_ago: float = 1, controller: str = "kubelet", action: str = "") -> Obj:
+        """An Event in the events.k8s.io/v1 shape (``regarding``, ``note``, ``eventTime``, ``series``)."""
+        metadata = involved["metadata"]
+        name = f"{metadata['name']}.{hashlib.sha256(('v1' + reason + note).encode()).hexdigest()[:16]}"
+        event: Obj = {
+            "apiVersion": "events.k8s.io/v1", "kind": "Event",
+            "metadata": self._meta("Event", metadata.get("namespace"), name, age_minutes=minutes_ago + 30),
+            "eventTime": self.time(minutes_ago + 30).replace("Z", ".000000Z"),
+            "reportingController": controller, "reportingInstance": f"{controller}-{metadata.get('name')}",
+            "action": action or reason, "reason": reason, "note": note, "type": type,
+            "regarding": {"apiVersion": involved["apiVersion"], "kind": involved["kind"], "name": metadata["name"],
+                          "namespace": metadata.get("namespace"), "uid": metadata["uid"],
+                          "resourceVersion": metadata["resourceVersion"]},
+        }
+        if count > 1:
+            event["series"] = {"count": count, "lastObservedTime": self.time(minutes_ago).replace("Z", ".000000Z")}
+        return self.add(event)
 
 
 def _find_port(pod: Obj, service_port: Mapping[str, Any]) -> int | None:

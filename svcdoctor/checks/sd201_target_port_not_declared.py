@@ -1,0 +1,131 @@
+"""SD201 — a numeric targetPort that the selected Pods' containers do not declare.
+
+Detects: a Service port whose targetPort is a number (or unset, so it defaults to ``port``) that
+none of the container ports of some selected Pods carries. Why it matters: ``containerPort`` is
+informational — kube-proxy forwards to the number whether or not it is declared — so this is not
+proof of a fault. But when a Pod declares *other* ports and not this one, the Service most likely
+points at the wrong port and connections will be refused (SD901 follows from it): a warning.
+When a Pod declares no ports at all, nothing can be inferred beyond a note (as popeye's POP-1101).
+A number declared only under another protocol is SD203's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from svcdoctor import k8s, ports
+from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip
+from svcdoctor.k8s import Obj
+
+
+def _suggestion(service_port: Mapping[str, Any], protocol: str, declared: Sequence[ports.DeclaredPort]) -> str:
+    """The container port the Service most likely meant, as a fix sentence ("" when unclear)."""
+    same_protocol = [p for p in declared if p.protocol == protocol]
+    by_name = [p for p in same_protocol if p.name and p.name == service_port.get("name")]
+    candidates = by_name or (same_protocol if len({p.number for p in same_protocol}) == 1 else [])
+    if not candidates:
+        return ""
+    port = candidates[0]
+    if port.name:
+        return f"set targetPort to {port.number}, or better to the port's name {port.name!r}"
+    return f"set targetPort to {port.number}"
+
+
+def run(context: Context) -> Iterator[Finding]:
+    service = context.require_service()
+    if k8s.service_type(service) == "ExternalName":
+        raise Skip("an ExternalName Service has no Pods behind it")
+    if not context.has_selector:
+        raise Skip("the Service has no selector, so no Pods are known to it")
+    serving = ports.serving_ports(context.snapshot, context.selected_pods)
+    if not serving:
+        raise Skip("the selector selects no Pod (SD301)")
+    namespace, name = context.target.namespace, context.target.name
+    pods = [pod for pod, _ in serving]
+    declared_by_pod = {id(pod): declared for pod, declared in serving}
+
+    for index, service_port in ports.service_port_items(service):
+        target = k8s.target_port(service_port)
+        if not isinstance(target, int) or target <= 0:
+            continue
+        protocol = k8s.port_protocol(service_port)
+        defaulted = service_port.get("targetPort") in (None, "", 0)
+        lacking_with_others: list[Obj] = []
+        lacking_without_any: list[Obj] = []
+        for pod in pods:
+            declared = declared_by_pod[id(pod)]
+            if any(p.number == target for p in declared):
+                continue  # declared (under another protocol it is SD203's finding)
+            (lacking_with_others if declared else lacking_without_any).append(pod)
+        if not lacking_with_others and not lacking_without_any:
+            continue
+        port_text = k8s.port_label(service_port)
+        target_text = f"{target}/{protocol}"
+        if defaulted:
+            why_target = f" (targetPort is not set, so it defaults to the Service port {target})"
+        elif target == service_port.get("port"):
+            why_target = " (targetPort equals the Service port — was it left to its default?)"
+        else:
+            why_target = ""
+        evidence = [Evidence(context.service_ref, ports.port_field(index),
+                             service_port.get("targetPort", target),
+                             "defaulted to spec.ports[].port" if defaulted else "")]
+        next_commands = [f"kubectl get service {name} -n {namespace} -o jsonpath='{{.spec.ports}}'"]
+        if lacking_with_others:
+            groups = ports.group_pods(context.snapshot, lacking_with_others,
+                                      key=lambda pod: tuple(p.label() for p in declared_by_pod[id(pod)]))
+            parts = []
+            suggestion = ""
+            for owner, members in groups:
+                declared = declared_by_pod[id(members[0])]
+                parts.append(f"{ports.describe_group(owner, members)} declares only {ports.ports_text(declared)}")
+                evidence.append(Evidence(k8s.ref(members[0]), "spec.containers[*].ports",
+                                         [p.label() for p in declared], f"no container port {target}"))
+                suggestion = suggestion or _suggestion(service_port, protocol, declared)
+                next_commands.append(ports.container_ports_command(members[0]))
+            first = lacking_with_others[0]
+            next_commands.append(f"kubectl port-forward -n {namespace} pod/{k8s.name(first)} :{target}   "
+                                 "# then connect to the printed local port")
+            all_lack = len(lacking_with_others) + len(lacking_without_any) == len(pods)
+            scope = "the selected Pods" if all_lack else "some selected Pods"
+            message = (f"Service port {port_text} of {namespace}/{name} sends traffic to port {target_text}"
+                       f"{why_target}, but {scope} declare other ports: " + "; ".join(parts) + ". "
+                       "Declared ports are only informational, yet this usually means the Service points at the "
+                       "wrong port and connections to it will be refused.")
+            fix = (f"Point spec.ports[{index}].targetPort of Service {name} at the port the application listens "
+                   "on" + (f": {suggestion}" if suggestion else "") + "; or, if the application really listens "
+                   f"on {target}, declare containerPort {target} in the Pod template.")
+            yield CHECK.finding(message, severity=Severity.WARNING, evidence=evidence, next=next_commands,
+                                fix=fix, subject=context.service_ref, subject_field=ports.port_field(index),
+                                impact="unknown", key=str(service_port.get("name") or index))
+        else:
+            groups = ports.group_pods(context.snapshot, lacking_without_any)
+            evidence += [Evidence(k8s.ref(members[0]), "spec.containers[*].ports", None, "no ports declared")
+                         for _, members in groups]
+            who = "; ".join(ports.describe_group(owner, members) for owner, members in groups)
+            message = (f"Service port {port_text} of {namespace}/{name} sends traffic to port {target_text}"
+                       f"{why_target}; the selected Pods declare no container ports at all ({who}), so svcdoctor "
+                       "cannot tell whether anything listens there. Kubernetes forwards to the port either way.")
+            yield CHECK.finding(
+                message, severity=Severity.INFO, evidence=evidence,
+                next=[*next_commands, ports.container_ports_command(lacking_without_any[0])],
+                fix=f"Declare containerPort {target} (with a name) in the Pod template, so that the Service can "
+                    "refer to it by name and tools can check it.",
+                subject=context.service_ref, subject_field=ports.port_field(index),
+                key=str(service_port.get("name") or index),
+            )
+
+
+CHECK = Check(
+    id="SD201",
+    name="target-port-not-declared",
+    step=2,
+    title="The numeric targetPort is not a port the Pods declare",
+    why="A Service that forwards to a port the application does not listen on gets 'connection refused' "
+        "from every Pod. Declared container ports are informational, so this is a strong hint, not proof.",
+    fix="Set the Service's targetPort to the port the application listens on (preferably by the container "
+        "port's name), or declare that port in the Pod template.",
+    run=run,
+    needs=("services", "pods"),
+)

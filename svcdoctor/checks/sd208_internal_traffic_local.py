@@ -1,0 +1,108 @@
+"""SD208 — internalTrafficPolicy: Local, and client nodes without a local endpoint.
+
+Detects: a Service with ``internalTrafficPolicy: Local`` and nodes — above all the client's node —
+that run no ready endpoint of it. Why it matters: with Local, kube-proxy sends traffic to the
+ClusterIP only to endpoints on the client's own node and drops it when there are none; it never
+falls back to other nodes. A client on such a node cannot reach the Service at all (an error for
+that client); without a client, every node that lacks an endpoint is a place where Pods cannot
+reach it (a warning that lists them). Usual cause: Local was meant for a per-node DaemonSet, but
+the backend is a Deployment that does not run everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from svcdoctor import derived, k8s
+from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip, Unknown
+from svcdoctor.endpoints import service_endpoints
+from svcdoctor.ports import names_list
+
+FIX = ("Run a ready backend Pod on every node whose Pods use the Service (a DaemonSet is what Local is meant for), "
+       "or set internalTrafficPolicy: Cluster so that any node's endpoint may answer.")
+
+
+def _client_node(context: Context) -> tuple[str, str]:
+    """(node name, how the client is named) for a Pod or node client; ("", "") otherwise."""
+    client = context.client
+    if client is None:
+        return "", ""
+    if client.kind == "node":
+        return client.name, f"node {client.name}"
+    if client.kind == "pod" and context.client_pod is not None:
+        node = str(k8s.spec(context.client_pod).get("nodeName") or "")
+        return node, f"client Pod {client}"
+    return "", ""
+
+
+def run(context: Context) -> Iterator[Finding]:
+    service = context.require_service()
+    if k8s.service_type(service) == "ExternalName":
+        raise Skip("an ExternalName Service has no traffic policy")
+    if k8s.spec(service).get("internalTrafficPolicy") != "Local":
+        raise Skip("internalTrafficPolicy is not Local")
+    snapshot = context.snapshot
+    namespace, name = context.target.namespace, context.target.name
+    if not snapshot.endpoint_slices and not snapshot.endpoints:
+        raise Unknown("the snapshot holds no EndpointSlices or Endpoints at all")
+    endpoints = service_endpoints(snapshot, namespace, name)
+    with_endpoint = sorted({e.node for e in endpoints if e.ready and e.node})
+    policy = Evidence(context.service_ref, "spec.internalTrafficPolicy", "Local")
+    next_commands = [
+        f"kubectl get endpointslices -n {namespace} -l kubernetes.io/service-name={name} "
+        "-o custom-columns=NODE:.endpoints[*].nodeName,READY:.endpoints[*].conditions.ready",
+        "kubectl get nodes",
+    ]
+    if not with_endpoint:
+        raise Skip("no ready endpoint on any node: SD501/SD502 report that")
+    client_node, client_text = _client_node(context)
+    if client_node:
+        if client_node in with_endpoint:
+            return
+        yield CHECK.finding(
+            f"Service {namespace}/{name} has internalTrafficPolicy: Local, and {client_text} runs on node "
+            f"{client_node}, where no ready endpoint of the Service runs: kube-proxy there drops its traffic to "
+            f"the Service instead of sending it to another node. "
+            + (f"Only node {with_endpoint[0]} has one." if len(with_endpoint) == 1
+               else f"Only nodes {names_list(with_endpoint)} have one."),
+            evidence=[policy, Evidence(k8s.ObjectRef("Node", "", client_node), None, None,
+                                       "the client's node; no ready local endpoint"),
+                      Evidence(None, "nodes with a ready endpoint", with_endpoint)],
+            next=[*next_commands, f"kubectl get pods -A -o wide --field-selector spec.nodeName={client_node}"],
+            fix=FIX, subject=context.service_ref, subject_field="spec.internalTrafficPolicy", node=client_node,
+        )
+        return
+    if not snapshot.nodes:
+        raise Unknown("no Node objects were recorded, so nodes without a local endpoint cannot be listed")
+    ready_nodes = [k8s.name(n) for n in derived.ready_nodes(snapshot)]
+    served = set(with_endpoint)
+    lacking = [n for n in ready_nodes if n not in served]
+    if not lacking:
+        return
+    evidence = [policy]
+    evidence += [Evidence(k8s.ObjectRef("Node", "", node), None, None, "no ready local endpoint")
+                 for node in lacking[:10]]
+    yield CHECK.finding(
+        f"Service {namespace}/{name} has internalTrafficPolicy: Local, and {len(lacking)} of {len(ready_nodes)} "
+        f"Ready nodes run no ready endpoint of it ({names_list(lacking)}): Pods on those nodes cannot reach the "
+        "Service at all — kube-proxy drops their traffic rather than use another node's endpoint. "
+        "Name a client with --from to see whether it is affected.",
+        severity=Severity.WARNING,
+        evidence=evidence,
+        next=next_commands,
+        fix=FIX, subject=context.service_ref, subject_field="spec.internalTrafficPolicy",
+    )
+
+
+CHECK = Check(
+    id="SD208",
+    name="internal-local-no-endpoint",
+    step=2,
+    title="internalTrafficPolicy: Local, and client nodes without a local endpoint",
+    why="With internalTrafficPolicy: Local a client reaches only endpoints on its own node; on a node without "
+        "one, its traffic to the Service is dropped.",
+    fix=FIX,
+    run=run,
+    needs=("services", "endpointslices"),
+    runtime=True,
+)

@@ -1,0 +1,128 @@
+"""SD210 — headless Service pitfalls: no ports (no SRV records), StatefulSet serviceName mismatches.
+
+Detects: a headless Service (``clusterIP: None``) without ports — its name still resolves to the
+ready Pod IPs, but there are no SRV records, so clients that discover ports by SRV find nothing; a
+Service that selects a StatefulSet's Pods while that StatefulSet's ``serviceName`` names a Service
+that does not exist or is not headless; and a Service that *is* a StatefulSet's governing Service
+but is not headless (or does not select its Pods). Why it matters: the stable per-Pod names
+``<pod>.<serviceName>.<namespace>.svc`` that StatefulSet clients (databases, quorum members) rely
+on exist only when the governing Service exists, is headless and selects the Pods. The Service's
+own name may still work, so this degrades rather than breaks it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from svcdoctor import derived, k8s
+from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip
+from svcdoctor.k8s import Obj
+
+
+def _template_labels(stateful_set: Obj) -> dict[str, str]:
+    template = k8s.as_map(k8s.spec(stateful_set).get("template"))
+    return {str(k): str(v) for k, v in k8s.labels(template).items()}
+
+
+def run(context: Context) -> Iterator[Finding]:
+    service = context.require_service()
+    if k8s.service_type(service) == "ExternalName":
+        raise Skip("an ExternalName Service is a DNS alias")
+    snapshot = context.snapshot
+    namespace, name = context.target.namespace, context.target.name
+    headless = k8s.is_headless(service)
+    domain = context.options.cluster_domain
+
+    if headless and not k8s.service_ports(service):
+        yield CHECK.finding(
+            f"Headless Service {namespace}/{name} declares no ports. {name}.{namespace}.svc still resolves to the "
+            "ready Pod IPs, but there are no SRV records (_port._proto names), so clients that discover ports "
+            "through SRV find none.",
+            severity=Severity.INFO,
+            evidence=[Evidence(context.service_ref, "spec.ports", None, "no ports on a headless Service")],
+            next=[f"kubectl get service {name} -n {namespace} -o yaml"],
+            fix="List the ports the Pods serve (with names) in spec.ports if anything looks them up by SRV.",
+            subject=context.service_ref, subject_field="spec.ports", key="no-ports",
+        )
+
+    for stateful_set in derived.stateful_sets_in(snapshot, namespace):
+        set_name = k8s.name(stateful_set)
+        governing = str(k8s.spec(stateful_set).get("serviceName") or "")
+        selects = context.has_selector and context.selector.matches(_template_labels(stateful_set))
+        set_ref = k8s.ref(stateful_set)
+        example = f"{set_name}-0.{governing or name}.{namespace}.svc.{domain}"
+        next_commands = [f"kubectl get statefulset {set_name} -n {namespace} -o jsonpath='{{.spec.serviceName}}'",
+                         f"kubectl get services -n {namespace} -o wide"]
+        if governing == name:
+            if not headless:
+                yield CHECK.finding(
+                    f"Service {namespace}/{name} is the governing Service of StatefulSet {set_name} "
+                    f"(spec.serviceName), but it is not headless (clusterIP {k8s.cluster_ip(service) or 'set'}): "
+                    f"the per-Pod DNS names such as {example} exist only for a headless Service, so they do not "
+                    "resolve. The Service's own name still works.",
+                    severity=Severity.WARNING,
+                    evidence=[Evidence(set_ref, "spec.serviceName", governing),
+                              Evidence(context.service_ref, "spec.clusterIP", k8s.cluster_ip(service) or None,
+                                       "must be None for a governing Service")],
+                    next=next_commands,
+                    fix=f"Make a headless Service for the StatefulSet (clusterIP: None; clusterIP cannot be changed "
+                        f"in place, so delete and re-create {name}, or create a new headless Service and point "
+                        f"serviceName at it) and keep a separate ClusterIP Service for clients if needed.",
+                    subject=context.service_ref, subject_field="spec.clusterIP", key=f"not-headless-{set_name}",
+                )
+            elif context.has_selector and not selects and context.selected_pods:
+                yield CHECK.finding(
+                    f"Service {namespace}/{name} is the governing Service of StatefulSet {set_name}, but its selector "
+                    f"does not match the StatefulSet's Pod template labels, so the per-Pod names such as {example} "
+                    "are not published.",
+                    severity=Severity.WARNING,
+                    evidence=[Evidence(set_ref, "spec.template.metadata.labels", _template_labels(stateful_set)),
+                              Evidence(context.service_ref, "spec.selector",
+                                       dict(k8s.as_map(k8s.spec(service).get("selector"))))],
+                    next=next_commands,
+                    fix="Make the governing Service's selector match the StatefulSet's Pod template labels.",
+                    subject=context.service_ref, subject_field="spec.selector", key=f"not-selecting-{set_name}",
+                )
+            continue
+        if not selects or not governing:
+            continue
+        other = snapshot.service(namespace, governing)
+        if other is not None and k8s.is_headless(other):
+            continue  # a client-facing Service next to a proper governing one: the normal pattern
+        if other is None and snapshot.missing("services", namespace):
+            continue
+        problem = ("does not exist" if other is None
+                   else f"is not headless (clusterIP {k8s.cluster_ip(other) or 'set'})")
+        evidence = [Evidence(set_ref, "spec.serviceName", governing, f"the governing Service {problem}")]
+        if other is not None:
+            evidence.append(Evidence(k8s.ref(other), "spec.clusterIP", k8s.cluster_ip(other) or None))
+        hint = (f" This Service selects its Pods{' and is headless' if headless else ''} — was serviceName meant "
+                f"to be {name!r}?")
+        yield CHECK.finding(
+            f"Service {namespace}/{name} selects the Pods of StatefulSet {set_name}, whose governing Service "
+            f"{governing!r} (spec.serviceName) {problem}: the Pods' stable DNS names such as {example} do not "
+            f"resolve.{hint}",
+            severity=Severity.WARNING,
+            evidence=evidence,
+            next=next_commands,
+            fix=(f"Create a headless Service {governing} selecting the StatefulSet's Pods" if other is None else
+                 f"Make {governing} headless (clusterIP: None)")
+                + f", or point the StatefulSet's serviceName at {name} (serviceName cannot be changed in place: "
+                  "re-create the StatefulSet, e.g. with kubectl delete --cascade=orphan).",
+            subject=context.service_ref, subject_field="spec.selector", key=f"governing-{set_name}",
+        )
+
+
+CHECK = Check(
+    id="SD210",
+    name="headless-pitfalls",
+    step=2,
+    title="Headless Service pitfalls (no ports → no SRV; StatefulSet serviceName mismatch)",
+    why="StatefulSet Pods get stable DNS names only through their governing Service, which must exist, be "
+        "headless and select them; a headless Service without ports publishes no SRV records.",
+    fix="Give each StatefulSet a headless governing Service named by spec.serviceName that selects its Pods; list "
+        "named ports on headless Services that are discovered through SRV.",
+    run=run,
+    needs=("services",),
+    impact="degraded",
+)

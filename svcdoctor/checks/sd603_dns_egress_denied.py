@@ -1,0 +1,198 @@
+"""SD603 — the client's egress policies block cluster DNS (53/UDP and 53/TCP to the kube-dns Pods).
+
+Detects: the client Pod (``--from``) is selected by egress policies, and no rule of them admits
+UDP (or TCP) port 53 to the Pods behind the ``kube-dns`` Service in ``kube-system`` (found through
+that Service's selector, usually ``k8s-app=kube-dns``); also when the DNS Pods' own ingress
+policies refuse the client. Why it matters: this is the classic default-deny-egress outage — the
+policy author allowed the backend, but the client can no longer resolve the Service's name, so
+*every* name lookup times out. TCP 53 matters for large answers and for resolvers that retry
+over TCP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import yaml
+
+from svcdoctor import k8s
+from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip, Unknown
+from svcdoctor.k8s import ObjectRef
+from svcdoctor.netpol.evaluator import identity_labels, pod_endpoint
+from svcdoctor.netpol.interface import EGRESS, INGRESS, DirectionResult, Endpoint, Traffic
+from svcdoctor.netpol.model import CompiledPolicy, CompiledRule
+from svcdoctor.netpol.service import (
+    DNS_NAMESPACE,
+    DNS_POD_LABELS,
+    DNS_SERVICE,
+    client_endpoint,
+    dns_pods,
+    evaluator_of,
+    next_commands,
+    pod_port,
+    policy_evidence,
+)
+from svcdoctor.selectors import EVERYTHING
+
+DEFAULT_DNS_PORTS: tuple[Mapping[str, Any], ...] = (
+    {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+    {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+)
+
+
+def _dns_rule(dns_labels: Mapping[str, str]) -> dict[str, Any]:
+    return {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": DNS_NAMESPACE}},
+                    "podSelector": {"matchLabels": dict(dns_labels)}}],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
+
+
+def _may_admit_dns(rule: CompiledRule) -> bool:
+    """Whether a rule's ports could admit 53/UDP, whatever the destination (names cannot be resolved)."""
+    if rule.ports is None:
+        return True
+    for entry in rule.ports:
+        if entry.protocol != "UDP":
+            continue
+        if entry.port is None or isinstance(entry.port, str):
+            return True
+        if entry.port <= 53 <= (entry.end_port or entry.port):
+            return True
+    return False
+
+
+def _admits_any_pod_on_dns(rule: CompiledRule) -> bool:
+    """Whether a rule admits 53/UDP to every Pod of every namespace (no peers, or an all-Pods peer)."""
+    every_pod = rule.peers is None or any(
+        peer.cidr is None and not peer.problem and peer.pod_selector in (None, EVERYTHING)
+        and peer.namespace_selector is not None and peer.namespace_selector.is_everything
+        for peer in rule.peers)
+    ports_ok = rule.ports is None or any(
+        entry.protocol == "UDP" and (entry.port is None or (isinstance(entry.port, int)
+                                                            and entry.port <= 53 <= (entry.end_port or entry.port)))
+        for entry in rule.ports)
+    return every_pod and ports_ok
+
+
+def _blind_finding(context: Context, endpoint: Endpoint, isolating: list[CompiledPolicy]) -> Finding:
+    """DNS is denied for sure when no egress rule admits 53/UDP to anything, DNS Pods known or not."""
+    names = ", ".join(p.ref.name for p in isolating)
+    snippet = yaml.safe_dump([_dns_rule(DNS_POD_LABELS)], sort_keys=False).rstrip()
+    target = isolating[0].ref
+    return CHECK.finding(
+        f"Cluster DNS is blocked for {endpoint}: its egress is isolated by {names}, and no egress rule of "
+        f"{'it' if len(isolating) == 1 else 'them'} admits 53/UDP to any destination, so it cannot resolve any "
+        f"name (the {DNS_SERVICE} Pods are not in the snapshot, but no rule could admit them).",
+        evidence=[Evidence(p.ref, "spec.egress", None,
+                           "; ".join(f"rule {r.index + 1}: ports " + ", ".join(e.describe() for e in r.ports or ())
+                                     for r in p.egress) or "no egress rules") for p in isolating],
+        next=[f"kubectl describe networkpolicy {p.ref.name} -n {p.namespace}" for p in isolating],
+        fix=(f"Allow DNS in the client's egress: append this rule to spec.egress of NetworkPolicy "
+             f"{target.namespace}/{target.name}:\n# kubectl edit networkpolicy {target.name} -n {target.namespace}\n"
+             f"{snippet}"),
+        subject=target,
+        key="dns",
+    )
+
+
+def run(context: Context) -> Iterator[Finding]:
+    client = context.client
+    if client is None or client.kind != "pod":
+        raise Skip("only a client Pod (--from) has egress policies and uses cluster DNS")
+    endpoint = client_endpoint(context)
+    pod = context.client_pod or {}
+    dns_policy = str(k8s.spec(pod).get("dnsPolicy") or "ClusterFirst")
+    host_network = bool(k8s.spec(pod).get("hostNetwork"))
+    if dns_policy in ("Default", "None") or (host_network and dns_policy != "ClusterFirstWithHostNet"):
+        raise Skip(f"the client does not use cluster DNS (dnsPolicy {dns_policy}"
+                   f"{', hostNetwork' if host_network else ''}; SD705 covers that)")
+    missing = context.snapshot.missing("networkpolicies", endpoint.namespace)
+    if missing is not None:
+        raise Unknown(f"could not {missing.verb} networkpolicies in {endpoint.namespace}: {missing.reason}")
+    evaluator = evaluator_of(context)
+    isolating = evaluator.selecting(endpoint, EGRESS)
+    service, pods = dns_pods(context.snapshot)
+    if not pods:
+        if not isolating:
+            return  # egress is open: DNS is not blocked by policy, whatever the DNS Pods are
+        if any(_admits_any_pod_on_dns(rule) for policy in isolating for rule in policy.egress):
+            return  # a rule admits 53/UDP to every Pod, wherever the DNS Pods are
+        if any(_may_admit_dns(rule) for policy in isolating for rule in policy.egress):
+            raise Unknown(f"the client's egress is isolated, but the {DNS_SERVICE} Pods in {DNS_NAMESPACE} are not "
+                          "in the snapshot, so svcdoctor cannot tell whether a rule's peers admit them")
+        yield _blind_finding(context, endpoint, isolating)
+        return
+    dns_ports = list(k8s.service_ports(service)) if service is not None else list(DEFAULT_DNS_PORTS)
+    failures: dict[str, list[DirectionResult]] = {}
+    checked: dict[str, int] = {}
+    for protocol in ("UDP", "TCP"):
+        for dns_pod in pods:
+            destination = pod_endpoint(dns_pod)
+            for service_port in dns_ports:
+                if k8s.port_protocol(service_port).upper() != protocol or service_port.get("port") != 53:
+                    continue
+                number = pod_port(dns_pod, service_port)
+                if number is None:
+                    continue
+                traffic = Traffic(number, protocol)
+                checked[protocol] = checked.get(protocol, 0) + 1
+                for direction, subject, remote in ((EGRESS, endpoint, destination),
+                                                   (INGRESS, destination, endpoint)):
+                    if not evaluator.decide(direction, subject, remote, traffic):
+                        failures.setdefault(protocol, []).append(
+                            evaluator.explain_direction(direction, subject, remote, traffic))
+                        break
+    if not failures:
+        return
+    udp_all = len(failures.get("UDP", [])) >= checked.get("UDP", 1)
+    first = (failures.get("UDP") or failures["TCP"])[0]
+    protocols = " and ".join(f"53/{p}" for p in ("UDP", "TCP") if p in failures)
+    side = ("its egress policies" if first.direction == EGRESS
+            else f"the ingress policies of the {DNS_SERVICE} Pods in {DNS_NAMESPACE}")
+    scope = "the" if udp_all or "UDP" not in failures else "some of the"
+    blocked = sorted({str(r.subject if r.direction == INGRESS else r.remote)
+                      for results in failures.values() for r in results})
+    consequence = ("so it cannot resolve any name, including this Service's: every lookup times out"
+                   if udp_all else "so lookups fail or time out intermittently (large answers and TCP retries "
+                   "fail, or some DNS Pods are unreachable)")
+    message = (f"Cluster DNS is blocked for {endpoint}: {side} deny {protocols} to {scope} {DNS_SERVICE} Pods "
+               f"({', '.join(blocked)}), {consequence}. " + first.summary())
+    selector = k8s.as_map(k8s.spec(service or {}).get("selector")) or identity_labels(k8s.labels(pods[0]))
+    if first.direction == EGRESS:
+        target = first.policies[0].policy if first.policies else ObjectRef("NetworkPolicy", endpoint.namespace, "")
+        snippet = yaml.safe_dump([_dns_rule({str(k): str(v) for k, v in selector.items()})], sort_keys=False)
+        fix = (f"Allow DNS in the client's egress: append this rule to spec.egress of NetworkPolicy "
+               f"{target.namespace}/{target.name} (or of a policy of its own that selects the same Pods):\n"
+               f"# kubectl edit networkpolicy {target.name} -n {target.namespace}\n{snippet.rstrip()}")
+    else:
+        target = first.policies[0].policy
+        fix = (f"Let the client reach DNS: the {DNS_SERVICE} Pods' ingress policy {target.namespace}/{target.name} "
+               f"must admit it on 53/UDP and 53/TCP." + (f"\n{first.suggestion.yaml}" if first.suggestion else ""))
+    evidence = policy_evidence(first)
+    if service is not None:
+        evidence.append(Evidence(k8s.ref(service), "spec.selector", dict(selector), "how the DNS Pods were found"))
+    yield CHECK.finding(
+        message,
+        severity=Severity.ERROR if udp_all else Severity.WARNING,
+        evidence=evidence,
+        next=[*next_commands(first)[:-1],
+              f"kubectl exec -n {endpoint.namespace} {endpoint.name} -- nslookup "
+              f"kubernetes.default.svc.{context.options.cluster_domain}"],
+        fix=fix,
+        subject=target if target.name else None,
+        key="dns",
+    )
+
+
+CHECK = Check(
+    id="SD603",
+    name="dns-egress-denied-by-networkpolicy",
+    step=6,
+    title="The client's egress policies block cluster DNS",
+    why="A default-deny egress policy without a rule for 53/UDP and 53/TCP to the kube-dns Pods breaks every "
+        "name lookup of the Pods it selects: the Service's name no longer resolves.",
+    fix="Add an egress rule to kube-system Pods k8s-app=kube-dns on 53/UDP and 53/TCP.",
+    run=run,
+    needs=("networkpolicies", "pods", "namespaces"),
+    needs_client=True,
+)

@@ -1,0 +1,95 @@
+"""Which recorded DNS answers speak about a Service, and what they should have said.
+
+Shared by the step-7 checks: a :class:`DNSAnswer` records the name *as the client asked it*; here
+it is mapped to the Service that name means from where it was asked, and compared with the
+records :mod:`svcdoctor.dns.records` expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from svcdoctor import k8s
+from svcdoctor.dns.client import is_short_name, namespace_of_source, service_named
+from svcdoctor.dns.cluster_dns import dns_service_ips
+from svcdoctor.dns.domain import ClusterDomain, cluster_domain
+from svcdoctor.k8s import Obj
+from svcdoctor.snapshot import DNSAnswer, Snapshot
+
+#: Names a control query asks: they exist in every cluster, so their failure is the DNS's own.
+CONTROL_SERVICE = ("default", "kubernetes")
+
+
+@dataclass(frozen=True)
+class AnswerAbout:
+    """A recorded answer and how it relates to the target Service."""
+
+    answer: DNSAnswer
+    #: ``service``: it names the target; ``short-elsewhere``: the target's short name asked from
+    #: another namespace (it means a Service of that namespace, not the target).
+    relation: str
+    #: The namespace it was asked from ("" when unknown).
+    from_namespace: str
+
+
+def domain_for(snapshot: Snapshot, fallback: str) -> ClusterDomain:
+    return cluster_domain(snapshot, fallback)
+
+
+def answers_about(snapshot: Snapshot, namespace: str, name: str, zone: str) -> Iterator[AnswerAbout]:
+    """The recorded answers to address queries (A/AAAA/CNAME) for the Service ``namespace/name``."""
+    for answer in snapshot.dns_answers:
+        if answer.type not in ("A", "AAAA", "CNAME"):
+            continue
+        from_namespace = namespace_of_source(answer.source)
+        if is_short_name(answer.name) and not from_namespace:
+            from_namespace = namespace  # nothing says otherwise: a client of the Service's namespace
+        meant = service_named(answer.name, from_namespace, zone)
+        if meant == (namespace, name):
+            yield AnswerAbout(answer, "service", from_namespace)
+        elif is_short_name(answer.name) and answer.name.lower() == name.lower() and from_namespace != namespace:
+            yield AnswerAbout(answer, "short-elsewhere", from_namespace)
+
+
+def is_control(answer: DNSAnswer, zone: str) -> bool:
+    """Whether ``answer`` is the control query for ``kubernetes.default``."""
+    return service_named(answer.name, namespace_of_source(answer.source), zone) == CONTROL_SERVICE
+
+
+def control_answers(snapshot: Snapshot, zone: str) -> list[DNSAnswer]:
+    return [a for a in snapshot.dns_answers if a.type == "A" and is_control(a, zone)]
+
+
+def addresses(answer: DNSAnswer) -> set[str]:
+    """The addresses among an answer's data (CNAME/SRV entries left out)."""
+    return {str(item) for item in answer.answers if isinstance(item, str)}
+
+
+def cnames(answer: DNSAnswer) -> list[str]:
+    return [str(item.get("value")) for item in answer.answers
+            if isinstance(item, dict) and str(item.get("type", "")).upper() == "CNAME"]
+
+
+def failed(answer: DNSAnswer) -> bool:
+    """No usable answer: an error rcode, or NOERROR with nothing in it."""
+    return answer.rcode != "NOERROR" or not answer.answers
+
+
+def whose_address(snapshot: Snapshot, address: str) -> str:
+    """What an address belongs to, in words ("" when the snapshot does not know it)."""
+    for service in snapshot.services:
+        spec = k8s.spec(service)
+        ips = [k8s.cluster_ip(service), *[str(ip) for ip in k8s.as_list(spec.get("clusterIPs"))]]
+        if address in ips:
+            return f"the ClusterIP of Service {k8s.namespace(service)}/{k8s.name(service)}"
+    for pod in snapshot.pods_with_ip(address):
+        state = "ready" if k8s.pod_is_ready(pod) else "not ready"
+        return f"Pod {k8s.namespace(pod)}/{k8s.name(pod)} ({state})"
+    if address in dns_service_ips(snapshot):
+        return "the cluster DNS Service"
+    return ""
+
+
+def same_name_service(snapshot: Snapshot, namespace: str, name: str) -> Obj | None:
+    return snapshot.service(namespace, name)

@@ -1,0 +1,743 @@
+"""The live source: read what one diagnosis needs from a cluster's API, few requests, in parallel.
+
+It uses the official ``kubernetes`` client for everything a kubeconfig can hold (certificates,
+tokens, exec plugins, proxies) but never its generated model classes: every response is read as
+raw JSON (``_preload_content=False``), which is what the rest of svcdoctor works on and is many
+times faster for large lists.
+
+What is read for ``check NAME`` (round 1 needs nothing, round 2 needs the Service, round 3 only
+runs when the selector matched no Pod and the near misses are wanted):
+
+1. the namespace's Services (the Service itself and its near-miss names), the Service's
+   EndpointSlices (``kubernetes.io/service-name``) and Endpoints, the namespace's
+   NetworkPolicies, Ingresses and workloads (Deployments, ReplicaSets, StatefulSets, DaemonSets),
+   Namespaces, Nodes, the Events of the Service and of Pods (``fieldSelector``), and in
+   kube-system the kube-dns Service and its EndpointSlices, the CoreDNS and kube-proxy Pods and
+   the coredns ConfigMap (the Corefile); the ``--from`` Pod and its namespace's NetworkPolicies;
+2. the Pods the selector selects, server-side (``labelSelector``); when the Service is missing,
+   Services of that name in every namespace;
+3. the namespace's Pods and the selector's Pods in every namespace (near misses).
+
+Only GET, never Secrets. A 403 on one read becomes an :class:`~svcdoctor.snapshot.Unavailable`
+(the checks that need it turn ``unknown``); 401, TLS failures, refused connections and timeouts
+end the run with a :class:`~svcdoctor.errors.ClusterError` (exit 3) within ``--request-timeout``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import queue
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from svcdoctor import __version__, k8s
+from svcdoctor.errors import ClusterError, InputError
+from svcdoctor.snapshot import Snapshot, Unavailable, build_snapshot
+from svcdoctor.sources.interface import Request, Source
+from svcdoctor.sources.resources import BY_KIND, RESOURCES, Resource
+
+Obj = dict[str, Any]
+
+#: Items per page of a list (``limit``); the rest follows with ``continue``.
+PAGE_SIZE = 500
+#: Requests in flight at once.
+WORKERS = 32
+#: Extra time the watchdog allows a request beyond its timeout before giving up on it.
+GRACE_SECONDS = 0.3
+SYSTEM_NAMESPACE = "kube-system"
+#: The cluster DNS Service under its usual names (kubeadm, CoreDNS chart, RKE2).
+DNS_SERVICE_NAMES = ("kube-dns", "coredns", "rke2-coredns-rke2-coredns")
+#: CoreDNS and kube-proxy Pods, as the usual installers label them.
+SYSTEM_POD_SELECTORS = ("k8s-app in (kube-dns,kube-proxy)", "component=kube-proxy", "app=kube-proxy")
+#: ConfigMaps a check reads: the Corefile (cluster domain, stub zones), the kubelet's cluster
+#: domain, and the settings that show a kube-proxy replacement.
+SYSTEM_CONFIG_MAPS = ("coredns", "rke2-coredns-rke2-coredns", "coredns-coredns", "kubelet-config", "cilium-config",
+                      "antrea-config")
+#: At most this many extra reads for the Pods a NetworkPolicy peer names (SD605 counts them).
+MAX_PEER_READS = 8
+#: Endpoints of Pods the selector no longer selects are read one by one up to this many.
+MAX_ENDPOINT_POD_READS = 20
+IN_CLUSTER_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+KIND_ORDER = {resource.kind: position for position, resource in enumerate(RESOURCES)}
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str | float | int) -> float | None:
+    """Seconds from kubectl's ``--request-timeout`` forms (``10s``, ``500ms``, ``1m30s``, ``5``).
+
+    ``0`` means no timeout (None), as in kubectl. Raises :class:`InputError` for anything else.
+    """
+    if isinstance(text, int | float):
+        seconds = float(text)
+    else:
+        value = text.strip()
+        if re.fullmatch(r"\d+(\.\d+)?", value):
+            seconds = float(value)
+        else:
+            position, seconds = 0, 0.0
+            for match in _DURATION_PART.finditer(value):
+                if match.start() != position:
+                    break
+                seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+                position = match.end()
+            if not value or position != len(value):
+                raise InputError(f"--request-timeout {text!r}: expected a duration such as 10s, 500ms, 1m or 5")
+    if seconds < 0:
+        raise InputError(f"--request-timeout {text!r} is negative")
+    return seconds or None
+
+
+@dataclass(frozen=True)
+class Read:
+    """One GET: a list (no ``name``) or one object."""
+
+    resource: Resource
+    namespace: str = ""
+    name: str = ""
+    label_selector: str = ""
+    field_selector: str = ""
+
+    @property
+    def verb(self) -> str:
+        return "get" if self.name else "list"
+
+    def describe(self) -> str:
+        where = f" in {self.namespace}" if self.namespace else ""
+        what = f"{self.resource.singular} {self.name}" if self.name else self.resource.plural
+        return f"reading {what}{where}"
+
+
+@dataclass
+class LiveRead:
+    """What one live read produced: the objects, the reads that failed, and where it came from."""
+
+    objects: list[Obj]
+    unavailable: list[Unavailable]
+    captured_at: datetime
+    context: str
+    server: str
+    server_version: str
+    requests: int = 0
+    seconds: float = 0.0
+    rounds: int = 0
+    #: The cluster DNS domain when a ConfigMap that was read states it ("" otherwise).
+    cluster_domain: str = ""
+
+    def info_object(self) -> Obj:
+        """The ``svcdoctor.dev/v1`` SnapshotInfo that a recorded snapshot carries."""
+        info: Obj = {"apiVersion": "svcdoctor.dev/v1", "kind": "SnapshotInfo",
+                     "capturedAt": self.captured_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "context": self.context,
+                     "serverVersion": self.server_version, "svcdoctorVersion": __version__}
+        if self.cluster_domain:
+            info["clusterDomain"] = self.cluster_domain
+        if self.unavailable:
+            info["unavailable"] = [{"resource": item.resource, "namespace": item.namespace, "verb": item.verb,
+                                    "reason": item.reason} for item in self.unavailable]
+        return info
+
+    def snapshot(self) -> Snapshot:
+        return build_snapshot([self.info_object(), *self.objects])
+
+
+@dataclass
+class _Outcome:
+    objects: list[Obj] = field(default_factory=list)
+    unavailable: Unavailable | None = None
+
+
+class LiveSource(Source):
+    """Reads a Snapshot from the cluster a kubeconfig (or the in-cluster service account) names."""
+
+    kind = "live"
+
+    def __init__(self, kubeconfig: str | None = None, context: str | None = None,
+                 request_timeout: str | float = "10s", verbose: bool = False,
+                 progress: bool | None = None) -> None:
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self.timeout = parse_duration(request_timeout)
+        self.verbose = verbose
+        #: Show a status line on stderr (default: when stderr is a terminal).
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self._api_client: Any = None
+        self._context_name = ""
+        self._namespace = "default"
+        self._server = ""
+        self._lock = threading.Lock()
+        self._requests = 0
+        self._inflight: dict[int, tuple[float, str]] = {}
+        self._say: Callable[[str], None] = self._write_stderr
+        self._status: Callable[[str], None] = lambda text: None
+
+    # -- configuration ----------------------------------------------------------------------------
+
+    def _configure(self) -> None:
+        if self._api_client is not None:
+            return
+        from kubernetes import client, config  # the client loads slowly: only for live reads
+        from kubernetes.config.config_exception import ConfigException
+
+        configuration = client.Configuration()
+        config_file = self.kubeconfig or os.environ.get("KUBECONFIG") or ""
+        default_file = os.path.expanduser("~/.kube/config")
+        if self.kubeconfig and not os.path.exists(self.kubeconfig):
+            raise InputError("no such kubeconfig file", self.kubeconfig)
+        in_cluster = (not config_file and not os.path.exists(default_file)
+                      and bool(os.environ.get("KUBERNETES_SERVICE_HOST")))
+        try:
+            if in_cluster:
+                # Explicitly: load_config() would print a notice to stdout and corrupt -o json.
+                config.load_incluster_config(client_configuration=configuration)
+                self._context_name = "in-cluster"
+                self._namespace = _read_text(IN_CLUSTER_NAMESPACE_FILE) or "default"
+            else:
+                config_file = config_file or default_file
+                paths = [p for p in config_file.split(os.pathsep) if p]
+                if not any(os.path.exists(os.path.expanduser(p)) for p in paths):
+                    raise ClusterError(f"no kubeconfig found ({config_file}) and not running inside a Pod; "
+                                       "give --kubeconfig, set KUBECONFIG, or use --snapshot FILE")
+                contexts, current = config.list_kube_config_contexts(config_file)
+                names = [entry.get("name") for entry in contexts or []]
+                chosen = self.context or (current or {}).get("name")
+                if self.context and self.context not in names:
+                    raise InputError(f"--context {self.context!r}: no such context in {config_file} "
+                                     f"(known: {', '.join(str(n) for n in names) or 'none'})")
+                if not chosen:
+                    raise InputError(f"{config_file}: no current-context; give --context")
+                entry: dict[str, Any] = next((e for e in contexts if e.get("name") == chosen), {})
+                self._context_name = str(chosen)
+                self._namespace = str((entry.get("context") or {}).get("namespace") or "default")
+                config.load_kube_config(config_file=config_file, context=chosen,
+                                        client_configuration=configuration, persist_config=False)
+        except ConfigException as error:
+            raise InputError(f"cannot use the kubeconfig: {_first_line(str(error))}") from None
+        except (OSError, ValueError) as error:
+            raise InputError(f"cannot read the kubeconfig: {_first_line(str(error))}") from None
+        import logging
+
+        import urllib3
+
+        # urllib3 logs each retry as a warning, which would reach stderr as extra lines.
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
+        # A refused connection is retried by urllib3 before anything reaches the client's error
+        # handling; bound it (one immediate retry, none for reads) so --request-timeout holds.
+        configuration.retries = urllib3.Retry(total=1, connect=1, read=0, redirect=0, status=0, other=0,
+                                              backoff_factor=0, raise_on_status=False)
+        configuration.connection_pool_maxsize = WORKERS
+        self._server = str(configuration.host)
+        self._api_client = client.ApiClient(configuration)
+        _share_tls_context(self._api_client, configuration)
+
+    def default_namespace(self) -> str:
+        """The namespace of the kubeconfig context (or of the in-cluster service account)."""
+        self._configure()
+        return self._namespace
+
+    def describe(self) -> dict[str, Any]:
+        self._configure()
+        return {"kind": self.kind, "context": self._context_name, "server": self._server}
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def load(self, request: Request) -> Snapshot:
+        return self.read(request).snapshot()
+
+    def read(self, request: Request) -> LiveRead:
+        """Read what ``request`` needs: one Service (``request.service``) or a whole scan."""
+        _validate(request)
+        self._configure()
+        started = time.monotonic()
+        captured_at = _now()
+        with self._progress_display():
+            if request.service:
+                objects, unavailable, version, rounds = self._read_for_service(request)
+            else:
+                objects, unavailable, version, rounds = self._read_for_scan(request)
+        elapsed = time.monotonic() - started
+        if self.verbose:
+            self._say(f"svcdoctor: {self._requests} API requests in {elapsed:.2f}s ({rounds} rounds)")
+        objects = _sorted_unique(objects)
+        return LiveRead(objects=objects, unavailable=unavailable, captured_at=captured_at,
+                        context=self._context_name, server=self._server, server_version=version,
+                        requests=self._requests, seconds=elapsed, rounds=rounds,
+                        cluster_domain=_recorded_cluster_domain(objects))
+
+    def _kube_system_reads(self, lists: bool = True) -> list[Read]:
+        """Cluster DNS, kube-proxy (or what replaces it) and the ConfigMaps the checks read by name."""
+        reads = [Read(BY_KIND["ConfigMap"], SYSTEM_NAMESPACE, name) for name in SYSTEM_CONFIG_MAPS]
+        if lists:
+            pods = BY_KIND["Pod"]
+            services = ",".join(DNS_SERVICE_NAMES)
+            reads += [
+                Read(BY_KIND["Service"], SYSTEM_NAMESPACE),
+                Read(BY_KIND["EndpointSlice"], SYSTEM_NAMESPACE,
+                     label_selector=f"kubernetes.io/service-name in ({services})"),
+                Read(BY_KIND["DaemonSet"], SYSTEM_NAMESPACE),
+                *(Read(pods, SYSTEM_NAMESPACE, label_selector=selector) for selector in SYSTEM_POD_SELECTORS),
+            ]
+        return reads
+
+    def _read_for_service(self, request: Request) -> tuple[list[Obj], list[Unavailable], str, int]:
+        namespace, name = request.namespace, request.service
+        kinds = BY_KIND
+        first = [
+            Read(kinds["Service"], namespace),
+            Read(kinds["EndpointSlice"], namespace, label_selector=f"kubernetes.io/service-name={name}"),
+            Read(kinds["Endpoints"], namespace, name),
+            Read(kinds["NetworkPolicy"], namespace),
+            Read(kinds["Ingress"], namespace),
+            Read(kinds["Event"], namespace, field_selector=f"involvedObject.kind=Service,involvedObject.name={name}"),
+            Read(kinds["Event"], namespace, field_selector="involvedObject.kind=Pod"),
+            Read(kinds["Deployment"], namespace),
+            Read(kinds["ReplicaSet"], namespace),
+            Read(kinds["StatefulSet"], namespace),
+            Read(kinds["DaemonSet"], namespace),
+            Read(kinds["Namespace"]),
+            Read(kinds["Node"]),
+            *self._kube_system_reads(),
+        ]
+        client_namespace, _, client_name = request.client_pod.partition("/")
+        if client_name:
+            first.append(Read(kinds["Pod"], client_namespace, client_name))
+            if client_namespace != namespace:
+                first.append(Read(kinds["NetworkPolicy"], client_namespace))
+        version, outcomes = self._round(first, with_version=True)
+        by_read = dict(zip(first, outcomes, strict=True))
+        services_read = by_read[first[0]]
+        service = next((s for s in services_read.objects if k8s.name(s) == name), None)
+        selector = _selector_string(service)
+        # Round two: what the Service decides.
+        second: list[Read] = []
+        if service is None and services_read.unavailable is None:
+            second.append(Read(kinds["Service"], "", field_selector=f"metadata.name={name}"))
+        if service is not None and not selector and k8s.spec(service).get("type") != "ExternalName":
+            # Hand-made endpoints: a slice that lacks the service-name label is the usual mistake.
+            second.append(Read(kinds["EndpointSlice"], namespace))
+        selected_read = Read(kinds["Pod"], namespace, label_selector=selector) if selector else None
+        if selected_read is not None:
+            second.append(selected_read)
+            namespaces = by_read[Read(kinds["Namespace"])].objects
+            second += _peer_reads(by_read[first[3]].objects, namespaces, selected_read)
+        rounds = 1
+        later: dict[Read, _Outcome] = {}
+        if second:
+            rounds += 1
+            later.update(zip(second, self._round(second)[1], strict=True))
+        # Round three, rarely: near misses when nothing is selected, endpoints of unselected Pods.
+        selected = later[selected_read].objects if selected_read is not None else []
+        third: list[Read] = []
+        if selected_read is not None and not selected and later[selected_read].unavailable is None:
+            third += [Read(kinds["Pod"], namespace), Read(kinds["Pod"], "", label_selector=selector)]
+        else:
+            known = {k8s.name(pod) for outcome in later.values() for pod in outcome.objects}
+            third += _endpoint_pod_reads(by_read[first[1]].objects, namespace, known | {client_name})
+        if third:
+            rounds += 1
+            later.update(zip(third, self._round(third)[1], strict=True))
+        unavailable = [o.unavailable for o in (*outcomes, *later.values()) if o.unavailable]
+        # Keep the Events of the Service, of the Pods it selects and of the client, not of every Pod.
+        pod_names = {k8s.name(pod) for pod in selected} | {client_name}
+        objects: list[Obj] = []
+        for read, outcome in by_read.items():
+            if read.resource.kind == "Event" and "involvedObject.kind=Pod" in read.field_selector:
+                objects += [e for e in outcome.objects
+                            if str(k8s.as_map(e.get("involvedObject")).get("name") or "") in pod_names]
+            else:
+                objects += outcome.objects
+        for outcome in later.values():
+            objects += outcome.objects
+        return objects, unavailable, version, rounds
+
+    def _read_for_scan(self, request: Request) -> tuple[list[Obj], list[Unavailable], str, int]:
+        namespace = "" if request.all_namespaces else request.namespace
+        reads = [Read(BY_KIND[kind], namespace) for kind in (
+            "Service", "Pod", "EndpointSlice", "Endpoints", "NetworkPolicy", "Ingress", "Event", "Deployment",
+            "ReplicaSet", "StatefulSet", "DaemonSet")]
+        reads += [Read(BY_KIND["Namespace"]), Read(BY_KIND["Node"])]
+        reads += self._kube_system_reads(lists=namespace not in ("", SYSTEM_NAMESPACE))
+        version, outcomes = self._round(reads, with_version=True)
+        objects = [obj for outcome in outcomes for obj in outcome.objects]
+        return objects, [o.unavailable for o in outcomes if o.unavailable], version, 1
+
+    # -- one round of parallel requests -----------------------------------------------------------
+
+    def _round(self, reads: Sequence[Read], with_version: bool = False) -> tuple[str, list[_Outcome]]:
+        """Run ``reads`` concurrently; return the server version (when asked) and one outcome per read."""
+        tasks: list[Callable[[], Any]] = [functools.partial(self._perform, read) for read in reads]
+        if with_version:
+            tasks.append(self._server_version)
+        results = self._parallel(tasks)
+        version = str(results.pop()) if with_version else ""
+        return version, results
+
+    def _parallel(self, tasks: Sequence[Callable[[], Any]]) -> list[Any]:
+        # Daemon threads, not a ThreadPoolExecutor: a request stuck past its timeout must not keep
+        # the process alive (the executor joins its threads at exit).
+        pending: queue.Queue[int] = queue.Queue()
+        for index in range(len(tasks)):
+            pending.put(index)
+        done: queue.Queue[tuple[int, Any, BaseException | None]] = queue.Queue()
+
+        def work() -> None:
+            while True:
+                try:
+                    index = pending.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    done.put((index, tasks[index](), None))
+                except BaseException as error:  # handed to the main thread, which raises it
+                    done.put((index, None, error))
+
+        for _ in range(min(WORKERS, len(tasks))):
+            threading.Thread(target=work, daemon=True, name="svcdoctor-read").start()
+        results: list[Any] = [None] * len(tasks)
+        remaining = len(tasks)
+        while remaining:
+            try:
+                index, value, error = done.get(timeout=0.05)
+            except queue.Empty:
+                self._check_overdue()
+                continue
+            if error is not None:
+                raise error
+            results[index] = value
+            remaining -= 1
+        return results
+
+    def _check_overdue(self) -> None:
+        if self.timeout is None:
+            return
+        now = time.monotonic()
+        with self._lock:
+            overdue = [(start, path) for start, path in self._inflight.values()
+                       if now - start > self.timeout + GRACE_SECONDS]
+        if overdue:
+            raise ClusterError(f"{self._server} did not answer within {self.timeout:g}s "
+                               f"(GET {overdue[0][1]}); raise --request-timeout or check the connection")
+
+    def _server_version(self) -> str:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            body = self._get_json("/version", [])
+        except ApiException as error:
+            if error.status == 401:
+                raise self._cluster_error(error, "/version") from None
+            return ""  # some clusters restrict /version; the snapshot only loses a label
+        return str(k8s.as_map(body).get("gitVersion") or "")
+
+    def _perform(self, read: Read) -> _Outcome:
+        from kubernetes.client.exceptions import ApiException
+
+        self._status(read.describe())
+        path = read.resource.path(read.namespace, read.name)
+        try:
+            if read.name:
+                return _Outcome(objects=[self._stamp(self._get_json(path, []), read.resource)])
+            return _Outcome(objects=self._list(read, path))
+        except ApiException as error:
+            status = int(error.status or 0)
+            if status == 404:
+                if read.name:
+                    return _Outcome()  # absent (or gone since a list showed it): not an error
+                return _Outcome(unavailable=Unavailable(read.resource.plural, read.namespace,
+                                                        "not served by this API server (404)", read.verb))
+            if status != 401:
+                message = _status_message(error)
+                if status == 403:
+                    reason = "forbidden: " + (message.split(" is forbidden: ", 1)[-1] if message else "RBAC")
+                else:
+                    reason = f"the API server answered {status}: {message or error.reason}"
+                return _Outcome(unavailable=Unavailable(read.resource.plural, read.namespace, reason, read.verb))
+            raise self._cluster_error(error, path) from None
+
+    def _list(self, read: Read, path: str) -> list[Obj]:
+        items: list[Obj] = []
+        token = ""
+        while True:
+            query: list[tuple[str, str]] = [("limit", str(PAGE_SIZE))]
+            if read.label_selector:
+                query.append(("labelSelector", read.label_selector))
+            if read.field_selector:
+                query.append(("fieldSelector", read.field_selector))
+            if token:
+                query.append(("continue", token))
+            body = k8s.as_map(self._get_json(path, query))
+            for item in k8s.as_list(body.get("items")):
+                if isinstance(item, dict):
+                    items.append(self._stamp(item, read.resource))
+            token = str(k8s.as_map(body.get("metadata")).get("continue") or "")
+            if not token:
+                return items
+
+    @staticmethod
+    def _stamp(obj: Any, resource: Resource) -> Obj:
+        # The API server leaves kind and apiVersion off list items; the Snapshot sorts by kind.
+        if not isinstance(obj, dict):
+            return {"kind": resource.kind, "apiVersion": resource.api_version, "metadata": {}}
+        obj.setdefault("kind", resource.kind)
+        obj.setdefault("apiVersion", resource.api_version)
+        return obj
+
+    def _get_json(self, path: str, query: list[tuple[str, str]]) -> Any:
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
+        thread = threading.get_ident()
+        shown = path + ("?" + "&".join(f"{k}={v}" for k, v in query) if query else "")
+        started = time.monotonic()
+        with self._lock:
+            self._requests += 1
+            self._inflight[thread] = (started, shown)
+        status = 0
+        try:
+            response = self._api_client.call_api(
+                path, "GET", query_params=query, header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"], _preload_content=False, _request_timeout=self.timeout)
+            status = int(response.status)
+            data = response.data
+        except ApiException as error:
+            status = int(error.status or 0)
+            if status == 0:
+                raise self._cluster_error(error, path) from None
+            raise
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise self._cluster_error(error, path) from None
+        finally:
+            with self._lock:
+                self._inflight.pop(thread, None)
+            if self.verbose:
+                elapsed = (time.monotonic() - started) * 1000
+                self._say(f"GET {shown} {status or 'failed'} {elapsed:.0f}ms")
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise ClusterError(f"{self._server} answered GET {path} with something that is not JSON") from None
+
+    def _cluster_error(self, error: BaseException, path: str) -> ClusterError:
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
+        server = self._server
+        if isinstance(error, ApiException):
+            status = int(error.status or 0)
+            if status == 401:
+                return ClusterError(f"{server} rejected the credentials of context {self._context_name!r} "
+                                    "(401 Unauthorized): log in again or fix the kubeconfig user")
+            if status == 0:
+                text = _first_line(str(error.reason or ""))
+                if "SSL" in text or "CERTIFICATE" in text.upper():
+                    return ClusterError(f"TLS error talking to {server}: {_ssl_reason(text)}")
+                return ClusterError(f"cannot read the cluster at {server}: {text}")
+            return ClusterError(f"{server} answered GET {path} with {status} {error.reason}: "
+                                f"{_status_message(error)}")
+        reason: BaseException = error
+        if isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
+            reason = error.reason
+        if isinstance(reason, urllib3.exceptions.SSLError):
+            return ClusterError(f"TLS error talking to {server}: {_ssl_reason(str(reason))}")
+        # NameResolutionError and NewConnectionError derive from ConnectTimeoutError: test them first.
+        if isinstance(reason, urllib3.exceptions.NameResolutionError):
+            return ClusterError(f"cannot resolve the API server's name in {server} (context {self._context_name!r})")
+        if isinstance(reason, urllib3.exceptions.NewConnectionError) and "timed out" not in str(reason):
+            cause = "connection refused" if "refused" in str(reason).lower() else _first_line(str(reason))
+            return ClusterError(f"cannot connect to {server}: {cause} (context {self._context_name!r})")
+        if isinstance(reason, urllib3.exceptions.ConnectTimeoutError | urllib3.exceptions.ReadTimeoutError
+                      | TimeoutError):
+            return ClusterError(f"{server} did not answer within {self.timeout:g}s (GET {path}); "
+                                "raise --request-timeout or check the connection")
+        return ClusterError(f"cannot read the cluster at {server}: {type(reason).__name__}: "
+                            f"{_first_line(str(reason))}")
+
+    # -- output -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _write_stderr(text: str) -> None:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    def _progress_display(self) -> Any:
+        source = self
+
+        class Display:
+            def __enter__(self) -> None:
+                self.live = None
+                if not source.progress:
+                    return
+                from rich.console import Console
+                from rich.live import Live
+                from rich.spinner import Spinner
+
+                console = Console(stderr=True)
+                spinner = Spinner("dots", text=f"reading {source._context_name or 'the cluster'}…")
+                # Not rich's default: redirecting stdout would capture -o json output.
+                self.live = Live(spinner, console=console, transient=True, redirect_stdout=False,
+                                 redirect_stderr=False, refresh_per_second=12)
+                self.live.start()
+                source._status = lambda text: spinner.update(text=text + "…")
+                source._say = lambda text: console.print(text, markup=False, highlight=False)
+
+            def __exit__(self, *exc: object) -> None:
+                if self.live is not None:
+                    self.live.stop()
+                source._status = lambda text: None
+                source._say = source._write_stderr
+
+        return Display()
+
+
+def _share_tls_context(api_client: Any, configuration: Any) -> None:
+    """Build the TLS context once for every connection of the pool.
+
+    urllib3 otherwise loads the CA bundle (or the whole system store) and the client key anew for
+    each connection, holding the GIL: with twenty connections opened at once that costs seconds
+    on a busy machine — more than a whole diagnosis.
+    """
+    import ssl
+
+    if not str(configuration.host).startswith("https:"):
+        return
+    keywords = api_client.rest_client.pool_manager.connection_pool_kw
+    if configuration.verify_ssl:
+        context = ssl.create_default_context(cafile=configuration.ssl_ca_cert or None)
+        if configuration.assert_hostname is False:
+            context.check_hostname = False
+    else:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if configuration.cert_file:
+        context.load_cert_chain(configuration.cert_file, configuration.key_file)
+    for key in ("ca_certs", "cert_file", "key_file"):
+        keywords.pop(key, None)
+    keywords["ssl_context"] = context
+
+
+def _peer_reads(policies: Sequence[Obj], namespaces: Sequence[Obj], selected: Read) -> list[Read]:
+    """Pods the namespace's NetworkPolicies admit as ingress peers, so their counts are right."""
+    from svcdoctor.selectors import SelectorError, from_label_selector
+
+    pods = BY_KIND["Pod"]
+    reads: list[Read] = []
+    for policy in policies:
+        for rule in k8s.as_list(k8s.spec(policy).get("ingress")):
+            for peer in k8s.as_list(k8s.as_map(rule).get("from")):
+                peer = k8s.as_map(peer)
+                if "ipBlock" in peer:
+                    continue
+                try:
+                    pod_selector = from_label_selector(peer.get("podSelector") or {})
+                    namespace_selector = (from_label_selector(peer["namespaceSelector"])
+                                          if peer.get("namespaceSelector") is not None else None)
+                except SelectorError:
+                    continue  # an invalid peer matches nothing; the checks say so
+                if namespace_selector is None:
+                    targets = [k8s.namespace(policy)]
+                elif pod_selector.is_everything:
+                    targets = [k8s.name(ns) for ns in namespaces
+                               if namespace_selector.matches({"kubernetes.io/metadata.name": k8s.name(ns),
+                                                              **k8s.labels(ns)})]
+                else:
+                    targets = [""]
+                for target in targets:
+                    read = Read(pods, target, label_selector="" if pod_selector.is_everything else str(pod_selector))
+                    if read != selected and read not in reads:
+                        reads.append(read)
+    return reads[:MAX_PEER_READS]
+
+
+def _endpoint_pod_reads(endpoint_slices: Sequence[Obj], namespace: str, known: set[str]) -> list[Read]:
+    """The Pods endpoints point at that the reads so far did not return (stale endpoints)."""
+    names = []
+    for endpoint_slice in endpoint_slices:
+        for endpoint in k8s.as_list(endpoint_slice.get("endpoints")):
+            target = k8s.as_map(k8s.as_map(endpoint).get("targetRef"))
+            pod_name = str(target.get("name") or "")
+            if target.get("kind") == "Pod" and pod_name and pod_name not in known and \
+                    str(target.get("namespace") or namespace) == namespace and pod_name not in names:
+                names.append(pod_name)
+    if len(names) > MAX_ENDPOINT_POD_READS:
+        return [Read(BY_KIND["Pod"], namespace)]
+    return [Read(BY_KIND["Pod"], namespace, pod_name) for pod_name in names]
+
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+
+
+def _validate(request: Request) -> None:
+    """Refuse names the API could not hold before they become paths and selectors."""
+    checks = [("namespace", request.namespace, _DNS_LABEL), ("Service name", request.service, _DNS_LABEL)]
+    client_namespace, _, client_name = request.client_pod.partition("/")
+    checks += [("--from namespace", client_namespace, _DNS_LABEL), ("--from Pod name", client_name, _DNS_SUBDOMAIN)]
+    for what, value, pattern in checks:
+        if value and not pattern.fullmatch(value):
+            raise InputError(f"{what} {value!r} is not a valid Kubernetes name")
+
+
+def _now() -> datetime:
+    """The moment a live read is taken at (ages are measured from it); tests may pin it."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _recorded_cluster_domain(objects: Sequence[Obj]) -> str:
+    from svcdoctor.dns.domain import cluster_domain
+
+    config_maps = Snapshot([obj for obj in objects if obj.get("kind") == "ConfigMap"])
+    found = cluster_domain(config_maps)
+    return found.domain if found.object is not None else ""
+
+
+def _selector_string(service: Mapping[str, Any] | None) -> str:
+    """The Service's selector as a ``labelSelector`` query ("" without one, or for ExternalName)."""
+    if service is None or k8s.spec(service).get("type") == "ExternalName":
+        return ""
+    selector = k8s.as_map(k8s.spec(service).get("selector"))
+    return ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
+
+
+def _sorted_unique(objects: Iterable[Obj]) -> list[Obj]:
+    """Objects without duplicates (two reads may return one object), in a stable order."""
+    unique: dict[tuple[str, str, str], Obj] = {}
+    for obj in objects:
+        unique[(str(obj.get("kind") or ""), k8s.namespace(obj), k8s.name(obj))] = obj
+    return [unique[key] for key in sorted(unique, key=lambda k: (KIND_ORDER.get(k[0], 99), k[1], k[2]))]
+
+
+def _status_message(error: Any) -> str:
+    body = getattr(error, "body", None)
+    try:
+        return str(k8s.as_map(json.loads(body)).get("message") or "") if body else ""
+    except (ValueError, TypeError):
+        return _first_line(str(body))
+
+
+def _ssl_reason(text: str) -> str:
+    match = re.search(r"certificate verify failed: ([^(\]'\"]+)", text)
+    if match:
+        return f"certificate verify failed: {match.group(1).strip()} (check certificate-authority in the kubeconfig)"
+    return _first_line(text)[:200]
+
+
+def _first_line(text: str) -> str:
+    return " ".join(text.split())[:300]
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path) as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+

@@ -1,0 +1,469 @@
+"""A read-only Kubernetes API server that serves a snapshot over the real REST shape.
+
+It lets real clients — the official ``kubernetes`` Python client inside svcdoctor, ``kubectl``,
+k9s — read a recorded snapshot as if it were a cluster: ``/version``, legacy discovery (``/api``,
+``/apis``, ``/api/v1``, ``/apis/<group>/<version>`` with verbs, scope, short names and kinds),
+list and get for every kind in :mod:`svcdoctor.sources.resources` (namespaced and cluster-wide),
+``labelSelector`` (the real selector grammar), ``fieldSelector`` (the fields the real server
+supports for each kind), ``limit``/``continue`` paging and a ``resourceVersion`` on every list.
+Errors are ``Status`` objects as the real server writes them (404, 403, 401, 405, 400).
+
+For tests it can forbid resources (403 like RBAC), require a bearer token (401), answer slowly
+(injected latency), serve TLS, and it logs every request (verb, path, query). Anything but GET is
+refused with 405: nothing here can change. ``svcdoctor snapshot serve FILE`` runs it for users.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from svcdoctor import k8s
+from svcdoctor.selectors import SelectorError, parse
+from svcdoctor.sources.resources import BY_KIND, RESOURCES, Resource
+
+Obj = dict[str, Any]
+
+#: Fields the real API server accepts in a fieldSelector, by kind (metadata.* for every kind).
+FIELD_LABELS: dict[str, tuple[str, ...]] = {
+    "Event": ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
+              "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
+              "reason", "reportingComponent", "source", "type"),
+    "Pod": ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+            "spec.hostNetwork", "status.phase", "status.podIP", "status.podIPs", "status.nominatedNodeName"),
+    "Node": ("spec.unschedulable",),
+    "Namespace": ("status.phase",),
+    "Service": ("spec.clusterIP", "spec.type"),
+    "ReplicaSet": ("status.replicas",),
+    "ReplicationController": ("status.replicas",),
+    "Job": ("status.successful",),
+}
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request the server answered."""
+
+    verb: str
+    path: str
+    query: Mapping[str, str]
+    status: int
+    seconds: float
+
+
+@dataclass
+class ServerOptions:
+    """How the server behaves; tests change these between requests."""
+
+    #: Resources answered with 403: a plural (``networkpolicies``) or ``NAMESPACE/plural``.
+    forbid: set[str] = field(default_factory=set)
+    #: Seconds to wait before every answer.
+    latency: float = 0.0
+    #: When set, requests must carry ``Authorization: Bearer <token>`` (else 401).
+    token: str | None = None
+    #: The user 403 messages name.
+    user: str = "system:serviceaccount:svcdoctor:svcdoctor"
+    #: The version ``/version`` reports.
+    git_version: str = "v1.32.0"
+
+
+class SnapshotAPIServer:
+    """Serves ``objects`` read-only on ``host:port`` (port 0: a free one). Use as a context manager."""
+
+    def __init__(self, objects: Iterable[Mapping[str, Any]], *, host: str = "127.0.0.1", port: int = 0,
+                 options: ServerOptions | None = None, tls: tuple[str, str] | None = None) -> None:
+        self.options = options or ServerOptions()
+        self.log: list[LoggedRequest] = []
+        #: Called with each logged request after it was answered (tests use it to change state).
+        self.hooks: list[Callable[[LoggedRequest], None]] = []
+        self.hook_errors: list[Exception] = []
+        self._lock = threading.Lock()
+        self._objects: dict[str, dict[tuple[str, str], Obj]] = {r.plural: {} for r in RESOURCES}
+        self._resource_version = 1
+        for obj in objects:
+            self._add(obj)
+        handler = type("Handler", (_Handler,), {"api": self})
+        self._httpd = _Server((host, port), handler)
+        self._httpd.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tls[0], tls[1])
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
+            self.scheme = "https"
+        self._thread: threading.Thread | None = None
+
+    # -- state ------------------------------------------------------------------------------------
+
+    def _add(self, obj: Mapping[str, Any]) -> None:
+        if obj.get("apiVersion") == "svcdoctor.dev/v1":
+            if obj.get("kind") == "SnapshotInfo" and obj.get("serverVersion"):
+                self.options.git_version = str(obj["serverVersion"])
+            return
+        resource = BY_KIND.get(str(obj.get("kind") or ""))
+        if resource is None or resource.kind == "Secret":
+            return
+        stored = copy.deepcopy(dict(obj))
+        metadata = stored.setdefault("metadata", {})
+        if not isinstance(metadata, dict):
+            return
+        self._resource_version += 1
+        metadata.setdefault("resourceVersion", str(self._resource_version))
+        key = (k8s.namespace(stored) if resource.namespaced else "", k8s.name(stored))
+        self._objects[resource.plural][key] = stored
+
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        """Remove an object (tests: an object that vanishes between two reads)."""
+        resource = BY_KIND[kind]
+        with self._lock:
+            self._objects[resource.plural].pop((namespace if resource.namespaced else "", name), None)
+            self._resource_version += 1
+
+    def requests(self) -> list[LoggedRequest]:
+        with self._lock:
+            return list(self.log)
+
+    def clear_log(self) -> None:
+        with self._lock:
+            self.log.clear()
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def start(self) -> SnapshotAPIServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="snapshot-apiserver", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> SnapshotAPIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def kubeconfig(self, *, namespace: str = "default", context: str = "snapshot", token: str | None = None,
+                   ca_file: str | None = None) -> Obj:
+        """A kubeconfig whose current context points at this server."""
+        cluster: Obj = {"server": self.url}
+        if ca_file:
+            cluster["certificate-authority"] = ca_file
+        user: Obj = {"token": token} if token else {}
+        return {
+            "apiVersion": "v1", "kind": "Config", "preferences": {},
+            "clusters": [{"name": context, "cluster": cluster}],
+            "users": [{"name": context, "user": user}],
+            "contexts": [{"name": context, "context": {"cluster": context, "user": context, "namespace": namespace}}],
+            "current-context": context,
+        }
+
+    def write_kubeconfig(self, path: str, **options: Any) -> str:
+        import yaml
+
+        with open(path, "w") as handle:
+            yaml.safe_dump(self.kubeconfig(**options), handle)
+        return path
+
+    # -- answering --------------------------------------------------------------------------------
+
+    def answer(self, verb: str, raw_path: str, headers: Mapping[str, str]) -> tuple[int, Obj]:
+        """The status and JSON body for one request."""
+        split = urlsplit(raw_path)
+        query = {key: values[-1] for key, values in parse_qs(split.query, keep_blank_values=True).items()}
+        path = split.path.rstrip("/") or "/"
+        if verb != "GET":
+            return 405, status_object(405, "MethodNotAllowed", f"the server does not allow this method on the "
+                                      f"requested resource ({verb} {path}): it serves a read-only snapshot")
+        scheme, _, presented = headers.get("authorization", "").partition(" ")
+        if self.options.token is not None and (scheme.lower() != "bearer" or presented != self.options.token):
+            return 401, status_object(401, "Unauthorized", "Unauthorized")
+        if path == "/version":
+            return 200, self._version()
+        if path == "/api":
+            return 200, {"kind": "APIVersions", "versions": ["v1"],
+                         "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0",
+                                                         "serverAddress": f"127.0.0.1:{self.port}"}]}
+        if path == "/apis":
+            return 200, self._group_list()
+        parts = [unquote(part) for part in path.strip("/").split("/")]
+        if parts[0] == "api" and len(parts) >= 2:
+            group, version, rest = "", parts[1], parts[2:]
+        elif parts[0] == "apis" and len(parts) >= 3:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        elif parts[0] == "apis" and len(parts) == 2:
+            return self._group(parts[1])
+        else:
+            return 404, status_object(404, "NotFound", "the server could not find the requested resource")
+        served = [r for r in RESOURCES if r.group == group and r.version == version]
+        if not served:
+            return 404, status_object(404, "NotFound", "the server could not find the requested resource")
+        if not rest:
+            return 200, self._resource_list(group, version, served)
+        namespace = ""
+        if len(rest) >= 3 and rest[0] == "namespaces":
+            namespace, rest = rest[1], rest[2:]
+        by_plural = {r.plural: r for r in served}
+        resource = by_plural.get(rest[0])
+        if resource is None or len(rest) > 2 or (namespace and not resource.namespaced):
+            return 404, status_object(404, "NotFound", "the server could not find the requested resource")
+        name = rest[1] if len(rest) == 2 else ""
+        verb_name = "get" if name else "list"
+        if query.get("watch") in ("1", "true"):
+            return 405, status_object(405, "MethodNotAllowed", "watch is not served by a snapshot")
+        if self._forbidden(resource, namespace):
+            return 403, _forbidden(resource, namespace, name, verb_name, self.options.user)
+        if name:
+            return self._get(resource, namespace, name)
+        return self._list(resource, namespace, query)
+
+    def _forbidden(self, resource: Resource, namespace: str) -> bool:
+        forbid = self.options.forbid
+        return resource.plural in forbid or (bool(namespace) and f"{namespace}/{resource.plural}" in forbid)
+
+    def _version(self) -> Obj:
+        version = self.options.git_version.lstrip("v").split("+")[0].split("-")[0]
+        major, _, rest = version.partition(".")
+        minor = rest.partition(".")[0]
+        return {"major": major, "minor": minor, "gitVersion": self.options.git_version, "gitCommit": "snapshot",
+                "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23",
+                "compiler": "gc", "platform": "linux/amd64"}
+
+    @staticmethod
+    def _group_list() -> Obj:
+        groups: dict[str, list[str]] = {}
+        for resource in RESOURCES:
+            if resource.group and resource.version not in groups.setdefault(resource.group, []):
+                groups[resource.group].append(resource.version)
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group_body(g, v) for g, v in groups.items()]}
+
+    @staticmethod
+    def _group(group: str) -> tuple[int, Obj]:
+        versions = sorted({r.version for r in RESOURCES if r.group == group})
+        if not versions:
+            return 404, status_object(404, "NotFound", "the server could not find the requested resource")
+        return 200, {"kind": "APIGroup", "apiVersion": "v1", **_group_body(group, versions)}
+
+    @staticmethod
+    def _resource_list(group: str, version: str, served: list[Resource]) -> Obj:
+        resources = []
+        for resource in served:
+            entry: Obj = {"name": resource.plural, "singularName": resource.singular,
+                          "namespaced": resource.namespaced, "kind": resource.kind, "verbs": ["get", "list"]}
+            if resource.short_names:
+                entry["shortNames"] = list(resource.short_names)
+            resources.append(entry)
+        return {"kind": "APIResourceList", "apiVersion": "v1",
+                "groupVersion": f"{group}/{version}" if group else version, "resources": resources}
+
+    def _get(self, resource: Resource, namespace: str, name: str) -> tuple[int, Obj]:
+        with self._lock:
+            obj = self._objects[resource.plural].get((namespace, name))
+            obj = copy.deepcopy(obj) if obj is not None else None
+        if obj is None:
+            return 404, status_object(404, "NotFound", f'{resource.qualified} "{name}" not found',
+                                      details={"name": name, "group": resource.group, "kind": resource.plural})
+        obj.setdefault("kind", resource.kind)
+        obj.setdefault("apiVersion", resource.api_version)
+        return 200, obj
+
+    def _list(self, resource: Resource, namespace: str, query: Mapping[str, str]) -> tuple[int, Obj]:
+        try:
+            selector = parse(query.get("labelSelector", ""))
+        except SelectorError as error:
+            return 400, status_object(400, "BadRequest", f"unable to parse requirement: {error}")
+        try:
+            field_requirements = _parse_field_selector(query.get("fieldSelector", ""), resource.kind)
+        except ValueError as error:
+            return 400, status_object(400, "BadRequest", str(error))
+        offset = 0
+        token = query.get("continue", "")
+        if token:
+            try:
+                offset = int(json.loads(base64.urlsafe_b64decode(token.encode()))["offset"])
+            except (ValueError, KeyError, TypeError):
+                return 400, status_object(400, "BadRequest", "continue key is not valid")
+        try:
+            limit = int(query.get("limit") or 0)
+        except ValueError:
+            return 400, status_object(400, "BadRequest", "limit must be an integer")
+        with self._lock:
+            resource_version = str(self._resource_version)
+            stored = [obj for (obj_namespace, _), obj in sorted(self._objects[resource.plural].items())
+                      if not namespace or obj_namespace == namespace]
+        matched = [obj for obj in stored if selector.matches(k8s.labels(obj))
+                   and all(_field_matches(obj, requirement) for requirement in field_requirements)]
+        page = matched[offset:offset + limit] if limit > 0 else matched[offset:]
+        metadata: Obj = {"resourceVersion": resource_version}
+        if limit > 0 and offset + limit < len(matched):
+            next_token = json.dumps({"offset": offset + limit, "rv": resource_version})
+            metadata["continue"] = base64.urlsafe_b64encode(next_token.encode()).decode()
+            metadata["remainingItemCount"] = len(matched) - offset - limit
+        items = []
+        for obj in page:
+            item = copy.deepcopy(obj)
+            # The real server leaves kind and apiVersion off the items of a list.
+            item.pop("kind", None)
+            item.pop("apiVersion", None)
+            items.append(item)
+        return 200, {"kind": f"{resource.kind}List", "apiVersion": resource.api_version, "metadata": metadata,
+                     "items": items}
+
+    def record(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self.log.append(entry)
+        for hook in list(self.hooks):
+            try:
+                hook(entry)
+            except Exception as error:  # a broken test hook must show, not kill the connection
+                self.hook_errors.append(error)
+
+
+def _group_body(group: str, versions: list[str]) -> Obj:
+    return {"name": group,
+            "versions": [{"groupVersion": f"{group}/{v}", "version": v} for v in versions],
+            "preferredVersion": {"groupVersion": f"{group}/{versions[0]}", "version": versions[0]}}
+
+
+def status_object(code: int, reason: str, message: str, details: Obj | None = None) -> Obj:
+    """A ``Status`` object as the API server writes it for a failed request."""
+    body: Obj = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+                 "reason": reason, "code": code}
+    if details:
+        body["details"] = details
+    return body
+
+
+def _forbidden(resource: Resource, namespace: str, name: str, verb: str, user: str) -> Obj:
+    where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+    subject = f'{resource.qualified} "{name}"' if name else resource.qualified
+    message = (f'{subject} is forbidden: User "{user}" cannot {verb} resource "{resource.plural}" in API group '
+               f'"{resource.group}"{where}')
+    details: Obj = {"group": resource.group, "kind": resource.plural}
+    if name:
+        details["name"] = name
+    return status_object(403, "Forbidden", message, details)
+
+
+def _parse_field_selector(text: str, kind: str) -> list[tuple[str, str, str]]:
+    requirements = []
+    allowed = ("metadata.name", "metadata.namespace", *FIELD_LABELS.get(kind, ()))
+    for term in (t.strip() for t in text.split(",")):
+        if not term:
+            continue
+        for operator in ("!=", "==", "="):
+            if operator in term:
+                key, _, value = term.partition(operator)
+                break
+        else:
+            raise ValueError(f"invalid selector: '{text}'; can't understand '{term}'")
+        key = key.strip()
+        if key not in allowed:
+            raise ValueError(f'field label "{key}" not supported for {kind}')
+        requirements.append((key, "!=" if operator == "!=" else "=", value.strip()))
+    return requirements
+
+
+def _field_value(obj: Obj, path: str) -> str:
+    value: Any = obj
+    if path == "source":
+        path = "source.component"
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _field_matches(obj: Obj, requirement: tuple[str, str, str]) -> bool:
+    key, operator, wanted = requirement
+    have = _field_value(obj, key)
+    return have != wanted if operator == "!=" else have == wanted
+
+
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 drops the SYNs of a client opening 20 connections at once, and
+    # each dropped SYN costs a one-second retransmission.
+    request_queue_size = 128
+
+
+class _Handler(BaseHTTPRequestHandler):
+    api: SnapshotAPIServer
+    protocol_version = "HTTP/1.1"
+    # One buffered write per answer and no Nagle: otherwise headers and body go out in two
+    # segments and delayed ACKs add ~40 ms to every request.
+    wbufsize = -1
+    disable_nagle_algorithm = True
+    server_version = "svcdoctor-snapshot-apiserver"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # the server keeps its own log
+
+    def _serve(self) -> None:
+        started = time.monotonic()
+        verb = self.command
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        if self.api.options.latency:
+            time.sleep(self.api.options.latency)
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        try:
+            status, body = self.api.answer(verb, self.path, headers)
+        except Exception as error:  # a bug here must answer 500, not kill the connection
+            status, body = 500, status_object(500, "InternalError", f"{type(error).__name__}: {error}")
+        data = json.dumps(body, separators=(",", ":")).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Cache-Control", "no-cache, private")
+            self.end_headers()
+            if verb != "HEAD":
+                self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        split = urlsplit(self.path)
+        query = {key: values[-1] for key, values in parse_qs(split.query, keep_blank_values=True).items()}
+        self.api.record(LoggedRequest(verb, split.path, query, status, time.monotonic() - started))
+
+    do_GET = _serve
+    do_HEAD = _serve
+    do_POST = _serve
+    do_PUT = _serve
+    do_PATCH = _serve
+    do_DELETE = _serve
+    do_OPTIONS = _serve
+
+
+def self_signed_certificate(directory: str, host: str = "127.0.0.1") -> tuple[str, str]:
+    """Write a throwaway self-signed certificate and key for ``host``; return their paths."""
+    import subprocess
+    from pathlib import Path
+
+    cert, key = str(Path(directory) / "server.crt"), str(Path(directory) / "server.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={host}",
+                    "-addext", f"subjectAltName=IP:{host}", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key

@@ -1,0 +1,179 @@
+"""Probe planning, evidence round trips, gather() on loopback, and the CLI edges of --probe / dns."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from svcdoctor.probe.evidence import evidence_objects
+from svcdoctor.probe.plan import plan
+from svcdoctor.snapshot import DNSAnswer, ProbeResult, build_snapshot, read_evidence
+from svcdoctor.testing.cluster import ClusterBuilder
+from svcdoctor.testing.dnslab import add_cluster_dns
+from tests.conftest import ROOT, SCENARIOS, run_cli
+
+
+def nodeport_cluster(replicas: int = 3) -> list[dict]:
+    b = ClusterBuilder()
+    b.namespace("kube-system")
+    b.namespace("shop")
+    b.node("node-a", "172.18.0.2")
+    b.node("node-b", "172.18.0.3")
+    add_cluster_dns(b)
+    ports = [{"name": "http", "containerPort": 8080}, {"name": "metrics", "containerPort": 9090},
+             {"name": "syslog", "containerPort": 514, "protocol": "UDP"}]
+    b.deployment("shop", "web", {"app": "web"}, [b.container("web", "example/web:1", ports)], replicas=replicas)
+    b.service("shop", "web", {"app": "web"},
+              [{"name": "http", "port": 80, "targetPort": "http"}, {"name": "syslog", "port": 514,
+                                                                     "protocol": "UDP", "targetPort": 514}],
+              type="LoadBalancer", load_balancer_ip="203.0.113.7")
+    return b.build()
+
+
+def test_plan_takes_targets_from_the_objects_in_priority_order() -> None:
+    snapshot = build_snapshot(nodeport_cluster())
+    full = plan(snapshot, "shop", "web", 64)
+    kinds = [t.kind for t in full.targets]
+    assert kinds[:2] == ["dns", "dnsPod"] and kinds[2] == "clusterIP"
+    assert kinds.count("pod") == 3 and kinds.count("nodePort") == 2 and kinds.count("loadBalancer") == 1
+    pod_ports = {t.port for t in full.targets if t.kind == "pod"}
+    assert pod_ports == {8080}  # the named targetPort resolved through the EndpointSlice
+    assert any("514/UDP" in text for text in full.not_probed)  # UDP other than DNS cannot be probed
+    assert full.left_out == 0
+    cut = plan(snapshot, "shop", "web", 4)
+    assert len(cut.targets) == 4 and cut.left_out == len(full.targets) - 4
+    assert [t.kind for t in cut.targets] == kinds[:4]
+    pod_ips = {p["status"]["podIP"] for p in snapshot.pods}
+    node_ips = {"172.18.0.2", "172.18.0.3"}
+    for target in full.targets:
+        assert target.ip in pod_ips | node_ips | {"203.0.113.7", "10.96.0.10"} | {
+            s["spec"]["clusterIP"] for s in snapshot.services}
+
+
+def test_evidence_round_trips_through_the_snapshot_format() -> None:
+    answers = [DNSAnswer("web", "A", "NOERROR", ("10.96.0.3",), "shop/client", "10.96.0.10"),
+               DNSAnswer("_http._tcp.web.shop.svc.cluster.local.", "SRV", "NOERROR",
+                         ({"type": "SRV", "value": "80 web.shop.svc.cluster.local."},), "", "10.96.0.10")]
+    probes = [ProbeResult("10.244.0.5", 8080, "TCP", "refused", "node/node-a", "pod", "Pod shop/web-1", 0.001)]
+    objects = evidence_objects(answers, probes)
+    text = yaml.safe_dump(objects)
+    assert [read_evidence(o) for o in yaml.safe_load(text)] == [*answers, *probes]
+
+
+def loopback_snapshot(open_port: int, closed_port: int) -> list[dict]:
+    """Pods on loopback addresses (the only place a test may send to outside its namespaces)."""
+    b = ClusterBuilder()
+    b.namespace("shop")
+    b.node("node-a", "127.0.0.1")
+    b.pod("shop", "web-0", {"app": "web"}, [b.container("web", "x", [{"name": "http", "containerPort": open_port}])],
+          ip="127.0.0.1", node="node-a")
+    b.pod("shop", "web-1", {"app": "web"}, [b.container("web", "x", [{"name": "http", "containerPort": open_port}])],
+          ip="127.0.0.2", node="node-a")
+    b.service("shop", "web", {"app": "web"}, [{"name": "http", "port": closed_port, "targetPort": "http"}],
+              clusterIP="127.0.0.3", clusterIPs=["127.0.0.3"])
+    return b.build()
+
+
+def test_gather_probes_real_sockets_on_loopback(tmp_path: Path) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    spare = socket.socket()
+    spare.bind(("127.0.0.1", 0))
+    closed = spare.getsockname()[1]
+    spare.close()
+    path = tmp_path / "snapshot.yaml"
+    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": loopback_snapshot(port, closed)}))
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "svcdoctor", "check", "web", "-n", "shop", "--probe", "--probe-timeout", "1",
+             "--snapshot", str(path), "-o", "json", "--fail-on", "never"],
+            capture_output=True, text=True, timeout=60,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "SVCDOCTOR_PROBE_METHOD": "connect"})
+    finally:
+        listener.close()
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    found = {f["id"]: f for f in report["findings"]}
+    # web-1 (127.0.0.2) has nothing listening on the port: refused. web-0 accepts.
+    assert "SD901" in found and "web-1" in found["SD901"]["message"]
+    assert "SD902" not in found and "SD905" not in found
+    assert "probing 3 address(es) of shop/web" in result.stderr
+    assert "no cluster DNS Service in the snapshot" in result.stderr
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--probe-timeout", "0"], "--probe-timeout"),
+    (["--max-probes", "0"], "--max-probes"),
+    (["--dns-server", "not-an-ip"], "--dns-server"),
+])
+def test_bad_probe_flags_are_one_line_errors(flags: list[str], message: str) -> None:
+    snapshot = SCENARIOS / "cluster-ip-no-rules-on-node" / "snapshot.yaml"
+    result = run_cli("check", "api", "-n", "shop", "--snapshot", str(snapshot), "--probe", *flags)
+    assert result.exit_code == 2
+    assert message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_scapy_is_not_imported_without_probe() -> None:
+    snapshot = SCENARIOS / "pod-listens-on-localhost" / "snapshot.yaml"
+    code = ("import sys; from svcdoctor.cli import run;"
+            f"run(['check', 'api', '-n', 'shop', '--snapshot', {str(snapshot)!r}, '-o', 'json']);"
+            "print('SCAPY', 'scapy' in sys.modules, 'dns.asyncquery' in sys.modules, file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert "SCAPY False False" in result.stderr
+
+
+def test_dns_command_lists_expected_records_offline() -> None:
+    snapshot = SCENARIOS / "dns-headless-stale-address" / "snapshot.yaml"
+    result = run_cli("dns", "pg", "-n", "data", "--snapshot", str(snapshot), "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    data = result.json()
+    assert data["clusterDomainFrom"].startswith("the kubernetes plugin of the Corefile")
+    names = {(r["name"], r["type"]) for r in data["records"]}
+    assert ("pg-1.pg.data.svc.cluster.local.", "A") in names
+    assert ("_pg._tcp.pg.data.svc.cluster.local.", "SRV") in names
+    missing = run_cli("dns", "nope", "-n", "data", "--snapshot", str(snapshot))
+    assert missing.exit_code == 2 and "no Service data/nope" in missing.stderr
+
+
+def test_record_probe_stores_results_that_replay_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """record --probe over the real kubernetes client: probes (loopback Pods) land in the file; a replay
+    without --probe gives the same step-9 findings."""
+    from svcdoctor.testing.apiserver import SnapshotAPIServer
+
+    monkeypatch.setenv("SVCDOCTOR_PROBE_METHOD", "connect")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    spare = socket.socket()
+    spare.bind(("127.0.0.1", 0))
+    closed = spare.getsockname()[1]
+    spare.close()
+    recorded = tmp_path / "shop.yaml"
+    try:
+        with SnapshotAPIServer(loopback_snapshot(port, closed)) as api:
+            config = api.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace="shop")
+            result = run_cli("record", "web", "--probe", "--probe-timeout", "1", "-o", str(recorded),
+                             "--kubeconfig", config)
+            assert result.exit_code == 0, result.stderr
+            without_name = run_cli("record", "--probe", "-o", str(tmp_path / "x.yaml"), "--kubeconfig", config)
+            assert without_name.exit_code == 2 and "needs the Service's name" in without_name.stderr
+    finally:
+        listener.close()
+    items = yaml.safe_load(recorded.read_text())["items"]
+    probes = [item for item in items if item["kind"] == "ProbeResult"]
+    assert {(p["to"]["ip"], p["result"]) for p in probes} == {("127.0.0.1", "open"), ("127.0.0.2", "refused"),
+                                                               ("127.0.0.3", "refused")}
+    replay = run_cli("check", "web", "-n", "shop", "--snapshot", str(recorded), "-o", "json", "--fail-on", "never")
+    found = [f["id"] for f in replay.json()["findings"]]
+    assert "SD901" in found and "SD906" in found
