@@ -177,3 +177,32 @@ def test_record_probe_stores_results_that_replay_offline(tmp_path: Path, monkeyp
     replay = run_cli("check", "web", "-n", "shop", "--snapshot", str(recorded), "-o", "json", "--fail-on", "never")
     found = [f["id"] for f in replay.json()["findings"]]
     assert "SD901" in found and "SD906" in found
+
+
+def test_job_runs_the_read_only_service_account_and_names_where_it_probes_from(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from svcdoctor.probe.analysis import describe_source, node_of_source
+    from svcdoctor.probe.gather import probe_source
+
+    job = yaml.safe_load((ROOT / "deploy" / "job.yaml").read_text())
+    rbac = list(yaml.safe_load_all((ROOT / "deploy" / "rbac.yaml").read_text()))
+    accounts = {(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in rbac if o["kind"] == "ServiceAccount"}
+    pod_spec = job["spec"]["template"]["spec"]
+    assert (job["metadata"]["namespace"], pod_spec["serviceAccountName"]) in accounts
+    container = pod_spec["containers"][0]
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    env = {item["name"]: item for item in container["env"]}
+    args = [a.replace("$(SERVICE)", env["SERVICE"]["value"]).replace("$(SERVICE_NAMESPACE)", "shop")
+            for a in container["args"]]
+    assert args[:2] == ["check", "backend"] and "--probe" in args
+    monkeypatch.setenv("SVCDOCTOR_POD_NAMESPACE", "svcdoctor")
+    monkeypatch.setenv("SVCDOCTOR_POD_NAME", "svcdoctor-x7k2p")
+    monkeypatch.setenv("SVCDOCTOR_NODE_NAME", "node-b")
+    snapshot = build_snapshot(nodeport_cluster())
+    source = probe_source(snapshot, "10.96.0.10")
+    assert source == "svcdoctor/svcdoctor-x7k2p on node node-b"
+    assert node_of_source(snapshot, source) == "node-b"
+    assert describe_source(snapshot, source) == "Pod svcdoctor/svcdoctor-x7k2p on node node-b"
+    assert {env[v]["valueFrom"]["fieldRef"]["fieldPath"] for v in
+            ("SVCDOCTOR_POD_NAMESPACE", "SVCDOCTOR_POD_NAME", "SVCDOCTOR_NODE_NAME")} == {
+        "metadata.namespace", "metadata.name", "spec.nodeName"}

@@ -86,21 +86,22 @@ def local_address(towards: str) -> str:
 
 
 def probe_source(snapshot: Snapshot, towards: str) -> str:
-    """Where probes leave from: ``NS/POD`` (the in-cluster Job sets SVCDOCTOR_POD_NAMESPACE/_NAME),
-    ``node/NAME``, or the local address."""
+    """Where probes leave from: ``NS/POD`` (``NS/POD on node NODE`` when the in-cluster Job sets
+    SVCDOCTOR_POD_NAMESPACE, SVCDOCTOR_POD_NAME and SVCDOCTOR_NODE_NAME), ``node/NAME``, or the local address."""
     namespace, name = os.environ.get("SVCDOCTOR_POD_NAMESPACE", ""), os.environ.get("SVCDOCTOR_POD_NAME", "")
+    node = os.environ.get("SVCDOCTOR_NODE_NAME", "")
     if namespace and name:
-        return f"{namespace}/{name}"
+        return f"{namespace}/{name}" + (f" on node {node}" if node else "")
     address = local_address(towards) if towards else ""
     if not address:
         return "this machine (no route to the cluster addresses)"
     for pod in snapshot.pods_with_ip(address):
         if not k8s.spec(pod).get("hostNetwork"):
             return f"{k8s.namespace(pod)}/{k8s.name(pod)}"
-    for node in snapshot.nodes:
-        for item in k8s.as_list(k8s.status(node).get("addresses")):
+    for node_object in snapshot.nodes:
+        for item in k8s.as_list(k8s.status(node_object).get("addresses")):
             if isinstance(item, dict) and item.get("address") == address:
-                return f"node/{k8s.name(node)}"
+                return f"node/{k8s.name(node_object)}"
     return address
 
 
