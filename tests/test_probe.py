@@ -206,3 +206,21 @@ def test_job_runs_the_read_only_service_account_and_names_where_it_probes_from(
     assert {env[v]["valueFrom"]["fieldRef"]["fieldPath"] for v in
             ("SVCDOCTOR_POD_NAMESPACE", "SVCDOCTOR_POD_NAME", "SVCDOCTOR_NODE_NAME")} == {
         "metadata.namespace", "metadata.name", "spec.nodeName"}
+
+
+def test_without_control_probes_a_drop_from_outside_says_where_it_was_sent_from() -> None:
+    from svcdoctor.engine import diagnose_service
+    from svcdoctor.probe.evidence import probe_result_object
+
+    b = ClusterBuilder()
+    b.namespace("shop")
+    b.node("node-a", "172.18.0.2")
+    pods = b.deployment("shop", "api", {"app": "api"}, [b.container("api", "x", [{"name": "http",
+                                                                                   "containerPort": 8080}])])
+    b.service("shop", "api", {"app": "api"}, [{"name": "http", "port": 80, "targetPort": "http"}])
+    probes = [probe_result_object(ProbeResult(p["status"]["podIP"], 8080, "TCP", "timeout", "192.168.1.23", "pod",
+                                              f"Pod shop/{p['metadata']['name']}", 2.0)) for p in pods]
+    report = diagnose_service(build_snapshot([*b.build(), *probes]), "shop", "api")
+    found = [f for f in report.findings if f.id == "SD902"]
+    assert len(found) == 2 and "192.168.1.23" in found[0].message and "deploy/job.yaml" in found[0].message
+    assert not any(f.id == "SD905" for f in report.findings)  # no control probe: it cannot tell
