@@ -167,7 +167,7 @@ def test_record_probe_stores_results_that_replay_offline(tmp_path: Path, monkeyp
                              "--kubeconfig", config)
             assert result.exit_code == 0, result.stderr
             without_name = run_cli("record", "--probe", "-o", str(tmp_path / "x.yaml"), "--kubeconfig", config)
-            assert without_name.exit_code == 2 and "needs the Service's name" in without_name.stderr
+            assert without_name.exit_code == 2 and "--probe needs" in without_name.stderr
     finally:
         listener.close()
     items = yaml.safe_load(recorded.read_text())["items"]
