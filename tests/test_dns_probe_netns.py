@@ -7,7 +7,6 @@ per scenario). Every address is in 198.18.0.0/15; nothing leaves the lab's names
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import time
@@ -227,14 +226,11 @@ def test_probes_from_outside_the_cluster_network_blame_nothing(world: World) -> 
 
 def test_probes_run_concurrently_within_the_budget(world: World) -> None:
     """64 probes to addresses that drop everything, 2 s each, finish in about 2 s (not 128 s)."""
-    from svcdoctor.probe.tcp import connect_all
-
     script = ("import asyncio, time, sys; sys.path.insert(0, sys.argv[1]);"
               "from svcdoctor.probe.tcp import connect_all;"
               "t = time.monotonic();"
               "r = asyncio.run(connect_all([('198.19.0.12', 8080)] * 32 + [('198.18.100.77', 80)] * 32, 2.0));"
               "print(time.monotonic() - t, set(x for x, _ in r))")
-    del connect_all
     objects = build_cluster()
     serve(world, objects)
     output = world.lab.run("client", [sys.executable, "-c", script, str(ROOT)], timeout=30).stdout.split(maxsplit=1)
@@ -242,7 +238,6 @@ def test_probes_run_concurrently_within_the_budget(world: World) -> None:
     print(f"\n64 concurrent TCP probes, 2 s timeout, dropped targets in a netns: {seconds:.2f} s wall")
     assert "timeout" in output[1]
     assert 1.9 <= seconds < 4.0, seconds
-    os.environ.setdefault("SVCDOCTOR_BENCH_LAST", f"{seconds:.2f}")
 
 
 def test_dns_command_compares_every_record_with_the_server(world: World) -> None:
