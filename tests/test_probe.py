@@ -224,3 +224,11 @@ def test_without_control_probes_a_drop_from_outside_says_where_it_was_sent_from(
     found = [f for f in report.findings if f.id == "SD902"]
     assert len(found) == 2 and "192.168.1.23" in found[0].message and "deploy/job.yaml" in found[0].message
     assert not any(f.id == "SD905" for f in report.findings)  # no control probe: it cannot tell
+
+
+def test_syn_probes_only_go_to_pod_addresses() -> None:
+    from svcdoctor.probe.gather import _syn_eligible
+
+    snapshot = build_snapshot(nodeport_cluster())
+    eligible = {t.kind for t in plan(snapshot, "shop", "web", 64).targets if _syn_eligible(t)}
+    assert eligible == {"pod"}  # ClusterIP, NodePort and LB addresses may be DNATed on the probing host

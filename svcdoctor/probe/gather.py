@@ -33,6 +33,7 @@ from svcdoctor.dns.cluster_dns import dns_service_ips
 from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.records import cluster_ips, dns_endpoints, service_fqdn
 from svcdoctor.errors import InputError
+from svcdoctor.probe.analysis import POD
 from svcdoctor.probe.plan import Plan, ProbeTarget, plan
 from svcdoctor.snapshot import DNSAnswer, ProbeResult, Snapshot
 
@@ -139,11 +140,17 @@ def questions(snapshot: Snapshot, namespace: str, name: str, client: Client | No
     return result[:MAX_DNS_QUESTIONS]
 
 
+def _syn_eligible(target: ProbeTarget) -> bool:
+    """SYN probes only for Pod addresses: Service addresses (ClusterIP, NodePort, load balancer) may be
+    DNATed on this very host, and a raw socket sees the reply before conntrack turns it back."""
+    return target.protocol == "TCP" and target.kind == POD and ":" not in target.ip
+
+
 def _method(targets: Sequence[ProbeTarget]) -> str:
     wanted = os.environ.get(METHOD_VARIABLE, "")
     if wanted in ("connect", "syn"):
         return wanted
-    if not any(t.protocol == "TCP" and ":" not in t.ip for t in targets):
+    if not any(_syn_eligible(t) for t in targets):
         return "connect"
     from svcdoctor.probe.syn import raw_sockets_allowed
 
@@ -167,34 +174,27 @@ async def _run(probe_plan: Plan, asked: Sequence[Question], server: str, zone: s
 
     targets = probe_plan.targets
     tcp = [t for t in targets if t.protocol == "TCP"]
+    syn = [t for t in tcp if method == "syn" and _syn_eligible(t)]
+    connects = [t for t in tcp if t not in syn]
     results: dict[ProbeTarget, tuple[str, float]] = {}
-    tcp_task: Any
-    if method == "syn":
+    syn_task: Any = asyncio.sleep(0, result=[])
+    if syn:
         from svcdoctor.probe.syn import syn_all
 
-        ipv4 = [t for t in tcp if ":" not in t.ip]
-        tcp_task = asyncio.gather(
-            asyncio.to_thread(syn_all, [(t.ip, t.port) for t in ipv4], timeout),
-            asyncio.gather(*(connect(t.ip, t.port, timeout) for t in tcp if ":" in t.ip)))
-    else:
-        tcp_task = asyncio.gather(*(connect(t.ip, t.port, timeout) for t in tcp))
+        syn_task = asyncio.to_thread(syn_all, [(t.ip, t.port) for t in syn], timeout)
     udp = [t for t in targets if t.is_dns]
     control_task = ask(f"kubernetes.default.svc.{zone}.", "A", server, timeout) if server else asyncio.sleep(0)
     gathered = await asyncio.gather(
-        tcp_task,
+        syn_task,
+        asyncio.gather(*(connect(t.ip, t.port, timeout) for t in connects)),
         asyncio.gather(*(_dns_probe(t, zone, timeout) for t in udp)),
         asyncio.gather(*(resolve(q.name, q.type, q.config, server, timeout, q.source) for q in asked))
         if server else asyncio.sleep(0, result=[]),
         control_task,
     )
-    tcp_results, udp_results, answers, control = gathered
-    if method == "syn":
-        syn_results, other = tcp_results
-        ipv4 = [t for t in tcp if ":" not in t.ip]
-        results.update(zip(ipv4, syn_results, strict=True))
-        results.update(zip([t for t in tcp if ":" in t.ip], other, strict=True))
-    else:
-        results.update(zip(tcp, tcp_results, strict=True))
+    syn_results, connect_results, udp_results, answers, control = gathered
+    results.update(zip(syn, syn_results, strict=True))
+    results.update(zip(connects, connect_results, strict=True))
     for target, (result, seconds, _) in zip(udp, udp_results, strict=True):
         results[target] = (result, seconds)
     ordered = [results[t] for t in targets]
@@ -216,7 +216,8 @@ def gather(snapshot: Snapshot, namespace: str, name: str, client: Client | None,
     method = _method(probe_plan.targets)
     budget = timeout * (1 + max(len(q.config.searches) for q in asked) if asked else 1)
     lines = [f"svcdoctor: probing {len(probe_plan.targets)} address(es) of {namespace}/{name} from {source} "
-             f"({'SYN' if method == 'syn' else 'TCP connect'}, all at once, {timeout:g} s each)"]
+             f"({'SYN to Pods, TCP connect to Service addresses' if method == 'syn' else 'TCP connect'}, "
+             f"all at once, {timeout:g} s each)"]
     if probe_plan.left_out:
         lines.append(f"svcdoctor: {probe_plan.left_out} more target(s) left out by --max-probes {limit}")
     if server:
