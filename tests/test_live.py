@@ -620,3 +620,26 @@ def test_status_line_on_a_terminal_and_stdout_stays_json(server: SnapshotAPIServ
     assert process.returncode == 0
     assert json.loads(stdout)["verdict"] == "ok"
     assert b"reading" in seen
+
+
+def test_namespace_scoped_credentials(tmp_path: Path) -> None:
+    """A user who may read only their namespace: one SD001 per unreadable resource, never ok."""
+    forbid = {"namespaces", "nodes", "kube-system/services", "kube-system/pods", "kube-system/configmaps",
+              "kube-system/daemonsets", "kube-system/endpointslices"}
+    with SnapshotAPIServer(build_cluster(), options=ServerOptions(forbid=forbid)) as api:
+        config = api.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace="shop")
+        result = live(config, "check", "backend", "-o", "json")
+        assert result.exit_code in (0, 1), result.stderr
+        report = result.json()
+        assert report["verdict"] == "unknown"
+        unreadable = sorted(tuple(f["next"]) for f in report["findings"] if f["id"] == "SD001")
+        assert len(unreadable) == len(forbid)
+        assert ("kubectl auth can-i get configmaps -n kube-system",) in unreadable
+        assert ("kubectl auth can-i list nodes",) in unreadable
+
+
+def test_service_in_kube_system_reads_nothing_twice(server: SnapshotAPIServer, kubeconfig: str) -> None:
+    report = live(kubeconfig, "check", "kube-dns", "-n", "kube-system", "-o", "json").json()
+    assert report["target"] == {"namespace": "kube-system", "name": "kube-dns"}
+    seen = [(e.path, tuple(sorted(e.query.items()))) for e in server.requests()]
+    assert len(seen) == len(set(seen))

@@ -147,7 +147,9 @@ class SnapshotAPIServer:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> SnapshotAPIServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="snapshot-apiserver", daemon=True)
+        # A short poll interval: stop() waits for the serving loop to notice, up to this long.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="snapshot-apiserver", daemon=True)
         self._thread.start()
         return self
 
