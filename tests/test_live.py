@@ -643,3 +643,17 @@ def test_service_in_kube_system_reads_nothing_twice(server: SnapshotAPIServer, k
     assert report["target"] == {"namespace": "kube-system", "name": "kube-dns"}
     seen = [(e.path, tuple(sorted(e.query.items()))) for e in server.requests()]
     assert len(seen) == len(set(seen))
+
+
+def test_record_adds_node_dumps_and_refuses_probes_without_a_service(server: SnapshotAPIServer, kubeconfig: str,
+                                                                      tmp_path: Path) -> None:
+    dump = tmp_path / "node-a.yaml"
+    dump.write_text(yaml.safe_dump({"apiVersion": "svcdoctor.dev/v1", "kind": "NodeDump",
+                                    "metadata": {"name": "node-a"}, "proxyMode": "iptables",
+                                    "iptablesSave": "*nat\n:KUBE-SERVICES - [0:0]\nCOMMIT\n"}))
+    result = live(kubeconfig, "record", "backend", "--node-dump", str(dump), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    dumps = [i for i in json.loads(result.stdout)["items"] if i["kind"] == "NodeDump"]
+    assert [d["metadata"]["name"] for d in dumps] == ["node-a"]
+    refused = live(kubeconfig, "record", "-n", "shop", "--probe")
+    assert refused.exit_code == 2 and "--probe needs a Service name" in refused.stderr
