@@ -657,3 +657,23 @@ def test_record_adds_node_dumps_and_refuses_probes_without_a_service(server: Sna
     assert [d["metadata"]["name"] for d in dumps] == ["node-a"]
     refused = live(kubeconfig, "record", "-n", "shop", "--probe")
     assert refused.exit_code == 2 and "--probe needs a Service name" in refused.stderr
+
+
+def test_no_kubeconfig_and_not_in_a_pod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    line = _one_line_exit_3(run_cli("check", "backend", "-n", "shop"))
+    assert "no kubeconfig found" in line and "--snapshot" in line
+
+
+def test_kubeconfig_variable_with_several_files(server: SnapshotAPIServer, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """KUBECONFIG=a:b merges as kubectl does: the first file sets the context, the second defines it."""
+    first = tmp_path / "first"
+    first.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "snapshot"}))
+    second = server.write_kubeconfig(str(tmp_path / "second"), namespace="shop")
+    monkeypatch.setenv("KUBECONFIG", f"{first}{os.pathsep}{second}")
+    result = run_cli("check", "backend", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["target"]["namespace"] == "shop"
