@@ -677,3 +677,14 @@ def test_kubeconfig_variable_with_several_files(server: SnapshotAPIServer, tmp_p
     result = run_cli("check", "backend", "-o", "json")
     assert result.exit_code == 0, result.stderr
     assert result.json()["target"]["namespace"] == "shop"
+
+
+def test_serving_a_recording_replays_its_refused_reads(tmp_path: Path) -> None:
+    with SnapshotAPIServer(build_cluster(), options=ServerOptions(forbid={"shop/networkpolicies"})) as api:
+        config = api.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace="shop")
+        recorded = json.loads(live(config, "record", "backend", "--format", "json").stdout)
+    with SnapshotAPIServer(recorded["items"]) as replay:
+        config = replay.write_kubeconfig(str(tmp_path / "replay"), namespace="shop")
+        report = live(config, "check", "backend", "-o", "json").json()
+        assert report["verdict"] == "unknown"
+        assert [e.status for e in replay.requests() if e.path.endswith("/networkpolicies")] == [403]
