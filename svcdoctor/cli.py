@@ -244,6 +244,11 @@ def check(
     loaded, source_description = application.load(invocation, request, source)
     if client is not None and client.kind == "pod":
         pod = loaded.pod(client.namespace, client.name)
+        if pod is None and loaded.static:  # manifests: a workload's name stands for its template's Pod
+            from svcdoctor.sources.manifests import stand_in_for
+
+            pod = stand_in_for(loaded, client.namespace, client.name)
+            client = Client("pod", client.namespace, k8s.name(pod)) if pod is not None else client
         if pod is None:
             raise InputError(f"--from: Pod {client_pod} is not in the {source.kind}")
         client = Client("pod", client.namespace, client.name, k8s.pod_ip(pod))

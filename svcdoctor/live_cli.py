@@ -74,6 +74,8 @@ def record(
         raise InputError(f"--format: {output_format!r} is not one of auto, yaml, json")
     if all_namespaces and (name or namespace):
         raise InputError("-A records every namespace: give it without -n and without a Service name")
+    if probe and not name:
+        raise InputError("record --probe needs the Service's name: probes are sent for one Service")
     source = LiveSource(kubeconfig=kubeconfig, context=context, request_timeout=request_timeout, verbose=verbose)
     target_namespace = "" if all_namespaces else namespace or source.default_namespace()
     client_pod = ""

@@ -88,9 +88,16 @@ def parse_annotation(value: Any) -> tuple[dict[str, str], list[AnnotationProblem
 
 
 def fingerprint(finding: Finding, target: Target) -> str:
-    """A stable identity for a finding: ID, Service, subject, field and key — no lines, no order."""
-    parts = (finding.id, f"{target.namespace}/{target.name}", str(finding.subject or ""),
-             finding.subject_field or "", finding.key)
+    """A stable identity for a finding: ID, Service, subject, field and key — no lines, no order.
+
+    When the finding has a key (a port's name, a Pod's name), list positions are dropped from the
+    field (``spec.ports[1].targetPort`` → ``spec.ports[].targetPort``): adding a port above it
+    must not make an accepted finding look new.
+    """
+    field = finding.subject_field or ""
+    if finding.key:
+        field = re.sub(r"\[\d+\]", "[]", field)
+    parts = (finding.id, f"{target.namespace}/{target.name}", str(finding.subject or ""), field, finding.key)
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:24]
 
 

@@ -177,7 +177,7 @@ def test_directory_walked_recursively_and_service_in_another_file(tmp_path: Path
     result = run_cli("check", "web", "--manifests", str(tmp_path), "-o", "json")
     assert result.exit_code == 0, result.stderr
     report = result.json()
-    assert report["verdict"] == "ok" and report["findings"] == []
+    assert report["verdict"] == "ok" and [f for f in report["findings"] if f["severity"] != "info"] == []
     assert report["source"] == {"kind": "manifests", "path": str(tmp_path)}
     steps = {step["step"]: step for step in report["steps"]}
     assert steps[5]["status"] == "skipped" and "needs a cluster" in steps[5]["reason"]
@@ -266,3 +266,73 @@ def test_scan_over_manifests_without_namespace_covers_every_namespace(tmp_path: 
     assert result.exit_code == 1, result.stderr
     names = sorted(f"{r['target']['namespace']}/{r['target']['name']}" for r in result.json()["reports"])
     assert names == ["backend/api", "default/web"]
+
+
+def _bench_chart(apps: int) -> str:
+    import importlib.util
+
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("manifests_bench", ROOT / "benchmarks" / "manifests_bench.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.chart(apps))
+
+
+@pytest.mark.parametrize(("apps", "limit"), [(60, 6_000), (200, 65_536)])
+def test_markdown_scan_fits_a_pr_comment(tmp_path: Path, apps: int, limit: int) -> None:
+    # A realistic rendered chart (6 objects per app, every 25th Service broken): the markdown of
+    # the whole scan must paste as one PR comment (GitHub stops at 65,536 characters).
+    path = _write(tmp_path, "chart.yaml", _bench_chart(apps))
+    result = run_cli("scan", "-n", "platform", "--manifests", str(path), "-o", "markdown")
+    assert result.exit_code == 1, result.stderr
+    broken = [f"svc-{index:04d}" for index in range(0, apps, 25)]
+    assert all(f"platform/{name}" in result.stdout for name in broken)
+    assert len(result.stdout) < limit, len(result.stdout)
+
+
+def test_from_names_a_workload_in_a_static_run(tmp_path: Path) -> None:
+    path = _write(tmp_path, "app.yaml", SERVICE + "---\n" + DEPLOYMENT + "---\n"
+                  + DEPLOYMENT.replace("name: web\n  annotations", "name: frontend\n  annotations")
+                  .replace("app: web", "app: frontend"))
+    result = run_cli("check", "web", "-n", "shop", "--manifests", str(path), "--from", "frontend", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["client"] == "shop/frontend-template"
+    missing = run_cli("check", "web", "-n", "shop", "--manifests", str(path), "--from", "nothing")
+    assert missing.exit_code == 2 and "--from: Pod shop/nothing is not in the manifests" in missing.stderr
+
+
+def test_findings_about_a_stand_in_pod_point_into_the_template(tmp_path: Path) -> None:
+    from svcdoctor.checks.interface import Check, Context, Finding
+    from svcdoctor.engine import diagnose_service
+    from svcdoctor.render import render
+
+    path = _write(tmp_path, "app.yaml", SERVICE + "---\n" + DEPLOYMENT)
+    snapshot = ManifestsSource(str(path), default_namespace="shop").load()
+
+    def run(context: Context) -> list[Finding]:
+        pod = context.selected_pods[0]
+        return [CHECK.finding("the port", subject=ObjectRef("Pod", "shop", pod["metadata"]["name"]),
+                              subject_field="spec.containers[0].ports[0].containerPort")]
+
+    CHECK = Check(id="SD201", name="x", step=2, title="t", why="w" * 20, fix="f" * 10, run=run)
+    report = diagnose_service(snapshot, "shop", "web", checks=[CHECK])
+    assert report.origin_of(report.findings[0]) == (str(path), 12 + 22)
+    text = " ".join(render(report, "text").split())
+    assert f"at {path}:34 (Deployment shop/web's template)" in text
+    assert "line=34," in render(report, "github") and "(Deployment shop/web's template)" in render(report, "github")
+
+
+def test_helm_source_comments_name_the_template(tmp_path: Path) -> None:
+    stream = ("---\n# Source: web/templates/service.yaml\n" + SERVICE.replace("app: web", "app: web-v2")
+              + "---\n# Source: web/templates/deployment.yaml\n" + DEPLOYMENT)
+    snapshot = ManifestsSource(str(_write(tmp_path, "rendered.yaml", stream))).load()
+    service = snapshot.origin(ObjectRef("Service", "default", "web"))
+    assert service is not None and service.note == "from web/templates/service.yaml"
+    [pod] = snapshot.pods
+    origin = snapshot.origin(ObjectRef("Pod", "default", pod["metadata"]["name"]))
+    assert origin is not None
+    assert origin.note == "Deployment default/web's template, from web/templates/deployment.yaml"
+    result = run_cli("check", "web", "--manifests", "-", "-o", "github", stdin=stream)
+    assert "(<stdin> line 8) (from web/templates/service.yaml)" in result.stdout.splitlines()[0]

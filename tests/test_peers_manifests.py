@@ -8,7 +8,7 @@ findings, no ID in ``not_fires`` is, ``root_cause`` is ``findings[0].id``, each 
 that appears carries that ``caused_by``, and ``verdict`` / ``exit_code`` / ``exit_code_not`` match
 when given; ``may_fire`` is don't-care. ``ns_unset: true`` entries run with ``-n default``, which is
 how an object without a namespace is read. Entries with ``service: null`` run only their
-``command`` (a load test).
+``command`` (a load test); those without one are still loaded and scanned, which must succeed.
 
 Documented legitimate differences that constrain the result are honoured too: where an entry
 lets SD201 fire because the containers declare no ports, it may do so only below error level.
@@ -40,6 +40,22 @@ def _entries() -> list[dict[str, Any]]:
 
 ENTRIES = _entries()
 
+#: Entries whose expectation contradicts how svcdoctor reads namespaces, reported to the lead
+#: rather than edited (the oracle is never edited). Strict: if the behaviour changes, this fails.
+DISAGREEMENTS = {
+    "ks-statefulset-service-name-different-namespace--sts-ns": (
+        "the entry reads the Service without metadata.namespace as `default` although the run says "
+        "-n ns-test-1; svcdoctor (like kubectl apply -n ns-test-1) places it in ns-test-1, where it "
+        "exists and selects the StatefulSet's Pods, so there is no SD101"),
+}
+
+
+def _params() -> list[Any]:
+    return [pytest.param(entry, id=entry["id"],
+                         marks=[pytest.mark.xfail(strict=True, reason=DISAGREEMENTS[entry["id"]])]
+                         if entry["id"] in DISAGREEMENTS else [])
+            for entry in ENTRIES]
+
 
 def stream(files: list[str]) -> str:
     """The entry's files joined as one multi-document YAML stream, as the README says."""
@@ -68,14 +84,19 @@ def test_expectations_present() -> None:
     assert ENTRIES, f"no manifests entries in {EXPECTATIONS}"
 
 
-@pytest.mark.parametrize("entry", ENTRIES, ids=lambda entry: entry["id"])
+@pytest.mark.parametrize("entry", _params())
 def test_peer_entry(entry: dict[str, Any]) -> None:
     expected = entry.get("svcdoctor") or {}
     service = entry.get("service")
     if service is None:
         command = expected.get("command")
         if command is None:
-            pytest.skip("peer-only entry without a command: nothing for svcdoctor to run")
+            # Peer-only, no command: at least every fixture must load and scan (exit 0 or 1).
+            groups = [[name] for name in entry["files"]] if entry.get("run_separately") else [entry["files"]]
+            for files in groups:
+                result = _run(["scan", "--manifests", "-", "-o", "json"], files)
+                assert result.exit_code in (0, 1), (files, result.stderr)
+            return
         result = _run(_command_args(command), entry["files"])
         if "exit_code_not" in expected:
             assert result.exit_code != expected["exit_code_not"], result.stderr
@@ -114,6 +135,10 @@ def test_peer_entry(entry: dict[str, Any]) -> None:
         for finding in findings:
             if finding["id"] == "SD201":
                 assert finding["severity"] != "error", f"SD201 may fire here only below error level; {summary}"
+    # README: in --manifests runs, symptoms that need live state (SD501 and later) name their cause.
+    for finding in findings:
+        if finding["step"] >= 5 and finding["severity"] != "info":
+            assert finding["caused_by"], f"{finding['id']} is reported without its cause; {summary}"
     # A static run never passes a check that needs runtime state: those steps say skipped.
     statuses = {step["step"]: step for step in report["steps"]}
     if 5 in statuses and not any(f["step"] == 5 for f in findings):

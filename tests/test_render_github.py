@@ -76,3 +76,17 @@ def test_from_the_cli_points_at_the_selector_line(tmp_path: Path, monkeypatch: p
     first = result.stdout.splitlines()[0]
     assert first.startswith("::error file=k8s/svc.yaml,line=7,title=SD301 "), first
     assert result.stdout.splitlines()[-1] == "svcdoctor: 1 Service(s): 1 unreachable; 1 finding(s)"
+
+
+def test_sarif_regions_come_from_the_same_positions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "svc.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports: [{port: 80}]\n  selector:\n"
+        "    app: web\n")
+    result = run_cli("check", "web", "--manifests", "svc.yaml", "-o", "sarif")
+    [first, *_] = json.loads(result.stdout)["runs"][0]["results"]
+    location = first["locations"][0]["physicalLocation"]
+    assert first["ruleId"] == "SD301"
+    assert location == {"artifactLocation": {"uri": "svc.yaml"}, "region": {"startLine": 7}}

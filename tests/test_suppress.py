@@ -141,6 +141,17 @@ def test_annotation_on_the_subjects_workload(tmp_path: Path) -> None:
     assert after.findings == () and [f.id for f in after.suppressed] == ["SD301"]
     assert any("Deployment shop/web: fine here" in note for note in after.notes)
 
+    # Without a reason on the Deployment: nothing is suppressed and SD002 points at its annotation.
+    path.write_text(text.replace("'SD301: fine here'", "'SD301'"))
+    snapshot = ManifestsSource(str(path)).load()
+    report = diagnose_service(snapshot, "shop", "web", checks=[CHECK])
+    [after] = apply([report], Invocation(), snapshot)
+    assert [f.id for f in after.findings] == ["SD301", "SD002"] and after.suppressed == ()
+    problem = after.findings[1]
+    assert problem.subject == ObjectRef("Deployment", "shop", "web") and problem.impact == "none"
+    assert after.origin_of(problem) == (str(path), 19)  # the annotation's line
+    assert after.verdict == report.verdict
+
 
 def test_parse_annotation() -> None:
     reasons, problems = parse_annotation("SD101, sd501: reason A\nSD502 : reason B; SD301\nSD999: x\n: y")
@@ -239,3 +250,31 @@ def test_bad_config_is_an_input_error(tmp_path: Path, content: str, message: str
     result = run_cli("check", "web", "-n", "shop", "--manifests", str(_manifests(tmp_path)))
     assert result.exit_code == 2, result.stderr
     assert message in result.stderr and ".svcdoctor.yaml" in result.stderr
+
+
+def test_fingerprint_ignores_list_positions_when_the_finding_has_a_key() -> None:
+    from svcdoctor.checks.interface import Check, Target
+    from svcdoctor.k8s import ObjectRef
+    from svcdoctor.suppress import fingerprint
+
+    check = Check(id="SD202", name="n", step=2, title="t", why="w", fix="f", run=lambda c: [])
+    service, target = ObjectRef("Service", "shop", "web"), Target("shop", "web")
+
+    def finding(field: str, key: str):  # type: ignore[no-untyped-def]
+        return check.finding("m", subject=service, subject_field=field, key=key)
+
+    assert fingerprint(finding("spec.ports[1].targetPort", "metrics"), target) == \
+        fingerprint(finding("spec.ports[2].targetPort", "metrics"), target)
+    assert fingerprint(finding("spec.ports[1].targetPort", "metrics"), target) != \
+        fingerprint(finding("spec.ports[1].targetPort", "http"), target)
+    # Without a key the position is all that tells two findings apart: it stays.
+    assert fingerprint(finding("spec.ports[1].targetPort", ""), target) != \
+        fingerprint(finding("spec.ports[2].targetPort", ""), target)
+
+
+def test_scan_counts_and_lists_suppressed_findings(tmp_path: Path) -> None:
+    path = _manifests(tmp_path, "SD301: the Pods come from the operator")
+    quiet = run_cli("scan", "--manifests", str(path))
+    assert quiet.exit_code == 0 and "1 finding(s) suppressed (--show-suppressed lists them)" in quiet.stdout
+    shown = " ".join(run_cli("scan", "--manifests", str(path), "--show-suppressed").stdout.split())
+    assert "shop/web: suppressed SD301" in shown and "the Pods come from the operator" in shown

@@ -60,6 +60,10 @@ def annotation(report: Report, finding: Finding) -> str:
         message = f"Service {report.target}: {message}"
     if origin is not None and origin[0].startswith("<") and origin[1] is not None:
         message += f" ({origin[0]} line {origin[1]})"
+    note = report.origins[finding.subject].note if finding.subject is not None and finding.subject in report.origins \
+        else ""
+    if note:
+        message += f" ({note})"
     if finding.caused_by:
         message += f"\nFollows from {finding.caused_by}."
     if finding.fix:

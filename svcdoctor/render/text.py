@@ -65,7 +65,7 @@ def evidence_text(item: Evidence) -> str:
 def _details(finding: Finding) -> Table:
     """The finding's evidence, next commands and fix as a label | text grid."""
     grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column(style="dim", no_wrap=True, min_width=len("evidence"))
     grid.add_column(overflow="fold")
     for index, item in enumerate(finding.evidence):
         grid.add_row("evidence" if index == 0 else "", Text(evidence_text(item)))
@@ -82,7 +82,10 @@ def location_text(report: Report, finding: Finding) -> str:
     if origin is None:
         return ""
     path, line = origin
-    return f"{path}:{line}" if line is not None else path
+    where = f"{path}:{line}" if line is not None else path
+    note = report.origins[finding.subject].note if finding.subject is not None and finding.subject in report.origins \
+        else ""
+    return f"{where} ({note})" if note else where
 
 
 def _finding(finding: Finding, location: str = "") -> RenderableType:
@@ -206,7 +209,23 @@ def render_scan(reports: list[Report], options: Any) -> str:
                 summary.append(", ")
             summary.append(f"{counts[verdict]} {verdict}", style=VERDICT_STYLES[verdict])
     console.print(summary if summary else Text("no Services"))
+    _print_scan_suppressed(console, reports, options)
     return _tidy(buffer.getvalue())
+
+
+def _print_scan_suppressed(console: Console, reports: list[Report], options: Any) -> None:
+    """How many findings were suppressed across the scan; with --show-suppressed, which and why."""
+    total = sum(len(report.suppressed) for report in reports)
+    if not total:
+        return
+    shown = bool(getattr(options, "show_suppressed", False))
+    console.print(Text(f"{total} finding(s) suppressed" + ("" if shown else " (--show-suppressed lists them)"),
+                       style="dim"))
+    if shown:
+        for report in reports:
+            for note in report.notes:
+                if note.startswith("suppressed "):
+                    console.print(Text(f"   {report.target}: {note}", style="dim"))
 
 
 _TRAILING_SPACE = re.compile(r"[ ]+((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)

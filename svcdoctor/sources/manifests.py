@@ -83,6 +83,8 @@ class _Parsed:
     path: str
     line: int | None
     fields: dict[str, int]
+    #: The Helm template it was rendered from (its ``# Source:`` comment), "" when none.
+    source: str = ""
 
 
 class ManifestsSource(Source):
@@ -124,13 +126,34 @@ def read_manifests(text: str, path: str) -> list[_Parsed]:
     positions: dict[int, tuple[int | None, dict[str, int]]] = {}
     for _, found in entries:
         positions.update(found)
+    sources = _helm_sources(text, documents)
     result: list[_Parsed] = []
     for document, _position, obj in iter_objects(documents):
         line, fields = positions.get(id(obj), (document.line, {}))
         assert isinstance(obj, dict)
-        parsed = _Parsed(obj, path, line, fields)
+        parsed = _Parsed(obj, path, line, fields, sources.get(document.index, ""))
         _validate_ports(parsed)
         result.append(parsed)
+    return result
+
+
+_HELM_SOURCE = re.compile(r"^# Source: (\S.*?)\s*$", re.MULTILINE)
+
+
+def _helm_sources(text: str, documents: list[Document]) -> dict[int, str]:
+    """Document index → the ``# Source: chart/templates/x.yaml`` comment ``helm template`` put above it."""
+    if "# Source: " not in text:
+        return {}
+    comments = [(text.count("\n", 0, match.start()) + 1, match.group(1)) for match in _HELM_SOURCE.finditer(text)]
+    result: dict[int, str] = {}
+    previous_start = 0
+    for document in documents:
+        if document.line is None or document.body is None:
+            continue
+        above = [source for line, source in comments if previous_start < line < document.line]
+        if above:
+            result[document.index] = above[-1]
+        previous_start = document.line
     return result
 
 
@@ -413,7 +436,8 @@ def snapshot_from(parsed: list[_Parsed], default_namespace: str, source_path: st
     objects: list[Obj] = []
     for item in kept:
         objects.append(item.obj)
-        origins.setdefault(k8s.ref(item.obj), Origin(item.path, item.line, item.fields))
+        note = f"from {item.source}" if item.source else ""
+        origins.setdefault(k8s.ref(item.obj), Origin(item.path, item.line, item.fields, note))
 
     present = {(str(item.obj.get("kind")), k8s.namespace(item.obj), k8s.name(item.obj)) for item in kept}
     taken = {(k8s.namespace(item.obj), k8s.name(item.obj)) for item in kept if item.obj.get("kind") == "Pod"}
@@ -436,7 +460,10 @@ def _rerooted_origin(item: _Parsed, template_prefix: str) -> Origin:
     for field_path, line in item.fields.items():
         if field_path.startswith(template_prefix + "."):
             fields[field_path[cut:]] = line
-    return Origin(item.path, item.fields.get(template_prefix, item.line), fields)
+    note = f"{item.obj.get('kind')} {k8s.namespace(item.obj)}/{k8s.name(item.obj)}'s template"
+    if item.source:
+        note += f", from {item.source}"
+    return Origin(item.path, item.fields.get(template_prefix, item.line), fields, note)
 
 
 def stand_in_pods(workload: Obj, present: set[tuple[str, str, str]]) -> list[tuple[dict[str, Any], str]]:
@@ -512,3 +539,12 @@ def _replicas(workload: Obj) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return 1
     return max(value, 0)
+
+
+def stand_in_for(snapshot: Snapshot, namespace: str, workload: str) -> Obj | None:
+    """The stand-in Pod of the workload named ``workload`` (any kind) in ``namespace``, if one was made."""
+    for pod in snapshot.pods_in(namespace):
+        made_from = str(k8s.object_annotations(pod).get(TEMPLATE_OF) or "")
+        if made_from.endswith(f" {namespace}/{workload}"):
+            return pod
+    return None
