@@ -83,8 +83,6 @@ def record(
         client_pod = "/".join(_split_pod(from_pod, target_namespace or "default"))
     request = Request(namespace=target_namespace, service=name or "", all_namespaces=all_namespaces,
                       client_pod=client_pod)
-    if probe and not name:
-        raise InputError("--probe needs a Service name: record probes one Service at a time")
     evidence = _node_dump_objects(node_dump or [])
     result = source.read(request)
     if probe:

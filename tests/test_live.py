@@ -656,7 +656,7 @@ def test_record_adds_node_dumps_and_refuses_probes_without_a_service(server: Sna
     dumps = [i for i in json.loads(result.stdout)["items"] if i["kind"] == "NodeDump"]
     assert [d["metadata"]["name"] for d in dumps] == ["node-a"]
     refused = live(kubeconfig, "record", "-n", "shop", "--probe")
-    assert refused.exit_code == 2 and "--probe needs a Service name" in refused.stderr
+    assert refused.exit_code == 2 and "record --probe needs the Service's name" in refused.stderr
 
 
 def test_no_kubeconfig_and_not_in_a_pod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
