@@ -68,3 +68,19 @@ def _node_ports(snapshot: Snapshot) -> Mapping[tuple[int, str], list[tuple[Obj, 
 def node_port_users(snapshot: Snapshot, node_port: int, protocol: str) -> Sequence[tuple[Obj, int]]:
     """Every (Service, port index) that claims ``node_port``/``protocol``, cluster-wide."""
     return memo(snapshot, "node_ports", _node_ports).get((node_port, protocol), [])
+
+
+def _node_is_ready(node: Obj) -> bool:
+    for condition in k8s.as_list(k8s.status(node).get("conditions")):
+        if isinstance(condition, Mapping) and condition.get("type") == "Ready":
+            return str(condition.get("status")) == "True"
+    return False
+
+
+def _ready_nodes(snapshot: Snapshot) -> list[Obj]:
+    return sorted((node for node in snapshot.nodes if _node_is_ready(node)), key=k8s.name)
+
+
+def ready_nodes(snapshot: Snapshot) -> Sequence[Obj]:
+    """The Nodes whose Ready condition is True, by name."""
+    return memo(snapshot, "ready_nodes", _ready_nodes)

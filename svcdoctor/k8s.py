@@ -62,7 +62,7 @@ class ObjectRef:
 
 def meta(obj: Obj) -> Mapping[str, Any]:
     value = obj.get("metadata")
-    return value if isinstance(value, Mapping) else {}
+    return value if type(value) is dict or isinstance(value, Mapping) else {}
 
 
 def name(obj: Obj) -> str:
@@ -79,22 +79,22 @@ def uid(obj: Obj) -> str:
 
 def labels(obj: Obj) -> Mapping[str, str]:
     value = meta(obj).get("labels")
-    return value if isinstance(value, Mapping) else {}
+    return value if type(value) is dict or isinstance(value, Mapping) else {}
 
 
 def object_annotations(obj: Obj) -> Mapping[str, str]:
     value = meta(obj).get("annotations")
-    return value if isinstance(value, Mapping) else {}
+    return value if type(value) is dict or isinstance(value, Mapping) else {}
 
 
 def spec(obj: Obj) -> Mapping[str, Any]:
     value = obj.get("spec")
-    return value if isinstance(value, Mapping) else {}
+    return value if type(value) is dict or isinstance(value, Mapping) else {}
 
 
 def status(obj: Obj) -> Mapping[str, Any]:
     value = obj.get("status")
-    return value if isinstance(value, Mapping) else {}
+    return value if type(value) is dict or isinstance(value, Mapping) else {}
 
 
 def ref(obj: Obj) -> ObjectRef:
@@ -107,7 +107,7 @@ def as_list(value: Any) -> list[Any]:
 
 
 def as_map(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if type(value) is dict or isinstance(value, Mapping) else {}
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -13,8 +13,13 @@ import typer
 
 from svcdoctor.cli import (
     ContextOption,
+    DnsServerOption,
     KubeconfigOption,
+    MaxProbesOption,
     NamespaceOption,
+    NodeDumpOption,
+    ProbeOption,
+    ProbeTimeoutOption,
     TimeoutOption,
     VerboseOption,
     _emit,
@@ -47,8 +52,14 @@ def record(
     context: ContextOption = None,
     request_timeout: TimeoutOption = "10s",
     verbose: VerboseOption = False,
+    node_dump: NodeDumpOption = None,
+    probe: ProbeOption = False,
+    probe_timeout: ProbeTimeoutOption = 2.0,
+    max_probes: MaxProbesOption = 64,
+    dns_server: DnsServerOption = None,
 ) -> int:
     """Record what svcdoctor reads from the cluster into a snapshot file (never Secrets)."""
+    from svcdoctor.app import Invocation
     from svcdoctor.sources.interface import Request
     from svcdoctor.sources.live import LiveSource
 
@@ -56,6 +67,8 @@ def record(
         raise InputError(f"--format: {output_format!r} is not one of auto, yaml, json")
     if all_namespaces and (name or namespace):
         raise InputError("-A records every namespace: give it without -n and without a Service name")
+    if probe and not name:
+        raise InputError("record --probe needs the Service's name: probes are sent for one Service")
     source = LiveSource(kubeconfig=kubeconfig, context=context, request_timeout=request_timeout, verbose=verbose)
     target_namespace = "" if all_namespaces else namespace or source.default_namespace()
     client_pod = ""
@@ -63,8 +76,15 @@ def record(
         client_pod = "/".join(_split_pod(from_pod, target_namespace or "default"))
     request = Request(namespace=target_namespace, service=name or "", all_namespaces=all_namespaces,
                       client_pod=client_pod)
+    if probe and not name:
+        raise InputError("--probe needs a Service name: record probes one Service at a time")
+    evidence = _node_dump_objects(node_dump or [])
     result = source.read(request)
-    objects: list[dict[str, Any]] = [result.info_object(), *result.objects]
+    if probe:
+        evidence += _probe_objects(result.snapshot(), target_namespace, name or "", client_pod,
+                                   Invocation(probe=True, probe_timeout=probe_timeout, max_probes=max_probes,
+                                              dns_server=dns_server))
+    objects: list[dict[str, Any]] = [result.info_object(), *result.objects, *evidence]
     if redact:
         from svcdoctor.redact import redact_objects
 
@@ -85,6 +105,33 @@ def record(
                          f" into {output}" + (f" ({len(result.unavailable)} reads forbidden)"
                                               if result.unavailable else "") + "\n")
     return EXIT_OK
+
+
+def _node_dump_objects(paths: list[str]) -> list[dict[str, Any]]:
+    """The NodeDump objects of ``--node-dump`` files, validated as ``check --node-dump`` reads them."""
+    from svcdoctor.dataplane.collect import read_node_dump_files
+    from svcdoctor.sources.files import load_objects
+
+    if not paths:
+        return []
+    read_node_dump_files(paths)
+    return [dict(obj) for path in paths for obj in load_objects(path) if obj.get("kind") == "NodeDump"]
+
+
+def _probe_objects(snapshot: Any, namespace: str, name: str, client_pod: str, invocation: Any) -> list[dict[str, Any]]:
+    """Send the probes and DNS questions of ``check --probe`` and return them as snapshot objects."""
+    from svcdoctor import k8s
+    from svcdoctor.checks.interface import Client
+    from svcdoctor.probe.evidence import evidence_objects
+    from svcdoctor.probe.gather import gather
+
+    client = None
+    if client_pod:
+        pod_namespace, _, pod_name = client_pod.partition("/")
+        pod = snapshot.pod(pod_namespace, pod_name)
+        client = Client("pod", pod_namespace, pod_name, k8s.pod_ip(pod) if pod else "")
+    probed = gather(snapshot, namespace, name, client, invocation)
+    return evidence_objects(probed.dns_answers, probed.probe_results)
 
 
 def _yaml(document: dict[str, Any]) -> str:

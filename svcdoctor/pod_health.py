@@ -23,6 +23,9 @@ from svcdoctor.snapshot import Snapshot
 
 #: Waiting reasons that mean the container cannot start as configured.
 CONFIG_ERRORS = ("CreateContainerConfigError", "CreateContainerError", "InvalidImageName", "RunContainerError")
+#: Events that say why a scheduled Pod's containers are not being created.
+PENDING_REASONS = ("FailedMount", "FailedAttachVolume", "FailedCreatePodSandBox", "FailedScheduling",
+                   "NetworkNotReady")
 IMAGE_ERRORS = ("ImagePullBackOff", "ErrImagePull", "ErrImageNeverPull", "RegistryUnavailable")
 
 
@@ -228,8 +231,12 @@ def why_not_running(snapshot: Snapshot, pod: Obj) -> PodProblem | None:
         if not k8s.spec(pod).get("nodeName"):
             return PodProblem(pod, "Pending", "Pending: not yet scheduled to a node", "status.phase", phase)
         started = k8s.parse_time(status.get("startTime"))
-        return PodProblem(pod, "Pending", f"Pending for {age_text(started, now)}: containers are being created",
-                          "status.phase", phase)
+        detail = f"Pending for {age_text(started, now)}: containers are being created"
+        # What the kubelet is stuck on (a volume that will not mount, a sandbox the CNI cannot set up).
+        stuck = [e for e in pod_events(snapshot, pod, *PENDING_REASONS) if e.message]
+        if stuck:
+            detail += f"; {stuck[0].reason}: {stuck[0].message}"
+        return PodProblem(pod, "Pending", detail, "status.phase", phase)
     return None
 
 

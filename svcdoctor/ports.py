@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from svcdoctor import k8s
+from svcdoctor.derived import memo
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.snapshot import Snapshot
 
@@ -35,10 +36,21 @@ class DeclaredPort:
         return f"{self.name} ({text})" if self.name else text
 
 
+def _serving_containers(pod: Obj) -> list[tuple[str, Mapping[str, Any]]]:
+    """(field prefix, container) of the containers that serve traffic: the regular ones and sidecars
+    (init containers with ``restartPolicy: Always``), as the EndpointSlice controller resolves names."""
+    spec = k8s.spec(pod)
+    result = [(f"spec.containers[{index}]", c) for index, c in enumerate(k8s.containers(spec))]
+    for index, container in enumerate(k8s.as_list(spec.get("initContainers"))):
+        if isinstance(container, Mapping) and container.get("restartPolicy") == "Always":
+            result.append((f"spec.initContainers[{index}]", container))
+    return result
+
+
 def declared_ports(pod: Obj) -> list[DeclaredPort]:
-    """Every container port a Pod declares (init containers do not serve traffic and are left out)."""
+    """Every container port a Pod declares on containers that serve traffic (sidecars included)."""
     result = []
-    for container_index, container in enumerate(k8s.containers(k8s.spec(pod))):
+    for prefix, container in _serving_containers(pod):
         for port_index, port in enumerate(k8s.as_list(container.get("ports"))):
             if not isinstance(port, Mapping):
                 continue
@@ -49,7 +61,7 @@ def declared_ports(pod: Obj) -> list[DeclaredPort]:
             result.append(DeclaredPort(
                 container=str(container.get("name") or ""), name=str(port.get("name") or ""), number=number,
                 protocol=k8s.port_protocol(port),
-                field=f"spec.containers[{container_index}].ports[{port_index}]",
+                field=f"{prefix}.ports[{port_index}]",
             ))
     return result
 
@@ -62,6 +74,22 @@ def is_terminal(pod: Obj) -> bool:
 def serving_candidates(pods: Iterable[Obj]) -> list[Obj]:
     """The selected Pods the endpoint controllers consider (not terminal)."""
     return [pod for pod in pods if not is_terminal(pod)]
+
+
+def serving_ports(snapshot: Snapshot, pods: Iterable[Obj]) -> list[tuple[Obj, list[DeclaredPort]]]:
+    """The non-terminal Pods among ``pods`` with their declared ports.
+
+    Worked out once per Pod of ``snapshot``: SD201, SD202 and SD203 all read them, for every Service.
+    """
+    cache: dict[int, tuple[bool, list[DeclaredPort]]] = memo(snapshot, "serving_ports", lambda _: {})
+    result = []
+    for pod in pods:
+        entry = cache.get(id(pod))
+        if entry is None:
+            entry = cache[id(pod)] = (is_terminal(pod), declared_ports(pod))
+        if not entry[0]:
+            result.append((pod, entry[1]))
+    return result
 
 
 def port_field(index: int, key: str = "targetPort") -> str:

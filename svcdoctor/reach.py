@@ -33,6 +33,10 @@ def reach(
         typer.Option("--port", "-p", help="PORT[/PROTOCOL] at the destination Pod (a number or a container port "
                                           "name); repeatable. Default: every port the Pods declare."),
     ] = None,
+    via_service: Annotated[
+        bool, typer.Option("--via-service", help="--port names a Service port: reach each Pod through a Service "
+                                                 "that selects it, at the targetPort that port leads to.")
+    ] = False,
     each_pod: Annotated[
         bool, typer.Option("--each-pod", help="One row and column per Pod instead of per group of alike Pods.")
     ] = False,
@@ -114,12 +118,14 @@ def reach(
         raise InputError(f"--pod {error.args[0]}: no such Pod in the {source.kind}") from None
     if not members:
         raise InputError(f"no Pods in namespace(s) {', '.join(namespaces) or '(none)'}")
+    if via_service and not ports:
+        raise InputError("--via-service needs --port (a Service port number or name)")
     if not ports:
         ports = reach_matrix.default_ports(members)
         if not ports:
             raise InputError("the Pods declare no container ports: name the ports with --port")
     sources = members + reach_matrix.address_members(from_ip or [])
-    result = reach_matrix.build_matrix(evaluator, sources, members, ports)
+    result = reach_matrix.build_matrix(evaluator, sources, members, ports, via_services=via_service)
     if output == "json":
         text = json.dumps(reach_matrix.to_dict(result, namespaces), indent=2) + "\n"
     else:

@@ -40,11 +40,11 @@ KEEP = frozenset({
 #: Label keys whose values are generic (topology, OS, controller identities) and kept as they are.
 KEEP_VALUE_KEYS = ("topology.kubernetes.io/", "kubernetes.io/os", "kubernetes.io/arch", "node-role.kubernetes.io/",
                    "node.kubernetes.io/instance-type", "endpointslice.kubernetes.io/managed-by",
-                   "pod-template-hash", "pod-template-generation", "k8s-app", "service.kubernetes.io/headless",
+                   "pod-template-hash", "pod-template-generation", "service.kubernetes.io/headless",
                    "statefulset.kubernetes.io/pod-name-ordinal")
 _GENERATED_TAIL = re.compile(r"^(?:[bcdfghjklmnpqrstvwxz2456789]{4,10}|\d+)$")
 _IPV4 = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?:/(\d{1,2}))?(?![\d.])")
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]|[A-Za-z0-9]")
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9]|[A-Za-z0-9]")
 _DROPPED_METADATA = ("managedFields", "selfLink")
 
 
@@ -237,8 +237,12 @@ class _ObjectRedactor:
                     continue
                 container["image"] = self.r.name(container.get("image"), "image")
                 container["name"] = self.r.name(container.get("name"), "container")
-                for key in ("command", "args", "envFrom"):
+                for key in ("command", "args", "envFrom", "lifecycle"):
                     container.pop(key, None)
+                for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+                    handler = container.get(probe)
+                    if isinstance(handler, dict) and isinstance(handler.get("exec"), dict):
+                        handler["exec"] = {"command": ["redacted"]}
                 for variable in container.get("env") or []:
                     if isinstance(variable, dict):
                         variable.pop("valueFrom", None)
@@ -257,9 +261,12 @@ class _ObjectRedactor:
             self.pod_spec(template.get("spec"))
 
 
-def redact_objects(objects: Iterable[Obj], key: bytes | None = None) -> list[Obj]:
-    """A redacted deep copy of ``objects`` (consistent pseudonyms throughout)."""
-    redactor = Redactor(key)
+def redact_objects(objects: Iterable[Obj], key: bytes | None = None, redactor: Redactor | None = None) -> list[Obj]:
+    """A redacted deep copy of ``objects`` (consistent pseudonyms throughout).
+
+    Pass a ``redactor`` to learn the pseudonyms afterwards (``redactor.names``, ``redactor.ip``).
+    """
+    redactor = redactor or Redactor(key)
     objects = [copy.deepcopy(obj) for obj in objects]
     walker = _ObjectRedactor(redactor)
     # Parents first, so that generated child names keep their tail after the parent's pseudonym.
@@ -443,8 +450,63 @@ def _config_map(obj: Obj, walker: _ObjectRedactor) -> None:
         obj["data"] = {key: walker.r.text(value) for key, value in data.items()}
 
 
+_CHAIN = re.compile(r"\b(KUBE-(?:SVC|SEP|FW|XLB|EXT|SVL|EXT)-)([A-Z0-9]{16})\b")
+_COMMENT = re.compile(r'((?:--)?comment\s+)("[^"]*"|[^\s"-]\S*)')
+
+
+def _rules(text: Any, redactor: Redactor) -> Any:
+    """Rule dumps: addresses, names inside rule comments, and kube-proxy's hashed chain names.
+
+    Only comments get name replacement: a rule's own words (``tcp``, ``dport``) must survive even
+    if an object shares their name. Chain names are hashes of ``namespace/name:port``; they are
+    re-hashed with the file's key so they cannot be matched against guessed names.
+    """
+    if not isinstance(text, str):
+        return text
+    text = _IPV4.sub(lambda m: redactor.ip(m.group(0)), text)
+    text = _COMMENT.sub(lambda m: m.group(1) + redactor.text(m.group(2)), text)
+
+    def chain(match: re.Match[str]) -> str:
+        digest = hashlib.blake2b(match.group(2).encode(), key=redactor.key, digest_size=16).digest()
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+        return match.group(1) + "".join(alphabet[b % 32] for b in digest)
+
+    return _CHAIN.sub(chain, text)
+
+
 def _evidence(obj: Obj, redactor: Redactor) -> Obj:
-    if obj.get("kind") == "SnapshotInfo":
+    kind = obj.get("kind")
+    if kind == "NodeDump":
+        metadata = obj.get("metadata")
+        if isinstance(metadata, dict) and "name" in metadata:
+            metadata["name"] = redactor.name(metadata["name"], "node")
+        for key in ("iptablesSave", "ip6tablesSave", "nftRuleset", "ipvsadm"):
+            if key in obj:
+                obj[key] = _rules(obj[key], redactor)
+        return obj
+    if kind in ("DNSAnswer", "ProbeResult"):
+        query = obj.get("query")
+        if isinstance(query, dict) and "name" in query:
+            query["name"] = redactor.text(query["name"])
+        target = obj.get("to")
+        if isinstance(target, dict):
+            target["ip"] = redactor.ip(target.get("ip"))
+            if "object" in target:
+                target["object"] = redactor.text(target["object"])
+        for key in ("from", "server"):
+            if key in obj:
+                obj[key] = redactor.text(obj[key])
+        answers = []
+        for answer in obj.get("answers") or []:
+            if isinstance(answer, dict):
+                answer = {**answer, "value": redactor.text(answer.get("value"))}
+            else:
+                answer = redactor.ip(answer) if _is_ip(str(answer)) else redactor.text(answer)
+            answers.append(answer)
+        if "answers" in obj:
+            obj["answers"] = answers
+        return obj
+    if kind == "SnapshotInfo":
         obj["context"] = "redacted"
         obj["redacted"] = True
         for item in obj.get("unavailable") or []:

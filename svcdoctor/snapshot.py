@@ -215,11 +215,20 @@ class Snapshot:
     # -- indexes ------------------------------------------------------------------------------
 
     def _build_indexes(self) -> None:
+        # Memos filled on use; the Snapshot never changes, so they never go stale.
+        self._workloads: dict[tuple[str, tuple[tuple[str, str, str, bool], ...]], ObjectRef | None] = {}
+        self._label_groups: dict[str, tuple[tuple[tuple[tuple[str, str], ...], list[Obj]], ...]] = {}
+        # Keyed by id(); the entry holds the Pod itself, so the id cannot be reused meanwhile.
+        self._workload_by_pod: dict[int, tuple[Obj, ObjectRef | None]] = {}
         by_name: dict[tuple[str, str, str], Obj] = {}
+        by_namespace: dict[tuple[str, str], list[Obj]] = defaultdict(list)
         for attribute in KIND_ATTRIBUTES.values():
             for obj in getattr(self, attribute):
-                by_name[(str(obj.get("kind")), k8s.namespace(obj), k8s.name(obj))] = obj
+                kind, namespace = str(obj.get("kind")), k8s.namespace(obj)
+                by_name[(kind, namespace, k8s.name(obj))] = obj
+                by_namespace[(kind, namespace)].append(obj)
         self._by_name = by_name
+        self._by_namespace = dict(by_namespace)
 
         self._by_uid: dict[str, Obj] = {}
         for attribute in ("replica_sets", "deployments", "stateful_sets", "daemon_sets", "jobs", "cron_jobs",
@@ -337,11 +346,18 @@ class Snapshot:
 
     def namespace_names(self) -> list[str]:
         """Every namespace that has a Namespace object or holds an object of the snapshot."""
+        return list(self._namespace_names)
+
+    @cached_property
+    def _namespace_names(self) -> tuple[str, ...]:
         names = {k8s.name(ns) for ns in self.namespaces}
-        for key in self._by_name:
-            if key[1]:
-                names.add(key[1])
-        return sorted(names)
+        names.update(namespace for _, namespace in self._by_namespace)
+        names.discard("")
+        return tuple(sorted(names))
+
+    def in_namespace(self, kind: str, namespace: str) -> Sequence[Obj]:
+        """The objects of ``kind`` (``Deployment``, ``ReplicaSet``…) in ``namespace``, from the index."""
+        return self._by_namespace.get((kind, namespace), ())
 
     def namespace_labels(self, namespace: str) -> Mapping[str, str]:
         """A namespace's labels, with ``kubernetes.io/metadata.name`` as the API server sets it."""
@@ -390,7 +406,39 @@ class Snapshot:
         """The top-level controller of a Pod (Deployment, StatefulSet…), from owner references.
 
         Falls back to the owner reference itself when the owner object is not in the snapshot.
+        Remembered per Pod and per owner, since the Pods of one ReplicaSet share the answer.
         """
+        known = self._workload_by_pod.get(id(pod))
+        if known is not None and known[0] is pod:
+            return known[1]
+        owners = tuple(
+            (str(reference.get("kind") or ""), str(reference.get("name") or ""), str(reference.get("uid") or ""),
+             bool(reference.get("controller")))
+            for reference in k8s.as_list(k8s.meta(pod).get("ownerReferences")) if isinstance(reference, Mapping))
+        if not owners:
+            return None
+        key = (k8s.namespace(pod), owners)
+        if key not in self._workloads:
+            self._workloads[key] = self._workload_of(pod)
+        self._workload_by_pod[id(pod)] = (pod, self._workloads[key])
+        return self._workloads[key]
+
+    def label_groups(self, namespace: str) -> Sequence[tuple[tuple[tuple[str, str], ...], Sequence[Obj]]]:
+        """The Pods of ``namespace`` grouped by identical labels (ignoring ``pod-template-hash``).
+
+        Near-miss searches compare a selector with each distinct label set once instead of with
+        every Pod; built on first use and kept.
+        """
+        groups = self._label_groups.get(namespace)
+        if groups is None:
+            grouped: dict[tuple[tuple[str, str], ...], list[Obj]] = {}
+            for pod in self.pods_in(namespace):
+                key = tuple(sorted((str(k), str(v)) for k, v in k8s.labels(pod).items() if k != "pod-template-hash"))
+                grouped.setdefault(key, []).append(pod)
+            groups = self._label_groups[namespace] = tuple(grouped.items())
+        return groups
+
+    def _workload_of(self, pod: Obj) -> ObjectRef | None:
         chain = self.owner_chain(pod)
         if chain:
             return k8s.ref(chain[-1])

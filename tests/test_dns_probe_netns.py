@@ -43,6 +43,7 @@ def build_cluster(coredns_state: str = "running") -> list[dict]:
     for namespace in ("default", "kube-system", "shop"):
         b.namespace(namespace)
     b.node("node-a", NODE_IP)
+    b.kube_proxy()
     b.service("default", "kubernetes", None, [{"name": "https", "port": 443, "targetPort": 6443}],
               manage_endpoints=False, clusterIP="198.18.100.1", clusterIPs=["198.18.100.1"])
     dns_ports = [{"name": "dns", "containerPort": 53, "protocol": "UDP"}, {"name": "dns-tcp", "containerPort": 53}]

@@ -105,17 +105,20 @@ def test_check_reads_only_what_one_service_needs(server: SnapshotAPIServer, kube
     log = server.requests()
     assert {entry.verb for entry in log} == {"GET"}
     assert not any("secret" in entry.path for entry in log)
-    # 18 reads and /version in round one, the selected Pods in round two; nothing else.
-    assert len(log) == 20, [e.path for e in log]
+    # Round one: 13 reads in shop and cluster-wide, 12 in kube-system, /version. Round two: the
+    # selected Pods and the Pods the NetworkPolicy admits (app=frontend). Nothing else.
+    assert len(log) == 28, [e.path for e in log]
     pod_reads = [e for e in log if e.path == "/api/v1/namespaces/shop/pods"]
-    assert [e.query.get("labelSelector") for e in pod_reads] == ["app=backend"]
+    assert sorted(e.query.get("labelSelector", "") for e in pod_reads) == ["app=backend", "app=frontend"]
     assert not any(e.path == "/api/v1/pods" for e in log)
     slices = [e for e in log if e.path.endswith("/namespaces/shop/endpointslices")]
     assert slices[0].query["labelSelector"] == "kubernetes.io/service-name=backend"
     events = sorted(e.query.get("fieldSelector", "") for e in log if e.path.endswith("/events"))
     assert events == ["involvedObject.kind=Pod", "involvedObject.kind=Service,involvedObject.name=backend"]
-    config_maps = [e.path for e in log if "/configmaps" in e.path]
-    assert config_maps == ["/api/v1/namespaces/kube-system/configmaps/coredns"]
+    config_maps = sorted(e.path.rsplit("/", 1)[1] for e in log if "/configmaps" in e.path)
+    assert config_maps == ["antrea-config", "cilium-config", "coredns", "coredns-coredns", "kubelet-config",
+                           "rke2-coredns-rke2-coredns"]
+    assert not any(e.path.endswith("/configmaps") for e in log)  # never listed
 
 
 def test_check_uses_the_contexts_namespace_and_verbose_goes_to_stderr(server: SnapshotAPIServer,
@@ -126,8 +129,8 @@ def test_check_uses_the_contexts_namespace_and_verbose_goes_to_stderr(server: Sn
     lines = result.stderr.strip().splitlines()
     assert any(line.startswith("GET /api/v1/namespaces/shop/pods?limit=500&labelSelector=app=backend 200 ")
                for line in lines)
-    assert lines[-1].startswith("svcdoctor: 20 API requests in ")
-    assert sum(line.startswith("GET ") for line in lines) == 20
+    assert lines[-1].startswith("svcdoctor: 28 API requests in ")
+    assert sum(line.startswith("GET ") for line in lines) == 28
 
 
 def test_near_misses_read_the_namespaces_pods_only_when_needed(tmp_path: Path) -> None:
@@ -142,7 +145,7 @@ def test_near_misses_read_the_namespaces_pods_only_when_needed(tmp_path: Path) -
         unfiltered = [e for e in log if e.path == "/api/v1/namespaces/shop/pods" and "labelSelector" not in e.query]
         assert len(unfiltered) == 1
         assert any(e.path == "/api/v1/pods" and e.query.get("labelSelector") == "app=backend" for e in log)
-        assert len(log) == 22
+        assert len(log) == 30
 
 
 def test_missing_service_looks_for_the_name_in_other_namespaces(server: SnapshotAPIServer, kubeconfig: str) -> None:
@@ -231,7 +234,7 @@ def test_forbidden_network_policies_make_the_verdict_unknown(tmp_path: Path) -> 
         assert sd001 and "kubectl auth can-i list networkpolicies -n shop" in sd001[0]["next"]
         assert "forbidden" in sd001[0]["message"]
         assert any(e.status == 403 for e in api.requests())
-        assert len(api.requests()) == 20  # the rest still ran
+        assert len(api.requests()) == 27  # the rest still ran (no policy peers to read)
         # record keeps the failed read, so the replay is just as honest.
         recorded = tmp_path / "forbidden.yaml"
         assert live(config, "record", "backend", "-o", str(recorded)).exit_code == 0
@@ -256,6 +259,11 @@ def test_unauthorized_is_exit_3(tmp_path: Path) -> None:
         assert live(good, "check", "backend").exit_code == 0
 
 
+def _warm_client() -> None:
+    """Import the kubernetes client before a timed run: the budget is for requests, not imports."""
+    import kubernetes.client  # noqa: F401
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -270,6 +278,7 @@ def test_closed_port_is_exit_3_within_the_timeout(tmp_path: Path) -> None:
         "clusters": [{"name": "gone", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
         "users": [{"name": "gone", "user": {}}],
         "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "gone"}}]}))
+    _warm_client()
     started = time.monotonic()
     line = _one_line_exit_3(live(str(config), "check", "backend", "--request-timeout", "2s"))
     assert time.monotonic() - started < 3
@@ -279,6 +288,7 @@ def test_closed_port_is_exit_3_within_the_timeout(tmp_path: Path) -> None:
 def test_slow_server_is_exit_3_within_the_timeout(tmp_path: Path) -> None:
     with SnapshotAPIServer(build_cluster(), options=ServerOptions(latency=2.5)) as api:
         config = api.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace="shop")
+        _warm_client()
         started = time.monotonic()
         line = _one_line_exit_3(live(config, "check", "backend", "--request-timeout", "500ms"))
         assert time.monotonic() - started < 1.5
@@ -290,6 +300,7 @@ def test_untrusted_certificate_is_exit_3(tmp_path: Path) -> None:
     cert, key = self_signed_certificate(str(tmp_path))
     with SnapshotAPIServer(build_cluster(), tls=(cert, key)) as api:
         config = api.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace="shop")
+        _warm_client()
         started = time.monotonic()
         line = _one_line_exit_3(live(config, "check", "backend", "--request-timeout", "2s"))
         assert time.monotonic() - started < 3
@@ -485,15 +496,22 @@ def _a_pod(kubeconfig: str) -> str:
 
 
 def test_rbac_grants_exactly_what_svcdoctor_reads(server: SnapshotAPIServer, kubeconfig: str) -> None:
+    from svcdoctor.sources.live import SYSTEM_CONFIG_MAPS
     from svcdoctor.sources.resources import BY_PLURAL, READ_BY_SVCDOCTOR
 
     documents = list(yaml.safe_load_all((ROOT / "deploy" / "rbac.yaml").read_text()))
     kinds = {d["kind"]: d for d in documents}
-    assert set(kinds) == {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
+    assert set(kinds) == {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
     assert kinds["ServiceAccount"]["metadata"] == {"name": "svcdoctor", "namespace": "svcdoctor"}
+    assert kinds["Role"]["metadata"]["namespace"] == "kube-system"
+    for binding in ("ClusterRoleBinding", "RoleBinding"):
+        assert kinds[binding]["subjects"] == [{"kind": "ServiceAccount", "name": "svcdoctor",
+                                               "namespace": "svcdoctor"}]
     granted: set[tuple[str, str]] = set()
-    for rule in kinds["ClusterRole"]["rules"]:
+    for rule in kinds["ClusterRole"]["rules"] + kinds["Role"]["rules"]:
         assert set(rule["verbs"]) <= {"get", "list", "watch"}
+        if "configmaps" in rule["resources"]:
+            assert tuple(rule["resourceNames"]) == SYSTEM_CONFIG_MAPS and rule["verbs"] == ["get"]
         for resource in rule["resources"]:
             assert BY_PLURAL[resource].group in rule["apiGroups"]
             granted |= {(verb, resource) for verb in rule["verbs"]}
@@ -506,3 +524,99 @@ def test_rbac_grants_exactly_what_svcdoctor_reads(server: SnapshotAPIServer, kub
     assert used == granted, (used ^ granted)
     krew = yaml.safe_load((ROOT / "plugins" / "svcdoctor.yaml").read_text())
     assert krew["kind"] == "Plugin" and krew["metadata"]["name"] == "svcdoctor"
+
+
+def test_in_cluster_config_keeps_stdout_clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a Pod (no kubeconfig, KUBERNETES_SERVICE_HOST set) the service account is used, silently."""
+    require_openssl()
+    from kubernetes.config import incluster_config
+
+    from svcdoctor.sources import live as live_module
+
+    cert, key = self_signed_certificate(str(tmp_path))
+    account = tmp_path / "serviceaccount"
+    account.mkdir()
+    (account / "token").write_text("pod-token")
+    (account / "namespace").write_text("shop")
+    with SnapshotAPIServer(build_cluster(), tls=(cert, key), options=ServerOptions(token="pod-token")) as api:
+        monkeypatch.delenv("KUBECONFIG", raising=False)
+        monkeypatch.setenv("HOME", str(tmp_path))
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(api.port))
+        monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(account / "token"))
+        monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", cert)
+        monkeypatch.setattr(live_module, "IN_CLUSTER_NAMESPACE_FILE", str(account / "namespace"))
+        result = run_cli("check", "backend", "-o", "json")
+        assert result.exit_code == 0, result.stderr
+        report = result.json()  # nothing but the report on stdout
+        assert report["target"]["namespace"] == "shop"
+        assert report["source"] == {"kind": "live", "context": "in-cluster", "server": api.url}
+
+
+def test_snapshot_serve_command(tmp_path: Path) -> None:
+    snapshot = tmp_path / "cluster.json"
+    snapshot.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": build_cluster()}))
+    config = tmp_path / "kubeconfig"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen([sys.executable, "-m", "svcdoctor", "snapshot", "serve", str(snapshot), "--port",
+                               str(port), "--write-kubeconfig", str(config), "-n", "shop", "--forbid", "ingresses"],
+                              env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not config.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.stderr is not None
+        assert f"http://127.0.0.1:{port}" in server.stderr.readline()
+        report = run_cli("check", "backend", "--kubeconfig", str(config), "-o", "json").json()
+        assert report["verdict"] == "unknown"
+        assert any("kubectl auth can-i list ingresses -n shop" in f["next"] for f in report["findings"])
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_record_writes_json_when_large(server: SnapshotAPIServer, kubeconfig: str,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from svcdoctor import live_cli
+
+    small = live(kubeconfig, "record", "-n", "shop")
+    assert small.exit_code == 0 and small.stdout.startswith("apiVersion: v1")
+    monkeypatch.setattr(live_cli, "YAML_OBJECT_LIMIT", 5)
+    large = live(kubeconfig, "record", "-n", "shop")
+    document = json.loads(large.stdout)
+    assert {item["metadata"].get("namespace") for item in document["items"][1:]} <= {"shop", "kube-system", None}
+
+
+def test_invalid_names_never_reach_the_api(server: SnapshotAPIServer, kubeconfig: str) -> None:
+    result = live(kubeconfig, "check", "../secrets", "-o", "json")
+    assert result.exit_code == 2 and "not a valid Kubernetes name" in result.stderr
+    assert server.requests() == []
+
+
+def test_status_line_on_a_terminal_and_stdout_stays_json(server: SnapshotAPIServer, kubeconfig: str) -> None:
+    """stderr a terminal, stdout a pipe: the status line goes to the terminal, the JSON stays clean."""
+    import pty
+
+    server.options.latency = 0.3  # long enough for the status line to be drawn
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm-256color", "COLUMNS": "100"}
+    process = subprocess.Popen([sys.executable, "-m", "svcdoctor", "check", "backend", "--kubeconfig", kubeconfig,
+                                "-o", "json"], stdout=subprocess.PIPE, stderr=terminal, env=env)
+    os.close(terminal)
+    stdout, _ = process.communicate(timeout=60)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(controller)
+    assert process.returncode == 0
+    assert json.loads(stdout)["verdict"] == "ok"
+    assert b"reading" in seen

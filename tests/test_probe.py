@@ -143,3 +143,37 @@ def test_dns_command_lists_expected_records_offline() -> None:
     assert ("_pg._tcp.pg.data.svc.cluster.local.", "SRV") in names
     missing = run_cli("dns", "nope", "-n", "data", "--snapshot", str(snapshot))
     assert missing.exit_code == 2 and "no Service data/nope" in missing.stderr
+
+
+def test_record_probe_stores_results_that_replay_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """record --probe over the real kubernetes client: probes (loopback Pods) land in the file; a replay
+    without --probe gives the same step-9 findings."""
+    from svcdoctor.testing.apiserver import SnapshotAPIServer
+
+    monkeypatch.setenv("SVCDOCTOR_PROBE_METHOD", "connect")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    spare = socket.socket()
+    spare.bind(("127.0.0.1", 0))
+    closed = spare.getsockname()[1]
+    spare.close()
+    recorded = tmp_path / "shop.yaml"
+    try:
+        with SnapshotAPIServer(loopback_snapshot(port, closed)) as api:
+            config = api.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace="shop")
+            result = run_cli("record", "web", "--probe", "--probe-timeout", "1", "-o", str(recorded),
+                             "--kubeconfig", config)
+            assert result.exit_code == 0, result.stderr
+            without_name = run_cli("record", "--probe", "-o", str(tmp_path / "x.yaml"), "--kubeconfig", config)
+            assert without_name.exit_code == 2 and "needs the Service's name" in without_name.stderr
+    finally:
+        listener.close()
+    items = yaml.safe_load(recorded.read_text())["items"]
+    probes = [item for item in items if item["kind"] == "ProbeResult"]
+    assert {(p["to"]["ip"], p["result"]) for p in probes} == {("127.0.0.1", "open"), ("127.0.0.2", "refused"),
+                                                               ("127.0.0.3", "refused")}
+    replay = run_cli("check", "web", "-n", "shop", "--snapshot", str(recorded), "-o", "json", "--fail-on", "never")
+    found = [f["id"] for f in replay.json()["findings"]]
+    assert "SD901" in found and "SD906" in found

@@ -8,6 +8,7 @@ review the diff before committing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import xml.etree.ElementTree as ElementTree
@@ -24,8 +25,7 @@ from svcdoctor.checks.registry import CHECKS
 from svcdoctor.engine import diagnose_service, scan
 from svcdoctor.render import FORMATS, RenderOptions, render, render_scan
 from svcdoctor.report import Report, StepResult
-from svcdoctor.snapshot import build_snapshot
-from svcdoctor.sources.files import load_objects
+from svcdoctor.sources.snapshot_file import SnapshotFileSource
 from tests.conftest import ORACLES, ROOT, run_cli
 
 #: The oracles sit beside the repository; a helper's worktree is one level deeper.
@@ -49,7 +49,9 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 @cache
 def _snapshot(relative: str):  # type: ignore[no-untyped-def]
-    return build_snapshot(load_objects(str(ROOT / relative)), source_path=relative)
+    # Read as the CLI reads it, from the repository root, so origins carry the relative path.
+    with contextlib.chdir(ROOT):
+        return SnapshotFileSource(relative).load()
 
 
 def _checks():  # type: ignore[no-untyped-def]
@@ -204,6 +206,17 @@ def test_sarif_scan_is_one_run_and_fingerprints_are_stable() -> None:
     reversed_document = json.loads(render_scan(list(reversed(reports)), "sarif", RenderOptions()))
     assert sorted(r["partialFingerprints"]["svcdoctor/v1"] for r in reversed_document["runs"][0]["results"]) == \
         sorted(r["partialFingerprints"]["svcdoctor/v1"] for r in document["runs"][0]["results"])
+
+
+def test_sarif_points_at_the_object_line() -> None:
+    document = json.loads(render(case_report("selector-label-renamed"), "sarif", RenderOptions()))
+    lines = (ROOT / RENAMED).read_text().splitlines()
+    for result in document["runs"][0]["results"]:
+        location = result["locations"][0]
+        start = location["physicalLocation"]["region"]["startLine"]
+        assert location["physicalLocation"]["artifactLocation"]["uri"] == RENAMED
+        block = "\n".join(lines[start - 1:start + 6])
+        assert block.startswith("- ") and "kind: Service" in block and "name: backend" in block, block
 
 
 def test_sarif_exit_code_follows_fail_on() -> None:

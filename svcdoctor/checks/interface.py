@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import Any
 
 from svcdoctor import k8s
+from svcdoctor.endpoints import Endpoint, service_endpoints
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.selectors import Selector, from_service_selector
 from svcdoctor.snapshot import Snapshot
@@ -292,6 +293,11 @@ class Context:
     @cached_property
     def endpoint_slices(self) -> Sequence[Obj]:
         return self.snapshot.endpoint_slices_for(self.target.namespace, self.target.name)
+
+    @cached_property
+    def service_endpoints(self) -> Sequence[Endpoint]:
+        """Every endpoint of the Service (EndpointSlices, else legacy Endpoints), read once for all checks."""
+        return service_endpoints(self.snapshot, self.target.namespace, self.target.name)
 
     @cached_property
     def endpoints(self) -> Obj | None:

@@ -38,11 +38,12 @@ def run(context: Context) -> Iterator[Finding]:
         raise Skip("an ExternalName Service has no Pods behind it")
     if not context.has_selector:
         raise Skip("the Service has no selector, so no Pods are known to it")
-    pods = ports.serving_candidates(context.selected_pods)
-    if not pods:
+    serving = ports.serving_ports(context.snapshot, context.selected_pods)
+    if not serving:
         raise Skip("the selector selects no Pod (SD301)")
     namespace, name = context.target.namespace, context.target.name
-    declared_by_pod = {id(pod): ports.declared_ports(pod) for pod in pods}
+    pods = [pod for pod, _ in serving]
+    declared_by_pod = {id(pod): declared for pod, declared in serving}
 
     for index, service_port in ports.service_port_items(service):
         target = k8s.target_port(service_port)

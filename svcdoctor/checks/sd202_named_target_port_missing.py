@@ -25,14 +25,13 @@ def run(context: Context) -> Iterator[Finding]:
         raise Skip("an ExternalName Service has no Pods behind it")
     if not context.has_selector:
         raise Skip("the Service has no selector, so no Pods are known to it")
-    pods = ports.serving_candidates(context.selected_pods)
-    if not pods:
+    serving = ports.serving_ports(context.snapshot, context.selected_pods)
+    if not serving:
         raise Skip("the selector selects no Pod (SD301)")
     namespace, name = context.target.namespace, context.target.name
-    declared_by_pod = {id(pod): ports.declared_ports(pod) for pod in pods}
+    pods = [pod for pod, _ in serving]
+    declared_by_pod = {id(pod): declared for pod, declared in serving}
     totals: dict[str, int] = {}
-    for owner, members in ports.group_pods(context.snapshot, pods):
-        totals[str(owner)] = totals.get(str(owner), 0) + len(members)
 
     for index, service_port in ports.service_port_items(service):
         target = k8s.target_port(service_port)
@@ -48,6 +47,9 @@ def run(context: Context) -> Iterator[Finding]:
         if not lacking:
             continue
         every = len(lacking) == len(pods)
+        if not totals:  # how many Pods each workload has, to say "2 of 5"; only when there is a finding
+            for owner, members in ports.group_pods(context.snapshot, pods):
+                totals[str(owner)] = totals.get(str(owner), 0) + len(members)
         port_text = k8s.port_label(service_port)
         groups = ports.group_pods(context.snapshot, lacking,
                                   key=lambda pod: tuple(p.label() for p in declared_by_pod[id(pod)]))

@@ -50,8 +50,12 @@ def run(context: Context) -> Iterator[Finding]:
     age = snapshot.now - created if created is not None else None
     events = sorted(snapshot.events_for("Service", namespace, name),
                     key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
-    failures = [e for e in events if e.get("reason") in FAILURE_REASONS or str(e.get("type")) == "Warning"]
-    for event in (failures or events)[-3:]:
+    about_load_balancer = [e for e in events if e.get("reason") in FAILURE_REASONS
+                           or "load balancer" in str(e.get("message") or "").lower()
+                           or "loadbalancer" in str(e.get("reason") or "").lower()]
+    failures = [e for e in about_load_balancer
+                if e.get("reason") in FAILURE_REASONS or str(e.get("type")) == "Warning"]
+    for event in (failures or about_load_balancer)[-3:]:
         count = event.get("count") or k8s.as_map(event.get("series")).get("count")
         evidence.append(Evidence(k8s.ref(event), "reason", event.get("reason"),
                                  str(event.get("message") or "") + (f" (×{count})" if count else "")))

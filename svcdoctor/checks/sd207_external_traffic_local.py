@@ -11,19 +11,12 @@ to every node — a NodePort used directly, a hand-made external balancer — lo
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
-from svcdoctor import k8s
+from svcdoctor import derived, k8s
 from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip, Unknown
 from svcdoctor.endpoints import service_endpoints
 from svcdoctor.ports import names_list, selector_text
-
-
-def node_is_ready(node: k8s.Obj) -> bool:
-    for condition in k8s.as_list(k8s.status(node).get("conditions")):
-        if isinstance(condition, Mapping) and condition.get("type") == "Ready":
-            return str(condition.get("status")) == "True"
-    return False
 
 
 def run(context: Context) -> Iterator[Finding]:
@@ -44,8 +37,9 @@ def run(context: Context) -> Iterator[Finding]:
     with_endpoint = sorted({e.node for e in endpoints if e.ready and e.node})
     if not with_endpoint:
         raise Skip("no ready endpoint on any node: SD501/SD502 report that")
-    ready_nodes = sorted(k8s.name(n) for n in snapshot.nodes if node_is_ready(n))
-    lacking = [n for n in ready_nodes if n not in set(with_endpoint)]
+    ready_nodes = [k8s.name(n) for n in derived.ready_nodes(snapshot)]
+    served = set(with_endpoint)
+    lacking = [n for n in ready_nodes if n not in served]
     if not lacking:
         return
     node_ports = [str(p.get("nodePort")) for p in k8s.service_ports(service) if p.get("nodePort")]
@@ -65,8 +59,9 @@ def run(context: Context) -> Iterator[Finding]:
                    "on them drops traffic for anyone using the node port directly.")
     else:
         message = (f"Service {namespace}/{name} has externalTrafficPolicy: Local; {where} run no ready endpoint, "
-                   f"so connections to {port_text} on those nodes are dropped (they time out). Only the nodes "
-                   f"{names_list(with_endpoint)} answer.")
+                   f"so connections to {port_text} on those nodes are dropped (they time out). Only "
+                   + (f"node {with_endpoint[0]} answers." if len(with_endpoint) == 1
+                      else f"nodes {names_list(with_endpoint)} answer."))
     yield CHECK.finding(
         message,
         severity=Severity.INFO if load_balancer_only else Severity.WARNING,
@@ -85,7 +80,7 @@ def run(context: Context) -> Iterator[Finding]:
 
 CHECK = Check(
     id="SD207",
-    name="external-traffic-local-without-endpoints",
+    name="external-local-no-endpoint",
     step=2,
     title="externalTrafficPolicy: Local, and nodes without a ready local endpoint",
     why="With externalTrafficPolicy: Local a node forwards external traffic only to endpoints on itself; nodes "

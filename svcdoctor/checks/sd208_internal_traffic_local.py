@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from svcdoctor import k8s
+from svcdoctor import derived, k8s
 from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip, Unknown
-from svcdoctor.checks.sd207_external_traffic_local import node_is_ready
 from svcdoctor.endpoints import service_endpoints
 from svcdoctor.ports import names_list
 
@@ -64,7 +63,8 @@ def run(context: Context) -> Iterator[Finding]:
             f"Service {namespace}/{name} has internalTrafficPolicy: Local, and {client_text} runs on node "
             f"{client_node}, where no ready endpoint of the Service runs: kube-proxy there drops its traffic to "
             f"the Service instead of sending it to another node. "
-            + f"Only nodes {names_list(with_endpoint)} have one.",
+            + (f"Only node {with_endpoint[0]} has one." if len(with_endpoint) == 1
+               else f"Only nodes {names_list(with_endpoint)} have one."),
             evidence=[policy, Evidence(k8s.ObjectRef("Node", "", client_node), None, None,
                                        "the client's node; no ready local endpoint"),
                       Evidence(None, "nodes with a ready endpoint", with_endpoint)],
@@ -74,8 +74,9 @@ def run(context: Context) -> Iterator[Finding]:
         return
     if not snapshot.nodes:
         raise Unknown("no Node objects were recorded, so nodes without a local endpoint cannot be listed")
-    ready_nodes = sorted(k8s.name(n) for n in snapshot.nodes if node_is_ready(n))
-    lacking = [n for n in ready_nodes if n not in set(with_endpoint)]
+    ready_nodes = [k8s.name(n) for n in derived.ready_nodes(snapshot)]
+    served = set(with_endpoint)
+    lacking = [n for n in ready_nodes if n not in served]
     if not lacking:
         return
     evidence = [policy]
@@ -95,7 +96,7 @@ def run(context: Context) -> Iterator[Finding]:
 
 CHECK = Check(
     id="SD208",
-    name="internal-traffic-local-without-endpoints",
+    name="internal-local-no-endpoint",
     step=2,
     title="internalTrafficPolicy: Local, and client nodes without a local endpoint",
     why="With internalTrafficPolicy: Local a client reaches only endpoints on its own node; on a node without "

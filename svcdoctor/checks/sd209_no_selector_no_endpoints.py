@@ -35,6 +35,7 @@ def run(context: Context) -> Iterator[Finding]:
     evidence = [Evidence(context.service_ref, "spec.selector", selector_field,
                          "empty" if selector_field is not None else "not set")]
     hints = []
+    near_slices: list[str] = []
     slice_names = {}
     for endpoint_slice in derived.endpoint_slices_in(snapshot, namespace):
         slice_names[k8s.name(endpoint_slice)] = endpoint_slice
@@ -44,19 +45,28 @@ def run(context: Context) -> Iterator[Finding]:
             note = (f"labelled {SERVICE_NAME_LABEL}={label}" if label is not None
                     else f"has no {SERVICE_NAME_LABEL} label")
             hints.append(f"EndpointSlice {slice_name} looks meant for it but {note}")
+            near_slices.append(slice_name)
             evidence.append(Evidence(k8s.ref(endpoint_slice), f"metadata.labels[{SERVICE_NAME_LABEL!r}]", label,
                                      f"the label must be {name} for the slice to belong to this Service"))
     legacy_names = [k8s.name(e) for e in derived.endpoints_in(snapshot, namespace)]
-    for near in closest(name, legacy_names):
+    near_legacy = closest(name, legacy_names)
+    for near in near_legacy:
         hints.append(f"an Endpoints object is named {near!r}; it must have exactly the Service's name")
         evidence.append(Evidence(k8s.ObjectRef("Endpoints", namespace, near), "metadata.name", near,
                                  f"the Service is {name}"))
     where = "in these manifests" if snapshot.static else "in the cluster"
     message = (f"Service {namespace}/{name} has no selector, so Kubernetes creates no endpoints for it, and no "
-               f"EndpointSlice or Endpoints object for it exists {where}: it has nothing to send traffic to")
-    message += (": " + "; ".join(hints) + ".") if hints else "."
+               f"EndpointSlice or Endpoints object for it exists {where}, so it has nothing to send traffic to.")
     if hints:
-        fix = (f"Label the EndpointSlice {SERVICE_NAME_LABEL}={name} (and name an Endpoints object exactly {name}).")
+        message += " " + "; ".join(hint[0].upper() + hint[1:] for hint in hints) + "."
+    if near_slices or near_legacy:
+        fixes = []
+        if near_slices:
+            fixes.append(f"label EndpointSlice {near_slices[0]} with {SERVICE_NAME_LABEL}={name} (kubectl label "
+                         f"endpointslice {near_slices[0]} -n {namespace} {SERVICE_NAME_LABEL}={name} --overwrite)")
+        if near_legacy:
+            fixes.append(f"name the Endpoints object exactly {name} (it is {near_legacy[0]!r})")
+        fix = "Tie the hand-made endpoints to the Service: " + "; ".join(fixes) + "."
     else:
         fix = ("Add a spec.selector that matches the backend Pods' labels, or, for a backend outside the cluster, "
                f"create an EndpointSlice labelled {SERVICE_NAME_LABEL}={name} with its addresses and ports.")

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from svcdoctor import k8s
+from svcdoctor import derived, k8s
 from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip, Unknown
-from svcdoctor.checks.sd207_external_traffic_local import node_is_ready
 from svcdoctor.endpoints import service_endpoints
 from svcdoctor.ports import names_list
 
@@ -29,10 +28,11 @@ DISTRIBUTIONS = ("PreferClose", "PreferSameZone", "PreferSameNode")
 def _requested(service: k8s.Obj) -> tuple[str, object] | None:
     """The field that asks for topology-aware routing, and its value (None when it is not asked for)."""
     annotations = k8s.object_annotations(service)
-    for key in (MODE_ANNOTATION, LEGACY_ANNOTATION):
-        value = annotations.get(key)
-        if isinstance(value, str) and value.lower() == "auto":
-            return f"metadata.annotations[{key!r}]", value
+    # The EndpointSlice controller reads the legacy annotation first: when present, it alone decides.
+    key = LEGACY_ANNOTATION if LEGACY_ANNOTATION in annotations else MODE_ANNOTATION
+    value = annotations.get(key)
+    if value in ("Auto", "auto"):
+        return f"metadata.annotations[{key!r}]", value
     distribution = k8s.spec(service).get("trafficDistribution")
     if distribution in DISTRIBUTIONS:
         return "spec.trafficDistribution", distribution
@@ -71,9 +71,7 @@ def run(context: Context) -> Iterator[Finding]:
         return  # no ready endpoints at all is SD501/SD502's finding
     zones: dict[str, list[str]] = {}
     unzoned = []
-    for node in snapshot.nodes:
-        if not node_is_ready(node):
-            continue
+    for node in derived.ready_nodes(snapshot):
         zone = str(k8s.labels(node).get(ZONE_LABEL) or "")
         if zone:
             zones.setdefault(zone, []).append(k8s.name(node))

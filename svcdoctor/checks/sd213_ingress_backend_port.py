@@ -19,6 +19,7 @@ from typing import Any
 from svcdoctor import derived, k8s
 from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip
 from svcdoctor.k8s import Obj
+from svcdoctor.ports import declared_ports
 from svcdoctor.similarity import closest
 from svcdoctor.snapshot import Snapshot
 
@@ -85,20 +86,12 @@ def ingress_backends(ingress: Obj) -> Iterator[Backend]:
                     yield found
 
 
-def _backends_by_service(snapshot: Snapshot) -> Mapping[tuple[str, str], list[tuple[Obj, list[Backend]]]]:
-    """(namespace, Service name) → the Ingresses naming it, with those backends: built once per scan."""
-
-    def build(snapshot: Snapshot) -> Mapping[tuple[str, str], list[tuple[Obj, list[Backend]]]]:
-        index: dict[tuple[str, str], list[tuple[Obj, list[Backend]]]] = {}
-        for ingress in snapshot.ingresses:
-            per_service: dict[str, list[Backend]] = {}
-            for backend in ingress_backends(ingress):
-                per_service.setdefault(backend.service, []).append(backend)
-            for service, backends in per_service.items():
-                index.setdefault((k8s.namespace(ingress), service), []).append((ingress, backends))
-        return index
-
-    return derived.memo(snapshot, "ingress_backends_by_service", build)
+def _backends_by_service(snapshot: Snapshot) -> Mapping[tuple[str, str], list[tuple[Obj, Backend]]]:
+    index: dict[tuple[str, str], list[tuple[Obj, Backend]]] = {}
+    for ingress in snapshot.ingresses:
+        for backend in ingress_backends(ingress):
+            index.setdefault((k8s.namespace(ingress), backend.service), []).append((ingress, backend))
+    return index
 
 
 def _path_text(ingress: Obj, backend: Backend) -> str:
@@ -112,25 +105,34 @@ def _path_text(ingress: Obj, backend: Backend) -> str:
     return f"{rule.get('host') or '*'}{path.get('path') or '/'}"
 
 
-def _near_miss(backend: Backend, service_ports: list[Mapping[str, Any]]) -> str:
-    """Why the port looks like a mix-up, and what was probably meant ("" when nothing is close)."""
+def _container_numbers(context: Context, port: Mapping[str, Any]) -> set[int]:
+    """The container port numbers a Service port's targetPort stands for on the selected Pods."""
+    target = k8s.target_port(port)
+    if isinstance(target, int):
+        return {target}
+    protocol = k8s.port_protocol(port)
+    return {declared.number for pod in context.selected_pods for declared in declared_ports(pod)
+            if declared.name == target and declared.protocol == protocol}
+
+
+def _near_miss(context: Context, backend: Backend, service_ports: list[Mapping[str, Any]]) -> tuple[str, str]:
+    """Why the port looks like a mix-up, and the value probably meant (("", "") when nothing is close)."""
     if backend.number is not None:
         for port in service_ports:
-            if k8s.target_port(port) == backend.number:
-                return (f"{backend.number} is the targetPort of Service port {k8s.port_label(port)}; a backend names "
-                        f"the Service port ({port.get('port')})")
+            if backend.number in _container_numbers(context, port):
+                return (f"{backend.number} is the container port behind Service port {k8s.port_label(port)}; "
+                        f"a backend names the Service port, {port.get('port')}", str(port.get("port")))
             if port.get("nodePort") == backend.number:
-                return f"{backend.number} is a nodePort; a backend names the Service port ({port.get('port')})"
-        if len(service_ports) == 1:
-            return f"the Service's only port is {k8s.port_label(service_ports[0])}"
+                return (f"{backend.number} is a nodePort; a backend names the Service port, {port.get('port')}",
+                        str(port.get("port")))
     if backend.port_name is not None:
         names = [str(p.get("name")) for p in service_ports if p.get("name")]
         near = closest(backend.port_name, names)
         if near:
-            return f"did you mean {near[0]!r}?"
+            return f"did you mean {near[0]!r}?", near[0]
         if not names:
-            return "the Service's ports have no names; use port.number instead"
-    return ""
+            return "the Service's ports have no names; use port.number instead", ""
+    return "", ""
 
 
 def run(context: Context) -> Iterator[Finding]:
@@ -145,21 +147,22 @@ def run(context: Context) -> Iterator[Finding]:
     numbers = {p.get("port") for p in service_ports}
     names = {str(p.get("name")) for p in service_ports if p.get("name")}
     available = ", ".join(k8s.port_label(p) for p in service_ports) or "no ports"
-    for ingress, backends in _backends_by_service(snapshot).get((namespace, name), []):
-        broken = []
-        for backend in backends:
-            if backend.number is not None and backend.number in numbers:
-                continue
-            if backend.port_name is not None and backend.port_name in names:
-                continue
-            broken.append(backend)
-        if not broken:
+    broken_by_ingress: dict[int, tuple[Obj, list[Backend]]] = {}
+    for ingress, backend in derived.memo(snapshot, "ingress_backends", _backends_by_service).get((namespace, name), []):
+        if backend.number is not None and backend.number in numbers:
             continue
+        if backend.port_name is not None and backend.port_name in names:
+            continue
+        broken_by_ingress.setdefault(id(ingress), (ingress, []))[1].append(backend)
+    for ingress, broken in broken_by_ingress.values():
         ingress_ref = k8s.ref(ingress)
         parts = []
         evidence = []
+        suggestions = []
         for backend in broken:
-            near = _near_miss(backend, service_ports)
+            near, meant = _near_miss(context, backend, service_ports)
+            if meant:
+                suggestions.append(f"set {backend.port_field} to {meant}")
             parts.append(f"{_path_text(ingress, backend)} → {name} with {backend.port_text()}"
                          + (f" ({near})" if near else ""))
             value = backend.number if backend.number is not None else backend.port_name
@@ -173,8 +176,9 @@ def run(context: Context) -> Iterator[Finding]:
             evidence=evidence,
             next=[f"kubectl describe ingress {k8s.name(ingress)} -n {namespace}",
                   f"kubectl get service {name} -n {namespace} -o jsonpath='{{.spec.ports}}'"],
-            fix=f"Make each backend of Ingress {k8s.name(ingress)} name a port of Service {name}: its port number "
-                "(spec.ports[].port, not the targetPort) or its port name.",
+            fix=(f"In Ingress {k8s.name(ingress)}, " + "; ".join(suggestions) + "." if suggestions else
+                 f"Make each backend of Ingress {k8s.name(ingress)} name a port of Service {name}: its port number "
+                 "(spec.ports[].port, not the targetPort) or its port name."),
             subject=ingress_ref, subject_field=broken[0].port_field, key=k8s.name(ingress),
         )
 

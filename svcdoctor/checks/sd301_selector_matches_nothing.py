@@ -9,7 +9,6 @@ that would match in another namespace, and workloads whose template matches but 
 
 from __future__ import annotations
 
-import weakref
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 
@@ -18,10 +17,8 @@ from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.selectors import from_service_selector
 from svcdoctor.similarity import edit_distance, typo_limit
-from svcdoctor.snapshot import Snapshot
 
-WORKLOAD_ATTRIBUTES = ("deployments", "stateful_sets", "daemon_sets", "replica_sets", "jobs",
-                       "replication_controllers")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController")
 
 
 def _difference(selector: Mapping[str, str], labels: Mapping[str, str]) -> list[str]:
@@ -57,14 +54,9 @@ def _group_label(pods: Sequence[Obj], context: Context) -> str:
 
 def _near_misses(context: Context, selector: Mapping[str, str]) -> list[tuple[str, list[str], Sequence[Obj]]]:
     """Groups of Pods in the namespace that miss the selector by one label (or by typos)."""
-    groups: dict[tuple[tuple[str, str], ...], list[Obj]] = {}
-    for pod in context.snapshot.pods_in(context.target.namespace):
-        labels = k8s.labels(pod)
-        # Group identical label sets (minus the per-revision hash) to stay fast on big namespaces.
-        key = tuple(sorted((k, str(v)) for k, v in labels.items() if k != "pod-template-hash"))
-        groups.setdefault(key, []).append(pod)
     scored = []
-    for label_items, pods in groups.items():
+    # Pods with identical label sets (minus the per-revision hash) are judged once, from the index.
+    for label_items, pods in context.snapshot.label_groups(context.target.namespace):
         labels = dict(label_items)
         differences = _difference(selector, labels)
         similar = sum(_is_similar(d) for d in differences)
@@ -72,36 +64,29 @@ def _near_misses(context: Context, selector: Mapping[str, str]) -> list[tuple[st
         # "one off", so there only a similar key or value (a typo, a renamed value) counts.
         one_off = len(differences) == 1 and (len(selector) > 1 or similar == 1)
         if one_off or (differences and similar == len(differences)):
-            scored.append((len(differences), -len(pods), _group_label(pods, context), differences, pods))
-    scored.sort(key=lambda item: (item[0], item[1], item[2]))
-    return [(label, differences, pods) for _, _, label, differences, pods in scored[:5]]
-
-
-_WORKLOADS: weakref.WeakKeyDictionary[Snapshot, dict[str, list[Obj]]] = weakref.WeakKeyDictionary()
-
-
-def _workloads_in(snapshot: Snapshot, namespace: str) -> list[Obj]:
-    """The namespace's workloads, indexed once per snapshot (scan -A must not walk them per Service)."""
-    index = _WORKLOADS.get(snapshot)
-    if index is None:
-        index = {}
-        for attribute in WORKLOAD_ATTRIBUTES:
-            for workload in getattr(snapshot, attribute):
-                index.setdefault(k8s.namespace(workload), []).append(workload)
-        _WORKLOADS[snapshot] = index
-    return index.get(namespace, [])
+            scored.append((len(differences), -len(pods), differences, pods))
+    if not scored:
+        return []
+    # Name the workloads only of the groups that can make the top five (ties included).
+    scored.sort(key=lambda item: (item[0], item[1]))
+    cutoff = scored[min(4, len(scored) - 1)][:2]
+    finalists = [(count, size, _group_label(pods, context), differences, pods)
+                 for count, size, differences, pods in scored if (count, size) <= cutoff]
+    finalists.sort(key=lambda item: (item[0], item[1], item[2]))
+    return [(label, differences, pods) for _, _, label, differences, pods in finalists[:5]]
 
 
 def _matching_templates(context: Context) -> list[tuple[Obj, int]]:
     """Workloads in the namespace whose Pod template the selector matches, with their replicas."""
     result = []
-    for workload in _workloads_in(context.snapshot, context.target.namespace):
-        if workload.get("kind") == "ReplicaSet" and k8s.meta(workload).get("ownerReferences"):
-            continue  # the owning Deployment speaks for it
-        template = k8s.as_map(k8s.spec(workload).get("template"))
-        if context.selector.matches(k8s.labels(template)):
-            replicas = k8s.spec(workload).get("replicas")
-            result.append((workload, int(replicas) if isinstance(replicas, int) else 1))
+    for kind in WORKLOAD_KINDS:
+        for workload in context.snapshot.in_namespace(kind, context.target.namespace):
+            if kind == "ReplicaSet" and k8s.meta(workload).get("ownerReferences"):
+                continue  # the owning Deployment speaks for it
+            template = k8s.as_map(k8s.spec(workload).get("template"))
+            if context.selector.matches(k8s.labels(template)):
+                replicas = k8s.spec(workload).get("replicas")
+                result.append((workload, int(replicas) if isinstance(replicas, int) else 1))
     return result
 
 
@@ -110,8 +95,8 @@ def _creation_failure(context: Context, workload: Obj) -> str:
     candidates = [workload]
     if workload.get("kind") == "Deployment":
         uid = k8s.uid(workload)
-        candidates += [rs for rs in _workloads_in(context.snapshot, k8s.namespace(workload))
-                       if rs.get("kind") == "ReplicaSet" and any(
+        candidates += [rs for rs in context.snapshot.in_namespace("ReplicaSet", k8s.namespace(workload))
+                       if any(
                            isinstance(o, Mapping) and o.get("uid") == uid
                            for o in k8s.as_list(k8s.meta(rs).get("ownerReferences")))]
     for candidate in candidates:

@@ -65,9 +65,16 @@ def run(context: Context) -> Iterator[Finding]:
     severity = Severity.WARNING if any_ready(pods) else Severity.ERROR
     for category, group in sorted(problems.items(), key=lambda item: (-len(item[1]), item[0])):
         first = group[0]
+        # Pods of one workload usually fail alike: one phrase per distinct detail.
+        alike: dict[str, list[PodProblem]] = {}
+        for problem in group:
+            alike.setdefault(problem.detail, []).append(problem)
+        phrases = [_describe(members[0]) if len(members) == 1 else
+                   f"{len(members)} Pods ({', '.join(k8s.name(m.pod) for m in members[:3])}"
+                   f"{', …' if len(members) > 3 else ''}: {detail})" for detail, members in alike.items()]
         message = (f"{len(group)} of the {len(pods)} Pods that Service {namespace}/{name} selects "
                    f"{'is' if len(group) == 1 else 'are'} not running ({category}): "
-                   + "; ".join(_describe(p) for p in group[:5]) + ("; …" if len(group) > 5 else "") + ".")
+                   + "; ".join(phrases[:5]) + ("; …" if len(phrases) > 5 else "") + ".")
         if severity is Severity.ERROR:
             message += " No selected Pod is ready, so the Service has no working endpoint."
         elif down < len(pods):

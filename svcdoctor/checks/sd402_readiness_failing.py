@@ -16,7 +16,7 @@ from typing import Any
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip
 from svcdoctor.k8s import Obj
-from svcdoctor.pod_health import age_text, any_ready, pod_events, probe_text, why_not_running
+from svcdoctor.pod_health import EventSummary, age_text, any_ready, pod_events, probe_text, why_not_running
 
 
 def _unready_running(pod: Obj) -> list[Mapping[str, Any]]:
@@ -50,47 +50,62 @@ def run(context: Context) -> Iterator[Finding]:
         return
     severity = Severity.WARNING if any_ready(pods) else Severity.ERROR
     evidence: list[Evidence] = []
-    lines: list[str] = []
     commands: list[str] = []
     probe_ports: list[str] = []
-    for pod, statuses in unready[:5]:
+    # Pods of one Deployment fail alike: one line per (container, probe, last failure), not per Pod.
+    groups: dict[tuple[str, str, str], list[tuple[Obj, EventSummary | None]]] = {}
+    for pod, statuses in unready:
         pod_ref = k8s.ref(pod)
         specs = {str(c.get("name")): c for c in k8s.containers(k8s.spec(pod))}
         events = pod_events(snapshot, pod, "Unhealthy")
         readiness_events = [e for e in events if "eadiness probe" in e.message] or [
             e for e in events if "probe" in e.message and "iveness" not in e.message]
+        last = readiness_events[0] if readiness_events else None
         for container_status in statuses:
             container = str(container_status.get("name") or "")
             index = next((i for i, c in enumerate(k8s.containers(k8s.spec(pod))) if c.get("name") == container), 0)
             probe = k8s.as_map(specs.get(container, {}).get("readinessProbe"))
             text = probe_text(probe)
-            if probe:
-                evidence.append(Evidence(pod_ref, f"spec.containers[{index}].readinessProbe", dict(probe),
-                                         f"container {container}: {text}"))
-                for kind in ("httpGet", "tcpSocket", "grpc"):
-                    if isinstance(probe.get(kind), Mapping):
-                        probe_ports.append(str(probe[kind].get("port")))
-            else:
+            if not probe:
                 startup = k8s.as_map(specs.get(container, {}).get("startupProbe"))
-                note = (f"no readiness probe; startup probe {probe_text(startup)} not yet passed" if startup
+                text = (f"no readiness probe; startup probe {probe_text(startup)} not yet passed" if startup
                         and not container_status.get("started") else "no readiness probe, yet not ready")
-                evidence.append(Evidence(pod_ref, f"status.containerStatuses[{index}].ready", False, note))
-                text = note
-            line = f"{k8s.name(pod)} container {container} ({text or 'no probe'})"
-            if readiness_events:
-                last = readiness_events[0]
-                line += (f": \"{last.message}\" ×{last.count}, last {age_text(last.last_seen, now)} ago"
-                         f" (first {age_text(last.first_seen, now)} ago)")
-            lines.append(line)
-        if readiness_events:
-            last = readiness_events[0]
-            evidence.append(Evidence(last.ref, "message", last.message,
-                                     f"{last.count}× {last.reason}, last {age_text(last.last_seen, now)} ago"))
+            key = (container, text, last.message if last else "")
+            if key not in groups and len(evidence) < 12:
+                if probe:
+                    evidence.append(Evidence(pod_ref, f"spec.containers[{index}].readinessProbe", dict(probe),
+                                             f"container {container}: {text}"))
+                    for kind in ("httpGet", "tcpSocket", "grpc"):
+                        if isinstance(probe.get(kind), Mapping):
+                            probe_ports.append(str(probe[kind].get("port")))
+                else:
+                    evidence.append(Evidence(pod_ref, f"status.containerStatuses[{index}].ready", False, text))
+            groups.setdefault(key, []).append((pod, last))
+        if len(evidence) < 12:
+            if last is not None:
+                evidence.append(Evidence(last.ref, "message", last.message,
+                                         f"{last.count}× {last.reason}, last {age_text(last.last_seen, now)} ago"))
+            else:
+                condition = k8s.pod_condition(pod, "ContainersReady") or {}
+                evidence.append(Evidence(pod_ref, "status.conditions[ContainersReady]", dict(condition),
+                                         "no Unhealthy event recorded for this Pod"))
+        if len(commands) < 2:
+            commands.append(f"kubectl describe pod {k8s.name(pod)} -n {namespace}")
+    lines = []
+    for (container, text, failure), members in groups.items():
+        names = [k8s.name(pod) for pod, _ in members]
+        more = ", …" if len(names) > 3 else ""
+        who = names[0] if len(names) == 1 else f"{len(names)} Pods ({', '.join(names[:3])}{more})"
+        line = f"{who} container {container} ({text})"
+        seen = [event for _, event in members if event is not None]
+        if failure and seen:
+            last_seen = max((e.last_seen for e in seen if e.last_seen), default=None)
+            first_seen = min((e.first_seen for e in seen if e.first_seen), default=None)
+            line += (f": \"{failure}\" ×{sum(e.count for e in seen)}, last {age_text(last_seen, now)} ago"
+                     f" (first {age_text(first_seen, now)} ago)")
         else:
-            condition = k8s.pod_condition(pod, "ContainersReady") or {}
-            evidence.append(Evidence(pod_ref, "status.conditions[ContainersReady]", dict(condition),
-                                     "no Unhealthy event recorded for this Pod"))
-        commands.append(f"kubectl describe pod {k8s.name(pod)} -n {namespace}")
+            line += ": no Unhealthy event recorded"
+        lines.append(line)
     first_pod = unready[0][0]
     commands.append(f"kubectl get events -n {namespace} --field-selector reason=Unhealthy,"
                     f"involvedObject.name={k8s.name(first_pod)}")
@@ -98,7 +113,7 @@ def run(context: Context) -> Iterator[Finding]:
         commands.append(f"kubectl port-forward -n {namespace} pod/{k8s.name(first_pod)} {probe_ports[0]} "
                         "# then request the probe's path yourself")
     message = (f"{len(unready)} of the {len(pods)} Pods that Service {namespace}/{name} selects run but are not "
-               "ready, so they get no traffic: " + "; ".join(lines) + ("; …" if len(unready) > 5 else "") + ".")
+               "ready, so they get no traffic: " + "; ".join(lines[:5]) + ("; …" if len(lines) > 5 else "") + ".")
     if severity is Severity.ERROR:
         message += " No selected Pod is ready."
     yield CHECK.finding(

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip, Unknown
-from svcdoctor.endpoints import has_endpoint_objects, service_endpoints
+from svcdoctor.endpoints import has_endpoint_objects
 
 
 def run(context: Context) -> Iterator[Finding]:
@@ -24,7 +24,7 @@ def run(context: Context) -> Iterator[Finding]:
     namespace, name = context.target.namespace, context.target.name
     if not snapshot.endpoint_slices and not snapshot.endpoints:
         raise Unknown("the snapshot holds no EndpointSlices or Endpoints at all (were they recorded?)")
-    endpoints = service_endpoints(snapshot, namespace, name)
+    endpoints = context.service_endpoints
     if endpoints:
         return
     evidence = []

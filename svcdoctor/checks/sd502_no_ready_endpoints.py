@@ -4,7 +4,9 @@ Detects: a Service whose endpoints are all not ready (``conditions.ready: false`
 ``notReadyAddresses``). Why it matters: kube-proxy sends traffic only to ready endpoints, so the
 Service behaves exactly as if it had none. The reason is on the Pods: not running (SD401),
 failing readiness probes (SD402) or unmet readiness gates (SD403) — which rank above this.
-Services with ``publishNotReadyAddresses`` are exempt.
+Services with ``publishNotReadyAddresses`` are exempt. When the not-ready endpoints are terminating
+but still serving, kube-proxy uses them as a last resort (ProxyTerminatingEndpoints), so that case
+is a warning: the Service works until those Pods exit.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip
-from svcdoctor.endpoints import service_endpoints
+from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip
 
 
 def run(context: Context) -> Iterator[Finding]:
@@ -21,17 +22,31 @@ def run(context: Context) -> Iterator[Finding]:
     if k8s.service_type(service) == "ExternalName":
         raise Skip("an ExternalName Service has no endpoints")
     namespace, name = context.target.namespace, context.target.name
-    endpoints = service_endpoints(context.snapshot, namespace, name)
+    endpoints = context.service_endpoints
     if not endpoints or any(e.ready for e in endpoints):
         return
     if k8s.spec(service).get("publishNotReadyAddresses"):
         return
-    evidence = [Evidence(e.target or e.source, "conditions.ready", False, f"endpoint {e.address} is not ready")
+    evidence = [Evidence(e.source, "endpoints[].conditions", {"ready": e.ready, "serving": e.serving,
+                                                              "terminating": e.terminating},
+                         f"endpoint {e.address}" + (f" ({e.target})" if e.target else "") + " is not ready")
                 for e in endpoints[:10]]
     pods = sorted({str(e.target) for e in endpoints if e.target})
+    message = (f"Service {namespace}/{name} has {len(endpoints)} endpoint(s) and none is ready"
+               + (f" ({', '.join(pods[:5])}{', …' if len(pods) > 5 else ''})" if pods else ""))
+    draining = [e for e in endpoints if e.terminating and e.serving]
+    severity = Severity.ERROR
+    if draining:
+        # kube-proxy (ProxyTerminatingEndpoints, GA in 1.28) falls back to endpoints that are terminating but
+        # still serving when no ready endpoint is left, so traffic flows until those Pods exit.
+        severity = Severity.WARNING
+        message += (f"; {len(draining)} of them are terminating but still serving, and kube-proxy sends traffic "
+                    "there until they exit — then the Service has nothing.")
+    else:
+        message += ", so no traffic is sent to any of them."
     yield CHECK.finding(
-        f"Service {namespace}/{name} has {len(endpoints)} endpoint(s) and none is ready, so no traffic is "
-        "sent to any of them" + (f" ({', '.join(pods[:5])})." if pods else "."),
+        message,
+        severity=severity,
         evidence=evidence,
         next=[f"kubectl get endpointslices -n {namespace} -l kubernetes.io/service-name={name} -o yaml",
               f"kubectl get pods -n {namespace} -o wide"]

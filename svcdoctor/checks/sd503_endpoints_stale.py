@@ -17,7 +17,7 @@ from typing import Any
 
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip, Unknown
-from svcdoctor.endpoints import Endpoint, has_endpoint_objects, service_endpoints
+from svcdoctor.endpoints import Endpoint, has_endpoint_objects
 from svcdoctor.k8s import Obj
 from svcdoctor.pod_health import age_text
 
@@ -45,9 +45,9 @@ def _stale(context: Context, endpoint: Endpoint) -> str:
             return f"Pod {target.namespace}/{target.name} no longer exists"
         ips = k8s.pod_ips(pod)
         if ips and endpoint.address not in ips:
-            return f"Pod {target.name} now has IP {', '.join(ips)}"
+            return f"Pod {target.namespace}/{target.name} now has IP {', '.join(ips)}"
         if target.namespace == context.target.namespace and not context.selector.matches(k8s.labels(pod)):
-            return f"Pod {target.name} no longer matches the selector"
+            return f"Pod {target.namespace}/{target.name} no longer matches the selector"
         return ""
     if target is None:
         pods = [p for p in snapshot.pods_with_ip(endpoint.address)
@@ -65,7 +65,7 @@ def run(context: Context) -> Iterator[Finding]:
     namespace, name = context.target.namespace, context.target.name
     if not snapshot.endpoint_slices and not snapshot.endpoints:
         raise Unknown("the snapshot holds no EndpointSlices or Endpoints at all (were they recorded?)")
-    endpoints = service_endpoints(snapshot, namespace, name)
+    endpoints = context.service_endpoints
     now = snapshot.now
     evidence: list[Evidence] = []
     stale_lines: list[str] = []

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip
-from svcdoctor.endpoints import Endpoint, EndpointPort, service_endpoints
+from svcdoctor.endpoints import Endpoint, EndpointPort
 
 
 def run(context: Context) -> Iterator[Finding]:
@@ -22,7 +22,7 @@ def run(context: Context) -> Iterator[Finding]:
     if k8s.service_type(service) == "ExternalName":
         raise Skip("an ExternalName Service has no endpoints")
     namespace, name = context.target.namespace, context.target.name
-    endpoints = service_endpoints(context.snapshot, namespace, name)
+    endpoints = context.service_endpoints
     if not endpoints:
         return  # SD501's
     # Legacy Endpoints list an address once per subset (one per port number): join them per address.

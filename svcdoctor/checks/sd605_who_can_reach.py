@@ -1,10 +1,11 @@
 """SD605 — who can reach the Service, by NetworkPolicy (when no client is given).
 
 Detects nothing wrong: it states, at a glance, which clients the ingress policies of the
-Service's Pods admit — "pods app=frontend in namespace prod on 8080/TCP, and nothing else", or
-"everyone: no NetworkPolicy selects its Pods". Why it matters: without ``--from`` svcdoctor cannot
-judge a particular client, but the user can see immediately whether theirs is on the list. It is
-an info finding, so it never changes the verdict; with a client, SD601–SD604 judge it instead.
+Service's Pods admit — "pods app=frontend in namespace prod on 8080/TCP, and nothing else". When
+no policy selects its Pods it says nothing (everyone may connect; step 6 simply passes).
+Why it matters: without ``--from`` svcdoctor cannot judge a particular client, but the user can
+see immediately whether theirs is on the list. It is an info finding, so it never changes the
+verdict; with a client, SD601–SD604 judge it instead.
 """
 
 from __future__ import annotations
@@ -67,9 +68,8 @@ def run(context: Context) -> Iterator[Finding]:
         for policy in policies:
             policies_by_name[policy.ref.name] = policy
         groups.setdefault(tuple(p.ref.name for p in policies), []).append(k8s.name(pod))
-    if all(not names for names in groups):
-        # The Kubernetes default; saying it as a finding in every report would only be noise.
-        raise Skip("no NetworkPolicy selects its Pods for ingress: every client may reach them")
+    if set(groups) == {()}:
+        return  # no policy selects its Pods: everyone may reach them, and step 6 passes without a word
     parts = []
     evidence = []
     for names, members in groups.items():

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from svcdoctor import k8s
+from svcdoctor.dataplane import addresses
 from svcdoctor.dataplane.interface import Packet, Rule, Trace
 from svcdoctor.dataplane.node import NodeDataplane
 from svcdoctor.endpoints import Endpoint
@@ -133,7 +134,7 @@ def usable_endpoints(endpoints: Iterable[Endpoint], port_name: str, protocol: st
 
 def _family(address: str) -> int:
     try:
-        return ipaddress.ip_address(address).version
+        return addresses.address(address)[0]
     except ValueError:
         return 0
 
@@ -190,7 +191,7 @@ def service_paths(dataplane: NodeDataplane, service: Obj, endpoints: Sequence[En
         return []
     external_local = spec.get("externalTrafficPolicy") == "Local" and service_type in ("NodePort", "LoadBalancer")
     internal_local = spec.get("internalTrafficPolicy") == "Local"
-    families = _rule_families(dataplane)
+    families = dataplane.families
     addresses_by_kind = _service_addresses(service)
     results: list[PathResult] = []
     for port in k8s.service_ports(service):
@@ -226,22 +227,6 @@ def service_paths(dataplane: NodeDataplane, service: Obj, endpoints: Sequence[En
             results.append(PathResult(kind, address, destination_port, protocol, port_name, number, expect,
                                       expected, trace))
     return results
-
-
-def _rule_families(dataplane: NodeDataplane) -> set[int]:
-    families: set[int] = set()
-    for ruleset in dataplane.rulesets:
-        if ruleset.source == "iptables":
-            if any(chain for chain in ruleset.chains.values() if chain.rules):
-                families.add(ruleset.family)
-        else:
-            for table, _ in ruleset.chains:
-                kind = table.split(" ", 1)[0]
-                families.update({"ip": {4}, "ip6": {6}, "inet": {4, 6}}.get(kind, set()))
-    if dataplane.ipvs is not None:
-        for server in dataplane.ipvs.services.values():
-            families.add(_family(server.ip))
-    return families
 
 
 def describe(destinations: Iterable[tuple[str, int]]) -> list[str]:

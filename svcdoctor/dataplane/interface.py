@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 Match = tuple[Any, ...]
@@ -74,6 +75,8 @@ class Chain:
     policy: str = "accept"
     #: rule indexes by exact destination address (an int), for rules matching one host address.
     by_destination: Mapping[int, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
+    #: rule indexes by exact destination port, for rules matching one port (and no one host).
+    by_port: Mapping[int, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
     #: indexes of rules that may match any destination (always examined).
     general: tuple[int, ...] = field(default=(), repr=False, compare=False)
 
@@ -99,7 +102,7 @@ class NamedSet:
     text: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Ruleset:
     """Everything parsed from one node's iptables-save / nft list ruleset output."""
 
@@ -118,9 +121,15 @@ class Ruleset:
 
     def base_chains(self, hook: str) -> list[Chain]:
         """The chains attached to a netfilter hook, in the order the kernel runs them."""
-        found = [chain for chain in self.chains.values() if chain.hook == hook]
-        found.sort(key=lambda chain: chain.priority)
-        return found
+        return list(self._base_chains.get(hook, ()))
+
+    @cached_property
+    def _base_chains(self) -> dict[str, tuple[Chain, ...]]:
+        by_hook: dict[str, list[Chain]] = {}
+        for chain in self.chains.values():
+            if chain.hook:
+                by_hook.setdefault(chain.hook, []).append(chain)
+        return {hook: tuple(sorted(chains, key=lambda chain: chain.priority)) for hook, chains in by_hook.items()}
 
     @property
     def rule_count(self) -> int:

@@ -52,6 +52,15 @@ def tokens(line: str) -> list[str]:
     """Split a rule line as the shell would (double quotes, backslash escapes)."""
     if '"' not in line:
         return line.split()
+    if "\\" not in line:
+        # Quotes alternate: even pieces lie outside them, odd pieces are quoted words.
+        words: list[str] = []
+        for index, piece in enumerate(line.split('"')):
+            if index % 2:
+                words.append(piece)
+            else:
+                words.extend(piece.split())
+        return words
     return [quoted.replace('\\"', '"').replace("\\\\", "\\") if quoted or token == "" else token
             for quoted, token in _TOKEN.findall(line)]
 
@@ -91,7 +100,15 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int) -
             negate = True
             continue
         value = words[index] if index < count else ""
-        if word in ("-s", "--source"):
+        # The most frequent options of kube-proxy's rules come first.
+        if word == "-m" or word == "--match":
+            index += 1
+        elif word == "-j" or word == "--jump" or word == "-g" or word == "--goto":
+            target = value
+            index += 1
+            if word == "-g" or word == "--goto":
+                target_options["goto"] = "1"
+        elif word in ("-s", "--source"):
             matches.append(("saddr", _networks(value), negate))
             index += 1
         elif word in ("-d", "--destination"):
@@ -105,8 +122,6 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int) -
             index += 1
         elif word in ("--sport", "--source-port", "--sports", "--source-ports"):
             matches.append(("sport", _ports(value), negate))
-            index += 1
-        elif word == "-m" or word == "--match":
             index += 1
         elif word == "--comment":
             if value.startswith("-") or index >= count:
@@ -150,11 +165,6 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int) -
             kind = "saddr_set" if direction.split(",")[0] == "src" else "daddr_set"
             matches.append((kind, value, negate, direction))
             index += 2
-        elif word in ("-j", "--jump", "-g", "--goto"):
-            target = value
-            index += 1
-            if word in ("-g", "--goto"):
-                target_options["goto"] = "1"
         elif word in ("--to-destination", "--or-mark", "--xor-mark", "--set-xmark", "--set-mark", "--and-mark",
                       "--to-source"):
             target_options[word] = value
@@ -303,18 +313,28 @@ def parse(text: str, *, family: int = 0) -> Ruleset:
 
 
 def build_chain(table: str, name: str, rules: list[Rule], **base: object) -> Chain:
-    """A Chain with its destination index (rules that match exactly one host address)."""
+    """A Chain with its look-up indexes: rules that match exactly one host address, or else
+    exactly one destination port, are only examined for packets with that address / port."""
+    if len(rules) <= 8:
+        # Short chains (most of them) are cheaper to scan than to index.
+        return Chain(table, name, tuple(rules), general=tuple(range(len(rules))), **base)  # type: ignore[arg-type]
     by_destination: dict[int, list[int]] = defaultdict(list)
+    by_port: dict[int, list[int]] = defaultdict(list)
     general: list[int] = []
     for position, rule in enumerate(rules):
-        host = None
+        host = port = None
         for match in rule.matches:
             if match[0] == "daddr" and not match[2] and len(match[1]) == 1 and addresses.is_host(match[1][0]):
                 host = match[1][0][1]
                 break
-        if host is None:
-            general.append(position)
-        else:
+            if match[0] == "dport" and not match[2] and len(match[1]) == 1 and match[1][0][0] == match[1][0][1]:
+                port = match[1][0][0]
+        if host is not None:
             by_destination[host].append(position)
+        elif port is not None:
+            by_port[port].append(position)
+        else:
+            general.append(position)
     return Chain(table, name, tuple(rules), by_destination={key: tuple(value) for key, value in by_destination.items()},
+                 by_port={key: tuple(value) for key, value in by_port.items()},
                  general=tuple(general), **base)  # type: ignore[arg-type]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from svcdoctor.dataplane import iptables, ipvs, nftables
 from svcdoctor.dataplane import trace as tracer
@@ -12,7 +12,7 @@ from svcdoctor.dataplane.interface import Packet, Ruleset, Trace
 from svcdoctor.snapshot import NodeDump
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NodeDataplane:
     """The parsed rules of one node and the mode kube-proxy runs in there."""
 
@@ -30,6 +30,22 @@ class NodeDataplane:
         if self.mode == "ipvs" and self.ipvs is not None:
             return ipvs.trace(self.ipvs, packet)
         return tracer.trace(self.rulesets, packet, local_addresses)
+
+    @cached_property
+    def families(self) -> frozenset[int]:
+        """The IP families (4, 6) the node has rules for: paths of other families are not traced."""
+        found: set[int] = set()
+        for ruleset in self.rulesets:
+            if ruleset.source == "iptables":
+                if any(chain.rules for chain in ruleset.chains.values()):
+                    found.add(ruleset.family)
+            else:
+                for kind in {table.split(" ", 1)[0] for table, _ in ruleset.chains}:
+                    found.update({"ip": {4}, "ip6": {6}, "inet": {4, 6}}.get(kind, set()))
+        if self.ipvs is not None:
+            for server in self.ipvs.services.values():
+                found.add(6 if ":" in server.ip else 4)
+        return frozenset(found)
 
     @property
     def rule_count(self) -> int:

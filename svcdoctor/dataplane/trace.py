@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from svcdoctor.dataplane import addresses
@@ -143,7 +144,8 @@ def _merge(branches: list[Branch]) -> list[Branch]:
         key = (branch.verdict, branch.destination, branch.masquerade)
         if key in merged:
             previous = merged[key]
-            rules = previous.rules + tuple(rule for rule in branch.rules if rule not in previous.rules)
+            known = {id(rule) for rule in previous.rules}
+            rules = previous.rules + tuple(rule for rule in branch.rules if id(rule) not in known)
             merged[key] = Branch(previous.probability + branch.probability, branch.verdict, branch.destination,
                                  branch.masquerade, rules)
         else:
@@ -152,8 +154,19 @@ def _merge(branches: list[Branch]) -> list[Branch]:
 
 
 def _hook_chains(context: _Context, hook: str, family: int) -> list[tuple[Ruleset, Chain]]:
+    plan, notes = _hook_plan(tuple(context.rulesets), hook, family)
+    for note in notes:
+        context.note(note)
+    return plan
+
+
+@lru_cache(maxsize=256)
+def _hook_plan(rulesets: tuple[Ruleset, ...], hook: str, family: int,
+               ) -> tuple[list[tuple[Ruleset, Chain]], tuple[str, ...]]:
+    """The base chains a hook runs (computed once per rule set; rule sets are immutable)."""
+    notes: list[str] = []
     found: list[tuple[int, int, Ruleset, Chain]] = []
-    for ruleset in context.rulesets:
+    for ruleset in rulesets:
         if ruleset.source == "iptables" and ruleset.family not in (0, family):
             continue
         hooked = _hooked_tables(ruleset)
@@ -177,11 +190,11 @@ def _hook_chains(context: _Context, hook: str, family: int) -> list[tuple[Rulese
                 if base.rules:
                     found.append((base.priority, len(found), ruleset, base))
                 continue
-            context.note(f"the {table} table has no jumps from its built-in chains into kube-proxy's chains "
+            notes.append(f"the {table} table has no jumps from its built-in chains into kube-proxy's chains "
                          "(kube-proxy's restore input, not a node's dump): traced as kube-proxy hooks them in")
             found.append((synthetic.priority, len(found), ruleset, synthetic))
     found.sort(key=lambda item: (item[0], item[1]))
-    return [(ruleset, chain) for _, _, ruleset, chain in found]
+    return [(ruleset, chain) for _, _, ruleset, chain in found], tuple(notes)
 
 
 def _hooked_tables(ruleset: Ruleset) -> set[str]:
@@ -229,14 +242,15 @@ def _synthetic_hook(ruleset: Ruleset, chain: Chain, hook: str) -> Chain | None:
 
 
 def _candidates(chain: Chain, state: _State) -> Sequence[int]:
-    if not chain.by_destination:
-        return chain.general if chain.general or not chain.rules else range(len(chain.rules))
-    specific = chain.by_destination.get(state.dst[1])
-    if not specific:
+    if not chain.by_destination and not chain.by_port:
         return chain.general
-    if not chain.general:
+    specific = chain.by_destination.get(state.dst[1], ())
+    by_port = chain.by_port.get(state.dport, ())
+    if not specific and not by_port:
+        return chain.general
+    if not chain.general and not by_port:
         return specific
-    return sorted((*chain.general, *specific))
+    return sorted((*chain.general, *specific, *by_port))
 
 
 def _run_chain(context: _Context, chain: Chain, state: _State, probability: float, depth: int) -> list[Outcome]:

@@ -198,7 +198,7 @@ class DirectionResult:
 
     def summary(self) -> str:
         """Two sentences: the verdict's reason, and the rule nearest to allowing the connection."""
-        text = self.reason + "."
+        text = (self.reason[:1].upper() + self.reason[1:]) + "."
         nearest = self.nearest
         if not self.allowed and nearest is not None:
             policy, rule = nearest

@@ -17,7 +17,7 @@ from svcdoctor.k8s import Obj
 from svcdoctor.netpol.evaluator import EGRESS, INGRESS, Evaluator, ip_endpoint, pod_endpoint, resolve_port
 from svcdoctor.netpol.interface import PROTOCOLS, Endpoint, Traffic
 from svcdoctor.netpol.model import CompiledPeer, CompiledPolicy
-from svcdoctor.selectors import Selector
+from svcdoctor.selectors import Selector, from_service_selector
 from svcdoctor.snapshot import Snapshot
 
 ALLOWED = "."
@@ -67,6 +67,8 @@ class Matrix:
     sources: tuple[Member, ...]
     destinations: tuple[Member, ...]
     ports: tuple[PortMatrix, ...]
+    #: Whether the ports are Service ports (reached through the Services that select each Pod).
+    via_services: bool = False
 
     def cell(self, port: str, source: str, destination: str) -> str:
         row = [m.id for m in self.sources].index(source)
@@ -122,10 +124,16 @@ def group_pods(evaluator: Evaluator, pods: Sequence[Obj], each_pod: bool = False
         groups.setdefault(key, []).append((pod, endpoint))
     members: list[Member] = []
     used: set[str] = set()
+    # Named after the workload, not a Pod, so that a reviewed matrix stays valid across rollouts.
+    named = []
     for items in groups.values():
         pod, endpoint = items[0]
-        workload = evaluator.snapshot.workload_of(pod) if len(items) > 1 else None
-        base = f"{endpoint.namespace}/{workload.name if workload is not None else endpoint.name}"
+        workload = evaluator.snapshot.workload_of(pod)
+        named.append((f"{endpoint.namespace}/{workload.name if workload is not None else endpoint.name}", items))
+    order = {namespace: index for index, namespace in enumerate(dict.fromkeys(e.namespace for e in endpoints))}
+    named.sort(key=lambda item: (order[item[1][0][1].namespace], item[0]))
+    for base, items in named:
+        endpoint = items[0][1]
         identifier = base
         counter = 2
         while identifier in used:
@@ -145,16 +153,42 @@ def default_ports(destinations: Sequence[Member]) -> list[PortSpec]:
     return [PortSpec(number, protocol) for number, protocol in sorted(seen, key=lambda x: (x[1] != "TCP", x))]
 
 
+def through_service(snapshot: Snapshot, destination: Endpoint, spec: PortSpec) -> int | None:
+    """The Pod port a Service port reaches on ``destination``: through a Service that selects it."""
+    from svcdoctor.netpol.service import pod_port
+
+    pod = snapshot.pod(destination.namespace, destination.name)
+    if pod is None:
+        return None
+    for service in snapshot.services_in(destination.namespace):
+        selector = k8s.as_map(k8s.spec(service).get("selector"))
+        if not selector or not from_service_selector(selector).matches(k8s.labels(pod)):
+            continue
+        for port in k8s.service_ports(service):
+            if k8s.port_protocol(port).upper() == spec.protocol and spec.port in (port.get("port"), port.get("name")):
+                number = pod_port(pod, port)
+                if number is not None:
+                    return number
+    return None
+
+
 def build_matrix(evaluator: Evaluator, sources: Sequence[Member], destinations: Sequence[Member],
-                 ports: Sequence[PortSpec]) -> Matrix:
-    """Decide every (source, destination, port) cell."""
+                 ports: Sequence[PortSpec], via_services: bool = False) -> Matrix:
+    """Decide every (source, destination, port) cell.
+
+    With ``via_services`` a port names a Service port: each destination is reached through a
+    Service that selects it, at the targetPort that port leads to (``-`` when no Service does).
+    """
     tables = []
     for spec in ports:
         rows: list[tuple[str, ...]] = []
         denied: list[tuple[int, int, str]] = []
         traffic_by_column: list[Traffic | None] = []
         for destination in destinations:
-            number = resolve_port(destination.endpoint, spec.port, spec.protocol)
+            if via_services:
+                number = through_service(evaluator.snapshot, destination.endpoint, spec)
+            else:
+                number = resolve_port(destination.endpoint, spec.port, spec.protocol)
             traffic_by_column.append(None if number is None else Traffic(number, spec.protocol))
         for row_index, source in enumerate(sources):
             row: list[str] = []
@@ -174,7 +208,7 @@ def build_matrix(evaluator: Evaluator, sources: Sequence[Member], destinations: 
                     denied.append((row_index, column_index, by))
             rows.append(tuple(row))
         tables.append(PortMatrix(spec, tuple(rows), tuple(denied)))
-    return Matrix(tuple(sources), tuple(destinations), tuple(tables))
+    return Matrix(tuple(sources), tuple(destinations), tuple(tables), via_services)
 
 
 def select_members(snapshot: Snapshot, evaluator: Evaluator, namespaces: Sequence[str], pods: Sequence[str],
@@ -205,7 +239,7 @@ def address_members(addresses: Sequence[str]) -> list[Member]:
 def render_text(matrix: Matrix, title: str) -> str:
     """The truth tables, one per port, as upstream prints them (rows ``from``, columns ``to``)."""
     lines = [f"{title}: {len(matrix.sources)} source(s) x {len(matrix.destinations)} destination(s); "
-             f"'{ALLOWED}' allowed, '{DENIED}' denied, '{NOT_APPLICABLE}' the destination has no such port"]
+             f"'{ALLOWED}' allowed, '{DENIED}' denied, '{NOT_APPLICABLE}' no such port on the destination"]
     for member in (*matrix.sources, *matrix.destinations):
         if len(member.pods) > 1:
             lines.append(f"  {member.id}: {len(member.pods)} Pods ({', '.join(member.pods[:3])}"
@@ -215,7 +249,8 @@ def render_text(matrix: Matrix, title: str) -> str:
     for table in matrix.ports:
         lines.append("")
         denied = sum(row.count(DENIED) for row in table.cells)
-        lines.append(f"port {table.port}  ({denied} denied)")
+        kind = "Service port" if matrix.via_services else "Pod port"
+        lines.append(f"port {table.port}  ({kind}; {denied} denied)")
         header = "from\\to".ljust(width) + " " + " ".join(m.id for m in matrix.destinations)
         lines.append(header)
         for member, row in zip(matrix.sources, table.cells, strict=True):
@@ -233,6 +268,7 @@ def to_dict(matrix: Matrix, namespaces: Sequence[str]) -> dict[str, Any]:
         "destinations": [m.to_dict() for m in matrix.destinations],
         "ports": [{
             "port": table.port.port, "protocol": table.port.protocol,
+            "via": "service" if matrix.via_services else "pod",
             "matrix": ["".join(row) for row in table.cells],
             "denied": [{"from": matrix.sources[r].id, "to": matrix.destinations[c].id, "by": by}
                        for r, c, by in table.denied_by],

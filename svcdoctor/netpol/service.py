@@ -16,6 +16,7 @@ from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severi
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.netpol.evaluator import Evaluator, ip_endpoint, node_endpoint, pod_endpoint
 from svcdoctor.netpol.interface import EGRESS, INGRESS, DirectionResult, Endpoint, Traffic
+from svcdoctor.netpol.model import CompiledPolicy, CompiledRule
 from svcdoctor.selectors import from_service_selector
 from svcdoctor.snapshot import Snapshot
 
@@ -175,66 +176,66 @@ class PortConfusion:
     decisive: bool
 
 
+def _admitting_rules(evaluator: Evaluator, direction: str, subject: Endpoint, remote: Endpoint,
+                     backend: Backend) -> Iterator[tuple[CompiledPolicy, CompiledRule]]:
+    """Rules whose peers admit ``remote`` but whose ports (they have some) miss the backend's Pod port."""
+    for policy in evaluator.selecting(subject, direction):
+        for rule in policy.rules(direction):
+            if rule.ports is None:
+                continue
+            if rule.peers is not None and not any(
+                    evaluator.peer_matches(peer, remote, policy.namespace) for peer in rule.peers):
+                continue
+            if not any(evaluator.port_matches(entry, backend.traffic, backend.endpoint) for entry in rule.ports):
+                yield policy, rule
+
+
 def port_confusions(context: Context, client: Endpoint, evaluator: Evaluator) -> list[PortConfusion]:
     """Rules whose peers admit the client but whose ports miss the Pod port the Service leads to."""
     found: dict[tuple[ObjectRef, str, int, int, str], PortConfusion] = {}
-    selected_cache: dict[ObjectRef, list[Obj]] = {}
+    selected: dict[ObjectRef, list[Endpoint]] = {}
+
+    def declared_by(policy: CompiledPolicy, direction: str, items: list[Backend]) -> tuple[list[Endpoint], str]:
+        """The Pods a port name of this rule resolves against, and how to name them."""
+        if direction == EGRESS:
+            return [backend.endpoint for backend in items], f"no Pod of Service {context.target}"
+        if policy.ref not in selected:
+            selected[policy.ref] = [pod_endpoint(p) for p in
+                                    context.snapshot.select_pods(policy.namespace, policy.pod_selector)]
+        return selected[policy.ref], "no Pod the policy selects"
+
     for label, items in by_service_port(backends(context)).items():
         service_port = items[0].service_port.get("port")
         if not isinstance(service_port, int):
             continue
-        for direction in (INGRESS, EGRESS):
-            if direction == EGRESS and client.kind != "pod":
-                continue
-            decisive = all(
-                not evaluator.decide(direction, *((item.endpoint, client) if direction == INGRESS
-                                                  else (client, item.endpoint)), item.traffic)
-                for item in items)
-            for item in items:
-                subject, remote = (item.endpoint, client) if direction == INGRESS else (client, item.endpoint)
-                for policy in evaluator.selecting(subject, direction):
-                    for rule in policy.rules(direction):
-                        if rule.ports is None:
+        for direction in (INGRESS, EGRESS) if client.kind == "pod" else (INGRESS,):
+            sides = [((item.endpoint, client) if direction == INGRESS else (client, item.endpoint), item)
+                     for item in items]
+            decisive = not any(evaluator.decide(direction, subject, remote, item.traffic)
+                               for (subject, remote), item in sides)
+            for (subject, remote), item in sides:
+                for policy, rule in _admitting_rules(evaluator, direction, subject, remote, item):
+                    where = f"{direction} rule {rule.index + 1} of NetworkPolicy {policy.namespace}/{policy.ref.name}"
+                    for entry in rule.ports or ():
+                        key = (policy.ref, direction, rule.index, entry.index, label)
+                        if entry.protocol != item.traffic.protocol or key in found:
                             continue
-                        if rule.peers is not None and not any(
-                                evaluator.peer_matches(peer, remote, policy.namespace) for peer in rule.peers):
-                            continue
-                        if any(evaluator.port_matches(entry, item.traffic, item.endpoint) for entry in rule.ports):
-                            continue
-                        for entry in rule.ports:
-                            if entry.protocol != item.traffic.protocol:
-                                continue
-                            key = (policy.ref, direction, rule.index, entry.index, label)
-                            if key in found:
-                                continue
-                            where = (f"{direction} rule {rule.index + 1} of NetworkPolicy "
-                                     f"{policy.namespace}/{policy.ref.name}")
-                            if isinstance(entry.port, int):
-                                end = entry.end_port or entry.port
-                                if entry.port <= service_port <= end and item.traffic.port != service_port:
-                                    found[key] = PortConfusion(
-                                        policy.ref, direction, rule.index, entry.index, label, "service-port",
-                                        f"{where} allows {entry.describe()} — the Service port — but NetworkPolicy "
-                                        f"sees the connection after the Service's DNAT, at the Pod port "
-                                        f"{item.traffic} (targetPort {k8s.target_port(item.service_port)})",
-                                        decisive)
-                            elif isinstance(entry.port, str):
-                                if direction == INGRESS:
-                                    if policy.ref not in selected_cache:
-                                        selected_cache[policy.ref] = context.snapshot.select_pods(
-                                            policy.namespace, policy.pod_selector)
-                                    candidates = [pod_endpoint(p) for p in selected_cache[policy.ref]]
-                                    whose = "no Pod the policy selects"
-                                else:
-                                    candidates = [backend.endpoint for backend in items]
-                                    whose = f"no Pod of Service {context.target}"
-                                if not any(d.name == entry.port and d.protocol == entry.protocol
-                                           for candidate in candidates for d in candidate.ports):
-                                    found[key] = PortConfusion(
-                                        policy.ref, direction, rule.index, entry.index, label, "missing-name",
-                                        f"{where} allows the port named {entry.port!r} ({entry.protocol}), but "
-                                        f"{whose} declares a container port of that name, so it allows nothing",
-                                        decisive)
+                        if isinstance(entry.port, int):
+                            if (entry.port <= service_port <= (entry.end_port or entry.port)
+                                    and item.traffic.port != service_port):
+                                found[key] = PortConfusion(
+                                    policy.ref, direction, rule.index, entry.index, label, "service-port",
+                                    f"{where} allows {entry.describe()} — the Service port — but NetworkPolicy "
+                                    f"sees the connection after the Service's DNAT, at the Pod port {item.traffic} "
+                                    f"(targetPort {k8s.target_port(item.service_port)})", decisive)
+                        elif isinstance(entry.port, str):
+                            candidates, whose = declared_by(policy, direction, items)
+                            if not any(d.name == entry.port and d.protocol == entry.protocol
+                                       for candidate in candidates for d in candidate.ports):
+                                found[key] = PortConfusion(
+                                    policy.ref, direction, rule.index, entry.index, label, "missing-name",
+                                    f"{where} allows the port named {entry.port!r} ({entry.protocol}), but {whose} "
+                                    "declares a container port of that name, so it allows nothing", decisive)
     return list(found.values())
 
 
@@ -253,6 +254,8 @@ def denial_findings(check: Check, context: Context, direction: str) -> Iterator[
     client = client_endpoint(context)
     if direction == EGRESS and client.kind != "pod":
         raise Skip("egress policies apply to Pods only; this client is not a Pod")
+    if direction == EGRESS and client.host_network:
+        raise Skip("the client Pod uses the host network: most network plugins do not apply egress policies to it")
     if direction == EGRESS:
         missing = context.snapshot.missing("networkpolicies", client.namespace)
         if missing is not None:
@@ -271,19 +274,19 @@ def denial_findings(check: Check, context: Context, direction: str) -> Iterator[
         first = denied[0]
         all_denied = len(denied) == len(results)
         pods = sorted({str(item.endpoint) for item, r in zip(items, results, strict=True) if not r.allowed})
-        if len(pods) == 1:
-            scope = f"Pod {pods[0]}"
-        elif all_denied:
-            scope = "both of its Pods" if len(pods) == 2 else f"all {len(pods)} of its Pods"
+        if not all_denied:
+            scope = f"{len(pods)} of its {len(results)} Pods ({', '.join(pods[:3])}{', …' if len(pods) > 3 else ''})"
+        elif len(pods) == 1:
+            scope = f"its Pod {pods[0]}"
         else:
-            scope = f"{len(pods)} of its {len(results)} Pods"
+            scope = "both of its Pods" if len(pods) == 2 else f"all {len(pods)} of its Pods"
         what = "ingress to" if direction == INGRESS else f"egress of {client} to"
         message = (f"NetworkPolicy denies {client} → Service {namespace}/{name} port {label} "
                    f"(which arrives at {first.traffic} on the Pods): {what} {scope} is denied. "
                    + first.summary())
         if direction == EGRESS:
             message += _cluster_ip_hint(context, first)
-        if client.kind == "node":
+        if client.kind == "node" or client.host_network:
             message += " " + HOST_NETWORK_NOTE
         caused_by = "SD604" if any(c.decisive and c.direction == direction and c.service_port == label
                                    for c in confusions) else None

@@ -235,3 +235,27 @@ def gather(snapshot: Snapshot, namespace: str, name: str, client: Client | None,
         rcode, data = control
         answers.append(DNSAnswer(f"kubernetes.default.svc.{zone}.", "A", rcode, tuple(data), "", server))
     return snapshot.with_evidence(dns_answers=answers, probe_results=probe_results)
+
+
+def record_probes(objects: Sequence[dict[str, Any]], namespace: str, name: str, client_pod: str = "", *,
+                  probe_timeout: float = 2.0, max_probes: int = 64, dns_server: str | None = None,
+                  cluster_domain: str | None = None) -> list[dict[str, Any]]:
+    """For ``record --probe``: probe ``namespace/name`` using the recorded ``objects`` and return the
+    ``DNSAnswer`` / ``ProbeResult`` objects to store beside them (so CI replays them offline)."""
+    from svcdoctor.app import Invocation
+    from svcdoctor.probe.evidence import evidence_objects
+    from svcdoctor.snapshot import build_snapshot
+
+    if not name:
+        raise InputError("record --probe needs the Service's name: probes are sent for one Service")
+    snapshot = build_snapshot(objects)
+    client = None
+    if client_pod:
+        pod_namespace, _, pod_name = client_pod.partition("/")
+        client = Client("pod", pod_namespace, pod_name)
+    invocation = Invocation(probe=True, probe_timeout=probe_timeout, max_probes=max_probes, dns_server=dns_server,
+                            cluster_domain=cluster_domain)
+    probed = gather(snapshot, namespace, name, client, invocation)
+    added_answers = probed.dns_answers[len(snapshot.dns_answers):]
+    added_probes = probed.probe_results[len(snapshot.probe_results):]
+    return evidence_objects(added_answers, added_probes)

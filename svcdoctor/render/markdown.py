@@ -96,7 +96,8 @@ def render(report: Report, options: Any) -> str:
     if report.suppressed:
         lines += [f"{len(report.suppressed)} finding(s) suppressed: "
                   + ", ".join(sorted({f.id for f in report.suppressed})), ""]
-    lines += [f"_{escape(note)}_" for note in report.notes]
+    for note in report.notes:
+        lines += [f"_{escape(note)}_", ""]
     source = _source_line(report)
     if source:
         lines.append(source)

@@ -65,7 +65,7 @@ def evidence_text(item: Evidence) -> str:
 def _details(finding: Finding) -> Table:
     """The finding's evidence, next commands and fix as a label | text grid."""
     grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column(style="dim", no_wrap=True, min_width=len("evidence"))
     grid.add_column(overflow="fold")
     for index, item in enumerate(finding.evidence):
         grid.add_row("evidence" if index == 0 else "", Text(evidence_text(item)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,14 @@ except AttributeError:  # PyYAML built without libyaml
 FILE_SUFFIXES = (".yaml", ".yml", ".json")
 #: An expanded document larger than this many nodes is refused (YAML alias bombs).
 MAX_EXPANDED_NODES = 5_000_000
+#: Deeper nesting is refused: Kubernetes objects nest a few dozen levels, and libyaml's composer
+#: recurses in C, so some tens of thousands of levels crash the interpreter instead of raising.
+MAX_DEPTH = 1000
+_BRACKETS = re.compile(r"[\[\]{}]")
+_BLOCK_PREFIX = re.compile(r"^[ \t?:-]*", re.MULTILINE)
+#: kubectl writes a List's items at column 0 ("- apiVersion: …") and separates documents by "---".
+_ITEM_START = re.compile(r"^- ", re.MULTILINE)
+_DOCUMENT_START = re.compile(r"^---", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -91,18 +100,23 @@ def _decode(data: bytes, path: str) -> str:
 def parse_documents(text: str, path: str) -> list[Document]:
     """Parse a JSON document or a YAML stream into :class:`Document` objects."""
     stripped = text.lstrip()
+    json_error: json.JSONDecodeError | None = None
     if stripped[:1] in ("{", "["):
         try:
             return [Document(path, 0, json.loads(text), 1)]
         except RecursionError:
-            raise InputError("nested too deeply", path) from None
-        except ValueError:
-            pass  # YAML flow style also starts with { or [; let the YAML parser judge it.
+            raise InputError(f"nested too deeply (more than {MAX_DEPTH} levels)", path) from None
+        except json.JSONDecodeError as error:
+            json_error = error  # YAML flow style also starts with { or [; let the YAML parser judge it.
+    _refuse_deep_nesting(text, path)
     documents: list[Document] = []
     try:
         for index, body in enumerate(yaml.load_all(text, Loader=_SafeLoader)):
             documents.append(Document(path, index, body))
     except yaml.MarkedYAMLError as error:
+        if json_error is not None:  # it looked like JSON and is no YAML either: say what JSON saw
+            raise InputError(f"invalid JSON: {json_error.msg} (column {json_error.colno})", path,
+                             json_error.lineno) from None
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = (error.problem or error.context or "invalid YAML").strip()
@@ -115,6 +129,34 @@ def parse_documents(text: str, path: str) -> list[Document]:
         for document in documents:
             _refuse_alias_bomb(document.body, path)
     return documents
+
+
+def _refuse_deep_nesting(text: str, path: str) -> None:
+    """Refuse YAML nested deeper than :data:`MAX_DEPTH` before libyaml composes it.
+
+    A cheap upper bound first (brackets, and the indentation and ``- ``/``? `` prefixes that open
+    block collections); only a suspicious text pays for the exact count over parser events.
+    """
+    flow = 0
+    deepest = 0
+    for bracket in _BRACKETS.findall(text):
+        flow = flow + 1 if bracket in "[{" else max(0, flow - 1)
+        deepest = max(deepest, flow)
+    block = max((len(prefix) for prefix in _BLOCK_PREFIX.findall(text)), default=0)
+    if deepest + block <= MAX_DEPTH:
+        return
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    line = event.start_mark.line + 1 if event.start_mark is not None else None
+                    raise InputError(f"nested too deeply (more than {MAX_DEPTH} levels)", path, line)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # the real parse reports the syntax error with its line
 
 
 def _refuse_alias_bomb(body: Any, path: str) -> None:
@@ -209,13 +251,55 @@ def _type_name(value: Any) -> str:
 
 def load_objects(path: str) -> list[Mapping[str, Any]]:
     """Every object under ``path`` (file, directory or ``-``), flattened and validated."""
-    objects: list[Mapping[str, Any]] = []
+    return [obj for obj, _, _ in load_located_objects(path)]
+
+
+def load_located_objects(path: str) -> list[tuple[Mapping[str, Any], str, int | None]]:
+    """Like :func:`load_objects`, with the file each object came from and its line when known.
+
+    Lines are found for YAML as kubectl writes it (List items at column 0, documents split by
+    ``---``); where the layout is anything else the line is None rather than a guess.
+    """
+    located: list[tuple[Mapping[str, Any], str, int | None]] = []
     for display, text in read_text(path):
         documents = parse_documents(text, display)
         if all(document.body is None for document in documents):
             raise InputError("no Kubernetes objects found (only comments or empty documents)", display)
-        objects.extend(obj for _, _, obj in iter_objects(documents))
-    return objects
+        lines = _object_lines(text, documents)
+        located.extend((obj, display, lines.get((document.index, position)))
+                       for document, position, obj in iter_objects(documents))
+    return located
+
+
+def _object_lines(text: str, documents: list[Document]) -> dict[tuple[int, int | None], int]:
+    """(document index, item position) → 1-based line, for the layouts kubectl prints."""
+    if len(documents) == 1 and documents[0].line == 1:  # the JSON fast path
+        return {}
+    separators = [match.start() for match in _DOCUMENT_START.finditer(text)]
+    if len(documents) == len(separators) + 1:
+        spans = [0, *separators]
+    elif len(documents) == len(separators):
+        spans = separators
+    else:
+        return {}
+    ends = [*spans[1:], len(text)]
+    result: dict[tuple[int, int | None], int] = {}
+    for document, start, end in zip(documents, spans, ends, strict=True):
+        body = document.body
+        first_line = text.count("\n", 0, start) + 1 + (1 if start in separators else 0)
+        if isinstance(body, Mapping) and isinstance(body.get("items"), list):
+            starts = [match.start() for match in _ITEM_START.finditer(text, start, end)]
+            if len(starts) != len(body["items"]):
+                continue
+            line = text.count("\n", 0, start) + 1
+            previous = start
+            for position, offset in enumerate(starts):
+                line += text.count("\n", previous, offset)
+                previous = offset
+                result[(document.index, position)] = line
+        else:
+            result[(document.index, None)] = first_line
+    return result
 
 
 def is_readable_path(path: str) -> bool:

@@ -49,9 +49,22 @@ Obj = dict[str, Any]
 #: Items per page of a list (``limit``); the rest follows with ``continue``.
 PAGE_SIZE = 500
 #: Requests in flight at once.
-WORKERS = 16
+WORKERS = 32
 #: Extra time the watchdog allows a request beyond its timeout before giving up on it.
 GRACE_SECONDS = 0.3
+SYSTEM_NAMESPACE = "kube-system"
+#: The cluster DNS Service under its usual names (kubeadm, CoreDNS chart, RKE2).
+DNS_SERVICE_NAMES = ("kube-dns", "coredns", "rke2-coredns-rke2-coredns")
+#: CoreDNS and kube-proxy Pods, as the usual installers label them.
+SYSTEM_POD_SELECTORS = ("k8s-app in (kube-dns,kube-proxy)", "component=kube-proxy", "app=kube-proxy")
+#: ConfigMaps a check reads: the Corefile (cluster domain, stub zones), the kubelet's cluster
+#: domain, and the settings that show a kube-proxy replacement.
+SYSTEM_CONFIG_MAPS = ("coredns", "rke2-coredns-rke2-coredns", "coredns-coredns", "kubelet-config", "cilium-config",
+                      "antrea-config")
+#: At most this many extra reads for the Pods a NetworkPolicy peer names (SD605 counts them).
+MAX_PEER_READS = 8
+#: Endpoints of Pods the selector no longer selects are read one by one up to this many.
+MAX_ENDPOINT_POD_READS = 20
 IN_CLUSTER_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 KIND_ORDER = {resource.kind: position for position, resource in enumerate(RESOURCES)}
 
@@ -117,12 +130,16 @@ class LiveRead:
     requests: int = 0
     seconds: float = 0.0
     rounds: int = 0
+    #: The cluster DNS domain when a ConfigMap that was read states it ("" otherwise).
+    cluster_domain: str = ""
 
     def info_object(self) -> Obj:
         """The ``svcdoctor.dev/v1`` SnapshotInfo that a recorded snapshot carries."""
         info: Obj = {"apiVersion": "svcdoctor.dev/v1", "kind": "SnapshotInfo",
                      "capturedAt": self.captured_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "context": self.context,
                      "serverVersion": self.server_version, "svcdoctorVersion": __version__}
+        if self.cluster_domain:
+            info["clusterDomain"] = self.cluster_domain
         if self.unavailable:
             info["unavailable"] = [{"resource": item.resource, "namespace": item.namespace, "verb": item.verb,
                                     "reason": item.reason} for item in self.unavailable]
@@ -219,6 +236,7 @@ class LiveSource(Source):
         configuration.connection_pool_maxsize = WORKERS
         self._server = str(configuration.host)
         self._api_client = client.ApiClient(configuration)
+        _share_tls_context(self._api_client, configuration)
 
     def default_namespace(self) -> str:
         """The namespace of the kubeconfig context (or of the in-cluster service account)."""
@@ -236,9 +254,10 @@ class LiveSource(Source):
 
     def read(self, request: Request) -> LiveRead:
         """Read what ``request`` needs: one Service (``request.service``) or a whole scan."""
+        _validate(request)
         self._configure()
         started = time.monotonic()
-        captured_at = datetime.now(UTC).replace(microsecond=0)
+        captured_at = _now()
         with self._progress_display():
             if request.service:
                 objects, unavailable, version, rounds = self._read_for_service(request)
@@ -247,19 +266,26 @@ class LiveSource(Source):
         elapsed = time.monotonic() - started
         if self.verbose:
             self._say(f"svcdoctor: {self._requests} API requests in {elapsed:.2f}s ({rounds} rounds)")
-        return LiveRead(objects=_sorted_unique(objects), unavailable=unavailable, captured_at=captured_at,
+        objects = _sorted_unique(objects)
+        return LiveRead(objects=objects, unavailable=unavailable, captured_at=captured_at,
                         context=self._context_name, server=self._server, server_version=version,
-                        requests=self._requests, seconds=elapsed, rounds=rounds)
+                        requests=self._requests, seconds=elapsed, rounds=rounds,
+                        cluster_domain=_recorded_cluster_domain(objects))
 
-    def _kube_system_reads(self) -> list[Read]:
-        services, slices, pods, config_maps = (BY_KIND[k] for k in ("Service", "EndpointSlice", "Pod", "ConfigMap"))
-        return [
-            Read(services, "kube-system", "kube-dns"),
-            Read(slices, "kube-system", label_selector="kubernetes.io/service-name=kube-dns"),
-            Read(pods, "kube-system", label_selector="k8s-app=kube-dns"),
-            Read(pods, "kube-system", label_selector="k8s-app=kube-proxy"),
-            Read(config_maps, "kube-system", "coredns"),
-        ]
+    def _kube_system_reads(self, lists: bool = True) -> list[Read]:
+        """Cluster DNS, kube-proxy (or what replaces it) and the ConfigMaps the checks read by name."""
+        reads = [Read(BY_KIND["ConfigMap"], SYSTEM_NAMESPACE, name) for name in SYSTEM_CONFIG_MAPS]
+        if lists:
+            pods = BY_KIND["Pod"]
+            services = ",".join(DNS_SERVICE_NAMES)
+            reads += [
+                Read(BY_KIND["Service"], SYSTEM_NAMESPACE),
+                Read(BY_KIND["EndpointSlice"], SYSTEM_NAMESPACE,
+                     label_selector=f"kubernetes.io/service-name in ({services})"),
+                Read(BY_KIND["DaemonSet"], SYSTEM_NAMESPACE),
+                *(Read(pods, SYSTEM_NAMESPACE, label_selector=selector) for selector in SYSTEM_POD_SELECTORS),
+            ]
+        return reads
 
     def _read_for_service(self, request: Request) -> tuple[list[Obj], list[Unavailable], str, int]:
         namespace, name = request.namespace, request.service
@@ -286,36 +312,41 @@ class LiveSource(Source):
             if client_namespace != namespace:
                 first.append(Read(kinds["NetworkPolicy"], client_namespace))
         version, outcomes = self._round(first, with_version=True)
-        unavailable = [o.unavailable for o in outcomes if o.unavailable]
         by_read = dict(zip(first, outcomes, strict=True))
         services_read = by_read[first[0]]
         service = next((s for s in services_read.objects if k8s.name(s) == name), None)
-        second: list[Read] = []
         selector = _selector_string(service)
+        # Round two: what the Service decides.
+        second: list[Read] = []
         if service is None and services_read.unavailable is None:
             second.append(Read(kinds["Service"], "", field_selector=f"metadata.name={name}"))
-        if selector:
-            second.append(Read(kinds["Pod"], namespace, label_selector=selector))
+        if service is not None and not selector and k8s.spec(service).get("type") != "ExternalName":
+            # Hand-made endpoints: a slice that lacks the service-name label is the usual mistake.
+            second.append(Read(kinds["EndpointSlice"], namespace))
+        selected_read = Read(kinds["Pod"], namespace, label_selector=selector) if selector else None
+        if selected_read is not None:
+            second.append(selected_read)
+            namespaces = by_read[Read(kinds["Namespace"])].objects
+            second += _peer_reads(by_read[first[3]].objects, namespaces, selected_read)
         rounds = 1
-        selected: list[Obj] = []
-        later: list[_Outcome] = []
+        later: dict[Read, _Outcome] = {}
         if second:
             rounds += 1
-            _, outcomes_two = self._round(second)
-            later += outcomes_two
-            if selector:
-                selected_outcome = outcomes_two[-1]
-                selected = selected_outcome.objects
-                if not selected and selected_outcome.unavailable is None:
-                    rounds += 1
-                    _, outcomes_three = self._round([Read(kinds["Pod"], namespace),
-                                                     Read(kinds["Pod"], "", label_selector=selector)])
-                    later += outcomes_three
-        unavailable += [o.unavailable for o in later if o.unavailable]
+            later.update(zip(second, self._round(second)[1], strict=True))
+        # Round three, rarely: near misses when nothing is selected, endpoints of unselected Pods.
+        selected = later[selected_read].objects if selected_read is not None else []
+        third: list[Read] = []
+        if selected_read is not None and not selected and later[selected_read].unavailable is None:
+            third += [Read(kinds["Pod"], namespace), Read(kinds["Pod"], "", label_selector=selector)]
+        else:
+            known = {k8s.name(pod) for outcome in later.values() for pod in outcome.objects}
+            third += _endpoint_pod_reads(by_read[first[1]].objects, namespace, known | {client_name})
+        if third:
+            rounds += 1
+            later.update(zip(third, self._round(third)[1], strict=True))
+        unavailable = [o.unavailable for o in (*outcomes, *later.values()) if o.unavailable]
         # Keep the Events of the Service, of the Pods it selects and of the client, not of every Pod.
-        pod_names = {k8s.name(pod) for pod in selected}
-        if client_name:
-            pod_names.add(client_name)
+        pod_names = {k8s.name(pod) for pod in selected} | {client_name}
         objects: list[Obj] = []
         for read, outcome in by_read.items():
             if read.resource.kind == "Event" and "involvedObject.kind=Pod" in read.field_selector:
@@ -323,7 +354,7 @@ class LiveSource(Source):
                             if str(k8s.as_map(e.get("involvedObject")).get("name") or "") in pod_names]
             else:
                 objects += outcome.objects
-        for outcome in later:
+        for outcome in later.values():
             objects += outcome.objects
         return objects, unavailable, version, rounds
 
@@ -333,8 +364,7 @@ class LiveSource(Source):
             "Service", "Pod", "EndpointSlice", "Endpoints", "NetworkPolicy", "Ingress", "Event", "Deployment",
             "ReplicaSet", "StatefulSet", "DaemonSet")]
         reads += [Read(BY_KIND["Namespace"]), Read(BY_KIND["Node"])]
-        if namespace != "kube-system":
-            reads += self._kube_system_reads()
+        reads += self._kube_system_reads(lists=namespace not in ("", SYSTEM_NAMESPACE))
         version, outcomes = self._round(reads, with_version=True)
         objects = [obj for outcome in outcomes for obj in outcome.objects]
         return objects, [o.unavailable for o in outcomes if o.unavailable], version, 1
@@ -397,7 +427,14 @@ class LiveSource(Source):
                                f"(GET {overdue[0][1]}); raise --request-timeout or check the connection")
 
     def _server_version(self) -> str:
-        body = self._get_json("/version", [])
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            body = self._get_json("/version", [])
+        except ApiException as error:
+            if error.status == 401:
+                raise self._cluster_error(error, "/version") from None
+            return ""  # some clusters restrict /version; the snapshot only loses a label
         return str(k8s.as_map(body).get("gitVersion") or "")
 
     def _perform(self, read: Read) -> _Outcome:
@@ -416,7 +453,7 @@ class LiveSource(Source):
                     return _Outcome()  # absent (or gone since a list showed it): not an error
                 return _Outcome(unavailable=Unavailable(read.resource.plural, read.namespace,
                                                         "not served by this API server (404)", read.verb))
-            if status == 403 or status == 429 or 500 <= status <= 599:
+            if status != 401:
                 message = _status_message(error)
                 if status == 403:
                     reason = "forbidden: " + (message.split(" is forbidden: ", 1)[-1] if message else "RBAC")
@@ -558,6 +595,108 @@ class LiveSource(Source):
                 source._say = source._write_stderr
 
         return Display()
+
+
+def _share_tls_context(api_client: Any, configuration: Any) -> None:
+    """Build the TLS context once for every connection of the pool.
+
+    urllib3 otherwise loads the CA bundle (or the whole system store) and the client key anew for
+    each connection, holding the GIL: with twenty connections opened at once that costs seconds
+    on a busy machine — more than a whole diagnosis.
+    """
+    import ssl
+
+    if not str(configuration.host).startswith("https:"):
+        return
+    keywords = api_client.rest_client.pool_manager.connection_pool_kw
+    if configuration.verify_ssl:
+        context = ssl.create_default_context(cafile=configuration.ssl_ca_cert or None)
+        if configuration.assert_hostname is False:
+            context.check_hostname = False
+    else:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if configuration.cert_file:
+        context.load_cert_chain(configuration.cert_file, configuration.key_file)
+    for key in ("ca_certs", "cert_file", "key_file"):
+        keywords.pop(key, None)
+    keywords["ssl_context"] = context
+
+
+def _peer_reads(policies: Sequence[Obj], namespaces: Sequence[Obj], selected: Read) -> list[Read]:
+    """Pods the namespace's NetworkPolicies admit as ingress peers, so their counts are right."""
+    from svcdoctor.selectors import SelectorError, from_label_selector
+
+    pods = BY_KIND["Pod"]
+    reads: list[Read] = []
+    for policy in policies:
+        for rule in k8s.as_list(k8s.spec(policy).get("ingress")):
+            for peer in k8s.as_list(k8s.as_map(rule).get("from")):
+                peer = k8s.as_map(peer)
+                if "ipBlock" in peer:
+                    continue
+                try:
+                    pod_selector = from_label_selector(peer.get("podSelector") or {})
+                    namespace_selector = (from_label_selector(peer["namespaceSelector"])
+                                          if peer.get("namespaceSelector") is not None else None)
+                except SelectorError:
+                    continue  # an invalid peer matches nothing; the checks say so
+                if namespace_selector is None:
+                    targets = [k8s.namespace(policy)]
+                elif pod_selector.is_everything:
+                    targets = [k8s.name(ns) for ns in namespaces
+                               if namespace_selector.matches({"kubernetes.io/metadata.name": k8s.name(ns),
+                                                              **k8s.labels(ns)})]
+                else:
+                    targets = [""]
+                for target in targets:
+                    read = Read(pods, target, label_selector="" if pod_selector.is_everything else str(pod_selector))
+                    if read != selected and read not in reads:
+                        reads.append(read)
+    return reads[:MAX_PEER_READS]
+
+
+def _endpoint_pod_reads(endpoint_slices: Sequence[Obj], namespace: str, known: set[str]) -> list[Read]:
+    """The Pods endpoints point at that the reads so far did not return (stale endpoints)."""
+    names = []
+    for endpoint_slice in endpoint_slices:
+        for endpoint in k8s.as_list(endpoint_slice.get("endpoints")):
+            target = k8s.as_map(k8s.as_map(endpoint).get("targetRef"))
+            pod_name = str(target.get("name") or "")
+            if target.get("kind") == "Pod" and pod_name and pod_name not in known and \
+                    str(target.get("namespace") or namespace) == namespace and pod_name not in names:
+                names.append(pod_name)
+    if len(names) > MAX_ENDPOINT_POD_READS:
+        return [Read(BY_KIND["Pod"], namespace)]
+    return [Read(BY_KIND["Pod"], namespace, pod_name) for pod_name in names]
+
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+
+
+def _validate(request: Request) -> None:
+    """Refuse names the API could not hold before they become paths and selectors."""
+    checks = [("namespace", request.namespace, _DNS_LABEL), ("Service name", request.service, _DNS_LABEL)]
+    client_namespace, _, client_name = request.client_pod.partition("/")
+    checks += [("--from namespace", client_namespace, _DNS_LABEL), ("--from Pod name", client_name, _DNS_SUBDOMAIN)]
+    for what, value, pattern in checks:
+        if value and not pattern.fullmatch(value):
+            raise InputError(f"{what} {value!r} is not a valid Kubernetes name")
+
+
+def _now() -> datetime:
+    """The moment a live read is taken at (ages are measured from it); tests may pin it."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _recorded_cluster_domain(objects: Sequence[Obj]) -> str:
+    from svcdoctor.dns.domain import cluster_domain
+
+    config_maps = Snapshot([obj for obj in objects if obj.get("kind") == "ConfigMap"])
+    found = cluster_domain(config_maps)
+    return found.domain if found.object is not None else ""
 
 
 def _selector_string(service: Mapping[str, Any] | None) -> str:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from svcdoctor import k8s
 from svcdoctor.errors import InputError
-from svcdoctor.snapshot import Snapshot, build_snapshot
-from svcdoctor.sources.files import load_objects
+from svcdoctor.snapshot import EVIDENCE_GROUP, Origin, Snapshot, build_snapshot
+from svcdoctor.sources.files import load_located_objects
 from svcdoctor.sources.interface import Request, Source
 
 
@@ -23,9 +24,11 @@ class SnapshotFileSource(Source):
         self.path = path
 
     def load(self, request: Request | None = None) -> Snapshot:
-        objects = load_objects(self.path)
+        located = load_located_objects(self.path)
+        origins = {k8s.ref(obj): Origin(display, line) for obj, display, line in located
+                   if line is not None and obj.get("apiVersion") != EVIDENCE_GROUP}
         try:
-            return build_snapshot(objects, source_path=self.path)
+            return build_snapshot([obj for obj, _, _ in located], source_path=self.path, origins=origins)
         except InputError as error:
             if error.path is None:
                 raise InputError(str(error), self.path if self.path != "-" else "<stdin>") from None

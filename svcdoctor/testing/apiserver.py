@@ -70,6 +70,8 @@ class ServerOptions:
     latency: float = 0.0
     #: When set, requests must carry ``Authorization: Bearer <token>`` (else 401).
     token: str | None = None
+    #: The user 403 messages name.
+    user: str = "system:serviceaccount:svcdoctor:svcdoctor"
     #: The version ``/version`` reports.
     git_version: str = "v1.32.0"
 
@@ -90,7 +92,7 @@ class SnapshotAPIServer:
         for obj in objects:
             self._add(obj)
         handler = type("Handler", (_Handler,), {"api": self})
-        self._httpd = ThreadingHTTPServer((host, port), handler)
+        self._httpd = _Server((host, port), handler)
         self._httpd.daemon_threads = True
         self.scheme = "http"
         if tls is not None:
@@ -194,7 +196,8 @@ class SnapshotAPIServer:
         if verb != "GET":
             return 405, status_object(405, "MethodNotAllowed", f"the server does not allow this method on the "
                                       f"requested resource ({verb} {path}): it serves a read-only snapshot")
-        if self.options.token is not None and headers.get("authorization", "") != f"Bearer {self.options.token}":
+        scheme, _, presented = headers.get("authorization", "").partition(" ")
+        if self.options.token is not None and (scheme.lower() != "bearer" or presented != self.options.token):
             return 401, status_object(401, "Unauthorized", "Unauthorized")
         if path == "/version":
             return 200, self._version()
@@ -230,7 +233,7 @@ class SnapshotAPIServer:
         if query.get("watch") in ("1", "true"):
             return 405, status_object(405, "MethodNotAllowed", "watch is not served by a snapshot")
         if self._forbidden(resource, namespace):
-            return 403, _forbidden(resource, namespace, name, verb_name)
+            return 403, _forbidden(resource, namespace, name, verb_name, self.options.user)
         if name:
             return self._get(resource, namespace, name)
         return self._list(resource, namespace, query)
@@ -352,8 +355,7 @@ def status_object(code: int, reason: str, message: str, details: Obj | None = No
     return body
 
 
-def _forbidden(resource: Resource, namespace: str, name: str, verb: str) -> Obj:
-    user = "system:serviceaccount:svcdoctor:svcdoctor"
+def _forbidden(resource: Resource, namespace: str, name: str, verb: str, user: str) -> Obj:
     where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
     subject = f'{resource.qualified} "{name}"' if name else resource.qualified
     message = (f'{subject} is forbidden: User "{user}" cannot {verb} resource "{resource.plural}" in API group '
@@ -398,6 +400,12 @@ def _field_matches(obj: Obj, requirement: tuple[str, str, str]) -> bool:
     key, operator, wanted = requirement
     have = _field_value(obj, key)
     return have != wanted if operator == "!=" else have == wanted
+
+
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 drops the SYNs of a client opening 20 connections at once, and
+    # each dropped SYN costs a one-second retransmission.
+    request_queue_size = 128
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -683,7 +683,8 @@ class ClusterBuilder:
             waiting["message"] = message
         status["state"] = {"waiting": waiting}
         status.update({"ready": False, "started": False})
-        if reason in ("CreateContainerConfigError", "ErrImagePull", "ImagePullBackOff", "InvalidImageName"):
+        if reason in ("CreateContainerConfigError", "ErrImagePull", "ImagePullBackOff", "InvalidImageName",
+                      "ContainerCreating"):
             status["imageID"], status["containerID"] = "", ""
         if last_reason is not None:
             status["lastState"] = {"terminated": {

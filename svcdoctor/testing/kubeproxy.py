@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -96,7 +97,8 @@ def iptables_rules(inputs: Sequence[ProxyInput], *, node: str, cluster_cidr: str
         '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate '
         "RELATED,ESTABLISHED -j ACCEPT",
     ]
-    nat_chains = ["KUBE-MARK-MASQ", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-SERVICES"]
+    # An insertion-ordered set: thousands of chains are looked up while the rules are written.
+    nat_chains = dict.fromkeys(["KUBE-MARK-MASQ", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-SERVICES"])
     nat_rules = [
         '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
         '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
@@ -143,7 +145,7 @@ def iptables_rules(inputs: Sequence[ProxyInput], *, node: str, cluster_cidr: str
                                         f"-m {protocol} --dport {node_port} -j REJECT --reject-with "
                                         "icmp-port-unreachable")
                 continue
-            nat_chains.append(svc)
+            nat_chains[svc] = None
             if cluster_ip:
                 service_rules.append(f"-A KUBE-SERVICES -d {cluster_ip}/32 -p {protocol} -m comment --comment "
                                      f"{_quote(name + ' cluster IP')} -m {protocol} --dport {number} -j {svc}")
@@ -154,7 +156,7 @@ def iptables_rules(inputs: Sequence[ProxyInput], *, node: str, cluster_cidr: str
             for address, target_port, _ in endpoints:
                 chain_rules.extend(_endpoint_chain(name, protocol, address, target_port, sticky, nat_chains))
             if external:
-                nat_chains.append(ext)
+                nat_chains[ext] = None
                 if local_policy:
                     chain_rules += [
                         f"-A {ext} -s {cluster_cidr} -m comment --comment "
@@ -167,7 +169,7 @@ def iptables_rules(inputs: Sequence[ProxyInput], *, node: str, cluster_cidr: str
                         f"-m addrtype --src-type LOCAL -j {svc}",
                     ]
                     if local_endpoints:
-                        nat_chains.append(svl)
+                        nat_chains[svl] = None
                         chain_rules.append(f"-A {ext} -j {svl}")
                         chain_rules.extend(_dispatch(svl, name, local_endpoints, protocol, sticky, timeout))
                     else:
@@ -191,7 +193,7 @@ def iptables_rules(inputs: Sequence[ProxyInput], *, node: str, cluster_cidr: str
                 target = ext
                 if source_ranges:
                     target = fw
-                    nat_chains.append(fw)
+                    nat_chains[fw] = None
                     for source in source_ranges:
                         chain_rules.append(f"-A {fw} -s {source} -m comment --comment "
                                            f"{_quote(name + ' loadbalancer IP')} -j {ext}")
@@ -238,11 +240,11 @@ def _dispatch(chain: str, name: str, endpoints: Sequence[tuple[str, int, str]], 
 
 
 def _endpoint_chain(name: str, protocol: str, address: str, port: int, sticky: bool,
-                    nat_chains: list[str]) -> list[str]:
+                    nat_chains: dict[str, None]) -> list[str]:
     sep = _sep(name, protocol, address, port)
     if sep in nat_chains:
         return []
-    nat_chains.append(sep)
+    nat_chains[sep] = None
     recent = f" -m recent --set --name {sep} --mask 255.255.255.255 --rsource" if sticky else ""
     host = f"[{address}]" if ":" in address else address
     return [f"-A {sep} -s {address}/32 -m comment --comment {_quote(name)} -j KUBE-MARK-MASQ",
@@ -286,6 +288,7 @@ def nft_rules(inputs: Sequence[ProxyInput], *, node: str, node_ips: Sequence[str
     ]
     sets: list[str] = []
     chain_lines = [f"add chain {table} {chain}" for chain in chains]
+    declared: set[str] = set()
     rules = [
         f'add rule {table} cluster-ips-check ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of '
         'ClusterIPs"',
@@ -355,8 +358,9 @@ def nft_rules(inputs: Sequence[ProxyInput], *, node: str, node_ips: Sequence[str
             for address, target_port, _ in endpoints:
                 endpoint_base = f"{base}__{address.replace(':', '.')}/{target_port}"
                 endpoint_chain = _nft_name("endpoint", endpoint_base)
-                if f"add chain {table} {endpoint_chain}" in chain_lines:
+                if endpoint_chain in declared:
                     continue
+                declared.add(endpoint_chain)
                 chain_lines.append(f"add chain {table} {endpoint_chain}")
                 rules.append(f"add rule {table} {endpoint_chain} ip saddr {address} jump mark-for-masquerade")
                 if sticky:
@@ -428,8 +432,6 @@ def _nft_dispatch(table: str, chain: str, base: str, endpoints: Sequence[tuple[s
 def loadable_iptables(text: str) -> str:
     """kube-proxy's test data as the kernel accepts it: multi-word comments quoted, ``nfacct``
     matches (pure counters, which need objects made with the nfacct tool) removed."""
-    import re
-
     text = re.sub(r" -m nfacct --nfacct-name \S+", "", text)
     return re.sub(r'--comment ((?:[^"\s-][^\s]*)(?: [^"\s-][^\s]*)+) (?=-)',
                   lambda match: f'--comment "{match.group(1)}" ', text)
@@ -506,3 +508,82 @@ def ipvsadm_text(inputs: Sequence[ProxyInput], *, node: str, node_ips: Sequence[
                 lines += [f"  -> {address + ':' + str(target):<29} Masq    1      0          0"
                           for address, target, _ in reals]
     return "\n".join(lines) + "\n"
+
+
+_PRIORITY_TEXT = {-110: "dstnat - 10", -100: "dstnat", 0: "filter", 100: "srcnat"}
+_LISTING_REWRITES = (
+    (re.compile(r"\bmark set mark or 0x([0-9a-f]+)"), lambda m: f"meta mark set meta mark | 0x{int(m[1], 16):08x}"),
+    (re.compile(r"\bmark set mark xor 0x([0-9a-f]+)"), lambda m: f"meta mark set meta mark ^ 0x{int(m[1], 16):08x}"),
+    (re.compile(r"\bmark and 0x([0-9a-f]+) == 0\b"), lambda m: f"meta mark & 0x{int(m[1], 16):08x} == 0x00000000"),
+    (re.compile(r"(!= |daddr |saddr ){ ([^,{}]+) }"), lambda m: f"{m[1]}{m[2]}"),
+    (re.compile(r" , "), lambda m: ", "),
+)
+
+
+def as_nft_listing(transaction: str) -> str:
+    """An ``nft -f`` transaction of one table as ``nft list ruleset`` prints it (nested blocks,
+    elements inside their sets, symbolic priorities, normalised mark expressions)."""
+    table = ""
+    table_comment = ""
+    set_kinds: dict[str, str] = {}
+    set_specs: dict[str, list[str]] = {}
+    set_elements: dict[str, list[str]] = {}
+    chain_specs: dict[str, list[str]] = {}
+    chain_rules: dict[str, list[str]] = {}
+    for line in transaction.splitlines():
+        words = line.split()
+        if len(words) < 4 or words[0] != "add":
+            continue
+        table = f"{words[2]} {words[3]}"
+        kind = words[1]
+        name = words[4] if len(words) > 4 else ""
+        body = line.split("{", 1)[1].rsplit("}", 1)[0].strip() if "{" in line else ""
+        parts = [part.strip() for part in body.split(";") if part.strip()]
+        if kind == "table":
+            table_comment = body.replace("comment", "", 1).strip(" ;")
+        elif kind in ("set", "map"):
+            set_kinds[name], set_specs[name], set_elements[name] = kind, parts, []
+        elif kind == "chain":
+            chain_specs[name], chain_rules[name] = parts, []
+        elif kind == "element":
+            set_elements.setdefault(name, []).append(body)
+        elif kind == "rule":
+            rule = line.split(None, 5)[5]
+            for pattern, replacement in _LISTING_REWRITES:
+                rule = pattern.sub(replacement, rule)
+            chain_rules.setdefault(name, []).append(rule)
+    out = [f"table {table} {{"]
+    if table_comment:
+        out.append(f"\tcomment {table_comment}")
+    for name, kind in set_kinds.items():
+        out.append(f"\t{kind} {name} {{")
+        for spec in set_specs[name]:
+            if spec.startswith("timeout ") and spec.endswith("s") and spec[8:-1].isdigit():
+                seconds = int(spec[8:-1])
+                spec = f"timeout {seconds // 3600}h" if seconds % 3600 == 0 else spec
+            out.append(f"\t\t{spec}")
+        if set_elements.get(name):
+            joined = ",\n\t\t\t     ".join(set_elements[name])
+            out.append(f"\t\telements = {{ {joined} }}")
+        out += ["\t}", ""]
+    for name, specs in chain_specs.items():
+        out.append(f"\tchain {name} {{")
+        for spec in specs:
+            if spec.startswith("type "):
+                words = spec.split()
+                priority = int(words[-1]) if words[-1].lstrip("-").isdigit() else 0
+                # nft names dstnat only at prerouting and srcnat only at postrouting.
+                symbolic = _PRIORITY_TEXT.get(priority, str(priority))
+                if ("dstnat" in symbolic and "prerouting" not in words) or (
+                        symbolic == "srcnat" and "postrouting" not in words):
+                    symbolic = str(priority)
+                words[-1] = symbolic
+                out.append(f"\t\t{' '.join(words)}; policy accept;")
+            elif spec.startswith("comment"):
+                out.append(f"\t\t{spec}")
+        out += [f"\t\t{rule}" for rule in chain_rules.get(name, [])]
+        out += ["\t}", ""]
+    if out[-1] == "":
+        out.pop()
+    out.append("}")
+    return "\n".join(out) + "\n"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from svcdoctor.checks.interface import Check, Context, Finding, Options, Target
+from svcdoctor.checks.interface import Check, Context, Finding, Options, Severity, Target
 from svcdoctor.engine import diagnose_service
 from svcdoctor.report import Report
 from svcdoctor.snapshot import build_snapshot
@@ -25,7 +25,8 @@ def report(builder: ClusterBuilder, namespace: str, name: str, options: Options 
 
 
 def ranked(result: Report) -> list[str]:
-    return [f.id for f in result.findings]
+    """The ranked IDs at warning level or above (info findings, e.g. SD605's summary, are left out)."""
+    return [f.id for f in result.findings if f.severity is not Severity.INFO]
 
 
 def new_cluster(namespace: str = "prod") -> ClusterBuilder:

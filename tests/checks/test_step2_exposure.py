@@ -229,3 +229,12 @@ def test_sd211_skipped_when_not_requested_and_noted_with_internal_local() -> Non
     both = _topology(True, ("node-a", "node-b", "node-c"), trafficDistribution="PreferClose",
                      internalTrafficPolicy="Local")
     assert "ignores the zone hints" in only(diagnose(snapshot(cluster(), objects=both), "search"), "SD211").message
+
+
+def test_sd211_the_legacy_annotation_takes_precedence() -> None:
+    objects = _topology(False)
+    service = next(o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "search")
+    service["metadata"]["annotations"]["service.kubernetes.io/topology-aware-hints"] = "Disabled"
+    assert status(diagnose(snapshot(cluster(), objects=objects), "search"), "SD211") == "skipped"
+    service["metadata"]["annotations"] = {"service.kubernetes.io/topology-aware-hints": "auto"}
+    assert found(diagnose(snapshot(cluster(), objects=objects), "search"), "SD211")

@@ -195,3 +195,20 @@ def test_sd203_silent_when_both_protocols_are_declared() -> None:
     report = run_diagnosis(snapshot(b), "dns")
     assert not found(report, "SD203") and not found(report, "SD201")
     assert report.verdict == "ok"
+
+
+def test_sd202_sidecar_init_containers_serve_named_ports_but_plain_init_containers_do_not() -> None:
+    b = cluster()
+    sidecar = {"name": "proxy", "image": "envoy:1", "restartPolicy": "Always",
+               "ports": [{"name": "http", "containerPort": 15001, "protocol": "TCP"}]}
+    plain_init = {"name": "migrate", "image": "migrate:1",
+                  "ports": [{"name": "http", "containerPort": 15001, "protocol": "TCP"}]}
+    b.deployment("shop", "mesh", {"app": "mesh"}, [b.container("app", "app:1")],
+                 extra_spec={"initContainers": [sidecar]})
+    b.deployment("shop", "batch", {"app": "batch"}, [b.container("app", "app:1")],
+                 extra_spec={"initContainers": [plain_init]})
+    b.service("shop", "mesh", {"app": "mesh"}, [{"name": "http", "port": 80, "targetPort": "http"}])
+    b.service("shop", "batch", {"app": "batch"}, [{"name": "http", "port": 80, "targetPort": "http"}])
+    snap = snapshot(b)
+    assert not found(run_diagnosis(snap, "mesh"), "SD202")
+    assert only(run_diagnosis(snap, "batch"), "SD202").severity is Severity.ERROR

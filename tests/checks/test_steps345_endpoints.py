@@ -150,3 +150,18 @@ def test_sd502_from_terminating_pods_names_sd404() -> None:
     result = report(b, "prod", "web")
     assert ranked(result) == ["SD404", "SD502"]
     assert result.findings[1].caused_by == "SD404"
+    # Terminating yet serving: kube-proxy falls back to them, so the Service still answers for now.
+    assert result.findings[1].severity is Severity.WARNING and "still serving" in result.findings[1].message
+    assert result.verdict == "degraded"
+
+
+def test_sd502_terminating_and_not_serving_is_an_error() -> None:
+    b = new_cluster()
+    pods = b.deployment("prod", "web", {"app": "web"}, [b.container("web", "web:1", HTTP)], replicas=2,
+                        states=["notready", "notready"])
+    for pod in pods:
+        b.terminate(pod, minutes_ago=0.2)
+    b.service("prod", "web", {"app": "web"}, PORTS)
+    result = report(b, "prod", "web")
+    sd502 = next(f for f in result.findings if f.id == "SD502")
+    assert sd502.severity is Severity.ERROR and result.verdict == "unreachable"

@@ -90,6 +90,16 @@ def test_sd401_failed_and_evicted_pods() -> None:
     assert "Evicted" in finding.message and "low on resource" in finding.message
 
 
+def test_sd401_pending_on_a_volume_says_which() -> None:
+    b, pods = web(["running"])
+    b.container_waiting(pods[0], "ContainerCreating")
+    b.event(pods[0], "FailedMount", 'MountVolume.SetUp failed for volume "certs" : secret "web-tls" not found',
+            count=12)
+    [finding] = findings(sd401.CHECK, b, "prod", "web")
+    assert finding.key == "Pending"
+    assert 'FailedMount: MountVolume.SetUp failed for volume "certs"' in finding.message
+
+
 def test_sd401_leaves_terminating_and_unrecorded_pods_alone() -> None:
     b, pods = web(["running", "running"])
     b.terminate(pods[0])

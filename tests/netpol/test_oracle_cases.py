@@ -1,8 +1,9 @@
 """Every upstream NetworkPolicy truth table in ../shared/oracles/netpol/cases must come out of ``reach``.
 
 Each case's policies go into the upstream model (namespaces x, y, z; Pods a, b, c; see
-oracle_model.py); ``svcdoctor reach -n x -n y -n z --each-pod --port P/PROTO -o json`` runs on it
-through the CLI, and every cell but the diagonal (ignored upstream) must equal the expected matrix.
+oracle_model.py). As upstream probes each server Pod through its own Service, ``svcdoctor reach -n x
+-n y -n z --each-pod --via-service --port P/PROTO -o json`` runs on it through the CLI, and every
+cell but the diagonal (ignored upstream) must equal the expected matrix.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def test_oracle_case(case_file: Path, tmp_path: Path) -> None:
     snapshot.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": objects}))
     for probe in case["probes"]:
         port = f"{probe['port']}/{probe.get('protocol', 'TCP')}"
-        result = run_cli("reach", "-n", "x", "-n", "y", "-n", "z", "--each-pod", "--port", port,
+        result = run_cli("reach", "-n", "x", "-n", "y", "-n", "z", "--each-pod", "--via-service", "--port", port,
                          "--snapshot", str(snapshot), "-o", "json")
         assert result.exit_code == 0, result.stderr
         document = result.json()

@@ -1,0 +1,118 @@
+"""Getting node dumps into a diagnosis: `collect node`, `check --node-dump`, and step 8 without one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from svcdoctor.dataplane.collect import read_node_dump_files
+from svcdoctor.errors import InputError
+from svcdoctor.testing.kubeproxy import ProxyInput, nft_rules
+from svcdoctor.testing.netns import Lab, netns_usable
+from tests.conftest import ROOT, require, run_cli
+from tests.test_dataplane_oracles import ORACLE
+
+
+def _services_file(tmp_path: Path) -> str:
+    path = tmp_path / "services.yaml"
+    path.write_text((ORACLE / "services-overall.yaml").read_text())
+    return str(path)
+
+
+def test_collect_from_saved_output_then_check_with_it(tmp_path: Path) -> None:
+    result = run_cli("collect", "node", "--node-name", "test-node", "--iptables-save",
+                     str(ORACLE / "iptables-overall.txt"))
+    assert result.exit_code == 0, result.stderr
+    document = yaml.safe_load(result.stdout)
+    assert document["kind"] == "NodeDump" and document["metadata"]["name"] == "test-node"
+    assert document["proxyMode"] == "iptables"
+    assert "KUBE-SVC-XPGD46QRK7WJZT7O" in document["iptablesSave"]
+    dump = tmp_path / "node.yaml"
+    dump.write_text(result.stdout)
+    check = run_cli("check", "svc6", "-n", "ns6", "--snapshot", _services_file(tmp_path), "--node-dump", str(dump),
+                    "-o", "json")
+    report = check.json()
+    ids = [finding["id"] for finding in report["findings"]]
+    assert "SD805" in ids, ids
+    reject = next(finding for finding in report["findings"] if finding["id"] == "SD805")
+    assert "has no endpoints" in str(reject["evidence"])
+    assert report["verdict"] == "unreachable"
+    # A healthy Service of the same dump: step 8 passes.
+    healthy = run_cli("check", "svc4", "-n", "ns4", "--snapshot", _services_file(tmp_path), "--node-dump",
+                      str(dump), "-o", "json").json()
+    assert not [finding for finding in healthy["findings"] if finding["id"] in ("SD802", "SD803", "SD805")]
+    assert {step["step"]: step["status"] for step in healthy["steps"]}[8] == "pass"
+
+
+def test_node_dump_flag_is_repeatable_and_checks_every_node(tmp_path: Path) -> None:
+    paths = []
+    for node, source, flag in (("node-1", "iptables-overall.txt", "--iptables-save"),
+                               ("node-2", "nftables-overall.txt", "--nft-ruleset")):
+        result = run_cli("collect", "node", "--node-name", node, flag, str(ORACLE / source))
+        path = tmp_path / f"{node}.yaml"
+        path.write_text(result.stdout)
+        paths.append(str(path))
+    dumps = read_node_dump_files(paths)
+    assert [(dump.node, dump.proxy_mode) for dump in dumps] == [("node-1", "iptables"), ("node-2", "nftables")]
+    report = run_cli("check", "svc6", "-n", "ns6", "--snapshot", _services_file(tmp_path), "--node-dump", paths[0],
+                     "--node-dump", paths[1], "-o", "json").json()
+    assert sorted(finding["message"].split(",")[0] for finding in report["findings"] if finding["id"] == "SD805") \
+        == ["On node node-1", "On node node-2"]
+
+
+def test_without_a_dump_step_8_is_skipped_and_says_how_to_get_one(tmp_path: Path) -> None:
+    report = run_cli("check", "svc1", "-n", "ns1", "--snapshot", _services_file(tmp_path), "-o", "json").json()
+    step = next(step for step in report["steps"] if step["step"] == 8)
+    assert step["status"] == "skipped"
+    assert "collect node" in str(step)
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "No such file"),
+    ("apiVersion: v1\nkind: List\nitems: []\n", "no NodeDump"),
+    ("apiVersion: svcdoctor.dev/v1\nkind: NodeDump\nmetadata: {name: a}\nproxyMode: userspace\n", "proxyMode"),
+    ("apiVersion: svcdoctor.dev/v1\nkind: NodeDump\nmetadata: {name: a}\niptablesSave: [1, 2]\n", "must be text"),
+])
+def test_bad_node_dump_files_are_one_line_errors(tmp_path: Path, content: str | None, message: str) -> None:
+    path = tmp_path / "dump.yaml"
+    if content is not None:
+        path.write_text(content)
+    result = run_cli("check", "svc1", "-n", "ns1", "--snapshot", _services_file(tmp_path), "--node-dump", str(path))
+    assert result.exit_code == 2
+    assert message.lower() in result.stderr.lower()
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    with pytest.raises(InputError):
+        read_node_dump_files([str(path)])
+
+
+def test_collect_node_needs_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    result = run_cli("collect", "node")
+    assert result.exit_code == 2
+    assert "must run as root" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.netns
+def test_collect_node_on_a_real_node(tmp_path: Path) -> None:
+    require(netns_usable(), "needs root and ip netns")
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"namespace": "lab", "name": "web"},
+               "spec": {"clusterIP": "198.18.100.10", "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}}
+    with Lab() as lab:
+        lab.load_nft(nft_rules([ProxyInput(service, [])], node="lab-node", node_ips=["198.18.0.1"],
+                               cluster_cidr="198.19.0.0/24"))
+        result = lab.run("node", [sys.executable, "-m", "svcdoctor", "collect", "node", "--node-name", "lab-node",
+                                  "-o", str(tmp_path / "dump.yaml")], check=False)
+        # `ip netns exec` keeps the environment: make the worktree importable explicitly.
+        if result.returncode != 0 and "No module named" in result.stderr:
+            result = subprocess.run(["ip", "netns", "exec", lab.ns("node"), "env", f"PYTHONPATH={ROOT}",
+                                     sys.executable, "-m", "svcdoctor", "collect", "node", "--node-name", "lab-node",
+                                     "-o", str(tmp_path / "dump.yaml")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    (dump,) = read_node_dump_files([str(tmp_path / "dump.yaml")])
+    assert dump.node == "lab-node" and dump.proxy_mode == "nftables"
+    assert "table ip kube-proxy" in dump.nft_ruleset and 'comment "lab/web:http"' in dump.nft_ruleset
