@@ -98,7 +98,6 @@ class Report:
             result["notes"] = list(self.notes)
         return result
 
-
     def _finding_dict(self, finding: Finding) -> dict[str, Any]:
         """A finding's JSON, with ``location`` (file and line of the offending field) when known."""
         result = finding.to_dict()
