@@ -58,6 +58,15 @@ def test_kube_proxy_missing_without_a_replacement(tmp_path: Any) -> None:
     b.node("node-a", "172.18.0.2")
     b.deployment("kube-system", "coredns", {"k8s-app": "kube-dns"},
                  [b.container("coredns", "registry.k8s.io/coredns/coredns:v1.11.3", [])], replicas=1)
+    # kube-system's DaemonSets were recorded (a CNI that does not replace kube-proxy), kube-proxy's is not there.
+    labels = {"app": "kindnet"}
+    b.add({"apiVersion": "apps/v1", "kind": "DaemonSet",
+           "metadata": {"namespace": "kube-system", "name": "kindnet", "labels": labels},
+           "spec": {"selector": {"matchLabels": labels},
+                    "template": {"metadata": {"labels": labels},
+                                 "spec": {"containers": [b.container("kindnet-cni", "kindest/kindnetd:v20241108")],
+                                          "hostNetwork": True}}},
+           "status": {"desiredNumberScheduled": 1, "numberReady": 1}})
     b.deployment("app", "api", {"app": "api"}, [b.container("api", "example/api:1", [])], replicas=1)
     b.service("app", "api", {"app": "api"}, [{"name": "http", "port": 80, "targetPort": 8080}])
     report = _report(b.build(), tmp_path, "api", "-n", "app")
