@@ -276,10 +276,14 @@ def _is_pure(ruleset: Ruleset, chain: Chain) -> bool:
     """Whether the chain (and every chain it reaches) reads nothing but the mark and NAT state,
     like kube-proxy's KUBE-MARK-MASQ, KUBE-POSTROUTING and KUBE-FORWARD: its outcome can then be
     computed once per (mark, NAT state) and reused for every packet."""
-    cache = ruleset.memo.setdefault("pure", {})
-    key = (chain.table, chain.name)
-    if key in cache:
-        return bool(cache[key])
+    cache = ruleset.memo.get("pure")
+    if cache is None:
+        cache = ruleset.memo["pure"] = {}
+    # Chains live as long as their rule set, so their identity is a stable key.
+    key = id(chain)
+    known = cache.get(key)
+    if known is not None:
+        return bool(known)
     cache[key] = False  # a loop through this chain is not pure
     pure = not chain.hook
     for rule in chain.rules:
