@@ -128,6 +128,11 @@ class Ruleset:
         return list(self._base_chains.get(hook, ()))
 
     @cached_property
+    def memo(self) -> dict[str, dict[Any, Any]]:
+        """Results the tracer derives once per rule set (the rules never change after parsing)."""
+        return {}
+
+    @cached_property
     def _base_chains(self) -> dict[str, tuple[Chain, ...]]:
         by_hook: dict[str, list[Chain]] = {}
         for chain in self.chains.values():

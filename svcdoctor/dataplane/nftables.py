@@ -171,9 +171,10 @@ def _ports(values: list[str]) -> tuple[tuple[int, int], ...]:
     return tuple(ranges)
 
 
-def parse_rule(table: str, chain: str, text: str, line: int) -> Rule:
+def parse_rule(table: str, chain: str, text: str, line: int, words: list[str] | None = None) -> Rule:
     """One rule statement list (without ``add rule TABLE CHAIN``)."""
-    words = tokens(text)
+    if words is None:
+        words = tokens(text)
     matches: list[Match] = []
     action: Action = ("none",)
     comment = ""
@@ -523,7 +524,7 @@ def parse(text: str) -> Ruleset:
             if words and words[0] in ("type", "policy", "comment", "devices"):
                 builder.declare_chain(table, block[1], words)
                 continue
-            _add_rule(builder, table, block[1], line, index)
+            _add_rule(builder, table, block[1], line, index, words)
             continue
         if block is not None and block[0] == "skip":
             depth += line.count("{") - line.count("}")
@@ -566,9 +567,10 @@ def parse(text: str) -> Ruleset:
     return builder.build()
 
 
-def _add_rule(builder: _Builder, table: str, chain: str, text: str, line: int) -> None:
+def _add_rule(builder: _Builder, table: str, chain: str, text: str, line: int,
+              words: list[str] | None = None) -> None:
     try:
-        builder.chain_rules[(table, chain)].append(parse_rule(table, chain, text, line))
+        builder.chain_rules[(table, chain)].append(parse_rule(table, chain, text, line, words))
     except (ValueError, IndexError) as error:
         builder.problems.append(f"line {line}: {error}: {text[:80]}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -64,6 +65,20 @@ def _kube_chains(ruleset: Ruleset) -> bool:
 @lru_cache(maxsize=64)
 def load(dump: NodeDump) -> NodeDataplane:
     """Parse every text of a NodeDump (cached: several checks ask for the same node)."""
+    # A dump becomes hundreds of thousands of small objects that live as long as the run: the
+    # cyclic collector would scan them again and again while they are made and traced
+    # (growth turned superlinear), and they hold no cycles to collect.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(dump)
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
+def _load(dump: NodeDump) -> NodeDataplane:
     rulesets: list[Ruleset] = []
     problems: list[str] = []
     if dump.iptables_save.strip():

@@ -258,10 +258,66 @@ def _run_chain(context: _Context, chain: Chain, state: _State, probability: floa
     if depth > _MAX_DEPTH:
         context.note(f"jumps nested deeper than {_MAX_DEPTH} at chain {chain.name}: a loop?")
         return [(probability, state, "continue")]
+    ruleset = context.current
+    if ruleset is not None and _is_pure(ruleset, chain):
+        return _run_pure(context, ruleset, chain, state, probability, depth)
     results = _walk(context, chain, _candidates(chain, state), 0, state, probability, depth)
     if chain.hook and chain.policy == "drop":
         return [(p, s, "drop" if verdict == "continue" else verdict) for p, s, verdict in results]
     return results
+
+
+#: What a chain may look at and do and still depend only on the packet's mark and NAT state.
+_PURE_MATCHES = frozenset({"mark", "ctstate"})
+_PURE_ACTIONS = frozenset({"none", "mark", "accept", "drop", "reject", "return", "masquerade"})
+
+
+def _is_pure(ruleset: Ruleset, chain: Chain) -> bool:
+    """Whether the chain (and every chain it reaches) reads nothing but the mark and NAT state,
+    like kube-proxy's KUBE-MARK-MASQ, KUBE-POSTROUTING and KUBE-FORWARD: its outcome can then be
+    computed once per (mark, NAT state) and reused for every packet."""
+    cache = ruleset.memo.get("pure")
+    if cache is None:
+        cache = ruleset.memo["pure"] = {}
+    # Chains live as long as their rule set, so their identity is a stable key.
+    key = id(chain)
+    known = cache.get(key)
+    if known is not None:
+        return bool(known)
+    cache[key] = False  # a loop through this chain is not pure
+    pure = not chain.hook
+    for rule in chain.rules:
+        if not pure:
+            break
+        if any(match[0] not in _PURE_MATCHES for match in rule.matches):
+            pure = False
+        elif rule.action[0] in ("jump", "goto"):
+            target = ruleset.chain(rule.table, rule.action[1])
+            pure = target is not None and _is_pure(ruleset, target)
+        elif rule.action[0] not in _PURE_ACTIONS:
+            pure = False
+    cache[key] = pure
+    return pure
+
+
+def _run_pure(context: _Context, ruleset: Ruleset, chain: Chain, state: _State, probability: float,
+              depth: int) -> list[Outcome]:
+    memo = ruleset.memo.setdefault("outcomes", {})
+    key = (chain.table, chain.name, state.mark, state.dnat is not None)
+    effects = memo.get(key)
+    if effects is None:
+        base = _State(state.src, state.dst, state.dport, state.sport, state.proto, state.mark, state.dnat)
+        effects = [(share, result.mark, result.masquerade, result.rules, verdict) for share, result, verdict in
+                   _walk(context, chain, _candidates(chain, base), 0, base, 1.0, depth)]
+        memo[key] = effects
+    outcomes: list[Outcome] = []
+    for share, mark, masquerade, rules, verdict in effects:
+        new = state.copy()
+        new.mark = mark
+        new.masquerade = state.masquerade or masquerade
+        new.rules = state.rules + rules
+        outcomes.append((probability * share, new, verdict))
+    return outcomes
 
 
 def _walk(context: _Context, chain: Chain, candidates: Sequence[int], start: int, state: _State,
