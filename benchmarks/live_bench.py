@@ -154,7 +154,9 @@ def main() -> int:
             median = statistics.median(times)
             print(f"svcdoctor check (in-process, client imported; median of {args.runs}): {requests} requests in "
                   f"{rounds} rounds, {median * 1000:.0f} ms wall = {median / args.latency:.1f}× the latency "
-                  f"(min {min(times) * 1000:.0f} ms; verdict {verdict})")
+                  f"(min {min(times) * 1000:.0f} ms; verdict {verdict}); floor {rounds} round trips = "
+                  f"{rounds * args.latency * 1000:.0f} ms, the same requests one after another ≥ "
+                  f"{requests * args.latency * 1000:.0f} ms")
             cli_requests, cli_seconds = svcdoctor_cli(kubeconfig)
             print(f"svcdoctor check (one CLI process, cold: Python start and importing the kubernetes client "
                   f"included): {cli_requests} requests, {cli_seconds:.2f} s wall")

@@ -11,21 +11,27 @@ from typing import Annotated, Any
 
 import typer
 
-from svcdoctor.cli import (
-    ContextOption,
-    DnsServerOption,
-    KubeconfigOption,
-    MaxProbesOption,
-    NamespaceOption,
-    NodeDumpOption,
-    ProbeOption,
-    ProbeTimeoutOption,
-    TimeoutOption,
-    VerboseOption,
-    _emit,
-    _split_pod,
-)
 from svcdoctor.errors import EXIT_OK, InputError
+
+# Declared here rather than imported from svcdoctor.cli, which imports this module to register it.
+NamespaceOption = Annotated[str | None, typer.Option("--namespace", "-n", help="The namespace to record.")]
+KubeconfigOption = Annotated[str | None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.")]
+ContextOption = Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use.")]
+TimeoutOption = Annotated[
+    str, typer.Option("--request-timeout", help="Time limit for each API request, e.g. 10s, 500ms, 1m.")
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Print each API request and its time to stderr.")]
+NodeDumpOption = Annotated[
+    list[str] | None, typer.Option("--node-dump", help="A NodeDump file to add to the recording; repeatable.")
+]
+ProbeOption = Annotated[
+    bool, typer.Option("--probe", help="Also send the probes and DNS questions of check --probe and record them.")
+]
+ProbeTimeoutOption = Annotated[float, typer.Option("--probe-timeout", help="Seconds to wait for each probe.")]
+MaxProbesOption = Annotated[int, typer.Option("--max-probes", help="At most this many probes.")]
+DnsServerOption = Annotated[
+    str | None, typer.Option("--dns-server", help="Ask this resolver instead of the kube-dns Service.")
+]
 
 #: Above this many objects ``record`` writes JSON: PyYAML's C loader is ~50× slower than json.loads.
 YAML_OBJECT_LIMIT = 2000
@@ -60,6 +66,7 @@ def record(
 ) -> int:
     """Record what svcdoctor reads from the cluster into a snapshot file (never Secrets)."""
     from svcdoctor.app import Invocation
+    from svcdoctor.cli import _split_pod
     from svcdoctor.sources.interface import Request
     from svcdoctor.sources.live import LiveSource
 
@@ -76,8 +83,6 @@ def record(
         client_pod = "/".join(_split_pod(from_pod, target_namespace or "default"))
     request = Request(namespace=target_namespace, service=name or "", all_namespaces=all_namespaces,
                       client_pod=client_pod)
-    if probe and not name:
-        raise InputError("--probe needs a Service name: record probes one Service at a time")
     evidence = _node_dump_objects(node_dump or [])
     result = source.read(request)
     if probe:
@@ -94,7 +99,8 @@ def record(
         output.lower().endswith(".json") or len(objects) > YAML_OBJECT_LIMIT))
     text = json.dumps(document, indent=1, sort_keys=False) + "\n" if as_json else _yaml(document)
     if output == "-":
-        _emit(text)
+        sys.stdout.write(text)
+        sys.stdout.flush()
     else:
         try:
             with open(output, "w") as handle:

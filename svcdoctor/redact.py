@@ -35,7 +35,13 @@ Obj = dict[str, Any]
 #: Names that carry meaning to the checks and reveal nothing about the cluster.
 KEEP = frozenset({
     "kube-system", "kube-public", "kube-node-lease", "default", "kube-dns", "coredns", "kube-proxy",
-    "kubernetes", "cluster.local",
+    "kubernetes", "cluster.local", "rke2-coredns-rke2-coredns", "coredns-coredns", "kubelet-config",
+    "cilium-config", "antrea-config",
+})
+#: Words a kept command-line or environment value may hold besides pseudonyms, numbers and flags.
+_PLAIN_WORDS = frozenset({
+    "http", "https", "tcp", "udp", "grpc", "ws", "wss", "svc", "cluster", "local", "true", "false", "yes", "no",
+    "strict", "partial", "disabled", "enabled", "iptables", "ipvs", "nftables", "redacted",
 })
 #: Label keys whose values are generic (topology, OS, controller identities) and kept as they are.
 KEEP_VALUE_KEYS = ("topology.kubernetes.io/", "kubernetes.io/os", "kubernetes.io/arch", "node-role.kubernetes.io/",
@@ -56,6 +62,7 @@ class Redactor:
         self.names: dict[str, str] = {}
         self._counters: dict[str, int] = {}
         self._bits: dict[str, int] = {}
+        self._pseudonyms: set[str] | None = None
 
     # -- identifiers ------------------------------------------------------------------------------
 
@@ -158,6 +165,28 @@ class Redactor:
         value = _IPV4.sub(lambda m: self.ip(m.group(0)), value)
         return _TOKEN.sub(lambda m: self._known(m.group(0)), value)
 
+    def value(self, value: Any) -> Any:
+        """A command-line argument or environment value: kept only when nothing unknown is left.
+
+        ``http://backend.shop:8080`` keeps its shape with pseudonyms (checks look for Service
+        names in a client's settings); a flag keeps its name; anything holding a word svcdoctor
+        does not know — a password, a token, a private host — becomes ``redacted``.
+        """
+        if not isinstance(value, str):
+            return value
+        flag, equals, rest = value.partition("=") if value.startswith("-") else ("", "", value)
+        if value.startswith("-") and not equals:
+            return value if re.fullmatch(r"--?[A-Za-z0-9][A-Za-z0-9-]*", value) else "redacted"
+        if flag and not re.fullmatch(r"--?[A-Za-z0-9][A-Za-z0-9-]*", flag):
+            return "redacted"
+        replaced = self.text(rest)
+        if self._pseudonyms is None or len(self._pseudonyms) != len(self.names):
+            self._pseudonyms = set(self.names.values())
+        for token in re.findall(r"[A-Za-z0-9][A-Za-z0-9-]*", replaced):
+            if not (token.isdigit() or token in self._pseudonyms or token.lower() in _PLAIN_WORDS or token in KEEP):
+                return f"{flag}{equals}redacted"
+        return f"{flag}{equals}{replaced}"
+
     def _known(self, token: str) -> str:
         if token in self.names:
             return self.names[token]
@@ -237,8 +266,11 @@ class _ObjectRedactor:
                     continue
                 container["image"] = self.r.name(container.get("image"), "image")
                 container["name"] = self.r.name(container.get("name"), "container")
-                for key in ("command", "args", "envFrom", "lifecycle"):
+                for key in ("envFrom", "lifecycle"):
                     container.pop(key, None)
+                for key in ("command", "args"):
+                    if isinstance(container.get(key), list):
+                        container[key] = [self.r.value(item) for item in container[key]]
                 for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
                     handler = container.get(probe)
                     if isinstance(handler, dict) and isinstance(handler.get("exec"), dict):
@@ -247,7 +279,7 @@ class _ObjectRedactor:
                     if isinstance(variable, dict):
                         variable.pop("valueFrom", None)
                         if "value" in variable:
-                            variable["value"] = "redacted"
+                            variable["value"] = self.r.value(variable["value"])
         volumes = []
         for volume in spec.get("volumes") or []:
             if isinstance(volume, dict):
@@ -451,6 +483,8 @@ def _config_map(obj: Obj, walker: _ObjectRedactor) -> None:
 
 
 _CHAIN = re.compile(r"\b(KUBE-(?:SVC|SEP|FW|XLB|EXT|SVL|EXT)-)([A-Z0-9]{16})\b")
+_NFT_CHAIN = re.compile(r"\b((?:service|endpoint|external|firewall|cluster-ip|nodeport)-)([A-Z0-9]{8})-")
+_NFT_SERVICE = re.compile(r"(?<![a-z0-9.])([a-z0-9][a-z0-9.-]*)/([a-z0-9][a-z0-9.-]*)/(tcp|udp|sctp)/")
 _COMMENT = re.compile(r'((?:--)?comment\s+)("[^"]*"|[^\s"-]\S*)')
 
 
@@ -467,11 +501,18 @@ def _rules(text: Any, redactor: Redactor) -> Any:
     text = _COMMENT.sub(lambda m: m.group(1) + redactor.text(m.group(2)), text)
 
     def chain(match: re.Match[str]) -> str:
-        digest = hashlib.blake2b(match.group(2).encode(), key=redactor.key, digest_size=16).digest()
-        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-        return match.group(1) + "".join(alphabet[b % 32] for b in digest)
+        return match.group(1) + _rehash(match.group(2), redactor, 16)
 
-    return _CHAIN.sub(chain, text)
+    text = _CHAIN.sub(chain, text)
+    # nftables mode names its chains "service-HASH-namespace/name/tcp/port".
+    text = _NFT_CHAIN.sub(lambda m: m.group(1) + _rehash(m.group(2), redactor, len(m.group(2))) + "-", text)
+    return _NFT_SERVICE.sub(lambda m: f"{redactor.text(m.group(1))}/{redactor.text(m.group(2))}/{m.group(3)}/", text)
+
+
+def _rehash(value: str, redactor: Redactor, length: int) -> str:
+    digest = hashlib.blake2b(value.encode(), key=redactor.key, digest_size=32).digest()
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    return "".join(alphabet[b % 32] for b in digest)[:length]
 
 
 def _evidence(obj: Obj, redactor: Redactor) -> Obj:

@@ -171,7 +171,10 @@ def test_scan_namespace_and_all(server: SnapshotAPIServer, kubeconfig: str) -> N
 
 
 def _without_source(report: Obj) -> Obj:
-    return {key: value for key, value in report.items() if key != "source"}
+    """The report without what says where it was read from (the source, and file positions)."""
+    result = {key: value for key, value in report.items() if key != "source"}
+    result["findings"] = [{k: v for k, v in finding.items() if k != "location"} for finding in report["findings"]]
+    return result
 
 
 def test_record_then_replay_gives_the_same_report(tmp_path: Path) -> None:
@@ -620,3 +623,71 @@ def test_status_line_on_a_terminal_and_stdout_stays_json(server: SnapshotAPIServ
     assert process.returncode == 0
     assert json.loads(stdout)["verdict"] == "ok"
     assert b"reading" in seen
+
+
+def test_namespace_scoped_credentials(tmp_path: Path) -> None:
+    """A user who may read only their namespace: one SD001 per unreadable resource, never ok."""
+    forbid = {"namespaces", "nodes", "kube-system/services", "kube-system/pods", "kube-system/configmaps",
+              "kube-system/daemonsets", "kube-system/endpointslices"}
+    with SnapshotAPIServer(build_cluster(), options=ServerOptions(forbid=forbid)) as api:
+        config = api.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace="shop")
+        result = live(config, "check", "backend", "-o", "json")
+        assert result.exit_code in (0, 1), result.stderr
+        report = result.json()
+        assert report["verdict"] == "unknown"
+        unreadable = sorted(tuple(f["next"]) for f in report["findings"] if f["id"] == "SD001")
+        assert len(unreadable) == len(forbid)
+        assert ("kubectl auth can-i get configmaps -n kube-system",) in unreadable
+        assert ("kubectl auth can-i list nodes",) in unreadable
+
+
+def test_service_in_kube_system_reads_nothing_twice(server: SnapshotAPIServer, kubeconfig: str) -> None:
+    report = live(kubeconfig, "check", "kube-dns", "-n", "kube-system", "-o", "json").json()
+    assert report["target"] == {"namespace": "kube-system", "name": "kube-dns"}
+    seen = [(e.path, tuple(sorted(e.query.items()))) for e in server.requests()]
+    assert len(seen) == len(set(seen))
+
+
+def test_record_adds_node_dumps_and_refuses_probes_without_a_service(server: SnapshotAPIServer, kubeconfig: str,
+                                                                      tmp_path: Path) -> None:
+    dump = tmp_path / "node-a.yaml"
+    dump.write_text(yaml.safe_dump({"apiVersion": "svcdoctor.dev/v1", "kind": "NodeDump",
+                                    "metadata": {"name": "node-a"}, "proxyMode": "iptables",
+                                    "iptablesSave": "*nat\n:KUBE-SERVICES - [0:0]\nCOMMIT\n"}))
+    result = live(kubeconfig, "record", "backend", "--node-dump", str(dump), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    dumps = [i for i in json.loads(result.stdout)["items"] if i["kind"] == "NodeDump"]
+    assert [d["metadata"]["name"] for d in dumps] == ["node-a"]
+    refused = live(kubeconfig, "record", "-n", "shop", "--probe")
+    assert refused.exit_code == 2 and "record --probe needs the Service's name" in refused.stderr
+
+
+def test_no_kubeconfig_and_not_in_a_pod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    line = _one_line_exit_3(run_cli("check", "backend", "-n", "shop"))
+    assert "no kubeconfig found" in line and "--snapshot" in line
+
+
+def test_kubeconfig_variable_with_several_files(server: SnapshotAPIServer, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """KUBECONFIG=a:b merges as kubectl does: the first file sets the context, the second defines it."""
+    first = tmp_path / "first"
+    first.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "snapshot"}))
+    second = server.write_kubeconfig(str(tmp_path / "second"), namespace="shop")
+    monkeypatch.setenv("KUBECONFIG", f"{first}{os.pathsep}{second}")
+    result = run_cli("check", "backend", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["target"]["namespace"] == "shop"
+
+
+def test_serving_a_recording_replays_its_refused_reads(tmp_path: Path) -> None:
+    with SnapshotAPIServer(build_cluster(), options=ServerOptions(forbid={"shop/networkpolicies"})) as api:
+        config = api.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace="shop")
+        recorded = json.loads(live(config, "record", "backend", "--format", "json").stdout)
+    with SnapshotAPIServer(recorded["items"]) as replay:
+        config = replay.write_kubeconfig(str(tmp_path / "replay"), namespace="shop")
+        report = live(config, "check", "backend", "-o", "json").json()
+        assert report["verdict"] == "unknown"
+        assert [e.status for e in replay.requests() if e.path.endswith("/networkpolicies")] == [403]

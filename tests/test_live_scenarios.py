@@ -12,7 +12,6 @@ both sides see objects in the API's order (by namespace and name).
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ import yaml
 
 from svcdoctor.snapshot import build_snapshot
 from svcdoctor.sources.files import load_objects
-from svcdoctor.testing.apiserver import ServerOptions, SnapshotAPIServer
+from svcdoctor.testing.apiserver import SnapshotAPIServer
 from tests.conftest import SCENARIOS, run_cli
 
 EVIDENCE = "svcdoctor.dev/v1"
@@ -64,14 +63,10 @@ def test_live_read_gives_the_files_report(folder: Path, tmp_path: Path, monkeypa
         dump_file.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": dumps}))
         extra = ["--node-dump", str(dump_file)]
     snapshot = build_snapshot(objects)
-    forbid = {f"{item.namespace}/{item.resource}" if item.namespace else item.resource
-              for item in snapshot.info.unavailable}
     monkeypatch.setattr(live_module, "_now", lambda: snapshot.now)
     expected = run_cli(*args, "--snapshot", str(recorded), "-o", "json")
-    users = [match.group(1) for item in snapshot.info.unavailable
-             for match in [re.search(r'User "([^"]+)"', item.reason)] if match]
-    options = ServerOptions(forbid=forbid, **({"user": users[0]} if users else {}))
-    with SnapshotAPIServer(served, options=options) as api:
+    # The server replays the recording's refused reads (SnapshotInfo.unavailable) as 403s itself.
+    with SnapshotAPIServer(served) as api:
         config = api.write_kubeconfig(str(tmp_path / "kubeconfig"), context=snapshot.info.context or "snapshot")
         actual = run_cli(*args, *extra, "--kubeconfig", config, "-o", "json")
         assert {entry.verb for entry in api.requests()} == {"GET"}

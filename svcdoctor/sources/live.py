@@ -267,6 +267,8 @@ class LiveSource(Source):
         if self.verbose:
             self._say(f"svcdoctor: {self._requests} API requests in {elapsed:.2f}s ({rounds} rounds)")
         objects = _sorted_unique(objects)
+        # One entry per resource, namespace and verb (six ConfigMaps forbidden are one finding).
+        unavailable = list({(u.resource, u.namespace, u.verb): u for u in unavailable}.values())
         return LiveRead(objects=objects, unavailable=unavailable, captured_at=captured_at,
                         context=self._context_name, server=self._server, server_version=version,
                         requests=self._requests, seconds=elapsed, rounds=rounds,
@@ -311,6 +313,7 @@ class LiveSource(Source):
             first.append(Read(kinds["Pod"], client_namespace, client_name))
             if client_namespace != namespace:
                 first.append(Read(kinds["NetworkPolicy"], client_namespace))
+        first = list(dict.fromkeys(first))  # a Service in kube-system asks some things twice
         version, outcomes = self._round(first, with_version=True)
         by_read = dict(zip(first, outcomes, strict=True))
         services_read = by_read[first[0]]
@@ -365,6 +368,7 @@ class LiveSource(Source):
             "ReplicaSet", "StatefulSet", "DaemonSet")]
         reads += [Read(BY_KIND["Namespace"]), Read(BY_KIND["Node"])]
         reads += self._kube_system_reads(lists=namespace not in ("", SYSTEM_NAMESPACE))
+        reads = list(dict.fromkeys(reads))
         version, outcomes = self._round(reads, with_version=True)
         objects = [obj for outcome in outcomes for obj in outcome.objects]
         return objects, [o.unavailable for o in outcomes if o.unavailable], version, 1

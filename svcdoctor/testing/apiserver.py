@@ -106,8 +106,8 @@ class SnapshotAPIServer:
 
     def _add(self, obj: Mapping[str, Any]) -> None:
         if obj.get("apiVersion") == "svcdoctor.dev/v1":
-            if obj.get("kind") == "SnapshotInfo" and obj.get("serverVersion"):
-                self.options.git_version = str(obj["serverVersion"])
+            if obj.get("kind") == "SnapshotInfo":
+                self._replay_info(obj)
             return
         resource = BY_KIND.get(str(obj.get("kind") or ""))
         if resource is None or resource.kind == "Secret":
@@ -120,6 +120,22 @@ class SnapshotAPIServer:
         metadata.setdefault("resourceVersion", str(self._resource_version))
         key = (k8s.namespace(stored) if resource.namespaced else "", k8s.name(stored))
         self._objects[resource.plural][key] = stored
+
+    def _replay_info(self, info: Mapping[str, Any]) -> None:
+        """Serve what the recording saw: its server version, and 403 for the reads it was refused."""
+        import re
+
+        if info.get("serverVersion"):
+            self.options.git_version = str(info["serverVersion"])
+        for item in k8s.as_list(info.get("unavailable")):
+            item = k8s.as_map(item)
+            if not item.get("resource") or "forbidden" not in str(item.get("reason") or ""):
+                continue
+            namespace = str(item.get("namespace") or "")
+            self.options.forbid.add(f"{namespace}/{item['resource']}" if namespace else str(item["resource"]))
+            user = re.search(r'User "([^"]+)"', str(item.get("reason")))
+            if user:
+                self.options.user = user.group(1)
 
     def delete(self, kind: str, namespace: str, name: str) -> None:
         """Remove an object (tests: an object that vanishes between two reads)."""
@@ -147,7 +163,9 @@ class SnapshotAPIServer:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> SnapshotAPIServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="snapshot-apiserver", daemon=True)
+        # A short poll interval: stop() waits for the serving loop to notice, up to this long.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="snapshot-apiserver", daemon=True)
         self._thread.start()
         return self
 
