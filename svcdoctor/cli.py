@@ -30,6 +30,9 @@ app = typer.Typer(
 )
 
 FAIL_ON = ("error", "warning", "info", "never")
+_SOURCE_WORDS = {"live": "cluster", "snapshot": "snapshot", "manifests": "manifests"}
+#: 128 + SIGPIPE, as a shell reports a writer whose reader went away (e.g. `| head`).
+EXIT_BROKEN_PIPE = 141
 
 NamespaceOption = Annotated[str | None, typer.Option("--namespace", "-n", help="Namespace of the Service.")]
 SnapshotOption = Annotated[
@@ -250,10 +253,12 @@ def check(
             pod = stand_in_for(loaded, client.namespace, client.name)
             client = Client("pod", client.namespace, k8s.name(pod)) if pod is not None else client
         if pod is None:
-            raise InputError(f"--from: Pod {client_pod} is not in the {source.kind}")
+            where = _SOURCE_WORDS.get(source.kind, source.kind)
+            raise InputError(f"--from: Pod {client_pod} is not in the {where}")
         client = Client("pod", client.namespace, client.name, k8s.pod_ip(pod))
     if client is not None and client.kind == "node" and loaded.node(client.name) is None and loaded.nodes:
-        raise InputError(f"--from-node: Node {client.name} is not in the {source.kind}")
+        where = _SOURCE_WORDS.get(source.kind, source.kind)
+        raise InputError(f"--from-node: Node {client.name} is not in the {where}")
     loaded = application.gather_live_evidence(invocation, loaded, target_namespace, name, client)
     report = diagnose_service(loaded, target_namespace, name, client=client,
                               options=application.options_for(invocation), source=source_description)
@@ -400,7 +405,11 @@ def run(argv: list[str] | None = None, prog_name: str = "svcdoctor") -> int:
         _error("interrupted")
         return 130
     except BrokenPipeError:
-        return EXIT_OK
+        return EXIT_BROKEN_PIPE
+    except SystemExit as error:
+        # rich turns a closed stdout into SystemExit(1); 1 means "findings" to a CI gate, so say
+        # what the shell would for a reader that went away instead.
+        return EXIT_BROKEN_PIPE if error.code == 1 else int(error.code or 0)
     except RecursionError:
         _error("input nested too deeply")
         return EXIT_USAGE

@@ -58,6 +58,15 @@ def test_kube_proxy_missing_without_a_replacement(tmp_path: Any) -> None:
     b.node("node-a", "172.18.0.2")
     b.deployment("kube-system", "coredns", {"k8s-app": "kube-dns"},
                  [b.container("coredns", "registry.k8s.io/coredns/coredns:v1.11.3", [])], replicas=1)
+    # kube-system's DaemonSets were recorded (the CNI's is there), and none is kube-proxy.
+    b.add({"apiVersion": "apps/v1", "kind": "DaemonSet",
+           "metadata": {"name": "kindnet", "namespace": "kube-system", "uid": "0d1f4a52-kindnet",
+                        "labels": {"app": "kindnet"}},
+           "spec": {"selector": {"matchLabels": {"app": "kindnet"}},
+                    "template": {"metadata": {"labels": {"app": "kindnet"}},
+                                 "spec": {"containers": [{"name": "kindnet-cni",
+                                                          "image": "docker.io/kindest/kindnetd:v20241108"}]}}},
+           "status": {"desiredNumberScheduled": 1, "numberReady": 1, "currentNumberScheduled": 1}})
     b.deployment("app", "api", {"app": "api"}, [b.container("api", "example/api:1", [])], replicas=1)
     b.service("app", "api", {"app": "api"}, [{"name": "http", "port": 80, "targetPort": 8080}])
     report = _report(b.build(), tmp_path, "api", "-n", "app")
@@ -73,3 +82,18 @@ def test_local_policy_drop_is_intended_not_missing(tmp_path: Any) -> None:
     report = _report(objects, tmp_path, "api", "-n", "app")
     ids = [finding["id"] for finding in report["findings"]]
     assert not {"SD802", "SD803", "SD804", "SD805"} & set(ids), report["findings"]
+
+
+def test_no_kube_system_daemon_sets_recorded_is_not_a_missing_kube_proxy(tmp_path: Any) -> None:
+    # A snapshot holding only CoreDNS from kube-system says nothing about kube-proxy: no false alarm.
+    b = ClusterBuilder()
+    b.snapshot_info()
+    b.namespace("app")
+    b.node("node-a", "172.18.0.2")
+    b.deployment("kube-system", "coredns", {"k8s-app": "kube-dns"},
+                 [b.container("coredns", "registry.k8s.io/coredns/coredns:v1.11.3", [])], replicas=1)
+    b.deployment("app", "api", {"app": "api"}, [b.container("api", "example/api:1", [])], replicas=1)
+    b.service("app", "api", {"app": "api"}, [{"name": "http", "port": 80, "targetPort": 8080}])
+    report = _report(b.build(), tmp_path, "api", "-n", "app")
+    assert "SD801" not in [finding["id"] for finding in report["findings"]]
+    assert {step["step"]: step["status"] for step in report["steps"]}[8] == "skipped"
