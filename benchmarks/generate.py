@@ -96,8 +96,15 @@ def write(document: dict[str, Any], path: str, output_format: str) -> None:
         else:
             import yaml
 
-            dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-            yaml.dump(document, handle, Dumper=dumper, sort_keys=False, width=120)
+            base: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+            class Dumper(base):  # type: ignore[misc,valid-type]
+                """No anchors and aliases: kubectl never writes them (the builder shares some dicts)."""
+
+                def ignore_aliases(self, data: Any) -> bool:
+                    return True
+
+            yaml.dump(document, handle, Dumper=Dumper, sort_keys=False, width=120)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -38,6 +38,8 @@ _BLOCK_PREFIX = re.compile(r"^[ \t?:-]*", re.MULTILINE)
 #: kubectl writes a List's items at column 0 ("- apiVersion: …") and separates documents by "---".
 _ITEM_START = re.compile(r"^- ", re.MULTILINE)
 _DOCUMENT_START = re.compile(r"^---", re.MULTILINE)
+#: Where a YAML anchor may stand ("key: &name", "- &name", "[&name"); only then can aliases multiply.
+_ANCHOR = re.compile(r"(?:^|[\s\[{,:-])&[^\s&]")
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,7 @@ def parse_documents(text: str, path: str) -> list[Document]:
         raise InputError(f"invalid YAML: {str(error).splitlines()[0]}", path) from None
     except RecursionError:
         raise InputError("nested too deeply", path) from None
-    if "&" in text:
+    if _ANCHOR.search(text):
         for document in documents:
             _refuse_alias_bomb(document.body, path)
     return documents
