@@ -92,6 +92,24 @@ def serving_ports(snapshot: Snapshot, pods: Iterable[Obj]) -> list[tuple[Obj, li
     return result
 
 
+def selected_serving_ports(context: Any) -> tuple[Obj, list[tuple[Obj, list[DeclaredPort]]]]:
+    """The Service and its selected, serving Pods with their declared ports, for the port checks.
+
+    Raises :class:`~svcdoctor.checks.interface.Skip` when there are no Pods to compare with.
+    """
+    from svcdoctor.checks.interface import Skip
+
+    service = context.require_service()
+    if k8s.service_type(service) == "ExternalName":
+        raise Skip("an ExternalName Service has no Pods behind it")
+    if not context.has_selector:
+        raise Skip("the Service has no selector, so no Pods are known to it")
+    serving = serving_ports(context.snapshot, context.selected_pods)
+    if not serving:
+        raise Skip("the selector selects no Pod (SD301)")
+    return service, serving
+
+
 def port_field(index: int, key: str = "targetPort") -> str:
     return f"spec.ports[{index}].{key}"
 

@@ -14,20 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s, ports
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip
+from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity
 from svcdoctor.k8s import Obj
 from svcdoctor.similarity import closest
 
 
 def run(context: Context) -> Iterator[Finding]:
-    service = context.require_service()
-    if k8s.service_type(service) == "ExternalName":
-        raise Skip("an ExternalName Service has no Pods behind it")
-    if not context.has_selector:
-        raise Skip("the Service has no selector, so no Pods are known to it")
-    serving = ports.serving_ports(context.snapshot, context.selected_pods)
-    if not serving:
-        raise Skip("the selector selects no Pod (SD301)")
+    service, serving = ports.selected_serving_ports(context)
     namespace, name = context.target.namespace, context.target.name
     pods = [pod for pod, _ in serving]
     declared_by_pod = {id(pod): declared for pod, declared in serving}
