@@ -390,9 +390,12 @@ def run(argv: list[str] | None = None, prog_name: str = "svcdoctor") -> int:
     except click_exceptions.UsageError as error:
         _error(error.format_message().replace("\n", " "))
         return EXIT_USAGE
-    except click_exceptions.Abort:
+    except typer.Abort:
         _error("aborted")
         return 130
+    except click_exceptions.ClickException as error:
+        _error(error.format_message())
+        return EXIT_USAGE
     except KeyboardInterrupt:
         _error("interrupted")
         return 130

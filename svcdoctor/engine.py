@@ -38,7 +38,10 @@ CAUSES: dict[str, frozenset[str]] = {
     "SD206": frozenset({"SD701", "SD702"}),
     "SD207": frozenset({"SD904"}),
     "SD208": frozenset({"SD903"}),
-    "SD604": frozenset({"SD601"}),
+    "SD604": frozenset({"SD601", "SD602"}),
+    # A client that policy denies sees its probes to the Pods (or the node ports) time out.
+    "SD601": frozenset({"SD902", "SD904"}),
+    "SD602": frozenset({"SD902", "SD904"}),
     "SD603": frozenset({"SD701"}),
     "SD703": frozenset({"SD701"}),
     "SD704": frozenset({"SD701"}),

@@ -210,7 +210,11 @@ def target_port(port: Mapping[str, Any]) -> int | str:
     """A Service port's targetPort: an int, a name, or the port itself when unset."""
     value = port.get("targetPort")
     if value is None or value == "" or value == 0:
-        return int(port.get("port") or 0)
+        number = port.get("port")
+        if isinstance(number, int):
+            return number
+        # A hand-written manifest may hold anything here; 0 means "no usable port".
+        return int(str(number)) if str(number).isdigit() else 0
     if isinstance(value, int):
         return value
     text = str(value)

@@ -30,7 +30,7 @@ def reach(
     ] = None,
     port: Annotated[
         list[str] | None,
-        typer.Option("--port", "-p", help="PORT[/PROTOCOL] at the destination Pod (a number or a container port "
+        typer.Option("--port", "-p", help="A port at the destination Pod, e.g. 80, 53/UDP or http (a container port "
                                           "name); repeatable. Default: every port the Pods declare."),
     ] = None,
     via_service: Annotated[

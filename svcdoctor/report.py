@@ -89,13 +89,21 @@ class Report:
             "client": self.client,
             "source": self.source,
             "verdict": self.verdict,
-            "findings": [finding.to_dict() for finding in self.findings],
+            "findings": [self._finding_dict(finding) for finding in self.findings],
             "steps": [step.to_dict() for step in self.steps],
         }
         if self.suppressed:
-            result["suppressed"] = [finding.to_dict() for finding in self.suppressed]
+            result["suppressed"] = [self._finding_dict(finding) for finding in self.suppressed]
         if self.notes:
             result["notes"] = list(self.notes)
+        return result
+
+    def _finding_dict(self, finding: Finding) -> dict[str, Any]:
+        """A finding's JSON, with ``location`` (file and line of the offending field) when known."""
+        result = finding.to_dict()
+        origin = self.origin_of(finding)
+        if origin is not None:
+            result["location"] = {"path": origin[0], "line": origin[1]}
         return result
 
 

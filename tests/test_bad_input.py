@@ -299,14 +299,14 @@ def _assert_well_behaved(result: CliResult) -> None:
         assert "internal error" not in result.stdout, result.stdout
 
 
-@settings(max_examples=120, deadline=None, derandomize=True,
+@settings(max_examples=100, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(INPUTS)
 def test_fuzz_loader(data: bytes) -> None:
     _assert_well_behaved(run_cli(*CHECK, "--snapshot", "-", "-o", "json", stdin=data))
 
 
-@settings(max_examples=30, deadline=None, derandomize=True,
+@settings(max_examples=25, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mutated_documents())
 def test_fuzz_scan(data: bytes) -> None:

@@ -336,3 +336,10 @@ def test_helm_source_comments_name_the_template(tmp_path: Path) -> None:
     assert origin.note == "Deployment default/web's template, from web/templates/deployment.yaml"
     result = run_cli("check", "web", "--manifests", "-", "-o", "github", stdin=stream)
     assert "(<stdin> line 8) (from web/templates/service.yaml)" in result.stdout.splitlines()[0]
+
+
+def test_json_findings_carry_their_location(tmp_path: Path) -> None:
+    path = _write(tmp_path, "svc.yaml", SERVICE)
+    report = run_cli("check", "web", "--manifests", str(path), "-o", "json").json()
+    assert report["findings"][0]["id"] == "SD301"
+    assert report["findings"][0]["location"] == {"path": str(path), "line": 6}

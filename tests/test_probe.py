@@ -167,7 +167,7 @@ def test_record_probe_stores_results_that_replay_offline(tmp_path: Path, monkeyp
                              "--kubeconfig", config)
             assert result.exit_code == 0, result.stderr
             without_name = run_cli("record", "--probe", "-o", str(tmp_path / "x.yaml"), "--kubeconfig", config)
-            assert without_name.exit_code == 2 and "needs the Service's name" in without_name.stderr
+            assert without_name.exit_code == 2 and "--probe needs" in without_name.stderr
     finally:
         listener.close()
     items = yaml.safe_load(recorded.read_text())["items"]
@@ -177,3 +177,58 @@ def test_record_probe_stores_results_that_replay_offline(tmp_path: Path, monkeyp
     replay = run_cli("check", "web", "-n", "shop", "--snapshot", str(recorded), "-o", "json", "--fail-on", "never")
     found = [f["id"] for f in replay.json()["findings"]]
     assert "SD901" in found and "SD906" in found
+
+
+def test_job_runs_the_read_only_service_account_and_names_where_it_probes_from(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from svcdoctor.probe.analysis import describe_source, node_of_source
+    from svcdoctor.probe.gather import probe_source
+
+    job = yaml.safe_load((ROOT / "deploy" / "job.yaml").read_text())
+    rbac = list(yaml.safe_load_all((ROOT / "deploy" / "rbac.yaml").read_text()))
+    accounts = {(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in rbac if o["kind"] == "ServiceAccount"}
+    pod_spec = job["spec"]["template"]["spec"]
+    assert (job["metadata"]["namespace"], pod_spec["serviceAccountName"]) in accounts
+    container = pod_spec["containers"][0]
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    env = {item["name"]: item for item in container["env"]}
+    args = [a.replace("$(SERVICE)", env["SERVICE"]["value"]).replace("$(SERVICE_NAMESPACE)", "shop")
+            for a in container["args"]]
+    assert args[:2] == ["check", "backend"] and "--probe" in args
+    monkeypatch.setenv("SVCDOCTOR_POD_NAMESPACE", "svcdoctor")
+    monkeypatch.setenv("SVCDOCTOR_POD_NAME", "svcdoctor-x7k2p")
+    monkeypatch.setenv("SVCDOCTOR_NODE_NAME", "node-b")
+    snapshot = build_snapshot(nodeport_cluster())
+    source = probe_source(snapshot, "10.96.0.10")
+    assert source == "svcdoctor/svcdoctor-x7k2p on node node-b"
+    assert node_of_source(snapshot, source) == "node-b"
+    assert describe_source(snapshot, source) == "Pod svcdoctor/svcdoctor-x7k2p on node node-b"
+    assert {env[v]["valueFrom"]["fieldRef"]["fieldPath"] for v in
+            ("SVCDOCTOR_POD_NAMESPACE", "SVCDOCTOR_POD_NAME", "SVCDOCTOR_NODE_NAME")} == {
+        "metadata.namespace", "metadata.name", "spec.nodeName"}
+
+
+def test_without_control_probes_a_drop_from_outside_says_where_it_was_sent_from() -> None:
+    from svcdoctor.engine import diagnose_service
+    from svcdoctor.probe.evidence import probe_result_object
+
+    b = ClusterBuilder()
+    b.namespace("shop")
+    b.node("node-a", "172.18.0.2")
+    pods = b.deployment("shop", "api", {"app": "api"}, [b.container("api", "x", [{"name": "http",
+                                                                                   "containerPort": 8080}])])
+    b.service("shop", "api", {"app": "api"}, [{"name": "http", "port": 80, "targetPort": "http"}])
+    probes = [probe_result_object(ProbeResult(p["status"]["podIP"], 8080, "TCP", "timeout", "192.168.1.23", "pod",
+                                              f"Pod shop/{p['metadata']['name']}", 2.0)) for p in pods]
+    report = diagnose_service(build_snapshot([*b.build(), *probes]), "shop", "api")
+    found = [f for f in report.findings if f.id == "SD902"]
+    assert len(found) == 2 and "192.168.1.23" in found[0].message and "deploy/job.yaml" in found[0].message
+    assert not any(f.id == "SD905" for f in report.findings)  # no control probe: it cannot tell
+
+
+def test_syn_probes_only_go_to_pod_addresses() -> None:
+    from svcdoctor.probe.gather import _syn_eligible
+
+    snapshot = build_snapshot(nodeport_cluster())
+    eligible = {t.kind for t in plan(snapshot, "shop", "web", 64).targets if _syn_eligible(t)}
+    assert eligible == {"pod"}  # ClusterIP, NodePort and LB addresses may be DNATed on the probing host

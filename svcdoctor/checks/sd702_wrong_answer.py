@@ -18,7 +18,8 @@ from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip
 from svcdoctor.checks.sd701_name_does_not_resolve import for_client
 from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.evidence import addresses, answers_about, cnames, failed, whose_address
-from svcdoctor.dns.records import absolute, expected_addresses, service_fqdn
+from svcdoctor.dns.records import absolute, expected_addresses, expected_records, records_named, service_fqdn
+from svcdoctor.k8s import Obj
 
 
 def run(context: Context) -> Iterator[Finding]:
@@ -30,8 +31,10 @@ def run(context: Context) -> Iterator[Finding]:
     domain = cluster_domain(snapshot, context.options.cluster_domain)
     about = [item for item in for_client(context, list(answers_about(snapshot, namespace, name, domain.domain)))
              if not failed(item.answer)]
-    if not about:
+    srv_findings = list(srv_problems(context, service, domain.domain, domain.origin))
+    if not about and not srv_findings:
         raise Skip(f"no DNS answer with data about {name}.{namespace}")
+    yield from srv_findings
     fqdn = service_fqdn(namespace, name, domain.domain)
     external = k8s.service_type(service) == "ExternalName"
     headless = k8s.is_headless(service)
@@ -101,6 +104,33 @@ def run(context: Context) -> Iterator[Finding]:
             subject=context.service_ref,
             caused_by=caused_by,
             key=f"{answer.name}|{answer.source}|{answer.type}",
+        )
+
+
+def srv_problems(context: Context, service: Obj, zone: str, origin: str) -> Iterator[Finding]:
+    """SRV answers for the Service's named ports that differ from the records the spec gives."""
+    expected = [r for r in expected_records(context.snapshot, service, zone) if r.type == "SRV"]
+    owners = {r.name for r in expected}
+    for answer in context.snapshot.dns_answers:
+        owner = absolute(answer.name)
+        if answer.type != "SRV" or owner not in owners or answer.rcode != "NOERROR" or not answer.answers:
+            continue
+        wanted = {r.data for r in records_named(expected, owner, "SRV")}
+        got = {f"{value.split()[0]} {absolute(value.split()[1])}" for item in answer.answers
+               if isinstance(item, dict) and item.get("type") == "SRV"
+               for value in [str(item.get("value", ""))] if len(value.split()) == 2}
+        if got == wanted:
+            continue
+        yield CHECK.finding(
+            f"SRV {owner} answered {', '.join(sorted(got)) or 'nothing usable'}; the spec gives "
+            f"{', '.join(sorted(wanted))} (port number and target): clients that discover the port by SRV go "
+            "elsewhere.",
+            severity="warning",
+            evidence=[Evidence(None, "DNSAnswer", {"name": answer.name, "type": "SRV", "answers": list(answer.answers),
+                                                   "server": answer.server}),
+                      Evidence(None, "cluster domain", zone, origin)],
+            next=[f"dig SRV {owner}" + (f" @{answer.server}" if answer.server else "")],
+            subject=context.service_ref, key=f"srv|{owner}",
         )
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, Context, Evidence, Finding
 from svcdoctor.k8s import ObjectRef
-from svcdoctor.probe.analysis import POD, object_name, probe_evidence, service_probes_or_skip
+from svcdoctor.probe.analysis import POD, node_of_source, object_name, probe_evidence, service_probes_or_skip
 from svcdoctor.selectors import from_label_selector
 
 
@@ -54,8 +54,11 @@ def run(context: Context) -> Iterator[Finding]:
                     else "no NetworkPolicy in the snapshot selects it, so suspect the CNI on "
                          f"{'node ' + node if node else 'its node'} or a host firewall")
         label = f"{namespace}/{name}" if name else probe.ip
-        if not working and not probe.source:
-            suspects += "; if the probes ran outside the cluster network, rerun them from inside (deploy/job.yaml)"
+        outside = "/" not in probe.source and not node_of_source(context.snapshot, probe.source)
+        if not working and outside:
+            suspects += (f"; the probes left from {probe.source or 'an unrecorded place'}, which is no Pod or Node of "
+                         "the cluster: if cluster addresses are not routed there, rerun them from inside "
+                         "(deploy/job.yaml)")
         impact = "degraded" if working else "unreachable"
         evidence = [Evidence(ref, "probe", probe_evidence(probe))]
         if policies:

@@ -9,9 +9,31 @@ from functools import lru_cache
 Network = tuple[int, int, int]
 
 
+def _ipv4(text: str) -> int | None:
+    """A dotted quad as an integer, or None when ``text`` is not a plain one (then ipaddress decides)."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    value = 0
+    for part in parts:
+        if not part.isdigit() or len(part) > 3 or (len(part) > 1 and part[0] == "0"):
+            return None
+        number = int(part)
+        if number > 255:
+            return None
+        value = value << 8 | number
+    return value
+
+
 @lru_cache(maxsize=200_000)
 def network(text: str) -> Network:
     """``10.0.0.0/8`` / ``172.30.0.41`` / ``2001:db8::/32`` → (version, network, mask)."""
+    host, _, length = text.strip().partition("/")
+    value = _ipv4(host)
+    if value is not None and (not length or (length.isdigit() and int(length) <= 32)):
+        bits = int(length) if length else 32
+        mask = ((1 << bits) - 1) << (32 - bits)
+        return 4, value & mask, mask
     parsed = ipaddress.ip_network(text.strip(), strict=False)
     bits = 32 if parsed.version == 4 else 128
     mask = ((1 << parsed.prefixlen) - 1) << (bits - parsed.prefixlen)
@@ -21,6 +43,9 @@ def network(text: str) -> Network:
 @lru_cache(maxsize=200_000)
 def address(text: str) -> tuple[int, int]:
     """``172.30.0.41`` → (version, integer)."""
+    value = _ipv4(text.strip())
+    if value is not None:
+        return 4, value
     parsed = ipaddress.ip_address(text.strip())
     return parsed.version, int(parsed)
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
 Match = tuple[Any, ...]
@@ -36,6 +37,9 @@ Action = tuple[Any, ...]
 #: Built-in iptables chains → (hook, priority of their table).
 IPTABLES_TABLE_PRIORITY = {"raw": -300, "mangle": -150, "nat": -100, "filter": 0, "security": 50}
 NAT_SOURCE_PRIORITY = 100
+
+#: The (shared, read-only) index of a chain too short to need one.
+_NO_INDEX: Mapping[int, tuple[int, ...]] = MappingProxyType({})
 
 #: The verdicts a trace can end with. "" means no rule decided: the packet goes on untouched.
 VERDICTS = ("ACCEPT", "DROP", "REJECT", "")
@@ -74,9 +78,9 @@ class Chain:
     #: What happens when a base chain ends: ``accept`` or ``drop``.
     policy: str = "accept"
     #: rule indexes by exact destination address (an int), for rules matching one host address.
-    by_destination: Mapping[int, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
+    by_destination: Mapping[int, tuple[int, ...]] = field(default_factory=lambda: _NO_INDEX, repr=False, compare=False)
     #: rule indexes by exact destination port, for rules matching one port (and no one host).
-    by_port: Mapping[int, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
+    by_port: Mapping[int, tuple[int, ...]] = field(default_factory=lambda: _NO_INDEX, repr=False, compare=False)
     #: indexes of rules that may match any destination (always examined).
     general: tuple[int, ...] = field(default=(), repr=False, compare=False)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from functools import lru_cache
 
 from svcdoctor.dataplane import addresses
 from svcdoctor.dataplane.interface import (
@@ -65,6 +66,7 @@ def tokens(line: str) -> list[str]:
             for quoted, token in _TOKEN.findall(line)]
 
 
+@lru_cache(maxsize=65536)
 def _ports(text: str) -> tuple[tuple[int, int], ...]:
     ranges = []
     for part in text.split(","):
@@ -73,13 +75,20 @@ def _ports(text: str) -> tuple[tuple[int, int], ...]:
     return tuple(ranges)
 
 
+@lru_cache(maxsize=200_000)
 def _networks(text: str) -> tuple[addresses.Network, ...]:
     return tuple(addresses.network(part) for part in text.split(","))
 
 
+@lru_cache(maxsize=1024)
 def _mark(text: str) -> tuple[int, int]:
     value, _, mask = text.partition("/")
     return int(value, 0), int(mask, 0) if mask else 0xFFFFFFFF
+
+
+@lru_cache(maxsize=256)
+def _states(text: str) -> frozenset[str]:
+    return frozenset(text.upper().split(","))
 
 
 def parse_rule(table: str, chain: str, words: list[str], text: str, line: int) -> Rule:
@@ -147,7 +156,7 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int) -
             matches.append(("mark", mark_value, mark_mask, negate))
             index += 1
         elif word in ("--ctstate", "--state"):
-            matches.append(("ctstate", frozenset(value.upper().split(",")), negate))
+            matches.append(("ctstate", _states(value), negate))
             index += 1
         elif word in ("--mode", "--probability", "--every", "--packet"):
             statistic[word] = value

@@ -499,7 +499,7 @@ def parse(text: str) -> Ruleset:
     while index < len(lines):
         raw = lines[index]
         index += 1
-        line = _HANDLE.sub("", raw).strip()
+        line = (_HANDLE.sub("", raw) if "# handle" in raw else raw).strip()
         if not line or line.startswith("#"):
             continue
         if block is not None and block[0] in ("set", "map"):
@@ -516,7 +516,8 @@ def parse(text: str) -> Ruleset:
                 continue
             # A rule may wrap over several lines while its braces are open.
             while line.count("{") > line.count("}") and index < len(lines):
-                line += " " + _HANDLE.sub("", lines[index]).strip()
+                following = lines[index]
+                line += " " + (_HANDLE.sub("", following) if "# handle" in following else following).strip()
                 index += 1
             words = tokens(line)
             if words and words[0] in ("type", "policy", "comment", "devices"):

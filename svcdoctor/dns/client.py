@@ -122,7 +122,7 @@ def namespace_of_source(source: str) -> str:
     """The namespace of a ``NS/POD`` source ("" for a node, an address or nothing)."""
     if "/" not in source or source.startswith("node/"):
         return ""
-    return source.split("/", 1)[0]
+    return source.split("/", 1)[0].strip()
 
 
 def service_named(name: str, from_namespace: str, zone: str) -> tuple[str, str] | None:

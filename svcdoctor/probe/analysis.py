@@ -87,6 +87,8 @@ def describe_source(snapshot: Snapshot, source: str) -> str:
     node = node_of_source(snapshot, source)
     if source.startswith("node/"):
         return f"node {source[5:]}"
+    if " on node " in source:
+        return f"Pod {source}"
     if "/" in source:
         return f"Pod {source}" + (f" on node {node}" if node else "")
     if node:
@@ -101,6 +103,8 @@ def node_of_source(snapshot: Snapshot, source: str) -> str:
     """
     if source.startswith("node/"):
         return source[5:]
+    if " on node " in source:
+        return source.rsplit(" on node ", 1)[1].strip()
     if "/" in source:
         namespace, _, name = source.partition("/")
         pod = snapshot.pod(namespace, name)

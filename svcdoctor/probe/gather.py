@@ -33,6 +33,7 @@ from svcdoctor.dns.cluster_dns import dns_service_ips
 from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.records import cluster_ips, dns_endpoints, service_fqdn
 from svcdoctor.errors import InputError
+from svcdoctor.probe.analysis import POD
 from svcdoctor.probe.plan import Plan, ProbeTarget, plan
 from svcdoctor.snapshot import DNSAnswer, ProbeResult, Snapshot
 
@@ -86,21 +87,22 @@ def local_address(towards: str) -> str:
 
 
 def probe_source(snapshot: Snapshot, towards: str) -> str:
-    """Where probes leave from: ``NS/POD`` (the in-cluster Job sets SVCDOCTOR_POD_NAMESPACE/_NAME),
-    ``node/NAME``, or the local address."""
+    """Where probes leave from: ``NS/POD`` (``NS/POD on node NODE`` when the in-cluster Job sets
+    SVCDOCTOR_POD_NAMESPACE, SVCDOCTOR_POD_NAME and SVCDOCTOR_NODE_NAME), ``node/NAME``, or the local address."""
     namespace, name = os.environ.get("SVCDOCTOR_POD_NAMESPACE", ""), os.environ.get("SVCDOCTOR_POD_NAME", "")
+    node = os.environ.get("SVCDOCTOR_NODE_NAME", "")
     if namespace and name:
-        return f"{namespace}/{name}"
+        return f"{namespace}/{name}" + (f" on node {node}" if node else "")
     address = local_address(towards) if towards else ""
     if not address:
         return "this machine (no route to the cluster addresses)"
     for pod in snapshot.pods_with_ip(address):
         if not k8s.spec(pod).get("hostNetwork"):
             return f"{k8s.namespace(pod)}/{k8s.name(pod)}"
-    for node in snapshot.nodes:
-        for item in k8s.as_list(k8s.status(node).get("addresses")):
+    for node_object in snapshot.nodes:
+        for item in k8s.as_list(k8s.status(node_object).get("addresses")):
             if isinstance(item, dict) and item.get("address") == address:
-                return f"node/{k8s.name(node)}"
+                return f"node/{k8s.name(node_object)}"
     return address
 
 
@@ -138,11 +140,17 @@ def questions(snapshot: Snapshot, namespace: str, name: str, client: Client | No
     return result[:MAX_DNS_QUESTIONS]
 
 
+def _syn_eligible(target: ProbeTarget) -> bool:
+    """SYN probes only for Pod addresses: Service addresses (ClusterIP, NodePort, load balancer) may be
+    DNATed on this very host, and a raw socket sees the reply before conntrack turns it back."""
+    return target.protocol == "TCP" and target.kind == POD and ":" not in target.ip
+
+
 def _method(targets: Sequence[ProbeTarget]) -> str:
     wanted = os.environ.get(METHOD_VARIABLE, "")
     if wanted in ("connect", "syn"):
         return wanted
-    if not any(t.protocol == "TCP" and ":" not in t.ip for t in targets):
+    if not any(_syn_eligible(t) for t in targets):
         return "connect"
     from svcdoctor.probe.syn import raw_sockets_allowed
 
@@ -166,34 +174,27 @@ async def _run(probe_plan: Plan, asked: Sequence[Question], server: str, zone: s
 
     targets = probe_plan.targets
     tcp = [t for t in targets if t.protocol == "TCP"]
+    syn = [t for t in tcp if method == "syn" and _syn_eligible(t)]
+    connects = [t for t in tcp if t not in syn]
     results: dict[ProbeTarget, tuple[str, float]] = {}
-    tcp_task: Any
-    if method == "syn":
+    syn_task: Any = asyncio.sleep(0, result=[])
+    if syn:
         from svcdoctor.probe.syn import syn_all
 
-        ipv4 = [t for t in tcp if ":" not in t.ip]
-        tcp_task = asyncio.gather(
-            asyncio.to_thread(syn_all, [(t.ip, t.port) for t in ipv4], timeout),
-            asyncio.gather(*(connect(t.ip, t.port, timeout) for t in tcp if ":" in t.ip)))
-    else:
-        tcp_task = asyncio.gather(*(connect(t.ip, t.port, timeout) for t in tcp))
+        syn_task = asyncio.to_thread(syn_all, [(t.ip, t.port) for t in syn], timeout)
     udp = [t for t in targets if t.is_dns]
     control_task = ask(f"kubernetes.default.svc.{zone}.", "A", server, timeout) if server else asyncio.sleep(0)
     gathered = await asyncio.gather(
-        tcp_task,
+        syn_task,
+        asyncio.gather(*(connect(t.ip, t.port, timeout) for t in connects)),
         asyncio.gather(*(_dns_probe(t, zone, timeout) for t in udp)),
         asyncio.gather(*(resolve(q.name, q.type, q.config, server, timeout, q.source) for q in asked))
         if server else asyncio.sleep(0, result=[]),
         control_task,
     )
-    tcp_results, udp_results, answers, control = gathered
-    if method == "syn":
-        syn_results, other = tcp_results
-        ipv4 = [t for t in tcp if ":" not in t.ip]
-        results.update(zip(ipv4, syn_results, strict=True))
-        results.update(zip([t for t in tcp if ":" in t.ip], other, strict=True))
-    else:
-        results.update(zip(tcp, tcp_results, strict=True))
+    syn_results, connect_results, udp_results, answers, control = gathered
+    results.update(zip(syn, syn_results, strict=True))
+    results.update(zip(connects, connect_results, strict=True))
     for target, (result, seconds, _) in zip(udp, udp_results, strict=True):
         results[target] = (result, seconds)
     ordered = [results[t] for t in targets]
@@ -215,7 +216,8 @@ def gather(snapshot: Snapshot, namespace: str, name: str, client: Client | None,
     method = _method(probe_plan.targets)
     budget = timeout * (1 + max(len(q.config.searches) for q in asked) if asked else 1)
     lines = [f"svcdoctor: probing {len(probe_plan.targets)} address(es) of {namespace}/{name} from {source} "
-             f"({'SYN' if method == 'syn' else 'TCP connect'}, all at once, {timeout:g} s each)"]
+             f"({'SYN to Pods, TCP connect to Service addresses' if method == 'syn' else 'TCP connect'}, "
+             f"all at once, {timeout:g} s each)"]
     if probe_plan.left_out:
         lines.append(f"svcdoctor: {probe_plan.left_out} more target(s) left out by --max-probes {limit}")
     if server:
@@ -236,26 +238,3 @@ def gather(snapshot: Snapshot, namespace: str, name: str, client: Client | None,
         answers.append(DNSAnswer(f"kubernetes.default.svc.{zone}.", "A", rcode, tuple(data), "", server))
     return snapshot.with_evidence(dns_answers=answers, probe_results=probe_results)
 
-
-def record_probes(objects: Sequence[dict[str, Any]], namespace: str, name: str, client_pod: str = "", *,
-                  probe_timeout: float = 2.0, max_probes: int = 64, dns_server: str | None = None,
-                  cluster_domain: str | None = None) -> list[dict[str, Any]]:
-    """For ``record --probe``: probe ``namespace/name`` using the recorded ``objects`` and return the
-    ``DNSAnswer`` / ``ProbeResult`` objects to store beside them (so CI replays them offline)."""
-    from svcdoctor.app import Invocation
-    from svcdoctor.probe.evidence import evidence_objects
-    from svcdoctor.snapshot import build_snapshot
-
-    if not name:
-        raise InputError("record --probe needs the Service's name: probes are sent for one Service")
-    snapshot = build_snapshot(objects)
-    client = None
-    if client_pod:
-        pod_namespace, _, pod_name = client_pod.partition("/")
-        client = Client("pod", pod_namespace, pod_name)
-    invocation = Invocation(probe=True, probe_timeout=probe_timeout, max_probes=max_probes, dns_server=dns_server,
-                            cluster_domain=cluster_domain)
-    probed = gather(snapshot, namespace, name, client, invocation)
-    added_answers = probed.dns_answers[len(snapshot.dns_answers):]
-    added_probes = probed.probe_results[len(snapshot.probe_results):]
-    return evidence_objects(added_answers, added_probes)

@@ -14,9 +14,11 @@ import re
 from typing import Any
 
 from rich import box
+from rich.color import ColorSystem
 from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
 from rich.panel import Panel
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
@@ -77,7 +79,13 @@ def _details(finding: Finding) -> Table:
 
 
 def location_text(report: Report, finding: Finding) -> str:
-    """``file:line`` of the field a finding points at (manifests runs), "" when not known."""
+    """``file:line`` of the field a finding points at (manifests runs), "" when not known.
+
+    A recorded snapshot knows its objects' lines too, but there the line of a Service in a dump
+    is noise in a terminal; SARIF and ``-o github`` still carry it.
+    """
+    if (report.source or {}).get("kind") == "snapshot":
+        return ""
     origin = report.origin_of(finding)
     if origin is None:
         return ""
@@ -186,19 +194,33 @@ def render(report: Report, options: Any) -> str:
 def render_scan(reports: list[Report], options: Any) -> str:
     console, buffer = _console(options)
     console.print(Text(f"svcdoctor scan: {len(reports)} Service(s), worst first", style="bold"))
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
-    table.add_column("verdict", no_wrap=True)
-    table.add_column("service", overflow="fold")
-    table.add_column("root cause", overflow="fold")
-    table.add_column("findings", justify="right", no_wrap=True)
-    for report in reports:
-        root = report.root_cause
-        cause = f"{root.id} {root.title}" if root and root.severity is not Severity.INFO else "–"
-        counted = sum(1 for f in report.findings if f.severity is not Severity.INFO)
-        table.add_row(Text(report.verdict, style=VERDICT_STYLES.get(report.verdict, "")), str(report.target),
-                      cause, str(counted))
     if reports:
-        console.print(table)
+        # Padded by hand and written straight out: a rich Table (or Text) measures and wraps
+        # every cell, which costs seconds at thousands of rows; these columns are simple.
+        rows = []
+        for report in reports:
+            root = report.root_cause
+            cause = f"{root.id} {root.title}" if root and root.severity is not Severity.INFO else "–"
+            counted = sum(1 for f in report.findings if f.severity is not Severity.INFO)
+            rows.append((report.verdict, str(report.target), cause, str(counted)))
+        verdict_width = max(len("verdict"), *(len(row[0]) for row in rows))
+        service_width = max(len("service"), *(len(row[1]) for row in rows))
+        count_width = len("findings")
+        width = int(getattr(options, "width", 100) or 100)
+        longest_cause = max(len("root cause"), *(len(row[2]) for row in rows))
+        cause_width = min(longest_cause, max(20, width - verdict_width - service_width - count_width - 6))
+        color = bool(getattr(options, "color", False))
+        verdicts = {verdict: _styled(f"{verdict:<{verdict_width}}", VERDICT_STYLES.get(verdict, ""), color)
+                    for verdict in {row[0] for row in rows}}
+        lines = [_styled(f"{'verdict':<{verdict_width}}  {'service':<{service_width}}  "
+                         f"{'root cause':<{cause_width}}  {'findings':>{count_width}}", "bold", color),
+                 _styled("─" * (verdict_width + service_width + cause_width + count_width + 6), "dim", color)]
+        for verdict, service, cause, count in rows:
+            if len(cause) > cause_width:
+                cause = cause[: cause_width - 1] + "…"
+            lines.append(f"{verdicts[verdict]}  {service:<{service_width}}  {cause:<{cause_width}}  "
+                         f"{count:>{count_width}}")
+        buffer.write("\n".join(lines) + "\n")
     counts: dict[str, int] = {}
     for report in reports:
         counts[report.verdict] = counts.get(report.verdict, 0) + 1
@@ -228,7 +250,15 @@ def _print_scan_suppressed(console: Console, reports: list[Report], options: Any
                     console.print(Text(f"   {report.target}: {note}", style="dim"))
 
 
-_TRAILING_SPACE = re.compile(r"[ ]+((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
+def _styled(text: str, style: str, color: bool) -> str:
+    """``text`` with the ANSI codes of a rich style, when colour is on."""
+    if not color or not style:
+        return text
+    return Style.parse(style).render(text, color_system=ColorSystem.STANDARD)
+
+
+# The lookbehind starts a match only at the first space of a run: linear, not quadratic, in long runs.
+_TRAILING_SPACE = re.compile(r"(?<! ) +((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
 
 
 def _tidy(text: str) -> str:

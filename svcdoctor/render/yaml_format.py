@@ -13,7 +13,9 @@ from svcdoctor.report import Report
 
 def _dump(document: Any) -> str:
     # Round-trip through JSON so enums and refs become plain strings first.
-    return yaml.safe_dump(json.loads(json.dumps(document, default=str)), sort_keys=False, allow_unicode=True)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter is some 10× faster
+    return yaml.dump(json.loads(json.dumps(document, default=str)), Dumper=dumper, sort_keys=False,
+                     allow_unicode=True)
 
 
 def render(report: Report, options: Any) -> str:

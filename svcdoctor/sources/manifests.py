@@ -144,15 +144,24 @@ def _helm_sources(text: str, documents: list[Document]) -> dict[int, str]:
     """Document index → the ``# Source: chart/templates/x.yaml`` comment ``helm template`` put above it."""
     if "# Source: " not in text:
         return {}
-    comments = [(text.count("\n", 0, match.start()) + 1, match.group(1)) for match in _HELM_SOURCE.finditer(text)]
+    comments: list[tuple[int, str]] = []
+    line, counted_to = 1, 0
+    for match in _HELM_SOURCE.finditer(text):  # line numbers counted incrementally: one pass over the text
+        line += text.count("\n", counted_to, match.start())
+        counted_to = match.start()
+        comments.append((line, match.group(1)))
     result: dict[int, str] = {}
-    previous_start = 0
+    position, previous_start = 0, 0
     for document in documents:
         if document.line is None or document.body is None:
             continue
-        above = [source for line, source in comments if previous_start < line < document.line]
-        if above:
-            result[document.index] = above[-1]
+        source = ""
+        while position < len(comments) and comments[position][0] < document.line:
+            if comments[position][0] > previous_start:
+                source = comments[position][1]
+            position += 1
+        if source:
+            result[document.index] = source
         previous_start = document.line
     return result
 

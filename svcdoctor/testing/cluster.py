@@ -381,24 +381,6 @@ class ClusterBuilder:
                          "metadata": self._meta("NetworkPolicy", namespace, name, labels, age_minutes=60 * 5),
                          "spec": copy.deepcopy(dict(spec))})
 
-    def kube_dns(self, replicas: int = 2, cluster_ip: str = "10.96.0.10") -> list[Obj]:
-        """The cluster DNS add-on as kubeadm installs it: CoreDNS Pods k8s-app=kube-dns behind Service kube-dns."""
-        if not any(o["kind"] == "Namespace" and o["metadata"]["name"] == "kube-system" for o in self.objects):
-            self.namespace("kube-system")
-        ports = [{"name": "dns", "containerPort": 53, "protocol": "UDP"},
-                 {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
-                 {"name": "metrics", "containerPort": 9153, "protocol": "TCP"}]
-        pods = self.deployment("kube-system", "coredns", {"k8s-app": "kube-dns"},
-                               [self.container("coredns", "registry.k8s.io/coredns/coredns:v1.11.3", ports)],
-                               replicas=replicas)
-        self.service("kube-system", "kube-dns", {"k8s-app": "kube-dns"},
-                     [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
-                      {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
-                      {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153}],
-                     labels={"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"},
-                     clusterIP=cluster_ip, clusterIPs=[cluster_ip])
-        return pods
-
     def event(self, involved: Obj, reason: str, message: str, *, type: str = "Warning", count: int = 1,
               minutes_ago: float = 1, component: str = "kubelet", series: bool = False) -> Obj:
         metadata = involved["metadata"]

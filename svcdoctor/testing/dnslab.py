@@ -96,13 +96,16 @@ def _chain(prefix: str, *parts: str) -> str:
     return f"{prefix}-{digest}"
 
 
-def kube_proxy_rules(snapshot: Snapshot, *, leave_out: Sequence[str] = ()) -> str:
-    """kube-proxy-style ``iptables-restore`` input for every Service with a ClusterIP in the lab space.
+def kube_proxy_rules(snapshot: Snapshot, *, leave_out: Sequence[str] = (),
+                     leave_out_node_ports: Sequence[str] = ()) -> str:
+    """kube-proxy-style ``iptables-restore`` input for every Service with a ClusterIP in the lab space:
+    ClusterIP DNAT, and NodePorts (KUBE-NODEPORTS, for addresses local to the node).
 
-    ``leave_out``: ``NS/NAME`` of Services whose rules are missing (a kube-proxy that never synced).
+    ``leave_out``: ``NS/NAME`` of Services whose rules are all missing (a kube-proxy that never
+    synced them); ``leave_out_node_ports``: Services whose NodePort rules alone are missing.
     """
     nat = ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
-           ":POSTROUTING ACCEPT [0:0]", ":KUBE-SERVICES - [0:0]"]
+           ":POSTROUTING ACCEPT [0:0]", ":KUBE-SERVICES - [0:0]", ":KUBE-NODEPORTS - [0:0]"]
     nat_rules = ['-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
                  '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES']
     filter_rules = ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
@@ -134,6 +137,10 @@ def kube_proxy_rules(snapshot: Snapshot, *, leave_out: Sequence[str] = ()) -> st
             nat.append(f":{service_chain} - [0:0]")
             nat_rules.append(f"-A KUBE-SERVICES -d {ip}/32 -p {protocol} -m comment --comment {comment} "
                              f'cluster IP" -m {protocol} --dport {number} -j {service_chain}')
+            node_port = int(port.get("nodePort") or 0)
+            if node_port and f"{namespace}/{name}" not in leave_out_node_ports:
+                nat_rules.append(f"-A KUBE-NODEPORTS -p {protocol} -m comment --comment {comment}\" "
+                                 f"-m {protocol} --dport {node_port} -j {service_chain}")
             for index, (address, target) in enumerate(serving):
                 endpoint_chain = _chain("KUBE-SEP", namespace, name, port_name, protocol, address)
                 nat.append(f":{endpoint_chain} - [0:0]")
@@ -144,6 +151,8 @@ def kube_proxy_rules(snapshot: Snapshot, *, leave_out: Sequence[str] = ()) -> st
                                  f"{chance}-j {endpoint_chain}")
                 nat_rules.append(f"-A {endpoint_chain} -p {protocol} -m comment --comment {comment}\" "
                                  f"-m {protocol} -j DNAT --to-destination {address}:{target}")
+    nat_rules.append('-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports" '
+                     "-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS")
     return "\n".join([*nat, *nat_rules, "COMMIT", *filter_rules, "COMMIT", ""])
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from svcdoctor.testing.cluster import ClusterBuilder
+from svcdoctor.testing.dnslab import add_cluster_dns
 from tests.conftest import run_cli
 
 
@@ -22,7 +23,8 @@ def shop(policies: list[tuple[str, str, dict[str, Any]]], unavailable: list[dict
     b.namespace("web")
     b.node("node-a", "172.18.0.2")
     b.node("node-b", "172.18.0.3", zone="zone-b")
-    b.kube_dns()
+    b.namespace("kube-system")
+    add_cluster_dns(b)
     b.kube_proxy()
     http = [{"name": "http", "containerPort": 8080}]
     b.deployment("web", "frontend", {"app": "frontend"}, [b.container("frontend", "example/frontend:1", http)],

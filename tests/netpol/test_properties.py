@@ -181,3 +181,23 @@ def test_every_generated_peer_compiles(peer: dict[str, Any]) -> None:
     policy = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
               "metadata": {"namespace": "n1", "name": "p"}, "spec": {"podSelector": {}, "ingress": [{"from": [peer]}]}}
     assert not compile_policy(policy).problems
+
+
+@SETTINGS
+@given(worlds(), traffic)
+def test_grouping_alike_pods_loses_nothing(objects: list[dict[str, Any]], port_protocol: tuple[int, str]) -> None:
+    from svcdoctor.netpol import matrix
+
+    port, protocol = port_protocol
+    snapshot = build_snapshot(objects)
+    evaluator = Evaluator(snapshot)
+    pods = pods_of(objects)
+    spec = [matrix.PortSpec(port, protocol)]
+    grouped = matrix.group_pods(evaluator, pods)
+    single = matrix.group_pods(Evaluator(snapshot), pods, each_pod=True)
+    by_group = matrix.build_matrix(evaluator, grouped, grouped, spec).ports[0].cells
+    by_pod = matrix.build_matrix(Evaluator(snapshot), single, single, spec).ports[0].cells
+    group_of = {pod: index for index, member in enumerate(grouped) for pod in member.pods}
+    for row, source in enumerate(single):
+        for column, destination in enumerate(single):
+            assert by_pod[row][column] == by_group[group_of[source.id]][group_of[destination.id]]

@@ -94,3 +94,9 @@ def test_via_service_reaches_each_pod_at_the_target_port() -> None:
     assert table["matrix"][frontend][backend] == "."  # Service port 80 → targetPort http → 8080, admitted
     assert table["matrix"][frontend][destinations.index("shop/frontend")] == "-"  # no Service selects it
     assert run_cli("reach", "-n", "shop", "--via-service", "--snapshot", WHO).exit_code == 2
+
+
+def test_help_renders() -> None:
+    result = run_cli("reach", "--help")
+    assert result.exit_code == 0, result.stderr
+    assert "--via-service" in result.stdout and "--expect" in result.stdout
