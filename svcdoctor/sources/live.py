@@ -5,18 +5,14 @@ tokens, exec plugins, proxies) but never its generated model classes: every resp
 raw JSON (``_preload_content=False``), which is what the rest of svcdoctor works on and is many
 times faster for large lists.
 
-What is read for ``check NAME`` (round 1 needs nothing, round 2 needs the Service, round 3 only
-runs when the selector matched no Pod and the near misses are wanted):
-
-1. the namespace's Services (the Service itself and its near-miss names), the Service's
-   EndpointSlices (``kubernetes.io/service-name``) and Endpoints, the namespace's
-   NetworkPolicies, Ingresses and workloads (Deployments, ReplicaSets, StatefulSets, DaemonSets),
-   Namespaces, Nodes, the Events of the Service and of Pods (``fieldSelector``), and in
-   kube-system the kube-dns Service and its EndpointSlices, the CoreDNS and kube-proxy Pods and
-   the coredns ConfigMap (the Corefile); the ``--from`` Pod and its namespace's NetworkPolicies;
-2. the Pods the selector selects, server-side (``labelSelector``); when the Service is missing,
-   Services of that name in every namespace;
-3. the namespace's Pods and the selector's Pods in every namespace (near misses).
+What is read for ``check NAME`` (docs/live.md has the full list): round one needs nothing — the
+namespace's Services, NetworkPolicies, Ingresses and workloads, the Service's EndpointSlices
+(``labelSelector=kubernetes.io/service-name=NAME``) and Endpoints, Events of the Service and of
+Pods (``fieldSelector``), Namespaces, Nodes, and in kube-system the DNS Service, its slices, the
+CoreDNS and kube-proxy Pods, DaemonSets and six ConfigMaps by name; round two needs the Service —
+the Pods its selector selects, server-side, and the Pods its NetworkPolicies admit; round three
+runs only when the selector matched nothing (near misses) or endpoints point at Pods no longer
+selected. ``scan`` reads each resource once, in one round.
 
 Only GET, never Secrets. A 403 on one read becomes an :class:`~svcdoctor.snapshot.Unavailable`
 (the checks that need it turn ``unknown``); 401, TLS failures, refused connections and timeouts
