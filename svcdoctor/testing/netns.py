@@ -85,42 +85,19 @@ while True:
         connection.close()
 """
 
-# A TCP client: prints the first line the server sent, or one of refused/timeout/unreachable.
+# A TCP client: for each of ``times`` new connections, prints the first line the server sent,
+# or one of refused/timeout/unreachable.
 _CONNECT = r"""
 import socket, sys, errno
-ip, port, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-source = sys.argv[4] if len(sys.argv) > 4 else ""
-family = socket.AF_INET6 if ":" in ip else socket.AF_INET
-client = socket.socket(family, socket.SOCK_STREAM)
-client.settimeout(timeout)
-try:
-    if source:
-        client.bind((source, 0))
-    client.connect((ip, port))
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = client.recv(256)
-        if not chunk:
-            break
-        data += chunk
-    print(data.decode().strip() or "closed")
-except ConnectionRefusedError:
-    print("refused")
-except (socket.timeout, TimeoutError):
-    print("timeout")
-except OSError as error:
-    print("unreachable" if error.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH) else f"error:{error.errno}")
-"""
-
-# The same, repeated: one answer per line, for a number of new connections.
-_CONNECT_MANY = r"""
-import socket, sys, errno
 ip, port, timeout, times = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+source = sys.argv[5] if len(sys.argv) > 5 else ""
 family = socket.AF_INET6 if ":" in ip else socket.AF_INET
 for _ in range(times):
     client = socket.socket(family, socket.SOCK_STREAM)
     client.settimeout(timeout)
     try:
+        if source:
+            client.bind((source, 0))
         client.connect((ip, port))
         data = b""
         while not data.endswith(b"\n"):
@@ -299,7 +276,7 @@ class Lab:
         """Connect from ``role`` to ``ip:port``: the peer's reply line, or refused/timeout/unreachable."""
         if not in_lab_space(ip):
             raise LabError(f"refusing to connect to {ip}: outside 198.18.0.0/15")
-        argv = [sys.executable, "-c", _CONNECT, ip, str(port), str(timeout)]
+        argv = [sys.executable, "-c", _CONNECT, ip, str(port), str(timeout), "1"]
         if source:
             argv.append(source)
         return self.run(role, argv, timeout=timeout + 10).stdout.strip()
@@ -308,7 +285,7 @@ class Lab:
         """``times`` new connections from ``role`` to ``ip:port``, in one process: each one's answer."""
         if not in_lab_space(ip):
             raise LabError(f"refusing to connect to {ip}: outside 198.18.0.0/15")
-        argv = [sys.executable, "-c", _CONNECT_MANY, ip, str(port), str(timeout), str(times)]
+        argv = [sys.executable, "-c", _CONNECT, ip, str(port), str(timeout), str(times)]
         return self.run(role, argv, timeout=times * (timeout + 1) + 10).stdout.split()
 
     # -- rules --------------------------------------------------------------------------------
