@@ -315,6 +315,11 @@ def _is_pure(ruleset: Ruleset, chain: Chain) -> bool:
         elif rule.action[0] in ("jump", "goto"):
             target = ruleset.chain(rule.table, rule.action[1])
             pure = target is not None and _is_pure(ruleset, target)
+        elif rule.action[0] == "vmap":
+            # A look-up in an empty map (kube-proxy's firewall and no-endpoint maps, mostly)
+            # never finds a verdict, whatever the packet: the rule does nothing.
+            named = ruleset.sets.get((rule.table, rule.action[2])) if rule.action[2] else None
+            pure = named is not None and not named.elements and not named.dynamic
         elif rule.action[0] not in _PURE_ACTIONS:
             pure = False
     cache[key] = pure
