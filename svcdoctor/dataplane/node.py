@@ -73,6 +73,7 @@ def load(dump: NodeDump) -> NodeDataplane:
     try:
         return _load(dump)
     finally:
+        gc.freeze()
         if enabled:
             gc.enable()
 
