@@ -61,6 +61,8 @@ class _Context:
     notes: dict[str, None] = field(default_factory=dict)
     affinity: int | None = None
     current: Ruleset | None = None
+    #: The current rule set's purity cache (see :func:`_purity`), kept at hand for every chain run.
+    purity: dict[int, bool] = field(default_factory=dict)
 
     def is_local(self, value: tuple[int, int]) -> bool:
         if value in self.local:
@@ -97,6 +99,7 @@ def trace(rulesets: Ruleset | Sequence[Ruleset], packet: Packet, local_addresses
         nonlocal alive
         for ruleset, chain in _hook_chains(context, hook, family):
             context.current = ruleset
+            context.purity = _purity(ruleset)
             next_alive: list[Outcome] = []
             for probability, branch_state, verdict in alive:
                 if chain.type == "nat" and branch_state.dnat is not None and hook in ("prerouting", "output"):
@@ -266,7 +269,7 @@ def _run_chain(context: _Context, chain: Chain, state: _State, probability: floa
     ruleset = context.current
     pure: bool | None = False
     if ruleset is not None:
-        pure = _purity(ruleset).get(id(chain))
+        pure = context.purity.get(id(chain))
         if pure is None:
             pure = _is_pure(ruleset, chain)
     if pure and ruleset is not None:
