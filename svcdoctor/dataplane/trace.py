@@ -540,6 +540,10 @@ def _seconds(timeout: str) -> int:
     return total + (int(number) if number else 0)
 
 
+_NEW = frozenset({"NEW"})
+_NEW_DNAT = frozenset({"NEW", "DNAT"})
+
+
 def _match(context: _Context, rule: Rule, state: _State) -> float:
     """1.0 when the rule matches, 0.0 when not, the probability for a random split."""
     chance = 1.0
@@ -569,8 +573,8 @@ def _match(context: _Context, rule: Rule, state: _State) -> float:
             if ((state.mark & match[2]) == match[1]) == match[3]:
                 return 0.0
         elif kind == "ctstate":
-            states = {"NEW"} | ({"DNAT"} if state.dnat is not None else set())
-            if bool(states & match[1]) == match[2]:
+            states = _NEW_DNAT if state.dnat is not None else _NEW
+            if (not states.isdisjoint(match[1])) == match[2]:
                 return 0.0
         elif kind == "random":
             chance *= match[1]
