@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from functools import lru_cache
 
 #: ``(version, network, mask)`` with network and mask as integers.
@@ -11,18 +12,11 @@ Network = tuple[int, int, int]
 
 def _ipv4(text: str) -> int | None:
     """A dotted quad as an integer, or None when ``text`` is not a plain one (then ipaddress decides)."""
-    parts = text.split(".")
-    if len(parts) != 4:
+    # inet_pton is strict (four decimal parts, no leading zeros) and far quicker than splitting.
+    try:
+        return int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
+    except (OSError, UnicodeError, ValueError):
         return None
-    value = 0
-    for part in parts:
-        if not part.isdigit() or len(part) > 3 or (len(part) > 1 and part[0] == "0"):
-            return None
-        number = int(part)
-        if number > 255:
-            return None
-        value = value << 8 | number
-    return value
 
 
 @lru_cache(maxsize=200_000)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from svcdoctor import k8s
@@ -50,7 +51,7 @@ class PathResult:
     def label(self) -> str:
         return f"{self.kind} {self.address}:{self.port}/{self.protocol}"
 
-    @property
+    @cached_property
     def reached(self) -> frozenset[tuple[str, int]]:
         return frozenset(self.trace.destinations)
 

@@ -34,7 +34,13 @@ _FIELD_NAMES = {("ip", "daddr"): "daddr", ("ip6", "daddr"): "daddr", ("ip", "sad
                 ("ip", "protocol"): "l4proto", ("ip6", "nexthdr"): "l4proto"}
 
 
+_SPECIAL = frozenset('"{},;')
+
+
 def tokens(text: str) -> list[str]:
+    if _SPECIAL.isdisjoint(text):
+        # Without quotes, braces, commas or semicolons the words are whatever whitespace parts.
+        return text.split()
     return _TOKEN.findall(text)
 
 

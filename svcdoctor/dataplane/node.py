@@ -67,7 +67,8 @@ def load(dump: NodeDump) -> NodeDataplane:
     """Parse every text of a NodeDump (cached: several checks ask for the same node)."""
     # A dump becomes hundreds of thousands of small objects that live as long as the run: the
     # cyclic collector would scan them again and again while they are made and traced
-    # (growth turned superlinear), and they hold no cycles to collect.
+    # (growth turned superlinear), and they hold no cycles to collect. Freezing them (it is
+    # process-wide) saves 0.2–0.4 s at 5,000 Services over letting the collector promote them.
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from svcdoctor.dataplane import addresses
@@ -34,7 +35,6 @@ _KUBE_PROXY_HOOKS: dict[str, dict[str, tuple[str, ...]]] = {
                "forward": ("KUBE-PROXY-FIREWALL", "KUBE-FORWARD", "KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES"),
                "output": ("KUBE-PROXY-FIREWALL", "KUBE-SERVICES")},
 }
-_LOOPBACK = (addresses.network("127.0.0.0/8"), addresses.network("::1/128"))
 
 
 @dataclass(slots=True)
@@ -61,11 +61,15 @@ class _Context:
     notes: dict[str, None] = field(default_factory=dict)
     affinity: int | None = None
     current: Ruleset | None = None
+    #: The current rule set's purity cache (see :func:`_purity`), kept at hand for every chain run.
+    purity: dict[int, bool] = field(default_factory=dict)
 
     def is_local(self, value: tuple[int, int]) -> bool:
         if value in self.local:
             return True
-        return any(addresses.contains(net, value[0], value[1]) for net in _LOOPBACK)
+        # Loopback: 127.0.0.0/8 and ::1.
+        version, number = value
+        return number >> 24 == 127 if version == 4 else version == 6 and number == 1
 
     def note(self, text: str) -> None:
         self.notes[text] = None
@@ -95,6 +99,7 @@ def trace(rulesets: Ruleset | Sequence[Ruleset], packet: Packet, local_addresses
         nonlocal alive
         for ruleset, chain in _hook_chains(context, hook, family):
             context.current = ruleset
+            context.purity = _purity(ruleset)
             next_alive: list[Outcome] = []
             for probability, branch_state, verdict in alive:
                 if chain.type == "nat" and branch_state.dnat is not None and hook in ("prerouting", "output"):
@@ -258,10 +263,19 @@ def _run_chain(context: _Context, chain: Chain, state: _State, probability: floa
     if depth > _MAX_DEPTH:
         context.note(f"jumps nested deeper than {_MAX_DEPTH} at chain {chain.name}: a loop?")
         return [(probability, state, "continue")]
+    if not chain.rules and not chain.hook:
+        # An empty regular chain returns at once (kube-proxy leaves many of them empty).
+        return [(probability, state, "continue")]
     ruleset = context.current
-    if ruleset is not None and _is_pure(ruleset, chain):
-        return _run_pure(context, ruleset, chain, state, probability, depth)
-    results = _walk(context, chain, _candidates(chain, state), 0, state, probability, depth)
+    pure: bool | None = False
+    if ruleset is not None:
+        pure = context.purity.get(id(chain))
+        if pure is None:
+            pure = _is_pure(ruleset, chain)
+    if pure and ruleset is not None:
+        results = _run_pure(context, ruleset, chain, state, probability, depth)
+    else:
+        results = _walk(context, chain, _candidates(chain, state), 0, state, probability, depth)
     if chain.hook and chain.policy == "drop":
         return [(p, s, "drop" if verdict == "continue" else verdict) for p, s, verdict in results]
     return results
@@ -272,20 +286,30 @@ _PURE_MATCHES = frozenset({"mark", "ctstate"})
 _PURE_ACTIONS = frozenset({"none", "mark", "accept", "drop", "reject", "return", "masquerade"})
 
 
+def _purity(ruleset: Ruleset) -> dict[int, bool]:
+    """Chain identity → whether it is pure (see :func:`_is_pure`), filled in as chains are met."""
+    memo = ruleset.memo
+    cache = memo.get("pure")
+    if cache is None:
+        cache = memo["pure"] = {}
+    return cache
+
+
 def _is_pure(ruleset: Ruleset, chain: Chain) -> bool:
     """Whether the chain (and every chain it reaches) reads nothing but the mark and NAT state,
-    like kube-proxy's KUBE-MARK-MASQ, KUBE-POSTROUTING and KUBE-FORWARD: its outcome can then be
+    like kube-proxy's KUBE-MARK-MASQ, KUBE-POSTROUTING and KUBE-FORWARD (and the built-in chains
+    that only jump to such chains): its outcome can then be
     computed once per (mark, NAT state) and reused for every packet."""
-    cache = ruleset.memo.get("pure")
-    if cache is None:
-        cache = ruleset.memo["pure"] = {}
+    cache = _purity(ruleset)
     # Chains live as long as their rule set, so their identity is a stable key.
     key = id(chain)
     known = cache.get(key)
     if known is not None:
         return bool(known)
     cache[key] = False  # a loop through this chain is not pure
-    pure = not chain.hook
+    # Only the rule set's own chains: a chain made up for a missing hook may not outlive this
+    # trace, and its identity could then be reused by another.
+    pure = ruleset.chains.get((chain.table, chain.name)) is chain
     for rule in chain.rules:
         if not pure:
             break
@@ -294,6 +318,11 @@ def _is_pure(ruleset: Ruleset, chain: Chain) -> bool:
         elif rule.action[0] in ("jump", "goto"):
             target = ruleset.chain(rule.table, rule.action[1])
             pure = target is not None and _is_pure(ruleset, target)
+        elif rule.action[0] == "vmap":
+            # A look-up in an empty map (kube-proxy's firewall and no-endpoint maps, mostly)
+            # never finds a verdict, whatever the packet: the rule does nothing.
+            named = ruleset.sets.get((rule.table, rule.action[2])) if rule.action[2] else None
+            pure = named is not None and not named.elements and not named.dynamic
         elif rule.action[0] not in _PURE_ACTIONS:
             pure = False
     cache[key] = pure
@@ -303,7 +332,7 @@ def _is_pure(ruleset: Ruleset, chain: Chain) -> bool:
 def _run_pure(context: _Context, ruleset: Ruleset, chain: Chain, state: _State, probability: float,
               depth: int) -> list[Outcome]:
     memo = ruleset.memo.setdefault("outcomes", {})
-    key = (chain.table, chain.name, state.mark, state.dnat is not None)
+    key = (id(chain), state.mark, state.dnat is not None)
     effects = memo.get(key)
     if effects is None:
         base = _State(state.src, state.dst, state.dport, state.sport, state.proto, state.mark, state.dnat)
@@ -312,11 +341,13 @@ def _run_pure(context: _Context, ruleset: Ruleset, chain: Chain, state: _State, 
         memo[key] = effects
     outcomes: list[Outcome] = []
     for share, mark, masquerade, rules, verdict in effects:
-        new = state.copy()
-        new.mark = mark
-        new.masquerade = state.masquerade or masquerade
-        new.rules = state.rules + rules
-        outcomes.append((probability * share, new, verdict))
+        if mark == state.mark and not rules and (masquerade <= state.masquerade):
+            # The chain changed nothing: the state is immutable from here on, so share it.
+            outcomes.append((probability * share, state, verdict))
+            continue
+        outcomes.append((probability * share, _State(state.src, state.dst, state.dport, state.sport, state.proto,
+                                                      mark, state.dnat, state.masquerade or masquerade,
+                                                      state.rules + rules), verdict))
     return outcomes
 
 
@@ -353,9 +384,8 @@ def _walk(context: _Context, chain: Chain, candidates: Sequence[int], start: int
 
 
 def _with_rule(state: _State, rule: Rule) -> _State:
-    new = state.copy()
-    new.rules = (*state.rules, rule)
-    return new
+    return _State(state.src, state.dst, state.dport, state.sport, state.proto, state.mark, state.dnat,
+                  state.masquerade, (*state.rules, rule))
 
 
 def _act(context: _Context, rule: Rule, state: _State, probability: float, depth: int) -> list[Outcome]:
@@ -365,7 +395,7 @@ def _act(context: _Context, rule: Rule, state: _State, probability: float, depth
         return [(probability, state, "continue")]
     if kind in ("jump", "goto"):
         ruleset = context.current
-        target = ruleset.chain(rule.table, action[1]) if ruleset is not None else None
+        target = ruleset.chains.get((rule.table, action[1])) if ruleset is not None else None
         if target is None:
             context.note(f"{rule.chain} jumps to {action[1]}, which the dump does not define")
             return [(probability, state, "continue")]
@@ -440,9 +470,29 @@ def _key_value(field_name: str, state: _State) -> object:
     return None
 
 
+#: nft key fields → the packet state attribute that holds their value.
+_KEY_ATTRIBUTES = {"daddr": "dst", "saddr": "src", "l4proto": "proto", "dport": "dport", "sport": "sport"}
+_key_getters: dict[tuple[Any, ...], Any] = {}
+
+
+def _key_getter(key_fields: tuple[Any, ...]) -> Any:
+    """A function from a state to its key for ``key_fields`` (built once per distinct key shape)."""
+    getter = _key_getters.get(key_fields)
+    if getter is None:
+        names = [str(name) for name in key_fields]
+        if names and all(name in _KEY_ATTRIBUTES for name in names):
+            fetch = attrgetter(*(_KEY_ATTRIBUTES[name] for name in names))
+            getter = (lambda state: (fetch(state),)) if len(names) == 1 else fetch
+        else:
+            def getter(state: _State) -> tuple[object, ...]:
+                return tuple(_key_value(name, state) for name in names)
+        _key_getters[key_fields] = getter
+    return getter
+
+
 def _lookup(context: _Context, rule: Rule, action: tuple[Any, ...], state: _State) -> Any:
     key_fields, map_name, inline = action[1], action[2], action[3]
-    key = tuple(_key_value(str(name), state) for name in key_fields)
+    key = _key_getter(key_fields)(state)
     if map_name:
         named = _named_set(context, rule.table, str(map_name))
         if named is None:
@@ -490,6 +540,10 @@ def _seconds(timeout: str) -> int:
     return total + (int(number) if number else 0)
 
 
+_NEW = frozenset({"NEW"})
+_NEW_DNAT = frozenset({"NEW", "DNAT"})
+
+
 def _match(context: _Context, rule: Rule, state: _State) -> float:
     """1.0 when the rule matches, 0.0 when not, the probability for a random split."""
     chance = 1.0
@@ -519,8 +573,8 @@ def _match(context: _Context, rule: Rule, state: _State) -> float:
             if ((state.mark & match[2]) == match[1]) == match[3]:
                 return 0.0
         elif kind == "ctstate":
-            states = {"NEW"} | ({"DNAT"} if state.dnat is not None else set())
-            if bool(states & match[1]) == match[2]:
+            states = _NEW_DNAT if state.dnat is not None else _NEW
+            if (not states.isdisjoint(match[1])) == match[2]:
                 return 0.0
         elif kind == "random":
             chance *= match[1]
@@ -534,7 +588,7 @@ def _match(context: _Context, rule: Rule, state: _State) -> float:
                 return 0.0
         elif kind == "concat_set":
             named = _named_set(context, rule.table, match[2])
-            key = tuple(_key_value(name, state) for name in match[1])
+            key = _key_getter(match[1])(state)
             hit = named is not None and key in named.elements
             if named is None:
                 context.note(f"set {match[2]} is not in the dump")
