@@ -100,11 +100,7 @@ def selected_serving_ports(context: Any) -> tuple[Obj, list[tuple[Obj, list[Decl
     from svcdoctor.checks.interface import Skip
 
     service = context.require_service()
-    if k8s.service_type(service) == "ExternalName":
-        raise Skip("an ExternalName Service has no Pods behind it")
-    if not context.has_selector:
-        raise Skip("the Service has no selector, so no Pods are known to it")
-    serving = serving_ports(context.snapshot, context.selected_pods)
+    serving = serving_ports(context.snapshot, context.require_selected_pods())
     if not serving:
         raise Skip("the selector selects no Pod (SD301)")
     return service, serving

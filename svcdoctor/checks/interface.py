@@ -290,6 +290,19 @@ class Context:
             return []
         return self.snapshot.select_pods(self.target.namespace, self.selector)
 
+    def require_selected_pods(self) -> Sequence[Obj]:
+        """The Pods the selector picks, or :class:`Skip` when there are none to judge.
+
+        An ExternalName or selector-less Service selects no Pods (SD209 speaks for it), and a
+        selector that matches nothing is SD301's finding, not every Pod check's.
+        """
+        service = self.require_service()
+        if k8s.service_type(service) == "ExternalName" or not self.has_selector:
+            raise Skip("the Service selects no Pods")
+        if not self.selected_pods:
+            raise Skip("the selector matches no Pod (SD301)")
+        return self.selected_pods
+
     @cached_property
     def endpoint_slices(self) -> Sequence[Obj]:
         return self.snapshot.endpoint_slices_for(self.target.namespace, self.target.name)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip
+from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity
 from svcdoctor.k8s import Obj, ObjectRef
 
 BARE_PODS = ObjectRef("Pod", "", "(Pods without a controller)")
@@ -48,10 +48,7 @@ def _repositories(pods: Sequence[Obj]) -> frozenset[str]:
 
 def run(context: Context) -> Iterator[Finding]:
     service = context.require_service()
-    if k8s.service_type(service) == "ExternalName" or not context.has_selector:
-        raise Skip("the Service selects no Pods")
-    if not context.selected_pods:
-        raise Skip("the selector matches no Pod (SD301)")
+    context.require_selected_pods()
     # Finished Pods (a migration Job's) never get endpoints; only the ones that can serve count.
     pods = [p for p in context.selected_pods if k8s.pod_phase(p) not in ("Succeeded", "Failed")]
     groups: dict[ObjectRef, list[Obj]] = {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip
+from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity
 from svcdoctor.pod_health import PodProblem, any_ready, pod_label, why_not_running
 
 FIXES = {
@@ -43,12 +43,7 @@ def _describe(problem: PodProblem) -> str:
 
 
 def run(context: Context) -> Iterator[Finding]:
-    service = context.require_service()
-    if k8s.service_type(service) == "ExternalName" or not context.has_selector:
-        raise Skip("the Service selects no Pods")
-    pods = context.selected_pods
-    if not pods:
-        raise Skip("the selector matches no Pod (SD301)")
+    pods = context.require_selected_pods()
     snapshot = context.snapshot
     problems: dict[str, list[PodProblem]] = {}
     for pod in pods:

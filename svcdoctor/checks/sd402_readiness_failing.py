@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip
+from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity
 from svcdoctor.k8s import Obj
 from svcdoctor.pod_health import EventSummary, age_text, any_ready, pod_events, probe_text, why_not_running
 
@@ -28,12 +28,7 @@ def _unready_running(pod: Obj) -> list[Mapping[str, Any]]:
 
 
 def run(context: Context) -> Iterator[Finding]:
-    service = context.require_service()
-    if k8s.service_type(service) == "ExternalName" or not context.has_selector:
-        raise Skip("the Service selects no Pods")
-    pods = context.selected_pods
-    if not pods:
-        raise Skip("the selector matches no Pod (SD301)")
+    pods = context.require_selected_pods()
     snapshot = context.snapshot
     now = snapshot.now
     namespace, name = context.target.namespace, context.target.name

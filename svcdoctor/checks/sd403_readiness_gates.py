@@ -12,17 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip
+from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity
 from svcdoctor.pod_health import any_ready
 
 
 def run(context: Context) -> Iterator[Finding]:
-    service = context.require_service()
-    if k8s.service_type(service) == "ExternalName" or not context.has_selector:
-        raise Skip("the Service selects no Pods")
-    pods = context.selected_pods
-    if not pods:
-        raise Skip("the selector matches no Pod (SD301)")
+    pods = context.require_selected_pods()
     namespace, name = context.target.namespace, context.target.name
     blocked = []
     for pod in pods:

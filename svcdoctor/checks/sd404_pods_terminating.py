@@ -13,17 +13,12 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip
+from svcdoctor.checks.interface import Check, Context, Evidence, Finding
 from svcdoctor.pod_health import duration_text
 
 
 def run(context: Context) -> Iterator[Finding]:
-    service = context.require_service()
-    if k8s.service_type(service) == "ExternalName" or not context.has_selector:
-        raise Skip("the Service selects no Pods")
-    pods = context.selected_pods
-    if not context.selected_pods:
-        raise Skip("the selector matches no Pod (SD301)")
+    pods = context.require_selected_pods()
     terminating = [pod for pod in pods if k8s.pod_is_terminating(pod)]
     if not terminating:
         return

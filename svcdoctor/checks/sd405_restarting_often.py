@@ -14,19 +14,15 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip
+from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity
 from svcdoctor.pod_health import last_termination, pod_events, termination_text
 
 RECENT = timedelta(hours=1)
 
 
 def run(context: Context) -> Iterator[Finding]:
-    service = context.require_service()
-    if k8s.service_type(service) == "ExternalName" or not context.has_selector:
-        raise Skip("the Service selects no Pods")
+    context.require_selected_pods()
     threshold = context.options.restart_threshold
-    if not context.selected_pods:
-        raise Skip("the selector matches no Pod (SD301)")
     now = context.snapshot.now
     namespace, name = context.target.namespace, context.target.name
     restarting = []
