@@ -83,17 +83,3 @@ def require(condition: bool, reason: str) -> None:
         pytest.fail(f"CI must run this test, but: {reason}")
     pytest.skip(reason)
 
-
-def netns_usable() -> bool:
-    """Whether this process may create network namespaces (root and `ip netns` present)."""
-    import os
-    import shutil
-    import subprocess
-
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        return False
-    name = f"sdprobe{os.getpid()}"
-    made = subprocess.run(["ip", "netns", "add", name], capture_output=True).returncode == 0
-    if made:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
-    return made
