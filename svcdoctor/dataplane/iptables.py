@@ -66,18 +66,36 @@ def tokens(line: str) -> list[str]:
             for quoted, token in _TOKEN.findall(line)]
 
 
-@lru_cache(maxsize=65536)
+#: Parsed values are shared: a dump repeats the same few prefixes, ports and marks thousands of
+#: times, and one object per distinct value keeps the parsed rules small.
+_PORTS: dict[str, tuple[tuple[int, int], ...]] = {}
+_NETWORKS: dict[str, tuple[addresses.Network, ...]] = {}
+_CACHE_LIMIT = 400_000
+
+
 def _ports(text: str) -> tuple[tuple[int, int], ...]:
-    ranges = []
-    for part in text.split(","):
-        low, _, high = part.partition(":")
-        ranges.append((int(low), int(high or low)))
-    return tuple(ranges)
+    found = _PORTS.get(text)
+    if found is None:
+        ranges = []
+        for part in text.split(","):
+            low, _, high = part.partition(":")
+            ranges.append((int(low), int(high or low)))
+        found = tuple(ranges)
+        if len(_PORTS) > _CACHE_LIMIT:
+            _PORTS.clear()
+        _PORTS[text] = found
+    return found
 
 
-@lru_cache(maxsize=200_000)
 def _networks(text: str) -> tuple[addresses.Network, ...]:
-    return tuple(addresses.network(part) for part in text.split(","))
+    found = _NETWORKS.get(text)
+    if found is None:
+        found = (addresses.network(text),) if "," not in text else tuple(
+            addresses.network(part) for part in text.split(","))
+        if len(_NETWORKS) > _CACHE_LIMIT:
+            _NETWORKS.clear()
+        _NETWORKS[text] = found
+    return found
 
 
 @lru_cache(maxsize=1024)
@@ -91,16 +109,58 @@ def _states(text: str) -> frozenset[str]:
     return frozenset(text.upper().split(","))
 
 
+# What each option does, as a small number (one dict look-up instead of a chain of comparisons).
+(_MODULE, _JUMP, _GOTO, _SOURCE, _DESTINATION, _PROTOCOL, _DPORT, _SPORT, _COMMENT, _SRC_TYPE, _DST_TYPE,
+ _MARK, _STATE, _STATISTIC, _RECENT_NAME, _RECENT_OPERATION, _SECONDS, _MATCH_SET, _TARGET_OPTION, _INTERFACE,
+ _INERT) = range(21)
+_OPTIONS: dict[str, int] = {
+    "-m": _MODULE, "--match": _MODULE, "-j": _JUMP, "--jump": _JUMP, "-g": _GOTO, "--goto": _GOTO,
+    "-s": _SOURCE, "--source": _SOURCE, "-d": _DESTINATION, "--destination": _DESTINATION,
+    "-p": _PROTOCOL, "--protocol": _PROTOCOL,
+    "--dport": _DPORT, "--destination-port": _DPORT, "--dports": _DPORT, "--destination-ports": _DPORT,
+    "--sport": _SPORT, "--source-port": _SPORT, "--sports": _SPORT, "--source-ports": _SPORT,
+    "--comment": _COMMENT, "--src-type": _SRC_TYPE, "--dst-type": _DST_TYPE, "--mark": _MARK,
+    "--ctstate": _STATE, "--state": _STATE,
+    "--mode": _STATISTIC, "--probability": _STATISTIC, "--every": _STATISTIC, "--packet": _STATISTIC,
+    "--name": _RECENT_NAME, "--set": _RECENT_OPERATION, "--rcheck": _RECENT_OPERATION,
+    "--update": _RECENT_OPERATION, "--remove": _RECENT_OPERATION, "--seconds": _SECONDS,
+    "--match-set": _MATCH_SET,
+    "--to-destination": _TARGET_OPTION, "--or-mark": _TARGET_OPTION, "--xor-mark": _TARGET_OPTION,
+    "--set-xmark": _TARGET_OPTION, "--set-mark": _TARGET_OPTION, "--and-mark": _TARGET_OPTION,
+    "--to-source": _TARGET_OPTION,
+    "-i": _INTERFACE, "--in-interface": _INTERFACE, "-o": _INTERFACE, "--out-interface": _INTERFACE,
+    **{option: _INERT for option in _INERT_OPTIONS},
+}
+#: Options that mean something else once the target is named (``-j MARK --set-mark`` …).
+_BEFORE_TARGET_ONLY = frozenset({_MARK, _RECENT_NAME, _RECENT_OPERATION})
+_MARK_OPERATIONS = (("--or-mark", "or"), ("--xor-mark", "xor"), ("--and-mark", "and"), ("--set-xmark", "setx"),
+                    ("--set-mark", "set"))
+
+#: One shared object per distinct match / action (most are repeated across thousands of rules).
+_SHARED: dict[tuple[object, ...], tuple[object, ...]] = {}
+
+
+def _shared(item: tuple[object, ...]) -> tuple[object, ...]:
+    found = _SHARED.get(item)
+    if found is None:
+        if len(_SHARED) > _CACHE_LIMIT:
+            _SHARED.clear()
+        _SHARED[item] = found = item
+    return found
+
+
 def parse_rule(table: str, chain: str, words: list[str], text: str, line: int) -> Rule:
     """One ``-A CHAIN …`` rule (``words`` are the tokens after the chain name)."""
     matches: list[Match] = []
-    action: Action = ("none",)
     comment = ""
     target = ""
-    target_options: dict[str, str] = {}
+    goto = False
+    target_options: dict[str, str] | None = None
+    statistic: dict[str, str] | None = None
+    recent: dict[str, str] | None = None
     negate = False
-    statistic: dict[str, str] = {}
-    recent: dict[str, str] = {}
+    options = _OPTIONS
+    shared = _shared
     index, count = 0, len(words)
     while index < count:
         word = words[index]
@@ -108,127 +168,136 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int) -
         if word == "!":
             negate = True
             continue
-        value = words[index] if index < count else ""
-        # The most frequent options of kube-proxy's rules come first.
-        if word == "-m" or word == "--match":
-            index += 1
-        elif word == "-j" or word == "--jump" or word == "-g" or word == "--goto":
-            target = value
-            index += 1
-            if word == "-g" or word == "--goto":
-                target_options["goto"] = "1"
-        elif word in ("-s", "--source"):
-            matches.append(("saddr", _networks(value), negate))
-            index += 1
-        elif word in ("-d", "--destination"):
-            matches.append(("daddr", _networks(value), negate))
-            index += 1
-        elif word in ("-p", "--protocol"):
-            matches.append(("proto", value.lower(), negate))
-            index += 1
-        elif word in ("--dport", "--destination-port", "--dports", "--destination-ports"):
-            matches.append(("dport", _ports(value), negate))
-            index += 1
-        elif word in ("--sport", "--source-port", "--sports", "--source-ports"):
-            matches.append(("sport", _ports(value), negate))
-            index += 1
-        elif word == "--comment":
-            if value.startswith("-") or index >= count:
-                comment = ""
-            else:
-                # Tolerate unquoted multi-word comments (kube-proxy's own test data has them).
-                parts = [value]
-                index += 1
-                while index < count and not words[index].startswith("-") and words[index] != "!":
-                    parts.append(words[index])
+        code = options.get(word)
+        if code is not None and target and code in _BEFORE_TARGET_ONLY:
+            code = None
+        if code is None:
+            if word[:1] == "-":
+                values = []
+                while index < count and words[index][:1] != "-" and words[index] != "!":
+                    values.append(words[index])
                     index += 1
-                comment = " ".join(parts)
-                continue
+                matches.append(("unknown", " ".join([("! " if negate else "") + word, *values])))
+            negate = False
+            continue
+        value = words[index] if index < count else ""
+        if code == _MODULE:
             index += 1
-        elif word == "--src-type":
-            matches.append(("src_type", value.upper(), negate))
+        elif code in (_JUMP, _GOTO):
+            target = value
+            goto = code == _GOTO
             index += 1
-        elif word == "--dst-type":
-            matches.append(("dst_type", value.upper(), negate))
+        elif code == _DESTINATION:
+            matches.append(shared(("daddr", _networks(value), negate)))
             index += 1
-        elif word == "--mark" and not target:
-            mark_value, mark_mask = _mark(value)
-            matches.append(("mark", mark_value, mark_mask, negate))
+        elif code == _PROTOCOL:
+            matches.append(shared(("proto", value.lower(), negate)))
             index += 1
-        elif word in ("--ctstate", "--state"):
-            matches.append(("ctstate", _states(value), negate))
+        elif code == _DPORT:
+            matches.append(shared(("dport", _ports(value), negate)))
             index += 1
-        elif word in ("--mode", "--probability", "--every", "--packet"):
+        elif code == _SOURCE:
+            matches.append(shared(("saddr", _networks(value), negate)))
+            index += 1
+        elif code == _COMMENT:
+            if value[:1] == "-" or index >= count:
+                comment = ""
+                index += 1
+            else:
+                index += 1
+                if index < count and words[index][:1] != "-" and words[index] != "!":
+                    # Tolerate unquoted multi-word comments (kube-proxy's own test data has them).
+                    parts = [value]
+                    while index < count and words[index][:1] != "-" and words[index] != "!":
+                        parts.append(words[index])
+                        index += 1
+                    value = " ".join(parts)
+                comment = value
+        elif code == _STATISTIC:
+            if statistic is None:
+                statistic = {}
             statistic[word] = value
             index += 1
-        elif word in ("--name",) and not target:
-            recent["name"] = value
+        elif code == _SPORT:
+            matches.append(shared(("sport", _ports(value), negate)))
             index += 1
-        elif word in ("--set", "--rcheck", "--update", "--remove") and not target:
-            recent["operation"] = word
-        elif word == "--seconds":
-            recent["seconds"] = value
-            index += 1
-        elif word == "--match-set":
-            direction = words[index + 1] if index + 1 < count else "dst"
-            kind = "saddr_set" if direction.split(",")[0] == "src" else "daddr_set"
-            matches.append((kind, value, negate, direction))
-            index += 2
-        elif word in ("--to-destination", "--or-mark", "--xor-mark", "--set-xmark", "--set-mark", "--and-mark",
-                      "--to-source"):
+        elif code == _TARGET_OPTION:
+            if target_options is None:
+                target_options = {}
             target_options[word] = value
             index += 1
-        elif word in ("-i", "--in-interface", "-o", "--out-interface"):
-            # Interfaces are not modelled: a rule bound to one is examined but flagged.
-            matches.append(("unknown", f"{word} {value}"))
+        elif code in (_SRC_TYPE, _DST_TYPE):
+            matches.append(shared(("src_type" if code == _SRC_TYPE else "dst_type", value.upper(), negate)))
             index += 1
-        elif word in _INERT_OPTIONS:
-            if index < count and not words[index].startswith("-"):
-                index += 1
-        elif word.startswith("-"):
-            values = []
-            while index < count and not words[index].startswith("-") and words[index] != "!":
-                values.append(words[index])
-                index += 1
-            matches.append(("unknown", " ".join([("! " if negate else "") + word, *values])))
+        elif code == _MARK:
+            mark_value, mark_mask = _mark(value)
+            matches.append(shared(("mark", mark_value, mark_mask, negate)))
+            index += 1
+        elif code == _STATE:
+            matches.append(shared(("ctstate", _states(value), negate)))
+            index += 1
+        elif code == _RECENT_NAME:
+            if recent is None:
+                recent = {}
+            recent["name"] = value
+            index += 1
+        elif code == _RECENT_OPERATION:
+            if recent is None:
+                recent = {}
+            recent["operation"] = word
+        elif code == _SECONDS:
+            if recent is None:
+                recent = {}
+            recent["seconds"] = value
+            index += 1
+        elif code == _MATCH_SET:
+            direction = words[index + 1] if index + 1 < count else "dst"
+            kind = "saddr_set" if direction.split(",")[0] == "src" else "daddr_set"
+            matches.append(shared((kind, value, negate, direction)))
+            index += 2
+        elif code == _INTERFACE:
+            # Interfaces are not modelled: a rule bound to one is examined but flagged.
+            matches.append(shared(("unknown", f"{word} {value}")))
+            index += 1
+        elif index < count and words[index][:1] != "-":  # an inert option and its value
+            index += 1
         negate = False
-    if statistic:
-        mode = statistic.get("--mode", "random")
-        if mode == "nth":
+    action: Action = ("none",)
+    if statistic is not None:
+        if statistic.get("--mode", "random") == "nth":
             every = int(statistic.get("--every", "1") or 1)
-            matches.append(("random", 1.0 / every))
+            matches.append(shared(("random", 1.0 / every)))
         else:
-            matches.append(("random", float(statistic.get("--probability", "1"))))
-    if recent:
+            matches.append(shared(("random", float(statistic.get("--probability", "1")))))
+    if recent is not None:
         operation = recent.get("operation", "--rcheck")
         if operation in ("--rcheck", "--update"):
-            matches.append(("recent", recent.get("name", ""), int(recent.get("seconds", "0") or 0)))
-        elif operation == "--set":
+            matches.append(shared(("recent", recent.get("name", ""), int(recent.get("seconds", "0") or 0))))
+        elif operation == "--set" and not target:
             # `--set` always matches; it records the client for later connections.
-            action_recent = ("recent_set", recent.get("name", ""))
-            if not target:
-                action = action_recent
+            action = ("recent_set", recent.get("name", ""))
+    if target:
+        action = _action(target, goto, target_options or {}, action)
+    return Rule(table, chain, tuple(matches), action, text, line, comment)
+
+
+def _action(target: str, goto: bool, target_options: dict[str, str], action: Action) -> Action:
     if target in _TERMINAL:
-        action = _TERMINAL[target]
-    elif target == "DNAT":
-        destination = target_options.get("--to-destination", "")
-        ip, port = split_host_port(destination)
-        action = ("dnat", ip, port)
-    elif target == "MARK":
-        for option, operation in (("--or-mark", "or"), ("--xor-mark", "xor"), ("--and-mark", "and"),
-                                  ("--set-xmark", "setx"), ("--set-mark", "set")):
+        return _TERMINAL[target]
+    if target == "DNAT":
+        ip, port = split_host_port(target_options.get("--to-destination", ""))
+        return ("dnat", ip, port)
+    if target == "MARK":
+        for option, operation in _MARK_OPERATIONS:
             if option in target_options:
                 mark_value, mark_mask = _mark(target_options[option])
-                action = ("mark", operation, mark_value, mark_mask)
-                break
-    elif target == "SNAT":
-        action = ("snat", target_options.get("--to-source", ""))
-    elif target in _NON_TERMINAL:
-        if action[0] != "recent_set":
-            action = ("none",)
-    elif target:
-        action = ("goto" if target_options.get("goto") else "jump", target)
-    return Rule(table, chain, tuple(matches), action, text, line, comment)
+                return _shared(("mark", operation, mark_value, mark_mask))
+        return action
+    if target == "SNAT":
+        return ("snat", target_options.get("--to-source", ""))
+    if target in _NON_TERMINAL:
+        return action if action[0] == "recent_set" else ("none",)
+    return _shared(("goto" if goto else "jump", target))
 
 
 def split_host_port(text: str) -> tuple[str, int]:
@@ -250,13 +319,59 @@ def parse(text: str, *, family: int = 0) -> Ruleset:
     order: list[tuple[str, str]] = []
     problems: list[str] = []
     detected_family = family
+    # iptables-save prints each chain's rules together: keep the current chain's list at hand.
+    current_key: tuple[str, str] = ("", "")
+    current: list[Rule] = []
     for number, raw_line in enumerate(text.splitlines(), start=1):
         line = raw_line.strip()
-        if not line or line[0] == "#":
+        if not line:
             continue
         first = line[0]
+        if first == "-" and (line.startswith("-A ") or line.startswith("-I ")):
+            if not table:
+                problems.append(f"line {number}: rule outside a table: {line[:80]}")
+                continue
+            if '"' not in line:
+                words = line.split()
+            elif "\\" not in line and line.count('"') == 2:
+                # The usual kube-proxy rule: one quoted comment.
+                before, quoted, after = line.split('"')
+                words = before.split()
+                words.append(quoted)
+                words.extend(after.split())
+            else:
+                words = tokens(line)
+            if len(words) < 2:
+                problems.append(f"line {number}: rule without a chain: {line[:80]}")
+                continue
+            chain = words[1]
+            if chain != current_key[1] or table != current_key[0]:
+                current_key = (table, chain)
+                if current_key not in policies:
+                    policies[current_key] = "-"
+                    order.append(current_key)
+                current = chain_rules[current_key]
+            del words[:2]
+            try:
+                rule = parse_rule(table, chain, words, line, number)
+            except (ValueError, IndexError) as error:
+                problems.append(f"line {number}: {error}: {line[:80]}")
+                continue
+            if not detected_family:
+                for match in rule.matches:
+                    if match[0] in ("saddr", "daddr"):
+                        detected_family = match[1][0][0]
+                        break
+            if line[1] == "I":
+                current.insert(0, rule)
+            else:
+                current.append(rule)
+            continue
+        if first == "#":
+            continue
         if first == "*":
             table = line[1:].strip()
+            current_key = ("", "")
             continue
         if first == ":":
             name, _, rest = line[1:].partition(" ")
@@ -266,34 +381,6 @@ def parse(text: str, *, family: int = 0) -> Ruleset:
             policies[key] = rest.split(" ", 1)[0] if rest else "-"
             continue
         if line == "COMMIT":
-            continue
-        if line.startswith("-A ") or line.startswith("-I "):
-            if not table:
-                problems.append(f"line {number}: rule outside a table: {line[:80]}")
-                continue
-            words = tokens(line)
-            if len(words) < 2:
-                problems.append(f"line {number}: rule without a chain: {line[:80]}")
-                continue
-            chain = words[1]
-            key = (table, chain)
-            if key not in policies:
-                policies[key] = "-"
-                order.append(key)
-            try:
-                rule = parse_rule(table, chain, words[2:], line, number)
-            except (ValueError, IndexError) as error:
-                problems.append(f"line {number}: {error}: {line[:80]}")
-                continue
-            if not detected_family:
-                for match in rule.matches:
-                    if match[0] in ("saddr", "daddr"):
-                        detected_family = match[1][0][0]
-                        break
-            if line.startswith("-I "):
-                chain_rules[key].insert(0, rule)
-            else:
-                chain_rules[key].append(rule)
             continue
         if line.startswith(("-N ", "-X", "-F", "-P ")):
             if line.startswith("-P "):
