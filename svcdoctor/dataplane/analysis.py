@@ -119,16 +119,17 @@ def usable_endpoints(endpoints: Iterable[Endpoint], port_name: str, protocol: st
                      node: str | None = None) -> frozenset[tuple[str, int]]:
     """The (ip, port) pairs kube-proxy sends a Service port to: ready endpoints, else serving
     terminating ones; only those on ``node`` when a Local traffic policy applies."""
-    candidates = [endpoint for endpoint in endpoints if node is None or endpoint.node == node]
+    candidates = list(endpoints) if node is None else [endpoint for endpoint in endpoints if endpoint.node == node]
     chosen = [endpoint for endpoint in candidates if endpoint.ready]
     if not chosen:
         chosen = [endpoint for endpoint in candidates if endpoint.serving and endpoint.terminating]
+    protocol = protocol.upper()
     result = set()
     for endpoint in chosen:
         if _family(endpoint.address) != family:
             continue
         for port in endpoint.ports:
-            if port.name == port_name and port.protocol.upper() == protocol.upper() and port.port:
+            if port.name == port_name and port.port and port.protocol.upper() == protocol:
                 result.add((endpoint.address, port.port))
     return frozenset(result)
 
@@ -195,6 +196,15 @@ def service_paths(dataplane: NodeDataplane, service: Obj, endpoints: Sequence[En
     families = dataplane.families
     addresses_by_kind = _service_addresses(service)
     results: list[PathResult] = []
+    usable: dict[tuple[str, str, int, str | None], frozenset[tuple[str, int]]] = {}
+
+    def endpoints_for(port_name: str, protocol: str, family: int, node: str | None) -> frozenset[tuple[str, int]]:
+        key = (port_name, protocol, family, node)
+        found = usable.get(key)
+        if found is None:
+            found = usable[key] = usable_endpoints(endpoints, port_name, protocol, family, node)
+        return found
+
     for port in k8s.service_ports(service):
         port_name = str(port.get("name") or "")
         protocol = str(port.get("protocol") or "TCP").upper()
@@ -212,13 +222,12 @@ def service_paths(dataplane: NodeDataplane, service: Obj, endpoints: Sequence[En
             family = _family(address)
             if kind not in wanted or family not in families:
                 continue
-            cluster = usable_endpoints(endpoints, port_name, protocol, family)
+            cluster = endpoints_for(port_name, protocol, family, None)
             if kind == "clusterIP":
-                expected = usable_endpoints(endpoints, port_name, protocol, family,
-                                            dataplane.node) if internal_local else cluster
+                expected = endpoints_for(port_name, protocol, family, dataplane.node) if internal_local else cluster
                 expect = "endpoints" if expected else "reject" if not cluster or not internal_local else "drop"
             elif external_local:
-                expected = usable_endpoints(endpoints, port_name, protocol, family, dataplane.node)
+                expected = endpoints_for(port_name, protocol, family, dataplane.node)
                 expect = "endpoints" if expected else "drop" if cluster else "reject"
             else:
                 expected = cluster

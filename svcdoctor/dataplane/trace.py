@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from operator import attrgetter
-from typing import Any
+from operator import itemgetter
+from typing import Any, Final
 
 from svcdoctor.dataplane import addresses
-from svcdoctor.dataplane.interface import Branch, Chain, NamedSet, Packet, Rule, Ruleset, Trace
+from svcdoctor.dataplane.interface import Action, Branch, Chain, NamedSet, Packet, Rule, Ruleset, Trace
 
 _MAX_DEPTH = 64
 
@@ -37,21 +37,21 @@ _KUBE_PROXY_HOOKS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-@dataclass(slots=True)
-class _State:
-    src: tuple[int, int]
-    dst: tuple[int, int]
-    dport: int
-    sport: int
-    proto: str
-    mark: int = 0
-    dnat: tuple[str, int] | None = None
-    masquerade: bool = False
-    rules: tuple[Rule, ...] = ()
-
-    def copy(self) -> _State:
-        return _State(self.src, self.dst, self.dport, self.sport, self.proto, self.mark, self.dnat, self.masquerade,
-                      self.rules)
+#: A packet on its way, as a plain tuple (the tracer makes tens per packet; a tuple is the
+#: cheapest immutable record): ``(src, dst, dport, sport, proto, mark, dnat, masquerade, rules)``
+#: — addresses as ``(version, integer)``, ``dnat`` the ``(ip, port)`` it was translated to or
+#: None, ``rules`` the rules hit so far (evidence). Branches share a state until one changes it.
+_State = tuple[tuple[int, int], tuple[int, int], int, int, str, int, "tuple[str, int] | None", bool,
+               "tuple[Rule, ...]"]
+_SRC: Final = 0
+_DST: Final = 1
+_DPORT: Final = 2
+_SPORT: Final = 3
+_PROTO: Final = 4
+_MARK: Final = 5
+_DNAT: Final = 6
+_MASQUERADE: Final = 7
+_RULES: Final = 8
 
 
 @dataclass
@@ -89,8 +89,9 @@ def trace(rulesets: Ruleset | Sequence[Ruleset], packet: Packet, local_addresses
     local = frozenset(addresses.address(text) for text in local_addresses)
     context = _Context(rulesets, local)
     src = addresses.address(packet.src)
-    state = _State(src, addresses.address(packet.dst), packet.dport, packet.sport, packet.protocol.lower())
-    family = state.dst[0]
+    state: _State = (src, addresses.address(packet.dst), packet.dport, packet.sport, packet.protocol.lower(), 0, None,
+                     False, ())
+    family = state[_DST][0]
     entry = "output" if context.is_local(src) else "prerouting"
     alive: list[Outcome] = [(1.0, state, "")]
     finished: list[Outcome] = []
@@ -102,10 +103,10 @@ def trace(rulesets: Ruleset | Sequence[Ruleset], packet: Packet, local_addresses
             context.purity = _purity(ruleset)
             next_alive: list[Outcome] = []
             for probability, branch_state, verdict in alive:
-                if chain.type == "nat" and branch_state.dnat is not None and hook in ("prerouting", "output"):
+                if chain.type == "nat" and branch_state[_DNAT] is not None and hook in ("prerouting", "output"):
                     next_alive.append((probability, branch_state, verdict))
                     continue
-                if chain.type == "nat" and branch_state.masquerade and hook == "postrouting":
+                if chain.type == "nat" and branch_state[_MASQUERADE] and hook == "postrouting":
                     next_alive.append((probability, branch_state, verdict))
                     continue
                 for result_probability, result_state, result in _run_chain(context, chain, branch_state,
@@ -121,7 +122,7 @@ def trace(rulesets: Ruleset | Sequence[Ruleset], packet: Packet, local_addresses
     run_hook(entry)
     by_route: dict[str, list[Outcome]] = {"input": [], "forward": []}
     for outcome in alive:
-        by_route["input" if context.is_local(outcome[1].dst) else "forward"].append(outcome)
+        by_route["input" if context.is_local(outcome[1][_DST]) else "forward"].append(outcome)
     survivors: list[Outcome] = []
     for hook, group in by_route.items():
         if not group:
@@ -136,7 +137,7 @@ def trace(rulesets: Ruleset | Sequence[Ruleset], packet: Packet, local_addresses
             if hook == "forward":
                 run_hook("postrouting")
         survivors.extend(alive)
-    branches = [Branch(probability, verdict, outcome_state.dnat, outcome_state.masquerade, outcome_state.rules)
+    branches = [Branch(probability, verdict, outcome_state[_DNAT], outcome_state[_MASQUERADE], outcome_state[_RULES])
                 for probability, outcome_state, verdict in finished + survivors if probability > 0]
     return Trace(packet, tuple(_merge(branches)), entry=entry, affinity_seconds=context.affinity,
                  notes=tuple(context.notes))
@@ -249,8 +250,8 @@ def _synthetic_hook(ruleset: Ruleset, chain: Chain, hook: str) -> Chain | None:
 def _candidates(chain: Chain, state: _State) -> Sequence[int]:
     if not chain.by_destination and not chain.by_port:
         return chain.general
-    specific = chain.by_destination.get(state.dst[1], ())
-    by_port = chain.by_port.get(state.dport, ())
+    specific = chain.by_destination.get(state[_DST][1], ())
+    by_port = chain.by_port.get(state[_DPORT], ())
     if not specific and not by_port:
         return chain.general
     if not chain.general and not by_port:
@@ -267,15 +268,16 @@ def _run_chain(context: _Context, chain: Chain, state: _State, probability: floa
         # An empty regular chain returns at once (kube-proxy leaves many of them empty).
         return [(probability, state, "continue")]
     ruleset = context.current
-    pure: bool | None = False
-    if ruleset is not None:
+    if ruleset is None:
+        results = _walk(context, chain, _candidates(chain, state), 0, state, probability, depth)
+    else:
         pure = context.purity.get(id(chain))
         if pure is None:
             pure = _is_pure(ruleset, chain)
-    if pure and ruleset is not None:
-        results = _run_pure(context, ruleset, chain, state, probability, depth)
-    else:
-        results = _walk(context, chain, _candidates(chain, state), 0, state, probability, depth)
+        if pure:
+            results = _run_pure(context, ruleset, chain, state, probability, depth)
+        else:
+            results = _walk(context, chain, _candidates(chain, state), 0, state, probability, depth)
     if chain.hook and chain.policy == "drop":
         return [(p, s, "drop" if verdict == "continue" else verdict) for p, s, verdict in results]
     return results
@@ -332,22 +334,21 @@ def _is_pure(ruleset: Ruleset, chain: Chain) -> bool:
 def _run_pure(context: _Context, ruleset: Ruleset, chain: Chain, state: _State, probability: float,
               depth: int) -> list[Outcome]:
     memo = ruleset.memo.setdefault("outcomes", {})
-    key = (id(chain), state.mark, state.dnat is not None)
+    key = (id(chain), state[_MARK], state[_DNAT] is not None)
     effects = memo.get(key)
     if effects is None:
-        base = _State(state.src, state.dst, state.dport, state.sport, state.proto, state.mark, state.dnat)
-        effects = [(share, result.mark, result.masquerade, result.rules, verdict) for share, result, verdict in
+        base: _State = (*state[:7], False, ())
+        effects = [(share, result[_MARK], result[_MASQUERADE], result[_RULES], verdict) for share, result, verdict in
                    _walk(context, chain, _candidates(chain, base), 0, base, 1.0, depth)]
         memo[key] = effects
     outcomes: list[Outcome] = []
     for share, mark, masquerade, rules, verdict in effects:
-        if mark == state.mark and not rules and (masquerade <= state.masquerade):
+        if mark == state[_MARK] and not rules and (masquerade <= state[_MASQUERADE]):
             # The chain changed nothing: the state is immutable from here on, so share it.
             outcomes.append((probability * share, state, verdict))
             continue
-        outcomes.append((probability * share, _State(state.src, state.dst, state.dport, state.sport, state.proto,
-                                                      mark, state.dnat, state.masquerade or masquerade,
-                                                      state.rules + rules), verdict))
+        outcomes.append((probability * share, ((*state[:5], mark, state[_DNAT], state[_MASQUERADE] or masquerade,
+                                                      state[_RULES] + rules)), verdict))
     return outcomes
 
 
@@ -356,13 +357,33 @@ def _walk(context: _Context, chain: Chain, candidates: Sequence[int], start: int
     results: list[Outcome] = []
     position = start
     total = len(candidates)
+    rules = chain.rules
     while position < total:
-        rule = chain.rules[candidates[position]]
+        rule = rules[candidates[position]]
         position += 1
-        chance = _match(context, rule, state)
+        chance = _match(context, rule, state) if rule.matches else 1.0
         if chance <= 0.0:
             continue
-        outcomes = _act(context, rule, state, probability * chance, depth)
+        action = rule.action
+        kind = action[0]
+        if kind == "jump" or kind == "goto":
+            # Jumps are most of what kube-proxy's rules do: followed here rather than in _act.
+            ruleset = context.current
+            target = ruleset.chains.get((rule.table, action[1])) if ruleset is not None else None
+            if target is None:
+                context.note(f"{rule.chain} jumps to {action[1]}, which the dump does not define")
+                outcomes = [(probability * chance, state, "continue")]
+            else:
+                followed: _State = (*state[:8], (*state[_RULES], rule))
+                outcomes = _run_chain(context, target, followed, probability * chance, depth + 1)
+                if kind == "goto":
+                    outcomes = [(p, s, "return" if verdict == "continue" else verdict) for p, s, verdict in outcomes]
+        elif kind == "none":
+            if chance >= 1.0:
+                continue
+            outcomes = [(probability * chance, state, "continue")]
+        else:
+            outcomes = _act(context, rule, state, probability * chance, depth)
         if chance >= 1.0 and len(outcomes) == 1 and outcomes[0][2] == "continue":
             probability, state = outcomes[0][0], outcomes[0][1]
             continue
@@ -384,73 +405,70 @@ def _walk(context: _Context, chain: Chain, candidates: Sequence[int], start: int
 
 
 def _with_rule(state: _State, rule: Rule) -> _State:
-    return _State(state.src, state.dst, state.dport, state.sport, state.proto, state.mark, state.dnat,
-                  state.masquerade, (*state.rules, rule))
+    return (*state[:8], (*state[_RULES], rule))
 
 
-def _act(context: _Context, rule: Rule, state: _State, probability: float, depth: int) -> list[Outcome]:
-    action = rule.action
+def _act(context: _Context, rule: Rule, state: _State, probability: float, depth: int,
+         verdict: Action | None = None) -> list[Outcome]:
+    """What ``rule`` does to the packet. ``verdict`` is the one a map or ``numgen`` of ``rule``
+    chose: ``rule`` is then already in the state's evidence and is not added twice."""
+    action = rule.action if verdict is None else verdict
     kind = action[0]
     if kind == "none":
         return [(probability, state, "continue")]
+    hit = state if verdict is not None else _with_rule(state, rule)
     if kind in ("jump", "goto"):
         ruleset = context.current
         target = ruleset.chains.get((rule.table, action[1])) if ruleset is not None else None
         if target is None:
             context.note(f"{rule.chain} jumps to {action[1]}, which the dump does not define")
             return [(probability, state, "continue")]
-        outcomes = _run_chain(context, target, _with_rule(state, rule), probability, depth + 1)
+        outcomes = _run_chain(context, target, hit, probability, depth + 1)
         if kind == "goto":
-            return [(p, s, "return" if verdict == "continue" else verdict) for p, s, verdict in outcomes]
+            return [(p, s, "return" if result == "continue" else result) for p, s, result in outcomes]
         return outcomes
     if kind in ("accept", "drop", "reject", "return"):
-        return [(probability, _with_rule(state, rule), kind)]
+        return [(probability, hit, kind)]
     if kind == "dnat":
-        new = _with_rule(state, rule)
-        ip, port = action[1], action[2] or state.dport
-        new.dnat = (ip, port)
-        new.dst = addresses.address(ip)
-        new.dport = port
-        return [(probability, new, "accept")]
+        ip, port = action[1], action[2] or state[_DPORT]
+        translated: _State = (state[_SRC], addresses.address(ip), port, state[_SPORT], state[_PROTO], state[_MARK],
+                              (ip, port), state[_MASQUERADE], hit[_RULES])
+        return [(probability, translated, "accept")]
     if kind in ("masquerade", "snat"):
-        new = _with_rule(state, rule)
-        new.masquerade = True
-        return [(probability, new, "accept")]
+        return [(probability, (*state[:7], True, hit[_RULES]), "accept")]
     if kind == "mark":
         operation, value, mask = action[1], action[2], action[3]
-        new = state.copy()
+        mark = state[_MARK]
         if operation == "or":
-            new.mark = state.mark | value
+            mark |= value
         elif operation == "xor":
-            new.mark = state.mark ^ value
+            mark ^= value
         elif operation == "and":
-            new.mark = state.mark & value
+            mark &= value
         elif operation == "setx":
-            new.mark = (state.mark & ~mask) ^ value
+            mark = (mark & ~mask) ^ value
         else:
-            new.mark = value
-        if new.mark & ~state.mark:
-            new.rules = (*state.rules, rule)
-        return [(probability, new, "continue")]
+            mark = value
+        # Only a mark that sets new bits (kube-proxy's masquerade mark) is evidence.
+        rules = hit[_RULES] if mark & ~state[_MARK] else state[_RULES]
+        return [(probability, (*state[:5], mark, state[_DNAT], state[_MASQUERADE], rules), "continue")]
     if kind == "recent_set":
         return [(probability, state, "continue")]
     if kind == "vmap":
-        verdict = _lookup(context, rule, action, state)
-        if verdict is None:
+        chosen = _lookup(context, rule, action, state)
+        if chosen is None:
             return [(probability, state, "continue")]
-        return _act(context, Rule(rule.table, rule.chain, (), verdict, rule.text, rule.line, rule.comment),
-                    _with_rule(state, rule), probability, depth)
+        return _act(context, rule, hit, probability, depth, chosen)
     if kind == "numgen":
         modulus, elements = action[1], action[2]
         split: list[Outcome] = []
         share = probability / modulus if modulus else 0.0
         for value in range(modulus):
-            verdict_action = elements.get(value)
-            if verdict_action is None:
+            chosen = elements.get(value)
+            if chosen is None:
                 split.append((share, state, "continue"))
                 continue
-            split.extend(_act(context, Rule(rule.table, rule.chain, (), verdict_action, rule.text, rule.line,
-                                               rule.comment), _with_rule(state, rule), share, depth))
+            split.extend(_act(context, rule, hit, share, depth, chosen))
         return split
     context.note(f"action not understood, treated as no-op: {rule.text}")
     return [(probability, state, "continue")]
@@ -458,20 +476,20 @@ def _act(context: _Context, rule: Rule, state: _State, probability: float, depth
 
 def _key_value(field_name: str, state: _State) -> object:
     if field_name == "daddr":
-        return state.dst
+        return state[_DST]
     if field_name == "saddr":
-        return state.src
+        return state[_SRC]
     if field_name == "l4proto":
-        return state.proto
+        return state[_PROTO]
     if field_name == "dport":
-        return state.dport
+        return state[_DPORT]
     if field_name == "sport":
-        return state.sport
+        return state[_SPORT]
     return None
 
 
-#: nft key fields → the packet state attribute that holds their value.
-_KEY_ATTRIBUTES = {"daddr": "dst", "saddr": "src", "l4proto": "proto", "dport": "dport", "sport": "sport"}
+#: nft key fields → where the packet state holds their value.
+_KEY_FIELDS = {"daddr": _DST, "saddr": _SRC, "l4proto": _PROTO, "dport": _DPORT, "sport": _SPORT}
 _key_getters: dict[tuple[Any, ...], Any] = {}
 
 
@@ -480,8 +498,8 @@ def _key_getter(key_fields: tuple[Any, ...]) -> Any:
     getter = _key_getters.get(key_fields)
     if getter is None:
         names = [str(name) for name in key_fields]
-        if names and all(name in _KEY_ATTRIBUTES for name in names):
-            fetch = attrgetter(*(_KEY_ATTRIBUTES[name] for name in names))
+        if names and all(name in _KEY_FIELDS for name in names):
+            fetch = itemgetter(*(_KEY_FIELDS[name] for name in names))
             getter = (lambda state: (fetch(state),)) if len(names) == 1 else fetch
         else:
             def getter(state: _State) -> tuple[object, ...]:
@@ -512,7 +530,7 @@ def _named_set(context: _Context, table: str, name: str) -> NamedSet | None:
 def _in_set(context: _Context, rule: Rule, match: tuple[object, ...], state: _State) -> float:
     name = str(match[1])
     named = _named_set(context, rule.table, name) or _named_set(context, "ipset", name)
-    value = state.src if match[0] == "saddr_set" else state.dst
+    value = state[_SRC] if match[0] == "saddr_set" else state[_DST]
     if named is None:
         context.note(f"set {name} is not in the dump: rules matching it were treated as not matching")
         return 0.0
@@ -550,30 +568,40 @@ def _match(context: _Context, rule: Rule, state: _State) -> float:
     for match in rule.matches:
         kind = match[0]
         if kind == "daddr" or kind == "saddr":
-            value = state.dst if kind == "daddr" else state.src
-            hit = any(net[0] == value[0] and (value[1] & net[2]) == net[1] for net in match[1])
+            value = state[_DST] if kind == "daddr" else state[_SRC]
+            networks = match[1]
+            if len(networks) == 1:
+                # Most rules name one address or prefix: no generator for them.
+                net = networks[0]
+                hit = net[0] == value[0] and (value[1] & net[2]) == net[1]
+            else:
+                hit = any(net[0] == value[0] and (value[1] & net[2]) == net[1] for net in networks)
             if hit == match[2]:
                 return 0.0
         elif kind == "proto":
-            if (match[1] in ("all", state.proto)) == match[2]:
+            if (match[1] in ("all", state[_PROTO])) == match[2]:
                 return 0.0
         elif kind == "dport" or kind == "sport":
-            port = state.dport if kind == "dport" else state.sport
-            hit = any(low <= port <= high for low, high in match[1])
+            port = state[_DPORT] if kind == "dport" else state[_SPORT]
+            ranges = match[1]
+            if len(ranges) == 1:
+                hit = ranges[0][0] <= port <= ranges[0][1]
+            else:
+                hit = any(low <= port <= high for low, high in ranges)
             if hit == match[2]:
                 return 0.0
         elif kind == "dst_type" or kind == "src_type":
-            value = state.dst if kind == "dst_type" else state.src
+            value = state[_DST] if kind == "dst_type" else state[_SRC]
             if match[1] != "LOCAL":
                 context.note(f"address type {match[1]} is not modelled: {rule.text}")
                 return 0.0
             if context.is_local(value) == match[2]:
                 return 0.0
         elif kind == "mark":
-            if ((state.mark & match[2]) == match[1]) == match[3]:
+            if ((state[_MARK] & match[2]) == match[1]) == match[3]:
                 return 0.0
         elif kind == "ctstate":
-            states = _NEW_DNAT if state.dnat is not None else _NEW
+            states = _NEW_DNAT if state[_DNAT] is not None else _NEW
             if (not states.isdisjoint(match[1])) == match[2]:
                 return 0.0
         elif kind == "random":
