@@ -63,6 +63,19 @@ class _Context:
     current: Ruleset | None = None
     #: The current rule set's purity cache (see :func:`_purity`), kept at hand for every chain run.
     purity: dict[int, bool] = field(default_factory=dict)
+    #: Chains of the current rule set run at least once (purity is worked out on the second run).
+    visited: dict[int, None] = field(default_factory=dict)
+    #: The current rule set's memo of pure chains' outcomes (see :func:`_run_pure`).
+    outcomes: dict[tuple[int, int, bool], list[Any]] = field(default_factory=dict)
+
+    def enter(self, ruleset: Ruleset) -> None:
+        """Make ``ruleset`` the one whose chains are run (and keep its memos at hand)."""
+        if ruleset is not self.current:
+            self.current = ruleset
+            self.purity = _purity(ruleset)
+            memo = ruleset.memo
+            self.visited = memo.setdefault("visited", {})
+            self.outcomes = memo.setdefault("outcomes", {})
 
     def is_local(self, value: tuple[int, int]) -> bool:
         if value in self.local:
@@ -99,8 +112,7 @@ def trace(rulesets: Ruleset | Sequence[Ruleset], packet: Packet, local_addresses
     def run_hook(hook: str) -> None:
         nonlocal alive
         for ruleset, chain in _hook_chains(context, hook, family):
-            context.current = ruleset
-            context.purity = _purity(ruleset)
+            context.enter(ruleset)
             next_alive: list[Outcome] = []
             for probability, branch_state, verdict in alive:
                 if chain.type == "nat" and branch_state[_DNAT] is not None and hook in ("prerouting", "output"):
@@ -271,9 +283,15 @@ def _run_chain(context: _Context, chain: Chain, state: _State, probability: floa
     if ruleset is None:
         results = _walk(context, chain, _candidates(chain, state), 0, state, probability, depth)
     else:
-        pure = context.purity.get(id(chain))
+        key = id(chain)
+        pure = context.purity.get(key)
         if pure is None:
-            pure = _is_pure(ruleset, chain)
+            # Most chains (a Service's, an endpoint's) run once per trace: only a chain run again
+            # is worth the check that lets its outcome be memoised.
+            if key in context.visited:
+                pure = _is_pure(ruleset, chain)
+            else:
+                context.visited[key] = None
         if pure:
             results = _run_pure(context, ruleset, chain, state, probability, depth)
         else:
@@ -333,7 +351,7 @@ def _is_pure(ruleset: Ruleset, chain: Chain) -> bool:
 
 def _run_pure(context: _Context, ruleset: Ruleset, chain: Chain, state: _State, probability: float,
               depth: int) -> list[Outcome]:
-    memo = ruleset.memo.setdefault("outcomes", {})
+    memo = context.outcomes
     key = (id(chain), state[_MARK], state[_DNAT] is not None)
     effects = memo.get(key)
     if effects is None:
