@@ -408,12 +408,16 @@ def parse(text: str, *, family: int = 0) -> Ruleset:
     return Ruleset("iptables", chains, family=detected_family or 4, problems=tuple(problems))
 
 
+#: Every rule position of a short chain (shared: most chains are short).
+_POSITIONS = tuple(tuple(range(length)) for length in range(9))
+
+
 def build_chain(table: str, name: str, rules: list[Rule], **base: object) -> Chain:
     """A Chain with its look-up indexes: rules that match exactly one host address, or else
     exactly one destination port, are only examined for packets with that address / port."""
     if len(rules) <= 8:
         # Short chains (most of them) are cheaper to scan than to index.
-        return Chain(table, name, tuple(rules), general=tuple(range(len(rules))), **base)  # type: ignore[arg-type]
+        return Chain(table, name, tuple(rules), general=_POSITIONS[len(rules)], **base)  # type: ignore[arg-type]
     by_destination: dict[int, list[int]] = defaultdict(list)
     by_port: dict[int, list[int]] = defaultdict(list)
     general: list[int] = []

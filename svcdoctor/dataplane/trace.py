@@ -18,10 +18,9 @@ reported; matches the tracer cannot evaluate count as not matching and are named
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from svcdoctor.dataplane import addresses
 from svcdoctor.dataplane.interface import Action, Branch, Chain, NamedSet, Packet, Rule, Ruleset, Trace
@@ -54,19 +53,28 @@ _MASQUERADE: Final = 7
 _RULES: Final = 8
 
 
-@dataclass
+_EMPTY_MEMO: dict[Any, Any] = {}
+
+
 class _Context:
-    rulesets: Sequence[Ruleset]
-    local: frozenset[tuple[int, int]]
-    notes: dict[str, None] = field(default_factory=dict)
-    affinity: int | None = None
-    current: Ruleset | None = None
-    #: The current rule set's purity cache (see :func:`_purity`), kept at hand for every chain run.
-    purity: dict[int, bool] = field(default_factory=dict)
-    #: Chains of the current rule set run at least once (purity is worked out on the second run).
-    visited: dict[int, None] = field(default_factory=dict)
-    #: The current rule set's memo of pure chains' outcomes (see :func:`_run_pure`).
-    outcomes: dict[tuple[int, int, bool], list[Any]] = field(default_factory=dict)
+    """One trace's notes and affinity, and the memos of the rule set being run."""
+
+    __slots__ = ("affinity", "current", "guard_counts", "local", "notes", "outcomes", "purity", "rulesets", "visits")
+
+    def __init__(self, rulesets: Sequence[Ruleset], local: frozenset[tuple[int, int]]) -> None:
+        self.rulesets = rulesets
+        self.local = local
+        self.notes: dict[str, None] = {}
+        self.affinity: int | None = None
+        self.current: Ruleset | None = None
+        #: The current rule set's purity cache (see :func:`_purity`), kept at hand for every chain run.
+        self.purity: dict[int, tuple[Guard, ...] | Literal[False]] = _EMPTY_MEMO
+        #: How often each chain of the current rule set ran (purity is worked out once it recurs).
+        self.visits: dict[int, int] = _EMPTY_MEMO
+        #: How many packets missed and met each chain's guards (see :func:`_guarded`).
+        self.guard_counts: dict[int, list[int]] = _EMPTY_MEMO
+        #: The current rule set's memo of pure chains' outcomes (see :func:`_run_pure`).
+        self.outcomes: dict[tuple[int, int, bool], list[Any]] = _EMPTY_MEMO
 
     def enter(self, ruleset: Ruleset) -> None:
         """Make ``ruleset`` the one whose chains are run (and keep its memos at hand)."""
@@ -74,8 +82,9 @@ class _Context:
             self.current = ruleset
             self.purity = _purity(ruleset)
             memo = ruleset.memo
-            self.visited = memo.setdefault("visited", {})
+            self.visits = memo.setdefault("visits", {})
             self.outcomes = memo.setdefault("outcomes", {})
+            self.guard_counts = memo.setdefault("guard_counts", {})
 
     def is_local(self, value: tuple[int, int]) -> bool:
         if value in self.local:
@@ -284,18 +293,19 @@ def _run_chain(context: _Context, chain: Chain, state: _State, probability: floa
         results = _walk(context, chain, _candidates(chain, state), 0, state, probability, depth)
     else:
         key = id(chain)
-        pure = context.purity.get(key)
-        if pure is None:
-            # Most chains (a Service's, an endpoint's) run once per trace: only a chain run again
-            # is worth the check that lets its outcome be memoised.
-            if key in context.visited:
-                pure = _is_pure(ruleset, chain)
+        guards: tuple[Guard, ...] | Literal[False] | None = context.purity.get(key)
+        if guards is None:
+            # Most chains (a Service's, an endpoint's) run once or twice: only a chain that keeps
+            # coming back is worth the check that lets its outcome be memoised.
+            visits = context.visits.get(key, 0)
+            if visits >= _VISITS_BEFORE_MEMO:
+                guards = _guards(ruleset, chain)
             else:
-                context.visited[key] = None
-        if pure:
-            results = _run_pure(context, ruleset, chain, state, probability, depth)
-        else:
+                context.visits[key] = visits + 1
+        if guards is None or guards is False or (guards and _guarded(context, key, guards, state)):
             results = _walk(context, chain, _candidates(chain, state), 0, state, probability, depth)
+        else:
+            results = _run_pure(context, ruleset, chain, state, probability, depth)
     if chain.hook and chain.policy == "drop":
         return [(p, s, "drop" if verdict == "continue" else verdict) for p, s, verdict in results]
     return results
@@ -304,10 +314,28 @@ def _run_chain(context: _Context, chain: Chain, state: _State, probability: floa
 #: What a chain may look at and do and still depend only on the packet's mark and NAT state.
 _PURE_MATCHES = frozenset({"mark", "ctstate"})
 _PURE_ACTIONS = frozenset({"none", "mark", "accept", "drop", "reject", "return", "masquerade"})
+#: Matches that can be tested on their own, with no side effect (notes, affinity), and so guard
+#: a rule: a packet that fails one never matches the rule, whatever else the rule says.
+_GUARD_MATCHES = frozenset({"daddr", "saddr", "dport", "sport", "daddr_set", "saddr_set", "concat_set", "dst_type",
+                            "src_type"})
+_QUIET_MATCHES = _GUARD_MATCHES | _PURE_MATCHES | {"random", "proto"}
+#: Runs of a chain before its purity is worked out.
+_VISITS_BEFORE_MEMO = 3
+#: More guards than this and walking the chain is as quick as testing them.
+_MAX_GUARDS = 8
+#: A chain whose guards this many packets met (and no fewer than missed them) is walked from then
+#: on without testing them.
+_GUARD_HITS_LIMIT = 16
+
+#: A chain's guards: what a packet must miss for the chain to act on its mark and NAT state only.
+#: ``("index", chain)`` — no rule of ``chain`` is indexed under the packet's address or port;
+#: ``("match", rule)`` — the packet fails ``rule``'s one match; ``("lookup", rule)`` — ``rule``'s
+#: map has no element for the packet.
+Guard = tuple[str, Any]
 
 
-def _purity(ruleset: Ruleset) -> dict[int, bool]:
-    """Chain identity → whether it is pure (see :func:`_is_pure`), filled in as chains are met."""
+def _purity(ruleset: Ruleset) -> dict[int, tuple[Guard, ...] | Literal[False]]:
+    """Chain identity → its guards (see :func:`_guards`) or False, filled in as chains are met."""
     memo = ruleset.memo
     cache = memo.get("pure")
     if cache is None:
@@ -315,38 +343,104 @@ def _purity(ruleset: Ruleset) -> dict[int, bool]:
     return cache
 
 
-def _is_pure(ruleset: Ruleset, chain: Chain) -> bool:
-    """Whether the chain (and every chain it reaches) reads nothing but the mark and NAT state,
-    like kube-proxy's KUBE-MARK-MASQ, KUBE-POSTROUTING and KUBE-FORWARD (and the built-in chains
-    that only jump to such chains): its outcome can then be
-    computed once per (mark, NAT state) and reused for every packet."""
+def _guards(ruleset: Ruleset, chain: Chain) -> tuple[Guard, ...] | Literal[False]:
+    """The guards under which the chain (and every chain it reaches) reads nothing but the mark
+    and NAT state — () for kube-proxy's KUBE-MARK-MASQ, KUBE-POSTROUTING and KUBE-FORWARD; the
+    cluster-IP set and service range for nftables' cluster-ips-check — or False.
+
+    A packet that misses every guard gets the chain's outcome from a memo of one per (mark, NAT
+    state); any other packet walks the chain."""
     cache = _purity(ruleset)
     # Chains live as long as their rule set, so their identity is a stable key.
     key = id(chain)
     known = cache.get(key)
     if known is not None:
-        return bool(known)
+        return known
     cache[key] = False  # a loop through this chain is not pure
     # Only the rule set's own chains: a chain made up for a missing hook may not outlive this
     # trace, and its identity could then be reused by another.
-    pure = ruleset.chains.get((chain.table, chain.name)) is chain
-    for rule in chain.rules:
-        if not pure:
-            break
-        if any(match[0] not in _PURE_MATCHES for match in rule.matches):
-            pure = False
-        elif rule.action[0] in ("jump", "goto"):
-            target = ruleset.chain(rule.table, rule.action[1])
-            pure = target is not None and _is_pure(ruleset, target)
-        elif rule.action[0] == "vmap":
-            # A look-up in an empty map (kube-proxy's firewall and no-endpoint maps, mostly)
-            # never finds a verdict, whatever the packet: the rule does nothing.
-            named = ruleset.sets.get((rule.table, rule.action[2])) if rule.action[2] else None
-            pure = named is not None and not named.elements and not named.dynamic
-        elif rule.action[0] not in _PURE_ACTIONS:
-            pure = False
-    cache[key] = pure
-    return pure
+    if ruleset.chains.get((chain.table, chain.name)) is not chain:
+        return False
+    found: list[Guard] = [("index", chain)] if chain.by_destination or chain.by_port else []
+    for position in chain.general:
+        rule = chain.rules[position]
+        rule_guards = _rule_guard(ruleset, rule)
+        if rule_guards is False:
+            return False
+        if rule_guards is not True:
+            found.extend(rule_guards)
+        if len(found) > _MAX_GUARDS:
+            return False
+    unique: dict[object, Guard] = {}
+    for guard in found:
+        subject = guard[1]
+        unique.setdefault((subject.table, subject.matches) if guard[0] == "match" else id(subject), guard)
+    guards = tuple(unique.values())
+    cache[key] = guards
+    return guards
+
+
+def _rule_guard(ruleset: Ruleset, rule: Rule) -> tuple[Guard, ...] | bool:
+    """True when the rule acts on the mark and NAT state only, its guards, or False."""
+    matches = rule.matches
+    if any(match[0] not in _QUIET_MATCHES for match in matches):
+        return False
+    for match in matches:
+        kind = match[0]
+        if kind not in _GUARD_MATCHES or (match[3] if kind == "concat_set" else match[2]):
+            continue
+        if kind in ("dst_type", "src_type") and match[1] != "LOCAL":
+            continue
+        if kind in ("daddr_set", "saddr_set", "concat_set"):
+            named = ruleset.sets.get((rule.table, match[2] if kind == "concat_set" else match[1]))
+            if kind != "concat_set" and named is None:
+                named = ruleset.sets.get(("ipset", match[1]))
+            if named is None or named.dynamic:
+                continue
+        return (("match", Rule(rule.table, rule.chain, (match,), ("none",), rule.text, rule.line)),)
+    if any(match[0] not in _PURE_MATCHES for match in matches):
+        return False
+    action = rule.action
+    kind = action[0]
+    if kind in ("jump", "goto"):
+        target = ruleset.chain(rule.table, action[1])
+        return False if target is None else _guards(ruleset, target)
+    if kind == "vmap":
+        # A look-up in an empty map (kube-proxy's firewall and no-endpoint maps, often) never
+        # finds a verdict, whatever the packet: the rule does nothing.
+        if action[2] is None:
+            return (("lookup", rule),) if action[3] else True
+        named = ruleset.sets.get((rule.table, action[2]))
+        if named is None or named.dynamic:
+            return False
+        return (("lookup", rule),) if named.elements else True
+    return kind in _PURE_ACTIONS
+
+
+def _guarded(context: _Context, key: int, guards: tuple[Guard, ...], state: _State) -> bool:
+    """Whether the packet meets any of a chain's guards (then the chain is walked).
+
+    A chain that at least half the packets meet the guards of (kube-proxy's service dispatch:
+    every ClusterIP is in its index) is then walked without asking again."""
+    for kind, subject in guards:
+        if kind == "index":
+            hit = bool(subject.by_destination.get(state[_DST][1]) or subject.by_port.get(state[_DPORT]))
+        elif kind == "match":
+            hit = _match(context, subject, state) > 0.0
+        else:
+            hit = _lookup(context, subject, subject.action, state) is not None
+        if hit:
+            counts = context.guard_counts.setdefault(key, [0, 0])
+            counts[1] += 1
+            if counts[1] >= _GUARD_HITS_LIMIT and counts[1] >= counts[0]:
+                context.purity[key] = False
+            return True
+    missed = context.guard_counts.get(key)
+    if missed is None:
+        context.guard_counts[key] = [1, 0]
+    else:
+        missed[0] += 1
+    return False
 
 
 def _run_pure(context: _Context, ruleset: Ruleset, chain: Chain, state: _State, probability: float,
