@@ -329,6 +329,7 @@ _GUARD_HITS_LIMIT = 16
 
 #: A chain's guards: what a packet must miss for the chain to act on its mark and NAT state only.
 #: ``("index", chain)`` — no rule of ``chain`` is indexed under the packet's address or port;
+#: ``("member", (field, set))`` — the packet's source or destination is not in the set;
 #: ``("match", rule)`` — the packet fails ``rule``'s one match; ``("lookup", rule)`` — ``rule``'s
 #: map has no element for the packet.
 Guard = tuple[str, Any]
@@ -374,7 +375,8 @@ def _guards(ruleset: Ruleset, chain: Chain) -> tuple[Guard, ...] | Literal[False
     unique: dict[object, Guard] = {}
     for guard in found:
         subject = guard[1]
-        unique.setdefault((subject.table, subject.matches) if guard[0] == "match" else id(subject), guard)
+        unique.setdefault((subject.table, subject.matches) if guard[0] == "match" else
+                          (subject[0], id(subject[1])) if guard[0] == "member" else id(subject), guard)
     guards = tuple(unique.values())
     cache[key] = guards
     return guards
@@ -397,6 +399,9 @@ def _rule_guard(ruleset: Ruleset, rule: Rule) -> tuple[Guard, ...] | bool:
                 named = ruleset.sets.get(("ipset", match[1]))
             if named is None or named.dynamic:
                 continue
+            if kind != "concat_set":
+                # Tested straight on the set (the commonest guard: nftables' @cluster-ips).
+                return (("member", (_DST if kind == "daddr_set" else _SRC, named)),)
         return (("match", Rule(rule.table, rule.chain, (match,), ("none",), rule.text, rule.line)),)
     if any(match[0] not in _PURE_MATCHES for match in matches):
         return False
@@ -425,6 +430,11 @@ def _guarded(context: _Context, key: int, guards: tuple[Guard, ...], state: _Sta
     for kind, subject in guards:
         if kind == "index":
             hit = bool(subject.by_destination.get(state[_DST][1]) or subject.by_port.get(state[_DPORT]))
+        elif kind == "member":
+            value: tuple[int, int] = state[_DST] if subject[0] == _DST else state[_SRC]
+            named = subject[1]
+            hit = (value,) in named.elements or any(addresses.contains(net, value[0], value[1])
+                                                    for net in named.intervals)
         elif kind == "match":
             hit = _match(context, subject, state) > 0.0
         else:
