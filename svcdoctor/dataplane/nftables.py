@@ -18,18 +18,21 @@ lists are split with string methods rather than token by token.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import socket
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import repeat
 from operator import getitem
+from types import MemberDescriptorType
 from typing import Any
 
 from svcdoctor.dataplane import addresses
 from svcdoctor.dataplane.interface import Action, Chain, Match, NamedSet, Rule, Ruleset
 from svcdoctor.dataplane.iptables import build_chain, split_host_port
 
+_inet_pton, _AF_INET = socket.inet_pton, socket.AF_INET
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{},;]|[^\s{},;]+')
 _HANDLE = re.compile(r"\s+#\s+handle\s+\d+\s*$")
 _TRANSACTION_RULE = re.compile(r"\s*\S+\s+\S+\s+\S+\s+\S+\s+\S+\s*(.*)$")
@@ -91,6 +94,15 @@ def _stripped(raw: str) -> str:
     return _HANDLE.sub("", raw).strip()
 
 
+def _network(text: str) -> addresses.Network:
+    """``addresses.network(text)``, without its cache's upkeep for a plain IPv4 address (a dump has
+    thousands, most of them seen once)."""
+    try:
+        return 4, int.from_bytes(_inet_pton(_AF_INET, text), "big"), 0xFFFFFFFF
+    except (OSError, UnicodeError, ValueError):
+        return addresses.network(text)
+
+
 def _unquote(token: str) -> str:
     if len(token) >= 2 and token[0] == '"' and token[-1] == '"':
         return token[1:-1].replace('\\"', '"')
@@ -116,6 +128,39 @@ def _key_part(field_type: str, text: str) -> Any:
     if text.isdigit():
         return int(text)
     return text
+
+
+def _rule_maker() -> Callable[[str, str, tuple[Match, ...], Action, str, int, str], Rule]:
+    """``Rule`` or a quicker equivalent. Rule is a frozen dataclass: its ``__init__`` sets each field
+    with ``object.__setattr__``, which looks the name up on the type every time; setting the slots
+    through their descriptors makes the same object in two thirds of the time, which counts with
+    tens of thousands of rules. Rule itself when it is not the plain slotted dataclass this expects."""
+    names = ("table", "chain", "matches", "action", "text", "line", "comment")
+    slots = [vars(Rule).get(name) for name in names]
+    if (tuple(field.name for field in dataclasses.fields(Rule)) != names or hasattr(Rule, "__post_init__")
+            or not all(isinstance(slot, MemberDescriptorType) for slot in slots)):
+        return Rule
+    new = object.__new__
+    set_table, set_chain, set_matches, set_action, set_text, set_line, set_comment = (
+        slot.__set__ for slot in slots)  # type: ignore[union-attr]
+
+    def make(table: str, chain: str, matches: tuple[Match, ...], action: Action, text: str, line: int,
+             comment: str) -> Rule:
+        rule = new(Rule)
+        set_table(rule, table)
+        set_chain(rule, chain)
+        set_matches(rule, matches)
+        set_action(rule, action)
+        set_text(rule, text)
+        set_line(rule, line)
+        set_comment(rule, comment)
+        return rule
+
+    sample = ("t", "c", (("proto", "tcp", False),), ("accept",), "tcp accept", 1, "")
+    return make if make(*sample) == Rule(*sample) else Rule
+
+
+_new_rule = _rule_maker()
 
 
 class _KeyParts(dict[str, Any]):
@@ -385,18 +430,18 @@ class _Parser:
     def field_matches(self, name: str, implied_protocol: str, values: list[str], negate: bool,
                       ) -> tuple[Match, ...] | None:
         """The matches of ``FIELD VALUES`` (one field), or None when they are not understood."""
-        found: tuple[Match, ...] = (self.share(("proto", implied_protocol, False)),) if implied_protocol else ()
-        if name in ("daddr", "saddr"):
-            networks = (addresses.network(values[0]),) if len(values) == 1 else tuple(
-                addresses.network(value) for value in values)
-            return (*found, (name, networks, negate))
-        if name in ("dport", "sport"):
-            return (*found, self.share((name, _ports(values), negate)))
-        if name == "l4proto":
-            if len(values) == 1:
-                return (*found, self.share(("proto", values[0].lower(), negate)))
-            return None
-        return found
+        match: Match
+        if name == "daddr" or name == "saddr":
+            match = (name, tuple(map(_network, values)), negate)
+        elif name == "dport" or name == "sport":
+            match = self.share((name, _ports(values), negate))
+        elif name == "l4proto":
+            if len(values) != 1:
+                return None
+            match = self.share(("proto", values[0].lower(), negate))
+        else:
+            return (self.share(("proto", implied_protocol, False)),) if implied_protocol else ()
+        return (self.share(("proto", implied_protocol, False)), match) if implied_protocol else (match,)
 
     def rule(self, table: str, chain: str, text: str, line: int, words: list[str]) -> Rule:
         """One rule: ``words`` are the tokens of ``text`` (stripped, without ``add rule TABLE CHAIN``)."""
@@ -541,8 +586,8 @@ class _Parser:
             only = self.singles.get(id(matches[0]))
             if only is None:
                 only = self.singles[id(matches[0])] = (matches[0],)
-            return Rule(table, chain, only, action, text, line, comment)
-        return Rule(table, chain, tuple(matches), action, text, line, comment)
+            return _new_rule(table, chain, only, action, text, line, comment)
+        return _new_rule(table, chain, tuple(matches), action, text, line, comment)
 
     def field(self, words: list[str], index: int, field: _Field, matches: list[Match], unknown: list[str],
               action: Action) -> tuple[int, Action]:
