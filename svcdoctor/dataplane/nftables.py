@@ -273,7 +273,7 @@ class _Parser:
     """Reads the rules and elements of one dump. Each distinct value, match and verdict is parsed
     once and is one object however many rules and elements hold it."""
 
-    __slots__ = ("fields", "gotos", "items", "jumps", "key_parts", "nat", "singles")
+    __slots__ = ("fields", "gotos", "items", "jumps", "key_parts")
 
     def __init__(self) -> None:
         self.items: dict[tuple[Any, ...], tuple[Any, ...]] = {}
@@ -282,10 +282,7 @@ class _Parser:
             for first, by_second in _FIELDS.items()}
         self.jumps: dict[str, Action] = {}
         self.gotos: dict[str, Action] = {}
-        self.nat: dict[tuple[str, str], Action] = {}
         self.key_parts: dict[str, _KeyParts] = {}
-        #: id(match) → the tuple of that one match (the match is kept alive by the tuple).
-        self.singles: dict[int, tuple[Match]] = {}
 
     def share(self, item: tuple[Any, ...]) -> tuple[Any, ...]:
         found = self.items.get(item)
@@ -449,6 +446,9 @@ class _Parser:
         action: Action = _NO_ACTION
         comment = ""
         unknown: list[str] = []
+        # The matches of the last statement read from the cache: when they are all the rule's, the
+        # rule holds that tuple too.
+        last: tuple[Match, ...] = ()
         index, count = 0, len(words)
         while index < count:
             word = words[index]
@@ -456,20 +456,21 @@ class _Parser:
             if by_field is not None:
                 field = by_field.get(words[index + 1]) if index + 1 < count else None
                 if field is not None:
+                    # FIELD [!= | ==] VALUE, the commonest statement there is: parsed once per distinct text.
                     at = index + 2
                     value = words[at] if at < count else "."
-                    negate = False
+                    by_value = field[2]
                     if value == "!=" or value == "==":
-                        negate = value == "!="
+                        by_value = field[3] if value == "!=" else by_value
                         at += 1
                         value = words[at] if at < count else "."
                     if value not in _NOT_PLAIN and value[0] != "@":
-                        # One plain value, the commonest statement there is: parsed once per distinct text.
-                        by_value = field[3] if negate else field[2]
                         known = by_value.get(value)
                         if known is None:
-                            known = by_value[value] = self.field_matches(field[0], field[1], [value], negate) or ()
+                            known = by_value[value] = self.field_matches(
+                                field[0], field[1], [value], by_value is field[3]) or ()
                         matches += known
+                        last = known
                         index = at + 1
                         continue
                     index, action = self.field(words, index, field, matches, unknown, action)
@@ -490,15 +491,12 @@ class _Parser:
                     index += 1
                 target = words[index] if index < count else ""
                 index += 1
-                known_action = self.nat.get((word, target))
-                if known_action is None:
-                    if word == "dnat":
-                        ip, port = split_host_port(target)
-                        known_action = ("dnat", ip, port)
-                    else:
-                        known_action = ("snat", target)
-                    self.nat[(word, target)] = known_action
-                action = known_action
+                if word == "dnat":
+                    # Not shared: kube-proxy writes each endpoint's DNAT once.
+                    ip, port = split_host_port(target)
+                    action = ("dnat", ip, port)
+                else:
+                    action = ("snat", target)
                 while index < count and words[index] in _NAT_OPTIONS:
                     index += 1
                 continue
@@ -581,12 +579,8 @@ class _Parser:
             index += 1
         if unknown:
             matches.append(self.share(("unknown", " ".join(unknown))))
-        if len(matches) == 1:
-            # Many rules hold the same single match (``meta l4proto tcp``): one tuple of it for all.
-            only = self.singles.get(id(matches[0]))
-            if only is None:
-                only = self.singles[id(matches[0])] = (matches[0],)
-            return _new_rule(table, chain, only, action, text, line, comment)
+        elif len(matches) == len(last):
+            return _new_rule(table, chain, last, action, text, line, comment)
         return _new_rule(table, chain, tuple(matches), action, text, line, comment)
 
     def field(self, words: list[str], index: int, field: _Field, matches: list[Match], unknown: list[str],
@@ -875,8 +869,6 @@ def _priority(expression: list[str]) -> int:
 def parse(text: str) -> Ruleset:
     """Parse ``nft list ruleset`` output, an ``nft -f`` script of ``add …`` commands, or both."""
     builder = _Builder()
-    rule = builder.parser.rule
-    problems = builder.problems
     lines: list[str] = list(map(str.strip, text.splitlines()))
     if "# handle" in text:
         lines = [_stripped(line) if "# handle" in line else line for line in lines]
@@ -890,37 +882,7 @@ def parse(text: str) -> Ruleset:
             continue
         head = words[0]
         if head == "chain" and table and len(words) >= 2:
-            chain = words[1]
-            builder.chain_info.setdefault((table, chain), {})
-            rules = builder.chain_rules[(table, chain)]
-            # The chain's rules, one a line, up to its closing brace.
-            for index, line in numbered:
-                if not line or line[0] == "#":
-                    continue
-                if line == "}":
-                    break
-                rule_text = line
-                if "{" in line:
-                    # A rule may wrap over several lines while its braces are open.
-                    while line.count("{") > line.count("}"):
-                        following = next(numbered, None)
-                        if following is None:
-                            break
-                        index = following[0]
-                        line += " " + following[1]
-                    words = tokens(line)
-                    rule_text = line.strip()
-                elif '"' in line or "}" in line or "," in line or ";" in line:
-                    words = tokens(line)
-                else:
-                    words = line.split()
-                if words[0] in _CHAIN_WORDS:
-                    builder.declare_chain(table, chain, words)
-                    continue
-                try:
-                    rules.append(rule(table, chain, rule_text, index, words))
-                except (ValueError, IndexError) as error:
-                    problems.append(f"line {index}: {error}: {line[:80]}")
+            _read_chain(builder, numbered, table, words[1])
             continue
         if head in ("set", "map") and table and len(words) >= 2:
             depth = line.count("{") - line.count("}")
@@ -932,7 +894,8 @@ def parse(text: str) -> Ruleset:
                 if not line or line[0] == "#":
                     continue
                 block_lines.append(line)
-                depth += line.count("{") - line.count("}")
+                if "{" in line or "}" in line:
+                    depth += line.count("{") - line.count("}")
                 if depth <= 0:
                     builder.declare_set_block(table, words[1], head == "map", block_lines)
                     break
@@ -957,8 +920,43 @@ def parse(text: str) -> Ruleset:
             continue
         if head in ("flush", "delete", "destroy") or (head == "comment" and table):
             continue
-        problems.append(f"line {index}: not understood: {line[:80]}")
+        builder.problems.append(f"line {index}: not understood: {line[:80]}")
     return builder.build()
+
+
+def _read_chain(builder: _Builder, numbered: Iterator[tuple[int, str]], table: str, chain: str) -> None:
+    """A chain block of a listing, from the line after ``chain NAME {``: its rules, one a line, up
+    to its closing brace."""
+    builder.chain_info.setdefault((table, chain), {})
+    rules = builder.chain_rules[(table, chain)]
+    rule = builder.parser.rule
+    for index, line in numbered:
+        if not line or line[0] == "#":
+            continue
+        if line == "}":
+            return
+        text = line
+        if "{" in line:
+            # A rule may wrap over several lines while its braces are open.
+            while line.count("{") > line.count("}"):
+                following = next(numbered, None)
+                if following is None:
+                    break
+                index = following[0]
+                line += " " + following[1]
+            words = tokens(line)
+            text = line.strip()
+        elif '"' in line or "}" in line or "," in line or ";" in line:
+            words = tokens(line)
+        else:
+            words = line.split()
+        if words[0] in _CHAIN_WORDS:
+            builder.declare_chain(table, chain, words)
+            continue
+        try:
+            rules.append(rule(table, chain, text, index, words))
+        except (ValueError, IndexError) as error:
+            builder.problems.append(f"line {index}: {error}: {line[:80]}")
 
 
 def _add_rule(builder: _Builder, table: str, chain: str, text: str, line: int) -> None:
