@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from itertools import repeat
 from operator import getitem
 from types import MemberDescriptorType
-from typing import Any
+from typing import Any, NamedTuple
 
 from svcdoctor.dataplane import addresses
 from svcdoctor.dataplane.interface import Action, Chain, Match, NamedSet, Rule, Ruleset
@@ -45,9 +45,10 @@ _FIELD_NAMES = {("ip", "daddr"): "daddr", ("ip6", "daddr"): "daddr", ("ip", "sad
                 ("sctp", "dport"): "dport", ("tcp", "sport"): "sport", ("udp", "sport"): "sport",
                 ("ip", "protocol"): "l4proto", ("ip6", "nexthdr"): "l4proto"}
 #: The same, by first word: ``ip`` → ``daddr`` → (field name, protocol the match implies).
-_FIELDS: dict[str, dict[str, tuple[str, str]]] = {}
-for (_first, _second), _name in _FIELD_NAMES.items():
-    _FIELDS.setdefault(_first, {})[_second] = (_name, _first if _first in ("tcp", "udp", "sctp") else "")
+_FIELDS: dict[str, dict[str, tuple[str, str]]] = {
+    first: {second: (name, first if first in ("tcp", "udp", "sctp") else "")
+            for (head, second), name in _FIELD_NAMES.items() if head == first}
+    for first, _ in _FIELD_NAMES}
 #: Verdicts as actions (shared by every rule and map element that ends in one).
 _VERDICT_ACTIONS: dict[str, Action] = {verdict: (verdict,) for verdict in _VERDICTS}
 _NO_ACTION: Action = ("none",)
@@ -657,16 +658,6 @@ class _Parser:
         return index, action
 
 
-def _parse_elements(words: list[str], key_types: tuple[str, ...], is_map: bool,
-                    ) -> tuple[dict[tuple[Any, ...], Action | None], dict[tuple[Any, ...], str],
-                               list[addresses.Network]]:
-    elements: dict[tuple[Any, ...], Action | None] = {}
-    comments: dict[tuple[Any, ...], str] = {}
-    intervals: list[addresses.Network] = []
-    _Parser().elements(_groups(words), key_types, is_map, elements, comments, intervals)
-    return elements, comments, intervals
-
-
 def parse_rule(table: str, chain: str, text: str, line: int, words: list[str] | None = None) -> Rule:
     """One rule statement list (without ``add rule TABLE CHAIN``)."""
     return _Parser().rule(table, chain, text.strip(), line, tokens(text) if words is None else words)
@@ -677,11 +668,20 @@ def _field_type(name: str) -> str:
             "sport": "inet_service"}.get(name, "")
 
 
-def _set_declaration(words: list[str], element_list: list[list[str]] | None = None,
-                     ) -> tuple[tuple[str, ...] | None, str | None, str | None, list[list[list[str]]]] | None:
-    """What a set / map declaration says: key types, flags, timeout (None where it says nothing) and
-    its element lists. With ``element_list``, the tokens hold :data:`_ELEMENTS_HERE` in place of one
-    element list; None when that placeholder is not read as an element list."""
+class _Declaration(NamedTuple):
+    """What a set / map declaration says (None where it says nothing)."""
+
+    types: tuple[str, ...] | None
+    flags: str | None
+    timeout: str | None
+    element_lists: list[list[list[str]]]
+    #: Whether :data:`_ELEMENTS_HERE`, if it was among the tokens, was read as an element list.
+    placed: bool
+
+
+def _set_declaration(words: list[str], element_list: list[list[str]] | None = None) -> _Declaration:
+    """Read the tokens of a set / map declaration. With ``element_list``, the tokens hold
+    :data:`_ELEMENTS_HERE` in place of that (already split) element list."""
     types: tuple[str, ...] | None = None
     flags: str | None = None
     timeout: str | None = None
@@ -729,17 +729,17 @@ def _set_declaration(words: list[str], element_list: list[list[str]] | None = No
                     element_lists.append(_groups(inner))
             continue
         index += 1
-    if not placed:
-        return None
-    return types, flags, timeout, element_lists
+    return _Declaration(types, flags, timeout, element_lists, placed)
 
 
 def _split_set_block(lines: list[str], body: str) -> tuple[list[str], list[list[str]]] | None:
-    """A set block's tokens with its ``elements = { … }`` list (the lines after the first line that
-    begins with it) taken out as :data:`_ELEMENTS_HERE`, and that list's elements, split with string
-    methods; None when the block is not shaped so that this gives what tokenizing all of it would.
+    """A set block's tokens, but for the element list that the first line beginning ``elements = {``
+    opens: that stands as :data:`_ELEMENTS_HERE`, and its elements come second, each a list of words,
+    cut with string methods instead of token by token (a listing's lists hold thousands). None when
+    the list holds quotes or braces, or a quote before it might run on into it: then only tokenizing
+    the whole block reads it as :func:`tokens` would.
 
-    ``body`` is the block's text as :func:`parse` tokenizes it (lines joined with spaces)."""
+    ``body`` is the block as it is tokenized: its lines joined with spaces, the last brace cut off."""
     opening = next((number for number in range(1, len(lines)) if lines[number].startswith("elements = {")), 0)
     if not opening:
         return None
@@ -786,34 +786,29 @@ class _Builder:
             info["policy"] = words[words.index("policy") + 1]
 
     def declare_set(self, table: str, name: str, is_map: bool, body: list[str], text: str) -> None:
-        declared = _set_declaration(body)
-        assert declared is not None
-        self._record_set(table, name, is_map, text, declared)
+        self._record_set(table, name, is_map, text, _set_declaration(body))
 
     def declare_set_block(self, table: str, name: str, is_map: bool, lines: list[str]) -> None:
         """A set / map block of a listing, ``set NAME {`` to its closing brace, one stripped line each."""
-        text = "\n".join(lines)
         body = " ".join(lines)
         if lines[-1].endswith("}"):
             body = body[:-1]
         split = _split_set_block(lines, body)
         declared = _set_declaration(*split) if split is not None else None
-        self._record_set(table, name, is_map, text, declared or _set_declaration(tokens(body)))
+        if declared is None or not declared.placed:
+            declared = _set_declaration(tokens(body))
+        self._record_set(table, name, is_map, "\n".join(lines), declared)
 
-    def _record_set(self, table: str, name: str, is_map: bool, text: str,
-                    declared: tuple[tuple[str, ...] | None, str | None, str | None, list[list[list[str]]]] | None,
-                    ) -> None:
+    def _record_set(self, table: str, name: str, is_map: bool, text: str, declared: _Declaration) -> None:
         record = self.sets.setdefault((table, name), {"map": is_map, "types": (), "elements": [], "flags": "",
                                                       "timeout": "", "text": text})
-        assert declared is not None
-        types, flags, timeout, element_lists = declared
-        if types is not None:
-            record["types"] = types
-        if flags is not None:
-            record["flags"] = flags
-        if timeout is not None:
-            record["timeout"] = timeout
-        record["elements"].extend(element_lists)
+        if declared.types is not None:
+            record["types"] = declared.types
+        if declared.flags is not None:
+            record["flags"] = declared.flags
+        if declared.timeout is not None:
+            record["timeout"] = declared.timeout
+        record["elements"].extend(declared.element_lists)
 
     def add_elements(self, table: str, name: str, inner: list[str]) -> None:
         record = self.sets.get((table, name))
