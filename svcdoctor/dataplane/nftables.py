@@ -252,6 +252,13 @@ def _value_set(words: list[str], start: int) -> tuple[list[str], int]:
     return ([words[start]], start + 1) if start < len(words) else ([], start)
 
 
+def _negated_values(words: list[str], start: int) -> tuple[bool, list[str], int]:
+    """``[!=] VALUE`` or ``[!=] { VALUES }`` at ``start``: whether negated, the values, the next index."""
+    negate = start < len(words) and words[start] == "!="
+    values, after = _value_set(words, start + 1 if negate else start)
+    return negate, values, after
+
+
 def _ports(values: list[str]) -> tuple[tuple[int, int], ...]:
     ranges = []
     for value in values:
@@ -521,12 +528,7 @@ class _Parser:
                 continue
             elif kind == _CT:
                 if following == "state":
-                    index += 2
-                    negate = False
-                    if index < count and words[index] == "!=":
-                        negate = True
-                        index += 1
-                    values, index = _value_set(words, index)
+                    negate, values, index = _negated_values(words, index + 2)
                     matches.append(self.share(("ctstate", frozenset(value.upper() for value in values), negate)))
                     continue
             elif kind == _FIB:
@@ -536,12 +538,7 @@ class _Parser:
                     while index < count and words[index] in (".", "iif", "oif", "mark"):
                         index += 1
                     if index < count and words[index] == "type":
-                        index += 1
-                        negate = False
-                        if index < count and words[index] == "!=":
-                            negate = True
-                            index += 1
-                        values, index = _value_set(words, index)
+                        negate, values, index = _negated_values(words, index + 1)
                         fib_kind = "dst_type" if direction == "daddr" else "src_type"
                         matches.append(self.share((fib_kind, values[0].upper() if values else "", negate)))
                     continue
