@@ -115,3 +115,51 @@ def test_nft_inet_table_with_handles_and_anonymous_sets() -> None:
     assert trace(ruleset, Packet("10.96.0.8", 8050, "tcp", "192.0.2.1")).destinations == {("10.244.0.8", 9000): 1.0}
     assert trace(ruleset, Packet("10.96.0.7", 80, "tcp", "203.0.113.15")).verdicts == {"DROP"}
     assert trace(ruleset, Packet("10.96.0.7", 80, "tcp", "203.0.113.21")).destinations == {("10.244.0.7", 80): 1.0}
+
+
+def _service_map(elements: list[str]) -> str:
+    listed = ",\n\t\t\t     ".join(elements)
+    return f"""table ip kube-proxy {{
+	map service-ips {{
+		type ipv4_addr . inet_proto . inet_service : verdict
+		comment "ClusterIP, ExternalIP and LoadBalancer IP traffic"
+		elements = {{ {listed} }}
+	}}
+
+	chain services {{
+		numgen random mod 3 vmap {{ 0 : goto a, 1 : goto b, 2 : goto c }}
+		numgen random mod 2 offset 4 vmap {{ 4 : goto a, 5 : drop }}
+		numgen random mod 2 vmap {{ 0 : goto a, x : goto b, 1 : jump c }}
+	}}
+}}
+"""
+
+
+def test_nft_big_element_lists_read_as_the_small_ones() -> None:
+    """Long uniform element lists and kube-proxy's numgen maps are read in bulk; a comment, an odd
+    element or a key that does not parse sends them the element-by-element way, with the same result."""
+    plain = [f"10.96.{i // 250}.{i % 250} . tcp . {80 + i % 3} : goto service-{i}" for i in range(600)]
+    odd = [*plain[:300], "10.96.9.9 . tcp . no-such-port : goto broken", *plain[300:]]
+    commented = [plain[0].replace(" : ", ' comment "ns/svc:http, with a comma" : '), *plain[1:]]
+    bulk, skipped, one_by_one = (nftables.parse(_service_map(elements)) for elements in (plain, odd, commented))
+    key = ("ip kube-proxy", "service-ips")
+    assert bulk.problems == skipped.problems == one_by_one.problems == ()
+    assert len(bulk.sets[key].elements) == 600
+    assert bulk.sets[key].elements == skipped.sets[key].elements == one_by_one.sets[key].elements
+    assert bulk.sets[key].elements[((4, 0x0A600001), "tcp", 81)] == ("goto", "service-1")
+    assert one_by_one.sets[key].comments == {((4, 0x0A600000), "tcp", 80): "ns/svc:http, with a comma"}
+    rules = bulk.chains[("ip kube-proxy", "services")].rules
+    assert [rule.action for rule in rules] == [
+        ("numgen", 3, {0: ("goto", "a"), 1: ("goto", "b"), 2: ("goto", "c")}),
+        ("numgen", 2, {0: ("goto", "a"), 1: ("drop",)}),
+        ("numgen", 2, {0: ("goto", "a"), 1: ("jump", "c")})]
+
+
+def test_nft_handles_are_cut_off_wherever_they_stand() -> None:
+    plain = _service_map(["10.96.0.1 . tcp . 80 : goto service-1"])
+    handled = "\n".join(f"{line} # handle {number}" if line.strip() not in ("", "}") and "elements" not in line
+                        else line for number, line in enumerate(plain.splitlines()))
+    assert "# handle" in handled
+    assert nftables.parse(handled).chains == nftables.parse(plain).chains
+    assert nftables.parse(handled).sets[("ip kube-proxy", "service-ips")].elements == nftables.parse(
+        plain).sets[("ip kube-proxy", "service-ips")].elements

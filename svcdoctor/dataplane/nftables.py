@@ -9,21 +9,33 @@ concatenated lookups (``ip daddr . meta l4proto . th dport vmap @service-ips``),
 local``, ``ct state``, marks, ``numgen random mod N vmap { … }``, ``dnat to``, ``masquerade``,
 ``update @set``, ``jump`` / ``goto`` / ``accept`` / ``drop`` / ``reject`` / ``return``.
 Statements it does not know become ``unknown`` matches, which the tracer reports.
+
+Speed: a listing of thousands of Services has tens of thousands of rules and set elements, most
+of them alike. Values, matches and verdicts are parsed once per distinct text and shared (one
+object each, which also keeps the parsed rule set small for the garbage collector); big element
+lists are split with string methods rather than token by token.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import socket
 from collections import defaultdict
-from typing import Any
+from collections.abc import Callable, Iterator
+from itertools import repeat
+from operator import getitem
+from types import MemberDescriptorType
+from typing import Any, NamedTuple
 
 from svcdoctor.dataplane import addresses
 from svcdoctor.dataplane.interface import Action, Chain, Match, NamedSet, Rule, Ruleset
 from svcdoctor.dataplane.iptables import build_chain, split_host_port
 
+_inet_pton, _AF_INET = socket.inet_pton, socket.AF_INET
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{},;]|[^\s{},;]+')
 _HANDLE = re.compile(r"\s+#\s+handle\s+\d+\s*$")
+_TRANSACTION_RULE = re.compile(r"\s*\S+\s+\S+\s+\S+\s+\S+\s+\S+\s*(.*)$")
 _PRIORITY_NAMES = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50, "srcnat": 100}
 _SET_WORDS = {"comment", "flags", "elements", "timeout", "size", "policy", "auto-merge", "gc-interval", "counter"}
 _VERDICTS = {"accept", "drop", "reject", "return", "continue"}
@@ -32,16 +44,64 @@ _FIELD_NAMES = {("ip", "daddr"): "daddr", ("ip6", "daddr"): "daddr", ("ip", "sad
                 ("th", "sport"): "sport", ("tcp", "dport"): "dport", ("udp", "dport"): "dport",
                 ("sctp", "dport"): "dport", ("tcp", "sport"): "sport", ("udp", "sport"): "sport",
                 ("ip", "protocol"): "l4proto", ("ip6", "nexthdr"): "l4proto"}
+#: The same, by first word: ``ip`` → ``daddr`` → (field name, protocol the match implies).
+_FIELDS: dict[str, dict[str, tuple[str, str]]] = {
+    first: {second: (name, first if first in ("tcp", "udp", "sctp") else "")
+            for (head, second), name in _FIELD_NAMES.items() if head == first}
+    for first, _ in _FIELD_NAMES}
+#: Verdicts as actions (shared by every rule and map element that ends in one).
+_VERDICT_ACTIONS: dict[str, Action] = {verdict: (verdict,) for verdict in _VERDICTS}
+_NO_ACTION: Action = ("none",)
+_MASQUERADE: Action = ("masquerade",)
+_CHAIN_WORDS = frozenset({"type", "policy", "comment", "devices"})
+#: Stands for a set's element list (already split) among the tokens of its declaration; it holds
+#: spaces and no quote, so no token of a dump can equal it.
+_ELEMENTS_HERE = " elements "
 
-
-_SPECIAL = frozenset('"{},;')
+# Statement keywords other than the address / port / protocol fields, as small numbers.
+(_FIB, _CT, _MARK, _META, _NUMGEN, _NAT, _MASQ, _JUMP, _VERDICT, _UPDATE, _ADD, _COUNTER, _COMMENT,
+ _SKIP) = range(14)
+_STATEMENTS = {"fib": _FIB, "ct": _CT, "mark": _MARK, "meta": _META, "numgen": _NUMGEN, "dnat": _NAT, "snat": _NAT,
+               "masquerade": _MASQ, "jump": _JUMP, "goto": _JUMP, "update": _UPDATE, "add": _ADD,
+               "counter": _COUNTER, "comment": _COMMENT, "log": _SKIP, "limit": _SKIP, "notrack": _SKIP,
+               **{verdict: _VERDICT for verdict in _VERDICTS}}
+_SKIP_UNTIL = frozenset(_VERDICTS | {"jump", "goto", "comment", "counter"})
+_NAT_OPTIONS = frozenset({"fully-random", "random", "persistent", ","})
 
 
 def tokens(text: str) -> list[str]:
-    if _SPECIAL.isdisjoint(text):
-        # Without quotes, braces, commas or semicolons the words are whatever whitespace parts.
-        return text.split()
-    return _TOKEN.findall(text)
+    if '"' in text:
+        return _TOKEN.findall(text)
+    # Without quotes, braces, commas and semicolons are words of their own wherever they are.
+    if "{" in text:
+        text = text.replace("{", " { ")
+    if "}" in text:
+        text = text.replace("}", " } ")
+    if "," in text:
+        text = text.replace(",", " , ")
+    if ";" in text:
+        text = text.replace(";", " ; ")
+    return text.split()
+
+
+def _stripped(raw: str) -> str:
+    """``raw`` stripped of spaces and of the `` # handle N`` that ``nft -a`` appends."""
+    if "# handle" not in raw:
+        return raw.strip()
+    head, _, number = raw.rpartition("# handle")
+    if number[:1].isspace() and number.strip().isdecimal() and head[-1:].isspace():
+        # The common shape, cut without the regular expression (which removes the same).
+        return head.strip()
+    return _HANDLE.sub("", raw).strip()
+
+
+def _network(text: str) -> addresses.Network:
+    """``addresses.network(text)``, without its cache's upkeep for a plain IPv4 address (a dump has
+    thousands, most of them seen once)."""
+    try:
+        return 4, int.from_bytes(_inet_pton(_AF_INET, text), "big"), 0xFFFFFFFF
+    except (OSError, UnicodeError, ValueError):
+        return addresses.network(text)
 
 
 def _unquote(token: str) -> str:
@@ -71,14 +131,51 @@ def _key_part(field_type: str, text: str) -> Any:
     return text
 
 
-def _verdict(words: list[str]) -> Action | None:
-    if not words:
-        return None
-    if words[0] in ("goto", "jump") and len(words) > 1:
-        return (words[0], words[1])
-    if words[0] in _VERDICTS:
-        return (words[0],)
-    return None
+def _rule_maker() -> Callable[[str, str, tuple[Match, ...], Action, str, int, str], Rule]:
+    """``Rule`` or a quicker equivalent. Rule is a frozen dataclass: its ``__init__`` sets each field
+    with ``object.__setattr__``, which looks the name up on the type every time; setting the slots
+    through their descriptors makes the same object in two thirds of the time, which counts with
+    tens of thousands of rules. Rule itself when it is not the plain slotted dataclass this expects."""
+    names = ("table", "chain", "matches", "action", "text", "line", "comment")
+    slots = [vars(Rule).get(name) for name in names]
+    if (tuple(field.name for field in dataclasses.fields(Rule)) != names or hasattr(Rule, "__post_init__")
+            or not all(isinstance(slot, MemberDescriptorType) for slot in slots)):
+        return Rule
+    new = object.__new__
+    set_table, set_chain, set_matches, set_action, set_text, set_line, set_comment = (
+        slot.__set__ for slot in slots)  # type: ignore[union-attr]
+
+    def make(table: str, chain: str, matches: tuple[Match, ...], action: Action, text: str, line: int,
+             comment: str) -> Rule:
+        rule = new(Rule)
+        set_table(rule, table)
+        set_chain(rule, chain)
+        set_matches(rule, matches)
+        set_action(rule, action)
+        set_text(rule, text)
+        set_line(rule, line)
+        set_comment(rule, comment)
+        return rule
+
+    sample = ("t", "c", (("proto", "tcp", False),), ("accept",), "tcp accept", 1, "")
+    return make if make(*sample) == Rule(*sample) else Rule
+
+
+_new_rule = _rule_maker()
+
+
+class _KeyParts(dict[str, Any]):
+    """Element key parts of one type already parsed: text → value (parsed on first use)."""
+
+    __slots__ = ("field_type",)
+
+    def __init__(self, field_type: str) -> None:
+        super().__init__()
+        self.field_type = field_type
+
+    def __missing__(self, text: str) -> Any:
+        value = self[text] = _key_part(self.field_type, text)
+        return value
 
 
 def _split_top(items: list[str], separator: str) -> list[list[str]]:
@@ -96,8 +193,36 @@ def _split_top(items: list[str], separator: str) -> list[list[str]]:
     return [group for group in groups if group]
 
 
+def _groups(words: list[str]) -> list[list[str]]:
+    """The elements of a ``{ … }`` list: its tokens (without ``;``) cut at top-level commas."""
+    if ";" in words:
+        words = [word for word in words if word != ";"]
+    if "{" in words or "}" in words:
+        return _split_top(words, ",")
+    groups = []
+    start = 0
+    for _ in range(words.count(",")):
+        end = words.index(",", start)
+        if end > start:
+            groups.append(words[start:end])
+        start = end + 1
+    if start < len(words):
+        groups.append(words[start:])
+    return groups
+
+
 def _braced(words: list[str], start: int) -> tuple[list[str], int]:
     """The tokens inside ``{ … }`` starting at ``words[start] == "{"``, and the index after it."""
+    if start < len(words) and words[start] == "{":
+        # Without nested braces the first closing one after the start is the match.
+        try:
+            close = words.index("}", start + 1)
+        except ValueError:
+            close = -1
+        if close > 0:
+            inner = words[start + 1:close]
+            if "{" not in inner:
+                return inner, close + 1
     depth = 0
     for index in range(start, len(words)):
         if words[index] == "{":
@@ -107,48 +232,6 @@ def _braced(words: list[str], start: int) -> tuple[list[str], int]:
             if depth == 0:
                 return words[start + 1:index], index + 1
     return words[start + 1:], len(words)
-
-
-def _parse_elements(words: list[str], key_types: tuple[str, ...], is_map: bool,
-                    ) -> tuple[dict[tuple[Any, ...], Action | None], dict[tuple[Any, ...], str],
-                               list[addresses.Network]]:
-    elements: dict[tuple[Any, ...], Action | None] = {}
-    comments: dict[tuple[Any, ...], str] = {}
-    intervals: list[addresses.Network] = []
-    for element in _split_top([word for word in words if word != ";"], ","):
-        verdict: Action | None = None
-        if is_map and ":" in element:
-            colon = element.index(":")
-            verdict = _verdict(element[colon + 1:])
-            element = element[:colon]
-        comment = ""
-        if "comment" in element:
-            at = element.index("comment")
-            comment = _unquote(element[at + 1]) if at + 1 < len(element) else ""
-            element = element[:at]
-        for cut in ("timeout", "expires", "counter"):
-            if cut in element:
-                element = element[:element.index(cut)]
-        parts = [part for part in element if part != "."]
-        if not parts:
-            continue
-        if len(key_types) == 1 and key_types[0] in ("ipv4_addr", "ipv6_addr") and ("/" in parts[0] or
-                                                                                   "-" in parts[0]):
-            if "/" in parts[0]:
-                intervals.append(addresses.network(parts[0]))
-            else:
-                low, _, high = parts[0].partition("-")
-                intervals.extend(_range_networks(low, high))
-            continue
-        try:
-            key = tuple(_key_part(key_types[position] if position < len(key_types) else "", part)
-                        for position, part in enumerate(parts))
-        except ValueError:
-            continue
-        elements[key] = verdict
-        if comment:
-            comments[key] = comment
-    return elements, comments, intervals
 
 
 def _range_networks(low: str, high: str) -> list[addresses.Network]:
@@ -169,6 +252,13 @@ def _value_set(words: list[str], start: int) -> tuple[list[str], int]:
     return ([words[start]], start + 1) if start < len(words) else ([], start)
 
 
+def _negated_values(words: list[str], start: int) -> tuple[bool, list[str], int]:
+    """``[!=] VALUE`` or ``[!=] { VALUES }`` at ``start``: whether negated, the values, the next index."""
+    negate = start < len(words) and words[start] == "!="
+    values, after = _value_set(words, start + 1 if negate else start)
+    return negate, values, after
+
+
 def _ports(values: list[str]) -> tuple[tuple[int, int], ...]:
     ranges = []
     for value in values:
@@ -177,204 +267,494 @@ def _ports(values: list[str]) -> tuple[tuple[int, int], ...]:
     return tuple(ranges)
 
 
+#: A field statement (``ip daddr``, ``tcp dport`` …) as the parser keeps it: the field's name, the
+#: protocol it implies, and the matches already parsed for each value and each negated value.
+_Field = tuple[str, str, dict[str, tuple[Match, ...]], dict[str, tuple[Match, ...]]]
+#: Words after a field that are not a plain value.
+_NOT_PLAIN = frozenset({".", "!=", "==", "vmap", "{"})
+#: Words that end an element's key (what follows them is not part of it).
+_KEY_ENDS = frozenset({"comment", "timeout", "expires", "counter"})
+_PUNCTUATION = frozenset({",", ";", "{", "}"})
+
+
+class _Parser:
+    """Reads the rules and elements of one dump. Each distinct value, match and verdict is parsed
+    once and is one object however many rules and elements hold it."""
+
+    __slots__ = ("fields", "gotos", "items", "jumps", "key_parts")
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self.fields: dict[str, dict[str, _Field]] = {
+            first: {second: (name, implied, {}, {}) for second, (name, implied) in by_second.items()}
+            for first, by_second in _FIELDS.items()}
+        self.jumps: dict[str, Action] = {}
+        self.gotos: dict[str, Action] = {}
+        self.key_parts: dict[str, _KeyParts] = {}
+
+    def share(self, item: tuple[Any, ...]) -> tuple[Any, ...]:
+        found = self.items.get(item)
+        if found is None:
+            self.items[item] = found = item
+        return found
+
+    def jump(self, kind: str, target: str) -> Action:
+        known = self.gotos if kind == "goto" else self.jumps
+        found = known.get(target)
+        if found is None:
+            known[target] = found = (kind, target)
+        return found
+
+    def parts(self, field_type: str) -> _KeyParts:
+        found = self.key_parts.get(field_type)
+        if found is None:
+            self.key_parts[field_type] = found = _KeyParts(field_type)
+        return found
+
+    def verdict(self, words: list[str], start: int) -> Action | None:
+        """The verdict that ``words[start:]`` begins with (``goto x``, ``drop`` …), or None."""
+        if start >= len(words):
+            return None
+        word = words[start]
+        if (word == "goto" or word == "jump") and start + 1 < len(words):
+            return self.jump(word, words[start + 1])
+        return _VERDICT_ACTIONS.get(word)
+
+    def elements(self, groups: list[list[str]], key_types: tuple[str, ...], is_map: bool,
+                 elements: dict[tuple[Any, ...], Action | None], comments: dict[tuple[Any, ...], str],
+                 intervals: list[addresses.Network]) -> None:
+        """Add the elements of one element list (see :func:`_groups`) to ``elements`` / ``comments`` /
+        ``intervals``; elements whose key does not parse are left out."""
+        single_address = len(key_types) == 1 and key_types[0] in ("ipv4_addr", "ipv6_addr")
+        if len(groups) > 3 and self.columns(groups, key_types, is_map, single_address, elements):
+            return
+        type_count = len(key_types)
+        caches = [self.parts(field_type) for field_type in key_types]
+        for element in groups:
+            verdict: Action | None = None
+            if is_map and ":" in element:
+                colon = element.index(":")
+                verdict = self.verdict(element, colon + 1)
+                element = element[:colon]
+            comment = ""
+            if not _KEY_ENDS.isdisjoint(element):
+                if "comment" in element:
+                    at = element.index("comment")
+                    comment = _unquote(element[at + 1]) if at + 1 < len(element) else ""
+                    element = element[:at]
+                for cut in ("timeout", "expires", "counter"):
+                    if cut in element:
+                        element = element[:element.index(cut)]
+            parts = [part for part in element if part != "."] if "." in element else element
+            if not parts:
+                continue
+            if single_address and ("/" in parts[0] or "-" in parts[0]):
+                if "/" in parts[0]:
+                    intervals.append(addresses.network(parts[0]))
+                else:
+                    low, _, high = parts[0].partition("-")
+                    intervals.extend(_range_networks(low, high))
+                continue
+            converters = caches if len(parts) <= type_count else caches + [self.parts("")] * (len(parts) - type_count)
+            try:
+                key = tuple(map(getitem, converters, parts))
+            except ValueError:
+                continue
+            elements[key] = verdict
+            if comment:
+                comments[key] = comment
+
+    def columns(self, groups: list[list[str]], key_types: tuple[str, ...], is_map: bool, single_address: bool,
+                elements: dict[tuple[Any, ...], Action | None]) -> bool:
+        """Add elements all shaped ``K1 . K2 … Kn`` (for maps followed by ``: VERDICT`` or ``: goto|jump
+        TARGET``) column by column, without a Python step per element; False when they are not all so
+        (then what was added is what :meth:`elements` adds first anyway)."""
+        size, width, key_width = len(groups), len(groups[0]), 2 * len(key_types) - 1
+        if not key_types or width not in ((key_width + 2, key_width + 3) if is_map else (key_width,)) or set(
+                map(len, groups)) != {width}:
+            return False
+        columns = list(zip(*groups, strict=True))
+        key_columns = columns[0:key_width:2]
+        if any(columns[position].count(".") != size for position in range(1, key_width, 2)) or any(
+                "." in column or ":" in column or not _KEY_ENDS.isdisjoint(column) for column in key_columns):
+            return False
+        if single_address:
+            joined = "".join(key_columns[0])
+            if "/" in joined or "-" in joined:
+                return False
+        verdicts: Iterator[Action | None] = repeat(None)
+        if is_map:
+            if columns[key_width].count(":") != size:
+                return False
+            if width == key_width + 2:
+                verdicts = map(_VERDICT_ACTIONS.get, columns[key_width + 1])
+            else:
+                kinds, targets = columns[key_width + 1], columns[key_width + 2]
+                if kinds.count("goto") == size:
+                    verdicts = map(self.gotos.setdefault, targets, zip(kinds, targets, strict=True))
+                elif kinds.count("jump") == size:
+                    verdicts = map(self.jumps.setdefault, targets, zip(kinds, targets, strict=True))
+                else:
+                    return False
+        keys = zip(*[map(self.parts(field_type).__getitem__, column)
+                     for field_type, column in zip(key_types, key_columns, strict=True)], strict=True)
+        try:
+            elements.update(zip(keys, verdicts, strict=False))
+        except ValueError:
+            return False
+        return True
+
+    def inline_map(self, words: list[str], key_types: tuple[str, ...]) -> dict[tuple[Any, ...], Action | None]:
+        """The elements of the ``{ … }`` verdict map in ``words`` (its inner tokens)."""
+        elements: dict[tuple[Any, ...], Action | None] = {}
+        self.elements(_groups(words), key_types, True, elements, {}, [])
+        return elements
+
+    def numgen_map(self, words: list[str], offset: int) -> dict[int, Action]:
+        """``numgen … vmap { 0 : goto a, 1 : goto b }`` (``words`` inside the braces): number → verdict."""
+        shifted: dict[int, Action] = {}
+        if (len(words) + 1) % 5 == 0:
+            # Elements ``N : goto|jump TARGET`` as kube-proxy writes them, read five words at a time.
+            fives = iter([*words, ","])
+            try:
+                for number, colon, kind, target, comma in zip(fives, fives, fives, fives, fives, strict=False):
+                    if (colon != ":" or comma != "," or (kind != "goto" and kind != "jump") or not number.isdigit()
+                            or target in _PUNCTUATION):
+                        break
+                    shifted[int(number) - offset] = (kind, target)
+                else:
+                    return shifted
+            except ValueError:
+                pass
+            shifted.clear()
+        for key_values, verdict in self.inline_map(words, ("integer",)).items():
+            if verdict is not None and isinstance(key_values[0], int):
+                shifted[key_values[0] - offset] = verdict
+        return shifted
+
+    def field_matches(self, name: str, implied_protocol: str, values: list[str], negate: bool,
+                      ) -> tuple[Match, ...] | None:
+        """The matches of ``FIELD VALUES`` (one field), or None when they are not understood."""
+        match: Match
+        if name == "daddr" or name == "saddr":
+            match = (name, tuple(map(_network, values)), negate)
+        elif name == "dport" or name == "sport":
+            match = self.share((name, _ports(values), negate))
+        elif name == "l4proto":
+            if len(values) != 1:
+                return None
+            match = self.share(("proto", values[0].lower(), negate))
+        else:
+            return (self.share(("proto", implied_protocol, False)),) if implied_protocol else ()
+        return (self.share(("proto", implied_protocol, False)), match) if implied_protocol else (match,)
+
+    def rule(self, table: str, chain: str, text: str, line: int, words: list[str]) -> Rule:
+        """One rule: ``words`` are the tokens of ``text`` (stripped, without ``add rule TABLE CHAIN``)."""
+        matches: list[Match] = []
+        action: Action = _NO_ACTION
+        comment = ""
+        unknown: list[str] = []
+        # The matches of the last statement read from the cache: when they are all the rule's, the
+        # rule holds that tuple too.
+        last: tuple[Match, ...] = ()
+        index, count = 0, len(words)
+        while index < count:
+            word = words[index]
+            by_field = self.fields.get(word)
+            if by_field is not None:
+                field = by_field.get(words[index + 1]) if index + 1 < count else None
+                if field is not None:
+                    # FIELD [!= | ==] VALUE, the commonest statement there is: parsed once per distinct text.
+                    at = index + 2
+                    value = words[at] if at < count else "."
+                    by_value = field[2]
+                    if value == "!=" or value == "==":
+                        by_value = field[3] if value == "!=" else by_value
+                        at += 1
+                        value = words[at] if at < count else "."
+                    if value not in _NOT_PLAIN and value[0] != "@":
+                        known = by_value.get(value)
+                        if known is None:
+                            known = by_value[value] = self.field_matches(
+                                field[0], field[1], [value], by_value is field[3]) or ()
+                        matches += known
+                        last = known
+                        index = at + 1
+                        continue
+                    index, action = self.field(words, index, field, matches, unknown, action)
+                    continue
+            kind = _STATEMENTS.get(word)
+            following = words[index + 1] if index + 1 < count else ""
+            if kind is None:
+                pass
+            elif kind == _JUMP:
+                if following:
+                    known_action = (self.gotos if word == "goto" else self.jumps).get(following)
+                    action = self.jump(word, following) if known_action is None else known_action
+                    index += 2
+                    continue
+            elif kind == _NAT:
+                index += 1
+                while index < count and words[index] in ("ip", "ip6", "to"):
+                    index += 1
+                target = words[index] if index < count else ""
+                index += 1
+                if word == "dnat":
+                    # Not shared: kube-proxy writes each endpoint's DNAT once.
+                    ip, port = split_host_port(target)
+                    action = ("dnat", ip, port)
+                else:
+                    action = ("snat", target)
+                while index < count and words[index] in _NAT_OPTIONS:
+                    index += 1
+                continue
+            elif kind == _NUMGEN:
+                # numgen random mod N [offset O] vmap { … }
+                modulus = int(words[index + 3]) if index + 3 < count and words[index + 2] == "mod" else 0
+                index += 4
+                offset = 0
+                if index < count and words[index] == "offset":
+                    offset = int(words[index + 1])
+                    index += 2
+                if index < count and words[index] == "vmap":
+                    inner, index = _braced(words, index + 1)
+                    action = ("numgen", modulus, self.numgen_map(inner, offset))
+                continue
+            elif kind == _VERDICT:
+                action = _VERDICT_ACTIONS[word]
+                index += 1
+                if word == "reject" and index < count and words[index] == "with":
+                    index += 3
+                continue
+            elif kind == _CT:
+                if following == "state":
+                    negate, values, index = _negated_values(words, index + 2)
+                    matches.append(self.share(("ctstate", frozenset(value.upper() for value in values), negate)))
+                    continue
+            elif kind == _FIB:
+                if index + 3 < count + 1:
+                    direction = following
+                    index += 2
+                    while index < count and words[index] in (".", "iif", "oif", "mark"):
+                        index += 1
+                    if index < count and words[index] == "type":
+                        negate, values, index = _negated_values(words, index + 1)
+                        fib_kind = "dst_type" if direction == "daddr" else "src_type"
+                        matches.append(self.share((fib_kind, values[0].upper() if values else "", negate)))
+                    continue
+            elif kind == _MARK or (kind == _META and following == "mark"):
+                index, action = self.mark(words, index + (1 if word == "mark" else 2), action, matches, unknown)
+                continue
+            elif kind == _META:
+                if following == "nfproto":
+                    index += 3
+                    continue
+            elif kind == _MASQ:
+                action = _MASQUERADE
+                index += 1
+                while index < count and words[index] in _NAT_OPTIONS:
+                    index += 1
+                continue
+            elif kind == _COMMENT:
+                comment = _unquote(following)
+                index += 2
+                continue
+            elif kind == _COUNTER:
+                index += 1
+                while index + 1 < count and words[index] in ("packets", "bytes"):
+                    index += 2
+                continue
+            elif kind == _UPDATE or (kind == _ADD and following.startswith("@")):
+                _, index = _braced(words, index + 2)
+                action = self.share(("recent_set", following[1:]))
+                continue
+            elif kind == _SKIP:
+                index += 1
+                while index < count and words[index] not in _SKIP_UNTIL:
+                    index += 1
+                continue
+            unknown.append(word)
+            index += 1
+        if unknown:
+            matches.append(self.share(("unknown", " ".join(unknown))))
+        elif len(matches) == len(last):
+            return _new_rule(table, chain, last, action, text, line, comment)
+        return _new_rule(table, chain, tuple(matches), action, text, line, comment)
+
+    def field(self, words: list[str], index: int, field: _Field, matches: list[Match], unknown: list[str],
+              action: Action) -> tuple[int, Action]:
+        """A field statement at ``index`` other than ``FIELD [!=] VALUE``: the next index and the action."""
+        word, following = words[index], words[index + 1]
+        name, implied_protocol = field[0], field[1]
+        count = len(words)
+        index += 2
+        fields = [name]
+        while index + 2 < count + 1 and index < count and words[index] == ".":
+            fields.append(_FIELD_NAMES.get((words[index + 1], words[index + 2]), words[index + 2]))
+            index += 3
+        negate = False
+        if index < count and words[index] in ("!=", "=="):
+            negate = words[index] == "!="
+            index += 1
+        if index < count and words[index] == "vmap":
+            index += 1
+            if index < count and words[index].startswith("@"):
+                return index + 1, ("vmap", tuple(fields), words[index][1:], {})
+            inner, index = _braced(words, index)
+            return index, ("vmap", tuple(fields), None,
+                           self.inline_map(inner, tuple(_field_type(name) for name in fields)))
+        if index < count and words[index].startswith("@"):
+            set_name = words[index][1:]
+            if len(fields) == 1 and name in ("daddr", "saddr"):
+                matches.append(self.share((f"{name}_set", set_name, negate)))
+            else:
+                matches.append(self.share(("concat_set", tuple(fields), set_name, negate)))
+            return index + 1, action
+        values, index = _value_set(words, index)
+        if len(fields) > 1:
+            unknown.append(f"{word} {following} … {' '.join(values)}")
+            return index, action
+        found = self.field_matches(name, implied_protocol, values, negate)
+        if found is None:
+            unknown.append(f"{word} {following} {{ {' '.join(values)} }}")
+        else:
+            matches += found
+        return index, action
+
+    def mark(self, words: list[str], index: int, action: Action, matches: list[Match],
+             unknown: list[str]) -> tuple[int, Action]:
+        """``mark …`` / ``meta mark …`` from ``index`` (after those words): the next index and the action."""
+        count = len(words)
+        if index < count and words[index] == "set":
+            # mark set mark or 0x4000 | meta mark set meta mark | 0x00004000
+            index += 1
+            rest = []
+            while index < count and words[index] not in ("comment", "counter"):
+                rest.append(words[index])
+                index += 1
+            operands = [item for item in rest if item not in ("meta", "mark")]
+            if len(operands) == 2 and operands[0] in ("or", "|", "xor", "^", "and", "&"):
+                operation = {"|": "or", "^": "xor", "&": "and"}.get(operands[0], operands[0])
+                action = self.share(("mark", operation, int(operands[1], 0), 0xFFFFFFFF))
+            elif len(operands) == 1:
+                action = self.share(("mark", "set", int(operands[0], 0), 0xFFFFFFFF))
+            else:
+                unknown.append("mark set " + " ".join(rest))
+            return index, action
+        mask = 0xFFFFFFFF
+        if index < count and words[index] in ("and", "&"):
+            mask = int(words[index + 1], 0)
+            index += 2
+        negate = False
+        if index < count and words[index] in ("==", "!="):
+            negate = words[index] == "!="
+            index += 1
+        if index < count:
+            matches.append(self.share(("mark", int(words[index], 0) & mask, mask, negate)))
+            index += 1
+        return index, action
+
+
 def parse_rule(table: str, chain: str, text: str, line: int, words: list[str] | None = None) -> Rule:
     """One rule statement list (without ``add rule TABLE CHAIN``)."""
-    if words is None:
-        words = tokens(text)
-    matches: list[Match] = []
-    action: Action = ("none",)
-    comment = ""
-    unknown: list[str] = []
-    index, count = 0, len(words)
-
-    def flush_unknown() -> None:
-        if unknown:
-            matches.append(("unknown", " ".join(unknown)))
-            unknown.clear()
-
-    while index < count:
-        word = words[index]
-        following = words[index + 1] if index + 1 < count else ""
-        pair = (word, following)
-        if pair in _FIELD_NAMES:
-            fields = [_FIELD_NAMES[pair]]
-            implied_protocol = word if word in ("tcp", "udp", "sctp") else ""
-            index += 2
-            while index + 2 < count + 1 and index < count and words[index] == ".":
-                fields.append(_FIELD_NAMES.get((words[index + 1], words[index + 2]), words[index + 2]))
-                index += 3
-            negate = False
-            if index < count and words[index] in ("!=", "=="):
-                negate = words[index] == "!="
-                index += 1
-            if index < count and words[index] == "vmap":
-                index += 1
-                if index < count and words[index].startswith("@"):
-                    action = ("vmap", tuple(fields), words[index][1:], {})
-                    index += 1
-                else:
-                    inner, index = _braced(words, index)
-                    elements, _, _ = _parse_elements(inner, tuple(_field_type(name) for name in fields), True)
-                    action = ("vmap", tuple(fields), None, elements)
-                continue
-            if index < count and words[index].startswith("@"):
-                set_name = words[index][1:]
-                index += 1
-                if len(fields) == 1 and fields[0] in ("daddr", "saddr"):
-                    matches.append((f"{fields[0]}_set", set_name, negate))
-                else:
-                    matches.append(("concat_set", tuple(fields), set_name, negate))
-                continue
-            values, index = _value_set(words, index)
-            name = fields[0]
-            if len(fields) > 1:
-                unknown.append(f"{word} {following} … {' '.join(values)}")
-                continue
-            if implied_protocol:
-                matches.append(("proto", implied_protocol, False))
-            if name in ("daddr", "saddr"):
-                matches.append((name, tuple(addresses.network(value) for value in values), negate))
-            elif name in ("dport", "sport"):
-                matches.append((name, _ports(values), negate))
-            elif name == "l4proto":
-                if len(values) == 1:
-                    matches.append(("proto", values[0].lower(), negate))
-                else:
-                    unknown.append(f"{word} {following} {{ {' '.join(values)} }}")
-            continue
-        if word == "fib" and index + 3 < count + 1:
-            direction = following
-            index += 2
-            while index < count and words[index] in (".", "iif", "oif", "mark"):
-                index += 1
-            if index < count and words[index] == "type":
-                index += 1
-                negate = False
-                if index < count and words[index] == "!=":
-                    negate = True
-                    index += 1
-                values, index = _value_set(words, index)
-                kind = "dst_type" if direction == "daddr" else "src_type"
-                matches.append((kind, values[0].upper() if values else "", negate))
-            continue
-        if word == "ct" and following == "state":
-            index += 2
-            negate = False
-            if index < count and words[index] == "!=":
-                negate = True
-                index += 1
-            values, index = _value_set(words, index)
-            matches.append(("ctstate", frozenset(value.upper() for value in values), negate))
-            continue
-        if word in ("mark", "meta") and (word == "mark" or following == "mark"):
-            index += 1 if word == "mark" else 2
-            if index < count and words[index] == "set":
-                # mark set mark or 0x4000 | meta mark set meta mark | 0x00004000
-                index += 1
-                rest = []
-                while index < count and words[index] not in ("comment", "counter"):
-                    rest.append(words[index])
-                    index += 1
-                operands = [item for item in rest if item not in ("meta", "mark")]
-                if len(operands) == 2 and operands[0] in ("or", "|", "xor", "^", "and", "&"):
-                    operation = {"|": "or", "^": "xor", "&": "and"}.get(operands[0], operands[0])
-                    action = ("mark", operation, int(operands[1], 0), 0xFFFFFFFF)
-                elif len(operands) == 1:
-                    action = ("mark", "set", int(operands[0], 0), 0xFFFFFFFF)
-                else:
-                    unknown.append("mark set " + " ".join(rest))
-                continue
-            mask = 0xFFFFFFFF
-            if index < count and words[index] in ("and", "&"):
-                mask = int(words[index + 1], 0)
-                index += 2
-            negate = False
-            if index < count and words[index] in ("==", "!="):
-                negate = words[index] == "!="
-                index += 1
-            if index < count:
-                matches.append(("mark", int(words[index], 0) & mask, mask, negate))
-                index += 1
-            continue
-        if word == "numgen":
-            # numgen random mod N [offset O] vmap { … }
-            modulus = int(words[index + 3]) if index + 3 < count and words[index + 2] == "mod" else 0
-            index += 4
-            offset = 0
-            if index < count and words[index] == "offset":
-                offset = int(words[index + 1])
-                index += 2
-            if index < count and words[index] == "vmap":
-                inner, index = _braced(words, index + 1)
-                elements, _, _ = _parse_elements(inner, ("integer",), True)
-                shifted: dict[int, Action] = {}
-                for key, verdict in elements.items():
-                    if verdict is not None and isinstance(key[0], int):
-                        shifted[key[0] - offset] = verdict
-                action = ("numgen", modulus, shifted)
-            continue
-        if word in ("dnat", "snat"):
-            index += 1
-            while index < count and words[index] in ("ip", "ip6", "to"):
-                index += 1
-            target = words[index] if index < count else ""
-            index += 1
-            if word == "dnat":
-                ip, port = split_host_port(target)
-                action = ("dnat", ip, port)
-            else:
-                action = ("snat", target)
-            while index < count and words[index] in ("fully-random", "random", "persistent", ","):
-                index += 1
-            continue
-        if word == "masquerade":
-            action = ("masquerade",)
-            index += 1
-            while index < count and words[index] in ("fully-random", "random", "persistent", ","):
-                index += 1
-            continue
-        if word in ("jump", "goto") and following:
-            action = (word, following)
-            index += 2
-            continue
-        if word in _VERDICTS:
-            action = (word,)
-            index += 1
-            if word == "reject" and index < count and words[index] == "with":
-                index += 3
-            continue
-        if word == "update" or (word == "add" and following.startswith("@")):
-            set_name = following[1:]
-            inner, index = _braced(words, index + 2)
-            action = ("recent_set", set_name)
-            continue
-        if word == "counter":
-            index += 1
-            while index + 1 < count and words[index] in ("packets", "bytes"):
-                index += 2
-            continue
-        if word == "comment":
-            comment = _unquote(following)
-            index += 2
-            continue
-        if word in ("log", "limit", "notrack"):
-            index += 1
-            while index < count and words[index] not in _VERDICTS and words[index] not in ("jump", "goto",
-                                                                                          "comment", "counter"):
-                index += 1
-            continue
-        if word == "meta" and following in ("nfproto",):
-            index += 3
-            continue
-        unknown.append(word)
-        index += 1
-    flush_unknown()
-    return Rule(table, chain, tuple(matches), action, text.strip(), line, comment)
+    return _Parser().rule(table, chain, text.strip(), line, tokens(text) if words is None else words)
 
 
 def _field_type(name: str) -> str:
     return {"daddr": "ipv4_addr", "saddr": "ipv4_addr", "l4proto": "inet_proto", "dport": "inet_service",
             "sport": "inet_service"}.get(name, "")
+
+
+class _Declaration(NamedTuple):
+    """What a set / map declaration says (None where it says nothing)."""
+
+    types: tuple[str, ...] | None
+    flags: str | None
+    timeout: str | None
+    element_lists: list[list[list[str]]]
+    #: Whether :data:`_ELEMENTS_HERE`, if it was among the tokens, was read as an element list.
+    placed: bool
+
+
+def _set_declaration(words: list[str], element_list: list[list[str]] | None = None) -> _Declaration:
+    """Read the tokens of a set / map declaration. With ``element_list``, the tokens hold
+    :data:`_ELEMENTS_HERE` in place of that (already split) element list."""
+    types: tuple[str, ...] | None = None
+    flags: str | None = None
+    timeout: str | None = None
+    element_lists: list[list[list[str]]] = []
+    placed = element_list is None
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word == "type":
+            found_types = []
+            index += 1
+            while index < len(words) and words[index] not in (";", ":", "}") and words[index] not in _SET_WORDS:
+                if words[index] != ".":
+                    found_types.append(words[index])
+                index += 1
+            types = tuple(found_types)
+            if index < len(words) and words[index] == ":":
+                index += 2
+            continue
+        if word == "flags":
+            found_flags: list[str] = []
+            index += 1
+            while index < len(words) and (not found_flags or words[index] == ","):
+                if words[index] == ",":
+                    index += 1
+                if index < len(words):
+                    found_flags.append(words[index])
+                    index += 1
+            flags = ",".join(found_flags)
+            continue
+        if word == "timeout":
+            timeout = words[index + 1] if index + 1 < len(words) else ""
+            index += 2
+            continue
+        if word == "elements":
+            index += 1
+            if index < len(words) and words[index] == "=":
+                index += 1
+            if index < len(words) and words[index] == "{":
+                inner, index = _braced(words, index)
+                if element_list is not None and inner == [_ELEMENTS_HERE]:
+                    element_lists.append(element_list)
+                    placed = True
+                else:
+                    element_lists.append(_groups(inner))
+            continue
+        index += 1
+    return _Declaration(types, flags, timeout, element_lists, placed)
+
+
+def _split_set_block(lines: list[str], body: str) -> tuple[list[str], list[list[str]]] | None:
+    """A set block's tokens, but for the element list that the first line beginning ``elements = {``
+    opens: that stands as :data:`_ELEMENTS_HERE`, and its elements come second, each a list of words,
+    cut with string methods instead of token by token (a listing's lists hold thousands). None when
+    the list holds quotes or braces, or a quote before it might run on into it: then only tokenizing
+    the whole block reads it as :func:`tokens` would.
+
+    ``body`` is the block as it is tokenized: its lines joined with spaces, the last brace cut off."""
+    opening = next((number for number in range(1, len(lines)) if lines[number].startswith("elements = {")), 0)
+    if not opening:
+        return None
+    before = " ".join(lines[:opening])
+    after = body[len(before) + 1 + len("elements = {"):]
+    close = after.find("}")
+    listed = after[:close]
+    if close < 0 or '"' in listed or "{" in listed:
+        return None
+    head = tokens(before)
+    if '"' in before and ("\\" in before or any('"' in word and (len(word) < 2 or word[0] != '"' or word[-1] != '"'
+                                                                 or '"' in word[1:-1]) for word in head)):
+        # A quote that does not open and close one word of its own might run on into the list.
+        return None
+    if ";" in listed:
+        listed = listed.replace(";", " ")
+    element_list = list(filter(None, map(str.split, listed.split(","))))
+    return [*head, "elements", "=", "{", _ELEMENTS_HERE, "}", *tokens(after[close + 1:])], element_list
 
 
 class _Builder:
@@ -383,6 +763,7 @@ class _Builder:
         self.chain_info: dict[tuple[str, str], dict[str, Any]] = {}
         self.sets: dict[tuple[str, str], dict[str, Any]] = {}
         self.problems: list[str] = []
+        self.parser = _Parser()
 
     def declare_chain(self, table: str, name: str, body: list[str]) -> None:
         info = self.chain_info.setdefault((table, name), {})
@@ -402,54 +783,36 @@ class _Builder:
             info["policy"] = words[words.index("policy") + 1]
 
     def declare_set(self, table: str, name: str, is_map: bool, body: list[str], text: str) -> None:
+        self._record_set(table, name, is_map, text, _set_declaration(body))
+
+    def declare_set_block(self, table: str, name: str, is_map: bool, lines: list[str]) -> None:
+        """A set / map block of a listing, ``set NAME {`` to its closing brace, one stripped line each."""
+        body = " ".join(lines)
+        if lines[-1].endswith("}"):
+            body = body[:-1]
+        split = _split_set_block(lines, body)
+        declared = _set_declaration(*split) if split is not None else None
+        if declared is None or not declared.placed:
+            declared = _set_declaration(tokens(body))
+        self._record_set(table, name, is_map, "\n".join(lines), declared)
+
+    def _record_set(self, table: str, name: str, is_map: bool, text: str, declared: _Declaration) -> None:
         record = self.sets.setdefault((table, name), {"map": is_map, "types": (), "elements": [], "flags": "",
                                                       "timeout": "", "text": text})
-        words = body
-        index = 0
-        while index < len(words):
-            word = words[index]
-            if word == "type":
-                types = []
-                index += 1
-                while index < len(words) and words[index] not in (";", ":", "}") and words[index] not in _SET_WORDS:
-                    if words[index] != ".":
-                        types.append(words[index])
-                    index += 1
-                record["types"] = tuple(types)
-                if index < len(words) and words[index] == ":":
-                    index += 2
-                continue
-            if word == "flags":
-                flags: list[str] = []
-                index += 1
-                while index < len(words) and (not flags or words[index] == ","):
-                    if words[index] == ",":
-                        index += 1
-                    if index < len(words):
-                        flags.append(words[index])
-                        index += 1
-                record["flags"] = ",".join(flags)
-                continue
-            if word == "timeout":
-                record["timeout"] = words[index + 1] if index + 1 < len(words) else ""
-                index += 2
-                continue
-            if word == "elements":
-                index += 1
-                if index < len(words) and words[index] == "=":
-                    index += 1
-                if index < len(words) and words[index] == "{":
-                    inner, index = _braced(words, index)
-                    record["elements"].append(inner)
-                continue
-            index += 1
+        if declared.types is not None:
+            record["types"] = declared.types
+        if declared.flags is not None:
+            record["flags"] = declared.flags
+        if declared.timeout is not None:
+            record["timeout"] = declared.timeout
+        record["elements"].extend(declared.element_lists)
 
     def add_elements(self, table: str, name: str, inner: list[str]) -> None:
         record = self.sets.get((table, name))
         if record is None:
             self.problems.append(f"elements for undeclared set {table} {name}")
             return
-        record["elements"].append(inner)
+        record["elements"].append(_groups(inner))
 
     def build(self) -> Ruleset:
         sets: dict[tuple[str, str], NamedSet] = {}
@@ -457,21 +820,23 @@ class _Builder:
             elements: dict[tuple[Any, ...], Action | None] = {}
             comments: dict[tuple[Any, ...], str] = {}
             intervals: list[addresses.Network] = []
-            for inner in record["elements"]:
-                found, found_comments, found_intervals = _parse_elements(inner, record["types"], record["map"])
-                elements.update(found)
-                comments.update(found_comments)
-                intervals.extend(found_intervals)
+            for element_list in record["elements"]:
+                self.parser.elements(element_list, record["types"], record["map"], elements, comments, intervals)
             sets[(table, name)] = NamedSet(table, name, record["types"], elements, tuple(intervals), comments,
                                            dynamic="dynamic" in record["flags"], timeout=record["timeout"],
                                            text=record["text"])
         chains: dict[tuple[str, str], Chain] = {}
         for key in list(self.chain_info) + [key for key in self.chain_rules if key not in self.chain_info]:
-            info = self.chain_info.get(key, {})
-            chains[key] = build_chain(key[0], key[1], self.chain_rules.get(key, []), hook=info.get("hook", ""),
-                                      priority=info.get("priority", 0), type=info.get("type", ""),
-                                      policy=info.get("policy", "accept"))
-        families = {table.split(" ", 1)[0] for table, _ in chains}
+            info = self.chain_info.get(key)
+            rules = self.chain_rules.get(key, [])
+            if info:
+                chains[key] = build_chain(key[0], key[1], rules, hook=info.get("hook", ""),
+                                          priority=info.get("priority", 0), type=info.get("type", ""),
+                                          policy=info.get("policy", "accept"))
+            else:
+                # A regular chain: the defaults of a Chain.
+                chains[key] = build_chain(key[0], key[1], rules)
+        families = {table.split(" ", 1)[0] for table in {table for table, _ in chains}}
         family = 0 if "inet" in families or {"ip", "ip6"} <= families else 6 if families == {"ip6"} else 4
         return Ruleset("nftables", chains, sets, family=family, problems=tuple(self.problems))
 
@@ -496,72 +861,51 @@ def _priority(expression: list[str]) -> int:
 def parse(text: str) -> Ruleset:
     """Parse ``nft list ruleset`` output, an ``nft -f`` script of ``add …`` commands, or both."""
     builder = _Builder()
-    lines = text.splitlines()
-    index = 0
+    lines: list[str] = list(map(str.strip, text.splitlines()))
+    if "# handle" in text:
+        lines = [_stripped(line) if "# handle" in line else line for line in lines]
+    numbered = enumerate(lines, 1)
     table = ""
-    block: tuple[str, str, bool] | None = None  # (kind, name, is_map) of the open set/map/chain
-    block_lines: list[str] = []
-    block_start = 0
-    depth = 0
-    while index < len(lines):
-        raw = lines[index]
-        index += 1
-        line = (_HANDLE.sub("", raw) if "# handle" in raw else raw).strip()
-        if not line or line.startswith("#"):
-            continue
-        if block is not None and block[0] in ("set", "map"):
-            block_lines.append(line)
-            depth += line.count("{") - line.count("}")
-            if depth <= 0:
-                body = tokens(" ".join(block_lines)[:-1] if block_lines[-1].endswith("}") else " ".join(block_lines))
-                builder.declare_set(table, block[1], block[2], body, "\n".join(block_lines))
-                block, block_lines, depth = None, [], 0
-            continue
-        if block is not None and block[0] == "chain":
-            if line == "}":
-                block = None
-                continue
-            # A rule may wrap over several lines while its braces are open.
-            while line.count("{") > line.count("}") and index < len(lines):
-                following = lines[index]
-                line += " " + (_HANDLE.sub("", following) if "# handle" in following else following).strip()
-                index += 1
-            words = tokens(line)
-            if words and words[0] in ("type", "policy", "comment", "devices"):
-                builder.declare_chain(table, block[1], words)
-                continue
-            _add_rule(builder, table, block[1], line, index, words)
-            continue
-        if block is not None and block[0] == "skip":
-            depth += line.count("{") - line.count("}")
-            if depth <= 0:
-                block, depth = None, 0
+    for index, line in numbered:
+        if not line or line[0] == "#":
             continue
         words = tokens(line)
         if not words:
             continue
         head = words[0]
-        if head == "table" and len(words) >= 3:
-            table = f"{words[1]} {words[2]}" if words[2] != "{" else f"ip {words[1]}"
+        if head == "chain" and table and len(words) >= 2:
+            _read_chain(builder, numbered, table, words[1])
+            continue
+        if head in ("set", "map") and table and len(words) >= 2:
+            depth = line.count("{") - line.count("}")
+            if depth <= 0:
+                builder.declare_set(table, words[1], head == "map", words[2:], line)
+                continue
+            block_lines = [line]
+            for _, line in numbered:
+                if not line or line[0] == "#":
+                    continue
+                block_lines.append(line)
+                if "{" in line or "}" in line:
+                    depth += line.count("{") - line.count("}")
+                if depth <= 0:
+                    builder.declare_set_block(table, words[1], head == "map", block_lines)
+                    break
             continue
         if head == "}":
             table = ""
             continue
-        if head in ("set", "map") and table and len(words) >= 2:
-            block, block_lines, depth, block_start = (head, words[1], head == "map"), [line], line.count("{") - \
-                line.count("}"), index
-            if depth <= 0:
-                builder.declare_set(table, words[1], head == "map", tokens(line)[2:], line)
-                block, block_lines = None, []
-            continue
-        if head == "chain" and table and len(words) >= 2:
-            builder.chain_info.setdefault((table, words[1]), {})
-            block = ("chain", words[1], False)
+        if head == "table" and len(words) >= 3:
+            table = f"{words[1]} {words[2]}" if words[2] != "{" else f"ip {words[1]}"
             continue
         if head in ("flowtable", "counter", "quota", "ct", "limit", "secmark", "synproxy") and table:
-            block, depth = ("skip", "", False), line.count("{") - line.count("}")
-            if depth <= 0:
-                block = None
+            depth = line.count("{") - line.count("}")
+            if depth > 0:
+                for _, line in numbered:
+                    if line and line[0] != "#":
+                        depth += line.count("{") - line.count("}")
+                        if depth <= 0:
+                            break
             continue
         if head in ("add", "create", "insert", "replace") and len(words) >= 4:
             _transaction_line(builder, words, line, index)
@@ -569,14 +913,48 @@ def parse(text: str) -> Ruleset:
         if head in ("flush", "delete", "destroy") or (head == "comment" and table):
             continue
         builder.problems.append(f"line {index}: not understood: {line[:80]}")
-    del block_start
     return builder.build()
 
 
-def _add_rule(builder: _Builder, table: str, chain: str, text: str, line: int,
-              words: list[str] | None = None) -> None:
+def _read_chain(builder: _Builder, numbered: Iterator[tuple[int, str]], table: str, chain: str) -> None:
+    """A chain block of a listing, from the line after ``chain NAME {``: its rules, one a line, up
+    to its closing brace."""
+    builder.chain_info.setdefault((table, chain), {})
+    rules = builder.chain_rules[(table, chain)]
+    rule = builder.parser.rule
+    for index, line in numbered:
+        if not line or line[0] == "#":
+            continue
+        if line == "}":
+            return
+        text = line
+        if "{" in line:
+            # A rule may wrap over several lines while its braces are open.
+            while line.count("{") > line.count("}"):
+                following = next(numbered, None)
+                if following is None:
+                    break
+                index = following[0]
+                line += " " + following[1]
+            words = tokens(line)
+            text = line.strip()
+        elif '"' in line or "}" in line or "," in line or ";" in line:
+            words = tokens(line)
+        else:
+            words = line.split()
+        if words[0] in _CHAIN_WORDS:
+            builder.declare_chain(table, chain, words)
+            continue
+        try:
+            rules.append(rule(table, chain, text, index, words))
+        except (ValueError, IndexError) as error:
+            builder.problems.append(f"line {index}: {error}: {line[:80]}")
+
+
+def _add_rule(builder: _Builder, table: str, chain: str, text: str, line: int) -> None:
+    rules = builder.chain_rules[(table, chain)]
     try:
-        builder.chain_rules[(table, chain)].append(parse_rule(table, chain, text, line, words))
+        rules.append(builder.parser.rule(table, chain, text.strip(), line, tokens(text)))
     except (ValueError, IndexError) as error:
         builder.problems.append(f"line {line}: {error}: {text[:80]}")
 
@@ -605,7 +983,7 @@ def _transaction_line(builder: _Builder, words: list[str], line: str, number: in
         return
     if kind == "rule":
         # add rule FAMILY TABLE CHAIN statements…: cut the first five words off the original text.
-        match = re.match(r"\s*\S+\s+\S+\s+\S+\s+\S+\s+\S+\s*(.*)$", line)
+        match = _TRANSACTION_RULE.match(line)
         _add_rule(builder, table, name, match.group(1) if match else "", number)
         return
     builder.problems.append(f"line {number}: not understood: {line[:80]}")
