@@ -25,10 +25,11 @@ actions
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from types import MappingProxyType
+from types import MappingProxyType, MemberDescriptorType
 from typing import Any
 
 Match = tuple[Any, ...]
@@ -39,7 +40,7 @@ IPTABLES_TABLE_PRIORITY = {"raw": -300, "mangle": -150, "nat": -100, "filter": 0
 NAT_SOURCE_PRIORITY = 100
 
 #: The (shared, read-only) index of a chain too short to need one.
-_NO_INDEX: Mapping[int, tuple[int, ...]] = MappingProxyType({})
+NO_INDEX: Mapping[int, tuple[int, ...]] = MappingProxyType({})
 
 #: The verdicts a trace can end with. "" means no rule decided: the packet goes on untouched.
 VERDICTS = ("ACCEPT", "DROP", "REJECT", "")
@@ -63,7 +64,7 @@ class Rule:
         return self.text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Chain:
     """A chain of rules; base chains (built-in iptables chains, nft hooked chains) have a hook."""
 
@@ -78,11 +79,89 @@ class Chain:
     #: What happens when a base chain ends: ``accept`` or ``drop``.
     policy: str = "accept"
     #: rule indexes by exact destination address (an int), for rules matching one host address.
-    by_destination: Mapping[int, tuple[int, ...]] = field(default_factory=lambda: _NO_INDEX, repr=False, compare=False)
+    by_destination: Mapping[int, tuple[int, ...]] = field(default_factory=lambda: NO_INDEX, repr=False, compare=False)
     #: rule indexes by exact destination port, for rules matching one port (and no one host).
-    by_port: Mapping[int, tuple[int, ...]] = field(default_factory=lambda: _NO_INDEX, repr=False, compare=False)
+    by_port: Mapping[int, tuple[int, ...]] = field(default_factory=lambda: NO_INDEX, repr=False, compare=False)
     #: indexes of rules that may match any destination (always examined).
     general: tuple[int, ...] = field(default=(), repr=False, compare=False)
+
+
+def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Callable[[object, object], None], ...] | None:
+    """The setters of a frozen slotted dataclass's fields ``names`` (all of them, in order), or
+    None when ``cls`` is not such a class (then its own constructor is used)."""
+    slots = [vars(cls).get(name) for name in names]
+    if (tuple(item.name for item in dataclasses.fields(cls)) != names or hasattr(cls, "__post_init__")
+            or not all(isinstance(slot, MemberDescriptorType) for slot in slots)):
+        return None
+    return tuple(slot.__set__ for slot in slots)  # type: ignore[union-attr]
+
+
+# Parsers make tens of thousands of rules and chains per node dump. A frozen dataclass's
+# ``__init__`` sets each field with ``object.__setattr__``, looking the name up on the type every
+# time; setting the slots through their descriptors makes the same object in about two thirds of
+# the time. Each maker is checked against the class's own constructor when this module loads.
+_new_object = object.__new__
+
+
+def _rule_maker() -> Callable[[str, str, tuple[Match, ...], Action, str, int, str], Rule]:
+    setters = _slot_setters(Rule, ("table", "chain", "matches", "action", "text", "line", "comment"))
+    if setters is None:
+        return Rule
+    set_table, set_chain, set_matches, set_action, set_text, set_line, set_comment = setters
+
+    def make(table: str, chain: str, matches: tuple[Match, ...], action: Action, text: str, line: int,
+             comment: str) -> Rule:
+        rule = _new_object(Rule)
+        set_table(rule, table)
+        set_chain(rule, chain)
+        set_matches(rule, matches)
+        set_action(rule, action)
+        set_text(rule, text)
+        set_line(rule, line)
+        set_comment(rule, comment)
+        return rule
+
+    sample = ("t", "c", (("proto", "tcp", False),), ("accept",), "tcp accept", 1, "")
+    return make if make(*sample) == Rule(*sample) else Rule
+
+
+def _chain_maker() -> Callable[[str, str, tuple[Rule, ...], str, int, str, str, Mapping[int, tuple[int, ...]],
+                                Mapping[int, tuple[int, ...]], tuple[int, ...]], Chain]:
+    setters = _slot_setters(Chain, ("table", "name", "rules", "hook", "priority", "type", "policy", "by_destination",
+                                    "by_port", "general"))
+    if setters is None:
+        return Chain
+    (set_table, set_name, set_rules, set_hook, set_priority, set_type, set_policy, set_by_destination, set_by_port,
+     set_general) = setters
+
+    def make(table: str, name: str, rules: tuple[Rule, ...], hook: str, priority: int, type: str, policy: str,
+             by_destination: Mapping[int, tuple[int, ...]], by_port: Mapping[int, tuple[int, ...]],
+             general: tuple[int, ...]) -> Chain:
+        chain = _new_object(Chain)
+        set_table(chain, table)
+        set_name(chain, name)
+        set_rules(chain, rules)
+        set_hook(chain, hook)
+        set_priority(chain, priority)
+        set_type(chain, type)
+        set_policy(chain, policy)
+        set_by_destination(chain, by_destination)
+        set_by_port(chain, by_port)
+        set_general(chain, general)
+        return chain
+
+    sample = ("nat", "X", (), "output", -100, "nat", "accept", NO_INDEX, {80: (0,)}, (1,))
+    made, expected = make(*sample), Chain(*sample)
+    same = made == expected and all(getattr(made, item.name) == getattr(expected, item.name)
+                                    for item in dataclasses.fields(Chain))
+    return make if same else Chain
+
+
+#: ``Rule(table, chain, matches, action, text, line, comment)``, quicker (all fields, in order).
+new_rule = _rule_maker()
+#: ``Chain(table, name, rules, hook, priority, type, policy, by_destination, by_port, general)``,
+#: quicker (all fields, in order).
+new_chain = _chain_maker()
 
 
 @dataclass(frozen=True)

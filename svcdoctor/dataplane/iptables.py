@@ -20,11 +20,14 @@ from svcdoctor.dataplane import addresses
 from svcdoctor.dataplane.interface import (
     IPTABLES_TABLE_PRIORITY,
     NAT_SOURCE_PRIORITY,
+    NO_INDEX,
     Action,
     Chain,
     Match,
     Rule,
     Ruleset,
+    new_chain,
+    new_rule,
 )
 
 _TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|(\S+)')
@@ -278,7 +281,7 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int) -
             action = ("recent_set", recent.get("name", ""))
     if target:
         action = _action(target, goto, target_options or {}, action)
-    return Rule(table, chain, tuple(matches), action, text, line, comment)
+    return new_rule(table, chain, tuple(matches), action, text, line, comment)
 
 
 def _action(target: str, goto: bool, target_options: dict[str, str], action: Action) -> Action:
@@ -412,12 +415,14 @@ def parse(text: str, *, family: int = 0) -> Ruleset:
 _POSITIONS = tuple(tuple(range(length)) for length in range(9))
 
 
-def build_chain(table: str, name: str, rules: list[Rule], **base: object) -> Chain:
+def build_chain(table: str, name: str, rules: list[Rule], *, hook: str = "", priority: int = 0, type: str = "",
+                policy: str = "accept") -> Chain:
     """A Chain with its look-up indexes: rules that match exactly one host address, or else
     exactly one destination port, are only examined for packets with that address / port."""
     if len(rules) <= 8:
         # Short chains (most of them) are cheaper to scan than to index.
-        return Chain(table, name, tuple(rules), general=_POSITIONS[len(rules)], **base)  # type: ignore[arg-type]
+        return new_chain(table, name, tuple(rules), hook, priority, type, policy, NO_INDEX, NO_INDEX,
+                         _POSITIONS[len(rules)])
     by_destination: dict[int, list[int]] = defaultdict(list)
     by_port: dict[int, list[int]] = defaultdict(list)
     general: list[int] = []
@@ -435,6 +440,6 @@ def build_chain(table: str, name: str, rules: list[Rule], **base: object) -> Cha
             by_port[port].append(position)
         else:
             general.append(position)
-    return Chain(table, name, tuple(rules), by_destination={key: tuple(value) for key, value in by_destination.items()},
-                 by_port={key: tuple(value) for key, value in by_port.items()},
-                 general=tuple(general), **base)  # type: ignore[arg-type]
+    return new_chain(table, name, tuple(rules), hook, priority, type, policy,
+                     {key: tuple(value) for key, value in by_destination.items()},
+                     {key: tuple(value) for key, value in by_port.items()}, tuple(general))

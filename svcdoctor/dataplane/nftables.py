@@ -18,18 +18,16 @@ lists are split with string methods rather than token by token.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import socket
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from itertools import repeat
 from operator import getitem
-from types import MemberDescriptorType
 from typing import Any, NamedTuple
 
 from svcdoctor.dataplane import addresses
-from svcdoctor.dataplane.interface import Action, Chain, Match, NamedSet, Rule, Ruleset
+from svcdoctor.dataplane.interface import Action, Chain, Match, NamedSet, Rule, Ruleset, new_rule
 from svcdoctor.dataplane.iptables import build_chain, split_host_port
 
 _inet_pton, _AF_INET = socket.inet_pton, socket.AF_INET
@@ -129,39 +127,6 @@ def _key_part(field_type: str, text: str) -> Any:
     if text.isdigit():
         return int(text)
     return text
-
-
-def _rule_maker() -> Callable[[str, str, tuple[Match, ...], Action, str, int, str], Rule]:
-    """``Rule`` or a quicker equivalent. Rule is a frozen dataclass: its ``__init__`` sets each field
-    with ``object.__setattr__``, which looks the name up on the type every time; setting the slots
-    through their descriptors makes the same object in two thirds of the time, which counts with
-    tens of thousands of rules. Rule itself when it is not the plain slotted dataclass this expects."""
-    names = ("table", "chain", "matches", "action", "text", "line", "comment")
-    slots = [vars(Rule).get(name) for name in names]
-    if (tuple(field.name for field in dataclasses.fields(Rule)) != names or hasattr(Rule, "__post_init__")
-            or not all(isinstance(slot, MemberDescriptorType) for slot in slots)):
-        return Rule
-    new = object.__new__
-    set_table, set_chain, set_matches, set_action, set_text, set_line, set_comment = (
-        slot.__set__ for slot in slots)  # type: ignore[union-attr]
-
-    def make(table: str, chain: str, matches: tuple[Match, ...], action: Action, text: str, line: int,
-             comment: str) -> Rule:
-        rule = new(Rule)
-        set_table(rule, table)
-        set_chain(rule, chain)
-        set_matches(rule, matches)
-        set_action(rule, action)
-        set_text(rule, text)
-        set_line(rule, line)
-        set_comment(rule, comment)
-        return rule
-
-    sample = ("t", "c", (("proto", "tcp", False),), ("accept",), "tcp accept", 1, "")
-    return make if make(*sample) == Rule(*sample) else Rule
-
-
-_new_rule = _rule_maker()
 
 
 class _KeyParts(dict[str, Any]):
@@ -578,8 +543,8 @@ class _Parser:
         if unknown:
             matches.append(self.share(("unknown", " ".join(unknown))))
         elif len(matches) == len(last):
-            return _new_rule(table, chain, last, action, text, line, comment)
-        return _new_rule(table, chain, tuple(matches), action, text, line, comment)
+            return new_rule(table, chain, last, action, text, line, comment)
+        return new_rule(table, chain, tuple(matches), action, text, line, comment)
 
     def field(self, words: list[str], index: int, field: _Field, matches: list[Match], unknown: list[str],
               action: Action) -> tuple[int, Action]:
