@@ -469,8 +469,8 @@ def _run_pure(context: _Context, ruleset: Ruleset, chain: Chain, state: _State, 
             # The chain changed nothing: the state is immutable from here on, so share it.
             outcomes.append((probability * share, state, verdict))
             continue
-        outcomes.append((probability * share, ((*state[:5], mark, state[_DNAT], state[_MASQUERADE] or masquerade,
-                                                      state[_RULES] + rules)), verdict))
+        changed: _State = (*state[:5], mark, state[_DNAT], state[_MASQUERADE] or masquerade, state[_RULES] + rules)
+        outcomes.append((probability * share, changed, verdict))
     return outcomes
 
 
@@ -496,10 +496,10 @@ def _walk(context: _Context, chain: Chain, candidates: Sequence[int], start: int
                 context.note(f"{rule.chain} jumps to {action[1]}, which the dump does not define")
                 outcomes = [(probability * chance, state, "continue")]
             else:
-                followed: _State = (*state[:8], (*state[_RULES], rule))
+                followed: _State = (*state[:8], state[_RULES] + (rule,))
                 outcomes = _run_chain(context, target, followed, probability * chance, depth + 1)
                 if kind == "goto":
-                    outcomes = [(p, s, "return" if verdict == "continue" else verdict) for p, s, verdict in outcomes]
+                    outcomes = _as_goto(outcomes)
         elif kind == "none":
             if chance >= 1.0:
                 continue
@@ -526,8 +526,15 @@ def _walk(context: _Context, chain: Chain, candidates: Sequence[int], start: int
     return results
 
 
+def _as_goto(outcomes: list[Outcome]) -> list[Outcome]:
+    """The outcomes of a chain gone to: falling off its end returns from the chain that went."""
+    if len(outcomes) == 1 and outcomes[0][2] != "continue":
+        return outcomes
+    return [(p, s, "return" if verdict == "continue" else verdict) for p, s, verdict in outcomes]
+
+
 def _with_rule(state: _State, rule: Rule) -> _State:
-    return (*state[:8], (*state[_RULES], rule))
+    return (*state[:8], state[_RULES] + (rule,))
 
 
 def _act(context: _Context, rule: Rule, state: _State, probability: float, depth: int,
@@ -547,7 +554,7 @@ def _act(context: _Context, rule: Rule, state: _State, probability: float, depth
             return [(probability, state, "continue")]
         outcomes = _run_chain(context, target, hit, probability, depth + 1)
         if kind == "goto":
-            return [(p, s, "return" if result == "continue" else result) for p, s, result in outcomes]
+            return _as_goto(outcomes)
         return outcomes
     if kind in ("accept", "drop", "reject", "return"):
         return [(probability, hit, kind)]
