@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from functools import lru_cache
 
 from svcdoctor.dataplane import addresses
@@ -69,36 +70,42 @@ def tokens(line: str) -> list[str]:
             for quoted, token in _TOKEN.findall(line)]
 
 
-#: Parsed values are shared: a dump repeats the same few prefixes, ports and marks thousands of
-#: times, and one object per distinct value keeps the parsed rules small.
-_PORTS: dict[str, tuple[tuple[int, int], ...]] = {}
-_NETWORKS: dict[str, tuple[addresses.Network, ...]] = {}
-_CACHE_LIMIT = 400_000
+class _Values:
+    """The values one parse has read, each kept once: a dump repeats the same few prefixes, ports,
+    matches and targets thousands of times, and one object per distinct value keeps the parsed
+    rules small. Per parse, so that nothing outlives the rule set."""
 
+    __slots__ = ("networks_read", "ports_read", "shared")
 
-def _ports(text: str) -> tuple[tuple[int, int], ...]:
-    found = _PORTS.get(text)
-    if found is None:
-        ranges = []
-        for part in text.split(","):
-            low, _, high = part.partition(":")
-            ranges.append((int(low), int(high or low)))
-        found = tuple(ranges)
-        if len(_PORTS) > _CACHE_LIMIT:
-            _PORTS.clear()
-        _PORTS[text] = found
-    return found
+    def __init__(self) -> None:
+        self.ports_read: dict[str, tuple[tuple[int, int], ...]] = {}
+        self.networks_read: dict[str, tuple[addresses.Network, ...]] = {}
+        self.shared: dict[tuple[object, ...], tuple[object, ...]] = {}
 
+    def ports(self, text: str) -> tuple[tuple[int, int], ...]:
+        found = self.ports_read.get(text)
+        if found is None:
+            ranges = []
+            for part in text.split(","):
+                low, _, high = part.partition(":")
+                ranges.append((int(low), int(high or low)))
+            found = self.ports_read[text] = tuple(ranges)
+        return found
 
-def _networks(text: str) -> tuple[addresses.Network, ...]:
-    found = _NETWORKS.get(text)
-    if found is None:
-        found = (addresses.network(text),) if "," not in text else tuple(
-            addresses.network(part) for part in text.split(","))
-        if len(_NETWORKS) > _CACHE_LIMIT:
-            _NETWORKS.clear()
-        _NETWORKS[text] = found
-    return found
+    def networks(self, text: str) -> tuple[addresses.Network, ...]:
+        found = self.networks_read.get(text)
+        if found is None:
+            found = (addresses.network(text),) if "," not in text else tuple(
+                addresses.network(part) for part in text.split(","))
+            self.networks_read[text] = found
+        return found
+
+    def share(self, item: tuple[object, ...]) -> tuple[object, ...]:
+        """The one object equal to ``item``."""
+        found = self.shared.get(item)
+        if found is None:
+            self.shared[item] = found = item
+        return found
 
 
 @lru_cache(maxsize=1024)
@@ -139,21 +146,10 @@ _BEFORE_TARGET_ONLY = frozenset({_MARK, _RECENT_NAME, _RECENT_OPERATION})
 _MARK_OPERATIONS = (("--or-mark", "or"), ("--xor-mark", "xor"), ("--and-mark", "and"), ("--set-xmark", "setx"),
                     ("--set-mark", "set"))
 
-#: One shared object per distinct match / action (most are repeated across thousands of rules).
-_SHARED: dict[tuple[object, ...], tuple[object, ...]] = {}
-
-
-def _shared(item: tuple[object, ...]) -> tuple[object, ...]:
-    found = _SHARED.get(item)
-    if found is None:
-        if len(_SHARED) > _CACHE_LIMIT:
-            _SHARED.clear()
-        _SHARED[item] = found = item
-    return found
-
-
-def parse_rule(table: str, chain: str, words: list[str], text: str, line: int) -> Rule:
+def parse_rule(table: str, chain: str, words: list[str], text: str, line: int, values: _Values | None = None) -> Rule:
     """One ``-A CHAIN …`` rule (``words`` are the tokens after the chain name)."""
+    if values is None:
+        values = _Values()
     matches: list[Match] = []
     comment = ""
     target = ""
@@ -163,7 +159,9 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int) -
     recent: dict[str, str] | None = None
     negate = False
     options = _OPTIONS
-    shared = _shared
+    shared = values.share
+    networks = values.networks
+    ports = values.ports
     index, count = 0, len(words)
     while index < count:
         word = words[index]
@@ -176,11 +174,11 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int) -
             code = None
         if code is None:
             if word[:1] == "-":
-                values = []
+                arguments = []
                 while index < count and words[index][:1] != "-" and words[index] != "!":
-                    values.append(words[index])
+                    arguments.append(words[index])
                     index += 1
-                matches.append(("unknown", " ".join([("! " if negate else "") + word, *values])))
+                matches.append(("unknown", " ".join([("! " if negate else "") + word, *arguments])))
             negate = False
             continue
         value = words[index] if index < count else ""
@@ -191,16 +189,16 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int) -
             goto = code == _GOTO
             index += 1
         elif code == _DESTINATION:
-            matches.append(shared(("daddr", _networks(value), negate)))
+            matches.append(shared(("daddr", networks(value), negate)))
             index += 1
         elif code == _PROTOCOL:
             matches.append(shared(("proto", value.lower(), negate)))
             index += 1
         elif code == _DPORT:
-            matches.append(shared(("dport", _ports(value), negate)))
+            matches.append(shared(("dport", ports(value), negate)))
             index += 1
         elif code == _SOURCE:
-            matches.append(shared(("saddr", _networks(value), negate)))
+            matches.append(shared(("saddr", networks(value), negate)))
             index += 1
         elif code == _COMMENT:
             if value[:1] == "-" or index >= count:
@@ -222,7 +220,7 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int) -
             statistic[word] = value
             index += 1
         elif code == _SPORT:
-            matches.append(shared(("sport", _ports(value), negate)))
+            matches.append(shared(("sport", ports(value), negate)))
             index += 1
         elif code == _TARGET_OPTION:
             if target_options is None:
@@ -280,11 +278,12 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int) -
             # `--set` always matches; it records the client for later connections.
             action = ("recent_set", recent.get("name", ""))
     if target:
-        action = _action(target, goto, target_options or {}, action)
+        action = _action(target, goto, target_options or {}, action, shared)
     return new_rule(table, chain, tuple(matches), action, text, line, comment)
 
 
-def _action(target: str, goto: bool, target_options: dict[str, str], action: Action) -> Action:
+def _action(target: str, goto: bool, target_options: dict[str, str], action: Action,
+            shared: Callable[[tuple[object, ...]], tuple[object, ...]]) -> Action:
     if target in _TERMINAL:
         return _TERMINAL[target]
     if target == "DNAT":
@@ -294,13 +293,13 @@ def _action(target: str, goto: bool, target_options: dict[str, str], action: Act
         for option, operation in _MARK_OPERATIONS:
             if option in target_options:
                 mark_value, mark_mask = _mark(target_options[option])
-                return _shared(("mark", operation, mark_value, mark_mask))
+                return shared(("mark", operation, mark_value, mark_mask))
         return action
     if target == "SNAT":
         return ("snat", target_options.get("--to-source", ""))
     if target in _NON_TERMINAL:
         return action if action[0] == "recent_set" else ("none",)
-    return _shared(("goto" if goto else "jump", target))
+    return shared(("goto" if goto else "jump", target))
 
 
 def split_host_port(text: str) -> tuple[str, int]:
@@ -322,6 +321,7 @@ def parse(text: str, *, family: int = 0) -> Ruleset:
     order: list[tuple[str, str]] = []
     problems: list[str] = []
     detected_family = family
+    values = _Values()
     # iptables-save prints each chain's rules together: keep the current chain's list at hand.
     current_key: tuple[str, str] = ("", "")
     current: list[Rule] = []
@@ -356,7 +356,7 @@ def parse(text: str, *, family: int = 0) -> Ruleset:
                 current = chain_rules[current_key]
             del words[:2]
             try:
-                rule = parse_rule(table, chain, words, line, number)
+                rule = parse_rule(table, chain, words, line, number, values)
             except (ValueError, IndexError) as error:
                 problems.append(f"line {number}: {error}: {line[:80]}")
                 continue
