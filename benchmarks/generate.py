@@ -41,8 +41,8 @@ def _nodes(builder: ClusterBuilder, count: int) -> None:
 
 def _namespace(index: int, services: int, pods_per_service: int) -> list[dict[str, Any]]:
     name = f"team-{index:03d}"
-    pod_network = list(ipaddress.ip_network("10.0.0.0/8").subnets(new_prefix=POD_PREFIX))[index + 1]
-    service_network = list(ipaddress.ip_network("10.96.0.0/12").subnets(new_prefix=SERVICE_PREFIX))[index + 1]
+    pod_network = list(ipaddress.IPv4Network("10.0.0.0/8").subnets(new_prefix=POD_PREFIX))[index + 1]
+    service_network = list(ipaddress.IPv4Network("10.96.0.0/12").subnets(new_prefix=SERVICE_PREFIX))[index + 1]
     if pod_network.num_addresses - 2 < services * pods_per_service:
         raise SystemExit(f"{services * pods_per_service} Pods do not fit a /{POD_PREFIX} per namespace")
     builder = ClusterBuilder(now=NOW, pod_cidr=str(pod_network), service_cidr=str(service_network))
@@ -98,7 +98,7 @@ def write(document: dict[str, Any], path: str, output_format: str) -> None:
 
             base: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
-            class Dumper(base):  # type: ignore[misc,valid-type]
+            class Dumper(base):
                 """No anchors and aliases: kubectl never writes them (the builder shares some dicts)."""
 
                 def ignore_aliases(self, data: Any) -> bool:

@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def matrix() -> Any:
         evaluator = Evaluator(snapshot)
-        chosen = []
+        chosen: list[Any] = []
         for index in range(args.namespaces):
             # One Deployment per namespace, rotating through the tiers so that every policy shape counts.
             app = f"app-{index % 10}"
