@@ -53,9 +53,6 @@ _MASQUERADE: Final = 7
 _RULES: Final = 8
 
 
-_EMPTY_MEMO: dict[Any, Any] = {}
-
-
 class _Context:
     """One trace's notes and affinity, and the memos of the rule set being run."""
 
@@ -68,13 +65,13 @@ class _Context:
         self.affinity: int | None = None
         self.current: Ruleset | None = None
         #: The current rule set's purity cache (see :func:`_purity`), kept at hand for every chain run.
-        self.purity: dict[int, tuple[Guard, ...] | Literal[False]] = _EMPTY_MEMO
+        self.purity: dict[int, tuple[Guard, ...] | Literal[False]] = {}
         #: How often each chain of the current rule set ran (purity is worked out once it recurs).
-        self.visits: dict[int, int] = _EMPTY_MEMO
+        self.visits: dict[int, int] = {}
         #: How many packets missed and met each chain's guards (see :func:`_guarded`).
-        self.guard_counts: dict[int, list[int]] = _EMPTY_MEMO
+        self.guard_counts: dict[int, list[int]] = {}
         #: The current rule set's memo of pure chains' outcomes (see :func:`_run_pure`).
-        self.outcomes: dict[tuple[int, int, bool], list[Any]] = _EMPTY_MEMO
+        self.outcomes: dict[tuple[int, int, bool], list[Any]] = {}
 
     def enter(self, ruleset: Ruleset) -> None:
         """Make ``ruleset`` the one whose chains are run (and keep its memos at hand)."""
