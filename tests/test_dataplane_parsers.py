@@ -163,3 +163,12 @@ def test_nft_handles_are_cut_off_wherever_they_stand() -> None:
     assert nftables.parse(handled).chains == nftables.parse(plain).chains
     assert nftables.parse(handled).sets[("ip kube-proxy", "service-ips")].elements == nftables.parse(
         plain).sets[("ip kube-proxy", "service-ips")].elements
+
+
+@pytest.mark.parametrize("declaration", ["type filter hook", "type", "type nat hook prerouting policy"])
+def test_nft_chain_declaration_missing_a_value_is_a_problem_not_a_crash(declaration: str) -> None:
+    listing = f"table ip t {{\n\tchain c {{\n\t\t{declaration}\n\t\tip daddr 10.0.0.1 drop\n\t}}\n}}\n"
+    for text in (listing, f"add table ip t\nadd chain ip t c {{ {declaration} ; }}\n"):
+        ruleset = nftables.parse(text)
+        assert any("without a value" in problem for problem in ruleset.problems)
+        assert ("ip t", "c") in ruleset.chains

@@ -733,10 +733,13 @@ class _Builder:
     def declare_chain(self, table: str, name: str, body: list[str]) -> None:
         info = self.chain_info.setdefault((table, name), {})
         words = [word for word in body if word not in (";",)]
-        if "hook" in words:
-            info["hook"] = words[words.index("hook") + 1]
-        if "type" in words:
-            info["type"] = words[words.index("type") + 1]
+        for keyword in ("hook", "type", "policy"):
+            if keyword in words:
+                at = words.index(keyword) + 1
+                if at < len(words):
+                    info[keyword] = words[at]
+                else:
+                    self.problems.append(f"chain {table} {name}: `{keyword}` without a value")
         if "priority" in words:
             at = words.index("priority") + 1
             expression = []
@@ -744,8 +747,6 @@ class _Builder:
                 expression.append(words[at])
                 at += 1
             info["priority"] = _priority(expression)
-        if "policy" in words:
-            info["policy"] = words[words.index("policy") + 1]
 
     def declare_set(self, table: str, name: str, is_map: bool, body: list[str], text: str) -> None:
         self._record_set(table, name, is_map, text, _set_declaration(body))
