@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from svcdoctor.dataplane import iptables, nftables
+from svcdoctor.dataplane import iptables, ipvs, nftables
 from svcdoctor.dataplane.interface import Packet
 from svcdoctor.dataplane.trace import trace
 from svcdoctor.testing.netns import Lab, netns_usable
@@ -172,3 +172,18 @@ def test_nft_chain_declaration_missing_a_value_is_a_problem_not_a_crash(declarat
         ruleset = nftables.parse(text)
         assert any("without a value" in problem for problem in ruleset.problems)
         assert ("ip t", "c") in ruleset.chains
+
+
+def test_nft_interval_elements_that_do_not_parse_are_skipped_not_a_crash() -> None:
+    listing = ("table ip t {\n\tset s {\n\t\ttype ipv4_addr\n\t\tflags interval\n"
+               "\t\telements = { 10.0.0.0/8, 192.168.1.1-192.168., 10.1.2.3/99 }\n\t}\n}\n")
+    assert nftables.parse(listing).sets[("ip t", "s")].intervals == ((4, 10 << 24, 0xFF000000),)
+
+
+def test_ipvs_lines_that_do_not_parse_are_problems_not_a_crash() -> None:
+    text = ("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n"
+            "TCP\nUDP 10.0.0.1:x rr\n  -> 10.1.0.1:53 Masq 1 0 0\nTCP 10.0.0.2:80 rr\n"
+            "  -> 10.1.0.2:y Masq 1 0 0\n  -> 10.1.0.3:80 Masq 1 0 0\n")
+    table = ipvs.parse(text)
+    assert [problem.split(":")[0] for problem in table.problems] == ["line 3", "line 4", "line 7"]
+    assert [(real.ip, real.port) for real in table.services[("tcp", "10.0.0.2", 80)].real_servers] == [("10.1.0.3", 80)]

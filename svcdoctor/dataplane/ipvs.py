@@ -71,7 +71,12 @@ def parse(text: str) -> IPVSTable:
         if words[0] in ("TCP", "UDP", "SCTP"):
             close()
             reals = []
-            ip, port = split_host_port(words[1])
+            current = None
+            try:
+                ip, port = split_host_port(words[1])
+            except (IndexError, ValueError):
+                problems.append(f"line {number}: not understood: {line[:80]}")
+                continue
             persistent = None
             if "persistent" in words:
                 at = words.index("persistent")
@@ -87,8 +92,8 @@ def parse(text: str) -> IPVSTable:
         if words[0] == "->" and len(words) >= 4:
             if current is None:
                 continue
-            ip, port = split_host_port(words[1])
             try:
+                ip, port = split_host_port(words[1])
                 weight = int(words[3])
                 active = int(words[4]) if len(words) > 4 else 0
                 inactive = int(words[5]) if len(words) > 5 else 0

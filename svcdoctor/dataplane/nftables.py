@@ -18,6 +18,7 @@ lists are split with string methods rather than token by token.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 from collections import defaultdict
@@ -314,11 +315,13 @@ class _Parser:
             if not parts:
                 continue
             if single_address and ("/" in parts[0] or "-" in parts[0]):
-                if "/" in parts[0]:
-                    intervals.append(addresses.network(parts[0]))
-                else:
-                    low, _, high = parts[0].partition("-")
-                    intervals.extend(_range_networks(low, high))
+                # A prefix or range that does not parse is skipped, like a key that does not.
+                with contextlib.suppress(ValueError):
+                    if "/" in parts[0]:
+                        intervals.append(addresses.network(parts[0]))
+                    else:
+                        low, _, high = parts[0].partition("-")
+                        intervals.extend(_range_networks(low, high))
                 continue
             converters = caches if len(parts) <= type_count else caches + [self.parts("")] * (len(parts) - type_count)
             try:
