@@ -486,17 +486,9 @@ def _walk(context: _Context, chain: Chain, candidates: Sequence[int], start: int
         action = rule.action
         kind = action[0]
         if kind == "jump" or kind == "goto":
-            # Jumps are most of what kube-proxy's rules do: followed here rather than in _act.
-            ruleset = context.current
-            target = ruleset.chains.get((rule.table, action[1])) if ruleset is not None else None
-            if target is None:
-                context.note(f"{rule.chain} jumps to {action[1]}, which the dump does not define")
-                outcomes = [(probability * chance, state, "continue")]
-            else:
-                followed: _State = (*state[:8], state[_RULES] + (rule,))
-                outcomes = _run_chain(context, target, followed, probability * chance, depth + 1)
-                if kind == "goto":
-                    outcomes = _as_goto(outcomes)
+            # Jumps are most of what kube-proxy's rules do: followed straight from here.
+            outcomes = _jump(context, rule, kind, action[1], state, _with_rule(state, rule), probability * chance,
+                             depth)
         elif kind == "none":
             if chance >= 1.0:
                 continue
@@ -523,6 +515,19 @@ def _walk(context: _Context, chain: Chain, candidates: Sequence[int], start: int
     return results
 
 
+def _jump(context: _Context, rule: Rule, kind: str, name: str, state: _State, followed: _State,
+          probability: float, depth: int) -> list[Outcome]:
+    """Run the chain ``rule`` jumps or goes to with ``followed`` (the state with the rule in its
+    evidence); a chain the dump does not define is noted and the packet goes on as ``state``."""
+    ruleset = context.current
+    target = ruleset.chains.get((rule.table, name)) if ruleset is not None else None
+    if target is None:
+        context.note(f"{rule.chain} jumps to {name}, which the dump does not define")
+        return [(probability, state, "continue")]
+    outcomes = _run_chain(context, target, followed, probability, depth + 1)
+    return _as_goto(outcomes) if kind == "goto" else outcomes
+
+
 def _as_goto(outcomes: list[Outcome]) -> list[Outcome]:
     """The outcomes of a chain gone to: falling off its end returns from the chain that went."""
     if len(outcomes) == 1 and outcomes[0][2] != "continue":
@@ -544,15 +549,7 @@ def _act(context: _Context, rule: Rule, state: _State, probability: float, depth
         return [(probability, state, "continue")]
     hit = state if verdict is not None else _with_rule(state, rule)
     if kind in ("jump", "goto"):
-        ruleset = context.current
-        target = ruleset.chains.get((rule.table, action[1])) if ruleset is not None else None
-        if target is None:
-            context.note(f"{rule.chain} jumps to {action[1]}, which the dump does not define")
-            return [(probability, state, "continue")]
-        outcomes = _run_chain(context, target, hit, probability, depth + 1)
-        if kind == "goto":
-            return _as_goto(outcomes)
-        return outcomes
+        return _jump(context, rule, kind, action[1], state, hit, probability, depth)
     if kind in ("accept", "drop", "reject", "return"):
         return [(probability, hit, kind)]
     if kind == "dnat":
