@@ -97,3 +97,20 @@ def test_no_kube_system_daemon_sets_recorded_is_not_a_missing_kube_proxy(tmp_pat
     report = _report(b.build(), tmp_path, "api", "-n", "app")
     assert "SD801" not in [finding["id"] for finding in report["findings"]]
     assert {step["step"]: step["status"] for step in report["steps"]}[8] == "skipped"
+
+
+def test_dump_lines_that_could_not_be_read_are_evidence(tmp_path: Any) -> None:
+    b, objects = _cluster()
+    text = as_iptables_save(iptables_rules(proxy_inputs(objects), node="node-a", cluster_cidr="10.244.0.0/16"))
+    # The endpoint's DNAT rule is garbled: the port is not a number, so the rule cannot be read.
+    garbled = "\n".join(line.replace(":8080", ":80x80") if "--to-destination" in line else line
+                        for line in text.splitlines())
+    assert garbled != text
+    b.node_dump("node-a", "iptables", iptablesSave=garbled)
+    report = _report(b.build(), tmp_path, "api", "-n", "app")
+    step8 = [finding for finding in report["findings"] if finding["id"].startswith("SD80")]
+    assert step8, report["findings"]
+    unread = [item for finding in step8 for item in finding["evidence"] if "could not be read" in item.get("note", "")]
+    assert unread and unread[0]["object"].endswith("node-a")
+    assert any("80x80" in line for line in unread[0]["value"])
+    assert report["verdict"] != "ok"

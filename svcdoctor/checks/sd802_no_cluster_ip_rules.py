@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor.checks.interface import Check, Context, Evidence, Finding
-from svcdoctor.dataplane.checking import impact_for, inspect_commands, node_paths, rule_evidence
+from svcdoctor.dataplane.checking import impact_for, inspect_commands, node_paths, rule_evidence, unread_evidence
 
 
 def run(context: Context) -> Iterator[Finding]:
@@ -48,7 +48,7 @@ def run(context: Context) -> Iterator[Finding]:
         yield CHECK.finding(
             f"On node {node}, connections to {', '.join(labels)} match no kube-proxy rule: {reason}. "
             "Clients there time out.",
-            evidence=evidence, next=inspect_commands(context, result.dataplane, paths[0]),
+            evidence=[*evidence, *unread_evidence(result)], next=inspect_commands(context, result.dataplane, paths[0]),
             subject=context.service_ref, node=node, key=node,
             impact=impact_for(context, list(broken), all_nodes, node),
         )

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from svcdoctor.checks.interface import Check, Context, Evidence, Finding
 from svcdoctor.dataplane.analysis import describe
-from svcdoctor.dataplane.checking import impact_for, inspect_commands, node_paths, rule_evidence
+from svcdoctor.dataplane.checking import impact_for, inspect_commands, node_paths, rule_evidence, unread_evidence
 from svcdoctor.endpoints import service_endpoints
 
 
@@ -65,7 +65,8 @@ def run(context: Context) -> Iterator[Finding]:
             if share >= 0.999:
                 impact = impact_for(context, broken_nodes, all_nodes, node)
             yield CHECK.finding(
-                message, evidence=evidence, next=inspect_commands(context, result.dataplane, path),
+                message, evidence=[*evidence, *unread_evidence(result)],
+                next=inspect_commands(context, result.dataplane, path),
                 subject=context.service_ref, node=node, key=f"{node}/{path.label}",
                 severity="error" if share else "warning", impact=impact,
             )

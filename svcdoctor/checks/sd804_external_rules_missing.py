@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor.checks.interface import Check, Context, Evidence, Finding
-from svcdoctor.dataplane.checking import inspect_commands, node_paths
+from svcdoctor.dataplane.checking import inspect_commands, node_paths, unread_evidence
 
 
 def run(context: Context) -> Iterator[Finding]:
@@ -33,7 +33,8 @@ def run(context: Context) -> Iterator[Finding]:
         yield CHECK.finding(
             f"On node {node}, kube-proxy has no rule for {labels}: traffic from outside the cluster to "
             f"{'it' if len(missing) == 1 else 'them'} is not forwarded to the Service (the ClusterIP may still work).",
-            evidence=evidence, next=inspect_commands(context, result.dataplane, missing[0]),
+            evidence=[*evidence, *unread_evidence(result)],
+            next=inspect_commands(context, result.dataplane, missing[0]),
             subject=context.service_ref, node=node, key=node, severity=severity, impact="degraded",
         )
     if not any(result.addresses for result in results) and any(

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor.checks.interface import Check, Context, Finding
-from svcdoctor.dataplane.checking import impact_for, inspect_commands, node_paths, rule_evidence
+from svcdoctor.dataplane.checking import impact_for, inspect_commands, node_paths, rule_evidence, unread_evidence
 
 
 def run(context: Context) -> Iterator[Finding]:
@@ -43,7 +43,8 @@ def run(context: Context) -> Iterator[Finding]:
         impact = impact_for(context, rejecting, all_nodes, node) if any(
             path.kind == "clusterIP" for path, _ in rejected) else "degraded"
         yield CHECK.finding(
-            message, evidence=evidence, next=inspect_commands(context, result.dataplane, rejected[0][0]),
+            message, evidence=[*evidence, *unread_evidence(result)],
+            next=inspect_commands(context, result.dataplane, rejected[0][0]),
             fix=fix, subject=context.service_ref, node=node, key=node, impact=impact,
         )
 

@@ -181,6 +181,16 @@ def rule_evidence(node: str, rules: Sequence[object], note: str) -> Evidence:
     return Evidence(ObjectRef("NodeDump", "", node), field, rule_lines(typed), note)
 
 
+def unread_evidence(result: NodePaths) -> list[Evidence]:
+    """The lines of the node's dump svcdoctor could not read ([] when it read them all): rules
+    there were not traced, so a finding about this node may stem from them."""
+    problems = result.dataplane.problems
+    if not problems:
+        return []
+    return [Evidence(ObjectRef("NodeDump", "", result.dump.node), None, list(problems[:5]),
+                     f"{len(problems)} line(s) of this dump could not be read and were not traced")]
+
+
 def inspect_commands(context: Context, dataplane: NodeDataplane, path: PathResult | None = None) -> list[str]:
     """Commands to run on the node to see the rules for this Service."""
     namespace, name = context.target.namespace, context.target.name
