@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from svcdoctor.checks.interface import STEPS, Finding, Severity, Target
+from svcdoctor.findings import STEPS, Finding, Severity, Target
 from svcdoctor.k8s import ObjectRef
 from svcdoctor.snapshot import Origin
 
