@@ -249,9 +249,9 @@ def check(
     """Diagnose one Service: walk the debugging steps and rank what is wrong."""
     from svcdoctor import app as application
     from svcdoctor import k8s
-    from svcdoctor.checks.interface import Client
     from svcdoctor.config import configured
     from svcdoctor.engine import diagnose_service
+    from svcdoctor.findings import Client
     from svcdoctor.render import render
     from svcdoctor.report import exit_code
     from svcdoctor.sources.interface import Request

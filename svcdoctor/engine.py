@@ -9,7 +9,8 @@ import dataclasses
 import traceback
 from collections.abc import Iterable, Sequence
 
-from svcdoctor.checks.interface import STEPS, Check, Client, Context, Finding, Options, Severity, Skip, Target, Unknown
+from svcdoctor.checks.interface import Check, Context, Options
+from svcdoctor.findings import STEPS, Client, Finding, Severity, Skip, Target, Unknown
 from svcdoctor.report import CheckCrash, CheckResult, Report, StepResult
 
 #: cause ID → the symptom IDs it explains (DESIGN.md's table, plus the chains it implies).

@@ -125,7 +125,7 @@ def _node_dump_objects(paths: list[str]) -> list[dict[str, Any]]:
 def _probe_objects(snapshot: Any, namespace: str, name: str, client_pod: str, invocation: Any) -> list[dict[str, Any]]:
     """Send the probes and DNS questions of ``check --probe`` and return them as snapshot objects."""
     from svcdoctor import k8s
-    from svcdoctor.checks.interface import Client
+    from svcdoctor.findings import Client
     from svcdoctor.probe.evidence import evidence_objects
     from svcdoctor.probe.gather import gather
 

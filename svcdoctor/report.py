@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from svcdoctor.checks.interface import STEPS, Finding, Severity, Target
 from svcdoctor.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK
+from svcdoctor.findings import STEPS, Finding, Severity, Target
 from svcdoctor.k8s import ObjectRef
 from svcdoctor.snapshot import Origin
 

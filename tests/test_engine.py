@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from svcdoctor.checks.interface import Check, Context, Finding, Options, Severity, Skip, Target, Unknown
+from svcdoctor.checks.interface import Check, Context, Options
 from svcdoctor.engine import diagnose, link_causes, rank, verdict_of
+from svcdoctor.findings import Finding, Severity, Skip, Target, Unknown
 from svcdoctor.report import CheckResult
 from svcdoctor.snapshot import Snapshot, Unavailable
 from svcdoctor.testing.cluster import ClusterBuilder

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from svcdoctor import __version__
-from svcdoctor.checks.interface import Check, Context, Finding
+from svcdoctor.checks.interface import Check, Context
 from svcdoctor.checks.registry import CHECKS
+from svcdoctor.findings import Finding
 from tests.conftest import ROOT, SCENARIOS, CliResult, _captured
 
 SNAPSHOT = str(SCENARIOS / "selector-label-renamed" / "snapshot.yaml")

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from svcdoctor import __version__
-from svcdoctor.checks.interface import STEPS, Check, Finding, Severity
+from svcdoctor.checks.interface import Check
+from svcdoctor.findings import STEPS, Finding, Severity
 from svcdoctor.report import Report, exit_code
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
