@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -141,3 +144,12 @@ def test_an_unwritable_output_file_is_bad_input(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.stderr
     assert result.stderr.startswith("svcdoctor: error: ") and target in result.stderr
     assert "internal error" not in result.stderr
+
+
+def test_snapshot_serve_with_an_unwritable_kubeconfig_is_bad_input_and_stops(tmp_path: Path) -> None:
+    target = str(tmp_path / "no-such-directory" / "kubeconfig")
+    completed = subprocess.run([sys.executable, "-m", "svcdoctor", "snapshot", "serve", SNAPSHOT, "--port", "0",
+                                "--write-kubeconfig", target], capture_output=True, text=True, timeout=60,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr.startswith("svcdoctor: error: ") and target in completed.stderr

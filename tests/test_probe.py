@@ -148,7 +148,7 @@ def test_dns_command_lists_expected_records_offline() -> None:
 def test_record_probe_stores_results_that_replay_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """record --probe over the real kubernetes client: probes (loopback Pods) land in the file; a replay
     without --probe gives the same step-9 findings."""
-    from svcdoctor.testing.apiserver import SnapshotAPIServer
+    from svcdoctor.serve.apiserver import SnapshotAPIServer
 
     monkeypatch.setenv("SVCDOCTOR_PROBE_METHOD", "connect")
     listener = socket.socket()

@@ -27,13 +27,14 @@ FORMATS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """How to render: colour, width, and whether to list suppressed findings."""
+    """How to render: colour, width, whether to list suppressed findings, and the gate's threshold."""
 
     color: bool = False
+    #: Columns of a terminal (text only).
     width: int = 100
     show_suppressed: bool = False
-    verbose: bool = False
-    extra: dict[str, Any] | None = None
+    #: ``--fail-on``: formats that record the run's exit code (SARIF) compute it with this.
+    fail_on: str = "error"
 
 
 def _module(output: str) -> Any:

@@ -152,7 +152,7 @@ def _result(report: Report, finding: Finding, rule_index: dict[str, int], suppre
 
 def _invocation(reports: Sequence[Report], options: Any) -> dict[str, Any]:
     """How the run went: its exit code, and each check that crashed (which fails the run)."""
-    fail_on = str((getattr(options, "extra", None) or {}).get("fail_on", "error"))
+    fail_on = options.fail_on
     crashes = [(report, crash) for report in reports for crash in report.internal_errors]
     invocation: dict[str, Any] = {"executionSuccessful": not crashes, "exitCode": exit_code(reports, fail_on)}
     if crashes:
