@@ -66,7 +66,9 @@ def record(
 ) -> int:
     """Record what svcdoctor reads from the cluster into a snapshot file (never Secrets)."""
     from svcdoctor.app import Invocation
+    from svcdoctor.atomic import write_private
     from svcdoctor.cli import _split_pod
+    from svcdoctor.minimal import minimal
     from svcdoctor.sources.interface import Request
     from svcdoctor.sources.live import LiveSource
 
@@ -89,7 +91,7 @@ def record(
         evidence += _probe_objects(result.snapshot(), target_namespace, name or "", client_pod,
                                    Invocation(probe=True, probe_timeout=probe_timeout, max_probes=max_probes,
                                               dns_server=dns_server))
-    objects: list[dict[str, Any]] = [result.info_object(), *result.objects, *evidence]
+    objects: list[dict[str, Any]] = minimal([result.info_object(), *result.objects, *evidence])
     if redact:
         from svcdoctor.redact import redact_objects
 
@@ -102,11 +104,7 @@ def record(
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        try:
-            with open(output, "w") as handle:
-                handle.write(text)
-        except OSError as error:
-            raise InputError(f"cannot write: {error.strerror or error}", output) from None
+        write_private(output, text)
         sys.stderr.write(f"svcdoctor: recorded {len(result.objects)} objects from {result.context or 'the cluster'}"
                          f" into {output}" + (f" ({len(result.unavailable)} reads forbidden)"
                                               if result.unavailable else "") + "\n")
