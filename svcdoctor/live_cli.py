@@ -66,7 +66,6 @@ def record(
 ) -> int:
     """Record what svcdoctor reads from the cluster into a snapshot file (never Secrets)."""
     from svcdoctor.app import Invocation
-    from svcdoctor.atomic import write_private
     from svcdoctor.cli import _split_pod
     from svcdoctor.minimal import minimal
     from svcdoctor.sources.interface import Request
@@ -104,7 +103,9 @@ def record(
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        write_private(output, text)
+        from svcdoctor.atomic import write_text
+
+        write_text(output, text)
         sys.stderr.write(f"svcdoctor: recorded {len(result.objects)} objects from {result.context or 'the cluster'}"
                          f" into {output}" + (f" ({len(result.unavailable)} reads forbidden)"
                                               if result.unavailable else "") + "\n")
@@ -125,7 +126,7 @@ def _node_dump_objects(paths: list[str]) -> list[dict[str, Any]]:
 def _probe_objects(snapshot: Any, namespace: str, name: str, client_pod: str, invocation: Any) -> list[dict[str, Any]]:
     """Send the probes and DNS questions of ``check --probe`` and return them as snapshot objects."""
     from svcdoctor import k8s
-    from svcdoctor.checks.interface import Client
+    from svcdoctor.findings import Client
     from svcdoctor.probe.evidence import evidence_objects
     from svcdoctor.probe.gather import gather
 
@@ -173,7 +174,11 @@ def serve(
         raise InputError(f"--port {port}: {error.strerror or error}") from None
     message = f"svcdoctor: serving {file} read-only at {server.url}"
     if write_kubeconfig:
-        server.write_kubeconfig(write_kubeconfig, namespace=namespace)
+        try:
+            server.write_kubeconfig(write_kubeconfig, namespace=namespace)
+        except InputError:
+            server.stop()
+            raise
         message += f"\n  kubectl --kubeconfig {write_kubeconfig} get pods -A"
     else:
         message += f"\n  kubectl --server {server.url} get pods -A"

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Finding, Target
 from svcdoctor.errors import InputError
+from svcdoctor.findings import Finding, Target
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.report import Report
 from svcdoctor.snapshot import Snapshot
@@ -162,10 +162,10 @@ def baseline_document(entries: Sequence[tuple[Finding, Target]]) -> dict[str, An
 
 
 def write_baseline(path: str, entries: Sequence[tuple[Finding, Target]]) -> None:
-    from svcdoctor.atomic import write_private
+    from svcdoctor.atomic import write_text
 
     # A baseline is committed next to the manifests: readable like them, written as atomically.
-    write_private(path, json.dumps(baseline_document(entries), indent=2) + "\n", mode=0o644)
+    write_text(path, json.dumps(baseline_document(entries), indent=2) + "\n", mode=0o644)
 
 
 # -- applying ----------------------------------------------------------------------------------

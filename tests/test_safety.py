@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from svcdoctor.atomic import write_private
-from svcdoctor.checks.interface import Evidence, Finding, Severity, Target
+from svcdoctor.atomic import write_text
 from svcdoctor.errors import InputError
+from svcdoctor.findings import Evidence, Finding, Severity, Target
 from svcdoctor.k8s import ObjectRef
 from svcdoctor.minimal import MASK, masked, minimal
 from svcdoctor.render import render
@@ -58,12 +58,12 @@ def test_escape_bytes_from_the_cluster_never_reach_terminal_output(output: str, 
 # -- atomic, private writes ------------------------------------------------------------------------
 
 
-def test_write_private_is_atomic_private_and_does_not_follow_symlinks(tmp_path: Path) -> None:
+def test_write_text_is_atomic_private_and_does_not_follow_symlinks(tmp_path: Path) -> None:
     victim = tmp_path / "victim"
     victim.write_text("precious\n")
     link = tmp_path / "out.yaml"
     link.symlink_to(victim)
-    write_private(str(link), "recorded\n")
+    write_text(str(link), "recorded\n")
     assert victim.read_text() == "precious\n"  # the symlink was replaced, not followed
     assert not link.is_symlink() and link.read_text() == "recorded\n"
     assert stat.S_IMODE(link.stat().st_mode) == 0o600
@@ -74,11 +74,11 @@ def test_a_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
     target = tmp_path / "recording.yaml"
     target.write_text("good\n")
     with pytest.raises(UnicodeEncodeError):
-        write_private(str(target), "half \udcff broken")  # fails mid-write
+        write_text(str(target), "half \udcff broken")  # fails mid-write
     assert target.read_text() == "good\n"
     assert [p.name for p in tmp_path.iterdir()] == ["recording.yaml"]
     with pytest.raises(InputError):
-        write_private(str(tmp_path / "missing-dir" / "x"), "x")
+        write_text(str(tmp_path / "missing-dir" / "x"), "x")
 
 
 def test_collect_node_output_is_private(tmp_path: Path) -> None:
@@ -166,6 +166,6 @@ def test_text_rendering_is_bounded_by_what_it_shows() -> None:
     report = Report(Target("shop", "backend"), "unreachable", (finding,), (StepResult(2, "Ports", "fail"),))
     for output in ("text", "markdown"):
         started = time.monotonic()
-        text = render(report, output)
+        render(report, output)
         assert time.monotonic() - started < 10, output
     assert len(render(report, "text")) < 20_000
