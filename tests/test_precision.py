@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from svcdoctor.checks.interface import Client, Finding, Severity
 from svcdoctor.engine import diagnose_service
+from svcdoctor.findings import Client, Finding, Severity
 from svcdoctor.report import Report
 from svcdoctor.snapshot import build_snapshot
 from svcdoctor.sources.manifests import ManifestsSource

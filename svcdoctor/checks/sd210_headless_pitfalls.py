@@ -19,7 +19,8 @@ import re
 from collections.abc import Iterator, Mapping
 
 from svcdoctor import derived, k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip
+from svcdoctor.checks.interface import Check, Context
+from svcdoctor.findings import Evidence, Finding, Severity, Skip
 from svcdoctor.k8s import Obj
 from svcdoctor.snapshot import Snapshot
 
