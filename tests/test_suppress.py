@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from svcdoctor.suppress import parse_annotation
+from svcdoctor.checks.registry import BY_ID
+from svcdoctor.ignore_annotation import parse_annotation
 from tests.conftest import run_cli
 
 # A Service whose selector matches no template (SD301), in front of a Deployment labelled otherwise.
@@ -155,11 +156,11 @@ def test_annotation_on_the_subjects_workload(tmp_path: Path) -> None:
 
 
 def test_parse_annotation() -> None:
-    reasons, problems = parse_annotation("SD101, sd501: reason A\nSD502 : reason B; SD301\nSD999: x\n: y")
+    reasons, problems = parse_annotation("SD101, sd501: reason A\nSD502 : reason B; SD301\nSD999: x\n: y", BY_ID)
     assert reasons == {"SD101": "reason A", "SD501": "reason A", "SD502": "reason B"}
     assert [(p.entry, p.problem.split(" ")[0]) for p in problems] == [("SD301", "gives"), ("SD999: x", "SD999"),
                                                                        (": y", "names")]
-    assert parse_annotation(None)[1] and parse_annotation("")[1] == []
+    assert parse_annotation(None, BY_ID)[1] and parse_annotation("", BY_ID)[1] == []
 
 
 def test_baseline_hides_old_findings_and_catches_new_ones(tmp_path: Path) -> None:

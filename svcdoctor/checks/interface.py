@@ -49,6 +49,11 @@ class Check:
     runtime: bool = False
     #: The verdict impact of its error findings (warnings are ``degraded``, info ``none``).
     impact: str = "unreachable"
+    #: The IDs of the findings this one explains when both are present: the engine links each such
+    #: symptom (``caused_by``) to the nearest present cause. DESIGN.md's cause table holds (a test says so).
+    explains: frozenset[str] = frozenset()
+    #: The links of :attr:`explains` hold only when both findings are about the same node.
+    explains_on_same_node_only: bool = False
 
     def finding(
         self,
@@ -99,6 +104,8 @@ class Context:
     target: Target
     client: Client | None = None
     options: Options = field(default_factory=Options)
+    #: The IDs of the registered checks (the engine fills them in; an ignore annotation may name only these).
+    check_ids: frozenset[str] | None = None
 
     @cached_property
     def service(self) -> Obj | None:

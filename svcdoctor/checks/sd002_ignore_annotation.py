@@ -14,14 +14,13 @@ from collections.abc import Iterator
 
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, Context
-from svcdoctor.findings import Evidence, Finding
+from svcdoctor.findings import Evidence, Finding, Skip
+from svcdoctor.ignore_annotation import ANNOTATION, parse_annotation
 from svcdoctor.k8s import ObjectRef
 
 
 def problem_finding(holder: ObjectRef, problem: object) -> Finding:
     """The SD002 warning for one bad entry of ``holder``'s ignore annotation."""
-    from svcdoctor.suppress import ANNOTATION
-
     entry = str(getattr(problem, "entry", ""))
     text = str(getattr(problem, "problem", ""))
     return CHECK.finding(
@@ -37,13 +36,13 @@ def problem_finding(holder: ObjectRef, problem: object) -> Finding:
 
 
 def run(context: Context) -> Iterator[Finding]:
-    from svcdoctor.suppress import ANNOTATION, parse_annotation
-
     service = context.require_service()
     value = k8s.object_annotations(service).get(ANNOTATION)
     if value is None:
         return
-    _, problems = parse_annotation(value)
+    if context.check_ids is None:
+        raise Skip("the registered check IDs were not given to the diagnosis")
+    _, problems = parse_annotation(value, context.check_ids)
     for problem in problems:
         yield problem_finding(context.service_ref, problem)
 

@@ -115,6 +115,7 @@ CHECK = Check(
     id="SD201",
     name="target-port-not-declared",
     step=2,
+    explains=frozenset({"SD901"}),
     title="The numeric targetPort is not a port the Pods declare",
     why="A Service that forwards to a port the application does not listen on gets 'connection refused' "
         "from every Pod. Declared container ports are informational, so this is a strong hint, not proof.",

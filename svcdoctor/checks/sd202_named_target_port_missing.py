@@ -106,6 +106,8 @@ CHECK = Check(
     id="SD202",
     name="named-target-port-missing",
     step=2,
+    # A named targetPort no Pod has leaves that port without endpoints (legacy Endpoints drop the Pods).
+    explains=frozenset({"SD501", "SD504", "SD805", "SD903", "SD904"}),
     title="The named targetPort is missing on (some) selected Pods",
     why="A named targetPort is resolved per Pod; Pods without a container port of that name and protocol get "
         "no endpoint for the Service port, so traffic to it is refused (none have it) or only partly served.",

@@ -87,6 +87,7 @@ CHECK = Check(
     id="SD203",
     name="protocol-mismatch",
     step=2,
+    explains=frozenset({"SD504", "SD901"}),
     title="The Service port's protocol differs from the container port's",
     why="Ports are resolved per protocol: a UDP Service port does not reach a port the Pod declares as TCP, "
         "and a named targetPort of the wrong protocol leaves the Pods without an endpoint for it.",

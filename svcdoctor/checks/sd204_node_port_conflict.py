@@ -105,6 +105,7 @@ CHECK = Check(
     id="SD204",
     name="node-port-conflict",
     step=2,
+    explains=frozenset({"SD804", "SD904"}),
     title="The nodePort is outside the node-port range, or taken twice",
     why="The API server rejects a nodePort outside --service-node-port-range or one already allocated, so the "
         "Service is never created (or one of two Services loses the port).",

@@ -100,6 +100,7 @@ CHECK = Check(
     id="SD205",
     name="load-balancer-pending",
     step=2,
+    explains=frozenset({"SD904"}),
     title="The LoadBalancer has no external address",
     why="Without status.loadBalancer.ingress nothing outside the cluster can reach the Service's external "
         "address: no load-balancer controller (cloud controller manager, MetalLB) assigned one.",

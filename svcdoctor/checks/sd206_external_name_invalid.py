@@ -162,6 +162,7 @@ CHECK = Check(
     id="SD206",
     name="external-name-invalid",
     step=2,
+    explains=frozenset({"SD701", "SD702"}),
     title="The ExternalName is not a valid DNS name, is an IP, or does not resolve",
     why="An ExternalName Service is only a DNS alias (a CNAME); if the alias is empty, malformed, an IP address "
         "or a name that does not exist, every lookup of the Service fails.",

@@ -83,6 +83,7 @@ CHECK = Check(
     id="SD207",
     name="external-local-no-endpoint",
     step=2,
+    explains=frozenset({"SD904"}),
     title="externalTrafficPolicy: Local, and nodes without a ready local endpoint",
     why="With externalTrafficPolicy: Local a node forwards external traffic only to endpoints on itself; nodes "
         "without one drop it, so node-port clients of those nodes time out.",

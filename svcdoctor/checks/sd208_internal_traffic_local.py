@@ -99,6 +99,7 @@ CHECK = Check(
     id="SD208",
     name="internal-local-no-endpoint",
     step=2,
+    explains=frozenset({"SD903"}),
     title="internalTrafficPolicy: Local, and client nodes without a local endpoint",
     why="With internalTrafficPolicy: Local a client reaches only endpoints on its own node; on a node without "
         "one, its traffic to the Service is dropped.",

@@ -84,6 +84,7 @@ CHECK = Check(
     id="SD209",
     name="no-selector-no-endpoints",
     step=2,
+    explains=frozenset({"SD501", "SD502", "SD701", "SD702", "SD802", "SD803", "SD805", "SD903", "SD904"}),
     title="No selector and no manually managed endpoints",
     why="A Service without a selector gets no endpoints from Kubernetes; without hand-made EndpointSlices or "
         "Endpoints it has nothing behind it and every connection fails.",

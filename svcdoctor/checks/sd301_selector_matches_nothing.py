@@ -183,6 +183,9 @@ CHECK = Check(
     id="SD301",
     name="selector-matches-no-pods",
     step=3,
+    # The findings it explains: every later step's failure for lack of endpoints.
+    explains=frozenset({"SD207", "SD208", "SD211", "SD501", "SD502", "SD503", "SD701", "SD702", "SD802", "SD803",
+                        "SD805", "SD901", "SD902", "SD903", "SD904"}),
     title="The selector matches no Pod",
     why="Without matching Pods the Service gets no endpoints: connections are refused or time out.",
     fix="Make spec.selector equal labels that the Pod template carries (kubectl get pods --show-labels).",

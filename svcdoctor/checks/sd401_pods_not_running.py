@@ -105,6 +105,8 @@ CHECK = Check(
     id="SD401",
     name="pods-not-running",
     step=4,
+    explains=frozenset({"SD207", "SD208", "SD211", "SD405", "SD501", "SD502", "SD503", "SD805", "SD901", "SD902",
+                        "SD903", "SD904"}),
     title="Selected Pods are not running",
     why="A Pod that is not running has no ready endpoint: with none running the Service refuses every connection.",
     fix="Read the Pod's status and events (kubectl describe pod) and fix what keeps it from running.",

@@ -126,6 +126,7 @@ CHECK = Check(
     id="SD402",
     name="readiness-probe-failing",
     step=4,
+    explains=frozenset({"SD207", "SD208", "SD211", "SD502", "SD503", "SD805", "SD903", "SD904"}),
     title="Pods run but are not ready (readiness probe failing)",
     why="Only ready Pods receive Service traffic: a failing readiness probe takes a running Pod out of rotation.",
     fix="Make the readiness probe match the app (path, port, scheme, timeoutSeconds), or fix what the app waits "

@@ -70,6 +70,7 @@ CHECK = Check(
     id="SD403",
     name="readiness-gate-not-satisfied",
     step=4,
+    explains=frozenset({"SD207", "SD208", "SD211", "SD502", "SD503", "SD805", "SD903", "SD904"}),
     title="A Pod readiness gate is not satisfied",
     why="A Pod with an unmet readiness gate is never ready, so it never receives Service traffic.",
     fix="Make sure the controller that sets the gate's condition runs and can see the Pod (e.g. the AWS Load "

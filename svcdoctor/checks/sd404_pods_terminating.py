@@ -73,6 +73,8 @@ CHECK = Check(
     id="SD404",
     name="pods-terminating",
     step=4,
+    # Terminating Pods are taken out of the ready endpoints at once.
+    explains=frozenset({"SD501", "SD502"}),
     title="Selected Pods are terminating",
     why="Terminating Pods leave the ready endpoints: capacity drops, and Pods stuck terminating never come back.",
     fix="Usually transient (a rollout, a drain). If it lasts, make sure replacements become ready and that no "

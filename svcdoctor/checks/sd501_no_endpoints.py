@@ -52,6 +52,7 @@ CHECK = Check(
     id="SD501",
     name="no-endpoints",
     step=5,
+    explains=frozenset({"SD207", "SD208", "SD211", "SD701", "SD702", "SD802", "SD803", "SD805", "SD903", "SD904"}),
     title="The Service has no endpoints",
     why="With no endpoints kube-proxy rejects connections to the ClusterIP; clients see 'connection refused'.",
     fix="Fix what keeps Pods out of the endpoints: the selector (SD301), missing manual endpoints (SD209), "

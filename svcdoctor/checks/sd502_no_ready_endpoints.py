@@ -60,6 +60,7 @@ CHECK = Check(
     id="SD502",
     name="no-ready-endpoints",
     step=5,
+    explains=frozenset({"SD207", "SD208", "SD211", "SD701", "SD702", "SD802", "SD803", "SD805", "SD903", "SD904"}),
     title="Endpoints exist, but none is ready",
     why="kube-proxy routes only to ready endpoints: with none ready the Service refuses every connection.",
     fix="Make the Pods ready: see their readiness probe, readiness gates and container state.",

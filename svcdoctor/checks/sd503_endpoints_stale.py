@@ -140,6 +140,8 @@ CHECK = Check(
     id="SD503",
     name="endpoints-stale",
     step=5,
+    # Ready Pods the endpoints controller never wrote down: that is why there are no endpoints.
+    explains=frozenset({"SD501"}),
     title="The endpoints are stale (gone Pods listed, or ready Pods missing)",
     why="kube-proxy programs exactly what the EndpointSlices list: stale addresses blackhole connections and "
         "missing Pods take no traffic.",

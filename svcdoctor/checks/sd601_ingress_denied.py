@@ -26,6 +26,8 @@ CHECK = Check(
     id="SD601",
     name="ingress-denied-by-networkpolicy",
     step=6,
+    # A client that policy denies sees its probes to the Pods (or the node ports) time out.
+    explains=frozenset({"SD902", "SD904"}),
     title="NetworkPolicy denies this client's traffic into the Pods",
     why="Policies that select the backend Pods drop every connection no rule admits: the client sees a timeout.",
     fix="Add the client (its Pod labels and namespace, or its address as an ipBlock) and the Pod port to an "

@@ -26,6 +26,8 @@ CHECK = Check(
     id="SD602",
     name="egress-denied-by-networkpolicy",
     step=6,
+    # A client that policy denies sees its probes to the Pods (or the node ports) time out.
+    explains=frozenset({"SD902", "SD904"}),
     title="NetworkPolicy denies the client's egress to the Pods",
     why="Egress policies that select the client drop every connection no rule admits, whatever the server allows.",
     fix="Add the backend Pods (namespace and labels) and their Pod port to an egress rule of a policy that "

@@ -189,6 +189,7 @@ CHECK = Check(
     id="SD603",
     name="dns-egress-denied-by-networkpolicy",
     step=6,
+    explains=frozenset({"SD701"}),
     title="The client's egress policies block cluster DNS",
     why="A default-deny egress policy without a rule for 53/UDP and 53/TCP to the kube-dns Pods breaks every "
         "name lookup of the Pods it selects: the Service's name no longer resolves.",

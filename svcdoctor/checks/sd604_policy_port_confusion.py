@@ -68,6 +68,7 @@ CHECK = Check(
     id="SD604",
     name="networkpolicy-port-confusion",
     step=6,
+    explains=frozenset({"SD601", "SD602"}),
     title="A policy allows the Service port (or a missing port name) where the Pod port counts",
     why="NetworkPolicy judges the connection after the Service's DNAT, at the Pod's targetPort: a rule for the "
         "Service port, or for a port name no Pod declares, admits nothing.",

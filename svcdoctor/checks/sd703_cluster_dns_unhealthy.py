@@ -108,6 +108,7 @@ CHECK = Check(
     id="SD703",
     name="cluster-dns-unhealthy",
     step=7,
+    explains=frozenset({"SD701"}),
     title="Cluster DNS itself is unhealthy",
     why="Every ClusterFirst Pod asks the kube-dns Service; without ready CoreDNS endpoints no name resolves.",
     fix="Make the CoreDNS Pods ready (events, logs, Corefile) so the kube-dns Service has ready endpoints.",

@@ -64,6 +64,7 @@ CHECK = Check(
     id="SD704",
     name="short-name-from-other-namespace",
     step=7,
+    explains=frozenset({"SD701"}),
     title="Short name used from another namespace",
     why="A bare Service name is expanded with the client's own namespace first; from elsewhere it misses.",
     fix="Name the Service as <service>.<namespace> from other namespaces.",

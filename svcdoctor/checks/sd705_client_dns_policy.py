@@ -82,6 +82,7 @@ CHECK = Check(
     id="SD705",
     name="client-dns-policy",
     step=7,
+    explains=frozenset({"SD701"}),
     title="The client's DNS policy cannot resolve cluster names",
     why="dnsPolicy Default, hostNetwork without ClusterFirstWithHostNet, or a dnsConfig without the cluster "
         "DNS server: the client never asks cluster DNS.",

@@ -59,6 +59,7 @@ CHECK = Check(
     id="SD802",
     name="no-cluster-ip-rules",
     step=8,
+    explains=frozenset({"SD903"}),
     title="No kube-proxy rules for the ClusterIP:port",
     why="Without a rule the packet keeps its virtual destination, which no host owns: clients time out.",
     fix="Make kube-proxy run and sync on the node (see SD801 and its logs); restart it if it is stuck.",

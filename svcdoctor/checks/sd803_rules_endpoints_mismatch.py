@@ -77,6 +77,7 @@ CHECK = Check(
     id="SD803",
     name="rules-endpoints-mismatch",
     step=8,
+    explains=frozenset({"SD903"}),
     title="Rules lead to endpoints that are not the Service's ready endpoints",
     why="Connections sent to a stale address hang or are refused; missing endpoints get no traffic. "
         "kube-proxy on that node is not keeping up with the EndpointSlices.",
