@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from svcdoctor.checks.interface import Check, Context, Options
+from svcdoctor.checks.interface import Check, CheckDoc, Context, Options
 from svcdoctor.engine import cause_table, diagnose, link_causes, rank, verdict_of
 from svcdoctor.findings import Finding, Severity, Skip, Target, Unknown
 from svcdoctor.report import CheckResult
@@ -25,8 +25,9 @@ def make_check(check_id: str, step: int, severity: str | None = "error", *, rais
         if severity is not None:
             yield check.finding(f"{check_id} fired", severity=severity)
 
-    check = Check(id=check_id, name=f"test-{check_id.lower()}", step=step, title=f"title {check_id}", why="why",
-                  fix="fix", run=run, needs=needs, impact=impact, runtime=runtime)
+    check = Check(id=check_id, name=f"test-{check_id.lower()}", step=step,
+                  doc=CheckDoc.brief(f"title {check_id}", "why", "fix"), run=run, needs=needs, impact=impact,
+                  runtime=runtime)
     return check
 
 
