@@ -36,6 +36,11 @@ def cause_table() -> CauseTable:
                       frozenset(check.id for check in CHECKS if check.explains_on_same_node_only))
 
 
+#: Checks whose failure a client meets before the others of its step: a name is resolved before any
+#: connection is tried, so blocked DNS is what the user sees first, even when the connection would fail too.
+SEEN_FIRST = frozenset({"SD603"})
+
+
 def run_checks(context: Context, checks: Sequence[Check]) -> tuple[list[Finding], list[CheckResult]]:
     """Run every check in step order.
 
@@ -125,7 +130,7 @@ def rank(findings: Sequence[Finding], order: dict[str, int]) -> list[Finding]:
     return sorted(
         findings,
         key=lambda f: (f.severity is Severity.INFO, depth(f), f.severity.rank, impact_rank.get(f.impact, 3), f.step,
-                       order.get(f.id, 0), f.key),
+                       f.id not in SEEN_FIRST, order.get(f.id, 0), f.key),
     )
 
 
