@@ -165,7 +165,7 @@ def test_text_rendering_is_bounded_by_what_it_shows() -> None:
                                      for i, name in enumerate(ports[:200_000])), impact="unreachable")
     report = Report(Target("shop", "backend"), "unreachable", (finding,), (StepResult(2, "Ports", "fail"),))
     for output in ("text", "markdown"):
-        started = time.monotonic()
+        started = time.process_time()  # CPU time: the wall clock of a loaded CI machine says nothing of the work
         render(report, output)
-        assert time.monotonic() - started < 10, output
+        assert time.process_time() - started < 10, output
     assert len(render(report, "text")) < 20_000
