@@ -13,9 +13,10 @@ Reports it gets back.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from svcdoctor.checks.interface import Check, Options
 from svcdoctor.errors import InputError
@@ -23,6 +24,9 @@ from svcdoctor.findings import Client
 from svcdoctor.report import Report
 from svcdoctor.snapshot import Snapshot
 from svcdoctor.sources.interface import Request, Source
+
+if TYPE_CHECKING:
+    from svcdoctor.dns.records import ServiceRecords
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,37 @@ def scan_services(invocation: Invocation, *, all_namespaces: bool = False,
     reports = scan(snapshot, None if all_namespaces else [namespace], checks=checks,
                    options=options_for(invocation), source=description)
     return finish(reports, invocation, snapshot)
+
+
+def service_records(invocation: Invocation, name: str) -> ServiceRecords:
+    """The DNS records the Kubernetes DNS specification gives the Service ``name`` (``svcdoctor dns``).
+
+    With ``invocation.probe``, each record is also asked of the cluster DNS (or ``--dns-server``)
+    and carries the verdict on what came back.
+    """
+    from svcdoctor.dns.domain import cluster_domain
+    from svcdoctor.dns.records import ServiceRecords, expected_records
+
+    source = open_source(invocation)
+    namespace = resolve_namespace(invocation, source)
+    snapshot, _ = load(invocation, Request(namespace=namespace, service=name), source)
+    service = snapshot.service(namespace, name)
+    if service is None:
+        raise InputError(f"no Service {namespace}/{name} in the {source.kind}")
+    domain = cluster_domain(snapshot, invocation.cluster_domain)
+    records = ServiceRecords(f"{namespace}/{name}", domain.domain, domain.origin,
+                             tuple(expected_records(snapshot, service, domain.domain)))
+    if not invocation.probe:
+        return records
+    from svcdoctor.probe.dns_query import compare_records
+    from svcdoctor.probe.gather import _check_budget, _dns_server
+
+    _check_budget(invocation)
+    server = _dns_server(invocation, snapshot)
+    if not server:
+        raise InputError("--probe: no kube-dns Service in the snapshot; give --dns-server")
+    answers = compare_records(records.records, server, invocation.probe_timeout)
+    return dataclasses.replace(records, server=server, answers=tuple(answers))
 
 
 def split_pod(value: str, default_namespace: str) -> tuple[str, str]:

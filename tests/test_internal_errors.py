@@ -153,3 +153,16 @@ def test_snapshot_serve_with_an_unwritable_kubeconfig_is_bad_input_and_stops(tmp
                                env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
     assert completed.returncode == 2, completed.stderr
     assert completed.stderr.startswith("svcdoctor: error: ") and target in completed.stderr
+
+
+def test_junit_counts_a_crashed_check_as_an_error() -> None:
+    from xml.etree import ElementTree
+
+    result = run_with(registry_with("SD203", crashing_sd203), *CHECK, "-o", "junit")
+    assert result.exit_code == 70
+    root = ElementTree.fromstring(result.stdout.encode())
+    assert root.get("errors") == "1"
+    [error] = root.iter("error")
+    assert error.get("type") == "internal-error" and "IndexError" in (error.get("message") or "")
+    healthy = ElementTree.fromstring(run_with(CHECKS, *CHECK, "-o", "junit").stdout.encode())
+    assert healthy.get("errors") == "0" and not list(healthy.iter("error"))
