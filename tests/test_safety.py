@@ -156,7 +156,7 @@ def test_sd704_shows_env_values_masked() -> None:
 
 
 def test_text_rendering_is_bounded_by_what_it_shows() -> None:
-    """A finding over a Pod with a million ports renders in well under a second per format."""
+    """A finding over a Pod with a million ports renders in time linear in the report (it took minutes)."""
     pod = ObjectRef("Pod", "shop", "big")
     ports = [f"p{i}" for i in range(1_000_000)]
     finding = Finding("SD202", "named-target-port-missing", Severity.ERROR, 2, "missing",
@@ -164,8 +164,11 @@ def test_text_rendering_is_bounded_by_what_it_shows() -> None:
                       evidence=tuple(Evidence(pod, f"spec.containers[0].ports[{i}]", name)
                                      for i, name in enumerate(ports[:200_000])), impact="unreachable")
     report = Report(Target("shop", "backend"), "unreachable", (finding,), (StepResult(2, "Ports", "fail"),))
+    started = time.monotonic()
+    render(report, "json")  # linear in the report: the yardstick on however loaded a machine
+    linear = time.monotonic() - started
     for output in ("text", "markdown"):
         started = time.monotonic()
         render(report, output)
-        assert time.monotonic() - started < 10, output
+        assert time.monotonic() - started < 3 * linear + 1, output
     assert len(render(report, "text")) < 20_000
