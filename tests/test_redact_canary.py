@@ -129,6 +129,9 @@ def test_a_plain_recording_has_no_inline_env_value_managed_fields_or_last_applie
               for container in item["spec"]["containers"] for variable in container.get("env") or []]
     assert values and "postgres://<masked>@cnrydb:5432/<masked>" in values
     assert stat.S_IMODE(recorded.stat().st_mode) == 0o600
+    report = json.dumps(plain)
+    for secret in ("cnrypw", "cnrybearertoken", "cnrykey", "cnryargtoken"):  # reports mask as recordings do
+        assert secret not in report, secret
     replay = run_cli("check", "cnrybackend", "-n", "cnryshop", "--snapshot", str(recorded), "-o", "json").json()
     assert [f["id"] for f in replay["findings"]] == [f["id"] for f in plain["findings"]]
     assert replay["verdict"] == plain["verdict"]
