@@ -18,7 +18,6 @@ from svcdoctor.dns.records import Record, dashed, expected_records, reverse_name
 from svcdoctor.snapshot import SnapshotInfo, build_snapshot
 from tests.conftest import ORACLES, require_shared
 
-#: The oracle beside the repository (CI, /work/main), or beside the worktrees' parent (a helper's worktree).
 ORACLE = ORACLES / "dns-spec-summary.md"
 
 
