@@ -23,6 +23,7 @@ from svcdoctor.cli.options import (
     NamespaceOption,
     NodeDumpOption,
     OutputOption,
+    ProbeFileAddressesOption,
     ProbeOption,
     ProbeTimeoutOption,
     ShowSuppressedOption,
@@ -61,6 +62,7 @@ def check(
     probe: ProbeOption = False,
     probe_timeout: ProbeTimeoutOption = 2.0,
     max_probes: MaxProbesOption = 64,
+    probe_file_addresses: ProbeFileAddressesOption = None,
     dns_server: DnsServerOption = None,
     ignore: IgnoreOption = None,
     baseline: BaselineOption = None,
@@ -75,7 +77,8 @@ def check(
         output, fail_on, ignore, snapshot=snapshot, manifests=manifests, kubeconfig=kubeconfig, context=context,
         request_timeout=request_timeout, verbose=verbose, namespace=namespace, cluster_domain=cluster_domain,
         node_dumps=tuple(node_dump or ()), probe=probe, probe_timeout=probe_timeout, max_probes=max_probes,
-        dns_server=dns_server, baseline=baseline, write_baseline=write_baseline, show_suppressed=show_suppressed,
+        probe_file_addresses=probe_file_addresses, dns_server=dns_server, baseline=baseline,
+        write_baseline=write_baseline, show_suppressed=show_suppressed,
         from_pod=from_pod, from_ip=from_ip, from_node=from_node,
     )
     run = session(click_context)
@@ -131,7 +134,8 @@ def demo(
     return check(click_context, name="backend", namespace="shop", snapshot=str(path), manifests=None,
                  from_pod="shop/frontend-ddcj28l7m-jsshd", from_ip=None, from_node=None, output=output,
                  fail_on=fail_on, cluster_domain=None, kubeconfig=None, context=None, request_timeout="10s",
-                 verbose=False, node_dump=None, probe=False, probe_timeout=2.0, max_probes=64, dns_server=None,
+                 verbose=False, node_dump=None, probe=False, probe_timeout=2.0, max_probes=64,
+                 probe_file_addresses=None, dns_server=None,
                  ignore=None, baseline=None, write_baseline=None, show_suppressed=False)
 
 

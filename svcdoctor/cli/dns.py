@@ -19,6 +19,7 @@ from svcdoctor.cli.options import (
     cluster_domain_option,
     dns_server_option,
     output_option,
+    probe_file_addresses_option,
     probe_option,
     probe_timeout_option,
     snapshot_option,
@@ -39,6 +40,9 @@ def dns_records(
     probe: Annotated[bool, probe_option("Ask the cluster DNS for every record and compare.")] = False,
     dns_server: Annotated[str | None, dns_server_option("Ask this resolver instead.")] = None,
     probe_timeout: Annotated[float, probe_timeout_option("Seconds to wait per question.")] = 2.0,
+    probe_file_addresses: Annotated[str | None, probe_file_addresses_option(
+        "With --snapshot FILE --probe (and no --dns-server): FILE again, to confirm its DNS address may be asked."
+    )] = None,
 ) -> int:
     """The DNS records a Service should have (per the Kubernetes DNS spec); --probe checks each one."""
     from svcdoctor.app import Invocation, service_records
@@ -48,7 +52,7 @@ def dns_records(
     check_choice(output, FORMATS, "--output")
     invocation = Invocation(snapshot=snapshot, kubeconfig=kubeconfig, context=context, namespace=namespace,
                             cluster_domain=cluster_domain, probe=probe, dns_server=dns_server,
-                            probe_timeout=probe_timeout)
+                            probe_timeout=probe_timeout, probe_file_addresses=probe_file_addresses)
     records = service_records(invocation, name)
     sys.stdout.write(render(records, output, RenderOptions()))
     return EXIT_FINDINGS if any(answer != "ok" for answer in records.answers) else EXIT_OK

@@ -92,6 +92,15 @@ def dns_server_option(help: str = "Ask this resolver instead of the kube-dns Ser
 ProbeOption = Annotated[bool, probe_option()]
 ProbeTimeoutOption = Annotated[float, probe_timeout_option()]
 MaxProbesOption = Annotated[int, typer.Option("--max-probes", help="At most this many probes.")]
+
+
+def probe_file_addresses_option(
+    help: str = "With --snapshot FILE --probe: FILE again, to confirm that the addresses it names may be probed.",
+) -> Any:
+    return typer.Option("--probe-file-addresses", help=help)
+
+
+ProbeFileAddressesOption = Annotated[str | None, probe_file_addresses_option()]
 DnsServerOption = Annotated[str | None, dns_server_option()]
 
 
