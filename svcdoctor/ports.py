@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from svcdoctor import k8s
-from svcdoctor.derived import memo
 from svcdoctor.findings import Skip
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.snapshot import Snapshot
@@ -82,7 +81,7 @@ def serving_ports(snapshot: Snapshot, pods: Iterable[Obj]) -> list[tuple[Obj, li
 
     Worked out once per Pod of ``snapshot``: SD201, SD202 and SD203 all read them, for every Service.
     """
-    cache: dict[int, tuple[bool, list[DeclaredPort]]] = memo(snapshot, "serving_ports", lambda _: {})
+    cache: dict[int, tuple[bool, list[DeclaredPort]]] = snapshot.memo("serving_ports", lambda _: {})
     result = []
     for pod in pods:
         entry = cache.get(id(pod))

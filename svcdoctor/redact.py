@@ -30,6 +30,8 @@ import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from svcdoctor.snapshot import DUMP_TEXTS
+
 Obj = dict[str, Any]
 
 #: Names that carry meaning to the checks and reveal nothing about the cluster.
@@ -521,9 +523,9 @@ def _evidence(obj: Obj, redactor: Redactor) -> Obj:
         metadata = obj.get("metadata")
         if isinstance(metadata, dict) and "name" in metadata:
             metadata["name"] = redactor.name(metadata["name"], "node")
-        for key in ("iptablesSave", "ip6tablesSave", "nftRuleset", "ipvsadm"):
-            if key in obj:
-                obj[key] = _rules(obj[key], redactor)
+        for text in DUMP_TEXTS:
+            if text.key in obj:
+                obj[text.key] = _rules(obj[text.key], redactor)
         return obj
     if kind in ("DNSAnswer", "ProbeResult"):
         query = obj.get("query")
