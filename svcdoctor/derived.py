@@ -25,10 +25,6 @@ def _by_namespace(objects: Sequence[Obj]) -> Mapping[str, list[Obj]]:
     return dict(result)
 
 
-def ingresses_in(snapshot: Snapshot, namespace: str) -> Sequence[Obj]:
-    return snapshot.memo("ingresses_by_namespace", lambda s: _by_namespace(s.ingresses)).get(namespace, [])
-
-
 def stateful_sets_in(snapshot: Snapshot, namespace: str) -> Sequence[Obj]:
     return snapshot.memo("stateful_sets_by_namespace", lambda s: _by_namespace(s.stateful_sets)).get(namespace, [])
 

@@ -71,11 +71,6 @@ def is_terminal(pod: Obj) -> bool:
     return k8s.pod_phase(pod) in ("Succeeded", "Failed")
 
 
-def serving_candidates(pods: Iterable[Obj]) -> list[Obj]:
-    """The selected Pods the endpoint controllers consider (not terminal)."""
-    return [pod for pod in pods if not is_terminal(pod)]
-
-
 def serving_ports(snapshot: Snapshot, pods: Iterable[Obj]) -> list[tuple[Obj, list[DeclaredPort]]]:
     """The non-terminal Pods among ``pods`` with their declared ports.
 

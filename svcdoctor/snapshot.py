@@ -258,7 +258,6 @@ class Snapshot:
         pods_by_namespace: dict[str, list[Obj]] = defaultdict(list)
         pods_by_label: dict[str, dict[tuple[str, str], list[Obj]]] = defaultdict(lambda: defaultdict(list))
         pods_by_ip: dict[str, list[Obj]] = defaultdict(list)
-        pods_by_node: dict[str, list[Obj]] = defaultdict(list)
         for pod in self.pods:
             namespace = k8s.namespace(pod)
             pods_by_namespace[namespace].append(pod)
@@ -267,13 +266,9 @@ class Snapshot:
                 index[(key, str(value))].append(pod)
             for ip in k8s.pod_ips(pod):
                 pods_by_ip[ip].append(pod)
-            node = str(k8s.spec(pod).get("nodeName") or "")
-            if node:
-                pods_by_node[node].append(pod)
         self._pods_by_namespace = dict(pods_by_namespace)
         self._pods_by_label = {namespace: dict(index) for namespace, index in pods_by_label.items()}
         self._pods_by_ip = dict(pods_by_ip)
-        self._pods_by_node = dict(pods_by_node)
 
         slices_by_service: dict[tuple[str, str], list[Obj]] = defaultdict(list)
         for endpoint_slice in self.endpoint_slices:
@@ -323,9 +318,6 @@ class Snapshot:
 
     def pods_in(self, namespace: str) -> Sequence[Obj]:
         return self._pods_by_namespace.get(namespace, ())
-
-    def pods_on_node(self, node: str) -> Sequence[Obj]:
-        return self._pods_by_node.get(node, ())
 
     def pods_with_ip(self, ip: str) -> Sequence[Obj]:
         return self._pods_by_ip.get(ip, ())
@@ -389,9 +381,6 @@ class Snapshot:
 
     def node(self, name: str) -> Obj | None:
         return self._by_name.get(("Node", "", name))
-
-    def by_uid(self, uid: str) -> Obj | None:
-        return self._by_uid.get(uid)
 
     def owner_chain(self, obj: Obj) -> list[Obj]:
         """The controllers above ``obj``, nearest first (Pod → ReplicaSet → Deployment)."""

@@ -10,7 +10,6 @@ and, where known, the line — never a traceback.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from collections.abc import Iterator, Mapping
@@ -302,7 +301,3 @@ def _object_lines(text: str, documents: list[Document]) -> dict[tuple[int, int |
         else:
             result[(document.index, None)] = first_line
     return result
-
-
-def is_readable_path(path: str) -> bool:
-    return path == "-" or os.path.exists(path)
