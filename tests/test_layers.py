@@ -48,7 +48,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("svcdoctor.checks",),
     # Pure cores and their edges, and the sources that build a Snapshot.
     ("svcdoctor.netpol", "svcdoctor.dataplane", "svcdoctor.dns", "svcdoctor.probe", "svcdoctor.sources",
-     "svcdoctor.redact", "svcdoctor.minimal"),
+     "svcdoctor.redact"),
     # What a check is and sees: the cores' check helpers build findings for a Context.
     ("svcdoctor.checks.interface",),
     # The indexed Snapshot and the views derived from it.
@@ -56,7 +56,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # The ground floor: imports nothing above it.
     ("svcdoctor", "svcdoctor.findings", "svcdoctor.k8s", "svcdoctor.kinds", "svcdoctor.selectors",
      "svcdoctor.similarity", "svcdoctor.errors", "svcdoctor.ignore_annotation", "svcdoctor.atomic",
-     "svcdoctor.terminal"),
+     "svcdoctor.terminal", "svcdoctor.minimal"),
 )
 
 #: (importer, imported) → why the import may run upward. At most four.
