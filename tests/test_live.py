@@ -501,8 +501,8 @@ def _a_pod(kubeconfig: str) -> str:
 
 
 def test_rbac_grants_exactly_what_svcdoctor_reads(server: SnapshotAPIServer, kubeconfig: str) -> None:
+    from svcdoctor.kinds import BY_PLURAL, READ_BY_SVCDOCTOR
     from svcdoctor.sources.live import SYSTEM_CONFIG_MAPS
-    from svcdoctor.sources.resources import BY_PLURAL, READ_BY_SVCDOCTOR
 
     documents = list(yaml.safe_load_all((ROOT / "deploy" / "rbac.yaml").read_text()))
     kinds = {d["kind"]: d for d in documents}

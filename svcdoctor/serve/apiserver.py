@@ -3,7 +3,7 @@
 It lets real clients — the official ``kubernetes`` Python client inside svcdoctor, ``kubectl``,
 k9s — read a recorded snapshot as if it were a cluster: ``/version``, legacy discovery (``/api``,
 ``/apis``, ``/api/v1``, ``/apis/<group>/<version>`` with verbs, scope, short names and kinds),
-list and get for every kind in :mod:`svcdoctor.sources.resources` (namespaced and cluster-wide),
+list and get for every kind in :mod:`svcdoctor.kinds` (namespaced and cluster-wide),
 ``labelSelector`` (the real selector grammar), ``fieldSelector`` (the fields the real server
 supports for each kind), ``limit``/``continue`` paging and a ``resourceVersion`` on every list.
 Errors are ``Status`` objects as the real server writes them (404, 403, 401, 405, 400).
@@ -29,8 +29,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from svcdoctor import k8s
+from svcdoctor.kinds import BY_KIND, RESOURCES, Resource
 from svcdoctor.selectors import SelectorError, parse
-from svcdoctor.sources.resources import BY_KIND, RESOURCES, Resource
 
 Obj = dict[str, Any]
 
