@@ -5,19 +5,21 @@ knows nothing of it. Heavy modules (the ``kubernetes`` client, scapy) are import
 commands that need them, so ``svcdoctor --help`` stays fast.
 
 Every error ends as one line on stderr and a documented exit code: 0 ok, 1 findings at or above
-``--fail-on``, 2 bad usage or bad input, 3 the cluster could not be read.
+``--fail-on``, 2 bad usage or bad input, 3 the cluster could not be read, 4 the verdict is unknown
+(``--accept-unknown`` accepts it).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
 
 from svcdoctor import __version__
-from svcdoctor.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, InputError, SvcdoctorError
+from svcdoctor.errors import EXIT_FINDINGS, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, InputError, SvcdoctorError
 
 app = typer.Typer(
     name="svcdoctor",
@@ -163,6 +165,19 @@ WriteBaselineOption = Annotated[
 ShowSuppressedOption = Annotated[
     bool, typer.Option("--show-suppressed", help="List suppressed findings too.")
 ]
+AcceptUnknownOption = Annotated[
+    bool, typer.Option("--accept-unknown", help="Exit 0, not 4, when the verdict is unknown (a read was refused, "
+                                                "evidence could not be read).")
+]
+
+
+def exit_code(reports: Sequence[Any], fail_on: str, accept_unknown: bool) -> int:
+    """1 for findings at or above ``--fail-on``; else 4 for an ``unknown`` verdict (unless accepted); else 0."""
+    if any(report.fails(fail_on) for report in reports):
+        return EXIT_FINDINGS
+    if not accept_unknown and any(report.verdict == "unknown" for report in reports):
+        return EXIT_UNKNOWN
+    return EXIT_OK
 
 
 def _invocation(**flags: Any) -> Any:
@@ -203,6 +218,7 @@ def check(
     baseline: BaselineOption = None,
     write_baseline: WriteBaselineOption = None,
     show_suppressed: ShowSuppressedOption = False,
+    accept_unknown: AcceptUnknownOption = False,
 ) -> int:
     """Diagnose one Service: walk the debugging steps and rank what is wrong."""
     from svcdoctor import app as application
@@ -264,7 +280,7 @@ def check(
                               options=application.options_for(invocation), source=source_description)
     report = application.finish([report], invocation, loaded)[0]
     _emit(render(report, output, _render_options(invocation, fail_on)))
-    return EXIT_FINDINGS if report.fails(fail_on) else EXIT_OK
+    return exit_code([report], fail_on, accept_unknown)
 
 
 @app.command()
@@ -285,6 +301,7 @@ def scan(
     baseline: BaselineOption = None,
     write_baseline: WriteBaselineOption = None,
     show_suppressed: ShowSuppressedOption = False,
+    accept_unknown: AcceptUnknownOption = False,
 ) -> int:
     """Diagnose every Service of a namespace (or of all): a summary table, worst first."""
     from svcdoctor import app as application
@@ -314,7 +331,7 @@ def scan(
                             options=application.options_for(invocation), source=source_description)
     reports = application.finish(reports, invocation, loaded)
     _emit(render_scan(reports, output, _render_options(invocation, fail_on)))
-    return EXIT_FINDINGS if any(r.fails(fail_on) for r in reports) else EXIT_OK
+    return exit_code(reports, fail_on, accept_unknown)
 
 
 @app.command()
@@ -351,7 +368,7 @@ def demo(
                  from_pod="shop/frontend-ddcj28l7m-jsshd", from_ip=None, from_node=None, output=output,
                  fail_on=fail_on, cluster_domain=None, kubeconfig=None, context=None, request_timeout="10s",
                  verbose=False, node_dump=None, probe=False, probe_timeout=2.0, max_probes=64, dns_server=None,
-                 ignore=None, baseline=None, write_baseline=None, show_suppressed=False)
+                 ignore=None, baseline=None, write_baseline=None, show_suppressed=False, accept_unknown=False)
 
 
 from svcdoctor.dataplane.command import collect_app  # noqa: E402  (registered after the commands above)

@@ -10,6 +10,8 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_CLUSTER = 3
+#: The verdict is ``unknown``: evidence it needs was refused or unreadable (``--accept-unknown`` makes it 0).
+EXIT_UNKNOWN = 4
 
 
 class SvcdoctorError(Exception):

@@ -122,6 +122,18 @@ class Unavailable:
 
 
 @dataclass(frozen=True)
+class Recorded:
+    """A kind that was listed when the snapshot was taken (``SnapshotInfo.recorded``)."""
+
+    kind: str
+    #: The namespaces it was listed in; empty: every namespace (or a cluster-scoped kind).
+    namespaces: tuple[str, ...] = ()
+
+    def covers(self, namespace: str) -> bool:
+        return not self.namespaces or not namespace or namespace in self.namespaces
+
+
+@dataclass(frozen=True)
 class SnapshotInfo:
     """What a snapshot was taken from."""
 
@@ -131,6 +143,8 @@ class SnapshotInfo:
     svcdoctor_version: str = ""
     unavailable: tuple[Unavailable, ...] = ()
     cluster_domain: str = ""
+    #: The kinds (and namespaces) that were listed; None when the snapshot does not say.
+    recorded: tuple[Recorded, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -458,6 +472,21 @@ class Snapshot:
                 return dump
         return None
 
+    def holds(self, kind: str, namespace: str = "") -> bool:
+        """Whether the snapshot speaks for ``kind`` (in ``namespace``): it was listed, so none there means none.
+
+        True when ``SnapshotInfo.recorded`` says the kind was listed there, or when the snapshot holds
+        objects of that kind at all. A kind absent from a file that does not say what was listed is
+        "not recorded", not "none exist" (DESIGN.md).
+        """
+        if self._kinds_present.get(kind):
+            return True
+        return any(item.kind == kind and item.covers(namespace) for item in self.info.recorded or ())
+
+    @cached_property
+    def _kinds_present(self) -> dict[str, bool]:
+        return {kind: bool(getattr(self, attribute)) for kind, attribute in KIND_ATTRIBUTES.items()}
+
     def missing(self, resource: str, namespace: str = "") -> Unavailable | None:
         """The failed read that hides ``resource`` (in ``namespace``), if there was one."""
         for item in self.unavailable:
@@ -610,6 +639,17 @@ def read_evidence(obj: Obj) -> NodeDump | DNSAnswer | ProbeResult | SnapshotInfo
                     resource=str(item["resource"]), namespace=str(item.get("namespace") or ""),
                     reason=str(item.get("reason") or "not readable"), verb=str(item.get("verb") or "list"),
                 ))
+        recorded: list[Recorded] | None = None
+        if obj.get("recorded") is not None:
+            recorded = []
+            for item in k8s.as_list(obj.get("recorded")):
+                if not isinstance(item, Mapping) or not isinstance(item.get("kind"), str):
+                    raise InputError("SnapshotInfo: each recorded item needs a kind (e.g. {kind: Pod, namespaces: "
+                                     "[shop]})")
+                namespaces = item.get("namespaces") or []
+                if not isinstance(namespaces, list) or not all(isinstance(n, str) for n in namespaces):
+                    raise InputError(f"SnapshotInfo: recorded {item['kind']}: namespaces must be a list of names")
+                recorded.append(Recorded(item["kind"], tuple(namespaces)))
         captured = obj.get("capturedAt")
         captured_at = k8s.parse_time(captured)
         if captured and captured_at is None:
@@ -621,6 +661,7 @@ def read_evidence(obj: Obj) -> NodeDump | DNSAnswer | ProbeResult | SnapshotInfo
             svcdoctor_version=str(obj.get("svcdoctorVersion") or ""),
             unavailable=tuple(unavailable),
             cluster_domain=str(obj.get("clusterDomain") or ""),
+            recorded=tuple(recorded) if recorded is not None else None,
         )
     raise InputError(f"unknown {EVIDENCE_GROUP} kind {kind!r} (known: {', '.join(EVIDENCE_KINDS)})")
 

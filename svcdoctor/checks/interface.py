@@ -58,6 +58,8 @@ class Severity(StrEnum):
 
 #: What a finding does to the verdict.
 IMPACTS = ("unreachable", "degraded", "unknown", "none")
+#: How sure a finding is.
+CONFIDENCES = ("certain", "likely")
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,9 @@ class Finding:
     key: str = ""
     #: The node a finding is about, for node-scoped cause links ("" when none).
     node: str = ""
+    #: ``certain`` (observed: a probe, a traced rule, an API fact) or ``likely`` (inferred from what
+    #: objects declare, e.g. an undeclared containerPort).
+    confidence: str = "certain"
 
     def to_dict(self) -> dict[str, Any]:
         """The finding as the ``svcdoctor/report/v1`` JSON contract has it."""
@@ -135,6 +140,7 @@ class Finding:
             "fix": self.fix,
             "caused_by": self.caused_by,
             "impact": self.impact,
+            "confidence": self.confidence,
             "object": str(self.subject) if self.subject else None,
         }
 
@@ -147,12 +153,43 @@ class Skip(Exception):
         self.reason = reason
 
 
+class NotChecked(Skip):
+    """Raised by a check whose evidence was not given (no node dump, no probes, no DNS answers, a kind the
+    snapshot does not hold): nobody asked for it, so the verdict may still be ``ok`` *as far as checked*,
+    but the step is ``partial`` (or ``skipped``), never ``pass``.
+
+    ``what`` says what is missing in a few words ("no node dump"); ``how`` says how to add it.
+    """
+
+    def __init__(self, what: str, how: str = "") -> None:
+        super().__init__(what + (f": {how}" if how else ""))
+        self.what = what
+        self.how = how
+
+
 class Unknown(Exception):
     """Raised by a check whose needed evidence is missing: the verdict cannot be ``ok``."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def unrecorded(kinds: Sequence[str]) -> tuple[str, str]:
+    """(what, how) for kinds a snapshot does not hold: they may not exist, or were not recorded."""
+    names = " or ".join(f"{kind} objects" for kind in kinds)
+    plurals = ",".join(_plural(kind) for kind in kinds)
+    return (f"no {names} in the snapshot (none exist, or they were not recorded)",
+            f"record them: svcdoctor record, or add kubectl get {plurals} -A -o yaml")
+
+
+def _plural(kind: str) -> str:
+    lower = kind.lower()
+    if lower.endswith("s"):
+        return lower
+    if lower.endswith("y"):
+        return lower[:-1] + "ies"
+    return lower + "s"
 
 
 @dataclass(frozen=True)
@@ -179,6 +216,9 @@ class Check:
     runtime: bool = False
     #: The verdict impact of its error findings (warnings are ``degraded``, info ``none``).
     impact: str = "unreachable"
+    #: How sure its findings are: ``certain`` (observed, or a fact the API states) or ``likely``
+    #: (inferred from declarations); a finding may say otherwise.
+    confidence: str = "certain"
 
     def finding(
         self,
@@ -195,6 +235,7 @@ class Check:
         key: str = "",
         title: str | None = None,
         node: str = "",
+        confidence: str | None = None,
     ) -> Finding:
         """Make a finding of this check, defaulting title, fix and impact from it."""
         severity = Severity(severity)
@@ -205,6 +246,7 @@ class Check:
             message=message, evidence=tuple(evidence), next=tuple(dict.fromkeys(next)),
             fix=fix if fix is not None else self.fix, caused_by=caused_by, subject=subject,
             subject_field=subject_field, impact=impact, key=key, node=node,
+            confidence=confidence or self.confidence,
         )
 
 
@@ -262,6 +304,20 @@ class Context:
     target: Target
     client: Client | None = None
     options: Options = field(default_factory=Options)
+
+    #: What the running check went without although it could still run (kinds the snapshot does not
+    #: hold): (what, how) pairs; the engine empties it before each check and makes the check ``partial``.
+    caveats: list[tuple[str, str]] = field(default_factory=list)
+
+    def require_recorded(self, *kinds: str, namespace: str = "") -> None:
+        """:class:`NotChecked` unless the snapshot holds (or says it listed) one of ``kinds``."""
+        if not any(self.snapshot.holds(kind, namespace) for kind in kinds):
+            raise NotChecked(*unrecorded(kinds))
+
+    def note_unrecorded(self, kind: str, namespace: str = "") -> None:
+        """Run on, but say so, when the snapshot does not hold ``kind``: none there may mean "not recorded"."""
+        if not self.snapshot.holds(kind, namespace):
+            self.caveats.append(unrecorded((kind,)))
 
     @cached_property
     def service(self) -> Obj | None:

@@ -91,7 +91,8 @@ def run(context: Context) -> Iterator[Finding]:
                    f"on {target}, declare containerPort {target} in the Pod template.")
             yield CHECK.finding(message, severity=Severity.WARNING, evidence=evidence, next=next_commands,
                                 fix=fix, subject=context.service_ref, subject_field=ports.port_field(index),
-                                impact="unknown", key=str(service_port.get("name") or index))
+                                impact="unreachable" if all_lack else "degraded",
+                                key=str(service_port.get("name") or index))
         else:
             groups = ports.group_pods(context.snapshot, lacking_without_any)
             evidence += [Evidence(k8s.ref(members[0]), "spec.containers[*].ports", None, "no ports declared")
@@ -121,4 +122,5 @@ CHECK = Check(
         "port's name), or declare that port in the Pod template.",
     run=run,
     needs=("services", "pods"),
+    confidence="likely",
 )

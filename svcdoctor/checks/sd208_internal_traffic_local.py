@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import derived, k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip, Unknown
+from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip
 from svcdoctor.endpoints import service_endpoints
 from svcdoctor.ports import names_list
 
@@ -43,8 +43,7 @@ def run(context: Context) -> Iterator[Finding]:
         raise Skip("internalTrafficPolicy is not Local")
     snapshot = context.snapshot
     namespace, name = context.target.namespace, context.target.name
-    if not snapshot.endpoint_slices and not snapshot.endpoints:
-        raise Unknown("the snapshot holds no EndpointSlices or Endpoints at all")
+    context.require_recorded("EndpointSlice", "Endpoints", namespace=namespace)
     endpoints = service_endpoints(snapshot, namespace, name)
     with_endpoint = sorted({e.node for e in endpoints if e.ready and e.node})
     policy = Evidence(context.service_ref, "spec.internalTrafficPolicy", "Local")
@@ -72,8 +71,7 @@ def run(context: Context) -> Iterator[Finding]:
             fix=FIX, subject=context.service_ref, subject_field="spec.internalTrafficPolicy", node=client_node,
         )
         return
-    if not snapshot.nodes:
-        raise Unknown("no Node objects were recorded, so nodes without a local endpoint cannot be listed")
+    context.require_recorded("Node")
     ready_nodes = [k8s.name(n) for n in derived.ready_nodes(snapshot)]
     served = set(with_endpoint)
     lacking = [n for n in ready_nodes if n not in served]
@@ -105,4 +103,5 @@ CHECK = Check(
     run=run,
     needs=("services", "endpointslices"),
     runtime=True,
+    confidence="likely",
 )

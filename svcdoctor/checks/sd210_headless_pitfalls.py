@@ -125,4 +125,5 @@ CHECK = Check(
     run=run,
     needs=("services",),
     impact="degraded",
+    confidence="likely",
 )

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import derived, k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip, Unknown
+from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip
 from svcdoctor.endpoints import service_endpoints
 from svcdoctor.ports import names_list
 
@@ -64,8 +64,7 @@ def run(context: Context) -> Iterator[Finding]:
             subject=context.service_ref, subject_field=field, key="local",
         )
         return
-    if not snapshot.nodes:
-        raise Unknown("no Node objects were recorded, so zones cannot be compared with the hints")
+    context.require_recorded("Node")
     ready = [e for e in service_endpoints(snapshot, namespace, name) if e.ready]
     if not ready:
         return  # no ready endpoints at all is SD501/SD502's finding
@@ -136,4 +135,5 @@ CHECK = Check(
     needs=("services", "endpointslices"),
     runtime=True,
     impact="degraded",
+    confidence="likely",
 )

@@ -74,4 +74,5 @@ CHECK = Check(
     run=run,
     needs=("networkpolicies", "pods", "namespaces"),
     needs_client=True,
+    confidence="likely",
 )

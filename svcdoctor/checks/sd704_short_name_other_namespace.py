@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip
+from svcdoctor.checks.interface import Check, Context, Evidence, Finding, NotChecked
 from svcdoctor.dns.client import mentions, namespace_of_source
 from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.evidence import answers_about
@@ -41,7 +41,7 @@ def run(context: Context) -> Iterator[Finding]:
             subject = k8s.ref(pod)
     if not evidence:
         if context.client is None and not snapshot.dns_answers:
-            raise Skip("no client and no DNS answers to look at")
+            raise NotChecked("no client and no DNS answers", "give --from NS/POD, or run with --probe")
         return
     others = sorted({ns for ns in client_namespaces if ns})
     local = [snapshot.service(ns, name) for ns in others]
@@ -68,4 +68,5 @@ CHECK = Check(
     fix="Name the Service as <service>.<namespace> from other namespaces.",
     run=run,
     runtime=True,
+    confidence="likely",
 )

@@ -88,4 +88,5 @@ CHECK = Check(
     run=run,
     needs_client=True,
     runtime=True,
+    confidence="likely",
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip, Unknown
+from svcdoctor.checks.interface import Check, Context, Evidence, Finding, NotChecked, Unknown
 from svcdoctor.dataplane.checking import (
     client_node,
     detect_replacement,
@@ -45,8 +45,8 @@ def run(context: Context) -> Iterator[Finding]:
         if not any(k8s.namespace(daemon_set) == "kube-system" for daemon_set in snapshot.daemon_sets):
             # Without kube-system's DaemonSets, "no kube-proxy" may only mean "not recorded"
             # (e.g. a snapshot of the CoreDNS Pods alone): claiming it missing would be a false alarm.
-            raise Skip("the snapshot holds no kube-system DaemonSets: record them (kubectl get pods,"
-                       "daemonsets -n kube-system -o yaml) to check kube-proxy")
+            raise NotChecked("no kube-system DaemonSets in the snapshot (none exist, or they were not recorded)",
+                             "record them: kubectl get pods,daemonsets -n kube-system -o yaml")
         yield CHECK.finding(
             "There is no kube-proxy DaemonSet and no kube-proxy Pod in kube-system, and no kube-proxy replacement "
             "(Cilium, kube-router, Antrea) was found: nothing turns ClusterIPs into Pod addresses.",

@@ -37,7 +37,12 @@ class Backend:
 
 
 def evaluator_of(context: Context) -> Evaluator:
-    """One Evaluator per Snapshot, shared by the step-6 checks of a run."""
+    """One Evaluator per Snapshot, shared by the step-6 checks of a run.
+
+    With no NetworkPolicy in the snapshot, the evaluation (everything allowed) stands only if none exist:
+    the check says so, and its step is ``partial``.
+    """
+    context.note_unrecorded("NetworkPolicy")
     cache = _EVALUATORS.get(id(context.snapshot))
     if cache is None or cache[0] is not context.snapshot:
         cache = (context.snapshot, Evaluator(context.snapshot))

@@ -19,6 +19,8 @@ INTERNAL = (POD, CLUSTER_IP, DNS_SERVICE, DNS_POD)
 #: Probes whose only purpose is to show whether cluster addresses are reachable at all.
 CONTROLS = (DNS_SERVICE, DNS_POD)
 ANSWERED = ("open", "refused")
+#: How to give step 9 its evidence.
+PROBE_HOW = "run with --probe, or record ProbeResult objects in the snapshot"
 
 
 def object_name(target_object: str) -> tuple[str, str, str]:
@@ -121,15 +123,15 @@ def node_of_source(snapshot: Snapshot, source: str) -> str:
 
 def service_probes_or_skip(snapshot: Snapshot, namespace: str, name: str) -> list[ProbeResult]:
     """The Service's probes; raises Skip when there are none or when the probes could not see the cluster."""
-    from svcdoctor.checks.interface import Skip
+    from svcdoctor.checks.interface import NotChecked, Skip
 
     if not snapshot.probe_results:
-        raise Skip("no probes: run with --probe, or record ProbeResult objects in the snapshot")
+        raise NotChecked("no probes", PROBE_HOW)
     if visibility(snapshot).blind:
         raise Skip("the probes could not reach any cluster address from where they were sent (SD905)")
     probes = probes_of_service(snapshot, namespace, name)
     if not probes:
-        raise Skip("no probe was aimed at this Service or its Pods")
+        raise NotChecked("no probe aimed at this Service or its Pods", PROBE_HOW)
     return probes
 
 

@@ -36,7 +36,7 @@ from typing import Any
 
 from svcdoctor import __version__, k8s
 from svcdoctor.errors import ClusterError, InputError
-from svcdoctor.snapshot import Snapshot, Unavailable, build_snapshot
+from svcdoctor.snapshot import Recorded, Snapshot, Unavailable, build_snapshot
 from svcdoctor.sources.interface import Request, Source
 from svcdoctor.sources.resources import BY_KIND, RESOURCES, Resource
 
@@ -128,6 +128,8 @@ class LiveRead:
     rounds: int = 0
     #: The cluster DNS domain when a ConfigMap that was read states it ("" otherwise).
     cluster_domain: str = ""
+    #: The kinds that were listed (or got by name), and in which namespaces.
+    recorded: list[Recorded] = field(default_factory=list)
 
     def info_object(self) -> Obj:
         """The ``svcdoctor.dev/v1`` SnapshotInfo that a recorded snapshot carries."""
@@ -136,6 +138,8 @@ class LiveRead:
                      "serverVersion": self.server_version, "svcdoctorVersion": __version__}
         if self.cluster_domain:
             info["clusterDomain"] = self.cluster_domain
+        info["recorded"] = [{"kind": item.kind, **({"namespaces": list(item.namespaces)} if item.namespaces else {})}
+                            for item in self.recorded]
         if self.unavailable:
             info["unavailable"] = [{"resource": item.resource, "namespace": item.namespace, "verb": item.verb,
                                     "reason": item.reason} for item in self.unavailable]
@@ -171,6 +175,8 @@ class LiveSource(Source):
         self._server = ""
         self._lock = threading.Lock()
         self._requests = 0
+        #: (kind, namespace) of every read that succeeded: what ``SnapshotInfo.recorded`` says was listed.
+        self._listed: set[tuple[str, str]] = set()
         self._inflight: dict[int, tuple[float, str]] = {}
         self._say: Callable[[str], None] = self._write_stderr
         self._status: Callable[[str], None] = lambda text: None
@@ -268,7 +274,7 @@ class LiveSource(Source):
         return LiveRead(objects=objects, unavailable=unavailable, captured_at=captured_at,
                         context=self._context_name, server=self._server, server_version=version,
                         requests=self._requests, seconds=elapsed, rounds=rounds,
-                        cluster_domain=_recorded_cluster_domain(objects))
+                        cluster_domain=_recorded_cluster_domain(objects), recorded=_recorded(self._listed))
 
     def _kube_system_reads(self, lists: bool = True) -> list[Read]:
         """Cluster DNS, kube-proxy (or what replaces it) and the ConfigMaps the checks read by name."""
@@ -444,12 +450,16 @@ class LiveSource(Source):
         path = read.resource.path(read.namespace, read.name)
         try:
             if read.name:
-                return _Outcome(objects=[self._stamp(self._get_json(path, []), read.resource)])
-            return _Outcome(objects=self._list(read, path))
+                outcome = _Outcome(objects=[self._stamp(self._get_json(path, []), read.resource)])
+            else:
+                outcome = _Outcome(objects=self._list(read, path))
+            self._listed.add((read.resource.kind, read.namespace))
+            return outcome
         except ApiException as error:
             status = int(error.status or 0)
             if status == 404:
                 if read.name:
+                    self._listed.add((read.resource.kind, read.namespace))
                     return _Outcome()  # absent (or gone since a list showed it): not an error
                 return _Outcome(unavailable=Unavailable(read.resource.plural, read.namespace,
                                                         "not served by this API server (404)", read.verb))
@@ -741,3 +751,11 @@ def _read_text(path: str) -> str:
     except OSError:
         return ""
 
+
+def _recorded(listed: set[tuple[str, str]]) -> list[Recorded]:
+    """One entry per kind: every namespace it was read in, or none when it was read cluster-wide."""
+    namespaces: dict[str, set[str]] = {}
+    for kind, namespace in listed:
+        namespaces.setdefault(kind, set()).add(namespace)
+    return [Recorded(kind, () if "" in spaces else tuple(sorted(spaces)))
+            for kind, spaces in sorted(namespaces.items())]
