@@ -1,12 +1,13 @@
-"""The Report: ranked findings, per-step status and the verdict — the ``svcdoctor/report/v1`` contract."""
+"""The Report: ranked findings, per-step status and the verdict — the ``svcdoctor/report/v2`` contract."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from svcdoctor.checks.interface import STEPS, Finding, Severity, Target
+from svcdoctor.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_UNKNOWN
+from svcdoctor.findings import STEPS, Finding, Severity, Target
 from svcdoctor.k8s import ObjectRef
 from svcdoctor.snapshot import Origin
 
@@ -25,6 +26,20 @@ STEP_SUBJECTS: dict[int, str] = {
 
 
 @dataclass(frozen=True)
+class CheckCrash:
+    """A check that raised an unexpected exception: a bug in svcdoctor, not a property of the input."""
+
+    check: str
+    #: ``Type: message`` of the exception.
+    error: str
+    #: The formatted traceback (shown with ``--debug``, never in the report's JSON).
+    traceback: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"check": self.check, "error": self.error}
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """How one check went."""
 
@@ -39,6 +54,8 @@ class CheckResult:
     what: str = ""
     #: How to add that evidence.
     how: str = ""
+    #: Set when the check crashed (its status is then ``unknown``).
+    crash: CheckCrash | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +133,8 @@ class Report:
     notes: tuple[str, ...] = ()
     #: Where the objects the findings name were read from (file and lines), when known.
     origins: Mapping[ObjectRef, Origin] = field(default_factory=dict)
+    #: Checks that crashed on this Service: the report is incomplete and no gate may pass it.
+    internal_errors: tuple[CheckCrash, ...] = ()
 
     def origin_of(self, finding: Finding) -> tuple[str, int | None] | None:
         """The file and line a finding points at: its subject's field, else the object."""
@@ -168,6 +187,8 @@ class Report:
             result["suppressed"] = [self._finding_dict(finding) for finding in self.suppressed]
         if self.notes:
             result["notes"] = list(self.notes)
+        if self.internal_errors:
+            result["internalErrors"] = [crash.to_dict() for crash in self.internal_errors]
         return result
 
     def _finding_dict(self, finding: Finding) -> dict[str, Any]:
@@ -181,3 +202,15 @@ class Report:
 
 def step_title(step: int) -> str:
     return STEPS.get(step, f"Step {step}")
+
+
+def exit_code(reports: Sequence[Report], fail_on: str, accept_unknown: bool = False) -> int:
+    """The run's exit code: 70 when a check crashed (whatever ``fail_on``), else 1 for findings at or above
+    ``fail_on``, else 4 for an ``unknown`` verdict (unless ``accept_unknown``), else 0."""
+    if any(report.internal_errors for report in reports):
+        return EXIT_INTERNAL
+    if any(report.fails(fail_on) for report in reports):
+        return EXIT_FINDINGS
+    if not accept_unknown and any(report.verdict == "unknown" for report in reports):
+        return EXIT_UNKNOWN
+    return EXIT_OK
