@@ -301,10 +301,11 @@ def check(
 
             pod = stand_in_for(loaded, client.namespace, client.name)
             client = Client("pod", client.namespace, k8s.name(pod)) if pod is not None else client
-        if pod is None:
+        if pod is None and loaded.missing("pods", client.namespace) is None:
             where = _SOURCE_WORDS.get(source.kind, source.kind)
             raise InputError(f"--from: Pod {client_pod} is not in the {where}")
-        client = Client("pod", client.namespace, client.name, k8s.pod_ip(pod))
+        # A refused read says nothing about the Pod: keep the client; the checks that need it are unknown.
+        client = Client("pod", client.namespace, client.name, k8s.pod_ip(pod) if pod is not None else "")
     if client is not None and client.kind == "node" and loaded.node(client.name) is None and loaded.nodes:
         where = _SOURCE_WORDS.get(source.kind, source.kind)
         raise InputError(f"--from-node: Node {client.name} is not in the {where}")

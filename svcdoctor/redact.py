@@ -554,6 +554,9 @@ def _evidence(obj: Obj, redactor: Redactor) -> Obj:
             if isinstance(item, dict) and item.get("namespace"):
                 item["namespace"] = redactor.name(item["namespace"], "ns")
                 item["reason"] = redactor.text(item.get("reason"))
+        for item in obj.get("recorded") or []:
+            if isinstance(item, dict) and isinstance(item.get("namespaces"), list):
+                item["namespaces"] = [redactor.name(str(namespace), "ns") for namespace in item["namespaces"]]
     return obj
 
 

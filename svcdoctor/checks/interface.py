@@ -19,7 +19,7 @@ from typing import Any
 
 from svcdoctor import k8s
 from svcdoctor.endpoints import Endpoint, service_endpoints
-from svcdoctor.findings import Client, Evidence, Finding, NotChecked, Severity, Skip, Target
+from svcdoctor.findings import Client, Evidence, Finding, NotChecked, Severity, Skip, Target, Unknown
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.selectors import Selector, from_service_selector
 from svcdoctor.snapshot import Snapshot
@@ -194,6 +194,17 @@ class Context:
         if self.client is None or self.client.kind != "pod":
             return None
         return self.snapshot.pod(self.client.namespace, self.client.name)
+
+    def require_client_pod(self) -> Obj | None:
+        """The client's Pod (None when the client is not a Pod); :class:`Unknown` when it could not be read."""
+        if self.client is None or self.client.kind != "pod":
+            return None
+        if self.client_pod is None:
+            refused = self.snapshot.missing("pods", self.client.namespace)
+            if refused is not None:
+                raise Unknown(f"could not {refused.verb} the client Pod {self.client}: {refused.reason}")
+            raise Unknown(f"the client Pod {self.client} is not in the snapshot")
+        return self.client_pod
 
     @property
     def service_ref(self) -> ObjectRef:

@@ -1,8 +1,10 @@
 """SD001 — a read svcdoctor needed was refused or failed.
 
 Detects: the source could not list a resource (RBAC 403, a failed request), as recorded in the
-Snapshot. Why it matters: every check that needed that resource is ``unknown``, and a report
-built on half the evidence must say so instead of passing as healthy.
+Snapshot. One finding lists every refused read, each with the ``kubectl auth can-i`` command that
+shows it. Why it matters: every check that needed that resource is ``unknown``, and a report built
+on half the evidence must say so instead of passing as healthy — or, worse, claiming something
+about the cluster from a read that was refused.
 """
 
 from __future__ import annotations
@@ -14,19 +16,25 @@ from svcdoctor.findings import Evidence, Finding
 
 
 def run(context: Context) -> Iterator[Finding]:
-    for item in context.snapshot.unavailable:
-        scope = f" in namespace {item.namespace}" if item.namespace else " cluster-wide"
-        yield CHECK.finding(
-            f"svcdoctor could not {item.verb} {item.resource}{scope}: {item.reason}. "
-            "The checks that need them are marked unknown.",
-            severity="warning",
-            impact="unknown",
-            evidence=[Evidence(None, "resource", item.resource, item.reason)],
-            next=[item.can_i()],
-            fix=f"Grant {item.verb} on {item.resource} to the identity svcdoctor runs as (see deploy/rbac.yaml), "
-                "or run it with a kubeconfig that has it.",
-            key=f"{item.resource}/{item.namespace}",
-        )
+    refused = list(context.snapshot.unavailable)
+    if not refused:
+        return
+    reads = [f"{item.verb} {item.resource}" + (f" in {item.namespace}" if item.namespace else " cluster-wide")
+             for item in refused]
+    reasons = list(dict.fromkeys(item.reason.split(":", 1)[0] for item in refused))
+    yield CHECK.finding(
+        f"svcdoctor could not read {len(refused)} thing{'s' if len(refused) != 1 else ''} it needs "
+        f"({', '.join(reasons)}): {'; '.join(reads)}. The checks that need them are unknown, never passed, and "
+        "nothing is concluded about the cluster from what could not be read.",
+        severity="warning",
+        impact="unknown",
+        evidence=[Evidence(None, "resource", f"{item.verb} {item.resource}"
+                           + (f" -n {item.namespace}" if item.namespace else ""), item.reason) for item in refused],
+        next=[item.can_i() for item in refused],
+        fix="Grant the missing reads to the identity svcdoctor runs as (deploy/rbac.yaml lists exactly what it "
+            "reads: get/list/watch, never Secrets), or run it with a kubeconfig that has them.",
+        key="unreadable",
+    )
 
 
 CHECK = Check(

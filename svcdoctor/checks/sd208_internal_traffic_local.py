@@ -30,8 +30,8 @@ def _client_node(context: Context) -> tuple[str, str]:
         return "", ""
     if client.kind == "node":
         return client.name, f"node {client.name}"
-    if client.kind == "pod" and context.client_pod is not None:
-        node = str(k8s.spec(context.client_pod).get("nodeName") or "")
+    if client.kind == "pod":
+        node = str(k8s.spec(context.require_client_pod() or {}).get("nodeName") or "")
         return node, f"client Pod {client}"
     return "", ""
 

@@ -21,7 +21,7 @@ from svcdoctor.findings import Evidence, Finding, Skip
 
 def run(context: Context) -> Iterator[Finding]:
     context.require_service()
-    pod = context.client_pod
+    pod = context.require_client_pod()
     if pod is None:
         raise Skip("the client is not a Pod (--from NS/POD)")
     snapshot = context.snapshot

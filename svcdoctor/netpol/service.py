@@ -103,9 +103,7 @@ def client_endpoint(context: Context) -> Endpoint:
     if client is None:
         raise Unknown("no client")
     if client.kind == "pod":
-        if context.client_pod is None:
-            raise Unknown(f"the client Pod {client} is not in the snapshot")
-        return pod_endpoint(context.client_pod)
+        return pod_endpoint(context.require_client_pod() or {})
     if client.kind == "node":
         endpoint = node_endpoint(context.snapshot, client.name)
         if not endpoint.ips:
