@@ -1,19 +1,34 @@
-"""SD003 — evidence that matches nothing in the snapshot.
+"""SD003 — Recorded evidence matches nothing in the snapshot.
 
-Detects: a recorded ProbeResult whose address is no Service address (ClusterIP, a NodePort on a
-node address, a load-balancer or external IP, the DNS Service) and no Pod IP of the snapshot, and a
-recorded DNSAnswer about a name that means no Service, Pod or ExternalName target the snapshot
-holds. What a probe went to is worked out from the snapshot alone, never from a field the producer
-added. Why it matters: such evidence cannot speak for any Service; it is reported here instead of
-being silently dropped, so a probe recorded against the wrong snapshot (or a typo in a name) does
-not pass unnoticed. The steps that needed it stay partial.
+What it detects:
+    A recorded ProbeResult whose address is no Service address (ClusterIP, a NodePort on a node
+    address, a load-balancer or external IP, the DNS Service) and no Pod IP of the snapshot, and a
+    recorded DNSAnswer about a name that means no Service, Pod or ExternalName target the snapshot
+    holds. What a probe went to is worked out from the snapshot alone, never from a field the
+    producer added.
+
+Why it matters:
+    Evidence that speaks for no object cannot support a step; it is reported instead of silently dropped.
+
+    A probe recorded against the wrong snapshot (or a typo in a name) must not pass unnoticed; the
+    steps that needed it stay partial.
+
+How to fix:
+    Record probes and DNS answers together with the objects, from the same cluster (svcdoctor record --probe).
+
+Example:
+    The scenario fixtures/scenarios/probes-plain-every-address-refuses: probes written as DESIGN.md
+    shows them; one went to an address no object of the snapshot has.
+
+    $ cd fixtures/scenarios/probes-plain-every-address-refuses
+    $ svcdoctor check api -n shop --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.evidence import unmatched_answers
 from svcdoctor.findings import Evidence, Finding, Skip
@@ -53,9 +68,7 @@ CHECK = Check(
     id="SD003",
     name="evidence-matches-nothing",
     step=0,
-    title="Recorded evidence matches nothing in the snapshot",
-    why="Evidence that speaks for no object cannot support a step; it is reported instead of silently dropped.",
-    fix="Record probes and DNS answers together with the objects, from the same cluster (svcdoctor record --probe).",
+    doc=CheckDoc.parse(__doc__),
     run=run,
     runtime=True,
 )
