@@ -92,6 +92,8 @@ def run(context: Context) -> Iterator[Finding]:
         broken.append((node, "; ".join(f"{k8s.name(pod)}: {problem}" for pod, problem in problems),
                        [Evidence(k8s.ref(pod), "status", _status_summary(pod), problem) for pod, problem in problems]))
     if not nodes:
+        # Without the Node objects only the nodes its Pods run on can be judged: a node with none is unseen.
+        context.note_unrecorded("Node")
         for node, node_pods in by_node.items():
             problems = [(pod, pod_problem(pod)) for pod in node_pods]
             if all(problem for _, problem in problems):

@@ -1,4 +1,4 @@
-"""``-o json``: the ``svcdoctor/report/v1`` contract of DESIGN.md."""
+"""``-o json``: the ``svcdoctor/report/v2`` contract of DESIGN.md (schema: svcdoctor/data/report-v2.schema.json)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def render(report: Report, options: Any) -> str:
 
 def render_scan(reports: list[Report], options: Any) -> str:
     document = {
-        "schema": "svcdoctor/scan/v1",
+        "schema": "svcdoctor/scan/v2",
         "summary": summary(reports),
         "reports": [report.to_dict() for report in reports],
     }

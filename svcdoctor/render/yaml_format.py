@@ -23,5 +23,5 @@ def render(report: Report, options: Any) -> str:
 
 
 def render_scan(reports: list[Report], options: Any) -> str:
-    return _dump({"schema": "svcdoctor/scan/v1", "summary": json_format.summary(reports),
+    return _dump({"schema": "svcdoctor/scan/v2", "summary": json_format.summary(reports),
                   "reports": [r.to_dict() for r in reports]})
