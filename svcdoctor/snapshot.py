@@ -121,9 +121,16 @@ class Unavailable:
     #: Why, in plain words ("forbidden: …").
     reason: str
     verb: str = "list"
+    #: Set when the read succeeded but served an object svcdoctor cannot read (a field the API server
+    #: would refuse): the object's name; ``reason`` names the field.
+    invalid_object: str = ""
 
     def can_i(self) -> str:
-        """The ``kubectl auth can-i`` command that shows the missing permission."""
+        """The ``kubectl auth can-i`` command that shows the missing permission (or, for an object that
+        could not be read, the command that shows it)."""
+        if self.invalid_object:
+            scope = f" -n {self.namespace}" if self.namespace else ""
+            return f"kubectl get {self.resource} {self.invalid_object}{scope} -o yaml"
         scope = f" -n {self.namespace}" if self.namespace else " -A" if self.resource != "nodes" else ""
         return f"kubectl auth can-i {self.verb} {self.resource}{scope}"
 
@@ -651,6 +658,7 @@ def read_evidence(obj: Obj) -> NodeDump | DNSAnswer | ProbeResult | SnapshotInfo
                 unavailable.append(Unavailable(
                     resource=str(item["resource"]), namespace=str(item.get("namespace") or ""),
                     reason=str(item.get("reason") or "not readable"), verb=str(item.get("verb") or "list"),
+                    invalid_object=str(item.get("invalidObject") or ""),
                 ))
         recorded: list[Recorded] | None = None
         if obj.get("recorded") is not None:

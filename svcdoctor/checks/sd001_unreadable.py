@@ -32,23 +32,37 @@ from svcdoctor.findings import Evidence, Finding
 
 
 def run(context: Context) -> Iterator[Finding]:
-    refused = list(context.snapshot.unavailable)
-    if not refused:
+    unavailable = list(context.snapshot.unavailable)
+    if not unavailable:
         return
-    reads = [f"{item.verb} {item.resource}" + (f" in {item.namespace}" if item.namespace else " cluster-wide")
-             for item in refused]
-    reasons = list(dict.fromkeys(item.reason.split(":", 1)[0] for item in refused))
+    refused = [item for item in unavailable if not item.invalid_object]
+    invalid = [item for item in unavailable if item.invalid_object]
+    parts = []
+    if refused:
+        reasons = ", ".join(dict.fromkeys(item.reason.split(":", 1)[0] for item in refused))
+        reads = "; ".join(f"{item.verb} {item.resource}" + (f" in {item.namespace}" if item.namespace
+                                                             else " cluster-wide") for item in refused)
+        parts.append(f"{len(refused)} read{'s' if len(refused) != 1 else ''} failed ({reasons}): {reads}")
+    if invalid:
+        parts.append(f"{len(invalid)} object{'s' if len(invalid) != 1 else ''} the API served cannot be read: "
+                     + "; ".join(item.reason for item in invalid))
+    fixes = []
+    if refused:
+        fixes.append("Grant the missing reads to the identity svcdoctor runs as (deploy/rbac.yaml lists exactly "
+                     "what it reads: get/list/watch, never Secrets), or run it with a kubeconfig that has them.")
+    if invalid:
+        fixes.append("Correct the field named (the API server should not have accepted it: an old object, a "
+                     "conversion bug, or a hand-written status?).")
     yield CHECK.finding(
-        f"svcdoctor could not read {len(refused)} thing{'s' if len(refused) != 1 else ''} it needs "
-        f"({', '.join(reasons)}): {'; '.join(reads)}. The checks that need them are unknown, never passed, and "
-        "nothing is concluded about the cluster from what could not be read.",
+        "svcdoctor could not read everything it needs: " + "; ".join(parts) + ". The checks that need them are "
+        "unknown, never passed, and nothing is concluded about the cluster from what could not be read.",
         severity="warning",
         impact="unknown",
         evidence=[Evidence(None, "resource", f"{item.verb} {item.resource}"
-                           + (f" -n {item.namespace}" if item.namespace else ""), item.reason) for item in refused],
-        next=[item.can_i() for item in refused],
-        fix="Grant the missing reads to the identity svcdoctor runs as (deploy/rbac.yaml lists exactly what it "
-            "reads: get/list/watch, never Secrets), or run it with a kubeconfig that has them.",
+                           + (f" -n {item.namespace}" if item.namespace else ""), item.reason)
+                  for item in unavailable],
+        next=[item.can_i() for item in unavailable],
+        fix=" ".join(fixes),
         key="unreadable",
     )
 

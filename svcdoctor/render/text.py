@@ -136,7 +136,7 @@ def _header(report: Report) -> Text:
     return header
 
 
-def _verdict_box(report: Report) -> Panel:
+def _verdict_box(report: Report, width: int = 100) -> Panel:
     style = VERDICT_STYLES.get(report.verdict, "bold")
     title = Text()
     root = report.root_cause
@@ -146,7 +146,10 @@ def _verdict_box(report: Report) -> Panel:
                  + VERDICT_WORDS.get(report.verdict, report.verdict.upper()), style=style)
     coverage = report.coverage()
     if report.verdict == "ok" and coverage:
-        title.append(" as far as checked", style=style)
+        # The headline says what the verdict rests on; when it does not fit, its first part does.
+        whole = f" as far as checked: {coverage}"
+        title.append(whole if len(whole) <= width - 12 else f" as far as checked: {coverage.split('; ')[0]}",
+                     style=style)
     if report.verdict == "unknown":
         # An unknown verdict has no root cause: what could not be decided comes first.
         title.append(" · not decided: evidence it needs could not be read", style="bold")
@@ -211,7 +214,7 @@ def _step_line(report: Report, step: Any) -> Table:
 def render(report: Report, options: Any) -> str:
     console, buffer = _console(options)
     console.print(_header(report))
-    console.print(_verdict_box(report))
+    console.print(_verdict_box(report, console.width))
     for step in report.steps:
         console.print(_step_line(report, step))
         for finding in report.findings:

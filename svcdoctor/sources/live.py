@@ -40,6 +40,7 @@ from svcdoctor.snapshot import Recorded, Snapshot, Unavailable, build_snapshot
 from svcdoctor.sources.files import input_limit
 from svcdoctor.sources.interface import Request, Source
 from svcdoctor.sources.resources import BY_KIND, RESOURCES, Resource
+from svcdoctor.validation import object_problems, ref_text
 
 Obj = dict[str, Any]
 
@@ -145,7 +146,9 @@ class LiveRead:
                             for item in self.recorded]
         if self.unavailable:
             info["unavailable"] = [{"resource": item.resource, "namespace": item.namespace, "verb": item.verb,
-                                    "reason": item.reason} for item in self.unavailable]
+                                    "reason": item.reason,
+                                    **({"invalidObject": item.invalid_object} if item.invalid_object else {})}
+                                   for item in self.unavailable]
         return info
 
     def snapshot(self) -> Snapshot:
@@ -273,7 +276,8 @@ class LiveSource(Source):
         elapsed = time.monotonic() - started
         if self.verbose:
             self._say(f"svcdoctor: {self._requests} API requests in {elapsed:.2f}s ({rounds} rounds)")
-        objects = _sorted_unique(objects)
+        objects, invalid = _readable(_sorted_unique(objects))
+        unavailable += invalid
         # One entry per resource, namespace and verb (six ConfigMaps forbidden are one finding).
         unavailable = list({(u.resource, u.namespace, u.verb): u for u in unavailable}.values())
         return LiveRead(objects=objects, unavailable=unavailable, captured_at=captured_at,
@@ -782,3 +786,23 @@ def _recorded(listed: set[tuple[str, str]]) -> list[Recorded]:
         namespaces.setdefault(kind, set()).add(namespace)
     return [Recorded(kind, () if "" in spaces else tuple(sorted(spaces)))
             for kind, spaces in sorted(namespaces.items())]
+
+
+def _readable(objects: list[Obj]) -> tuple[list[Obj], list[Unavailable]]:
+    """The objects svcdoctor can read, and one :class:`Unavailable` for each it cannot.
+
+    One odd object must not stop a live run: it is left out, reported (SD001 names object and field),
+    and the checks that read its kind are unknown.
+    """
+    kept: list[Obj] = []
+    invalid: list[Unavailable] = []
+    for obj in objects:
+        problems = object_problems(obj, require_namespace=True)
+        if not problems:
+            kept.append(obj)
+            continue
+        resource = BY_KIND.get(str(obj.get("kind") or ""))
+        invalid.append(Unavailable(resource.plural if resource else str(obj.get("kind") or "").lower(),
+                                   k8s.namespace(obj), f"{ref_text(obj)}: {problems[0].text()}", "read",
+                                   invalid_object=k8s.name(obj)))
+    return kept, invalid
