@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from svcdoctor import k8s
+from svcdoctor.kinds import RESOURCES, TEMPLATE_PATHS
 
 #: Kinds that live outside namespaces: they never take the ``-n`` namespace and need none.
-CLUSTER_SCOPED = frozenset({
-    "Namespace", "Node", "PersistentVolume", "ClusterRole", "ClusterRoleBinding", "StorageClass",
+CLUSTER_SCOPED = frozenset({resource.kind for resource in RESOURCES if not resource.namespaced} | {
+    "PersistentVolume", "ClusterRole", "ClusterRoleBinding", "StorageClass",
     "CustomResourceDefinition", "PriorityClass", "IngressClass", "ValidatingWebhookConfiguration",
     "MutatingWebhookConfiguration", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
     "APIService", "CSIDriver", "CSINode", "RuntimeClass", "GatewayClass", "ClusterIssuer", "VolumeAttachment",
@@ -28,11 +29,7 @@ CLUSTER_SCOPED = frozenset({
     "CiliumClusterwideNetworkPolicy",
 })
 #: Where a workload kind keeps its Pod template.
-TEMPLATES: dict[str, tuple[str, ...]] = {
-    "Deployment": ("spec", "template"), "ReplicaSet": ("spec", "template"), "StatefulSet": ("spec", "template"),
-    "DaemonSet": ("spec", "template"), "Job": ("spec", "template"),
-    "ReplicationController": ("spec", "template"), "CronJob": ("spec", "jobTemplate", "spec", "template"),
-}
+TEMPLATES = TEMPLATE_PATHS
 #: Kinds whose ``spec`` must be a mapping when it is there.
 WITH_SPEC = frozenset({"Service", "Pod", "NetworkPolicy", "Ingress", "Node", "Namespace", *TEMPLATES})
 PROTOCOLS = ("TCP", "UDP", "SCTP")

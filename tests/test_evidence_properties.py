@@ -20,10 +20,10 @@ import yaml
 from svcdoctor import k8s
 from svcdoctor.engine import diagnose_service
 from svcdoctor.findings import Client
+from svcdoctor.kinds import BY_PLURAL, READ_BY_SVCDOCTOR
+from svcdoctor.serve.apiserver import ServerOptions, SnapshotAPIServer
 from svcdoctor.snapshot import build_snapshot
 from svcdoctor.sources.files import load_objects
-from svcdoctor.sources.resources import BY_PLURAL, READ_BY_SVCDOCTOR
-from svcdoctor.testing.apiserver import ServerOptions, SnapshotAPIServer
 from tests.conftest import SCENARIOS, run_cli
 
 EVIDENCE = "svcdoctor.dev/v1"

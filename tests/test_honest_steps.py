@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
+from svcdoctor.serve.apiserver import ServerOptions, SnapshotAPIServer
 from svcdoctor.sources.files import load_objects
-from svcdoctor.testing.apiserver import ServerOptions, SnapshotAPIServer
 from tests.conftest import SCENARIOS, run_cli
 
 EVIDENCE = "svcdoctor.dev/v1"

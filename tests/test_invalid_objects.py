@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from svcdoctor.serve.apiserver import SnapshotAPIServer
 from svcdoctor.sources.files import load_objects
-from svcdoctor.testing.apiserver import SnapshotAPIServer
 from tests.conftest import SCENARIOS, run_cli
 
 SCENARIO = SCENARIOS / "healthy-clusterip-deployment"

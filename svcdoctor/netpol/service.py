@@ -44,15 +44,7 @@ def evaluator_of(context: Context) -> Evaluator:
     the check says so, and its step is ``partial``.
     """
     context.note_unrecorded("NetworkPolicy")
-    cache = _EVALUATORS.get(id(context.snapshot))
-    if cache is None or cache[0] is not context.snapshot:
-        cache = (context.snapshot, Evaluator(context.snapshot))
-        _EVALUATORS.clear()
-        _EVALUATORS[id(context.snapshot)] = cache
-    return cache[1]
-
-
-_EVALUATORS: dict[int, tuple[Snapshot, Evaluator]] = {}
+    return context.snapshot.memo("netpol-evaluator", Evaluator)
 
 
 def pod_port(pod: Obj, service_port: Mapping[str, Any]) -> int | None:

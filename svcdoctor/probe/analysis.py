@@ -36,8 +36,6 @@ def object_name(target_object: str) -> tuple[str, str, str]:
 #: (address, port, protocol) → (kind, object) for the Service addresses of a snapshot; address → the same
 #: for Pod IPs. Built once per Snapshot, on first use.
 _AddressIndex = tuple[dict[tuple[str, int, str], tuple[str, str]], dict[str, tuple[str, str]]]
-_INDEXES: dict[int, tuple[Snapshot, _AddressIndex]] = {}
-_CLASSIFIED: dict[int, tuple[Snapshot, tuple[ProbeResult, ...]]] = {}
 
 
 def _address_index(snapshot: Snapshot) -> _AddressIndex:
@@ -95,11 +93,7 @@ def classify(snapshot: Snapshot, probe: ProbeResult) -> tuple[str, str]:
     A Service address (ClusterIP, NodePort on a node address, load-balancer or external IP) on one of
     its ports, else a Pod IP; ("", "") when the snapshot holds nothing at that address.
     """
-    cached = _INDEXES.get(id(snapshot))
-    if cached is None or cached[0] is not snapshot:
-        _INDEXES.clear()
-        cached = _INDEXES[id(snapshot)] = (snapshot, _address_index(snapshot))
-    by_port, by_ip = cached[1]
+    by_port, by_ip = snapshot.memo("probe-address-index", _address_index)
     found = by_port.get((probe.ip, probe.port, probe.protocol.upper()))
     if found is None:
         found = by_ip.get(probe.ip)
@@ -112,13 +106,9 @@ def classified(snapshot: Snapshot) -> tuple[ProbeResult, ...]:
     A ProbeResult written as DESIGN.md shows it (``to: {ip, port, protocol}``) counts as fully as one
     ``--probe`` wrote; a ``kind`` the producer added is not trusted.
     """
-    cached = _CLASSIFIED.get(id(snapshot))
-    if cached is None or cached[0] is not snapshot:
-        probes = tuple(replace(probe, target=kind, target_object=label)
-                       for probe in snapshot.probe_results for kind, label in [classify(snapshot, probe)])
-        _CLASSIFIED.clear()
-        cached = _CLASSIFIED[id(snapshot)] = (snapshot, probes)
-    return cached[1]
+    return snapshot.memo("probes-classified", lambda snap: tuple(
+        replace(probe, target=kind, target_object=label)
+        for probe in snap.probe_results for kind, label in [classify(snap, probe)]))
 
 
 def unmatched(snapshot: Snapshot) -> list[ProbeResult]:

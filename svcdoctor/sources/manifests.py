@@ -41,11 +41,12 @@ import yaml
 from svcdoctor import k8s
 from svcdoctor.errors import InputError
 from svcdoctor.k8s import Obj, ObjectRef
+from svcdoctor.kinds import TEMPLATE_PATHS
 from svcdoctor.snapshot import Origin, Snapshot, build_snapshot
 from svcdoctor.sources import kustomize
 from svcdoctor.sources.files import MAX_EXPANDED_NODES, Document, iter_objects, read_text
 from svcdoctor.sources.interface import Request, Source
-from svcdoctor.validation import CLUSTER_SCOPED, TEMPLATES, object_problems, shown
+from svcdoctor.validation import CLUSTER_SCOPED, object_problems, shown
 
 try:
     _Loader: Any = yaml.CSafeLoader
@@ -60,7 +61,6 @@ REPLICAS = "svcdoctor.dev/replicas"
 DEPLOY_TIME_LABELS = k8s.DEPLOY_TIME_LABELS
 #: At most this many ordinal Pods are made for one StatefulSet.
 MAX_STATEFULSET_PODS = 16
-
 
 
 
@@ -453,7 +453,7 @@ def _rerooted_origin(item: _Parsed, template_prefix: str) -> Origin:
 def stand_in_pods(workload: Obj, present: set[tuple[str, str, str]]) -> list[tuple[dict[str, Any], str]]:
     """The Pods a workload's template stands for, each with the template's dotted path."""
     kind = str(workload.get("kind") or "")
-    template_path = TEMPLATES.get(kind)
+    template_path = TEMPLATE_PATHS.get(kind)
     if template_path is None:
         return []
     template: Any = workload
