@@ -39,6 +39,7 @@ REMOVALS: dict[str, tuple[tuple[str, ...], int]] = {
     "Pod": (("Pod",), 4),
     "kube-system DaemonSet+Pod": (("kube-system/DaemonSet", "kube-system/Pod"), 8),
     "Node": (("Node",), 8),
+    "Ingress": (("Ingress",), 2),
 }
 
 

@@ -158,6 +158,7 @@ def run(context: Context) -> Iterator[Finding]:
     namespace, name = context.target.namespace, context.target.name
     if snapshot.missing("ingresses", namespace):
         raise Unknown(f"could not read Ingresses in {namespace}")
+    context.note_unrecorded("Ingress", namespace)
     service_ports = k8s.service_ports(service)
     if k8s.service_type(service) == "ExternalName" and not service_ports:
         raise Skip("an ExternalName Service without ports: the backend port is passed through as is")
