@@ -389,7 +389,7 @@ def _severities(result: Any) -> dict[tuple[str, str], str]:
 
 
 def test_live_and_recorded_snapshots_judge_real_pods_alike(tmp_path: Path) -> None:
-    from svcdoctor.testing.apiserver import SnapshotAPIServer
+    from svcdoctor.serve.apiserver import SnapshotAPIServer
 
     objects = _precision_cluster()
     recorded = tmp_path / "snapshot.json"
