@@ -19,6 +19,8 @@ class RenderOptions:
     show_suppressed: bool = False
     #: ``--fail-on``: formats that record the run's exit code (SARIF) compute it with this.
     fail_on: str = "error"
+    #: ``--accept-unknown``: an ``unknown`` verdict does not exit 4 (the JSON's ``exitCode`` says so too).
+    accept_unknown: bool = False
 
 
 class ReportFormat(Protocol):

@@ -1,4 +1,5 @@
-"""``-o json``: the ``svcdoctor/report/v1`` contract of DESIGN.md.
+"""``-o json``: the ``svcdoctor/report/v2`` contract of DESIGN.md (schema:
+svcdoctor/data/report-v2.schema.json).
 
 Besides the report itself the document carries ``exitCode``: what this run exits with for its
 ``--fail-on``, so a CI log that keeps only the JSON still says whether the gate passed.
@@ -17,16 +18,16 @@ from svcdoctor.report import Report, exit_code
 
 def document(report: Report, options: RenderOptions) -> dict[str, Any]:
     """One report's JSON document (``-o json`` and ``-o yaml``)."""
-    return {**report.to_dict(), "exitCode": exit_code([report], options.fail_on)}
+    return {**report.to_dict(), "exitCode": exit_code([report], options.fail_on, options.accept_unknown)}
 
 
 def scan_document(reports: Sequence[Report], options: RenderOptions) -> dict[str, Any]:
     """A scan's JSON document: the counts, every report (worst first) and the run's exit code."""
     return {
-        "schema": "svcdoctor/scan/v1",
+        "schema": "svcdoctor/scan/v2",
         "svcdoctorVersion": __version__,
         "summary": summary(reports),
-        "exitCode": exit_code(reports, options.fail_on),
+        "exitCode": exit_code(reports, options.fail_on, options.accept_unknown),
         "reports": [report.to_dict() for report in reports],
     }
 
