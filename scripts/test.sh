@@ -14,6 +14,8 @@ SYSTEM_PACKAGES=(
   dnsmasq:dnsmasq-base
   ip:iproute2
   ipvsadm:ipvsadm
+  chromium:chromium
+  chromedriver:chromium-driver
 )
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

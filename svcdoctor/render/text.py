@@ -235,34 +235,38 @@ def render(report: Report, options: RenderOptions) -> str:
 
 
 def render_scan(reports: Sequence[Report], options: RenderOptions) -> str:
+    """Every Service with findings, worst first, each with its root cause whole (and, for manifests,
+    its file:line); the healthy ones only counted unless ``options.scan_all``."""
     console, buffer = _console(options)
-    console.print(Text(f"svcdoctor scan: {len(reports)} Service(s), worst first", style="bold"))
-    if reports:
+    listed = [report for report in reports if options.scan_all or _has_findings(report)]
+    hidden = len(reports) - len(listed)
+    title = f"svcdoctor scan: {len(reports)} Service(s)"
+    if not options.scan_all:
+        title += f", {len(listed)} with findings"
+    console.print(Text(title + (", worst first" if listed else ""), style="bold"))
+    if listed:
         # Padded by hand and written straight out: a rich Table (or Text) measures and wraps
         # every cell, which costs seconds at thousands of rows; these columns are simple.
         rows = []
-        for report in reports:
+        for report in listed:
             root = report.root_cause
             cause = f"{root.id} {root.title}" if root and root.severity is not Severity.INFO else "–"
+            origin = report.origin_of(root) if root is not None and cause != "–" else None
+            if origin is not None:
+                cause += f"  ({origin[0]}" + (f":{origin[1]})" if origin[1] is not None else ")")
             counted = sum(1 for f in report.findings if f.severity is not Severity.INFO)
-            rows.append((report.verdict, str(report.target), cause, str(counted)))
+            rows.append((report.verdict, str(report.target), str(counted), cause))
         verdict_width = max(len("verdict"), *(len(row[0]) for row in rows))
         service_width = max(len("service"), *(len(row[1]) for row in rows))
         count_width = len("findings")
-        width = options.width
-        longest_cause = max(len("root cause"), *(len(row[2]) for row in rows))
-        cause_width = min(longest_cause, max(20, width - verdict_width - service_width - count_width - 6))
         color = options.color
         verdicts = {verdict: _styled(f"{verdict:<{verdict_width}}", VERDICT_STYLES.get(verdict, ""), color)
                     for verdict in {row[0] for row in rows}}
-        lines = [_styled(f"{'verdict':<{verdict_width}}  {'service':<{service_width}}  "
-                         f"{'root cause':<{cause_width}}  {'findings':>{count_width}}", "bold", color),
-                 _styled("─" * (verdict_width + service_width + cause_width + count_width + 6), "dim", color)]
-        for verdict, service, cause, count in rows:
-            if len(cause) > cause_width:
-                cause = cause[: cause_width - 1] + "…"
-            lines.append(f"{verdicts[verdict]}  {service:<{service_width}}  {cause:<{cause_width}}  "
-                         f"{count:>{count_width}}")
+        # The root cause comes last and whole: never cut, so it can be read and pasted.
+        lines = [_styled(f"{'verdict':<{verdict_width}}  {'service':<{service_width}}  {'findings':>{count_width}}"
+                         "  root cause", "bold", color)]
+        for verdict, service, count, cause in rows:
+            lines.append(f"{verdicts[verdict]}  {service:<{service_width}}  {count:>{count_width}}  {cause}")
         buffer.write("\n".join(lines) + "\n")
     counts: dict[str, int] = {}
     for report in reports:
@@ -273,9 +277,17 @@ def render_scan(reports: Sequence[Report], options: RenderOptions) -> str:
             if summary:
                 summary.append(", ")
             summary.append(f"{counts[verdict]} {verdict}", style=VERDICT_STYLES[verdict])
+    if hidden:
+        summary.append(f" ({hidden} without findings not listed; --all lists every Service)", style="dim")
     console.print(summary if summary else Text("no Services"))
     _print_scan_suppressed(console, reports, options)
     return _tidy(buffer.getvalue())
+
+
+def _has_findings(report: Report) -> bool:
+    """Whether a scan lists the Service by default: a verdict other than ok, or a finding above info."""
+    return report.verdict != "ok" or any(f.severity is not Severity.INFO for f in report.findings) \
+        or bool(report.internal_errors)
 
 
 def _print_scan_suppressed(console: Console, reports: Sequence[Report], options: RenderOptions) -> None:
