@@ -240,7 +240,9 @@ def _namespace_in(snapshot: Snapshot, namespace: str) -> bool:
 def _client_pod(client: ClientName, snapshot: Snapshot, source: Source) -> Client:
     """The Pod ``--from`` names, found among the client namespace's Pods (for a live source, listed)."""
     where = _SOURCE_WORDS.get(source.kind, source.kind)
-    if client.is_pod and snapshot.pod(client.namespace, client.name) is not None:
+    if client.is_pod and (snapshot.pod(client.namespace, client.name) is not None
+                          or snapshot.missing("pods", client.namespace) is not None):
+        # Found, or its read was refused: a refused read says nothing about the Pod (_resolve_client keeps it).
         return Client("pod", client.namespace, client.name)
     if snapshot.static:  # manifests: a workload's name stands for its template's Pod
         from svcdoctor.sources.manifests import stand_in_for
