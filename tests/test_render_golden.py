@@ -112,7 +112,7 @@ def test_text_narrow_and_coloured_golden(update: bool) -> None:
 
 @pytest.mark.parametrize("width", [80, 100, 140])
 def test_text_wrapped_lines_stay_under_their_finding(width: int) -> None:
-    text = render(case_report("selector-label-renamed"), "text", RenderOptions(width=width))
+    text = render(case_report("selector-label-renamed"), "text", RenderOptions(width=width, verbose=True))
     lines = text.splitlines()
     assert all(len(line) <= width for line in lines)
     assert all(line == line.rstrip() for line in lines), "trailing padding left in the output"
@@ -125,8 +125,9 @@ def test_text_wrapped_lines_stay_under_their_finding(width: int) -> None:
 
 
 def test_text_marks_every_step_and_boxes_the_root_cause() -> None:
+    """-v: the verdict boxed, every step marked, each finding in full under its step."""
     report = case_report("selector-label-renamed")
-    text = render(report, "text", RenderOptions())
+    text = render(report, "text", RenderOptions(verbose=True))
     box_top = next(line for line in text.splitlines() if line.startswith("╭"))
     assert box_top.startswith("╭") and "UNREACHABLE" in box_top and "SD301" in box_top
     for step in report.steps:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -89,7 +90,8 @@ def check(
     )
     run = session(click_context)
     report = check_service(invocation, name, checks=run.checks)
-    emit(render(report, output, render_options(fail_on, show_suppressed, accept_unknown=accept_unknown)))
+    emit(render(report, output, render_options(fail_on, show_suppressed, accept_unknown=accept_unknown,
+                                               verbose=verbose)))
     return _ending([report], fail_on, run, accept_unknown)
 
 
@@ -141,12 +143,17 @@ def demo(
     from importlib.resources import files
 
     path = files("svcdoctor").joinpath("data/demo-snapshot.yaml")
-    return check(click_context, name="backend", namespace="shop", snapshot=str(path), manifests=None,
+    code = check(click_context, name="backend", namespace="shop", snapshot=str(path), manifests=None,
                  from_pod="shop/frontend-ddcj28l7m-jsshd", from_ip=None, from_node=None, port=None, output=output,
                  fail_on=fail_on, cluster_domain=None, kubeconfig=None, context=None, request_timeout="10s",
                  verbose=False, node_dump=None, probe=False, probe_timeout=2.0, max_probes=64,
                  probe_file_addresses=None, dns_server=None,
                  ignore=None, baseline=None, write_baseline=None, show_suppressed=False, accept_unknown=False)
+    if output == "text" and sys.stderr.isatty():
+        sys.stderr.write(f"next, try: svcdoctor check backend -n shop --snapshot {path} -v   (every finding in "
+                         f"full) · -o html > report.html · svcdoctor explain SD301 · svcdoctor scan -A --snapshot "
+                         f"{path}\n")
+    return code
 
 
 def _invocation(output: str, fail_on: str, ignore: list[str] | None, *, cluster_domain: str | None,

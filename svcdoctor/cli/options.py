@@ -43,7 +43,9 @@ def request_timeout_option(help: str = "Time limit for each API request, e.g. 10
     return typer.Option("--request-timeout", help=help)
 
 
-def verbose_option(help: str = "Print each API request and its time to stderr.") -> Any:
+def verbose_option(
+    help: str = "Every finding in full (evidence, next commands, fix), and each API request and its time on stderr.",
+) -> Any:
     return typer.Option("--verbose", "-v", help=help)
 
 

@@ -11,32 +11,13 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from svcdoctor.findings import Finding, Severity
 from svcdoctor.render.interface import RenderOptions
+from svcdoctor.render.path import HOPS, hop_states
 from svcdoctor.report import Report
 from svcdoctor.terminal import visible
 
-
-@dataclass(frozen=True)
-class Hop:
-    key: str
-    label: str
-    steps: tuple[int, ...]
-
-
-#: The hops of the path map, in the order a packet meets them.
-HOPS = (
-    Hop("client", "client", ()),
-    Hop("dns", "name (DNS)", (7,)),
-    Hop("service", "Service / ClusterIP", (1, 2, 3)),
-    Hop("rules", "node rules", (8,)),
-    Hop("policy", "NetworkPolicy", (6,)),
-    Hop("pods", "endpoint Pods", (4, 5, 9)),
-)
-#: Worst first: the state a hop shows is the worst of its steps'.
-STATE_ORDER = ("fail", "warn", "unknown", "partial", "skipped", "pass")
 MARKS = {"fail": "✖", "warn": "!", "unknown": "?", "partial": "◐", "skipped": "–", "pass": "✔", "break": "✖"}
 
 CSS = """
@@ -156,22 +137,6 @@ def _finding(finding: Finding, report: Report) -> str:
             + (f'<ul class="evidence">{"".join(evidence)}</ul>' if evidence else "")
             + _commands(finding.next)
             + (f"<div><b>Fix:</b></div><pre>{_e(finding.fix)}</pre>" if finding.fix else "") + "</div>")
-
-
-def hop_states(report: Report) -> dict[str, str]:
-    """Each hop's state: the worst of its steps' (``pass`` for the client), ``break`` at the root cause."""
-    by_step = {step.step: step.status for step in report.steps}
-    states = {}
-    for hop in HOPS:
-        seen = [by_step[number] for number in hop.steps if number in by_step]
-        states[hop.key] = min(seen, key=lambda s: STATE_ORDER.index(s) if s in STATE_ORDER else 0) if seen else (
-            "pass" if not hop.steps else "skipped")
-    root = report.root_cause
-    if root is not None and root.severity is not Severity.INFO:
-        broken = next((hop.key for hop in HOPS if root.step in hop.steps), None)
-        if broken is not None:
-            states[broken] = "break"
-    return states
 
 
 def path_map(report: Report) -> str:
