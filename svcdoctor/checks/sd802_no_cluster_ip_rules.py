@@ -5,7 +5,9 @@ nftables or IPVS) ends nowhere — no DNAT, no kube-proxy verdict for that addre
 nftables mode, only the catch-all reject for unknown ports of a ClusterIP). Why it matters: the
 packet leaves the node still addressed to a virtual IP that nothing owns, so the client waits
 and times out. kube-proxy is not running there (SD801), is stuck, or the Service was created
-after it stopped syncing.
+after it stopped syncing. A path whose trace met lines of the dump that could not be read or
+evaluated, or a dump without any kube-proxy rule, proves nothing: the check is then unknown and
+quotes those lines (never a pass, never a finding made of what was not read).
 """
 
 from __future__ import annotations
@@ -13,18 +15,33 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor.checks.interface import Check, Context
-from svcdoctor.dataplane.checking import impact_for, inspect_commands, node_paths, rule_evidence, unread_evidence
+from svcdoctor.dataplane.checking import (
+    NodePaths,
+    conclude,
+    decided,
+    impact_for,
+    inspect_commands,
+    node_paths,
+    rule_evidence,
+    undecided_reasons,
+    unread_evidence,
+)
 from svcdoctor.findings import Evidence, Finding
 
 
 def run(context: Context) -> Iterator[Finding]:
     results = node_paths(context)
+    yield from conclude(list(_findings(context, results)), undecided_reasons(results, ("clusterIP",)))
+
+
+def _findings(context: Context, results: list[NodePaths]) -> Iterator[Finding]:
     broken: dict[str, list[str]] = {}
     for result in results:
         for path in result.paths:
-            if path.kind != "clusterIP":
+            if path.kind != "clusterIP" or not decided(result, path):
                 continue
-            kube_proxy_verdict = path.specific_reject() is not None or path.trace.destinations
+            # A DNAT is kube-proxy's answer, whatever later rules do with the packet (SD803).
+            kube_proxy_verdict = path.specific_reject() is not None or path.translated
             if kube_proxy_verdict or (path.dropped and path.expect == "drop"):
                 continue
             broken.setdefault(result.dump.node, []).append(path.label)
