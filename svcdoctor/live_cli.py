@@ -67,6 +67,7 @@ def record(
     """Record what svcdoctor reads from the cluster into a snapshot file (never Secrets)."""
     from svcdoctor.app import Invocation
     from svcdoctor.cli import _split_pod
+    from svcdoctor.minimal import minimal
     from svcdoctor.sources.interface import Request
     from svcdoctor.sources.live import LiveSource
 
@@ -89,7 +90,7 @@ def record(
         evidence += _probe_objects(result.snapshot(), target_namespace, name or "", client_pod,
                                    Invocation(probe=True, probe_timeout=probe_timeout, max_probes=max_probes,
                                               dns_server=dns_server))
-    objects: list[dict[str, Any]] = [result.info_object(), *result.objects, *evidence]
+    objects: list[dict[str, Any]] = minimal([result.info_object(), *result.objects, *evidence])
     if redact:
         from svcdoctor.redact import redact_objects
 
@@ -102,11 +103,9 @@ def record(
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        try:
-            with open(output, "w") as handle:
-                handle.write(text)
-        except OSError as error:
-            raise InputError(f"cannot write: {error.strerror or error}", output) from None
+        from svcdoctor.atomic import write_text
+
+        write_text(output, text)
         sys.stderr.write(f"svcdoctor: recorded {len(result.objects)} objects from {result.context or 'the cluster'}"
                          f" into {output}" + (f" ({len(result.unavailable)} reads forbidden)"
                                               if result.unavailable else "") + "\n")
@@ -175,7 +174,11 @@ def serve(
         raise InputError(f"--port {port}: {error.strerror or error}") from None
     message = f"svcdoctor: serving {file} read-only at {server.url}"
     if write_kubeconfig:
-        server.write_kubeconfig(write_kubeconfig, namespace=namespace)
+        try:
+            server.write_kubeconfig(write_kubeconfig, namespace=namespace)
+        except InputError:
+            server.stop()
+            raise
         message += f"\n  kubectl --kubeconfig {write_kubeconfig} get pods -A"
     else:
         message += f"\n  kubectl --server {server.url} get pods -A"
