@@ -96,15 +96,14 @@ def undecided_reasons(results: Sequence[NodePaths], kinds: Collection[str] = ())
     reasons = []
     for result in results:
         node = result.dump.node
-        paths = [path for path in result.paths if not kinds or path.kind in kinds]
-        if not paths:
-            continue
         if not result.dataplane.has_kube_proxy_rules:
+            # Whatever the Service's paths, nothing about them can be read from this dump.
             reasons.append(f"the dump of node {node} holds no kube-proxy rules ({result.dataplane.rule_count} rule(s) "
                            "read: no KUBE-SERVICES or KUBE-NODEPORTS rule, no kube-proxy nftables table, no IPVS "
                            "virtual server): kube-proxy does not run there, or the dump is not what iptables-save, "
                            "nft list ruleset or ipvsadm -Ln print")
             continue
+        paths = [path for path in result.paths if not kinds or path.kind in kinds]
         labels: list[str] = []
         lines: list[str] = []
         for path in paths:
@@ -123,7 +122,8 @@ def undecided_reasons(results: Sequence[NodePaths], kinds: Collection[str] = ())
 def conclude(findings: Sequence[Finding], reasons: Sequence[str]) -> Iterator[Finding]:
     """The check's findings; when it found nothing wrong and some path could not be concluded, the
     check is unknown (never a pass on what it could not read)."""
-    if reasons and not any(finding.severity is not Severity.INFO for finding in findings):
+    if reasons and not any(finding.severity is not Severity.INFO and finding.impact in ("unreachable", "degraded")
+                           for finding in findings):
         raise Unknown("step 8 could not conclude from the node dump: " + " | ".join(reasons))
     yield from findings
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from svcdoctor.errors import InputError
+from svcdoctor.errors import ClusterError, InputError
 from svcdoctor.snapshot import EVIDENCE_GROUP, NodeDump, read_evidence
 
 #: NodeDump field → (command, its arguments).
@@ -28,6 +28,12 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 }
 
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
+
+
+class NodeUnreadable(ClusterError):
+    """The node's data plane could not be read (no tool ran, or none printed a rule): exit code 3,
+    as when the cluster cannot be read — the thing diagnosed could not be looked at, which is not
+    the user's input being wrong (exit 2)."""
 
 
 def read_node_dump_files(paths: Iterable[str]) -> list[NodeDump]:
@@ -108,14 +114,24 @@ def collect_node(*, node_name: str = "", chroot: str = "", files: Mapping[str, s
                 continue
             texts[field] = result.stdout
         if not texts:
-            raise InputError("none of iptables-save, nft or ipvsadm could be run on this node"
-                             + (f" ({'; '.join(notes)})" if notes else ""))
+            raise NodeUnreadable("none of iptables-save, nft or ipvsadm could be run on this node"
+                                 + (f" ({'; '.join(notes)})" if notes else ""))
     from svcdoctor.dataplane.node import load
 
     name = node_name or os.environ.get("NODE_NAME", "") or socket.gethostname()
     dump = NodeDump(name, "", texts.get("iptablesSave", ""), texts.get("nftRuleset", ""), texts.get("ipvsadm", ""),
                     texts.get("ip6tablesSave", ""))
-    mode = load(dump).mode
+    dataplane = load(dump)
+    if not dataplane.rule_count:
+        # An empty dump would read as "no kube-proxy rules on this node": never written.
+        printed = ", ".join(f"{' '.join(COMMANDS[field])} ({len(text.strip().splitlines())} lines)"
+                            for field, text in texts.items()) or "nothing"
+        if files:
+            raise InputError(f"no rule could be read from the saved output ({printed}): is it what iptables-save, "
+                             "nft list ruleset or ipvsadm -Ln print?", ", ".join(files.values()))
+        raise NodeUnreadable(f"no rule could be read on this node ({printed}): run it on the node itself, or in a "
+                             "host-network Pod with --chroot /host (docs/dataplane.md); nothing was written")
+    mode = dataplane.mode
     document: dict[str, Any] = {"apiVersion": EVIDENCE_GROUP, "kind": "NodeDump", "metadata": {"name": name}}
     if mode:
         document["proxyMode"] = mode

@@ -117,9 +117,27 @@ def _mark(text: str) -> tuple[int, int]:
     return int(value, 0), int(mask, 0) if mask else 0xFFFFFFFF
 
 
+#: conntrack states (--ctstate / --state) and ct status words iptables and nft print.
+CONNTRACK_STATES = frozenset({"NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED", "SNAT", "DNAT"})
+#: The tables iptables-save prints, and chain policies.
+TABLES = frozenset(IPTABLES_TABLE_PRIORITY)
+POLICIES = frozenset({"ACCEPT", "DROP", "-"})
+
+
 @lru_cache(maxsize=256)
 def _states(text: str) -> frozenset[str]:
-    return frozenset(text.upper().split(","))
+    states = frozenset(text.upper().split(","))
+    if not states <= CONNTRACK_STATES:
+        raise ValueError(f"not a conntrack state: {text}")
+    return states
+
+
+def protocol(text: str) -> str:
+    """A protocol name or number as iptables and nft print it (lower case); ValueError otherwise."""
+    name = text.lower()
+    if not name or not name.replace("-", "").isalnum() or not name.isascii():
+        raise ValueError(f"not a protocol: {text}")
+    return name
 
 
 # What each option does, as a small number (one dict look-up instead of a chain of comparisons).
@@ -199,7 +217,7 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int, v
             matches.append(shared(("daddr", networks(value), negate)))
             index += 1
         elif code == _PROTOCOL:
-            matches.append(shared(("proto", value.lower(), negate)))
+            matches.append(shared(("proto", protocol(value), negate)))
             index += 1
         elif code == _DPORT:
             matches.append(shared(("dport", ports(value), negate)))
@@ -290,6 +308,9 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int, v
             action = ("recent_set", recent.get("name", ""))
     if target:
         action = _action(target, goto, target_options or {}, action, shared)
+    elif action[0] == "none" and any(match[0] == "unknown" for match in matches):
+        # What was not understood may have been the rule's target: its action is unknown.
+        action = ("unknown", text)
     return new_rule(table, chain, tuple(matches), action, text, line, comment)
 
 
@@ -418,6 +439,8 @@ def parse(text: str, *, family: int = 0) -> Ruleset:
         if first == "*":
             table = line[1:].strip()
             current_key = ("", "")
+            if table not in TABLES:
+                unplace(number, line, "not a table iptables-save prints")
             continue
         if first == ":":
             name, _, rest = line[1:].partition(" ")
@@ -426,6 +449,8 @@ def parse(text: str, *, family: int = 0) -> Ruleset:
             if key not in policies:
                 order.append(key)
             policies[key] = rest.split(" ", 1)[0] if rest else "-"
+            if policies[key] not in POLICIES or not name:
+                unplace(number, line, "not a chain declaration")
             continue
         if line == "COMMIT":
             continue

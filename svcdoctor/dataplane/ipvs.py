@@ -177,6 +177,12 @@ def parse(text: str) -> IPVSTable:
             continue
         problems.append(f"line {number}: not understood: {line[:80]}")
         unplaced.append(f"line {number}: {line[:200]}")
+        # It may have been a virtual server's line: the real servers below are not the one's above.
+        close()
+        current = None
+        reals = []
+        unread = []
+        orphaned = True
     close()
     return IPVSTable(services, tuple(problems), tuple(unplaced))
 

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 from svcdoctor.dataplane import addresses
 from svcdoctor.dataplane.interface import Action, Chain, Match, NamedSet, Rule, Ruleset, new_rule, reject_type
-from svcdoctor.dataplane.iptables import build_chain, split_host_port
+from svcdoctor.dataplane.iptables import CONNTRACK_STATES, build_chain, protocol, split_host_port
 
 _inet_pton, _AF_INET = socket.inet_pton, socket.AF_INET
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{},;]|[^\s{},;]+')
@@ -40,6 +40,9 @@ _HANDLE = re.compile(r"\s+#\s+handle\s+\d+\s*$")
 _TRANSACTION_RULE = re.compile(r"\s*\S+\s+\S+\s+\S+\s+\S+\s+\S+\s*(.*)$")
 _PRIORITY_NAMES = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50, "srcnat": 100}
 _SET_WORDS = {"comment", "flags", "elements", "timeout", "size", "policy", "auto-merge", "gc-interval", "counter"}
+#: Set declaration words followed by one value, and words standing alone.
+_SET_VALUED_WORDS = frozenset({"comment", "size", "policy", "gc-interval"})
+_SET_BARE_WORDS = frozenset({";", "auto-merge", "counter", "{", "}"})
 _VERDICTS = {"accept", "drop", "reject", "return", "continue"}
 _FIELD_NAMES = {("ip", "daddr"): "daddr", ("ip6", "daddr"): "daddr", ("ip", "saddr"): "saddr",
                 ("ip6", "saddr"): "saddr", ("meta", "l4proto"): "l4proto", ("th", "dport"): "dport",
@@ -56,6 +59,14 @@ _VERDICT_ACTIONS: dict[str, Action] = {verdict: (verdict,) for verdict in _VERDI
 _NO_ACTION: Action = ("none",)
 _MASQUERADE: Action = ("masquerade",)
 _CHAIN_WORDS = frozenset({"type", "policy", "comment", "devices"})
+_FAMILIES = frozenset({"ip", "ip6", "inet", "arp", "bridge", "netdev"})
+_HOOKS = frozenset({"prerouting", "input", "forward", "output", "postrouting", "ingress", "egress"})
+_CHAIN_TYPES = frozenset({"filter", "nat", "route"})
+_POLICIES = frozenset({"accept", "drop"})
+#: Key types whose elements this parser reads (others: every element is left unread).
+_KEY_TYPES = frozenset({"ipv4_addr", "ipv6_addr", "inet_proto", "inet_service", "mark", "integer", "verdict",
+                        "ifname", "ether_addr", "ct_state", "iface_index", "nf_proto", "ipv4_addr_range"})
+_CT_WORDS = frozenset(state.lower() for state in CONNTRACK_STATES)
 #: Stands for a set's element list (already split) among the tokens of its declaration; it holds
 #: spaces and no quote, so no token of a dump can equal it.
 _ELEMENTS_HERE = " elements "
@@ -137,9 +148,7 @@ def _key_part(field_type: str, text: str) -> Any:
     if field_type in ("inet_service",):
         return _port(text)
     if field_type == "inet_proto":
-        if not text.replace("-", "").isalnum():
-            raise ValueError(f"not a protocol: {text}")
-        return text.lower()
+        return protocol(text)
     if text.isdigit():
         return int(text)
     return text
@@ -385,6 +394,8 @@ class _Parser:
             if columns[key_width].count(":") != size:
                 return False
             if width == key_width + 2:
+                if not set(columns[key_width + 1]) <= _VERDICT_ACTIONS.keys():
+                    return False
                 verdicts = map(_VERDICT_ACTIONS.get, columns[key_width + 1])
             else:
                 kinds, targets = columns[key_width + 1], columns[key_width + 2]
@@ -456,9 +467,12 @@ class _Parser:
             except ValueError:
                 pass
             shifted.clear()
+        groups = _groups(words)
         for key_values, verdict in self.inline_map(words, ("integer",)).items():
             if verdict is not None and isinstance(key_values[0], int):
                 shifted[key_values[0] - offset] = verdict
+        if len(shifted) < len(groups):
+            raise ValueError(f"numgen map element not read: {' '.join(words)[:60]}")
         return shifted
 
     def field_matches(self, name: str, implied_protocol: str, values: list[str], negate: bool,
@@ -472,7 +486,7 @@ class _Parser:
         elif name == "l4proto":
             if len(values) != 1:
                 return None
-            match = self.share(("proto", values[0].lower(), negate))
+            match = self.share(("proto", protocol(values[0]), negate))
         else:
             return (self.share(("proto", implied_protocol, False)),) if implied_protocol else ()
         return (self.share(("proto", implied_protocol, False)), match) if implied_protocol else (match,)
@@ -583,6 +597,8 @@ class _Parser:
                                              and words[index + 2] in ("dnat", "!=")):
                     # ct status dnat: the connection was DNATed (the tracer knows that state as DNAT).
                     negate, values, index = _negated_values(words, index + 2)
+                    if not values or not {value.lower() for value in values} <= _CT_WORDS:
+                        raise ValueError(f"not a conntrack state: {' '.join(values)}")
                     matches.append(self.share(("ctstate", frozenset(value.upper() for value in values), negate)))
                     continue
             elif kind == _FIB:
@@ -667,6 +683,9 @@ class _Parser:
             index += 1
         if unknown:
             matches.append(self.share(("unknown", " ".join(unknown))))
+            if action is _NO_ACTION:
+                # What was not understood may have been the rule's verdict: its action is unknown.
+                action = ("unknown", " ".join(unknown))
         elif len(matches) == len(last):
             return new_rule(table, chain, last, action, text, line, comment)
         return new_rule(table, chain, tuple(matches), action, text, line, comment)
@@ -680,7 +699,10 @@ class _Parser:
         index += 2
         fields = [name]
         while index + 2 < count + 1 and index < count and words[index] == ".":
-            fields.append(_FIELD_NAMES.get((words[index + 1], words[index + 2]), words[index + 2]))
+            known = _FIELD_NAMES.get((words[index + 1], words[index + 2]))
+            if known is None:
+                raise ValueError(f"concatenation of a field not understood: {words[index + 1]} {words[index + 2]}")
+            fields.append(known)
             index += 3
         negate = False
         if index < count and words[index] in ("!=", "=="):
@@ -764,6 +786,8 @@ class _Declaration(NamedTuple):
     element_lists: list[list[list[str]]]
     #: Whether :data:`_ELEMENTS_HERE`, if it was among the tokens, was read as an element list.
     placed: bool
+    #: Words that belong to nothing a set declaration holds (a garbled line, a lost closing brace).
+    strays: tuple[str, ...] = ()
 
 
 def _set_declaration(words: list[str], element_list: list[list[str]] | None = None) -> _Declaration:
@@ -773,6 +797,7 @@ def _set_declaration(words: list[str], element_list: list[list[str]] | None = No
     flags: str | None = None
     timeout: str | None = None
     element_lists: list[list[list[str]]] = []
+    strays: list[str] = []
     placed = element_list is None
     index = 0
     while index < len(words):
@@ -815,8 +840,20 @@ def _set_declaration(words: list[str], element_list: list[list[str]] | None = No
                 else:
                     element_lists.append(_groups(inner))
             continue
+        if word in _SET_VALUED_WORDS or (index == 0 and word in ("set", "map")):
+            # (``set NAME {`` heads a listing's block.)
+            index += 2
+            continue
+        if word == "typeof":
+            # typeof ip daddr . tcp dport: key types this parser does not derive (the elements stay unread).
+            types = ()
+            while index < len(words) and words[index] != ";":
+                index += 1
+            continue
+        if word not in _SET_BARE_WORDS:
+            strays.append(word)
         index += 1
-    return _Declaration(types, flags, timeout, element_lists, placed)
+    return _Declaration(types, flags, timeout, element_lists, placed, tuple(strays))
 
 
 def _split_set_block(lines: list[str], body: str) -> tuple[list[str], list[list[str]]] | None:
@@ -870,20 +907,24 @@ class _Builder:
     def declare_chain(self, table: str, name: str, body: list[str]) -> None:
         info = self.chain_info.setdefault((table, name), {})
         words = [word for word in body if word not in (";",)]
+        allowed = {"hook": _HOOKS, "type": _CHAIN_TYPES, "policy": _POLICIES}
         for keyword in ("hook", "type", "policy"):
             if keyword in words:
                 at = words.index(keyword) + 1
-                if at < len(words):
+                if at < len(words) and words[at] in allowed[keyword]:
                     info[keyword] = words[at]
                 else:
-                    self.unplace(f"chain {table} {name}: `{keyword}` without a value")
+                    self.unplace(f"chain {table} {name}: `{keyword}` without a value it can have")
         if "priority" in words:
             at = words.index("priority") + 1
             expression = []
-            while at < len(words) and words[at] not in ("policy", "comment", "device", "type", "hook"):
+            while at < len(words) and words[at] not in ("policy", "comment", "device", "devices", "type", "hook"):
                 expression.append(words[at])
                 at += 1
-            info["priority"] = _priority(expression)
+            try:
+                info["priority"] = _priority(expression)
+            except ValueError as error:
+                self.unplace(f"chain {table} {name}: {error}")
 
     def declare_set(self, table: str, name: str, is_map: bool, body: list[str], text: str) -> None:
         self._record_set(table, name, is_map, text, _set_declaration(body))
@@ -900,6 +941,8 @@ class _Builder:
         self._record_set(table, name, is_map, "\n".join(lines), declared)
 
     def _record_set(self, table: str, name: str, is_map: bool, text: str, declared: _Declaration) -> None:
+        if declared.strays:
+            self.unplace(f"set {table} {name}: not understood: {' '.join(declared.strays)[:80]}")
         record = self.sets.setdefault((table, name), {"map": is_map, "types": (), "elements": [], "flags": "",
                                                       "timeout": "", "text": text})
         if declared.types is not None:
@@ -924,6 +967,10 @@ class _Builder:
             comments: dict[tuple[Any, ...], str] = {}
             intervals: list[addresses.Network] = []
             unread: list[str] = []
+            if record["elements"] and (not record["types"] or not set(record["types"]) <= _KEY_TYPES):
+                # Keys of a type this parser does not read would never match: none is read.
+                unread.extend(" ".join(element) for element_list in record["elements"] for element in element_list)
+                record["elements"] = []
             for element_list in record["elements"]:
                 self.parser.elements(element_list, record["types"], record["map"], elements, comments, intervals,
                                      unread)
@@ -962,6 +1009,8 @@ def _priority(expression: list[str]) -> int:
         elif part in _PRIORITY_NAMES:
             total += sign * _PRIORITY_NAMES[part]
             sign = 1
+        else:
+            raise ValueError(f"priority not understood: {' '.join(expression)}")
     return total
 
 
@@ -1004,6 +1053,8 @@ def parse(text: str) -> Ruleset:
             continue
         if head == "table" and len(words) >= 3:
             table = f"{words[1]} {words[2]}" if words[2] != "{" else f"ip {words[1]}"
+            if table.split(" ", 1)[0] not in _FAMILIES:
+                builder.unplace(f"line {index}: not a table family: {line[:80]}")
             continue
         if head in ("flowtable", "counter", "quota", "ct", "limit", "secmark", "synproxy") and table:
             depth = line.count("{") - line.count("}")

@@ -165,12 +165,13 @@ def _quote(rule: Rule) -> str:
 
 
 def _outcome(result: Trace) -> dict[tuple[object, ...], float]:
-    """Where a trace ends, as far as a client can tell (destinations and rejects/drops, not masquerade)."""
+    """Where a trace ends: its destinations, and its rejects and drops with the rule that made each
+    (a diagnosis names that rule), not masquerading."""
     ends: dict[tuple[object, ...], float] = {}
     for branch in result.branches:
         blocked = branch.verdict if branch.verdict in ("DROP", "REJECT") else ""
         key = (branch.destination if not blocked else None, blocked,
-               branch.rules[-1].action if blocked == "REJECT" and branch.rules else None)
+               id(branch.rules[-1]) if blocked and branch.rules else None)
         ends[key] = round(ends.get(key, 0.0) + branch.probability, 9)
     return ends
 
@@ -859,9 +860,11 @@ def _match(context: _Context, rule: Rule, state: _State) -> float:
         else:
             uncertain = 2
     if uncertain:
-        if uncertain == 1 and id(rule) in context.forced:
+        # A rule whose action is not known either says nothing when traced as matching.
+        flippable = uncertain == 1 and rule.action[0] != "unknown"
+        if flippable and id(rule) in context.forced:
             return chance
-        context.undecide(rule, uncertain == 1)
+        context.undecide(rule, flippable)
         return 0.0
     return chance
 
