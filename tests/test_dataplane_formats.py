@@ -229,6 +229,12 @@ def test_real_dumps_reprinted_by_the_kernel_with_counters_and_by_nft_trace_the_s
             {"iptables_save": text}, {"iptables_save": counted}, {"nft_ruleset": listed}))
         assert with_counters.problems == by_nft.problems == ()
         assert by_nft.mode == with_counters.mode == "iptables"
+        # `collect node` records both on an iptables-nft node: the tables both print are read once.
+        firewall = ("table inet host-firewall {\n\tchain input {\n"
+                    "\t\ttype filter hook input priority 0; policy accept;\n\t}\n}\n")
+        both = load(NodeDump("n", "", iptables_save=counted, nft_ruleset=listed + firewall))
+        assert [ruleset.source for ruleset in both.rulesets] == ["iptables", "nftables"]
+        assert {table for table, _ in both.rulesets[1].chains} == {"inet host-firewall"}
         for packet in _service_packets(text):
             expected = published.trace(packet).destinations
             assert with_counters.trace(packet).destinations == expected, (path.name, str(packet))

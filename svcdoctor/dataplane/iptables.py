@@ -362,6 +362,8 @@ def parse(text: str, *, family: int = 0) -> Ruleset:
     current: list[Rule] = []
     unplaced: list[str] = []
     declared: set[tuple[str, str]] = set()
+    #: Tables that declare their chains (iptables-save does; a hand-written snippet may not).
+    declaring: set[str] = set()
 
     def unreadable(chain_key: tuple[str, str], number: int, line: str, reason: str) -> None:
         """Keep a rule line that cannot be read where it stood, as an ``unreadable`` rule."""
@@ -414,7 +416,7 @@ def parse(text: str, *, family: int = 0) -> Ruleset:
                     order.append(current_key)
                 current = chain_rules[current_key]
             del words[:2]
-            if (table, chain) not in declared and any(key[0] == table for key in declared):
+            if table in declaring and (table, chain) not in declared:
                 # iptables-save declares every chain of a table before its rules: a rule for a
                 # chain it never declared is a garbled chain name, and the chain it belonged to
                 # is missing a rule nobody can place.
@@ -446,6 +448,7 @@ def parse(text: str, *, family: int = 0) -> Ruleset:
             name, _, rest = line[1:].partition(" ")
             key = (table, name)
             declared.add(key)
+            declaring.add(table)
             if key not in policies:
                 order.append(key)
             policies[key] = rest.split(" ", 1)[0] if rest else "-"
@@ -462,6 +465,7 @@ def parse(text: str, *, family: int = 0) -> Ruleset:
             elif line.startswith("-N "):
                 key = (table, line.split()[1])
                 declared.add(key)
+                declaring.add(table)
                 if key not in policies:
                     policies[key] = "-"
                     order.append(key)

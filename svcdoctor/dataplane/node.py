@@ -116,8 +116,13 @@ def _without_iptables_copies(rulesets: list[Ruleset]) -> list[Ruleset]:
     the tables iptables-save prints (``ip nat``, ``ip filter`` …, same chains): when both were
     recorded, such a table is read from iptables-save, whose every option is readable (nft
     prints some only as ``xt match NAME``), and left out of the nft rule set."""
-    saved = {(ruleset.family, table): {name for (chain_table, name) in ruleset.chains if chain_table == table}
-             for ruleset in rulesets if ruleset.source == "iptables" for table, _ in ruleset.chains}
+    if not any(ruleset.source == "nftables" for ruleset in rulesets):
+        return rulesets
+    saved: dict[tuple[int, str], set[str]] = {}
+    for ruleset in rulesets:
+        if ruleset.source == "iptables":
+            for table, name in ruleset.chains:
+                saved.setdefault((ruleset.family, table), set()).add(name)
     if not saved:
         return rulesets
     result = []
@@ -125,11 +130,13 @@ def _without_iptables_copies(rulesets: list[Ruleset]) -> list[Ruleset]:
         if ruleset.source != "nftables":
             result.append(ruleset)
             continue
+        listed: dict[str, set[str]] = {}
+        for table, chain in ruleset.chains:
+            listed.setdefault(table, set()).add(chain)
         copies = set()
-        for table in {table for table, _ in ruleset.chains}:
+        for table, names in listed.items():
             kind, _, name = table.partition(" ")
             family = {"ip": 4, "ip6": 6}.get(kind)
-            names = {chain for (chain_table, chain) in ruleset.chains if chain_table == table}
             if family is not None and saved.get((family, name)) == names:
                 copies.add(table)
         if not copies:
