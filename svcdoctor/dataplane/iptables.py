@@ -36,6 +36,7 @@ from svcdoctor.dataplane.interface import (
 )
 
 _TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|(\S+)')
+_MODULE_NAME = re.compile(r"[a-z0-9_]+")
 
 #: Built-in chains of each table → their netfilter hook.
 BUILTIN_HOOKS: dict[str, dict[str, str]] = {
@@ -171,6 +172,9 @@ _MARK_OPERATIONS = (("--or-mark", "or"), ("--xor-mark", "xor"), ("--and-mark", "
 
 def parse_rule(table: str, chain: str, words: list[str], text: str, line: int, values: _Values | None = None) -> Rule:
     """One ``-A CHAIN …`` rule (``words`` are the tokens after the chain name)."""
+    # kube-proxy's own test data writes multi-word comments without quotes; iptables-save quotes
+    # them, and then a word after the quoted comment is not part of it.
+    quoted = '"' in text
     if values is None:
         values = _Values()
     matches: list[Match] = []
@@ -208,6 +212,9 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int, v
             continue
         value = words[index] if index < count else ""
         if code == _MODULE:
+            if not _MODULE_NAME.fullmatch(value):
+                # A cut or garbled module name: what followed it (a target, maybe) is not known.
+                raise ValueError(f"not a match module: {value}")
             index += 1
         elif code in (_JUMP, _GOTO):
             target = value
@@ -231,7 +238,7 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int, v
                 index += 1
             else:
                 index += 1
-                if index < count and words[index][:1] != "-" and words[index] != "!":
+                if not quoted and index < count and words[index][:1] != "-" and words[index] != "!":
                     # Tolerate unquoted multi-word comments (kube-proxy's own test data has them).
                     parts = [value]
                     while index < count and words[index][:1] != "-" and words[index] != "!":
