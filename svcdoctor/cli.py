@@ -483,7 +483,10 @@ def run(argv: list[str] | None = None, prog_name: str = "svcdoctor", *, checks: 
 
 
 def _error(message: str) -> None:
-    first_line = " ".join(message.split()) if message else "error"
+    from svcdoctor.terminal import visible
+
+    # File names and server messages come from outside: no control sequence reaches the terminal.
+    first_line = visible(" ".join(message.split())) if message else "error"
     sys.stderr.write(f"svcdoctor: error: {first_line}\n")
 
 
