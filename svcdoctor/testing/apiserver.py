@@ -11,14 +11,26 @@ Errors are ``Status`` objects as the real server writes them (404, 403, 401, 405
 For tests it can forbid resources (403 like RBAC), require a bearer token (401), answer slowly
 (injected latency), serve TLS, and it logs every request (verb, path, query). Anything but GET is
 refused with 405: nothing here can change. ``svcdoctor snapshot serve FILE`` runs it for users.
+
+Hardened for that (docs/security.md): only a ``Host`` of 127.0.0.1, localhost or [::1] is answered
+(421 otherwise: DNS rebinding), ``snapshot serve`` requires a bearer token made per run, a body
+over MAX_BODY_BYTES gets 413 and too many or too long headers 431, every socket operation must
+finish within REQUEST_TIMEOUT, at most MAX_CONNECTIONS connections are served at once by a bounded
+pool (one more gets 503 at once), and the log keeps the last LOG_LIMIT requests. A connection holds
+its pool slot for as long as it lasts, so a long-lived watch stream (served inside the handler,
+writing events as they come) counts toward MAX_CONNECTIONS like any request; a watch handler
+that waits longer than REQUEST_TIMEOUT between writes should send a bookmark or widen its own
+socket timeout, not the class default. Stopping the server ends every open connection at once.
 """
 
 from __future__ import annotations
 
 import base64
 import collections
+import contextlib
 import copy
 import json
+import socket
 import ssl
 import threading
 import time
@@ -449,6 +461,8 @@ class _Server(HTTPServer):
         super().__init__(address, handler)
         self._pool = ThreadPoolExecutor(max_workers=MAX_CONNECTIONS, thread_name_prefix="snapshot-apiserver")
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._open: set[Any] = set()
+        self._open_lock = threading.Lock()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self._slots.acquire(blocking=False):
@@ -458,11 +472,15 @@ class _Server(HTTPServer):
         self._pool.submit(self._serve_one, request, client_address)
 
     def _serve_one(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
         try:
             self.finish_request(request, client_address)
         except Exception:
             self.handle_error(request, client_address)
         finally:
+            with self._open_lock:
+                self._open.discard(request)
             self.shutdown_request(request)
             self._slots.release()
 
@@ -471,6 +489,11 @@ class _Server(HTTPServer):
 
     def server_close(self) -> None:
         super().server_close()
+        # Idle keep-alive connections (and streams) end now, not at their timeout: stopping is prompt.
+        with self._open_lock:
+            for connection in list(self._open):
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -478,11 +501,9 @@ def _refuse_busy(connection: Any) -> None:
     body = json.dumps(status_object(503, "ServiceUnavailable", "too many connections; try again")).encode()
     head = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
             "\r\nConnection: close\r\nRetry-After: 1\r\n\r\n").encode()
-    try:
+    with contextlib.suppress(OSError):
         connection.settimeout(1.0)
         connection.sendall(head + body)
-    except OSError:
-        pass
 
 
 def host_allowed(host: str, port: int) -> bool:
