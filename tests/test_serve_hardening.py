@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from svcdoctor.testing import apiserver
-from svcdoctor.testing.apiserver import SnapshotAPIServer
+from svcdoctor.serve import apiserver
+from svcdoctor.serve.apiserver import SnapshotAPIServer
 from tests.conftest import ROOT, SCENARIOS, run_cli
 
 SNAPSHOT = SCENARIOS / "readiness-probe-failing" / "snapshot.yaml"
