@@ -52,12 +52,18 @@ def test_a_foreign_host_header_is_refused() -> None:
             assert status == 421 and b"MisdirectedRequest" in body, host
 
 
+def serve_process(*args: str) -> subprocess.Popen[str]:
+    """``svcdoctor snapshot serve`` as a user starts it: Ctrl-C (SIGINT) stops it, even when the tests
+    run in a background job, whose children inherit an ignored SIGINT."""
+    return subprocess.Popen([sys.executable, "-m", "svcdoctor", "snapshot", "serve", str(SNAPSHOT), "--port", "0",
+                             *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
 def test_snapshot_serve_requires_its_per_run_token(tmp_path: Path) -> None:
     config = tmp_path / "kubeconfig"
-    process = subprocess.Popen([sys.executable, "-m", "svcdoctor", "snapshot", "serve", str(SNAPSHOT), "--port", "0",
-                                "--write-kubeconfig", str(config), "-n", "shop"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    process = serve_process("--write-kubeconfig", str(config), "-n", "shop")
     try:
         deadline = time.monotonic() + 30
         while not config.exists() and time.monotonic() < deadline:
@@ -78,9 +84,7 @@ def test_snapshot_serve_requires_its_per_run_token(tmp_path: Path) -> None:
         process.communicate(timeout=60)
     assert time.monotonic() - stopped < 8  # open keep-alive connections do not hold the exit for their timeout
     second = tmp_path / "second"
-    other = subprocess.Popen([sys.executable, "-m", "svcdoctor", "snapshot", "serve", str(SNAPSHOT), "--port", "0",
-                              "--write-kubeconfig", str(second)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    other = serve_process("--write-kubeconfig", str(second))
     try:
         deadline = time.monotonic() + 30
         while not second.exists() and time.monotonic() < deadline:
