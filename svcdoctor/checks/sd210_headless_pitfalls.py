@@ -191,4 +191,5 @@ CHECK = Check(
     run=run,
     needs=("services",),
     impact="degraded",
+    confidence="likely",
 )
