@@ -28,6 +28,7 @@ from svcdoctor.cli.dns import dns_records
 from svcdoctor.cli.reach import reach
 from svcdoctor.cli.record import record
 from svcdoctor.cli.snapshot import snapshot_app
+from svcdoctor.cli.watch import watch
 from svcdoctor.errors import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, SvcdoctorError, internal_error_message
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ app.command()(demo)
 app.command("reach")(reach)
 app.command()(record)
 app.command("dns")(dns_records)
+app.command()(watch)
 app.add_typer(collect_app, name="collect")
 app.add_typer(snapshot_app, name="snapshot")
 
