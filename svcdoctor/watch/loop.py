@@ -24,7 +24,7 @@ from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, Options
 from svcdoctor.kinds import BY_KIND, Resource
 from svcdoctor.report import Report
-from svcdoctor.snapshot import Snapshot, Unavailable
+from svcdoctor.snapshot import Recorded, Snapshot, SnapshotInfo, Unavailable
 from svcdoctor.watch.affected import SYSTEM_NAMESPACE, ObjectChange, ServiceKey, affected_services
 from svcdoctor.watch.follow import Change, Follower, key_of
 from svcdoctor.watch.metrics import WatchMetrics
@@ -72,9 +72,12 @@ class WatchState:
         self.log = log if log is not None else sys.stderr
         self.objects: dict[tuple[str, str, str], Obj] = {}
         self.refused: dict[tuple[str, str], Unavailable] = {}
+        #: The kinds (and namespaces, "" for all) listed so far: the Snapshot says they were read.
+        self.listed: set[tuple[str, str]] = set()
         self.snapshot = Snapshot()
         self.reports: dict[ServiceKey, Report] = {}
         self.diagnosed = 0
+        self.built = False
 
     def _apply_change(self, change: Change, pairs: list[ObjectChange]) -> None:
         if change.type == "LISTED":
@@ -84,6 +87,7 @@ class WatchState:
                                                   f"forbidden: {change.refused}")
                 return
             self.refused.pop(scope, None)
+            self.listed.add((change.resource.kind, change.namespace))
             listed = {key_of(obj): obj for obj in change.listed}
             for key in [k for k in self.objects if k[0] == change.resource.kind
                         and (not change.namespace or k[1] == change.namespace) and k not in listed]:
@@ -114,8 +118,15 @@ class WatchState:
         for change in changes:
             self._apply_change(change, pairs)
         before = self.snapshot
-        self.snapshot = Snapshot(self.objects.values(), unavailable=self.refused.values(),
-                                 source_path="")
+        # A live read: ages are measured from when the batch arrived, as a live check measures them
+        # from its read; the kinds listed are recorded, so an empty one means "none exist".
+        info = SnapshotInfo(captured_at=datetime.now(UTC), recorded=tuple(
+            Recorded(kind, (namespace,) if namespace else ()) for kind, namespace in sorted(self.listed)))
+        if self.built:
+            self.snapshot = before.with_changes(pairs, info=info, unavailable=self.refused.values())
+        else:
+            self.snapshot = Snapshot(self.objects.values(), info=info, unavailable=self.refused.values())
+            self.built = True
         affected = None if full else affected_services(before, self.snapshot, pairs)
         if affected is None:
             affected = {(k8s.namespace(s), k8s.name(s)) for s in self.snapshot.services}
