@@ -16,6 +16,7 @@ SYSTEM_PACKAGES=(
   ipvsadm:ipvsadm
   chromium:chromium
   chromedriver:chromium-driver
+  promtool:prometheus
 )
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
