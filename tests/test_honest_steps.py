@@ -205,19 +205,3 @@ def test_pods_that_declare_no_ports_leave_step_2_partial(tmp_path: Path) -> None
     assert step2["status"] == "partial", step2
     assert "whether the Pods listen on port 8080" in step2["missing"][0]["what"]
     assert "svcdoctor check bare -n default --probe" in step2["missing"][0]["how"]
-
-
-def test_a_snapshot_without_pods_does_not_claim_the_selector_matches_none(tmp_path: Path) -> None:
-    # Main said "matches no Pod" (SD301 error, unreachable) of a healthy Service whose Pods were not recorded.
-    objects = [o for o in _objects("healthy-clusterip-deployment") if o.get("kind") not in ("Pod", "SnapshotInfo")]
-    args = ["check", "frontend", "-n", "shop", "-o", "json"]
-    report = run_cli(*args, "--snapshot", _write(tmp_path, objects)).json()
-    assert "SD301" not in [f["id"] for f in report["findings"]]
-    step3 = _steps(report)[3]
-    assert step3["status"] in ("partial", "skipped", "unknown"), step3
-    assert any("no Pod objects in the snapshot" in item["what"] and "SD301" in item["checks"]
-               for item in step3["missing"]), step3
-    # When the snapshot says Pods were listed, none there means none: the selector matches nothing.
-    info = {"apiVersion": EVIDENCE, "kind": "SnapshotInfo", "recorded": [{"kind": "Pod"}]}
-    report = run_cli(*args, "--snapshot", _write(tmp_path, [*objects, info], "listed.json")).json()
-    assert [f["id"] for f in report["findings"]][:1] == ["SD301"] and _steps(report)[3]["status"] == "fail"

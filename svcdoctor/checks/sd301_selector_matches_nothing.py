@@ -20,12 +20,6 @@ Why it matters:
     info finding means "could not verify before deploy", so step 3 is ``partial`` (not a pass) and
     names the command that checks it after deploy.
 
-    A recorded snapshot with no Pod objects at all, and no ``SnapshotInfo.recorded`` saying Pods were
-    listed, does not prove that the selector matches nothing: the Pods may not have been recorded. There
-    only a matching workload scaled to 0, or one whose controller reports why it creates no Pods (a
-    ReplicaFailure condition, FailedCreate events), is reported; otherwise step 3 is not a pass and
-    says "no Pod objects in the snapshot" and how to record them.
-
 How to fix:
     Make spec.selector equal labels that the Pod template carries (kubectl get pods --show-labels).
 
@@ -43,8 +37,8 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, CheckDoc, Context, unrecorded
-from svcdoctor.findings import Evidence, Finding, NotChecked, Severity, Skip
+from svcdoctor.checks.interface import Check, CheckDoc, Context
+from svcdoctor.findings import Evidence, Finding, Severity, Skip
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.selectors import from_service_selector
 from svcdoctor.similarity import edit_distance, typo_limit
@@ -255,13 +249,6 @@ def run(context: Context) -> Iterator[Finding]:
         if explained:
             yield from explained
             return
-    # Without Pods in a snapshot that does not say it listed them, "matches no Pod" is no fact: only a
-    # workload scaled to 0, or one whose controller reported why it creates none, still proves it.
-    pods_recorded = context.snapshot.static or context.snapshot.holds("Pod", namespace)
-    templates = [(workload, replicas) for workload, replicas in _matching_templates(context)
-                 if pods_recorded or replicas == 0 or _creation_failure(context, workload)]
-    if not pods_recorded and not templates:
-        raise NotChecked(*unrecorded(("Pod",)))
     evidence = [Evidence(context.service_ref, "spec.selector", selector, "matches no Pod in the namespace")]
     hints: list[str] = []
     fixes: list[str] = []
@@ -286,7 +273,7 @@ def run(context: Context) -> Iterator[Finding]:
                          "or run the Pods in " + namespace + ".")
             break
 
-    for workload, replicas in templates:
+    for workload, replicas in _matching_templates(context):
         if replicas == 0:
             hints.append(f"{k8s.ref(workload)} matches but is scaled to 0 replicas")
             evidence.append(Evidence(k8s.ref(workload), "spec.replicas", 0, "its Pods would match the selector"))

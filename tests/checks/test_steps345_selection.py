@@ -6,7 +6,7 @@ import pytest
 
 from svcdoctor.checks import sd301_selector_matches_nothing as sd301
 from svcdoctor.checks import sd302_selector_several_workloads as sd302
-from svcdoctor.findings import NotChecked, Severity, Skip
+from svcdoctor.findings import Severity, Skip
 from tests.checks.helpers import HTTP, PORTS, findings, new_cluster, ranked, report
 
 
@@ -139,25 +139,3 @@ def test_sd302_a_stray_hand_made_pod() -> None:
     [finding] = findings(sd302.CHECK, b, "prod", "web")
     assert "Pods without a controller" in finding.message
     assert ranked(report(b, "prod", "web"))[0] == "SD302"
-
-
-def test_sd301_without_any_pod_objects_keeps_only_what_the_workloads_prove() -> None:
-    # No Pod in the snapshot and no SnapshotInfo saying Pods were listed: "matches no Pod" is no fact,
-    # except for a workload scaled to 0 or one whose controller reports why it creates none.
-    b = new_cluster()
-    b.deployment("prod", "worker", {"app": "worker"}, [b.container("worker", "worker:1", HTTP)], replicas=0)
-    b.deployment("prod", "billing", {"app": "billing"}, [b.container("billing", "billing:1", HTTP)], replicas=2,
-                 states=[])
-    b.deployment("prod", "web", {"app": "web"}, [b.container("web", "nginx:1.27", HTTP)], replicas=2)
-    replica_set = next(o for o in b.objects if o["kind"] == "ReplicaSet" and o["metadata"]["name"].startswith("bill"))
-    replica_set["status"]["conditions"] = [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
-                                            "message": "exceeded quota: compute"}]
-    for name in ("worker", "billing", "web"):
-        b.service("prod", name, {"app": name}, PORTS)
-    b.objects[:] = [o for o in b.objects if o["kind"] != "Pod"]
-    [finding] = findings(sd301.CHECK, b, "prod", "worker")
-    assert "scaled to 0 replicas" in finding.message
-    [finding] = findings(sd301.CHECK, b, "prod", "billing")
-    assert "exceeded quota" in finding.message
-    with pytest.raises(NotChecked, match="no Pod objects in the snapshot"):
-        findings(sd301.CHECK, b, "prod", "web")
