@@ -50,6 +50,7 @@ from svcdoctor.checks import (
     sd803_rules_endpoints_mismatch,
     sd804_external_rules_missing,
     sd805_no_endpoints_reject,
+    sd806_cilium_service_map,
     sd901_pod_refuses,
     sd902_pod_drops,
     sd903_cluster_ip_fails,
@@ -110,6 +111,7 @@ CHECKS: tuple[Check, ...] = (
     sd803_rules_endpoints_mismatch.CHECK,
     sd804_external_rules_missing.CHECK,
     sd805_no_endpoints_reject.CHECK,
+    sd806_cilium_service_map.CHECK,
     # 9 Does traffic get through?
     sd901_pod_refuses.CHECK,
     sd902_pod_drops.CHECK,

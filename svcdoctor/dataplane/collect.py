@@ -52,6 +52,27 @@ def read_node_dump_files(paths: Iterable[str]) -> list[NodeDump]:
     return dumps
 
 
+def with_cilium_service_lists(dumps: Iterable[NodeDump], values: Iterable[str]) -> list[NodeDump]:
+    """The dumps of the nodes named in ``NODE=FILE`` values, each carrying FILE as its
+    ``ciliumServiceList`` (a node without a dump gets one holding just that text)."""
+    from dataclasses import replace
+
+    from svcdoctor.sources.files import read_text
+
+    by_node = {dump.node: dump for dump in dumps}
+    changed: dict[str, NodeDump] = {}
+    for value in values:
+        node, separator, path = value.partition("=")
+        if not separator or not node.strip() or not path.strip():
+            raise InputError(f"--cilium-service-list: {value!r} is not NODE=FILE (the node's name, then the file "
+                             "`cilium-dbg service list` was saved to)")
+        node = node.strip()
+        text = "".join(content for _, content in read_text(path.strip()))
+        dump = changed.get(node) or by_node.get(node) or NodeDump(node, "")
+        changed[node] = replace(dump, cilium_service_list=text)
+    return list(changed.values())
+
+
 def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), capture_output=True, text=True, timeout=60)
 
