@@ -183,4 +183,5 @@ CHECK = Check(
     run=run,
     needs=("services",),
     impact="degraded",
+    confidence="likely",
 )

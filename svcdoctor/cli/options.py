@@ -33,7 +33,8 @@ def snapshot_option(help: str = "A recorded snapshot: a file, a directory or '-'
 
 
 def manifests_option(
-    help: str = "Plain manifests (a file, a directory, or '-'): a static check before deploy.",
+    help: str = ("Plain manifests (a file, a directory, a kustomization — rendered with kubectl kustomize — "
+                 "or '-'): a static check before deploy."),
 ) -> Any:
     return typer.Option("--manifests", help=help)
 
@@ -132,6 +133,10 @@ WriteBaselineOption = Annotated[
     str | None, typer.Option("--write-baseline", help="Write the current findings as a baseline file.")
 ]
 ShowSuppressedOption = Annotated[bool, typer.Option("--show-suppressed", help="List suppressed findings too.")]
+AcceptUnknownOption = Annotated[
+    bool, typer.Option("--accept-unknown", help="Exit 0, not 4, when the verdict is unknown (a read was refused, "
+                                                "evidence could not be read).")
+]
 
 
 # -- values ---------------------------------------------------------------------------------------

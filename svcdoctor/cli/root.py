@@ -5,7 +5,8 @@ Report → renderers) knows nothing of it. Heavy modules (the ``kubernetes`` cli
 imported inside the commands that need them, so ``svcdoctor --help`` stays fast.
 
 Every error ends as one line on stderr and a documented exit code: 0 ok, 1 findings at or above
-``--fail-on``, 2 bad usage or bad input, 3 the cluster could not be read, 70 an internal error (a
+``--fail-on``, 2 bad usage or bad input, 3 the cluster could not be read, 4 the verdict is unknown
+(``--accept-unknown`` accepts it), 70 an internal error (a
 bug in svcdoctor; ``--debug`` prints its traceback).
 """
 

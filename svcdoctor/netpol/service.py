@@ -38,7 +38,12 @@ class Backend:
 
 
 def evaluator_of(context: Context) -> Evaluator:
-    """One Evaluator per Snapshot, shared by the step-6 checks of a run."""
+    """One Evaluator per Snapshot, shared by the step-6 checks of a run.
+
+    With no NetworkPolicy in the snapshot, the evaluation (everything allowed) stands only if none exist:
+    the check says so, and its step is ``partial``.
+    """
+    context.note_unrecorded("NetworkPolicy")
     return context.snapshot.memo("netpol-evaluator", Evaluator)
 
 
@@ -90,9 +95,7 @@ def client_endpoint(context: Context) -> Endpoint:
     if client is None:
         raise Unknown("no client")
     if client.kind == "pod":
-        if context.client_pod is None:
-            raise Unknown(f"the client Pod {client} is not in the snapshot")
-        return pod_endpoint(context.client_pod)
+        return pod_endpoint(context.require_client_pod() or {})
     if client.kind == "node":
         endpoint = node_endpoint(context.snapshot, client.name)
         if not endpoint.ips:
