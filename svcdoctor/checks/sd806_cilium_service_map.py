@@ -37,15 +37,15 @@ from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.dataplane import cilium
 from svcdoctor.dataplane.analysis import _service_addresses, usable_endpoints
-from svcdoctor.dataplane.checking import client_node, impact_for
+from svcdoctor.dataplane.checking import client_node, detect_replacement, impact_for
 from svcdoctor.endpoints import Endpoint, service_endpoints
-from svcdoctor.findings import Evidence, Finding, Skip, Unknown
+from svcdoctor.findings import Evidence, Finding, NotChecked, Skip, Unknown
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.snapshot import NodeDump
 
-NO_LIST = ("no Cilium service list: run `kubectl exec -n kube-system ds/cilium -c cilium-agent -- cilium-dbg service "
-           "list > svc.txt` (on the client's node: pick its cilium Pod with `kubectl get pods -n kube-system "
-           "-l k8s-app=cilium -o wide`) and pass `--cilium-service-list NODE=svc.txt` (docs/dataplane.md)")
+NO_LIST_HOW = ("run `kubectl exec -n kube-system CILIUM_POD -c cilium-agent -- cilium-dbg service list > svc.txt` "
+               "with the cilium Pod of the client's node (`kubectl get pods -n kube-system -l k8s-app=cilium -o "
+               "wide`) and pass `--cilium-service-list NODE=svc.txt` (docs/dataplane.md)")
 #: Backend states in which Cilium does not choose a backend for new connections.
 HELD_BACK = ("terminating", "terminating-not-serving", "quarantined", "maintenance")
 
@@ -64,7 +64,10 @@ class Problem:
 def _lists(context: Context) -> list[tuple[NodeDump, cilium.ServiceList]]:
     dumps = [dump for dump in context.snapshot.node_dumps if dump.cilium_service_list.strip()]
     if not dumps:
-        raise Skip(NO_LIST)
+        replacement = detect_replacement(context.snapshot)
+        if replacement.startswith("Cilium"):
+            raise NotChecked("no Cilium service list", NO_LIST_HOW)
+        raise Skip("no Cilium kube-proxy replacement in the snapshot: kube-proxy's rules are step 8's evidence")
     node = client_node(context)
     own = [dump for dump in dumps if dump.node == node]
     parsed: dict[str, cilium.ServiceList] = context.snapshot.memo("cilium-service-lists", lambda _: {})

@@ -105,9 +105,10 @@ class ServiceList:
         """The frontends for ``ip:port`` and ``protocol`` (a frontend printed without a protocol
         matches any); ``ip`` ``0.0.0.0`` or ``::`` frontends (every node address) match any IP."""
         protocol = protocol.upper()
-        candidates = [*self.by_address.get((ip, port), ()),
-                      *(frontend for wildcard in ("0.0.0.0", "::") for frontend in self.by_address.get((wildcard, port), ())
-                        if frontend.type in ("NodePort", "HostPort"))]
+        candidates = list(self.by_address.get((ip, port), ()))
+        for wildcard in ("0.0.0.0", "::"):
+            candidates += [frontend for frontend in self.by_address.get((wildcard, port), ())
+                           if frontend.type in ("NodePort", "HostPort")]
         return [frontend for frontend in candidates
                 if not frontend.address.protocol or frontend.address.protocol == protocol]
 
