@@ -27,7 +27,7 @@ from svcdoctor.cli.collect import collect_app
 from svcdoctor.cli.common import Session, error
 from svcdoctor.cli.dns import dns_records
 from svcdoctor.cli.reach import reach
-from svcdoctor.cli.record import record
+from svcdoctor.cli.record import record, redact
 from svcdoctor.cli.snapshot import snapshot_app
 from svcdoctor.errors import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, SvcdoctorError, internal_error_message
 
@@ -76,6 +76,7 @@ app.command("checks")(list_checks)
 app.command()(demo)
 app.command("reach")(reach)
 app.command()(record)
+app.command()(redact)
 app.command("dns")(dns_records)
 app.add_typer(collect_app, name="collect")
 app.add_typer(snapshot_app, name="snapshot")
