@@ -11,14 +11,11 @@ import pytest
 import yaml
 
 from svcdoctor.dataplane import cilium
-from svcdoctor.minimal import minimal
-from svcdoctor.sources.files import load_objects
 from svcdoctor.testing.ciliumlist import cilium_cluster, service_list
 from svcdoctor.testing.cluster import ClusterBuilder
 from tests.conftest import run_cli
 
 NODEDUMPS = Path(__file__).resolve().parent.parent.parent / "shared" / "realworld-dev" / "nodedumps"
-SCENARIOS = Path(__file__).resolve().parent.parent / "fixtures" / "scenarios"
 
 
 # -- the parser ---------------------------------------------------------------------------------
@@ -228,15 +225,3 @@ def test_bad_cilium_service_list_flag_is_one_line(value: str, tmp_path: Path) ->
     snapshot.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": objects}))
     result = run_cli("check", "api", "-n", "app", "--snapshot", str(snapshot), "--cilium-service-list", value)
     assert result.exit_code == 2 and "NODE=FILE" in result.stderr and "Traceback" not in result.stderr
-
-
-def test_minimal_recording_keeps_the_cilium_verdict(tmp_path: Path) -> None:
-    folder = SCENARIOS / "cilium-service-map-stale-backend"
-    args = [str(a) for a in yaml.safe_load((folder / "scenario.yaml").read_text())["args"]]
-    small = tmp_path / "minimal.yaml"
-    small.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List",
-                                     "items": minimal([dict(o) for o in load_objects(str(folder / "snapshot.yaml"))])}))
-    original = run_cli(*args, "--snapshot", str(folder / "snapshot.yaml"), "-o", "json").json()
-    after = run_cli(*args, "--snapshot", str(small), "-o", "json").json()
-    assert [f["id"] for f in after["findings"]] == [f["id"] for f in original["findings"]]
-    assert after["verdict"] == original["verdict"] == "degraded"

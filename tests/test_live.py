@@ -503,7 +503,7 @@ def _a_pod(kubeconfig: str) -> str:
 
 def test_rbac_grants_exactly_what_svcdoctor_reads(server: SnapshotAPIServer, kubeconfig: str) -> None:
     from svcdoctor.kinds import BY_PLURAL, READ_BY_SVCDOCTOR
-    from svcdoctor.sources.live import SYSTEM_CONFIG_MAPS
+    from svcdoctor.sources.live import FLANNEL_CONFIG_MAP, SYSTEM_CONFIG_MAPS
 
     documents = list(yaml.safe_load_all((ROOT / "deploy" / "rbac.yaml").read_text()))
     kinds = {d["kind"]: d for d in documents}
@@ -514,10 +514,11 @@ def test_rbac_grants_exactly_what_svcdoctor_reads(server: SnapshotAPIServer, kub
         assert kinds[binding]["subjects"] == [{"kind": "ServiceAccount", "name": "svcdoctor",
                                                "namespace": "svcdoctor"}]
     granted: set[tuple[str, str]] = set()
-    for rule in kinds["ClusterRole"]["rules"] + kinds["Role"]["rules"]:
+    named = {"ClusterRole": (FLANNEL_CONFIG_MAP[1],), "Role": SYSTEM_CONFIG_MAPS}
+    for kind, rule in [(role, rule) for role in ("ClusterRole", "Role") for rule in kinds[role]["rules"]]:
         assert set(rule["verbs"]) <= {"get", "list", "watch"}
         if "configmaps" in rule["resources"]:
-            assert tuple(rule["resourceNames"]) == SYSTEM_CONFIG_MAPS and rule["verbs"] == ["get"]
+            assert tuple(rule["resourceNames"]) == named[kind] and rule["verbs"] == ["get"]
         for resource in rule["resources"]:
             assert BY_PLURAL[resource].group in rule["apiGroups"]
             granted |= {(verb, resource) for verb in rule["verbs"]}

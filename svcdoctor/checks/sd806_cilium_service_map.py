@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.dataplane import cilium
-from svcdoctor.dataplane.analysis import _service_addresses, usable_endpoints
-from svcdoctor.dataplane.checking import client_node, detect_replacement, impact_for
+from svcdoctor.dataplane.analysis import _service_addresses, node_addresses, usable_endpoints
+from svcdoctor.dataplane.checking import client_node, detect_replacement, impact_for, pod_problem
 from svcdoctor.endpoints import Endpoint, service_endpoints
 from svcdoctor.findings import Evidence, Finding, NotChecked, Skip, Unknown
 from svcdoctor.k8s import Obj, ObjectRef
@@ -46,6 +46,8 @@ from svcdoctor.snapshot import NodeDump
 NO_LIST_HOW = ("run `kubectl exec -n kube-system CILIUM_POD -c cilium-agent -- cilium-dbg service list > svc.txt` "
                "with the cilium Pod of the client's node (`kubectl get pods -n kube-system -l k8s-app=cilium -o "
                "wide`) and pass `--cilium-service-list NODE=svc.txt` (docs/dataplane.md)")
+AGENT_NAMESPACE = "kube-system"
+AGENT_LABEL = ("k8s-app", "cilium")
 #: Backend states in which Cilium does not choose a backend for new connections.
 HELD_BACK = ("terminating", "terminating-not-serving", "quarantined", "maintenance")
 
@@ -79,8 +81,11 @@ def _lists(context: Context) -> list[tuple[NodeDump, cilium.ServiceList]]:
     return result
 
 
-def problems_for(service: Obj, endpoints: Sequence[Endpoint], service_list: cilium.ServiceList) -> list[Problem]:
-    """Every way into ``service`` that ``service_list`` gets wrong against its ``endpoints`` (pure)."""
+def problems_for(service: Obj, endpoints: Sequence[Endpoint], service_list: cilium.ServiceList,
+                 node_addresses: Sequence[str] = ()) -> list[Problem]:
+    """Every way into ``service`` that ``service_list`` gets wrong against its ``endpoints`` (pure);
+    ``node_addresses``: the node's own addresses, where a NodePort must have a frontend unless a
+    ``0.0.0.0`` / ``::`` one stands for them all."""
     spec = k8s.spec(service)
     service_type = k8s.service_type(service)
     local = {"clusterIP": spec.get("internalTrafficPolicy") == "Local",
@@ -110,6 +115,12 @@ def problems_for(service: Obj, endpoints: Sequence[Endpoint], service_list: cili
                 frontends = [frontend for frontend in service_list.by_port.get(destination, ())
                              if frontend.type == "NodePort"]
                 label = f"NodePort {destination}/{protocol}"
+                if frontends and not any(frontend.address.ip in ("0.0.0.0", "::") for frontend in frontends):
+                    served = {frontend.address.ip for frontend in frontends}
+                    unserved = [address for address in node_addresses if address not in served]
+                    if unserved:
+                        problems.append(Problem(label, f"has no frontend on the node address(es) "
+                                                       f"{', '.join(unserved)}", (), False))
             else:
                 frontends = service_list.at(ip, destination, protocol)
                 label = f"{kind} {cilium.Address(ip, destination, protocol)}"
@@ -164,8 +175,20 @@ def run(context: Context) -> Iterator[Finding]:
     if k8s.is_headless(service):
         raise Skip("a headless Service has no ClusterIP and so no frontend in Cilium's service map")
     lists = _lists(context)
+    agents = {str(k8s.spec(pod).get("nodeName") or ""): pod
+              for pod in context.snapshot.pods_with_label(AGENT_NAMESPACE, *AGENT_LABEL)}
+    if not agents:
+        # The map is the agent's; without its Pods the report cannot say whether the agent that
+        # printed it still runs there (a stuck or restarting agent is what leaves a map stale).
+        context.caveats.append(("no Cilium agent Pods in the snapshot",
+                                "record the kube-system Pods labelled k8s-app=cilium (svcdoctor record reads them)"))
     endpoints = service_endpoints(context.snapshot, context.target.namespace, context.target.name)
-    found = {dump.node: problems_for(service, endpoints, service_list) for dump, service_list in lists}
+    if not context.snapshot.holds("Node"):
+        context.caveats.append(("no Node objects in the snapshot", "record the Nodes: NodePort frontends on each "
+                                "node's own addresses, and whether the node of a list still exists, are not checked"))
+    found = {dump.node: problems_for(service, endpoints, service_list,
+                                     node_addresses(context.snapshot.node(dump.node)))
+             for dump, service_list in lists}
     broken = [node for node, problems in found.items() if any(problem.blocking for problem in problems)]
     all_nodes = list(found)
     for dump, service_list in lists:
@@ -186,6 +209,11 @@ def run(context: Context) -> Iterator[Finding]:
                                      f"{len(service_list.problems)} line(s) of the list could not be read"))
         message = (f"On node {node}, Cilium's service map (kube-proxy replacement) disagrees with the Service's "
                    f"ready endpoints: " + "; ".join(f"{problem.label} {problem.what}" for problem in problems) + ".")
+        agent = agents.get(node)
+        trouble = pod_problem(agent) if agent is not None else ""
+        if agent is not None and trouble:
+            message += f" The Cilium agent there, {k8s.name(agent)}, is {trouble}."
+            evidence.append(Evidence(k8s.ref(agent), "status", trouble, "the Cilium agent on that node"))
         yield CHECK.finding(
             message, severity="error" if blocking else "warning", evidence=evidence,
             next=[f"kubectl exec -n kube-system ds/cilium -c cilium-agent -- cilium-dbg service list   "
