@@ -164,6 +164,8 @@ class SnapshotInfo:
     cluster_domain: str = ""
     #: The kinds (and namespaces) that were listed; None when the snapshot does not say.
     recorded: tuple[Recorded, ...] | None = None
+    #: Names in it are pseudonyms (``record --redact``, ``svcdoctor redact``).
+    redacted: bool = False
 
 
 @dataclass(frozen=True)
@@ -689,6 +691,7 @@ def read_evidence(obj: Obj) -> NodeDump | DNSAnswer | ProbeResult | SnapshotInfo
             unavailable=tuple(unavailable),
             cluster_domain=str(obj.get("clusterDomain") or ""),
             recorded=tuple(recorded) if recorded is not None else None,
+            redacted=obj.get("redacted") is True,
         )
     raise InputError(f"unknown {EVIDENCE_GROUP} kind {kind!r} (known: {', '.join(EVIDENCE_KINDS)})")
 
