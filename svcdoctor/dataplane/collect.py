@@ -135,14 +135,18 @@ def collect_node(*, node_name: str = "", chroot: str = "", files: Mapping[str, s
     name = node_name or os.environ.get("NODE_NAME", "") or socket.gethostname()
     dump = NodeDump(name, "", **{text.attribute: texts.get(text.key, "") for text in DUMP_TEXTS})
     dataplane = load(dump)
-    if not dataplane.rule_count:
+    from svcdoctor.dataplane import cilium
+
+    # A Cilium node's dump may hold only its service list (no kube-proxy runs there): that counts.
+    if not dataplane.rule_count and not cilium.parse(dump.cilium_service_list).frontends:
         # An empty dump would read as "no kube-proxy rules on this node": never written.
         commands = {text.key: " ".join(text.command) for text in DUMP_TEXTS}
         printed = ", ".join(f"{commands[field]} ({len(text.strip().splitlines())} lines)"
                             for field, text in texts.items()) or "nothing"
         if files:
             raise InputError(f"no rule could be read from the saved output ({printed}): is it what iptables-save, "
-                             "nft list ruleset or ipvsadm -Ln print?", ", ".join(files.values()))
+                             "nft list ruleset, ipvsadm -Ln or cilium-dbg service list print?",
+                             ", ".join(files.values()))
         raise NodeUnreadable(f"no rule could be read on this node ({printed}): run it on the node itself, or in a "
                              "host-network Pod with --chroot /host (docs/dataplane.md); nothing was written")
     mode = dataplane.mode
