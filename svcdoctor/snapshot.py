@@ -45,6 +45,19 @@ KIND_ATTRIBUTES: dict[str, str] = {
     "CronJob": "cron_jobs",
     "ReplicationController": "replication_controllers",
     "ConfigMap": "config_maps",
+    "AdminNetworkPolicy": "admin_network_policies",
+    "BaselineAdminNetworkPolicy": "baseline_admin_network_policies",
+    "ClusterNetworkPolicy": "cluster_network_policies",
+    "CiliumNetworkPolicy": "cilium_network_policies",
+    "CiliumClusterwideNetworkPolicy": "cilium_clusterwide_network_policies",
+    "GatewayClass": "gateway_classes",
+    "Gateway": "gateways",
+    "HTTPRoute": "http_routes",
+    "GRPCRoute": "grpc_routes",
+    "TLSRoute": "tls_routes",
+    "TCPRoute": "tcp_routes",
+    "UDPRoute": "udp_routes",
+    "ReferenceGrant": "reference_grants",
 }
 
 PROBE_RESULTS = ("open", "refused", "timeout", "unreachable")
@@ -179,6 +192,19 @@ class Snapshot:
     cron_jobs: Sequence[Obj]
     replication_controllers: Sequence[Obj]
     config_maps: Sequence[Obj]
+    admin_network_policies: Sequence[Obj]
+    baseline_admin_network_policies: Sequence[Obj]
+    cluster_network_policies: Sequence[Obj]
+    cilium_network_policies: Sequence[Obj]
+    cilium_clusterwide_network_policies: Sequence[Obj]
+    gateway_classes: Sequence[Obj]
+    gateways: Sequence[Obj]
+    http_routes: Sequence[Obj]
+    grpc_routes: Sequence[Obj]
+    tls_routes: Sequence[Obj]
+    tcp_routes: Sequence[Obj]
+    udp_routes: Sequence[Obj]
+    reference_grants: Sequence[Obj]
 
     def __init__(
         self,
