@@ -161,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--namespaces", type=int, default=100)
     parser.add_argument("--groups", type=int, default=100)
     args = parser.parse_args(argv)
-    from svcdoctor.checks.interface import Client, Options
+    from svcdoctor.checks.interface import Options
     from svcdoctor.engine import diagnose_service
+    from svcdoctor.findings import Client
 
     objects, generate_wall, _ = _timed(lambda: generate(args.namespaces))
     snapshot, build_wall, _ = _timed(lambda: build_snapshot(objects))
@@ -182,9 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"check app-1 -n {target_namespace} --from {client}: {check_wall:.3f} s wall, {check_cpu:.3f} s CPU "
           f"(target < {CHECK_TARGET} s); verdict {report.verdict}, findings: {findings}")
 
-    from svcdoctor.checks.interface import Context, Target
+    from svcdoctor.checks.interface import Context
     from svcdoctor.checks.registry import CHECKS
     from svcdoctor.engine import run_checks
+    from svcdoctor.findings import Target
 
     step6 = [c for c in CHECKS if c.step == 6]
     context = Context(build_snapshot(objects), Target(target_namespace, "app-1"), client, Options())

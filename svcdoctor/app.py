@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from svcdoctor.checks.interface import Client, Options
+from svcdoctor.checks.interface import Options
 from svcdoctor.errors import InputError
+from svcdoctor.findings import Client
 from svcdoctor.report import Report
 from svcdoctor.snapshot import Snapshot
 from svcdoctor.sources.interface import Request, Source

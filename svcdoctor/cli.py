@@ -5,19 +5,27 @@ knows nothing of it. Heavy modules (the ``kubernetes`` client, scapy) are import
 commands that need them, so ``svcdoctor --help`` stays fast.
 
 Every error ends as one line on stderr and a documented exit code: 0 ok, 1 findings at or above
-``--fail-on``, 2 bad usage or bad input, 3 the cluster could not be read.
+``--fail-on``, 2 bad usage or bad input, 3 the cluster could not be read, 70 an internal error (a
+bug in svcdoctor; ``--debug`` prints its traceback).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Any
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from svcdoctor import __version__
-from svcdoctor.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, InputError, SvcdoctorError
+from svcdoctor.errors import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, InputError, SvcdoctorError, internal_error_message
+
+if TYPE_CHECKING:
+    from svcdoctor.checks.interface import Check
+    from svcdoctor.report import Report
 
 app = typer.Typer(
     name="svcdoctor",
@@ -56,13 +64,46 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit(0)
 
 
+@dataclass
+class Session:
+    """One run's state shared by the root options and the commands (click's ``ctx.obj``)."""
+
+    #: ``--debug``: print the traceback of an internal error.
+    debug: bool = False
+    #: The checks to run; None: the registry. Tests hand in extra ones through :func:`run`.
+    checks: Sequence[Check] | None = None
+
+
 @app.callback()
 def _root(
+    click_context: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version.")
     ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", envvar="SVCDOCTOR_DEBUG", help="Print the traceback of an internal error.")
+    ] = False,
 ) -> None:
     """Why can't I reach my Service?"""
+    click_context.ensure_object(Session).debug = debug
+
+
+def _session(click_context: typer.Context) -> Session:
+    return click_context.ensure_object(Session)
+
+
+def _report_crashes(reports: Sequence[Report], session: Session) -> None:
+    """One line per crashed check (naming a Service it crashed on); with --debug, the first traceback."""
+    by_check: dict[str, list[tuple[Report, Any]]] = {}
+    for report in reports:
+        for crash in report.internal_errors:
+            by_check.setdefault(crash.check, []).append((report, crash))
+    for check_id, crashes in by_check.items():
+        report, crash = crashes[0]
+        more = f" (and {len(crashes) - 1} more Service{'s' if len(crashes) > 2 else ''})" if len(crashes) > 1 else ""
+        if session.debug:
+            sys.stderr.write(crash.traceback)
+        _error(internal_error_message(f"check {check_id} crashed on Service {report.target}{more}: {crash.error}"))
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -178,6 +219,7 @@ def _invocation(**flags: Any) -> Any:
 
 @app.command()
 def check(
+    click_context: typer.Context,
     name: Annotated[str, typer.Argument(help="The Service's name.")],
     namespace: NamespaceOption = None,
     snapshot: SnapshotOption = None,
@@ -207,10 +249,11 @@ def check(
     """Diagnose one Service: walk the debugging steps and rank what is wrong."""
     from svcdoctor import app as application
     from svcdoctor import k8s
-    from svcdoctor.checks.interface import Client
     from svcdoctor.config import configured
     from svcdoctor.engine import diagnose_service
+    from svcdoctor.findings import Client
     from svcdoctor.render import render
+    from svcdoctor.report import exit_code
     from svcdoctor.sources.interface import Request
 
     output, fail_on, ignore, cluster_domain, config = configured(output, fail_on, ignore, cluster_domain)
@@ -260,15 +303,18 @@ def check(
         where = _SOURCE_WORDS.get(source.kind, source.kind)
         raise InputError(f"--from-node: Node {client.name} is not in the {where}")
     loaded = application.gather_live_evidence(invocation, loaded, target_namespace, name, client)
-    report = diagnose_service(loaded, target_namespace, name, client=client,
+    session = _session(click_context)
+    report = diagnose_service(loaded, target_namespace, name, client=client, checks=session.checks,
                               options=application.options_for(invocation), source=source_description)
     report = application.finish([report], invocation, loaded)[0]
     _emit(render(report, output, _render_options(invocation, fail_on)))
-    return EXIT_FINDINGS if report.fails(fail_on) else EXIT_OK
+    _report_crashes([report], session)
+    return exit_code([report], fail_on)
 
 
 @app.command()
 def scan(
+    click_context: typer.Context,
     namespace: NamespaceOption = None,
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Every namespace.")] = False,
     snapshot: SnapshotOption = None,
@@ -291,6 +337,7 @@ def scan(
     from svcdoctor.config import configured
     from svcdoctor.engine import scan as scan_services
     from svcdoctor.render import render_scan
+    from svcdoctor.report import exit_code
     from svcdoctor.sources.interface import Request
 
     output, fail_on, ignore, cluster_domain, config = configured(output, fail_on, ignore, cluster_domain)
@@ -310,11 +357,13 @@ def scan(
     scan_namespace = "" if all_namespaces else application.resolve_namespace(invocation, source)
     request = Request(namespace=scan_namespace, all_namespaces=all_namespaces)
     loaded, source_description = application.load(invocation, request, source)
-    reports = scan_services(loaded, None if all_namespaces else [scan_namespace],
+    session = _session(click_context)
+    reports = scan_services(loaded, None if all_namespaces else [scan_namespace], checks=session.checks,
                             options=application.options_for(invocation), source=source_description)
     reports = application.finish(reports, invocation, loaded)
     _emit(render_scan(reports, output, _render_options(invocation, fail_on)))
-    return EXIT_FINDINGS if any(r.fails(fail_on) for r in reports) else EXIT_OK
+    _report_crashes(reports, session)
+    return exit_code(reports, fail_on)
 
 
 @app.command()
@@ -340,6 +389,7 @@ def list_checks(
 
 @app.command()
 def demo(
+    click_context: typer.Context,
     output: OutputOption = "text",
     fail_on: FailOnOption = "never",
 ) -> int:
@@ -347,7 +397,7 @@ def demo(
     from importlib.resources import files
 
     path = files("svcdoctor").joinpath("data/demo-snapshot.yaml")
-    return check(name="backend", namespace="shop", snapshot=str(path), manifests=None,
+    return check(click_context, name="backend", namespace="shop", snapshot=str(path), manifests=None,
                  from_pod="shop/frontend-ddcj28l7m-jsshd", from_ip=None, from_node=None, output=output,
                  fail_on=fail_on, cluster_domain=None, kubeconfig=None, context=None, request_timeout="10s",
                  verbose=False, node_dump=None, probe=False, probe_timeout=2.0, max_probes=64, dns_server=None,
@@ -371,14 +421,18 @@ live_cli.register(app)
 
 
 def main(argv: list[str] | None = None, prog_name: str = "svcdoctor") -> None:
-    """Run the CLI and exit with a documented code; never print a traceback."""
+    """Run the CLI and exit with a documented code; a traceback only with ``--debug``."""
     sys.exit(run(argv, prog_name))
 
 
-def run(argv: list[str] | None = None, prog_name: str = "svcdoctor") -> int:
-    """Run the CLI and return its exit code (for tests and ``main``)."""
+def run(argv: list[str] | None = None, prog_name: str = "svcdoctor", *, checks: Sequence[Check] | None = None) -> int:
+    """Run the CLI and return its exit code (for tests and ``main``).
+
+    ``checks`` replaces the registry's checks (tests add one that crashes, for instance).
+    """
     import importlib
 
+    session = Session(checks=checks)
     click_exceptions: Any
     try:  # typer >= 0.25 carries its own copy of click
         click_exceptions = importlib.import_module("typer._click.exceptions")
@@ -386,7 +440,7 @@ def run(argv: list[str] | None = None, prog_name: str = "svcdoctor") -> int:
         click_exceptions = importlib.import_module("click.exceptions")
 
     try:
-        result = app(args=argv, prog_name=prog_name, standalone_mode=False)
+        result = app(args=argv, prog_name=prog_name, standalone_mode=False, obj=session)
     except SvcdoctorError as error:
         _error(str(error))
         return error.exit_code
@@ -414,10 +468,10 @@ def run(argv: list[str] | None = None, prog_name: str = "svcdoctor") -> int:
         _error("input nested too deeply")
         return EXIT_USAGE
     except Exception as error:
-        if os.environ.get("SVCDOCTOR_DEBUG"):
-            raise
-        _error(f"internal error: {type(error).__name__}: {error} (set SVCDOCTOR_DEBUG=1 for a traceback)")
-        return EXIT_USAGE
+        if session.debug:
+            traceback.print_exc(file=sys.stderr)
+        _error(internal_error_message(f"{type(error).__name__}: {error}"))
+        return EXIT_INTERNAL
     return result if isinstance(result, int) else EXIT_OK
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from svcdoctor.checks.interface import STEPS
 from svcdoctor.checks.registry import CHECKS, get
 from svcdoctor.errors import InputError
+from svcdoctor.findings import STEPS
 
 
 def catalog(output: str = "text") -> str:

@@ -6,11 +6,12 @@ This module knows nothing of the CLI or of where the Snapshot came from.
 from __future__ import annotations
 
 import dataclasses
-import os
+import traceback
 from collections.abc import Iterable, Sequence
 
-from svcdoctor.checks.interface import STEPS, Check, Client, Context, Finding, Options, Severity, Skip, Target, Unknown
-from svcdoctor.report import CheckResult, Report, StepResult
+from svcdoctor.checks.interface import Check, Context, Options
+from svcdoctor.findings import STEPS, Client, Finding, Severity, Skip, Target, Unknown
+from svcdoctor.report import CheckCrash, CheckResult, Report, StepResult
 
 #: cause ID → the symptom IDs it explains (DESIGN.md's table, plus the chains it implies).
 #: A check may set ``caused_by`` itself; this table only fills in what is still None.
@@ -56,7 +57,11 @@ NODE_SCOPED_CAUSES = frozenset({"SD801"})
 
 
 def run_checks(context: Context, checks: Sequence[Check]) -> tuple[list[Finding], list[CheckResult]]:
-    """Run every check in step order; a check's own failure never breaks the report."""
+    """Run every check in step order.
+
+    A check that raises is recorded (``CheckResult.crash``) and the others still run: the report
+    says what the rest found, and ``Report.internal_errors`` keeps the run from passing a gate.
+    """
     findings: list[Finding] = []
     results: list[CheckResult] = []
     snapshot = context.snapshot
@@ -81,11 +86,10 @@ def run_checks(context: Context, checks: Sequence[Check]) -> tuple[list[Finding]
         except Unknown as unknown:
             results.append(CheckResult(check.id, check.step, "unknown", unknown.reason))
             continue
-        except Exception as error:  # a bug in one check must not take the whole report down
-            if os.environ.get("SVCDOCTOR_DEBUG"):
-                raise
+        except Exception as error:  # a bug in one check must not take the rest of the report down
+            crash = CheckCrash(check.id, f"{type(error).__name__}: {error}", traceback.format_exc())
             results.append(CheckResult(check.id, check.step, "unknown",
-                                       f"internal error in {check.id}: {type(error).__name__}: {error}"))
+                                       f"internal error in {crash.check}: {crash.error}", crash))
             continue
         findings.extend(produced)
         failing = [f for f in produced if f.severity is not Severity.INFO]
@@ -216,6 +220,7 @@ def diagnose(
         source=dict(source or {}),
         notes=tuple(notes),
         origins=origins,
+        internal_errors=tuple(result.crash for result in results if result.crash is not None),
     )
 
 

@@ -102,11 +102,9 @@ def record(
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        try:
-            with open(output, "w") as handle:
-                handle.write(text)
-        except OSError as error:
-            raise InputError(f"cannot write: {error.strerror or error}", output) from None
+        from svcdoctor.atomic import write_text
+
+        write_text(output, text)
         sys.stderr.write(f"svcdoctor: recorded {len(result.objects)} objects from {result.context or 'the cluster'}"
                          f" into {output}" + (f" ({len(result.unavailable)} reads forbidden)"
                                               if result.unavailable else "") + "\n")
@@ -127,7 +125,7 @@ def _node_dump_objects(paths: list[str]) -> list[dict[str, Any]]:
 def _probe_objects(snapshot: Any, namespace: str, name: str, client_pod: str, invocation: Any) -> list[dict[str, Any]]:
     """Send the probes and DNS questions of ``check --probe`` and return them as snapshot objects."""
     from svcdoctor import k8s
-    from svcdoctor.checks.interface import Client
+    from svcdoctor.findings import Client
     from svcdoctor.probe.evidence import evidence_objects
     from svcdoctor.probe.gather import gather
 
@@ -175,7 +173,11 @@ def serve(
         raise InputError(f"--port {port}: {error.strerror or error}") from None
     message = f"svcdoctor: serving {file} read-only at {server.url}"
     if write_kubeconfig:
-        server.write_kubeconfig(write_kubeconfig, namespace=namespace)
+        try:
+            server.write_kubeconfig(write_kubeconfig, namespace=namespace)
+        except InputError:
+            server.stop()
+            raise
         message += f"\n  kubectl --kubeconfig {write_kubeconfig} get pods -A"
     else:
         message += f"\n  kubectl --server {server.url} get pods -A"

@@ -15,6 +15,7 @@ from typing import Any
 
 from svcdoctor import k8s
 from svcdoctor.derived import memo
+from svcdoctor.findings import Skip
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.snapshot import Snapshot
 
@@ -95,10 +96,8 @@ def serving_ports(snapshot: Snapshot, pods: Iterable[Obj]) -> list[tuple[Obj, li
 def selected_serving_ports(context: Any) -> tuple[Obj, list[tuple[Obj, list[DeclaredPort]]]]:
     """The Service and its selected, serving Pods with their declared ports, for the port checks.
 
-    Raises :class:`~svcdoctor.checks.interface.Skip` when there are no Pods to compare with.
+    Raises :class:`~svcdoctor.findings.Skip` when there are no Pods to compare with.
     """
-    from svcdoctor.checks.interface import Skip
-
     service = context.require_service()
     serving = serving_ports(context.snapshot, context.require_selected_pods())
     if not serving:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from svcdoctor.checks.interface import STEPS, Finding, Severity, Target
+from svcdoctor.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK
+from svcdoctor.findings import STEPS, Finding, Severity, Target
 from svcdoctor.k8s import ObjectRef
 from svcdoctor.snapshot import Origin
 
@@ -14,6 +15,20 @@ SCHEMA = "svcdoctor/report/v1"
 VERDICTS = ("unreachable", "degraded", "unknown", "ok")
 #: A step's status: ``pass`` | ``fail`` (an error) | ``warn`` | ``unknown`` | ``skipped``.
 STEP_STATUSES = ("pass", "fail", "warn", "unknown", "skipped")
+
+
+@dataclass(frozen=True)
+class CheckCrash:
+    """A check that raised an unexpected exception: a bug in svcdoctor, not a property of the input."""
+
+    check: str
+    #: ``Type: message`` of the exception.
+    error: str
+    #: The formatted traceback (shown with ``--debug``, never in the report's JSON).
+    traceback: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"check": self.check, "error": self.error}
 
 
 @dataclass(frozen=True)
@@ -26,6 +41,8 @@ class CheckResult:
     status: str
     #: Why it was skipped or unknown ("" otherwise).
     reason: str = ""
+    #: Set when the check crashed (its status is then ``unknown``).
+    crash: CheckCrash | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,8 @@ class Report:
     notes: tuple[str, ...] = ()
     #: Where the objects the findings name were read from (file and lines), when known.
     origins: Mapping[ObjectRef, Origin] = field(default_factory=dict)
+    #: Checks that crashed on this Service: the report is incomplete and no gate may pass it.
+    internal_errors: tuple[CheckCrash, ...] = ()
 
     def origin_of(self, finding: Finding) -> tuple[str, int | None] | None:
         """The file and line a finding points at: its subject's field, else the object."""
@@ -96,6 +115,8 @@ class Report:
             result["suppressed"] = [self._finding_dict(finding) for finding in self.suppressed]
         if self.notes:
             result["notes"] = list(self.notes)
+        if self.internal_errors:
+            result["internalErrors"] = [crash.to_dict() for crash in self.internal_errors]
         return result
 
     def _finding_dict(self, finding: Finding) -> dict[str, Any]:
@@ -109,3 +130,10 @@ class Report:
 
 def step_title(step: int) -> str:
     return STEPS.get(step, f"Step {step}")
+
+
+def exit_code(reports: Sequence[Report], fail_on: str) -> int:
+    """The run's exit code: 70 when a check crashed (whatever ``fail_on``), else 1 or 0 by ``fail_on``."""
+    if any(report.internal_errors for report in reports):
+        return EXIT_INTERNAL
+    return EXIT_FINDINGS if any(report.fails(fail_on) for report in reports) else EXIT_OK

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Finding, Target
 from svcdoctor.errors import InputError
+from svcdoctor.findings import Finding, Target
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.report import Report
 from svcdoctor.snapshot import Snapshot

@@ -3,8 +3,8 @@ do not already pin down."""
 
 from __future__ import annotations
 
-from svcdoctor.checks.interface import Client
 from svcdoctor.engine import diagnose_service
+from svcdoctor.findings import Client
 from svcdoctor.probe.evidence import dns_answer_object
 from svcdoctor.snapshot import DNSAnswer, build_snapshot
 from svcdoctor.testing.cluster import ClusterBuilder

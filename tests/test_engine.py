@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from svcdoctor.checks.interface import Check, Context, Finding, Options, Severity, Skip, Target, Unknown
+from svcdoctor.checks.interface import Check, Context, Options
 from svcdoctor.engine import diagnose, link_causes, rank, verdict_of
+from svcdoctor.findings import Finding, Severity, Skip, Target, Unknown
 from svcdoctor.report import CheckResult
 from svcdoctor.snapshot import Snapshot, Unavailable
 from svcdoctor.testing.cluster import ClusterBuilder
@@ -79,6 +80,8 @@ def test_a_crashing_check_is_unknown_not_a_traceback() -> None:
     report = diagnose(context(), [make_check("SD203", 2, raises=KeyError("spec"))])
     assert report.verdict == "unknown"
     assert "internal error in SD203" in report.steps[0].reason
+    [crash] = report.internal_errors
+    assert crash.check == "SD203" and crash.error == "KeyError: 'spec'" and "Traceback" in crash.traceback
 
 
 def test_static_snapshot_skips_runtime_checks() -> None:

@@ -304,8 +304,9 @@ def test_from_names_a_workload_in_a_static_run(tmp_path: Path) -> None:
 
 
 def test_findings_about_a_stand_in_pod_point_into_the_template(tmp_path: Path) -> None:
-    from svcdoctor.checks.interface import Check, Context, Finding
+    from svcdoctor.checks.interface import Check, Context
     from svcdoctor.engine import diagnose_service
+    from svcdoctor.findings import Finding
     from svcdoctor.render import render
 
     path = _write(tmp_path, "app.yaml", SERVICE + "---\n" + DEPLOYMENT)

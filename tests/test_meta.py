@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from svcdoctor import docs
-from svcdoctor.checks.interface import STEPS, Check
+from svcdoctor.checks.interface import Check
 from svcdoctor.checks.registry import CHECKS
+from svcdoctor.findings import STEPS
 from tests.conftest import ROOT, SCENARIOS
 
 CHECKS_DOC = ROOT / "docs" / "checks.md"

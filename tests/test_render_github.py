@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from svcdoctor.checks.interface import Check, Finding, Severity, Target
+from svcdoctor.checks.interface import Check
+from svcdoctor.findings import Finding, Severity, Target
 from svcdoctor.k8s import ObjectRef
 from svcdoctor.render import FORMATS, render
 from svcdoctor.render.github import escape_data, escape_property

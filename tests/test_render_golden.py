@@ -20,9 +20,9 @@ import pytest
 import yaml
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Client, Evidence, Finding, Severity, Target
 from svcdoctor.checks.registry import CHECKS
 from svcdoctor.engine import diagnose_service, scan
+from svcdoctor.findings import Client, Evidence, Finding, Severity, Target
 from svcdoctor.render import FORMATS, RenderOptions, render, render_scan
 from svcdoctor.report import Report, StepResult
 from svcdoctor.sources.snapshot_file import SnapshotFileSource

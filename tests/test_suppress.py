@@ -114,8 +114,9 @@ def test_annotation_without_reason_is_reported_and_suppresses_nothing(tmp_path: 
 def test_annotation_on_the_subjects_workload(tmp_path: Path) -> None:
     # SD302-like findings name Pods; here a finding whose subject is the stand-in Pod is suppressed
     # through the Deployment's annotation (the owner of the subject).
-    from svcdoctor.checks.interface import Check, Context, Finding
+    from svcdoctor.checks.interface import Check, Context
     from svcdoctor.engine import diagnose_service
+    from svcdoctor.findings import Finding
     from svcdoctor.k8s import ObjectRef
     from svcdoctor.sources.manifests import ManifestsSource
     from svcdoctor.suppress import apply
@@ -253,7 +254,8 @@ def test_bad_config_is_an_input_error(tmp_path: Path, content: str, message: str
 
 
 def test_fingerprint_ignores_list_positions_when_the_finding_has_a_key() -> None:
-    from svcdoctor.checks.interface import Check, Target
+    from svcdoctor.checks.interface import Check
+    from svcdoctor.findings import Target
     from svcdoctor.k8s import ObjectRef
     from svcdoctor.suppress import fingerprint
 

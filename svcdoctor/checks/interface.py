@@ -4,155 +4,25 @@ A :class:`Check` is a small unit with a stable ID, the documented debugging step
 and a pure function of a :class:`Context` that yields :class:`Finding` objects. Checks never call
 the API: everything they read is in the Context's :class:`~svcdoctor.snapshot.Snapshot`.
 
-A check that cannot decide raises :class:`Skip` (the evidence was not asked for, e.g. no node
-dump or no client) or :class:`Unknown` (evidence that was needed is missing); the engine turns
-those into the step's status, and an ``unknown`` never lets the verdict be ``ok``.
+A check that cannot decide raises :class:`~svcdoctor.findings.Skip` (the evidence was not asked
+for, e.g. no node dump or no client) or :class:`~svcdoctor.findings.Unknown` (evidence that was
+needed is missing); the engine turns those into the step's status, and an ``unknown`` never lets
+the verdict be ``ok``. Findings and their parts live on the ground floor, :mod:`svcdoctor.findings`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
 from svcdoctor import k8s
 from svcdoctor.endpoints import Endpoint, service_endpoints
+from svcdoctor.findings import Client, Evidence, Finding, Severity, Skip, Target
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.selectors import Selector, from_service_selector
 from svcdoctor.snapshot import Snapshot
-
-STEPS: dict[int, str] = {
-    0: "Can svcdoctor read what it needs?",
-    1: "Does the Service exist?",
-    2: "Is it defined correctly?",
-    3: "Does the selector select the Pods?",
-    4: "Are the Pods running and ready?",
-    5: "Does it have Endpoints?",
-    6: "Does NetworkPolicy allow it?",
-    7: "Does it work by DNS name?",
-    8: "Is kube-proxy working?",
-    9: "Does traffic get through?",
-}
-
-
-class Severity(StrEnum):
-    """How bad a finding is. Ordered: error > warning > info."""
-
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        """0 for error, 1 for warning, 2 for info (sort ascending = worst first)."""
-        return {"error": 0, "warning": 1, "info": 2}[self.value]
-
-    def at_least(self, threshold: str) -> bool:
-        """Whether this severity is at or above ``threshold`` (error|warning|info|never)."""
-        if threshold == "never":
-            return False
-        return self.rank <= Severity(threshold).rank
-
-
-#: What a finding does to the verdict.
-IMPACTS = ("unreachable", "degraded", "unknown", "none")
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """One fact that proves a finding: an object, a field of it, and the value seen there."""
-
-    #: The object the fact is about (None for facts about no single object).
-    object: ObjectRef | None
-    #: Dotted field path inside the object, e.g. ``spec.ports[0].targetPort``.
-    field: str | None = None
-    #: The value seen (JSON-serialisable).
-    value: Any = None
-    #: A short note in plain words, when the value alone does not say it.
-    note: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        if self.object is not None:
-            result["object"] = str(self.object)
-            result["kind"] = self.object.kind
-            result["namespace"] = self.object.namespace
-            result["name"] = self.object.name
-        if self.field is not None:
-            result["field"] = self.field
-        if self.value is not None:
-            result["value"] = self.value
-        if self.note:
-            result["note"] = self.note
-        return result
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing found wrong (or worth knowing) about the Service."""
-
-    #: The check's stable ID, e.g. ``SD301``.
-    id: str
-    #: The check's readable name, e.g. ``selector-matches-no-pods``.
-    name: str
-    severity: Severity
-    #: The documented debugging step (1–9; 0 for "could not read").
-    step: int
-    title: str
-    #: What is wrong, in plain words.
-    message: str
-    evidence: tuple[Evidence, ...] = ()
-    #: Commands a person can paste to see it themselves.
-    next: tuple[str, ...] = ()
-    #: What to change.
-    fix: str = ""
-    #: The ID of the finding this one follows from, when it is a symptom.
-    caused_by: str | None = None
-    #: The object the finding is about (anchors SARIF results and fingerprints).
-    subject: ObjectRef | None = None
-    #: The field of ``subject`` to point at, e.g. ``spec.selector``.
-    subject_field: str | None = None
-    #: ``unreachable`` | ``degraded`` | ``unknown`` | ``none``: what it does to the verdict.
-    impact: str = "none"
-    #: Distinguishes several findings of one check (a Pod's name, a port); part of the fingerprint.
-    key: str = ""
-    #: The node a finding is about, for node-scoped cause links ("" when none).
-    node: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """The finding as the ``svcdoctor/report/v1`` JSON contract has it."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "severity": self.severity.value,
-            "step": self.step,
-            "title": self.title,
-            "message": self.message,
-            "evidence": [item.to_dict() for item in self.evidence],
-            "next": list(self.next),
-            "fix": self.fix,
-            "caused_by": self.caused_by,
-            "impact": self.impact,
-            "object": str(self.subject) if self.subject else None,
-        }
-
-
-class Skip(Exception):
-    """Raised by a check that does not apply (no client given, no dump recorded, …)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class Unknown(Exception):
-    """Raised by a check whose needed evidence is missing: the verdict cannot be ``ok``."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -206,39 +76,6 @@ class Check:
             fix=fix if fix is not None else self.fix, caused_by=caused_by, subject=subject,
             subject_field=subject_field, impact=impact, key=key, node=node,
         )
-
-
-@dataclass(frozen=True)
-class Target:
-    """The Service being diagnosed."""
-
-    namespace: str
-    name: str
-
-    @property
-    def ref(self) -> ObjectRef:
-        return ObjectRef("Service", self.namespace, self.name)
-
-    def __str__(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-
-@dataclass(frozen=True)
-class Client:
-    """Who wants to reach the Service: a Pod, an address outside the cluster, or a node."""
-
-    #: ``pod`` | ``ip`` | ``node``.
-    kind: str
-    namespace: str = ""
-    name: str = ""
-    ip: str = ""
-
-    def __str__(self) -> str:
-        if self.kind == "pod":
-            return f"{self.namespace}/{self.name}"
-        if self.kind == "node":
-            return f"node/{self.name}"
-        return self.ip
 
 
 @dataclass(frozen=True)

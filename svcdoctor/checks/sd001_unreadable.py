@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding
+from svcdoctor.checks.interface import Check, Context
+from svcdoctor.findings import Evidence, Finding
 
 
 def run(context: Context) -> Iterator[Finding]:

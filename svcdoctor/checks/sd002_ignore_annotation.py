@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding
+from svcdoctor.checks.interface import Check, Context
+from svcdoctor.findings import Evidence, Finding
 from svcdoctor.k8s import ObjectRef
 
 

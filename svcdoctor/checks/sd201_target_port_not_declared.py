@@ -15,7 +15,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from svcdoctor import k8s, ports
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity
+from svcdoctor.checks.interface import Check, Context
+from svcdoctor.findings import Evidence, Finding, Severity
 from svcdoctor.k8s import Obj
 
 

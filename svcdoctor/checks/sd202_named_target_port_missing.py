@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s, ports
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity
+from svcdoctor.checks.interface import Check, Context
+from svcdoctor.findings import Evidence, Finding, Severity
 from svcdoctor.k8s import Obj
 from svcdoctor.similarity import closest
 

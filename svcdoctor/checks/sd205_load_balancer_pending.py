@@ -15,7 +15,8 @@ from collections.abc import Iterator, Mapping
 from datetime import timedelta
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip
+from svcdoctor.checks.interface import Check, Context
+from svcdoctor.findings import Evidence, Finding, Severity, Skip
 
 #: A fresh LoadBalancer normally gets its address within a few minutes.
 PROVISIONING_GRACE = timedelta(minutes=5)

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import derived, k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip, Unknown
+from svcdoctor.checks.interface import Check, Context
 from svcdoctor.endpoints import service_endpoints
+from svcdoctor.findings import Evidence, Finding, Severity, Skip, Unknown
 from svcdoctor.ports import names_list
 
 FIX = ("Run a ready backend Pod on every node whose Pods use the Service (a DaemonSet is what Local is meant for), "

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import derived, k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip, Unknown
+from svcdoctor.checks.interface import Check, Context
+from svcdoctor.findings import Evidence, Finding, Skip, Unknown
 from svcdoctor.similarity import closest
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"

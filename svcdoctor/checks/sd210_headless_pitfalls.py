@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import derived, k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip
+from svcdoctor.checks.interface import Check, Context
+from svcdoctor.findings import Evidence, Finding, Severity, Skip
 from svcdoctor.k8s import Obj
 
 

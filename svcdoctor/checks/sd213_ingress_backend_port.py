@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from svcdoctor import derived, k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip
+from svcdoctor.checks.interface import Check, Context
+from svcdoctor.findings import Evidence, Finding, Skip
 from svcdoctor.k8s import Obj
 from svcdoctor.ports import declared_ports
 from svcdoctor.similarity import closest

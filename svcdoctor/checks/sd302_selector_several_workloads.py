@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity
+from svcdoctor.checks.interface import Check, Context
+from svcdoctor.findings import Evidence, Finding, Severity
 from svcdoctor.k8s import Obj, ObjectRef
 
 BARE_PODS = ObjectRef("Pod", "", "(Pods without a controller)")

@@ -14,7 +14,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity
+from svcdoctor.checks.interface import Check, Context
+from svcdoctor.findings import Evidence, Finding, Severity
 from svcdoctor.k8s import Obj
 from svcdoctor.pod_health import EventSummary, age_text, any_ready, pod_events, probe_text, why_not_running
 

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding
+from svcdoctor.checks.interface import Check, Context
+from svcdoctor.findings import Evidence, Finding
 from svcdoctor.pod_health import duration_text
 
 

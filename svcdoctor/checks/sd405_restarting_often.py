@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity
+from svcdoctor.checks.interface import Check, Context
+from svcdoctor.findings import Evidence, Finding, Severity
 from svcdoctor.pod_health import last_termination, pod_events, termination_text
 
 RECENT = timedelta(hours=1)

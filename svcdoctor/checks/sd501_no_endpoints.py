@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip, Unknown
+from svcdoctor.checks.interface import Check, Context
 from svcdoctor.endpoints import has_endpoint_objects
+from svcdoctor.findings import Evidence, Finding, Skip, Unknown
 
 
 def run(context: Context) -> Iterator[Finding]:

@@ -16,8 +16,9 @@ from datetime import timedelta
 from typing import Any
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip, Unknown
+from svcdoctor.checks.interface import Check, Context
 from svcdoctor.endpoints import Endpoint, has_endpoint_objects
+from svcdoctor.findings import Evidence, Finding, Severity, Skip, Unknown
 from svcdoctor.k8s import Obj
 from svcdoctor.pod_health import age_text
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from svcdoctor.checks.interface import Check, Context, Finding
+from svcdoctor.checks.interface import Check, Context
+from svcdoctor.findings import Finding
 from svcdoctor.netpol.interface import INGRESS
 from svcdoctor.netpol.service import denial_findings
 

@@ -17,7 +17,8 @@ from typing import Any
 import yaml
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip, Unknown
+from svcdoctor.checks.interface import Check, Context
+from svcdoctor.findings import Evidence, Finding, Severity, Skip, Unknown
 from svcdoctor.k8s import ObjectRef
 from svcdoctor.netpol.evaluator import identity_labels, pod_endpoint
 from svcdoctor.netpol.interface import EGRESS, INGRESS, DirectionResult, Endpoint, Traffic

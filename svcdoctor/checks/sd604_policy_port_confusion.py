@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip
+from svcdoctor.checks.interface import Check, Context
+from svcdoctor.findings import Evidence, Finding, Severity, Skip
 from svcdoctor.netpol.service import backends, client_endpoint, evaluator_of, port_confusions
 
 

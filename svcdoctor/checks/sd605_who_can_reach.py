@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip
+from svcdoctor.checks.interface import Check, Context
+from svcdoctor.findings import Evidence, Finding, Severity, Skip
 from svcdoctor.netpol.evaluator import pod_endpoint
 from svcdoctor.netpol.interface import INGRESS
 from svcdoctor.netpol.model import CompiledPeer, CompiledPolicy, CompiledRule

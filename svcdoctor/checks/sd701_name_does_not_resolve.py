@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip
+from svcdoctor.checks.interface import Check, Context
 from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.evidence import answers_about, cnames, control_answers, failed
 from svcdoctor.dns.records import service_fqdn
+from svcdoctor.findings import Evidence, Finding, Skip
 from svcdoctor.probe.analysis import visibility
 
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip
+from svcdoctor.checks.interface import Check, Context
 from svcdoctor.checks.sd701_name_does_not_resolve import for_client
 from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.evidence import addresses, answers_about, cnames, failed, whose_address
 from svcdoctor.dns.records import absolute, expected_addresses, expected_records, records_named, service_fqdn
+from svcdoctor.findings import Evidence, Finding, Skip
 from svcdoctor.k8s import Obj
 
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip, Unknown
+from svcdoctor.checks.interface import Check, Context
 from svcdoctor.dns.cluster_dns import DNS_NAMESPACE, dns_pods, dns_services, has_dns_objects
 from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.evidence import control_answers, failed
 from svcdoctor.endpoints import service_endpoints
+from svcdoctor.findings import Evidence, Finding, Skip, Unknown
 from svcdoctor.probe.analysis import visibility
 
 NEXT = [

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip
+from svcdoctor.checks.interface import Check, Context
 from svcdoctor.dns.client import mentions, namespace_of_source
 from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.evidence import answers_about
+from svcdoctor.findings import Evidence, Finding, Skip
 
 
 def run(context: Context) -> Iterator[Finding]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Skip, Unknown
+from svcdoctor.checks.interface import Check, Context
 from svcdoctor.dataplane.checking import (
     client_node,
     detect_replacement,
@@ -22,6 +22,7 @@ from svcdoctor.dataplane.checking import (
     kube_proxy_pods,
     pod_problem,
 )
+from svcdoctor.findings import Evidence, Finding, Skip, Unknown
 from svcdoctor.k8s import Obj, ObjectRef
 
 

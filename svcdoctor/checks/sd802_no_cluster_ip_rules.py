@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding
+from svcdoctor.checks.interface import Check, Context
 from svcdoctor.dataplane.checking import impact_for, inspect_commands, node_paths, rule_evidence, unread_evidence
+from svcdoctor.findings import Evidence, Finding
 
 
 def run(context: Context) -> Iterator[Finding]:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding
+from svcdoctor.checks.interface import Check, Context
 from svcdoctor.dataplane.analysis import describe
 from svcdoctor.dataplane.checking import impact_for, inspect_commands, node_paths, rule_evidence, unread_evidence
 from svcdoctor.endpoints import service_endpoints
+from svcdoctor.findings import Evidence, Finding
 
 
 def run(context: Context) -> Iterator[Finding]:

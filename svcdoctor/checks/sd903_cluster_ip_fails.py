@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding
+from svcdoctor.checks.interface import Check, Context
+from svcdoctor.findings import Evidence, Finding
 from svcdoctor.probe.analysis import CLUSTER_IP, POD, node_of_source, probe_evidence, service_probes_or_skip
 
 

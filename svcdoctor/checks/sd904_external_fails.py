@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding
+from svcdoctor.checks.interface import Check, Context
 from svcdoctor.endpoints import service_endpoints
+from svcdoctor.findings import Evidence, Finding
 from svcdoctor.probe.analysis import LOAD_BALANCER, NODE_PORT, POD, probe_evidence, service_probes_or_skip
 
 

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Context, Evidence, Skip
+from svcdoctor.checks.interface import Context
 from svcdoctor.dataplane.analysis import PathResult, node_addresses, service_paths
 from svcdoctor.dataplane.node import NodeDataplane, load
 from svcdoctor.endpoints import service_endpoints
+from svcdoctor.findings import Evidence, Skip
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.snapshot import NodeDump, Snapshot
 

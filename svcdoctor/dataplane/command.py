@@ -35,8 +35,9 @@ def collect_node_command(
                                              ("nftRuleset", nft_ruleset), ("ipvsadm", ipvsadm)) if path}
     text = to_yaml(collect_node(node_name=node_name or "", chroot=chroot or "", files=files or None))
     if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        from svcdoctor.atomic import write_text
+
+        write_text(output, text)
     else:
         typer.echo(text, nl=False)
     return 0

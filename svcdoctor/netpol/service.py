@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context, Evidence, Finding, Severity, Skip, Unknown
+from svcdoctor.checks.interface import Check, Context
+from svcdoctor.findings import Evidence, Finding, Severity, Skip, Unknown
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.netpol.evaluator import Evaluator, ip_endpoint, node_endpoint, pod_endpoint
 from svcdoctor.netpol.interface import EGRESS, INGRESS, DirectionResult, Endpoint, Traffic

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from svcdoctor import k8s
+from svcdoctor.findings import Skip
 from svcdoctor.snapshot import ProbeResult, Snapshot
 
 #: What a probe was aimed at (``ProbeResult.target``).
@@ -121,8 +122,6 @@ def node_of_source(snapshot: Snapshot, source: str) -> str:
 
 def service_probes_or_skip(snapshot: Snapshot, namespace: str, name: str) -> list[ProbeResult]:
     """The Service's probes; raises Skip when there are none or when the probes could not see the cluster."""
-    from svcdoctor.checks.interface import Skip
-
     if not snapshot.probe_results:
         raise Skip("no probes: run with --probe, or record ProbeResult objects in the snapshot")
     if visibility(snapshot).blind:

@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Client
 from svcdoctor.dns.client import ResolverConfig, mentions, resolver_for_pod, resolver_in_namespace
 from svcdoctor.dns.cluster_dns import dns_service_ips
 from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.records import cluster_ips, dns_endpoints, service_fqdn
 from svcdoctor.errors import InputError
+from svcdoctor.findings import Client
 from svcdoctor.probe.analysis import POD
 from svcdoctor.probe.plan import Plan, ProbeTarget, plan
 from svcdoctor.snapshot import DNSAnswer, ProbeResult, Snapshot

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from svcdoctor.checks.interface import Finding, Severity
+from svcdoctor.findings import Finding, Severity
 from svcdoctor.report import Report
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}

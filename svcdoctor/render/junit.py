@@ -11,7 +11,7 @@ import re
 import xml.etree.ElementTree as ElementTree
 from typing import Any
 
-from svcdoctor.checks.interface import Finding
+from svcdoctor.findings import Finding
 from svcdoctor.render.text import value_text
 from svcdoctor.report import Report, StepResult
 

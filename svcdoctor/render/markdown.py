@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from svcdoctor.checks.interface import Finding, Severity
+from svcdoctor.findings import Finding, Severity
 from svcdoctor.render.text import evidence_text
 from svcdoctor.report import Report
 

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from svcdoctor import __version__
-from svcdoctor.checks.interface import STEPS, Check, Finding, Severity
-from svcdoctor.report import Report
+from svcdoctor.checks.interface import Check
+from svcdoctor.findings import STEPS, Finding, Severity
+from svcdoctor.report import Report, exit_code
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 #: Where the generated check catalog is published; rules link to its anchors (``#sd301``).
@@ -149,9 +150,18 @@ def _result(report: Report, finding: Finding, rule_index: dict[str, int], suppre
     return result
 
 
-def _exit_code(reports: Sequence[Report], options: Any) -> int:
+def _invocation(reports: Sequence[Report], options: Any) -> dict[str, Any]:
+    """How the run went: its exit code, and each check that crashed (which fails the run)."""
     fail_on = str((getattr(options, "extra", None) or {}).get("fail_on", "error"))
-    return 1 if any(report.fails(fail_on) for report in reports) else 0
+    crashes = [(report, crash) for report in reports for crash in report.internal_errors]
+    invocation: dict[str, Any] = {"executionSuccessful": not crashes, "exitCode": exit_code(reports, fail_on)}
+    if crashes:
+        invocation["toolExecutionNotifications"] = [
+            {"level": "error", "descriptor": {"id": crash.check},
+             "message": {"text": f"internal error: check {crash.check} crashed on Service {report.target}: "
+                                 f"{crash.error}"}}
+            for report, crash in crashes]
+    return invocation
 
 
 def document(reports: Sequence[Report], options: Any, category: str) -> dict[str, Any]:
@@ -169,7 +179,7 @@ def document(reports: Sequence[Report], options: Any, category: str) -> dict[str
         "tool": {"driver": {"name": "svcdoctor", "version": __version__, "semanticVersion": __version__,
                             "informationUri": INFORMATION_URI, "rules": rules}},
         "automationDetails": {"id": category},
-        "invocations": [{"executionSuccessful": True, "exitCode": _exit_code(reports, options)}],
+        "invocations": [_invocation(reports, options)],
         "columnKind": "unicodeCodePoints",
         "results": results,
     }

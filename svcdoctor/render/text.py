@@ -22,7 +22,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from svcdoctor.checks.interface import Evidence, Finding, Severity
+from svcdoctor.findings import Evidence, Finding, Severity
 from svcdoctor.report import Report
 
 STEP_MARKS = {"pass": ("✔", "green"), "fail": ("✖", "bold red"), "warn": ("!", "bold yellow"),

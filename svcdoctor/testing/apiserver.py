@@ -200,8 +200,9 @@ class SnapshotAPIServer:
     def write_kubeconfig(self, path: str, **options: Any) -> str:
         import yaml
 
-        with open(path, "w") as handle:
-            yaml.safe_dump(self.kubeconfig(**options), handle)
+        from svcdoctor.atomic import write_text
+
+        write_text(path, yaml.safe_dump(self.kubeconfig(**options)))
         return path
 
     # -- answering --------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from svcdoctor.checks.interface import Check, Context, Finding, Options, Severity, Target
+from svcdoctor.checks.interface import Check, Context, Options
 from svcdoctor.engine import diagnose_service
+from svcdoctor.findings import Finding, Severity, Target
 from svcdoctor.report import Report
 from svcdoctor.snapshot import build_snapshot
 from svcdoctor.testing.cluster import ClusterBuilder

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from svcdoctor.checks.interface import Client, Finding, Options
+from svcdoctor.checks.interface import Options
 from svcdoctor.engine import diagnose_service
+from svcdoctor.findings import Client, Finding
 from svcdoctor.report import Report
 from svcdoctor.snapshot import DNSAnswer, Snapshot, build_snapshot
 from svcdoctor.testing.cluster import ClusterBuilder

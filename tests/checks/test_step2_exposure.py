@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from svcdoctor.checks.interface import Client, Options, Severity
+from svcdoctor.checks.interface import Options
+from svcdoctor.findings import Client, Severity
 from svcdoctor.testing.cluster import ClusterBuilder
 from tests.checks.step2 import HTTP, cluster, diagnose, evidence_values, found, only, snapshot, status
 

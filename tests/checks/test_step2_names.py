@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from svcdoctor.checks.interface import Severity
 from svcdoctor.checks.sd206_external_name_invalid import dns1123_subdomain_problem
+from svcdoctor.findings import Severity
 from svcdoctor.snapshot import DNSAnswer
 from svcdoctor.testing.cluster import ClusterBuilder
 from tests.checks.step2 import HTTP, cluster, diagnose, found, only, snapshot, status

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from svcdoctor.checks.interface import Check, Context, Finding, Severity
+from svcdoctor.checks.interface import Check, Context
 from svcdoctor.checks.registry import CHECKS
 from svcdoctor.engine import diagnose
+from svcdoctor.findings import Finding, Severity
 from tests.checks.step2 import HTTP, cluster, evidence_values, found, only, snapshot, status
 from tests.checks.step2 import diagnose as run_diagnosis
 
@@ -93,7 +94,7 @@ def test_sd201_explains_refusals_and_sd202_explains_endpointslice_ports() -> Non
     b.service("shop", "catalog", {"app": "catalog"}, [{"name": "http", "port": 80, "targetPort": 80}])
     b.service("shop", "named", {"app": "catalog"}, [{"name": "http", "port": 80, "targetPort": "web"}])
     snap = snapshot(b)
-    from svcdoctor.checks.interface import Target
+    from svcdoctor.findings import Target
 
     report = diagnose(Context(snap, Target("shop", "catalog")), (*CHECKS, _fake_probe_check("SD901", 9)))
     assert only(report, "SD901").caused_by == "SD201"

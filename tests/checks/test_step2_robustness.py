@@ -12,8 +12,9 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from svcdoctor.checks.interface import Context, Skip, Target, Unknown
+from svcdoctor.checks.interface import Context
 from svcdoctor.checks.registry import CHECKS
+from svcdoctor.findings import Skip, Target, Unknown
 from svcdoctor.snapshot import Snapshot
 
 STEP2 = [check for check in CHECKS if check.step == 2]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from svcdoctor.checks import sd503_endpoints_stale as sd503
 from svcdoctor.checks import sd504_endpoint_ports as sd504
-from svcdoctor.checks.interface import Severity
+from svcdoctor.findings import Severity
 from svcdoctor.testing.cluster import ClusterBuilder
 from tests.checks.helpers import HTTP, PORTS, findings, new_cluster, ranked, report
 

@@ -9,7 +9,8 @@ from svcdoctor.checks import sd402_readiness_failing as sd402
 from svcdoctor.checks import sd403_readiness_gates as sd403
 from svcdoctor.checks import sd404_pods_terminating as sd404
 from svcdoctor.checks import sd405_restarting_often as sd405
-from svcdoctor.checks.interface import Options, Severity, Skip
+from svcdoctor.checks.interface import Options
+from svcdoctor.findings import Severity, Skip
 from svcdoctor.pod_health import read_event
 from tests.checks.helpers import HTTP, PORTS, findings, new_cluster, ranked, report
 

@@ -6,7 +6,7 @@ import pytest
 
 from svcdoctor.checks import sd301_selector_matches_nothing as sd301
 from svcdoctor.checks import sd302_selector_several_workloads as sd302
-from svcdoctor.checks.interface import Severity, Skip
+from svcdoctor.findings import Severity, Skip
 from tests.checks.helpers import HTTP, PORTS, findings, new_cluster, ranked, report
 
 
