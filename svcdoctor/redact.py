@@ -310,6 +310,11 @@ def redact_objects(objects: Iterable[Obj], key: bytes | None = None, redactor: R
         "Pod": lambda o: _pod(o, walker), "NetworkPolicy": lambda o: _network_policy(o, walker),
         "Ingress": lambda o: _ingress(o, walker), "Event": lambda o: _event(o, walker),
         "ConfigMap": lambda o: _config_map(o, walker),
+        "AdminNetworkPolicy": lambda o: _admin_policy(o, walker),
+        "BaselineAdminNetworkPolicy": lambda o: _admin_policy(o, walker),
+        "ClusterNetworkPolicy": lambda o: _admin_policy(o, walker),
+        "CiliumNetworkPolicy": lambda o: _cilium_policy(o, walker),
+        "CiliumClusterwideNetworkPolicy": lambda o: _cilium_policy(o, walker),
     }
     for obj in sorted(objects, key=lambda o: order.get(str(o.get("kind")), 9)):
         kind = str(obj.get("kind") or "")
@@ -433,6 +438,80 @@ def _network_policy(obj: Obj, walker: _ObjectRedactor) -> None:
                     for key in ("podSelector", "namespaceSelector"):
                         if key in peer:
                             peer[key] = walker.r.label_selector(peer[key])
+
+
+def _admin_selectors(value: Any, walker: _ObjectRedactor) -> None:
+    """An admin policy's subject or peer: ``namespaces`` / ``nodes`` selectors, ``pods`` pairs."""
+    if not isinstance(value, dict):
+        return
+    for key in ("namespaces", "nodes"):
+        if key in value:
+            value[key] = walker.r.label_selector(value[key])
+    pods = value.get("pods")
+    if isinstance(pods, dict):
+        for key in ("namespaceSelector", "podSelector"):
+            if key in pods:
+                pods[key] = walker.r.label_selector(pods[key])
+
+
+def _admin_policy(obj: Obj, walker: _ObjectRedactor) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    _admin_selectors(spec.get("subject"), walker)
+    for direction, peers_key in (("ingress", "from"), ("egress", "to")):
+        for rule in spec.get(direction) or []:
+            if isinstance(rule, dict):
+                rule["name"] = walker.r.text(rule.get("name"))
+                for peer in rule.get(peers_key) or []:
+                    _admin_selectors(peer, walker)
+                if rule.get("domainNames"):
+                    rule["domainNames"] = ["redacted" for _ in rule["domainNames"]]
+
+
+def _cilium_selector(selector: Any, walker: _ObjectRedactor) -> Any:
+    """A Cilium endpoint selector: keys may carry ``k8s:``; the namespace key holds a namespace name."""
+    if not isinstance(selector, dict):
+        return selector
+
+    def value_of(key: str, value: Any) -> Any:
+        bare = key.split(":", 1)[1] if key.split(":", 1)[0] in ("k8s", "any") and ":" in key else key
+        if bare == "io.kubernetes.pod.namespace":
+            return walker.r.name(value, "ns")
+        return walker.r.label_value(bare, value)
+
+    result = dict(selector)
+    if isinstance(selector.get("matchLabels"), dict):
+        result["matchLabels"] = {k: value_of(str(k), v) for k, v in selector["matchLabels"].items()}
+    if isinstance(selector.get("matchExpressions"), list):
+        result["matchExpressions"] = [
+            {**e, "values": [value_of(str(e.get("key") or ""), v) for v in e.get("values") or []]}
+            if isinstance(e, dict) else e for e in selector["matchExpressions"]]
+    return result
+
+
+def _cilium_policy(obj: Obj, walker: _ObjectRedactor) -> None:
+    rules = [obj.get("spec"), *(obj.get("specs") or [])]
+    for rule in rules:
+        if not isinstance(rule, dict):
+            continue
+        rule.pop("description", None)
+        for key in ("endpointSelector", "nodeSelector"):
+            if key in rule:
+                rule[key] = _cilium_selector(rule[key], walker)
+        for section in ("ingress", "ingressDeny", "egress", "egressDeny"):
+            for entry in rule.get(section) or []:
+                if not isinstance(entry, dict):
+                    continue
+                for key in ("fromEndpoints", "toEndpoints", "fromRequires", "toRequires", "fromNodes", "toNodes"):
+                    if isinstance(entry.get(key), list):
+                        entry[key] = [_cilium_selector(item, walker) for item in entry[key]]
+                for port in entry.get("toPorts") or []:
+                    if isinstance(port, dict) and port.get("rules"):
+                        port["rules"] = {kind: "redacted" for kind in port["rules"]}
+                if entry.get("toFQDNs"):
+                    entry["toFQDNs"] = [{"matchName": "redacted"} for _ in entry["toFQDNs"]]
+    obj.pop("description", None)
 
 
 def _ingress(obj: Obj, walker: _ObjectRedactor) -> None:

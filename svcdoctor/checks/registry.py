@@ -40,6 +40,8 @@ from svcdoctor.checks import (
     sd603_dns_egress_denied,
     sd604_policy_port_confusion,
     sd605_who_can_reach,
+    sd606_admin_policy_denies,
+    sd607_cilium_policy_denies,
     sd701_name_does_not_resolve,
     sd702_wrong_answer,
     sd703_cluster_dns_unhealthy,
@@ -98,6 +100,8 @@ CHECKS: tuple[Check, ...] = (
     sd603_dns_egress_denied.CHECK,
     sd604_policy_port_confusion.CHECK,
     sd605_who_can_reach.CHECK,
+    sd606_admin_policy_denies.CHECK,
+    sd607_cilium_policy_denies.CHECK,
     # 7 Does it work by DNS name?
     sd701_name_does_not_resolve.CHECK,
     sd702_wrong_answer.CHECK,

@@ -18,6 +18,7 @@ from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.netpol.evaluator import Evaluator, ip_endpoint, node_endpoint, pod_endpoint
 from svcdoctor.netpol.interface import EGRESS, INGRESS, DirectionResult, Endpoint, Traffic
 from svcdoctor.netpol.model import CompiledPolicy, CompiledRule
+from svcdoctor.netpol.tiers import TIER_DEFAULT, TIER_NETWORK_POLICY, Decision, PolicyStack
 from svcdoctor.selectors import from_service_selector
 from svcdoctor.snapshot import Snapshot
 
@@ -48,6 +49,30 @@ def evaluator_of(context: Context) -> Evaluator:
 
 
 _EVALUATORS: dict[int, tuple[Snapshot, Evaluator]] = {}
+
+
+def stack_of(context: Context) -> PolicyStack:
+    """One PolicyStack per Snapshot, sharing SD601's NetworkPolicy evaluator."""
+    cache = _STACKS.get(id(context.snapshot))
+    if cache is None or cache[0] is not context.snapshot:
+        cache = (context.snapshot, PolicyStack(context.snapshot, evaluator_of(context)))
+        _STACKS.clear()
+        _STACKS[id(context.snapshot)] = cache
+    return cache[1]
+
+
+_STACKS: dict[int, tuple[Snapshot, PolicyStack]] = {}
+
+
+def cilium_engaged(decision: Decision) -> bool:
+    """Whether Cilium's policies take part in this direction's decision."""
+    cilium = decision.cilium
+    return cilium is not None and (cilium.enforced or cilium.denied_by is not None)
+
+
+def decided_by_network_policy_alone(decision: Decision) -> bool:
+    """The connections SD601/SD602 judge: no admin or baseline tier decided them, and Cilium takes no part."""
+    return decision.tier in (TIER_NETWORK_POLICY, TIER_DEFAULT) and not cilium_engaged(decision)
 
 
 def pod_port(pod: Obj, service_port: Mapping[str, Any]) -> int | None:
@@ -269,6 +294,12 @@ def denial_findings(check: Check, context: Context, direction: str) -> Iterator[
             results = [evaluator.explain_direction(INGRESS, item.endpoint, client, item.traffic) for item in items]
         else:
             results = [evaluator.explain_direction(EGRESS, client, item.endpoint, item.traffic) for item in items]
+        stack = stack_of(context)
+        decisions = [stack.decide(INGRESS, item.endpoint, client, item.traffic) if direction == INGRESS
+                     else stack.decide(EGRESS, client, item.endpoint, item.traffic) for item in items]
+        # Admin or baseline tiers, or Cilium's merged policies, decide some connections: SD606/SD607 say so.
+        results = [r for r, d in zip(results, decisions, strict=True) if decided_by_network_policy_alone(d)]
+        items = [i for i, d in zip(items, decisions, strict=True) if decided_by_network_policy_alone(d)]
         denied = [r for r in results if not r.allowed]
         if not denied:
             continue

@@ -38,6 +38,7 @@ from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.snapshot import Origin, Snapshot, build_snapshot
 from svcdoctor.sources.files import MAX_EXPANDED_NODES, Document, iter_objects, read_text
 from svcdoctor.sources.interface import Request, Source
+from svcdoctor.sources.resources import RESOURCES
 
 try:
     _Loader: Any = yaml.CSafeLoader
@@ -59,7 +60,7 @@ CLUSTER_SCOPED = frozenset({
     "APIService", "CSIDriver", "CSINode", "RuntimeClass", "GatewayClass", "ClusterIssuer", "VolumeAttachment",
     "PodSecurityPolicy", "ComponentStatus", "CertificateSigningRequest", "FlowSchema",
     "PriorityLevelConfiguration",
-})
+} | {resource.kind for resource in RESOURCES if not resource.namespaced})
 
 #: Where each workload kind keeps its Pod template.
 TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {

@@ -186,3 +186,16 @@ def test_egress_default_deny() -> None:
     decision = stack.decide(EGRESS, pod_endpoint(snapshot.pod("shop", "client") or {}),
                             pod_endpoint(snapshot.pod("shop", "server") or {}), Traffic(8080))
     assert not decision.allowed and decision.cilium is not None and decision.cilium.enforced
+
+
+@pytest.mark.parametrize(("client", "verdict", "ranked"), [("xwing", "unreachable", "SD607"),
+                                                           ("tiefighter", "ok", None)])
+def test_starwars_manifests_as_published(client: str, verdict: str, ranked: str | None) -> None:
+    """The demo's own files, checked before they are applied (manifests mode reads the CRD)."""
+    from tests.conftest import run_cli
+
+    report = run_cli("check", "deathstar", "--manifests", str(STARWARS), "--from", f"default/{client}",
+                     "-o", "json").json()
+    assert report["verdict"] == verdict
+    errors = [f["id"] for f in report["findings"] if f["severity"] in ("error", "warning")]
+    assert errors == ([ranked] if ranked else [])
