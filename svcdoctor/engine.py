@@ -52,6 +52,10 @@ CAUSES: dict[str, frozenset[str]] = {
     "SD803": frozenset({"SD903"}),
 }
 
+#: Checks whose failure a client meets before the others of its step: a name is resolved before any
+#: connection is tried, so blocked DNS is what the user sees first, even when the connection would fail too.
+SEEN_FIRST = frozenset({"SD603"})
+
 #: Cause links that hold only when both findings are about the same node.
 NODE_SCOPED_CAUSES = frozenset({"SD801"})
 
@@ -144,7 +148,7 @@ def rank(findings: Sequence[Finding], order: dict[str, int]) -> list[Finding]:
     return sorted(
         findings,
         key=lambda f: (f.severity is Severity.INFO, depth(f), f.severity.rank, impact_rank.get(f.impact, 3), f.step,
-                       order.get(f.id, 0), f.key),
+                       f.id not in SEEN_FIRST, order.get(f.id, 0), f.key),
     )
 
 

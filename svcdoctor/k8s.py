@@ -87,6 +87,17 @@ def object_annotations(obj: Obj) -> Mapping[str, str]:
     return value if type(value) is dict or isinstance(value, Mapping) else {}
 
 
+#: Annotation on a stand-in Pod made from a manifest: the label keys its controller adds whose
+#: values exist only after deploy (``pod-template-hash``…), comma-separated.
+DEPLOY_TIME_LABELS = "svcdoctor.dev/deploy-time-labels"
+
+
+def deploy_time_labels(pod: Obj) -> frozenset[str]:
+    """The keys listed in a stand-in Pod's :data:`DEPLOY_TIME_LABELS` annotation (empty for real Pods)."""
+    value = object_annotations(pod).get(DEPLOY_TIME_LABELS)
+    return frozenset(key for key in str(value).split(",") if key) if value else frozenset()
+
+
 def spec(obj: Obj) -> Mapping[str, Any]:
     value = obj.get("spec")
     return value if type(value) is dict or isinstance(value, Mapping) else {}

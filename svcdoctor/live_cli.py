@@ -67,6 +67,7 @@ def record(
     """Record what svcdoctor reads from the cluster into a snapshot file (never Secrets)."""
     from svcdoctor.app import Invocation
     from svcdoctor.cli import _split_pod
+    from svcdoctor.minimal import minimal
     from svcdoctor.sources.interface import Request
     from svcdoctor.sources.live import LiveSource
 
@@ -89,7 +90,7 @@ def record(
         evidence += _probe_objects(result.snapshot(), target_namespace, name or "", client_pod,
                                    Invocation(probe=True, probe_timeout=probe_timeout, max_probes=max_probes,
                                               dns_server=dns_server))
-    objects: list[dict[str, Any]] = [result.info_object(), *result.objects, *evidence]
+    objects: list[dict[str, Any]] = minimal([result.info_object(), *result.objects, *evidence])
     if redact:
         from svcdoctor.redact import redact_objects
 

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from svcdoctor.errors import EXIT_FINDINGS, EXIT_OK, ClusterError, InputError
+from svcdoctor.terminal import visible
 
 
 def reach(
@@ -131,7 +132,7 @@ def reach(
     else:
         text = reach_matrix.render_text(result, f"NetworkPolicy reachability ({', '.join(namespaces)})")
     differences = reach_matrix.compare(result, expected) if expected is not None else []
-    sys.stdout.write(text)
+    sys.stdout.write(text if output == "json" else visible(text))
     if expected is not None:
         if differences:
             sys.stderr.write(f"svcdoctor reach: {len(differences)} cell(s) differ from {expect}:\n")

@@ -65,6 +65,13 @@ DNS_RCODES = ("NOERROR", "NXDOMAIN", "SERVFAIL", "TIMEOUT", "REFUSED")
 PROXY_MODES = ("iptables", "ipvs", "nftables")
 
 
+def is_custom_resource(obj: Obj) -> bool:
+    """Whether an object belongs to an API group outside Kubernetes' own (``*.k8s.io`` and the unqualified ones)."""
+    api_version = str(obj.get("apiVersion") or "")
+    group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+    return "." in group and not group.endswith(".k8s.io") and group != "svcdoctor.dev"
+
+
 @dataclass(frozen=True)
 class NodeDump:
     """What one node's data plane holds, as its own tools print it."""
@@ -220,12 +227,17 @@ class Snapshot:
         source_path: str = "",
     ) -> None:
         buckets: dict[str, list[Obj]] = {attribute: [] for attribute in KIND_ATTRIBUTES.values()}
+        custom: list[Obj] = []
         for obj in objects:
             attribute = KIND_ATTRIBUTES.get(str(obj.get("kind") or ""))
             if attribute is not None:
                 buckets[attribute].append(obj)
+            elif is_custom_resource(obj):
+                custom.append(obj)
         for attribute, items in buckets.items():
             setattr(self, attribute, tuple(items))
+        #: Objects of API groups Kubernetes does not define (an operator's Prometheus, a Kafka…).
+        self.custom_resources: tuple[Obj, ...] = tuple(custom)
         self.node_dumps: tuple[NodeDump, ...] = tuple(node_dumps)
         self.dns_answers: tuple[DNSAnswer, ...] = tuple(dns_answers)
         self.probe_results: tuple[ProbeResult, ...] = tuple(probe_results)
@@ -496,6 +508,7 @@ class Snapshot:
         result: list[Obj] = []
         for attribute in KIND_ATTRIBUTES.values():
             result.extend(getattr(self, attribute))
+        result.extend(self.custom_resources)
         return result
 
     def with_evidence(

@@ -29,9 +29,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -164,15 +162,10 @@ def baseline_document(entries: Sequence[tuple[Finding, Target]]) -> dict[str, An
 
 
 def write_baseline(path: str, entries: Sequence[tuple[Finding, Target]]) -> None:
-    text = json.dumps(baseline_document(entries), indent=2) + "\n"
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=".svcdoctor-baseline-", dir=directory)
-        with os.fdopen(handle, "w", encoding="utf-8") as output:
-            output.write(text)
-        os.replace(temporary, path)
-    except OSError as error:
-        raise InputError(f"cannot write the baseline: {error.strerror or error}", path) from None
+    from svcdoctor.atomic import write_text
+
+    # A baseline is committed next to the manifests: readable like them, written as atomically.
+    write_text(path, json.dumps(baseline_document(entries), indent=2) + "\n", mode=0o644)
 
 
 # -- applying ----------------------------------------------------------------------------------

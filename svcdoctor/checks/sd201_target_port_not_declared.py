@@ -3,9 +3,11 @@
 Detects: a Service port whose targetPort is a number (or unset, so it defaults to ``port``) that
 none of the container ports of some selected Pods carries. Why it matters: ``containerPort`` is
 informational — kube-proxy forwards to the number whether or not it is declared — so this is not
-proof of a fault. But when a Pod declares *other* ports and not this one, the Service most likely
-points at the wrong port and connections will be refused (SD901 follows from it): a warning.
-When a Pod declares no ports at all, nothing can be inferred beyond a note (as popeye's POP-1101).
+proof of a fault. A warning needs evidence that the port is wrong: a container that declares a
+single port, which its readiness probe also checks, while the Service targets another — that is
+where the application listens, and connections will be refused (SD901 follows from it); or a
+declared port that carries the Service port's own name under another number. A Pod
+that declares several other ports, or none at all, is only a note (as popeye's POP-1101).
 A number declared only under another protocol is SD203's business.
 """
 
@@ -31,6 +33,29 @@ def _suggestion(service_port: Mapping[str, Any], protocol: str, declared: Sequen
     if port.name:
         return f"set targetPort to {port.number}, or better to the port's name {port.name!r}"
     return f"set targetPort to {port.number}"
+
+
+def _probed_single_port(pod: Obj, protocol: str, port_name: str = "") -> ports.DeclaredPort | None:
+    """The port that shows where the application serves, if the Pod says so.
+
+    Either a container declares one port (of ``protocol``) and its readiness probe checks it, or a
+    declared port carries the Service port's own name: a Service sending elsewhere is most likely wrong.
+    """
+    declared = [p for p in ports.declared_ports(pod) if p.protocol == protocol]
+    if port_name:
+        named = [p for p in declared if p.name == port_name]
+        if named:
+            return named[0]
+    for container in k8s.containers(k8s.spec(pod)):
+        own = [p for p in declared if p.container == str(container.get("name") or "")]
+        if len(own) != 1:
+            continue
+        probe = k8s.as_map(container.get("readinessProbe"))
+        for handler in ("httpGet", "tcpSocket", "grpc"):
+            probed = k8s.as_map(probe.get(handler)).get("port")
+            if probed is not None and probed in (own[0].number, own[0].name, str(own[0].number)):
+                return own[0]
+    return None
 
 
 def run(context: Context) -> Iterator[Finding]:
@@ -66,7 +91,10 @@ def run(context: Context) -> Iterator[Finding]:
                              service_port.get("targetPort", target),
                              "defaulted to spec.ports[].port" if defaulted else "")]
         next_commands = [f"kubectl get service {name} -n {namespace} -o jsonpath='{{.spec.ports}}'"]
+        port_name = str(service_port.get("name") or "")
+        probed = {id(pod): _probed_single_port(pod, protocol, port_name) for pod in lacking_with_others}
         if lacking_with_others:
+            strong = any(probed[id(pod)] is not None for pod in lacking_with_others)
             groups = ports.group_pods(context.snapshot, lacking_with_others,
                                       key=lambda pod: tuple(p.label() for p in declared_by_pod[id(pod)]))
             parts = []
@@ -83,16 +111,32 @@ def run(context: Context) -> Iterator[Finding]:
                                  "# then connect to the printed local port")
             all_lack = len(lacking_with_others) + len(lacking_without_any) == len(pods)
             scope = "the selected Pods" if all_lack else "some selected Pods"
+            example = next((probed[id(pod)] for pod in lacking_with_others if probed[id(pod)] is not None), None)
+            if example is not None:
+                named = bool(port_name) and example.name == port_name
+                evidence.append(Evidence(
+                    k8s.ref(lacking_with_others[0]), example.field if named else "spec.containers[*].readinessProbe",
+                    example.name or example.number,
+                    "the container port of the Service port's name" if named
+                    else f"the readiness probe checks {example.label()}, the only declared port"))
+                suggestion = _suggestion(service_port, protocol, [example])
             message = (f"Service port {port_text} of {namespace}/{name} sends traffic to port {target_text}"
-                       f"{why_target}, but {scope} declare other ports: " + "; ".join(parts) + ". "
-                       "Declared ports are only informational, yet this usually means the Service points at the "
-                       "wrong port and connections to it will be refused.")
+                       f"{why_target}, but {scope} declare other ports: " + "; ".join(parts) + ". ")
+            if strong and example is not None:
+                message += ((f"The container port named {port_name!r} is {example.number}" if named else
+                             f"The readiness probe checks {example.label()}, the one port declared")
+                            + ": that is where the application listens, so connections to the Service will most "
+                              "likely be refused.")
+            else:
+                message += ("Declaring container ports is optional and the application may serve this one too; "
+                            "check that it does.")
             fix = (f"Point spec.ports[{index}].targetPort of Service {name} at the port the application listens "
                    "on" + (f": {suggestion}" if suggestion else "") + "; or, if the application really listens "
                    f"on {target}, declare containerPort {target} in the Pod template.")
-            yield CHECK.finding(message, severity=Severity.WARNING, evidence=evidence, next=next_commands,
-                                fix=fix, subject=context.service_ref, subject_field=ports.port_field(index),
-                                impact="unknown", key=str(service_port.get("name") or index))
+            yield CHECK.finding(message, severity=Severity.WARNING if strong else Severity.INFO, evidence=evidence,
+                                next=next_commands, fix=fix, subject=context.service_ref,
+                                subject_field=ports.port_field(index),
+                                impact="unknown" if strong else None, key=str(service_port.get("name") or index))
         else:
             groups = ports.group_pods(context.snapshot, lacking_without_any)
             evidence += [Evidence(k8s.ref(members[0]), "spec.containers[*].ports", None, "no ports declared")

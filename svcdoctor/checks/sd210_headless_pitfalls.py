@@ -7,22 +7,61 @@ that does not exist or is not headless; and a Service that *is* a StatefulSet's 
 but is not headless (or does not select its Pods). Why it matters: the stable per-Pod names
 ``<pod>.<serviceName>.<namespace>.svc`` that StatefulSet clients (databases, quorum members) rely
 on exist only when the governing Service exists, is headless and selects the Pods. The Service's
-own name may still work, so this degrades rather than breaks it.
+own name may still work, so this degrades rather than breaks it — and only when something uses the
+per-Pod names (a Pod's command, args, env or a ConfigMap of the namespace names ``web-0.nginx`` or
+``$(HOSTNAME).nginx``): otherwise a missing or non-headless governing Service is harmless, an info
+note. A wrong ``serviceName`` is reported at the StatefulSet's ``serviceName:`` line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 
 from svcdoctor import derived, k8s
 from svcdoctor.checks.interface import Check, Context
 from svcdoctor.findings import Evidence, Finding, Severity, Skip
 from svcdoctor.k8s import Obj
+from svcdoctor.snapshot import Snapshot
 
 
 def _template_labels(stateful_set: Obj) -> dict[str, str]:
     template = k8s.as_map(k8s.spec(stateful_set).get("template"))
     return {str(k): str(v) for k, v in k8s.labels(template).items()}
+
+
+def _namespace_text(snapshot: Snapshot) -> Mapping[str, str]:
+    """Per namespace, the text Pods are configured with: commands, args, env values, ConfigMap data."""
+    parts: dict[str, list[str]] = {}
+    for pod in snapshot.pods:
+        bucket = parts.setdefault(k8s.namespace(pod), [])
+        spec = k8s.spec(pod)
+        for container in [*k8s.containers(spec), *k8s.as_list(spec.get("initContainers"))]:
+            if not isinstance(container, Mapping):
+                continue
+            bucket.extend(str(item) for item in [*k8s.as_list(container.get("command")),
+                                                 *k8s.as_list(container.get("args"))])
+            bucket.extend(str(variable.get("value") or "") for variable in k8s.as_list(container.get("env"))
+                          if isinstance(variable, Mapping))
+    for config_map in snapshot.config_maps:
+        parts.setdefault(k8s.namespace(config_map), []).extend(
+            str(value) for value in k8s.as_map(config_map.get("data")).values())
+    return {namespace: "\n".join(texts) for namespace, texts in parts.items()}
+
+
+def _uses_pod_names(context: Context, set_name: str, governing: str) -> str:
+    """A per-Pod DNS name of the StatefulSet that some Pod's configuration uses ("" when none).
+
+    ``web-0.nginx``, or a name built from the Pod's own hostname (``$(HOSTNAME).nginx``,
+    ``${POD_NAME}.nginx``): without them, nothing depends on the governing Service.
+    """
+    text = derived.memo(context.snapshot, "sd210-text", _namespace_text).get(context.target.namespace, "")
+    if not governing or f".{governing}" not in text:
+        return ""
+    pattern = re.compile(r"(?:\b" + re.escape(set_name) + r"-\d+|\$\{?\(?[A-Za-z_]\w*\)?\}?)\."
+                         + re.escape(governing) + r"(?![\w-])")
+    match = pattern.search(text)
+    return match.group(0) if match else ""
 
 
 def run(context: Context) -> Iterator[Finding]:
@@ -54,14 +93,18 @@ def run(context: Context) -> Iterator[Finding]:
         example = f"{set_name}-0.{governing or name}.{namespace}.svc.{domain}"
         next_commands = [f"kubectl get statefulset {set_name} -n {namespace} -o jsonpath='{{.spec.serviceName}}'",
                          f"kubectl get services -n {namespace} -o wide"]
+        # Names through this Service count too: with a mistyped serviceName they are the ones meant.
+        used = _uses_pod_names(context, set_name, governing) or _uses_pod_names(context, set_name, name)
+        use_note = (f" {used!r} in the Pods' configuration uses them." if used else
+                    " Nothing in the input uses them, so this matters only to clients outside it.")
         if governing == name:
             if not headless:
                 yield CHECK.finding(
                     f"Service {namespace}/{name} is the governing Service of StatefulSet {set_name} "
                     f"(spec.serviceName), but it is not headless (clusterIP {k8s.cluster_ip(service) or 'set'}): "
                     f"the per-Pod DNS names such as {example} exist only for a headless Service, so they do not "
-                    "resolve. The Service's own name still works.",
-                    severity=Severity.WARNING,
+                    "resolve. The Service's own name still works." + use_note,
+                    severity=Severity.WARNING if used else Severity.INFO,
                     evidence=[Evidence(set_ref, "spec.serviceName", governing),
                               Evidence(context.service_ref, "spec.clusterIP", k8s.cluster_ip(service) or None,
                                        "must be None for a governing Service")],
@@ -102,15 +145,15 @@ def run(context: Context) -> Iterator[Finding]:
         yield CHECK.finding(
             f"Service {namespace}/{name} selects the Pods of StatefulSet {set_name}, whose governing Service "
             f"{governing!r} (spec.serviceName) {problem}: the Pods' stable DNS names such as {example} do not "
-            f"resolve.{hint}",
-            severity=Severity.WARNING,
+            f"resolve.{hint}{use_note}",
+            severity=Severity.WARNING if used else Severity.INFO,
             evidence=evidence,
             next=next_commands,
             fix=(f"Create a headless Service {governing} selecting the StatefulSet's Pods" if other is None else
                  f"Make {governing} headless (clusterIP: None)")
                 + f", or point the StatefulSet's serviceName at {name} (serviceName cannot be changed in place: "
                   "re-create the StatefulSet, e.g. with kubectl delete --cascade=orphan).",
-            subject=context.service_ref, subject_field="spec.selector", key=f"governing-{set_name}",
+            subject=set_ref, subject_field="spec.serviceName", key=f"governing-{set_name}",
         )
 
 

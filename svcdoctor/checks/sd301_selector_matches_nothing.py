@@ -5,6 +5,13 @@ endpoints controller then writes no endpoints, so every connection is refused or
 and the cause is almost always a near miss. The finding names those near misses: Pods that carry
 all selector labels but one (and how that one differs), label keys or values one typo away, Pods
 that would match in another namespace, and workloads whose template matches but that run no Pod.
+
+Before deploy (manifests), two kinds of Pods exist only once the input runs, and a selector on them
+is an info finding, not an error: a selector on a label whose value a controller generates
+(``pod-template-hash``, ``controller-revision-hash``, ``controller-uid``), when the template
+matches the rest; and Pods an operator will create from a custom resource in the input, when the
+resource's labels, the labels its spec asks for, or its name under its kind (``prometheus:
+<name>``) explain every label of the selector. Without such a resource it stays an error.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, Context
-from svcdoctor.findings import Evidence, Finding, Skip
+from svcdoctor.findings import Evidence, Finding, Severity, Skip
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.selectors import from_service_selector
 from svcdoctor.similarity import edit_distance, typo_limit
@@ -110,6 +117,99 @@ def _creation_failure(context: Context, workload: Obj) -> str:
     return str(failed[-1].get("message") or failed[-1].get("note") or "") if failed else ""
 
 
+def _deploy_time_matches(context: Context, selector: Mapping[str, str]) -> list[tuple[Obj, list[str]]]:
+    """Stand-in Pods that match every selector label but ones whose values their controller sets at deploy."""
+    result = []
+    for pod in context.snapshot.pods_in(context.target.namespace):
+        later = k8s.deploy_time_labels(pod)
+        if not later:
+            continue
+        labels = k8s.labels(pod)
+        missing = [key for key, value in selector.items() if str(labels.get(key, "\0")) != value]
+        if missing and all(key in later and key not in labels for key in missing):
+            result.append((pod, missing))
+    return result
+
+
+def _names_resource(resource: Obj, key: str, value: str) -> bool:
+    """Whether a selector label is one an operator would derive from ``resource``.
+
+    Operators label the Pods they create after the resource: with its own labels, with the labels
+    its spec asks for (``podMetadata.labels``, ``template.metadata.labels``…), or with its name under
+    its kind (``prometheus: <name>``) or under the recommended ``app.kubernetes.io/instance`` key.
+    """
+    if str(k8s.labels(resource).get(key, "\0")) == value:
+        return True
+    resource_name, kind = k8s.name(resource), str(resource.get("kind") or "").lower()
+    if value == resource_name and (key.rsplit("/", 1)[-1] in (kind, "instance", "name", "cluster")
+                                   or key.endswith(f"/{kind}") or key.startswith(f"{kind}.")):
+        return True
+    if value == kind and key.rsplit("/", 1)[-1] in ("name", "component"):
+        return True
+    return _spec_labels_have(k8s.spec(resource), key, value, 0)
+
+
+def _spec_labels_have(value: object, key: str, wanted: str, depth: int) -> bool:
+    """Whether a ``labels`` or ``matchLabels`` mapping somewhere in a spec holds ``key: wanted``."""
+    if depth > 8:
+        return False
+    if isinstance(value, Mapping):
+        for field_name, child in value.items():
+            if field_name in ("labels", "matchLabels", "podLabels") and isinstance(child, Mapping) \
+                    and str(child.get(key, "\0")) == wanted:
+                return True
+            if isinstance(child, (Mapping, list)) and _spec_labels_have(child, key, wanted, depth + 1):
+                return True
+    elif isinstance(value, list):
+        return any(_spec_labels_have(item, key, wanted, depth + 1) for item in value[:50])
+    return False
+
+
+def _creating_resources(context: Context, selector: Mapping[str, str]) -> list[Obj]:
+    """Custom resources of the Service's namespace whose operator would likely make Pods the selector picks."""
+    return [resource for resource in context.snapshot.custom_resources
+            if k8s.namespace(resource) == context.target.namespace
+            and all(_names_resource(resource, key, value) for key, value in selector.items())]
+
+
+def _static_explanations(context: Context, selector: Mapping[str, str]) -> Iterator[Finding]:
+    """Before deploy, Pods that will exist but are not in the files: an info finding instead of an error."""
+    namespace, name = context.target.namespace, context.target.name
+    selector_text = ",".join(f"{k}={v}" for k, v in selector.items())
+    later = _deploy_time_matches(context, selector)
+    if later:
+        pod, keys = later[0]
+        workload = context.snapshot.workload_of(pod) or k8s.ref(pod)
+        yield CHECK.finding(
+            f"The selector {selector_text} of Service {namespace}/{name} selects on {', '.join(keys)}, a label "
+            f"whose value the controller of {workload} sets only when it runs; its template matches the rest of "
+            "the selector. svcdoctor cannot judge that label before deploy.",
+            severity=Severity.INFO,
+            evidence=[Evidence(context.service_ref, "spec.selector", dict(selector), "compared before deploy"),
+                      Evidence(workload, "spec.template.metadata.labels", dict(k8s.labels(pod)),
+                               f"{', '.join(keys)} is added by its controller at deploy")],
+            next=[f"kubectl get pods -n {namespace} -l {selector_text} --show-labels"],
+            fix="Select on labels of the Pod template: values a controller generates change with every rollout.",
+            subject=context.service_ref, subject_field="spec.selector", key="deploy-time",
+        )
+        return
+    creators = _creating_resources(context, selector)
+    if creators:
+        names = ", ".join(f"{c.get('kind')} {namespace}/{k8s.name(c)} ({c.get('apiVersion')})" for c in creators[:3])
+        yield CHECK.finding(
+            f"No Pod template in the input matches the selector {selector_text} of Service {namespace}/{name}, "
+            f"but the custom resource {names} is labelled or named so that its operator will likely create the "
+            "Pods it selects. svcdoctor cannot see those Pods before deploy.",
+            severity=Severity.INFO,
+            evidence=[Evidence(context.service_ref, "spec.selector", dict(selector), "no Pod template matches"),
+                      *(Evidence(k8s.ref(c), "metadata.name", k8s.name(c), "its operator likely creates the Pods")
+                        for c in creators[:3])],
+            next=[f"kubectl get pods -n {namespace} -l {selector_text} --show-labels"],
+            fix="None needed if the operator labels its Pods this way; check after deploy with svcdoctor check.",
+            subject=context.service_ref, subject_field="spec.selector", key="operator",
+        )
+
+
 def run(context: Context) -> Iterator[Finding]:
     service = context.require_service()
     if k8s.service_type(service) == "ExternalName":
@@ -121,6 +221,11 @@ def run(context: Context) -> Iterator[Finding]:
     namespace, name = context.target.namespace, context.target.name
     selector = {str(k): str(v) for k, v in k8s.as_map(k8s.spec(service).get("selector")).items()}
     selector_text = ",".join(f"{k}={v}" for k, v in selector.items())
+    if context.snapshot.static:
+        explained = list(_static_explanations(context, selector))
+        if explained:
+            yield from explained
+            return
     evidence = [Evidence(context.service_ref, "spec.selector", selector, "matches no Pod in the namespace")]
     hints: list[str] = []
     fixes: list[str] = []

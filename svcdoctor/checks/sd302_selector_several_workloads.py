@@ -5,8 +5,11 @@ Deployments, a Deployment and a StatefulSet, a stray hand-made Pod). Why it matt
 spread across all of them, so a share of requests lands on a backend that speaks another
 protocol or serves another app — the classic result of a too-generic selector such as
 ``app: web`` shared by two teams. A Deployment's old and new ReplicaSets during a rollout are one
-workload, not two. Workloads running the same image (a canary, a blue/green pair) are reported
-as info only, since that is usually intended.
+workload, not two. Versions of one app are reported as info only, since that is usually intended:
+workloads running the same image (a canary, a blue/green pair), or whose labels differ only in a
+version label (``version: v1`` / ``v2``, ``track``, ``env``) — Istio's bookinfo ``reviews-v1/v2/v3``.
+Workloads with different ``app.kubernetes.io/name`` or ``app.kubernetes.io/instance`` values (two
+Helm releases of one chart) are distinct apps behind one selector: a warning, whatever their images.
 """
 
 from __future__ import annotations
@@ -47,6 +50,40 @@ def _repositories(pods: Sequence[Obj]) -> frozenset[str]:
                      for c in k8s.containers(k8s.spec(pod)))
 
 
+#: Labels that tell the versions of one app apart (``version: v2``, ``track: canary``): workloads whose
+#: labels differ only in these are one app's releases, the traffic-splitting pattern.
+VERSION_KEYS = frozenset({
+    "version", "app.kubernetes.io/version", "track", "variant", "canary", "env", "environment", "stage",
+    "color", "colour", "slot", "helm.sh/chart", "chart",
+})
+#: Labels that name an app or its release: differing values mean different apps (or Helm releases).
+IDENTITY_KEYS = ("app.kubernetes.io/name", "app.kubernetes.io/instance")
+
+
+def _labels(pod: Obj) -> dict[str, str]:
+    """A Pod's labels without the ones its controller generates (they differ between any two workloads)."""
+    generated = {"pod-template-hash", "controller-revision-hash", "pod-template-generation",
+                 "statefulset.kubernetes.io/pod-name", "apps.kubernetes.io/pod-index",
+                 "controller-uid", "batch.kubernetes.io/controller-uid", "job-name", "batch.kubernetes.io/job-name"}
+    return {str(k): str(v) for k, v in k8s.labels(pod).items() if k not in generated}
+
+
+def _relation(groups: Mapping[ObjectRef, Sequence[Obj]], shared_image: bool) -> tuple[str, str]:
+    """(``distinct`` | ``versions`` | ``same-image`` | ``unrelated``, the label that says so)."""
+    label_sets = [_labels(members[0]) for members in groups.values()]
+    for key in IDENTITY_KEYS:
+        values = {labels[key] for labels in label_sets if key in labels}
+        if len(values) > 1:
+            return "distinct", key
+    keys = set().union(*label_sets)
+    differing = sorted(key for key in keys if len({labels.get(key) for labels in label_sets}) > 1)
+    if differing and all(key in VERSION_KEYS for key in differing):
+        return "versions", differing[0]
+    if shared_image:
+        return "same-image", ""
+    return "unrelated", ""
+
+
 def run(context: Context) -> Iterator[Finding]:
     service = context.require_service()
     context.require_selected_pods()
@@ -71,7 +108,20 @@ def run(context: Context) -> Iterator[Finding]:
         evidence.append(Evidence(k8s.ref(members[0]), "metadata.labels", dict(k8s.labels(members[0])),
                                  f"{len(members)} Pod(s) of {workload}"))
     selector_text = ",".join(f"{k}={v}" for k, v in (k8s.spec(service).get("selector") or {}).items())
-    if related:
+    relation, label = _relation(groups, related)
+    if relation == "distinct":
+        values = sorted({_labels(members[0]).get(label, "(none)") for members in groups.values()})
+        message = (f"The selector {selector_text} of Service {namespace}/{name} matches the Pods of "
+                   f"{len(groups)} workloads of different {label} ({', '.join(values)}): distinct apps or releases "
+                   "share one Service, so requests are spread over all of them: " + "; ".join(parts) + ".")
+        severity = Severity.WARNING
+    elif relation == "versions":
+        values = sorted({_labels(members[0]).get(label, "(none)") for members in groups.values()})
+        message = (f"The selector {selector_text} of Service {namespace}/{name} spreads traffic over "
+                   f"{len(groups)} versions of one app ({label}: {', '.join(values)}): " + "; ".join(parts)
+                   + ". That is how canary releases and traffic splitting work; make sure it is meant.")
+        severity = Severity.INFO
+    elif relation == "same-image":
         message = (f"The selector {selector_text} of Service {namespace}/{name} spreads traffic over "
                    f"{len(groups)} workloads that run the same image ({', '.join(sorted(shared))}): "
                    + "; ".join(parts) + ". That is how canary and blue/green releases work; make sure it is meant.")

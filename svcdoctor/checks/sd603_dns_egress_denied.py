@@ -22,7 +22,7 @@ from svcdoctor.findings import Evidence, Finding, Severity, Skip, Unknown
 from svcdoctor.k8s import ObjectRef
 from svcdoctor.netpol.evaluator import identity_labels, pod_endpoint
 from svcdoctor.netpol.interface import EGRESS, INGRESS, DirectionResult, Endpoint, Traffic
-from svcdoctor.netpol.model import CompiledPolicy, CompiledRule
+from svcdoctor.netpol.model import CompiledPeer, CompiledPolicy, CompiledRule
 from svcdoctor.netpol.service import (
     DNS_NAMESPACE,
     DNS_POD_LABELS,
@@ -35,6 +35,7 @@ from svcdoctor.netpol.service import (
     policy_evidence,
 )
 from svcdoctor.selectors import EVERYTHING
+from svcdoctor.snapshot import Snapshot
 
 DEFAULT_DNS_PORTS: tuple[Mapping[str, Any], ...] = (
     {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
@@ -75,6 +76,44 @@ def _admits_any_pod_on_dns(rule: CompiledRule) -> bool:
     return every_pod and ports_ok
 
 
+def _peer_may_reach_dns(peer: CompiledPeer, policy_namespace: str, snapshot: Snapshot) -> str:
+    """Whether a peer admits the DNS Pods, known only by their namespace: ``yes`` | ``no`` | ``maybe``.
+
+    Namespaces are decidable without the Pods: a ``podSelector`` alone means the policy's own
+    namespace, and every namespace carries ``kubernetes.io/metadata.name``. The Pods' labels are
+    not known, so a podSelector is taken to admit them when it selects ``k8s-app=kube-dns`` (the
+    label kube-dns and CoreDNS Pods carry) and to be undecided otherwise; an ipBlock is undecided.
+    """
+    if peer.problem:
+        return "no"
+    if peer.cidr is not None:
+        return "maybe"
+    if peer.namespace_selector is None:
+        namespace = "yes" if policy_namespace == DNS_NAMESPACE else "no"
+    else:
+        labels = snapshot.namespace_labels(DNS_NAMESPACE)
+        if peer.namespace_selector.matches(labels):
+            namespace = "yes"
+        elif snapshot.get("Namespace", "", DNS_NAMESPACE) is not None or any(
+                r.key == "kubernetes.io/metadata.name" for r in peer.namespace_selector.requirements):
+            namespace = "no"  # its labels are known, or the selector names other namespaces
+        else:
+            namespace = "maybe"  # it may carry labels the input does not show
+    if namespace == "no":
+        return "no"
+    pods = peer.pod_selector is None or peer.pod_selector.is_everything or peer.pod_selector.matches(DNS_POD_LABELS)
+    return "yes" if namespace == "yes" and pods else "maybe"
+
+
+def _rule_may_reach_dns(rule: CompiledRule, policy_namespace: str, snapshot: Snapshot) -> str:
+    if not _may_admit_dns(rule):
+        return "no"
+    if rule.peers is None:
+        return "yes"
+    answers = {_peer_may_reach_dns(peer, policy_namespace, snapshot) for peer in rule.peers}
+    return "yes" if "yes" in answers else "maybe" if "maybe" in answers else "no"
+
+
 def _blind_finding(context: Context, endpoint: Endpoint, isolating: list[CompiledPolicy]) -> Finding:
     """DNS is denied for sure when no egress rule admits 53/UDP to anything, DNS Pods known or not."""
     names = ", ".join(p.ref.name for p in isolating)
@@ -82,16 +121,20 @@ def _blind_finding(context: Context, endpoint: Endpoint, isolating: list[Compile
     target = isolating[0].ref
     return CHECK.finding(
         f"Cluster DNS is blocked for {endpoint}: its egress is isolated by {names}, and no egress rule of "
-        f"{'it' if len(isolating) == 1 else 'them'} admits 53/UDP to any destination, so it cannot resolve any "
-        f"name (the {DNS_SERVICE} Pods are not in the snapshot, but no rule could admit them).",
+        f"{'it' if len(isolating) == 1 else 'them'} admits 53/UDP to a Pod in {DNS_NAMESPACE}, so it cannot resolve "
+        f"any name (the {DNS_SERVICE} Pods are not in the input, but no rule's ports and peers could admit them).",
         evidence=[Evidence(p.ref, "spec.egress", None,
-                           "; ".join(f"rule {r.index + 1}: ports " + ", ".join(e.describe() for e in r.ports or ())
+                           "; ".join(f"rule {r.index + 1}: "
+                                     + (", ".join(e.describe() for e in r.ports) if r.ports else "every port")
+                                     + " to " + (" or ".join(peer.describe(p.namespace) for peer in r.peers)
+                                                 if r.peers else "everything")
                                      for r in p.egress) or "no egress rules") for p in isolating],
         next=[f"kubectl describe networkpolicy {p.ref.name} -n {p.namespace}" for p in isolating],
         fix=(f"Allow DNS in the client's egress: append this rule to spec.egress of NetworkPolicy "
              f"{target.namespace}/{target.name}:\n# kubectl edit networkpolicy {target.name} -n {target.namespace}\n"
              f"{snippet}"),
         subject=target,
+        subject_field="spec.egress" if isolating[0].egress else "spec.podSelector",
         key="dns",
     )
 
@@ -118,7 +161,11 @@ def run(context: Context) -> Iterator[Finding]:
             return  # egress is open: DNS is not blocked by policy, whatever the DNS Pods are
         if any(_admits_any_pod_on_dns(rule) for policy in isolating for rule in policy.egress):
             return  # a rule admits 53/UDP to every Pod, wherever the DNS Pods are
-        if any(_may_admit_dns(rule) for policy in isolating for rule in policy.egress):
+        answers = {_rule_may_reach_dns(rule, policy.namespace, context.snapshot)
+                   for policy in isolating for rule in policy.egress}
+        if "yes" in answers:
+            return
+        if "maybe" in answers:
             raise Unknown(f"the client's egress is isolated, but the {DNS_SERVICE} Pods in {DNS_NAMESPACE} are not "
                           "in the snapshot, so svcdoctor cannot tell whether a rule's peers admit them")
         yield _blind_finding(context, endpoint, isolating)

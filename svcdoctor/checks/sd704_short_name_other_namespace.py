@@ -17,6 +17,7 @@ from svcdoctor.dns.client import mentions, namespace_of_source
 from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.evidence import answers_about
 from svcdoctor.findings import Evidence, Finding, Skip
+from svcdoctor.minimal import masked
 
 
 def run(context: Context) -> Iterator[Finding]:
@@ -37,7 +38,8 @@ def run(context: Context) -> Iterator[Finding]:
     subject = None
     if pod is not None and k8s.namespace(pod) != namespace:
         for field, value in mentions(pod, name):
-            evidence.append(Evidence(k8s.ref(pod), field, value, f"the short name {name!r}"))
+            # Masked as a recording masks it: the value may hold credentials around the host.
+            evidence.append(Evidence(k8s.ref(pod), field, masked(value, frozenset({name})), f"the short name {name!r}"))
             client_namespaces.append(k8s.namespace(pod))
             subject = k8s.ref(pod)
     if not evidence:

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from svcdoctor.dns.records import Record
+from svcdoctor.terminal import visible
 
 
 def _compare(records: list[Record], server: str, timeout: float) -> list[str]:
@@ -100,5 +101,5 @@ def dns_records(
             lines.append("; no records: a headless Service without ready endpoints, or an ExternalName without a name")
         for index, record in enumerate(records):
             lines.append(record.zone_line() + (f"   ; {verdicts[index]}" if verdicts else ""))
-        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.write(visible("\n".join(lines) + "\n"))
     return EXIT_FINDINGS if any(v != "ok" for v in verdicts) else EXIT_OK

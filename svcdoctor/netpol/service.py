@@ -329,9 +329,27 @@ def denial_findings(check: Check, context: Context, direction: str) -> Iterator[
             next=next_commands(first),
             fix=fix_text(first) or check.fix,
             caused_by=caused_by,
-            subject=first.policies[0].policy if first.policies else context.service_ref,
+            subject=_nearest_policy(first) or context.service_ref,
+            subject_field=_nearest_rule_field(first),
             key=label,
         )
+
+
+def _nearest_policy(result: DirectionResult) -> ObjectRef | None:
+    """The policy whose rule came nearest to admitting the connection (where a fix goes)."""
+    nearest = result.nearest
+    if nearest is not None:
+        return nearest[0].policy
+    return result.policies[0].policy if result.policies else None
+
+
+def _nearest_rule_field(result: DirectionResult) -> str | None:
+    """``spec.ingress[1]`` of the nearest rule; ``spec.podSelector`` of a policy that has none (it only isolates)."""
+    nearest = result.nearest
+    if nearest is None:
+        return None
+    _policy, rule = nearest
+    return f"spec.{result.direction}[{rule.index}]" if rule is not None else "spec.podSelector"
 
 
 def _cluster_ip_hint(context: Context, result: DirectionResult) -> str:

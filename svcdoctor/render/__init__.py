@@ -13,6 +13,7 @@ from typing import Any
 
 from svcdoctor.errors import InputError
 from svcdoctor.report import Report
+from svcdoctor.terminal import visible_everywhere
 
 FORMATS: dict[str, str] = {
     "text": "svcdoctor.render.text",
@@ -43,9 +44,20 @@ def _module(output: str) -> Any:
     return importlib.import_module(name)
 
 
+#: Formats a terminal shows as they are: every string in them is made visible first
+#: (:mod:`svcdoctor.terminal`); the others escape control characters by their own grammar.
+TERMINAL_FORMATS = frozenset({"text", "markdown", "github"})
+
+
 def render(report: Report, output: str, options: RenderOptions | None = None) -> str:
-    return str(_module(output).render(report, options or RenderOptions()))
+    module = _module(output)
+    if output in TERMINAL_FORMATS:
+        report = visible_everywhere(report)
+    return str(module.render(report, options or RenderOptions()))
 
 
 def render_scan(reports: Sequence[Report], output: str, options: RenderOptions | None = None) -> str:
-    return str(_module(output).render_scan(list(reports), options or RenderOptions()))
+    module = _module(output)
+    if output in TERMINAL_FORMATS:
+        reports = [visible_everywhere(report) for report in reports]
+    return str(module.render_scan(list(reports), options or RenderOptions()))

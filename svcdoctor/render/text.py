@@ -33,6 +33,11 @@ VERDICT_STYLES = {"unreachable": "bold red", "degraded": "bold yellow", "unknown
 VERDICT_WORDS = {"unreachable": "UNREACHABLE", "degraded": "DEGRADED", "unknown": "UNKNOWN", "ok": "OK"}
 #: Longest evidence value shown; the JSON report has it whole.
 MAX_VALUE = 160
+#: Longest message shown, and most evidence items and next commands per finding: the terminal
+#: report stays readable and its rendering time bounded however large the evidence (rich lays
+#: out each line it wraps; a Pod with a million ports must not take minutes). JSON has it all.
+MAX_MESSAGE = 2000
+MAX_ROWS = 40
 
 
 def _console(options: Any) -> tuple[Console, io.StringIO]:
@@ -53,6 +58,13 @@ def value_text(value: Any) -> str:
     return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
 
 
+def shortened(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` cut at ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters; -o json has them)"
+
+
 def evidence_text(item: Evidence) -> str:
     """``Object field = value — note`` for one evidence item."""
     text = " ".join(part for part in (str(item.object) if item.object else "", item.field or "") if part)
@@ -69,12 +81,14 @@ def _details(finding: Finding) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True, min_width=len("evidence"))
     grid.add_column(overflow="fold")
-    for index, item in enumerate(finding.evidence):
-        grid.add_row("evidence" if index == 0 else "", Text(evidence_text(item)))
-    for index, command in enumerate(finding.next):
-        grid.add_row("next" if index == 0 else "", Text(command, style="cyan"))
+    for index, item in enumerate(finding.evidence[:MAX_ROWS]):
+        grid.add_row("evidence" if index == 0 else "", Text(shortened(evidence_text(item))))
+    if len(finding.evidence) > MAX_ROWS:
+        grid.add_row("", Text(f"… {len(finding.evidence) - MAX_ROWS} more (-o json lists them)", style="dim"))
+    for index, command in enumerate(finding.next[:MAX_ROWS]):
+        grid.add_row("next" if index == 0 else "", Text(shortened(command), style="cyan"))
     if finding.fix:
-        grid.add_row("fix", Text(finding.fix, style="green"))
+        grid.add_row("fix", Text(shortened(finding.fix), style="green"))
     return grid
 
 
@@ -105,7 +119,7 @@ def _finding(finding: Finding, location: str = "") -> RenderableType:
     if finding.caused_by:
         head.append(f"  ← follows from {finding.caused_by}", style="dim")
     at = [Padding(Text(f"at {location}", style="dim"), (0, 0, 0, 2), expand=False)] if location else []
-    return Group(head, *at, Padding(Text(finding.message), (0, 0, 0, 2), expand=False),
+    return Group(head, *at, Padding(Text(shortened(finding.message)), (0, 0, 0, 2), expand=False),
                  Padding(_details(finding), (0, 0, 0, 2), expand=False))
 
 
@@ -129,16 +143,16 @@ def _verdict_box(report: Report) -> Panel:
     body: list[RenderableType] = []
     if root is not None and root.severity is not Severity.INFO:
         title.append(f" · root cause: {root.id} {root.title}", style="bold")
-        body.append(Text(root.message))
+        body.append(Text(shortened(root.message)))
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column(overflow="fold")
         if location_text(report, root):
             grid.add_row("at", location_text(report, root))
         if root.fix:
-            grid.add_row("fix", Text(root.fix, style="green"))
+            grid.add_row("fix", Text(shortened(root.fix), style="green"))
         if root.next:
-            grid.add_row("next", Text(root.next[0], style="cyan"))
+            grid.add_row("next", Text(shortened(root.next[0]), style="cyan"))
         body.append(grid)
         symptoms = [f for f in report.findings[1:] if f.severity is not Severity.INFO]
         if symptoms:

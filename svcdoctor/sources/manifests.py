@@ -10,7 +10,10 @@ the snapshot source (:mod:`svcdoctor.sources.files`); what this adds:
 - **Workloads stand in for their Pods.** A cluster would run Pods made from each workload's
   template; here one representative Pod is made from it (labels, namespace, containers, ports,
   probes), carrying the replica count. StatefulSets get their ordinal Pods (``web-0``…, capped),
-  with ``hostname`` and ``subdomain`` as the controller sets them. The made-up Pods are marked
+  with ``hostname`` and ``subdomain`` as the controller sets them. Each stand-in carries the labels
+  its controller adds with values known before deploy (:func:`controller_labels`); the keys whose
+  values only exist after deploy (``pod-template-hash``…) are listed in the
+  ``svcdoctor.dev/deploy-time-labels`` annotation, so a selector on them is not judged. The made-up Pods are marked
   with the ``svcdoctor.dev/template-of`` annotation and owned by their workload, so a report says
   which template they come from.
 - **Namespaces as kubectl apply sets them.** An object without ``metadata.namespace`` takes the
@@ -49,6 +52,8 @@ except AttributeError:  # PyYAML built without libyaml
 TEMPLATE_OF = "svcdoctor.dev/template-of"
 #: Annotation on a made-up Pod: how many Pods the workload would run.
 REPLICAS = "svcdoctor.dev/replicas"
+#: Annotation on a made-up Pod: the label keys its controller adds whose values exist only after deploy.
+DEPLOY_TIME_LABELS = k8s.DEPLOY_TIME_LABELS
 #: At most this many ordinal Pods are made for one StatefulSet.
 MAX_STATEFULSET_PODS = 16
 
@@ -505,14 +510,18 @@ def stand_in_pods(workload: Obj, present: set[tuple[str, str, str]]) -> list[tup
     if k8s.uid(workload):
         owner_reference["uid"] = k8s.uid(workload)
 
-    def pod(pod_name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    deploy_time = _deploy_time_labels(workload)
+    if deploy_time:
+        annotations[DEPLOY_TIME_LABELS] = ",".join(deploy_time)
+
+    def pod(pod_name: str, spec: dict[str, Any], ordinal: int | None = None) -> dict[str, Any]:
         return {
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {
                 "name": pod_name,
                 "namespace": namespace,
-                "labels": dict(k8s.as_map(template_meta.get("labels"))),
+                "labels": {**k8s.as_map(template_meta.get("labels")), **controller_labels(workload, ordinal)},
                 "annotations": dict(annotations),
                 "ownerReferences": [dict(owner_reference)],
             },
@@ -528,9 +537,54 @@ def stand_in_pods(workload: Obj, present: set[tuple[str, str, str]]) -> list[tup
             spec["hostname"] = f"{name}-{ordinal}"
             if service_name:
                 spec["subdomain"] = str(service_name)
-            pods.append((pod(f"{name}-{ordinal}", spec), prefix))
+            pods.append((pod(f"{name}-{ordinal}", spec, ordinal), prefix))
         return pods
     return [(pod(f"{name}-template", template_spec), prefix)]
+
+
+def controller_labels(workload: Obj, ordinal: int | None = None) -> dict[str, str]:
+    """The labels a workload's controller adds to each Pod, where their values are known before deploy.
+
+    From the controllers' code: the StatefulSet controller's ``updateIdentity`` sets
+    ``statefulset.kubernetes.io/pod-name`` to the Pod's name and ``apps.kubernetes.io/pod-index``
+    to its ordinal (Kubernetes 1.28+); the API server's Job strategy adds
+    ``batch.kubernetes.io/job-name`` and the legacy ``job-name`` to a Job's template unless
+    ``manualSelector`` is set. A CronJob's Jobs get generated names, so theirs are deploy-time values.
+    """
+    kind = str(workload.get("kind") or "")
+    name = k8s.name(workload)
+    if kind == "StatefulSet" and ordinal is not None:
+        return {"statefulset.kubernetes.io/pod-name": f"{name}-{ordinal}", "apps.kubernetes.io/pod-index": str(ordinal)}
+    if kind == "Job" and not k8s.spec(workload).get("manualSelector"):
+        return {"batch.kubernetes.io/job-name": name, "job-name": name}
+    return {}
+
+
+def _deploy_time_labels(workload: Obj) -> tuple[str, ...]:
+    """The label keys a workload's controllers add with values that exist only once it runs.
+
+    ``pod-template-hash`` (Deployment → ReplicaSet: a hash of the template), ``controller-revision-hash``
+    (StatefulSet, DaemonSet: the ControllerRevision's name), ``pod-template-generation`` (DaemonSet),
+    ``controller-uid`` (Job: the Job's UID, given by the API server) and, for a CronJob's Jobs,
+    their generated names; an Indexed Job's per-Pod completion index.
+    """
+    kind = str(workload.get("kind") or "")
+    job_spec = k8s.spec(workload) if kind == "Job" else k8s.as_map(
+        k8s.as_map(k8s.spec(workload).get("jobTemplate")).get("spec"))
+    if kind == "Deployment":
+        return ("pod-template-hash",)
+    if kind == "StatefulSet":
+        return ("controller-revision-hash",)
+    if kind == "DaemonSet":
+        return ("controller-revision-hash", "pod-template-generation")
+    if kind in ("Job", "CronJob"):
+        keys = ["batch.kubernetes.io/controller-uid", "controller-uid"]
+        if kind == "CronJob":
+            keys += ["batch.kubernetes.io/job-name", "job-name"]
+        if job_spec.get("completionMode") == "Indexed":
+            keys.append("batch.kubernetes.io/job-completion-index")
+        return tuple(keys)
+    return ()
 
 
 def _replicas(workload: Obj) -> int | None:

@@ -8,6 +8,7 @@ import pytest
 
 from svcdoctor.checks.sd206_external_name_invalid import dns1123_subdomain_problem
 from svcdoctor.findings import Severity
+from svcdoctor.k8s import ObjectRef
 from svcdoctor.snapshot import DNSAnswer
 from svcdoctor.testing.cluster import ClusterBuilder
 from tests.checks.step2 import HTTP, cluster, diagnose, found, only, snapshot, status
@@ -126,10 +127,16 @@ def test_sd209_is_unknown_when_no_endpoints_were_recorded_at_all() -> None:
 # -- SD210 headless / StatefulSet -----------------------------------------------------------------------
 
 
-def _stateful(service_name: str, headless: bool, governing: str, extra_headless: str | None = None) -> list[Any]:
+#: How etcd members find each other: through the per-Pod names of the governing Service.
+PEERS = ["--initial-cluster=etcd-0=http://etcd-0.etcd:2380,etcd-1=http://etcd-1.etcd:2380",
+         "--initial-advertise-peer-urls=http://$(HOSTNAME).etcd:2380"]
+
+
+def _stateful(service_name: str, headless: bool, governing: str, extra_headless: str | None = None,
+              args: list[str] | None = None) -> list[Any]:
     b = cluster(3)
     ports = [{"name": "client", "containerPort": 2379}]
-    b.stateful_set("shop", "etcd", {"app": "etcd"}, [b.container("etcd", "etcd:3.5", ports)],
+    b.stateful_set("shop", "etcd", {"app": "etcd"}, [b.container("etcd", "etcd:3.5", ports, args=args or PEERS)],
                    service_name=governing, replicas=3)
     b.service("shop", service_name, {"app": "etcd"}, [{"name": "client", "port": 2379, "targetPort": "client"}],
               headless=headless)
@@ -152,6 +159,27 @@ def test_sd210_selecting_service_whose_governing_service_is_missing() -> None:
     finding = only(report, "SD210")
     assert "'etcd' (spec.serviceName) does not exist" in finding.message
     assert "was serviceName meant to be 'etcd-headless'?" in finding.message
+    assert finding.severity is Severity.WARNING
+    # Located at the StatefulSet's serviceName, where the fix goes, not at the Service's selector.
+    assert (finding.subject, finding.subject_field) == (ObjectRef("StatefulSet", "shop", "etcd"), "spec.serviceName")
+
+
+@pytest.mark.parametrize("governing", ["etcd", "etcd-typo"])
+def test_sd210_is_a_note_when_nothing_uses_the_per_pod_names(governing: str) -> None:
+    # A serviceName naming a missing or non-headless Service is harmless while no one uses etcd-0.etcd…
+    objects = _stateful("etcd", governing != "etcd", governing, args=["--listen-client-urls=http://0.0.0.0:2379"])
+    report = diagnose(snapshot(cluster(), objects=objects), "etcd")
+    finding = only(report, "SD210")
+    assert finding.severity is Severity.INFO and report.verdict == "ok"
+    assert "Nothing in the input uses them" in finding.message
+
+
+def test_sd210_per_pod_names_in_a_config_map_count_as_use() -> None:
+    objects = _stateful("etcd", False, "etcd", args=["--config-file=/etc/etcd/etcd.conf"])
+    objects.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "etcd", "namespace": "shop"},
+                    "data": {"etcd.conf": "initial-cluster: etcd-0=http://etcd-0.etcd.shop.svc:2380\n"}})
+    finding = only(diagnose(snapshot(cluster(), objects=objects), "etcd"), "SD210")
+    assert finding.severity is Severity.WARNING and "'etcd-0.etcd'" in finding.message
 
 
 def test_sd210_client_facing_service_next_to_a_proper_governing_one_is_fine() -> None:

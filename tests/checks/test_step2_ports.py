@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pytest
+
 from svcdoctor.checks.interface import Check, Context
 from svcdoctor.checks.registry import CHECKS
 from svcdoctor.engine import diagnose
@@ -66,16 +68,32 @@ def test_sd201_names_only_the_workload_that_lacks_the_port() -> None:
     assert "Deployment shop/api-next" in finding.message and "Deployment shop/api " not in finding.message
 
 
-def test_sd201_works_on_template_stand_ins_in_a_static_run() -> None:
+@pytest.mark.parametrize(("probe", "severity"), [
+    ({"httpGet": {"path": "/", "port": 8080}}, Severity.WARNING),  # the one declared port is where it serves
+    ({"tcpSocket": {"port": 9000}}, Severity.INFO),  # the probe checks another port: no evidence
+    (None, Severity.INFO),  # declaring containerPort is optional: the image may serve 8000 too
+])
+def test_sd201_works_on_template_stand_ins_in_a_static_run(probe: dict | None, severity: Severity) -> None:
     # In manifests mode a workload's template stands in for its Pods (no status at all).
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"},
                "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8000}]}}
+    container: dict = {"name": "web", "image": "web:1", "ports": [{"containerPort": 8080}]}
+    if probe:
+        container["readinessProbe"] = probe
     stand_in = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "shop",
                                                                 "labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "web", "image": "web:1",
-                                         "ports": [{"containerPort": 8080}]}]}}
+                "spec": {"containers": [container]}}
     report = run_diagnosis(snapshot(cluster(), static=True, objects=[service, stand_in]), "web")
-    assert only(report, "SD201").severity is Severity.WARNING
+    assert only(report, "SD201").severity is severity
+
+
+def test_sd201_several_declared_ports_none_this_one_is_a_note_in_a_live_snapshot() -> None:
+    b = cluster()
+    ports = [{"name": "admin", "containerPort": 9901}, {"name": "grpc", "containerPort": 9090}]
+    b.deployment("shop", "proxy", {"app": "proxy"}, [b.container("proxy", "envoy:1", ports)])
+    b.service("shop", "proxy", {"app": "proxy"}, [{"name": "https", "port": 443, "targetPort": 8443}])
+    finding = only(run_diagnosis(snapshot(b), "proxy"), "SD201")
+    assert finding.severity is Severity.INFO and "optional" in finding.message
 
 
 def _fake_probe_check(check_id: str, step: int) -> Check:
