@@ -6,58 +6,39 @@ This module knows nothing of the CLI or of where the Snapshot came from.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from svcdoctor.checks.interface import Check, Context, Options
 from svcdoctor.findings import STEPS, Client, Finding, Severity, Skip, Target, Unknown
 from svcdoctor.report import CheckCrash, CheckResult, Report, StepResult
 
-#: cause ID → the symptom IDs it explains (DESIGN.md's table, plus the chains it implies).
-#: A check may set ``caused_by`` itself; this table only fills in what is still None.
-CAUSES: dict[str, frozenset[str]] = {
-    # "every later step's failure for lack of endpoints"
-    "SD301": frozenset({"SD501", "SD502", "SD503", "SD207", "SD208", "SD211", "SD701", "SD702", "SD802", "SD803",
-                        "SD805", "SD901", "SD902", "SD903", "SD904"}),
-    "SD209": frozenset({"SD501", "SD502", "SD701", "SD702", "SD802", "SD803", "SD805", "SD903", "SD904"}),
-    "SD501": frozenset({"SD207", "SD208", "SD211", "SD701", "SD702", "SD802", "SD803", "SD805", "SD903", "SD904"}),
-    "SD401": frozenset({"SD501", "SD502", "SD503", "SD405", "SD207", "SD208", "SD211", "SD805", "SD901", "SD902",
-                        "SD903", "SD904"}),
-    "SD402": frozenset({"SD502", "SD503", "SD207", "SD208", "SD211", "SD805", "SD903", "SD904"}),
-    "SD403": frozenset({"SD502", "SD503", "SD207", "SD208", "SD211", "SD805", "SD903", "SD904"}),
-    # Terminating Pods are taken out of the ready endpoints at once.
-    "SD404": frozenset({"SD501", "SD502"}),
-    # Ready Pods the endpoints controller never wrote down: that is why there are no endpoints.
-    "SD503": frozenset({"SD501"}),
-    "SD502": frozenset({"SD207", "SD208", "SD211", "SD701", "SD702", "SD802", "SD803", "SD805", "SD903", "SD904"}),
-    # A named targetPort no Pod has leaves that port without endpoints (legacy Endpoints drop the Pods).
-    "SD202": frozenset({"SD501", "SD504", "SD805", "SD903", "SD904"}),
-    "SD201": frozenset({"SD901"}),
-    "SD203": frozenset({"SD504", "SD901"}),
-    "SD204": frozenset({"SD804", "SD904"}),
-    "SD205": frozenset({"SD904"}),
-    "SD206": frozenset({"SD701", "SD702"}),
-    "SD207": frozenset({"SD904"}),
-    "SD208": frozenset({"SD903"}),
-    "SD604": frozenset({"SD601", "SD602"}),
-    # A client that policy denies sees its probes to the Pods (or the node ports) time out.
-    "SD601": frozenset({"SD902", "SD904"}),
-    "SD602": frozenset({"SD902", "SD904"}),
-    "SD603": frozenset({"SD701"}),
-    "SD703": frozenset({"SD701"}),
-    "SD704": frozenset({"SD701"}),
-    "SD705": frozenset({"SD701"}),
-    "SD801": frozenset({"SD802", "SD803", "SD903"}),
-    "SD802": frozenset({"SD903"}),
-    "SD803": frozenset({"SD903"}),
-}
+
+@dataclass(frozen=True)
+class CauseTable:
+    """cause ID → the symptom IDs it explains, from every registered check's ``explains``.
+
+    A check may set ``caused_by`` itself; the table only fills in what is still None.
+    """
+
+    explains: Mapping[str, frozenset[str]]
+    #: Causes whose links hold only when both findings are about the same node.
+    same_node_only: frozenset[str]
+
+
+@functools.cache
+def cause_table() -> CauseTable:
+    from svcdoctor.checks.registry import CHECKS
+
+    return CauseTable({check.id: check.explains for check in CHECKS if check.explains},
+                      frozenset(check.id for check in CHECKS if check.explains_on_same_node_only))
+
 
 #: Checks whose failure a client meets before the others of its step: a name is resolved before any
 #: connection is tried, so blocked DNS is what the user sees first, even when the connection would fail too.
 SEEN_FIRST = frozenset({"SD603"})
-
-#: Cause links that hold only when both findings are about the same node.
-NODE_SCOPED_CAUSES = frozenset({"SD801"})
 
 
 def run_checks(context: Context, checks: Sequence[Check]) -> tuple[list[Finding], list[CheckResult]]:
@@ -103,7 +84,8 @@ def run_checks(context: Context, checks: Sequence[Check]) -> tuple[list[Finding]
 
 
 def link_causes(findings: Sequence[Finding], order: dict[str, int]) -> list[Finding]:
-    """Fill ``caused_by`` from :data:`CAUSES`: the nearest present cause explains a symptom."""
+    """Fill ``caused_by`` from the :func:`cause_table`: the nearest present cause explains a symptom."""
+    causes = cause_table()
     present = [f for f in findings if f.severity is not Severity.INFO]
     linked: list[Finding] = []
     for finding in findings:
@@ -112,9 +94,9 @@ def link_causes(findings: Sequence[Finding], order: dict[str, int]) -> list[Find
             continue
         candidates = [
             cause for cause in present
-            if cause.id != finding.id and finding.id in CAUSES.get(cause.id, ())
+            if cause.id != finding.id and finding.id in causes.explains.get(cause.id, ())
             and cause.step <= finding.step
-            and not (cause.id in NODE_SCOPED_CAUSES and cause.node and finding.node and cause.node != finding.node)
+            and not (cause.id in causes.same_node_only and cause.node and finding.node and cause.node != finding.node)
         ]
         if candidates:
             nearest = max(candidates, key=lambda c: (c.step, -order.get(c.id, 0)))
@@ -197,10 +179,12 @@ def diagnose(
     source: dict[str, object] | None = None,
 ) -> Report:
     """Run the checks over one Service and return the ranked :class:`Report`."""
-    if checks is None:
-        from svcdoctor.checks.registry import CHECKS
+    from svcdoctor.checks.registry import BY_ID, CHECKS
 
+    if checks is None:
         checks = CHECKS
+    if context.check_ids is None:
+        context = dataclasses.replace(context, check_ids=frozenset(BY_ID))
     order = {check.id: index for index, check in enumerate(checks)}
     findings, results = run_checks(context, checks)
     findings = rank(link_causes(findings, order), order)
@@ -239,10 +223,11 @@ def diagnose_service(
     source: dict[str, object] | None = None,
 ) -> Report:
     """Convenience: build the Context for ``namespace/name`` and diagnose it."""
+    from svcdoctor.checks.registry import BY_ID
     from svcdoctor.snapshot import Snapshot
 
     assert isinstance(snapshot, Snapshot)
-    context = Context(snapshot, Target(namespace, name), client, options or Options())
+    context = Context(snapshot, Target(namespace, name), client, options or Options(), frozenset(BY_ID))
     return diagnose(context, checks, source=source)
 
 

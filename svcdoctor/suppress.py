@@ -31,58 +31,19 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from svcdoctor import k8s
+from svcdoctor import engine, k8s
+from svcdoctor.checks.registry import BY_ID, CHECKS
+from svcdoctor.checks.sd002_ignore_annotation import problem_finding
 from svcdoctor.errors import InputError
 from svcdoctor.findings import Finding, Target
+from svcdoctor.ignore_annotation import ANNOTATION, CHECK_ID, AnnotationProblem, parse_annotation
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.report import Report
 from svcdoctor.snapshot import Snapshot
 
-ANNOTATION = "svcdoctor.dev/ignore"
 BASELINE_SCHEMA = "svcdoctor/baseline/v1"
-_ID = re.compile(r"^SD\d{3}$")
-
-
-@dataclass(frozen=True)
-class AnnotationProblem:
-    """One entry of an ignore annotation that could not be honoured."""
-
-    entry: str
-    problem: str
-
-
-def parse_annotation(value: Any) -> tuple[dict[str, str], list[AnnotationProblem]]:
-    """``SD207, SD212: reason`` entries (one per line or ``;``) → {ID: reason}, and the problems."""
-    from svcdoctor.checks.registry import BY_ID
-
-    reasons: dict[str, str] = {}
-    problems: list[AnnotationProblem] = []
-    if not isinstance(value, str):
-        return reasons, [AnnotationProblem(str(value), "the annotation value must be text")]
-    for raw in re.split(r"[\n;]", value):
-        entry = raw.strip()
-        if not entry:
-            continue
-        ids_text, colon, reason = entry.partition(":")
-        reason = reason.strip()
-        ids = [part.upper() for part in re.split(r"[,\s]+", ids_text.strip()) if part]
-        if not ids:
-            problems.append(AnnotationProblem(entry, "names no check ID before the colon"))
-            continue
-        bad = [check_id for check_id in ids if not _ID.match(check_id) or check_id not in BY_ID]
-        if bad:
-            problems.append(AnnotationProblem(entry, f"{', '.join(bad)} is not a svcdoctor check ID "
-                                                     "(svcdoctor checks lists them)"))
-            continue
-        if not colon or not reason:
-            problems.append(AnnotationProblem(entry, "gives no reason: write 'ID: why it is fine'"))
-            continue
-        for check_id in ids:
-            reasons[check_id] = reason
-    return reasons, problems
 
 
 def fingerprint(finding: Finding, target: Target) -> str:
@@ -100,10 +61,8 @@ def fingerprint(finding: Finding, target: Target) -> str:
 
 
 def validate_ids(ids: Iterable[str], flag: str = "--ignore") -> None:
-    from svcdoctor.checks.registry import BY_ID
-
     for check_id in ids:
-        if not _ID.match(check_id):
+        if not CHECK_ID.match(check_id):
             raise InputError(f"{flag}: {check_id!r} is not a check ID such as SD207")
         if check_id not in BY_ID:
             raise InputError(f"{flag}: {check_id} is not a svcdoctor check (svcdoctor checks lists them)")
@@ -182,7 +141,7 @@ class _Annotations:
         if ref not in self._parsed:
             obj = self.snapshot.get(ref.kind, ref.namespace, ref.name)
             value = k8s.object_annotations(obj).get(ANNOTATION) if obj is not None else None
-            self._parsed[ref] = parse_annotation(value) if value is not None else ({}, [])
+            self._parsed[ref] = parse_annotation(value, BY_ID) if value is not None else ({}, [])
         return self._parsed[ref]
 
     def owners(self, ref: ObjectRef) -> list[ObjectRef]:
@@ -252,8 +211,6 @@ def apply(reports: list[Report], invocation: Any, snapshot: Snapshot) -> list[Re
 
 
 def _problem_findings(holder: ObjectRef, problems: list[AnnotationProblem]) -> list[Finding]:
-    from svcdoctor.checks.sd002_ignore_annotation import problem_finding
-
     return [problem_finding(holder, problem) for problem in problems]
 
 
@@ -262,9 +219,6 @@ def _rebuilt(report: Report, findings: list[Finding], suppressed: list[Finding],
     """The report with its verdict, steps and ranking recomputed over what is left."""
     if len(findings) == len(report.findings) and not notes and len(suppressed) == len(report.suppressed):
         return report
-    from svcdoctor import engine
-    from svcdoctor.checks.registry import CHECKS
-
     order = {check.id: index for index, check in enumerate(CHECKS)}
     results = [result for step in report.steps for result in step.checks]
     ranked = engine.rank(findings, order)

@@ -306,7 +306,7 @@ def test_from_names_a_workload_in_a_static_run(tmp_path: Path) -> None:
 
 
 def test_findings_about_a_stand_in_pod_point_into_the_template(tmp_path: Path) -> None:
-    from svcdoctor.checks.interface import Check, Context
+    from svcdoctor.checks.interface import Check, CheckDoc, Context
     from svcdoctor.engine import diagnose_service
     from svcdoctor.findings import Finding
     from svcdoctor.render import render
@@ -319,7 +319,7 @@ def test_findings_about_a_stand_in_pod_point_into_the_template(tmp_path: Path) -
         return [CHECK.finding("the port", subject=ObjectRef("Pod", "shop", pod["metadata"]["name"]),
                               subject_field="spec.containers[0].ports[0].containerPort")]
 
-    CHECK = Check(id="SD201", name="x", step=2, title="t", why="w" * 20, fix="f" * 10, run=run)
+    CHECK = Check(id="SD201", name="x", step=2, doc=CheckDoc.brief("t", "w" * 20, "f" * 10), run=run)
     report = diagnose_service(snapshot, "shop", "web", checks=[CHECK])
     assert report.origin_of(report.findings[0]) == (str(path), 12 + 22)
     text = " ".join(render(report, "text").split())

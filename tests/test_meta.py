@@ -1,7 +1,7 @@
 """Meta-tests over the check registry (in the spirit of kube-linter's): the catalog stays honest.
 
 They fail when docs/checks.md is stale, when a registered check has no scenario that fires it,
-when a check lacks its why / fix text or its module docstring, when IDs are malformed, repeated
+when a check's docstring (its one documentation) lacks a heading, when IDs are malformed, repeated
 or in the wrong step, and when a check module exists that the registry forgot.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from svcdoctor import docs
-from svcdoctor.checks.interface import Check
+from svcdoctor.checks.interface import DOC_HEADINGS, Check, CheckDoc
 from svcdoctor.checks.registry import CHECKS
 from svcdoctor.findings import STEPS
 from tests.conftest import ROOT, SCENARIOS
@@ -59,6 +59,11 @@ def test_check_is_documented_and_in_its_step(check: Check) -> None:
     assert len(check.fix.strip()) >= 10, f"{check.id}: no 'fix' text"
     module = importlib.import_module(check.run.__module__)
     assert module.__doc__ and len(module.__doc__.strip()) >= 40, f"{module.__name__} has no module docstring"
+    assert check.doc == CheckDoc.parse(module.__doc__), f"{check.id}: doc=CheckDoc.parse(__doc__), its one place"
+    assert module.__doc__.startswith(f"{check.id} — "), f"{module.__name__}: start the docstring '{check.id} — '"
+    assert not check.doc.missing, (
+        f"{module.__name__}: the docstring lacks the heading(s) {check.doc.missing} (each on its own line, then a "
+        f"colon, its text indented below; all of {', '.join(DOC_HEADINGS)})")
     assert module.__name__.rsplit(".", 1)[-1].startswith(check.id.lower() + "_"), (
         f"{check.id} lives in {module.__name__}; a check's module is named sdNNN_<name>.py")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from svcdoctor.checks.interface import Check
+from svcdoctor.checks.interface import Check, CheckDoc
 from svcdoctor.findings import Finding, Severity, Target
 from svcdoctor.k8s import ObjectRef
 from svcdoctor.render import FORMATS, render
@@ -20,7 +20,7 @@ SERVICE = ObjectRef("Service", "shop", "web")
 
 
 def _finding(severity: Severity, message: str = "m", field: str | None = "spec.selector") -> Finding:
-    check = Check(id="SD301", name="n", step=3, title="Title, with: colon", why="w", fix="f", run=lambda c: [])
+    check = Check(id="SD301", name="n", step=3, doc=CheckDoc.brief("Title, with: colon", "w", "f"), run=lambda c: [])
     return check.finding(message, severity=severity, subject=SERVICE, subject_field=field)
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from svcdoctor.suppress import parse_annotation
+from svcdoctor.checks.registry import BY_ID
+from svcdoctor.ignore_annotation import parse_annotation
 from tests.conftest import run_cli
 
 # A Service whose selector matches no template (SD301), in front of a Deployment labelled otherwise.
@@ -114,7 +115,7 @@ def test_annotation_without_reason_is_reported_and_suppresses_nothing(tmp_path: 
 def test_annotation_on_the_subjects_workload(tmp_path: Path) -> None:
     # SD302-like findings name Pods; here a finding whose subject is the stand-in Pod is suppressed
     # through the Deployment's annotation (the owner of the subject).
-    from svcdoctor.checks.interface import Check, Context
+    from svcdoctor.checks.interface import Check, CheckDoc, Context
     from svcdoctor.engine import diagnose_service
     from svcdoctor.findings import Finding
     from svcdoctor.k8s import ObjectRef
@@ -132,7 +133,7 @@ def test_annotation_on_the_subjects_workload(tmp_path: Path) -> None:
     def run(context: Context) -> list[Finding]:
         return [CHECK.finding("about the Pod", subject=ObjectRef("Pod", "shop", "web-template"))]
 
-    CHECK = Check(id="SD301", name="x", step=3, title="t", why="w" * 20, fix="f" * 10, run=run)
+    CHECK = Check(id="SD301", name="x", step=3, doc=CheckDoc.brief("t", "w" * 20, "f" * 10), run=run)
     report = diagnose_service(snapshot, "shop", "web", checks=[CHECK])
     assert [f.id for f in report.findings] == ["SD301"]
 
@@ -155,11 +156,11 @@ def test_annotation_on_the_subjects_workload(tmp_path: Path) -> None:
 
 
 def test_parse_annotation() -> None:
-    reasons, problems = parse_annotation("SD101, sd501: reason A\nSD502 : reason B; SD301\nSD999: x\n: y")
+    reasons, problems = parse_annotation("SD101, sd501: reason A\nSD502 : reason B; SD301\nSD999: x\n: y", BY_ID)
     assert reasons == {"SD101": "reason A", "SD501": "reason A", "SD502": "reason B"}
     assert [(p.entry, p.problem.split(" ")[0]) for p in problems] == [("SD301", "gives"), ("SD999: x", "SD999"),
                                                                        (": y", "names")]
-    assert parse_annotation(None)[1] and parse_annotation("")[1] == []
+    assert parse_annotation(None, BY_ID)[1] and parse_annotation("", BY_ID)[1] == []
 
 
 def test_baseline_hides_old_findings_and_catches_new_ones(tmp_path: Path) -> None:
@@ -254,12 +255,12 @@ def test_bad_config_is_an_input_error(tmp_path: Path, content: str, message: str
 
 
 def test_fingerprint_ignores_list_positions_when_the_finding_has_a_key() -> None:
-    from svcdoctor.checks.interface import Check
+    from svcdoctor.checks.interface import Check, CheckDoc
     from svcdoctor.findings import Target
     from svcdoctor.k8s import ObjectRef
     from svcdoctor.suppress import fingerprint
 
-    check = Check(id="SD202", name="n", step=2, title="t", why="w", fix="f", run=lambda c: [])
+    check = Check(id="SD202", name="n", step=2, doc=CheckDoc.brief("t", "w", "f"), run=lambda c: [])
     service, target = ObjectRef("Service", "shop", "web"), Target("shop", "web")
 
     def finding(field: str, key: str):  # type: ignore[no-untyped-def]

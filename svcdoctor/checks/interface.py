@@ -12,6 +12,7 @@ the verdict be ``ok``. Findings and their parts live on the ground floor, :mod:`
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -24,6 +25,61 @@ from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.selectors import Selector, from_service_selector
 from svcdoctor.snapshot import Snapshot
 
+#: The headings of a check module's docstring, in order; each starts a section of the documentation.
+DOC_HEADINGS = ("What it detects", "Why it matters", "How to fix", "Example")
+
+
+@dataclass(frozen=True)
+class CheckDoc:
+    """A check's documentation, read from its module docstring (its one place).
+
+    The docstring's first line is ``SDNNN — <title>.``; then each heading of :data:`DOC_HEADINGS`
+    on a line of its own followed by a colon, and its text indented below it. Paragraphs are
+    separated by blank lines; prose is joined into one line, an example keeps its lines.
+    """
+
+    #: One line: what it detects (a finding's default title).
+    title: str
+    #: (heading, its paragraphs) in docstring order.
+    sections: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @classmethod
+    def parse(cls, docstring: str | None) -> CheckDoc:
+        lines = inspect.cleandoc(docstring or "").splitlines()
+        first = lines[0] if lines else ""
+        title = first.split(" — ", 1)[-1].removesuffix(".")
+        sections: dict[str, list[list[str]]] = {}
+        current: list[list[str]] | None = None
+        for line in lines[1:]:
+            if line.endswith(":") and line[:-1] in DOC_HEADINGS:
+                current = sections.setdefault(line[:-1], [[]])
+            elif current is not None:
+                if line.strip():
+                    current[-1].append(line.removeprefix("    "))
+                elif current[-1]:
+                    current.append([])
+        result: list[tuple[str, tuple[str, ...]]] = []
+        for heading, paragraphs in sections.items():
+            kept = [paragraph for paragraph in paragraphs if paragraph]
+            if heading == "Example":
+                result.append((heading, tuple("\n".join(paragraph) for paragraph in kept)))
+            else:
+                result.append((heading, tuple(" ".join(line.strip() for line in paragraph) for paragraph in kept)))
+        return cls(title, tuple(result))
+
+    @classmethod
+    def brief(cls, title: str, why: str = "", fix: str = "") -> CheckDoc:
+        """One line each, for a check made in code rather than in a module of its own (tests)."""
+        return cls(title, (("Why it matters", (why,)), ("How to fix", (fix,))))
+
+    def section(self, heading: str) -> tuple[str, ...]:
+        return dict(self.sections).get(heading, ())
+
+    @property
+    def missing(self) -> list[str]:
+        """The headings the docstring lacks (or leaves empty)."""
+        return [heading for heading in DOC_HEADINGS if not self.section(heading)]
+
 
 @dataclass(frozen=True)
 class Check:
@@ -34,12 +90,8 @@ class Check:
     #: Readable name, e.g. ``selector-matches-no-pods``.
     name: str
     step: int
-    #: One line: what it detects.
-    title: str
-    #: Why it matters, for ``explain`` and the generated docs.
-    why: str
-    #: How to fix it, in general (findings may give a more specific fix).
-    fix: str
+    #: Its documentation: ``CheckDoc.parse(__doc__)`` of its module.
+    doc: CheckDoc
     run: Callable[[Context], Iterable[Finding]]
     #: API resources (plural names) it reads; if one could not be read, the check is ``unknown``.
     needs: tuple[str, ...] = ()
@@ -49,6 +101,26 @@ class Check:
     runtime: bool = False
     #: The verdict impact of its error findings (warnings are ``degraded``, info ``none``).
     impact: str = "unreachable"
+    #: The IDs of the findings this one explains when both are present: the engine links each such
+    #: symptom (``caused_by``) to the nearest present cause. DESIGN.md's cause table holds (a test says so).
+    explains: frozenset[str] = frozenset()
+    #: The links of :attr:`explains` hold only when both findings are about the same node.
+    explains_on_same_node_only: bool = False
+
+    @property
+    def title(self) -> str:
+        """One line: what it detects."""
+        return self.doc.title
+
+    @property
+    def why(self) -> str:
+        """Why it matters, in one paragraph (the first of its docstring's section)."""
+        return next(iter(self.doc.section("Why it matters")), "")
+
+    @property
+    def fix(self) -> str:
+        """How to fix it, in general (findings may give a more specific fix)."""
+        return next(iter(self.doc.section("How to fix")), "")
 
     def finding(
         self,
@@ -99,6 +171,8 @@ class Context:
     target: Target
     client: Client | None = None
     options: Options = field(default_factory=Options)
+    #: The IDs of the registered checks (the engine fills them in; an ignore annotation may name only these).
+    check_ids: frozenset[str] | None = None
 
     @cached_property
     def service(self) -> Obj | None:

@@ -1,15 +1,31 @@
-"""SD001 — a read svcdoctor needed was refused or failed.
+"""SD001 — A resource svcdoctor needs could not be read.
 
-Detects: the source could not list a resource (RBAC 403, a failed request), as recorded in the
-Snapshot. Why it matters: every check that needed that resource is ``unknown``, and a report
-built on half the evidence must say so instead of passing as healthy.
+What it detects:
+    The source could not list a resource (RBAC 403, a failed request), as recorded in the Snapshot.
+
+Why it matters:
+    Without that resource the checks that need it cannot decide; the verdict is at best unknown.
+
+    Every check that needed that resource is ``unknown``, and a report built on half the evidence
+    must say so instead of passing as healthy.
+
+How to fix:
+    Grant the missing read permission (deploy/rbac.yaml lists exactly what svcdoctor reads).
+
+Example:
+    The scenario fixtures/scenarios/networkpolicies-forbidden: The snapshot was recorded without
+    permission to list NetworkPolicies in prod. Everything else is healthy, but step 6 cannot be
+    decided: SD001 names the missing permission and the verdict is unknown, never ok.
+
+    $ cd fixtures/scenarios/networkpolicies-forbidden
+    $ svcdoctor check orders -n prod --from prod/frontend-vsch2dj9d-d4t6m --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding
 
 
@@ -33,8 +49,6 @@ CHECK = Check(
     id="SD001",
     name="evidence-unreadable",
     step=0,
-    title="A resource svcdoctor needs could not be read",
-    why="Without that resource the checks that need it cannot decide; the verdict is at best unknown.",
-    fix="Grant the missing read permission (deploy/rbac.yaml lists exactly what svcdoctor reads).",
+    doc=CheckDoc.parse(__doc__),
     run=run,
 )

@@ -1,9 +1,26 @@
-"""SD101 — the Service does not exist.
+"""SD101 — The Service does not exist.
 
-Detects: no Service of that name in that namespace. Why it matters: it is the first step of the
-Debug Services walk, and the usual reasons are a typo or the wrong namespace — so the finding
-lists the nearest names (edit distance) in the namespace, the same name in other namespaces, and
-which Ingresses or StatefulSets refer to the missing name.
+What it detects:
+    No Service of that name in that namespace.
+
+Why it matters:
+    Nothing can reach a Service that is not there; the cause is usually a typo or the wrong
+    namespace.
+
+    It is the first step of the Debug Services walk, and the usual reasons are a typo or the wrong
+    namespace — so the finding lists the nearest names (edit distance) in the namespace, the same
+    name in other namespaces, and which Ingresses or StatefulSets refer to the missing name.
+
+How to fix:
+    Create the Service, or correct the name or namespace the client uses.
+
+Example:
+    The scenario fixtures/scenarios/service-name-typo: The client asks for payments-api in prod;
+    prod has payment-api (one letter off) and the name payments-api exists only in staging. SD101
+    names both near misses.
+
+    $ cd fixtures/scenarios/service-name-typo
+    $ svcdoctor check payments-api -n prod --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -11,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding
 from svcdoctor.k8s import ObjectRef
 from svcdoctor.similarity import closest
@@ -94,9 +111,7 @@ CHECK = Check(
     id="SD101",
     name="service-missing",
     step=1,
-    title="The Service does not exist",
-    why="Nothing can reach a Service that is not there; the cause is usually a typo or the wrong namespace.",
-    fix="Create the Service, or correct the name or namespace the client uses.",
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services",),
 )

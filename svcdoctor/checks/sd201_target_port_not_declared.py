@@ -1,14 +1,31 @@
-"""SD201 — a numeric targetPort that the selected Pods' containers do not declare.
+"""SD201 — The numeric targetPort is not a port the Pods declare.
 
-Detects: a Service port whose targetPort is a number (or unset, so it defaults to ``port``) that
-none of the container ports of some selected Pods carries. Why it matters: ``containerPort`` is
-informational — kube-proxy forwards to the number whether or not it is declared — so this is not
-proof of a fault. A warning needs evidence that the port is wrong: a container that declares a
-single port, which its readiness probe also checks, while the Service targets another — that is
-where the application listens, and connections will be refused (SD901 follows from it); or a
-declared port that carries the Service port's own name under another number. A Pod
-that declares several other ports, or none at all, is only a note (as popeye's POP-1101).
-A number declared only under another protocol is SD203's business.
+What it detects:
+    A Service port whose targetPort is a number (or unset, so it defaults to ``port``) that none of
+    the container ports of some selected Pods carries.
+
+Why it matters:
+    A Service that forwards to a port the application does not listen on gets 'connection refused'
+    from every Pod. Declared container ports are informational, so this is a strong hint, not proof.
+
+    ``containerPort`` is informational — kube-proxy forwards to the number whether or not it is
+    declared — so this is not proof of a fault. A warning needs evidence that the port is wrong: a
+    container that declares a single port, which its readiness probe also checks, while the Service
+    targets another — that is where the application listens, and connections will be refused (SD901
+    follows from it); or a declared port that carries the Service port's own name under another
+    number. A Pod that declares several other ports, or none at all, is only a note (as popeye's
+    POP-1101). A number declared only under another protocol is SD203's business.
+
+How to fix:
+    Set the Service's targetPort to the port the application listens on (preferably by the container
+    port's name), or declare that port in the Pod template.
+
+Example:
+    The scenario fixtures/scenarios/targetport-defaults-to-service-port: targetPort left unset
+    defaults to 80, while the Pods declare 8080.
+
+    $ cd fixtures/scenarios/targetport-defaults-to-service-port
+    $ svcdoctor check catalog -n shop --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -17,7 +34,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from svcdoctor import k8s, ports
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Severity
 from svcdoctor.k8s import Obj
 
@@ -159,11 +176,8 @@ CHECK = Check(
     id="SD201",
     name="target-port-not-declared",
     step=2,
-    title="The numeric targetPort is not a port the Pods declare",
-    why="A Service that forwards to a port the application does not listen on gets 'connection refused' "
-        "from every Pod. Declared container ports are informational, so this is a strong hint, not proof.",
-    fix="Set the Service's targetPort to the port the application listens on (preferably by the container "
-        "port's name), or declare that port in the Pod template.",
+    explains=frozenset({"SD901"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "pods"),
 )

@@ -1,12 +1,33 @@
-"""SD202 — a named targetPort that (some of) the selected Pods do not have.
+"""SD202 — The named targetPort is missing on (some) selected Pods.
 
-Detects: a Service port whose targetPort is a name that no container port of the same protocol
-carries on some selected Pods. Why it matters: the endpoint controllers resolve the name per Pod;
-a Pod without it stays listed in the EndpointSlice but without that port (and is left out of the
-legacy Endpoints for it), so the Service port has no backend on that Pod. None of the Pods have it
-→ the port is unreachable; some lack it → degraded (typical mid-rollout, when a new revision
-renamed the port). The finding says which Pods and workloads lack it, which port names they do
-have, and the nearest name (a typo?). A name present only under another protocol is SD203's.
+What it detects:
+    A Service port whose targetPort is a name that no container port of the same protocol carries on
+    some selected Pods.
+
+Why it matters:
+    A named targetPort is resolved per Pod; Pods without a container port of that name and protocol
+    get no endpoint for the Service port, so traffic to it is refused (none have it) or only partly
+    served.
+
+    The endpoint controllers resolve the name per Pod; a Pod without it stays listed in the
+    EndpointSlice but without that port (and is left out of the legacy Endpoints for it), so the
+    Service port has no backend on that Pod. None of the Pods have it → the port is unreachable;
+    some lack it → degraded (typical mid-rollout, when a new revision renamed the port). The finding
+    says which Pods and workloads lack it, which port names they do have, and the nearest name (a
+    typo?). A name present only under another protocol is SD203's.
+
+How to fix:
+    Make spec.ports[].targetPort equal a container port name declared (with the same protocol) in
+    every selected Pod template.
+
+Example:
+    The scenario fixtures/scenarios/manifests-helm-rendered-targetport-missing: What `helm template
+    storefront ./chart -n shop` prints: documents separated by `---`, `# Source:` comments, an empty
+    document. The chart's values renamed the container port to `web`, but the Service template still
+    targets the named port `http`: no selected Pod has it, so the Pods get no endpoint for it.
+
+    $ cd fixtures/scenarios/manifests-helm-rendered-targetport-missing
+    $ svcdoctor check storefront -n shop --manifests manifests/rendered.yaml
 """
 
 from __future__ import annotations
@@ -14,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s, ports
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Severity
 from svcdoctor.k8s import Obj
 from svcdoctor.similarity import closest
@@ -106,11 +127,9 @@ CHECK = Check(
     id="SD202",
     name="named-target-port-missing",
     step=2,
-    title="The named targetPort is missing on (some) selected Pods",
-    why="A named targetPort is resolved per Pod; Pods without a container port of that name and protocol get "
-        "no endpoint for the Service port, so traffic to it is refused (none have it) or only partly served.",
-    fix="Make spec.ports[].targetPort equal a container port name declared (with the same protocol) in every "
-        "selected Pod template.",
+    # A named targetPort no Pod has leaves that port without endpoints (legacy Endpoints drop the Pods).
+    explains=frozenset({"SD501", "SD504", "SD805", "SD903", "SD904"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "pods"),
 )

@@ -1,12 +1,30 @@
-"""SD203 — the Service port's protocol differs from the container port's.
+"""SD203 — The Service port's protocol differs from the container port's.
 
-Detects: a Service port (say UDP 53) whose targetPort the selected Pods declare only under another
-protocol (TCP 53). Why it matters: names and numbers are resolved per protocol. A *named*
-targetPort is looked up among container ports of the Service port's protocol only, so a Pod that
-has the name only as TCP gets no endpoint for a UDP Service port — the port is unreachable when no
-Pod has it, degraded when some lack it. A *numeric* targetPort is forwarded regardless, but to a
-protocol the application most likely does not speak: connections are refused or answers never
-come (SD901 follows), so that is a warning.
+What it detects:
+    A Service port (say UDP 53) whose targetPort the selected Pods declare only under another
+    protocol (TCP 53).
+
+Why it matters:
+    Ports are resolved per protocol: a UDP Service port does not reach a port the Pod declares as
+    TCP, and a named targetPort of the wrong protocol leaves the Pods without an endpoint for it.
+
+    Names and numbers are resolved per protocol. A *named* targetPort is looked up among container
+    ports of the Service port's protocol only, so a Pod that has the name only as TCP gets no
+    endpoint for a UDP Service port — the port is unreachable when no Pod has it, degraded when some
+    lack it. A *numeric* targetPort is forwarded regardless, but to a protocol the application most
+    likely does not speak: connections are refused or answers never come (SD901 follows), so that is
+    a warning.
+
+How to fix:
+    Declare the container port with the Service port's protocol, or change the Service port's
+    protocol.
+
+Example:
+    The scenario fixtures/scenarios/udp-service-tcp-container-port: A UDP Service port targets the
+    port name syslog, which the Pods declare as TCP.
+
+    $ cd fixtures/scenarios/udp-service-tcp-container-port
+    $ svcdoctor check syslog -n logging --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -14,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s, ports
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Severity
 from svcdoctor.k8s import Obj
 
@@ -87,10 +105,8 @@ CHECK = Check(
     id="SD203",
     name="protocol-mismatch",
     step=2,
-    title="The Service port's protocol differs from the container port's",
-    why="Ports are resolved per protocol: a UDP Service port does not reach a port the Pod declares as TCP, "
-        "and a named targetPort of the wrong protocol leaves the Pods without an endpoint for it.",
-    fix="Declare the container port with the Service port's protocol, or change the Service port's protocol.",
+    explains=frozenset({"SD504", "SD901"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "pods"),
 )

@@ -1,13 +1,29 @@
-"""SD204 — a nodePort outside the node-port range, or one nodePort claimed twice.
+"""SD204 — The nodePort is outside the node-port range, or taken twice.
 
-Detects: a NodePort/LoadBalancer Service port whose ``nodePort`` lies outside the node-port range
-(default 30000–32767, the API server's ``--service-node-port-range``), or a nodePort that another
-port — of this or any other Service — already claims for the same protocol. Why it matters: the
-API server rejects both (``provided port is not in the valid range`` / ``provided port is already
-allocated``), so in manifests the Service is never created. In a recorded cluster the API server
-accepted the object, so an out-of-range port only says the cluster runs with a wider range (a
-note, and a reminder that firewalls must open it); a duplicate there means two Services fight for
-one node port and only one of them is reachable through it.
+What it detects:
+    A NodePort/LoadBalancer Service port whose ``nodePort`` lies outside the node-port range
+    (default 30000–32767, the API server's ``--service-node-port-range``), or a nodePort that
+    another port — of this or any other Service — already claims for the same protocol.
+
+Why it matters:
+    The API server rejects a nodePort outside --service-node-port-range or one already allocated, so
+    the Service is never created (or one of two Services loses the port).
+
+    The API server rejects both (``provided port is not in the valid range`` / ``provided port is
+    already allocated``), so in manifests the Service is never created. In a recorded cluster the
+    API server accepted the object, so an out-of-range port only says the cluster runs with a wider
+    range (a note, and a reminder that firewalls must open it); a duplicate there means two Services
+    fight for one node port and only one of them is reachable through it.
+
+How to fix:
+    Use a free nodePort inside the node-port range (default 30000-32767), or leave nodePort unset.
+
+Example:
+    The scenario fixtures/scenarios/nodeport-outside-default-range: A cluster with a wider node-port
+    range exposes nodePort 8080 (a note).
+
+    $ cd fixtures/scenarios/nodeport-outside-default-range
+    $ svcdoctor check gateway -n edge --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -15,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import derived, k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Severity, Skip
 
 
@@ -105,10 +121,8 @@ CHECK = Check(
     id="SD204",
     name="node-port-conflict",
     step=2,
-    title="The nodePort is outside the node-port range, or taken twice",
-    why="The API server rejects a nodePort outside --service-node-port-range or one already allocated, so the "
-        "Service is never created (or one of two Services loses the port).",
-    fix="Use a free nodePort inside the node-port range (default 30000-32767), or leave nodePort unset.",
+    explains=frozenset({"SD804", "SD904"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services",),
 )

@@ -1,12 +1,30 @@
-"""SD205 — a LoadBalancer Service without an external address.
+"""SD205 — The LoadBalancer has no external address.
 
-Detects: ``type: LoadBalancer`` with no ``status.loadBalancer.ingress`` (``kubectl get svc`` shows
-EXTERNAL-IP ``<pending>``). Why it matters: nothing outside the cluster can use the Service's
-external address, because none was assigned — usually no cloud controller manager or MetalLB runs,
-a ``loadBalancerClass`` names a controller that is not installed, or the cloud refused (quota,
-subnet, annotation). The ClusterIP and node ports still work, so this degrades the external
-exposure only. Events from the service controller (``SyncLoadBalancerFailed`` …) are the evidence
-of why; the age is measured from the snapshot's time, never the wall clock.
+What it detects:
+    ``type: LoadBalancer`` with no ``status.loadBalancer.ingress`` (``kubectl get svc`` shows
+    EXTERNAL-IP ``<pending>``).
+
+Why it matters:
+    Without status.loadBalancer.ingress nothing outside the cluster can reach the Service's external
+    address: no load-balancer controller (cloud controller manager, MetalLB) assigned one.
+
+    Nothing outside the cluster can use the Service's external address, because none was assigned —
+    usually no cloud controller manager or MetalLB runs, a ``loadBalancerClass`` names a controller
+    that is not installed, or the cloud refused (quota, subnet, annotation). The ClusterIP and node
+    ports still work, so this degrades the external exposure only. Events from the service
+    controller (``SyncLoadBalancerFailed`` …) are the evidence of why; the age is measured from the
+    snapshot's time, never the wall clock.
+
+How to fix:
+    Run a load-balancer implementation (cloud controller manager, MetalLB) and fix the errors in the
+    Service's events, or expose the Service another way.
+
+Example:
+    The scenario fixtures/scenarios/loadbalancer-pending-quota: A LoadBalancer has been pending for
+    two days; the cloud refuses for lack of address quota.
+
+    $ cd fixtures/scenarios/loadbalancer-pending-quota
+    $ svcdoctor check storefront -n web --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -15,7 +33,7 @@ from collections.abc import Iterator, Mapping
 from datetime import timedelta
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Severity, Skip
 
 #: A fresh LoadBalancer normally gets its address within a few minutes.
@@ -100,11 +118,8 @@ CHECK = Check(
     id="SD205",
     name="load-balancer-pending",
     step=2,
-    title="The LoadBalancer has no external address",
-    why="Without status.loadBalancer.ingress nothing outside the cluster can reach the Service's external "
-        "address: no load-balancer controller (cloud controller manager, MetalLB) assigned one.",
-    fix="Run a load-balancer implementation (cloud controller manager, MetalLB) and fix the errors in the "
-        "Service's events, or expose the Service another way.",
+    explains=frozenset({"SD904"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services",),
     runtime=True,

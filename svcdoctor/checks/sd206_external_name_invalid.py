@@ -1,12 +1,30 @@
-"""SD206 — an ExternalName that is not a valid DNS name, is an IP address, or does not resolve.
+"""SD206 — The ExternalName is not a valid DNS name, is an IP, or does not resolve.
 
-Detects, for ``type: ExternalName``: an empty or malformed ``spec.externalName`` (it must be a
-lowercase DNS-1123 subdomain, a trailing dot allowed); an IP address there (Kubernetes accepts the
-string but cluster DNS answers with a CNAME to a "name" made of digits, which resolves nowhere); a
-name that points at an in-cluster Service the snapshot shows does not exist; and a name that
-recorded DNS answers (``DNSAnswer`` evidence) show does not resolve. Why it matters: an ExternalName
-Service is only a DNS alias — if the alias is broken, every client lookup of the Service name fails.
-Without a recorded answer, svcdoctor never claims that a valid name fails to resolve.
+What it detects:
+    For ``type: ExternalName``: an empty or malformed ``spec.externalName`` (it must be a lowercase
+    DNS-1123 subdomain, a trailing dot allowed); an IP address there (Kubernetes accepts the string
+    but cluster DNS answers with a CNAME to a "name" made of digits, which resolves nowhere); a name
+    that points at an in-cluster Service the snapshot shows does not exist; and a name that recorded
+    DNS answers (``DNSAnswer`` evidence) show does not resolve.
+
+Why it matters:
+    An ExternalName Service is only a DNS alias (a CNAME); if the alias is empty, malformed, an IP
+    address or a name that does not exist, every lookup of the Service fails.
+
+    An ExternalName Service is only a DNS alias — if the alias is broken, every client lookup of the
+    Service name fails. Without a recorded answer, svcdoctor never claims that a valid name fails to
+    resolve.
+
+How to fix:
+    Set spec.externalName to a DNS name that resolves; for a fixed IP use a selector-less Service
+    with an EndpointSlice instead.
+
+Example:
+    The scenario fixtures/scenarios/externalname-ip-address: An ExternalName Service holds an IP
+    address; cluster DNS answers with a CNAME that resolves nowhere.
+
+    $ cd fixtures/scenarios/externalname-ip-address
+    $ svcdoctor check postgres -n billing --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -16,7 +34,7 @@ import re
 from collections.abc import Iterator, Mapping
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Severity, Skip
 from svcdoctor.snapshot import DNSAnswer
 
@@ -162,11 +180,8 @@ CHECK = Check(
     id="SD206",
     name="external-name-invalid",
     step=2,
-    title="The ExternalName is not a valid DNS name, is an IP, or does not resolve",
-    why="An ExternalName Service is only a DNS alias (a CNAME); if the alias is empty, malformed, an IP address "
-        "or a name that does not exist, every lookup of the Service fails.",
-    fix="Set spec.externalName to a DNS name that resolves; for a fixed IP use a selector-less Service with an "
-        "EndpointSlice instead.",
+    explains=frozenset({"SD701", "SD702"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services",),
 )

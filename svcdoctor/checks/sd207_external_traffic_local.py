@@ -1,12 +1,30 @@
 """SD207 — externalTrafficPolicy: Local, and nodes without a ready local endpoint.
 
-Detects: a NodePort or LoadBalancer Service (or one with externalIPs) with
-``externalTrafficPolicy: Local``, and Ready nodes that run no ready endpoint of it. Why it matters:
-with Local, kube-proxy sends external traffic only to endpoints on the node that received it and
-keeps the client's source IP; on a node without one it *drops* the traffic. Whoever connects to
-NodeIP:nodePort on those nodes times out. A cloud load balancer avoids them through the health
-check node port (that is the design, so for a LoadBalancer it is a note), but anything that sends
-to every node — a NodePort used directly, a hand-made external balancer — loses that share.
+What it detects:
+    A NodePort or LoadBalancer Service (or one with externalIPs) with ``externalTrafficPolicy:
+    Local``, and Ready nodes that run no ready endpoint of it.
+
+Why it matters:
+    With externalTrafficPolicy: Local a node forwards external traffic only to endpoints on itself;
+    nodes without one drop it, so node-port clients of those nodes time out.
+
+    With Local, kube-proxy sends external traffic only to endpoints on the node that received it and
+    keeps the client's source IP; on a node without one it *drops* the traffic. Whoever connects to
+    NodeIP:nodePort on those nodes times out. A cloud load balancer avoids them through the health
+    check node port (that is the design, so for a LoadBalancer it is a note), but anything that
+    sends to every node — a NodePort used directly, a hand-made external balancer — loses that
+    share.
+
+How to fix:
+    Run a ready Pod on every node that receives external traffic, let the load balancer's health
+    check steer traffic, or use externalTrafficPolicy: Cluster.
+
+Example:
+    The scenario fixtures/scenarios/nodeport-local-single-node: NodePort with externalTrafficPolicy
+    Local; only node-a runs a Pod, node-b and node-c drop traffic.
+
+    $ cd fixtures/scenarios/nodeport-local-single-node
+    $ svcdoctor check haproxy -n ingress --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -14,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import derived, k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.endpoints import service_endpoints
 from svcdoctor.findings import Evidence, Finding, Severity, Skip, Unknown
 from svcdoctor.ports import names_list, selector_text
@@ -83,11 +101,8 @@ CHECK = Check(
     id="SD207",
     name="external-local-no-endpoint",
     step=2,
-    title="externalTrafficPolicy: Local, and nodes without a ready local endpoint",
-    why="With externalTrafficPolicy: Local a node forwards external traffic only to endpoints on itself; nodes "
-        "without one drop it, so node-port clients of those nodes time out.",
-    fix="Run a ready Pod on every node that receives external traffic, let the load balancer's health check "
-        "steer traffic, or use externalTrafficPolicy: Cluster.",
+    explains=frozenset({"SD904"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "endpointslices", "nodes"),
     runtime=True,

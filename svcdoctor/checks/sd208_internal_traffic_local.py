@@ -1,12 +1,30 @@
 """SD208 — internalTrafficPolicy: Local, and client nodes without a local endpoint.
 
-Detects: a Service with ``internalTrafficPolicy: Local`` and nodes — above all the client's node —
-that run no ready endpoint of it. Why it matters: with Local, kube-proxy sends traffic to the
-ClusterIP only to endpoints on the client's own node and drops it when there are none; it never
-falls back to other nodes. A client on such a node cannot reach the Service at all (an error for
-that client); without a client, every node that lacks an endpoint is a place where Pods cannot
-reach it (a warning that lists them). Usual cause: Local was meant for a per-node DaemonSet, but
-the backend is a Deployment that does not run everywhere.
+What it detects:
+    A Service with ``internalTrafficPolicy: Local`` and nodes — above all the client's node — that
+    run no ready endpoint of it.
+
+Why it matters:
+    With internalTrafficPolicy: Local a client reaches only endpoints on its own node; on a node
+    without one, its traffic to the Service is dropped.
+
+    With Local, kube-proxy sends traffic to the ClusterIP only to endpoints on the client's own node
+    and drops it when there are none; it never falls back to other nodes. A client on such a node
+    cannot reach the Service at all (an error for that client); without a client, every node that
+    lacks an endpoint is a place where Pods cannot reach it (a warning that lists them). Usual
+    cause: Local was meant for a per-node DaemonSet, but the backend is a Deployment that does not
+    run everywhere.
+
+How to fix:
+    Run a ready backend Pod on every node whose Pods use the Service (a DaemonSet is what Local is
+    meant for), or set internalTrafficPolicy: Cluster so that any node's endpoint may answer.
+
+Example:
+    The scenario fixtures/scenarios/internal-traffic-local-client-elsewhere: internalTrafficPolicy
+    Local; the client Pod runs on node-b, the only cache Pod on node-a.
+
+    $ cd fixtures/scenarios/internal-traffic-local-client-elsewhere
+    $ svcdoctor check memcached -n shop --from shop/frontend-ddcj28l7m-jsshd --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -14,13 +32,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import derived, k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.endpoints import service_endpoints
 from svcdoctor.findings import Evidence, Finding, Severity, Skip, Unknown
 from svcdoctor.ports import names_list
-
-FIX = ("Run a ready backend Pod on every node whose Pods use the Service (a DaemonSet is what Local is meant for), "
-       "or set internalTrafficPolicy: Cluster so that any node's endpoint may answer.")
 
 
 def _client_node(context: Context) -> tuple[str, str]:
@@ -70,7 +85,7 @@ def run(context: Context) -> Iterator[Finding]:
                                        "the client's node; no ready local endpoint"),
                       Evidence(None, "nodes with a ready endpoint", with_endpoint)],
             next=[*next_commands, f"kubectl get pods -A -o wide --field-selector spec.nodeName={client_node}"],
-            fix=FIX, subject=context.service_ref, subject_field="spec.internalTrafficPolicy", node=client_node,
+            fix=CHECK.fix, subject=context.service_ref, subject_field="spec.internalTrafficPolicy", node=client_node,
         )
         return
     if not snapshot.nodes:
@@ -91,7 +106,7 @@ def run(context: Context) -> Iterator[Finding]:
         severity=Severity.WARNING,
         evidence=evidence,
         next=next_commands,
-        fix=FIX, subject=context.service_ref, subject_field="spec.internalTrafficPolicy",
+        fix=CHECK.fix, subject=context.service_ref, subject_field="spec.internalTrafficPolicy",
     )
 
 
@@ -99,10 +114,8 @@ CHECK = Check(
     id="SD208",
     name="internal-local-no-endpoint",
     step=2,
-    title="internalTrafficPolicy: Local, and client nodes without a local endpoint",
-    why="With internalTrafficPolicy: Local a client reaches only endpoints on its own node; on a node without "
-        "one, its traffic to the Service is dropped.",
-    fix=FIX,
+    explains=frozenset({"SD903"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "endpointslices"),
     runtime=True,

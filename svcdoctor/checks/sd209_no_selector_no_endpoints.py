@@ -1,11 +1,29 @@
-"""SD209 — a Service without a selector and without manually managed endpoints.
+"""SD209 — No selector and no manually managed endpoints.
 
-Detects: a Service (not ExternalName) with no ``spec.selector`` for which no EndpointSlice (labelled
-``kubernetes.io/service-name``) and no Endpoints object of the same name exists. Why it matters:
-without a selector Kubernetes creates no endpoints — they must be written by hand or by another
-controller — so the Service has nothing behind it and every connection fails. Usually the selector
-was dropped by mistake, or the hand-made EndpointSlice lacks the ``kubernetes.io/service-name``
-label (or the Endpoints object has another name); the finding names such near misses.
+What it detects:
+    A Service (not ExternalName) with no ``spec.selector`` for which no EndpointSlice (labelled
+    ``kubernetes.io/service-name``) and no Endpoints object of the same name exists.
+
+Why it matters:
+    A Service without a selector gets no endpoints from Kubernetes; without hand-made EndpointSlices
+    or Endpoints it has nothing behind it and every connection fails.
+
+    Without a selector Kubernetes creates no endpoints — they must be written by hand or by another
+    controller — so the Service has nothing behind it and every connection fails. Usually the
+    selector was dropped by mistake, or the hand-made EndpointSlice lacks the
+    ``kubernetes.io/service-name`` label (or the Endpoints object has another name); the finding
+    names such near misses.
+
+How to fix:
+    Add a selector matching the backend Pods, or create an EndpointSlice labelled
+    kubernetes.io/service-name=<service> with the backend addresses.
+
+Example:
+    The scenario fixtures/scenarios/selectorless-slice-missing-label: A selector-less Service whose
+    hand-made EndpointSlice lacks the kubernetes.io/service-name label.
+
+    $ cd fixtures/scenarios/selectorless-slice-missing-label
+    $ svcdoctor check legacy-db -n billing --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -13,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import derived, k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Skip, Unknown
 from svcdoctor.similarity import closest
 
@@ -84,11 +102,8 @@ CHECK = Check(
     id="SD209",
     name="no-selector-no-endpoints",
     step=2,
-    title="No selector and no manually managed endpoints",
-    why="A Service without a selector gets no endpoints from Kubernetes; without hand-made EndpointSlices or "
-        "Endpoints it has nothing behind it and every connection fails.",
-    fix="Add a selector matching the backend Pods, or create an EndpointSlice labelled "
-        "kubernetes.io/service-name=<service> with the backend addresses.",
+    explains=frozenset({"SD501", "SD502", "SD701", "SD702", "SD802", "SD803", "SD805", "SD903", "SD904"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "endpointslices"),
 )

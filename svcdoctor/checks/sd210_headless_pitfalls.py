@@ -1,16 +1,34 @@
-"""SD210 — headless Service pitfalls: no ports (no SRV records), StatefulSet serviceName mismatches.
+"""SD210 — Headless Service pitfalls (no ports → no SRV; StatefulSet serviceName mismatch).
 
-Detects: a headless Service (``clusterIP: None``) without ports — its name still resolves to the
-ready Pod IPs, but there are no SRV records, so clients that discover ports by SRV find nothing; a
-Service that selects a StatefulSet's Pods while that StatefulSet's ``serviceName`` names a Service
-that does not exist or is not headless; and a Service that *is* a StatefulSet's governing Service
-but is not headless (or does not select its Pods). Why it matters: the stable per-Pod names
-``<pod>.<serviceName>.<namespace>.svc`` that StatefulSet clients (databases, quorum members) rely
-on exist only when the governing Service exists, is headless and selects the Pods. The Service's
-own name may still work, so this degrades rather than breaks it — and only when something uses the
-per-Pod names (a Pod's command, args, env or a ConfigMap of the namespace names ``web-0.nginx`` or
-``$(HOSTNAME).nginx``): otherwise a missing or non-headless governing Service is harmless, an info
-note. A wrong ``serviceName`` is reported at the StatefulSet's ``serviceName:`` line.
+What it detects:
+    A headless Service (``clusterIP: None``) without ports — its name still resolves to the ready
+    Pod IPs, but there are no SRV records, so clients that discover ports by SRV find nothing; a
+    Service that selects a StatefulSet's Pods while that StatefulSet's ``serviceName`` names a
+    Service that does not exist or is not headless; and a Service that *is* a StatefulSet's
+    governing Service but is not headless (or does not select its Pods).
+
+Why it matters:
+    StatefulSet Pods get stable DNS names only through their governing Service, which must exist, be
+    headless and select them; a headless Service without ports publishes no SRV records.
+
+    The stable per-Pod names ``<pod>.<serviceName>.<namespace>.svc`` that StatefulSet clients
+    (databases, quorum members) rely on exist only when the governing Service exists, is headless
+    and selects the Pods. The Service's own name may still work, so this degrades rather than breaks
+    it — and only when something uses the per-Pod names (a Pod's command, args, env or a ConfigMap
+    of the namespace names ``web-0.nginx`` or ``$(HOSTNAME).nginx``): otherwise a missing or
+    non-headless governing Service is harmless, an info note. A wrong ``serviceName`` is reported at
+    the StatefulSet's ``serviceName:`` line.
+
+How to fix:
+    Give each StatefulSet a headless governing Service named by spec.serviceName that selects its
+    Pods; list named ports on headless Services that are discovered through SRV.
+
+Example:
+    The scenario fixtures/scenarios/statefulset-governing-not-headless: The governing Service of
+    StatefulSet etcd is not headless; the per-Pod names do not exist.
+
+    $ cd fixtures/scenarios/statefulset-governing-not-headless
+    $ svcdoctor check etcd -n infra --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -19,7 +37,7 @@ import re
 from collections.abc import Iterator, Mapping
 
 from svcdoctor import derived, k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Severity, Skip
 from svcdoctor.k8s import Obj
 from svcdoctor.snapshot import Snapshot
@@ -161,11 +179,7 @@ CHECK = Check(
     id="SD210",
     name="headless-pitfalls",
     step=2,
-    title="Headless Service pitfalls (no ports → no SRV; StatefulSet serviceName mismatch)",
-    why="StatefulSet Pods get stable DNS names only through their governing Service, which must exist, be "
-        "headless and select them; a headless Service without ports publishes no SRV records.",
-    fix="Give each StatefulSet a headless governing Service named by spec.serviceName that selects its Pods; list "
-        "named ports on headless Services that are discovered through SRV.",
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services",),
     impact="degraded",

@@ -1,13 +1,31 @@
-"""SD211 — topology-aware routing that leaves a zone without endpoints or hints.
+"""SD211 — Topology-aware routing leaves a zone without endpoints or hints.
 
-Detects: a Service that asks for topology-aware routing (annotation
-``service.kubernetes.io/topology-mode: Auto``, the legacy ``service.kubernetes.io/topology-aware-hints``,
-or ``spec.trafficDistribution``) where ready endpoints carry no zone hints, or where a zone that
-has Ready nodes is named by no hint. Why it matters: kube-proxy then routes those nodes' traffic
-to endpoints in every zone — the safeguard documented for topology-aware routing — so traffic still
-flows, but not the way the Service asks (cross-zone latency and cost), and the EndpointSlice
-controller's events say why (too few endpoints, nodes without a zone label…). It is a note, not a
-fault; it also says when ``internalTrafficPolicy: Local`` makes kube-proxy ignore the hints.
+What it detects:
+    A Service that asks for topology-aware routing (annotation
+    ``service.kubernetes.io/topology-mode: Auto``, the legacy
+    ``service.kubernetes.io/topology-aware-hints``, or ``spec.trafficDistribution``) where ready
+    endpoints carry no zone hints, or where a zone that has Ready nodes is named by no hint.
+
+Why it matters:
+    Topology-aware routing only keeps traffic in its zone when every ready endpoint carries a hint
+    and every zone is hinted; otherwise kube-proxy silently routes across zones.
+
+    kube-proxy then routes those nodes' traffic to endpoints in every zone — the safeguard
+    documented for topology-aware routing — so traffic still flows, but not the way the Service asks
+    (cross-zone latency and cost), and the EndpointSlice controller's events say why (too few
+    endpoints, nodes without a zone label…). It is a note, not a fault; it also says when
+    ``internalTrafficPolicy: Local`` makes kube-proxy ignore the hints.
+
+How to fix:
+    Spread ready endpoints across every zone with clients and label all nodes with their zone, or
+    drop the topology setting.
+
+Example:
+    The scenario fixtures/scenarios/topology-zone-without-endpoints: trafficDistribution PreferClose
+    with no endpoint in zone-c (a note: kube-proxy falls back).
+
+    $ cd fixtures/scenarios/topology-zone-without-endpoints
+    $ svcdoctor check search -n shop --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -15,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import derived, k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.endpoints import service_endpoints
 from svcdoctor.findings import Evidence, Finding, Severity, Skip, Unknown
 from svcdoctor.ports import names_list
@@ -128,11 +146,7 @@ CHECK = Check(
     id="SD211",
     name="topology-zone-uncovered",
     step=2,
-    title="Topology-aware routing leaves a zone without endpoints or hints",
-    why="Topology-aware routing only keeps traffic in its zone when every ready endpoint carries a hint and every "
-        "zone is hinted; otherwise kube-proxy silently routes across zones.",
-    fix="Spread ready endpoints across every zone with clients and label all nodes with their zone, or drop the "
-        "topology setting.",
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "endpointslices"),
     runtime=True,

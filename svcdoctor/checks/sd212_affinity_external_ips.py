@@ -1,13 +1,30 @@
-"""SD212 — notes on sessionAffinity and externalIPs.
+"""SD212 — sessionAffinity / externalIPs notes.
 
-Detects: ``sessionAffinity: ClientIP`` (with its timeout) and ``spec.externalIPs``. Why it matters:
-neither breaks a Service, but both surprise people while debugging. ClientIP affinity pins each
-client address to one Pod for ``timeoutSeconds`` (default 10800 s, three hours): load stays uneven,
-a client keeps hitting the one Pod that misbehaves, and every client behind one NAT address lands
-on the same Pod. externalIPs are not managed by Kubernetes — nothing routes those addresses to the
-nodes unless the network is set up for it — and letting users set them is a known
-traffic-interception risk (CVE-2020-8554), which is why many clusters block them with the
-DenyServiceExternalIPs admission plugin.
+What it detects:
+    ``sessionAffinity: ClientIP`` (with its timeout) and ``spec.externalIPs``.
+
+Why it matters:
+    ClientIP affinity pins clients to one Pod for hours; externalIPs are not managed by Kubernetes
+    and are a known traffic-interception risk (CVE-2020-8554).
+
+    Neither breaks a Service, but both surprise people while debugging. ClientIP affinity pins each
+    client address to one Pod for ``timeoutSeconds`` (default 10800 s, three hours): load stays
+    uneven, a client keeps hitting the one Pod that misbehaves, and every client behind one NAT
+    address lands on the same Pod. externalIPs are not managed by Kubernetes — nothing routes those
+    addresses to the nodes unless the network is set up for it — and letting users set them is a
+    known traffic-interception risk (CVE-2020-8554), which is why many clusters block them with the
+    DenyServiceExternalIPs admission plugin.
+
+How to fix:
+    Use sessionAffinity only when the application needs it; prefer LoadBalancer Services to
+    externalIPs.
+
+Example:
+    The scenario fixtures/scenarios/session-affinity-and-external-ips: ClientIP session affinity and
+    a hand-set external IP (notes only).
+
+    $ cd fixtures/scenarios/session-affinity-and-external-ips
+    $ svcdoctor check portal -n legacy --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -15,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Severity, Skip
 
 DEFAULT_AFFINITY_SECONDS = 10800
@@ -81,10 +98,7 @@ CHECK = Check(
     id="SD212",
     name="affinity-and-external-ips",
     step=2,
-    title="sessionAffinity / externalIPs notes",
-    why="ClientIP affinity pins clients to one Pod for hours; externalIPs are not managed by Kubernetes and are a "
-        "known traffic-interception risk (CVE-2020-8554).",
-    fix="Use sessionAffinity only when the application needs it; prefer LoadBalancer Services to externalIPs.",
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services",),
     impact="none",

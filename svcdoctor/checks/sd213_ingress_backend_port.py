@@ -1,13 +1,29 @@
-"""SD213 — an Ingress backend names this Service with a port it does not have.
+"""SD213 — An Ingress backend names this Service with a port it does not have.
 
-Detects: an Ingress in the Service's namespace whose backend (``spec.rules[].http.paths[].backend``
-or ``spec.defaultBackend``; networking.k8s.io/v1 ``service.port.number|name`` and the older
-``serviceName``/``servicePort``) names this Service with a port number that is not one of its
-``spec.ports[].port`` values, a port name that none of its ports carries, or no port at all. Why it
-matters: the Ingress controller finds no Service port to forward to and answers that path with an
-error (typically 503), while the Service itself works. A backend port *number* must equal a Service
-port number — an unnamed Service port does not match a numbered backend just because both names
-are empty — and it is the Service port, not the targetPort, that a backend names.
+What it detects:
+    An Ingress in the Service's namespace whose backend (``spec.rules[].http.paths[].backend`` or
+    ``spec.defaultBackend``; networking.k8s.io/v1 ``service.port.number|name`` and the older
+    ``serviceName``/``servicePort``) names this Service with a port number that is not one of its
+    ``spec.ports[].port`` values, a port name that none of its ports carries, or no port at all.
+
+Why it matters:
+    An Ingress backend must name a Service port by its number (spec.ports[].port) or its name;
+    otherwise the Ingress controller cannot route the path and answers with an error.
+
+    The Ingress controller finds no Service port to forward to and answers that path with an error
+    (typically 503), while the Service itself works. A backend port *number* must equal a Service
+    port number — an unnamed Service port does not match a numbered backend just because both names
+    are empty — and it is the Service port, not the targetPort, that a backend names.
+
+How to fix:
+    Point the Ingress backend at an existing Service port, by number or by name.
+
+Example:
+    The scenario fixtures/scenarios/ingress-backend-uses-target-port: The Ingress backend names the
+    Pods' port 8080 instead of the Service port 80.
+
+    $ cd fixtures/scenarios/ingress-backend-uses-target-port
+    $ svcdoctor check frontend -n shop --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -17,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from svcdoctor import derived, k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Skip
 from svcdoctor.k8s import Obj
 from svcdoctor.ports import declared_ports
@@ -188,10 +204,7 @@ CHECK = Check(
     id="SD213",
     name="ingress-backend-port-missing",
     step=2,
-    title="An Ingress backend names this Service with a port it does not have",
-    why="An Ingress backend must name a Service port by its number (spec.ports[].port) or its name; otherwise the "
-        "Ingress controller cannot route the path and answers with an error.",
-    fix="Point the Ingress backend at an existing Service port, by number or by name.",
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services",),
     impact="degraded",

@@ -1,17 +1,32 @@
-"""SD301 — the Service's selector matches no Pod.
+"""SD301 — The selector matches no Pod.
 
-Detects: a Service with a selector that picks no Pod in its namespace. Why it matters: the
-endpoints controller then writes no endpoints, so every connection is refused or times out —
-and the cause is almost always a near miss. The finding names those near misses: Pods that carry
-all selector labels but one (and how that one differs), label keys or values one typo away, Pods
-that would match in another namespace, and workloads whose template matches but that run no Pod.
+What it detects:
+    A Service with a selector that picks no Pod in its namespace.
 
-Before deploy (manifests), two kinds of Pods exist only once the input runs, and a selector on them
-is an info finding, not an error: a selector on a label whose value a controller generates
-(``pod-template-hash``, ``controller-revision-hash``, ``controller-uid``), when the template
-matches the rest; and Pods an operator will create from a custom resource in the input, when the
-resource's labels, the labels its spec asks for, or its name under its kind (``prometheus:
-<name>``) explain every label of the selector. Without such a resource it stays an error.
+Why it matters:
+    Without matching Pods the Service gets no endpoints: connections are refused or time out.
+
+    The endpoints controller then writes no endpoints, so every connection is refused or times out —
+    and the cause is almost always a near miss. The finding names those near misses: Pods that carry
+    all selector labels but one (and how that one differs), label keys or values one typo away, Pods
+    that would match in another namespace, and workloads whose template matches but that run no Pod.
+
+    Before deploy (manifests), two kinds of Pods exist only once the input runs, and a selector on
+    them is an info finding, not an error: a selector on a label whose value a controller generates
+    (``pod-template-hash``, ``controller-revision-hash``, ``controller-uid``), when the template
+    matches the rest; and Pods an operator will create from a custom resource in the input, when the
+    resource's labels, the labels its spec asks for, or its name under its kind (``prometheus:
+    <name>``) explain every label of the selector. Without such a resource it stays an error.
+
+How to fix:
+    Make spec.selector equal labels that the Pod template carries (kubectl get pods --show-labels).
+
+Example:
+    The scenario fixtures/scenarios/selector-label-renamed: The Pods were relabelled app=backend-v2;
+    the Service still selects app=backend.
+
+    $ cd fixtures/scenarios/selector-label-renamed
+    $ svcdoctor check backend -n shop --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -20,7 +35,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Severity, Skip
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.selectors import from_service_selector
@@ -288,9 +303,10 @@ CHECK = Check(
     id="SD301",
     name="selector-matches-no-pods",
     step=3,
-    title="The selector matches no Pod",
-    why="Without matching Pods the Service gets no endpoints: connections are refused or time out.",
-    fix="Make spec.selector equal labels that the Pod template carries (kubectl get pods --show-labels).",
+    # The findings it explains: every later step's failure for lack of endpoints.
+    explains=frozenset({"SD207", "SD208", "SD211", "SD501", "SD502", "SD503", "SD701", "SD702", "SD802", "SD803",
+                        "SD805", "SD901", "SD902", "SD903", "SD904"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "pods"),
 )

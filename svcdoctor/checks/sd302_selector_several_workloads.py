@@ -1,15 +1,33 @@
-"""SD302 — the selector matches Pods of several unrelated workloads.
+"""SD302 — The selector matches Pods of several unrelated workloads.
 
-Detects: a Service whose selector picks the Pods of more than one top-level workload (two
-Deployments, a Deployment and a StatefulSet, a stray hand-made Pod). Why it matters: traffic is
-spread across all of them, so a share of requests lands on a backend that speaks another
-protocol or serves another app — the classic result of a too-generic selector such as
-``app: web`` shared by two teams. A Deployment's old and new ReplicaSets during a rollout are one
-workload, not two. Versions of one app are reported as info only, since that is usually intended:
-workloads running the same image (a canary, a blue/green pair), or whose labels differ only in a
-version label (``version: v1`` / ``v2``, ``track``, ``env``) — Istio's bookinfo ``reviews-v1/v2/v3``.
-Workloads with different ``app.kubernetes.io/name`` or ``app.kubernetes.io/instance`` values (two
-Helm releases of one chart) are distinct apps behind one selector: a warning, whatever their images.
+What it detects:
+    A Service whose selector picks the Pods of more than one top-level workload (two Deployments, a
+    Deployment and a StatefulSet, a stray hand-made Pod).
+
+Why it matters:
+    Traffic is shared among every selected Pod: some requests reach a workload that is not the
+    intended backend and fail or return the wrong thing.
+
+    Traffic is spread across all of them, so a share of requests lands on a backend that speaks
+    another protocol or serves another app — the classic result of a too-generic selector such as
+    ``app: web`` shared by two teams. A Deployment's old and new ReplicaSets during a rollout are
+    one workload, not two. Versions of one app are reported as info only, since that is usually
+    intended: workloads running the same image (a canary, a blue/green pair), or whose labels differ
+    only in a version label (``version: v1`` / ``v2``, ``track``, ``env``) — Istio's bookinfo
+    ``reviews-v1/v2/v3``. Workloads with different ``app.kubernetes.io/name`` or
+    ``app.kubernetes.io/instance`` values (two Helm releases of one chart) are distinct apps behind
+    one selector: a warning, whatever their images.
+
+How to fix:
+    Add a label that only the intended workload's Pod template carries (e.g. app.kubernetes.io/name)
+    to both the template and spec.selector.
+
+Example:
+    The scenario fixtures/scenarios/selector-shared-by-two-apps: Two teams' Deployments both carry
+    tier=web; the Service selects tier=web and spreads traffic over both.
+
+    $ cd fixtures/scenarios/selector-shared-by-two-apps
+    $ svcdoctor check web -n shop --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -17,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Severity
 from svcdoctor.k8s import Obj, ObjectRef
 
@@ -148,11 +166,7 @@ CHECK = Check(
     id="SD302",
     name="selector-matches-several-workloads",
     step=3,
-    title="The selector matches Pods of several unrelated workloads",
-    why="Traffic is shared among every selected Pod: some requests reach a workload that is not the intended "
-        "backend and fail or return the wrong thing.",
-    fix="Add a label that only the intended workload's Pod template carries (e.g. app.kubernetes.io/name) "
-        "to both the template and spec.selector.",
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "pods"),
 )

@@ -1,11 +1,28 @@
-"""SD401 — selected Pods are not running.
+"""SD401 — Selected Pods are not running.
 
-Detects: Pods the Service selects that are not up, and why, in the words ``kubectl describe``
-uses: Pending and unschedulable (the scheduler's message), CrashLoopBackOff with the last exit
-reason and code, OOMKilled, ImagePullBackOff / ErrImagePull, CreateContainerConfigError (a missing
-Secret or ConfigMap key), init containers that never finish, and Pods that ended (Failed,
-Evicted). Why it matters: a Pod that is not running has no ready endpoint. When none of the
-selected Pods runs, the Service is unreachable; when some do not, it is degraded.
+What it detects:
+    Pods the Service selects that are not up, and why, in the words ``kubectl describe`` uses:
+    Pending and unschedulable (the scheduler's message), CrashLoopBackOff with the last exit reason
+    and code, OOMKilled, ImagePullBackOff / ErrImagePull, CreateContainerConfigError (a missing
+    Secret or ConfigMap key), init containers that never finish, and Pods that ended (Failed,
+    Evicted).
+
+Why it matters:
+    A Pod that is not running has no ready endpoint: with none running the Service refuses every
+    connection.
+
+    A Pod that is not running has no ready endpoint. When none of the selected Pods runs, the
+    Service is unreachable; when some do not, it is degraded.
+
+How to fix:
+    Read the Pod's status and events (kubectl describe pod) and fix what keeps it from running.
+
+Example:
+    The scenario fixtures/scenarios/image-pull-backoff-during-rollout: A rollout to a mistyped image
+    tag: the new Pods cannot pull, the old ones still serve.
+
+    $ cd fixtures/scenarios/image-pull-backoff-during-rollout
+    $ svcdoctor check checkout -n shop --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -13,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Severity
 from svcdoctor.pod_health import PodProblem, any_ready, pod_label, why_not_running
 
@@ -105,9 +122,9 @@ CHECK = Check(
     id="SD401",
     name="pods-not-running",
     step=4,
-    title="Selected Pods are not running",
-    why="A Pod that is not running has no ready endpoint: with none running the Service refuses every connection.",
-    fix="Read the Pod's status and events (kubectl describe pod) and fix what keeps it from running.",
+    explains=frozenset({"SD207", "SD208", "SD211", "SD405", "SD501", "SD502", "SD503", "SD805", "SD901", "SD902",
+                        "SD903", "SD904"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "pods"),
     runtime=True,

@@ -1,11 +1,28 @@
-"""SD402 — selected Pods run but are not ready: the readiness probe fails.
+"""SD402 — Pods run but are not ready (readiness probe failing).
 
-Detects: Pods in phase Running whose containers all run but are not ready (``ContainersReady``
-False). The finding shows each container's readiness probe (type, port, path, timings) and the
-last ``Unhealthy`` Event — "Readiness probe failed: …", how often and how long ago, read from
-both Event shapes and measured from the snapshot's capture time. Why it matters: kube-proxy only
-sends traffic to ready endpoints; a probe that fails (wrong path or port, a dependency down, a
-timeout too tight) takes the Pod out of the Service even though it runs.
+What it detects:
+    Pods in phase Running whose containers all run but are not ready (``ContainersReady`` False).
+    The finding shows each container's readiness probe (type, port, path, timings) and the last
+    ``Unhealthy`` Event — "Readiness probe failed: …", how often and how long ago, read from both
+    Event shapes and measured from the snapshot's capture time.
+
+Why it matters:
+    Only ready Pods receive Service traffic: a failing readiness probe takes a running Pod out of
+    rotation.
+
+    kube-proxy only sends traffic to ready endpoints; a probe that fails (wrong path or port, a
+    dependency down, a timeout too tight) takes the Pod out of the Service even though it runs.
+
+How to fix:
+    Make the readiness probe match the app (path, port, scheme, timeoutSeconds), or fix what the app
+    waits on before it reports ready; test the probe with kubectl port-forward and curl.
+
+Example:
+    The scenario fixtures/scenarios/readiness-probe-failing: The Pods run, but their readiness probe
+    asks /ready on a port the app does not serve it on; no endpoint is ready.
+
+    $ cd fixtures/scenarios/readiness-probe-failing
+    $ svcdoctor check inventory -n shop --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -14,7 +31,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Severity
 from svcdoctor.k8s import Obj
 from svcdoctor.pod_health import EventSummary, age_text, any_ready, pod_events, probe_text, why_not_running
@@ -126,10 +143,8 @@ CHECK = Check(
     id="SD402",
     name="readiness-probe-failing",
     step=4,
-    title="Pods run but are not ready (readiness probe failing)",
-    why="Only ready Pods receive Service traffic: a failing readiness probe takes a running Pod out of rotation.",
-    fix="Make the readiness probe match the app (path, port, scheme, timeoutSeconds), or fix what the app waits "
-        "on before it reports ready; test the probe with kubectl port-forward and curl.",
+    explains=frozenset({"SD207", "SD208", "SD211", "SD502", "SD503", "SD805", "SD903", "SD904"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "pods"),
     runtime=True,

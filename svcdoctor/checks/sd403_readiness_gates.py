@@ -1,10 +1,28 @@
-"""SD403 — a Pod readiness gate is not satisfied.
+"""SD403 — A Pod readiness gate is not satisfied.
 
-Detects: selected Pods whose ``spec.readinessGates`` name a condition that is missing from
-``status.conditions`` or not ``True``. Such a Pod stays not ready even when every container is
-ready. Why it matters: readiness gates are set by an outside controller (a cloud load-balancer
-controller's target health, a service mesh); when that controller is missing, misconfigured or
-slow, the Pods never join the Service's ready endpoints and a rollout stalls.
+What it detects:
+    Selected Pods whose ``spec.readinessGates`` name a condition that is missing from
+    ``status.conditions`` or not ``True``. Such a Pod stays not ready even when every container is
+    ready.
+
+Why it matters:
+    A Pod with an unmet readiness gate is never ready, so it never receives Service traffic.
+
+    Readiness gates are set by an outside controller (a cloud load-balancer controller's target
+    health, a service mesh); when that controller is missing, misconfigured or slow, the Pods never
+    join the Service's ready endpoints and a rollout stalls.
+
+How to fix:
+    Make sure the controller that sets the gate's condition runs and can see the Pod (e.g. the AWS
+    Load Balancer Controller for target-health.elbv2.k8s.aws/*, GKE NEG for
+    cloud.google.com/load-balancer-neg-ready), or remove the readinessGate from the Pod template.
+
+Example:
+    The scenario fixtures/scenarios/readiness-gate-not-set: The Pods carry an AWS load-balancer
+    readiness gate but no controller sets it; they never become ready.
+
+    $ cd fixtures/scenarios/readiness-gate-not-set
+    $ svcdoctor check gateway -n edge --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -12,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Severity
 from svcdoctor.pod_health import any_ready
 
@@ -70,11 +88,8 @@ CHECK = Check(
     id="SD403",
     name="readiness-gate-not-satisfied",
     step=4,
-    title="A Pod readiness gate is not satisfied",
-    why="A Pod with an unmet readiness gate is never ready, so it never receives Service traffic.",
-    fix="Make sure the controller that sets the gate's condition runs and can see the Pod (e.g. the AWS Load "
-        "Balancer Controller for target-health.elbv2.k8s.aws/*, GKE NEG for cloud.google.com/load-balancer-neg-"
-        "ready), or remove the readinessGate from the Pod template.",
+    explains=frozenset({"SD207", "SD208", "SD211", "SD502", "SD503", "SD805", "SD903", "SD904"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "pods"),
     runtime=True,

@@ -1,10 +1,28 @@
-"""SD404 — selected Pods are terminating.
+"""SD404 — Selected Pods are terminating.
 
-Detects: Pods with ``metadata.deletionTimestamp`` set, with how long they have been terminating
-and whether they are past their grace period (stuck on a finalizer or on a node that no longer
-answers). Why it matters: a terminating Pod is taken out of the ready endpoints at once, so
-capacity drops during a rollout or drain; a Pod stuck terminating keeps its name (a StatefulSet
-cannot replace it) and may keep its endpoint listed as serving.
+What it detects:
+    Pods with ``metadata.deletionTimestamp`` set, with how long they have been terminating and
+    whether they are past their grace period (stuck on a finalizer or on a node that no longer
+    answers).
+
+Why it matters:
+    Terminating Pods leave the ready endpoints: capacity drops, and Pods stuck terminating never
+    come back.
+
+    A terminating Pod is taken out of the ready endpoints at once, so capacity drops during a
+    rollout or drain; a Pod stuck terminating keeps its name (a StatefulSet cannot replace it) and
+    may keep its endpoint listed as serving.
+
+How to fix:
+    Usually transient (a rollout, a drain). If it lasts, make sure replacements become ready and
+    that no finalizer or unresponsive node holds the Pod.
+
+Example:
+    The scenario fixtures/scenarios/pods-terminating-stuck: One of three Pods is stuck terminating
+    on a finalizer; the other two serve.
+
+    $ cd fixtures/scenarios/pods-terminating-stuck
+    $ svcdoctor check ledger -n finance --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -13,7 +31,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding
 from svcdoctor.pod_health import duration_text
 
@@ -73,10 +91,9 @@ CHECK = Check(
     id="SD404",
     name="pods-terminating",
     step=4,
-    title="Selected Pods are terminating",
-    why="Terminating Pods leave the ready endpoints: capacity drops, and Pods stuck terminating never come back.",
-    fix="Usually transient (a rollout, a drain). If it lasts, make sure replacements become ready and that no "
-        "finalizer or unresponsive node holds the Pod.",
+    # Terminating Pods are taken out of the ready endpoints at once.
+    explains=frozenset({"SD501", "SD502"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "pods"),
     runtime=True,

@@ -1,11 +1,28 @@
-"""SD405 — containers of selected Pods restart often.
+"""SD405 — Containers restart often.
 
-Detects: containers whose ``restartCount`` is at or above ``Options.restart_threshold``, with
-the last termination's reason and exit code (OOMKilled, Error, a liveness probe kill) and how
-long ago it ended. Why it matters: every restart drops the Pod out of the ready endpoints and
-cuts open connections, so clients see intermittent resets and timeouts even when the Pod looks
-Running most of the time. Restarts that last happened more than an hour before the snapshot are
-reported as info.
+What it detects:
+    Containers whose ``restartCount`` is at or above ``Options.restart_threshold``, with the last
+    termination's reason and exit code (OOMKilled, Error, a liveness probe kill) and how long ago it
+    ended.
+
+Why it matters:
+    Each restart takes the Pod out of the ready endpoints and resets its connections: clients see
+    intermittent failures.
+
+    Every restart drops the Pod out of the ready endpoints and cuts open connections, so clients see
+    intermittent resets and timeouts even when the Pod looks Running most of the time. Restarts that
+    last happened more than an hour before the snapshot are reported as info.
+
+How to fix:
+    Read the previous container's logs and the last termination reason; fix crashes, memory limits,
+    or a liveness probe that kills a slow but healthy container.
+
+Example:
+    The scenario fixtures/scenarios/containers-oomkilled-restarting: The Pods are Running and ready
+    now, but their container was OOMKilled 9 times, last 20 minutes ago.
+
+    $ cd fixtures/scenarios/containers-oomkilled-restarting
+    $ svcdoctor check thumbnails -n media --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -14,7 +31,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Severity
 from svcdoctor.pod_health import last_termination, pod_events, termination_text
 
@@ -82,11 +99,7 @@ CHECK = Check(
     id="SD405",
     name="containers-restarting",
     step=4,
-    title="Containers restart often",
-    why="Each restart takes the Pod out of the ready endpoints and resets its connections: clients see "
-        "intermittent failures.",
-    fix="Read the previous container's logs and the last termination reason; fix crashes, memory limits, or a "
-        "liveness probe that kills a slow but healthy container.",
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "pods"),
     runtime=True,

@@ -1,10 +1,27 @@
-"""SD501 — the Service has no endpoints at all.
+"""SD501 — The Service has no endpoints.
 
-Detects: no address in any EndpointSlice (or legacy Endpoints) of the Service. Why it matters:
-kube-proxy then installs a reject rule, so clients of the ClusterIP get "connection refused" at
-once (and DNS for a headless Service returns nothing). It is almost always a symptom: of a
-selector that matches nothing (SD301) or of a selector-less Service without manual endpoints
-(SD209); those rank first and this finding names them in ``caused_by``.
+What it detects:
+    No address in any EndpointSlice (or legacy Endpoints) of the Service.
+
+Why it matters:
+    With no endpoints kube-proxy rejects connections to the ClusterIP; clients see 'connection
+    refused'.
+
+    kube-proxy then installs a reject rule, so clients of the ClusterIP get "connection refused" at
+    once (and DNS for a headless Service returns nothing). It is almost always a symptom: of a
+    selector that matches nothing (SD301) or of a selector-less Service without manual endpoints
+    (SD209); those rank first and this finding names them in ``caused_by``.
+
+How to fix:
+    Fix what keeps Pods out of the endpoints: the selector (SD301), missing manual endpoints
+    (SD209), or Pods that do not exist.
+
+Example:
+    The scenario fixtures/scenarios/pods-pending-unschedulable: Every backend Pod is Pending: no
+    node has the CPU they request.
+
+    $ cd fixtures/scenarios/pods-pending-unschedulable
+    $ svcdoctor check search -n catalog --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -12,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.endpoints import has_endpoint_objects
 from svcdoctor.findings import Evidence, Finding, Skip, Unknown
 
@@ -52,10 +69,8 @@ CHECK = Check(
     id="SD501",
     name="no-endpoints",
     step=5,
-    title="The Service has no endpoints",
-    why="With no endpoints kube-proxy rejects connections to the ClusterIP; clients see 'connection refused'.",
-    fix="Fix what keeps Pods out of the endpoints: the selector (SD301), missing manual endpoints (SD209), "
-        "or Pods that do not exist.",
+    explains=frozenset({"SD207", "SD208", "SD211", "SD701", "SD702", "SD802", "SD803", "SD805", "SD903", "SD904"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "endpointslices"),
     runtime=True,

@@ -1,12 +1,27 @@
-"""SD502 — endpoints exist, but none is ready.
+"""SD502 — Endpoints exist, but none is ready.
 
-Detects: a Service whose endpoints are all not ready (``conditions.ready: false`` or
-``notReadyAddresses``). Why it matters: kube-proxy sends traffic only to ready endpoints, so the
-Service behaves exactly as if it had none. The reason is on the Pods: not running (SD401),
-failing readiness probes (SD402) or unmet readiness gates (SD403) — which rank above this.
-Services with ``publishNotReadyAddresses`` are exempt. When the not-ready endpoints are terminating
-but still serving, kube-proxy uses them as a last resort (ProxyTerminatingEndpoints), so that case
-is a warning: the Service works until those Pods exit.
+What it detects:
+    A Service whose endpoints are all not ready (``conditions.ready: false`` or
+    ``notReadyAddresses``).
+
+Why it matters:
+    kube-proxy routes only to ready endpoints: with none ready the Service refuses every connection.
+
+    kube-proxy sends traffic only to ready endpoints, so the Service behaves exactly as if it had
+    none. The reason is on the Pods: not running (SD401), failing readiness probes (SD402) or unmet
+    readiness gates (SD403) — which rank above this. Services with ``publishNotReadyAddresses`` are
+    exempt. When the not-ready endpoints are terminating but still serving, kube-proxy uses them as
+    a last resort (ProxyTerminatingEndpoints), so that case is a warning: the Service works until
+    those Pods exit.
+
+How to fix:
+    Make the Pods ready: see their readiness probe, readiness gates and container state.
+
+Example:
+    The scenario fixtures/scenarios/crashloop-backend: The orders Pods crash at start (exit code 1)
+    and sit in CrashLoopBackOff; no endpoint is ready.
+
+    $ svcdoctor check orders -n shop --snapshot fixtures/scenarios/crashloop-backend/snapshot.yaml
 """
 
 from __future__ import annotations
@@ -14,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Severity, Skip
 
 
@@ -60,9 +75,8 @@ CHECK = Check(
     id="SD502",
     name="no-ready-endpoints",
     step=5,
-    title="Endpoints exist, but none is ready",
-    why="kube-proxy routes only to ready endpoints: with none ready the Service refuses every connection.",
-    fix="Make the Pods ready: see their readiness probe, readiness gates and container state.",
+    explains=frozenset({"SD207", "SD208", "SD211", "SD701", "SD702", "SD802", "SD803", "SD805", "SD903", "SD904"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "endpointslices"),
     runtime=True,

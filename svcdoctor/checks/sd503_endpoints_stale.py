@@ -1,12 +1,30 @@
-"""SD503 — the endpoints are stale: addresses of Pods that are gone, or ready Pods missing.
+"""SD503 — The endpoints are stale (gone Pods listed, or ready Pods missing).
 
-Detects, for a Service with a selector: endpoint addresses whose Pod no longer exists, whose Pod
-now has another IP, or whose Pod no longer matches the selector; and ready, running, selected
-Pods whose address is in no endpoint at all. Pods that resolve none of the Service's ports
-(SD202) and terminating Pods are left out, since the controllers treat them so on purpose. Why it
-matters: kube-proxy programs exactly what the EndpointSlices say, so stale addresses blackhole a
-share of connections (timeouts), and missing Pods mean lost capacity — or no backend at all. It
-points at a lagging or broken endpoints controller, or at a hand-edited or mirrored object.
+What it detects:
+    For a Service with a selector: endpoint addresses whose Pod no longer exists, whose Pod now has
+    another IP, or whose Pod no longer matches the selector; and ready, running, selected Pods whose
+    address is in no endpoint at all. Pods that resolve none of the Service's ports (SD202) and
+    terminating Pods are left out, since the controllers treat them so on purpose.
+
+Why it matters:
+    kube-proxy programs exactly what the EndpointSlices list: stale addresses blackhole connections
+    and missing Pods take no traffic.
+
+    kube-proxy programs exactly what the EndpointSlices say, so stale addresses blackhole a share of
+    connections (timeouts), and missing Pods mean lost capacity — or no backend at all. It points at
+    a lagging or broken endpoints controller, or at a hand-edited or mirrored object.
+
+How to fix:
+    Find out why the endpoints controller is not keeping up (kube-controller-manager health and
+    logs, API server load); remove hand-written or mirrored EndpointSlices/Endpoints that carry the
+    controller's labels.
+
+Example:
+    The scenario fixtures/scenarios/endpoints-stale-deleted-pod: The endpoints still list a deleted
+    Pod and miss its ready replacement: the endpoints controller has not caught up.
+
+    $ cd fixtures/scenarios/endpoints-stale-deleted-pod
+    $ svcdoctor check profile -n accounts --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -16,7 +34,7 @@ from datetime import timedelta
 from typing import Any
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.endpoints import Endpoint, has_endpoint_objects
 from svcdoctor.findings import Evidence, Finding, Severity, Skip, Unknown
 from svcdoctor.k8s import Obj
@@ -140,11 +158,9 @@ CHECK = Check(
     id="SD503",
     name="endpoints-stale",
     step=5,
-    title="The endpoints are stale (gone Pods listed, or ready Pods missing)",
-    why="kube-proxy programs exactly what the EndpointSlices list: stale addresses blackhole connections and "
-        "missing Pods take no traffic.",
-    fix="Find out why the endpoints controller is not keeping up (kube-controller-manager health and logs, API "
-        "server load); remove hand-written or mirrored EndpointSlices/Endpoints that carry the controller's labels.",
+    # Ready Pods the endpoints controller never wrote down: that is why there are no endpoints.
+    explains=frozenset({"SD501"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "pods", "endpointslices"),
     runtime=True,

@@ -1,11 +1,29 @@
-"""SD504 — the EndpointSlice ports do not carry the Service port's name or number.
+"""SD504 — EndpointSlice ports do not carry the Service port.
 
-Detects: a Service port (matched by name, as kube-proxy matches it) that an EndpointSlice holding
-addresses does not list, or lists with a number other than a numeric ``targetPort``. Why it
-matters: kube-proxy joins a Service port to endpoints by port name; addresses in a slice without
-that port get no traffic on it. It is the symptom of a named ``targetPort`` that some Pods do not
-declare (SD202) — the Pods stay listed, in a slice without that port — or of slices that were
-written by hand or by a stale controller.
+What it detects:
+    A Service port (matched by name, as kube-proxy matches it) that an EndpointSlice holding
+    addresses does not list, or lists with a number other than a numeric ``targetPort``.
+
+Why it matters:
+    kube-proxy matches Service ports to endpoint ports by name: endpoints without the port get no
+    traffic on it.
+
+    kube-proxy joins a Service port to endpoints by port name; addresses in a slice without that
+    port get no traffic on it. It is the symptom of a named ``targetPort`` that some Pods do not
+    declare (SD202) — the Pods stay listed, in a slice without that port — or of slices that were
+    written by hand or by a stale controller.
+
+How to fix:
+    Declare the named targetPort on every selected Pod's container (SD202), or fix the hand-written
+    EndpointSlices so their port names and numbers match spec.ports.
+
+Example:
+    The scenario fixtures/scenarios/manual-endpointslice-port-name-mismatch: A selector-less Service
+    for an external database: its hand-written EndpointSlice names the port postgres, the Service
+    port is named pg.
+
+    $ cd fixtures/scenarios/manual-endpointslice-port-name-mismatch
+    $ svcdoctor check orders-db -n shop --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -13,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.endpoints import Endpoint, EndpointPort
 from svcdoctor.findings import Evidence, Finding, Severity, Skip
 
@@ -92,11 +110,7 @@ CHECK = Check(
     id="SD504",
     name="endpoint-ports-mismatch",
     step=5,
-    title="EndpointSlice ports do not carry the Service port",
-    why="kube-proxy matches Service ports to endpoint ports by name: endpoints without the port get no traffic "
-        "on it.",
-    fix="Declare the named targetPort on every selected Pod's container (SD202), or fix the hand-written "
-        "EndpointSlices so their port names and numbers match spec.ports.",
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "endpointslices"),
     runtime=True,

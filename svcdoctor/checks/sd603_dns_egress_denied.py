@@ -1,12 +1,30 @@
-"""SD603 — the client's egress policies block cluster DNS (53/UDP and 53/TCP to the kube-dns Pods).
+"""SD603 — The client's egress policies block cluster DNS.
 
-Detects: the client Pod (``--from``) is selected by egress policies, and no rule of them admits
-UDP (or TCP) port 53 to the Pods behind the ``kube-dns`` Service in ``kube-system`` (found through
-that Service's selector, usually ``k8s-app=kube-dns``); also when the DNS Pods' own ingress
-policies refuse the client. Why it matters: this is the classic default-deny-egress outage — the
-policy author allowed the backend, but the client can no longer resolve the Service's name, so
-*every* name lookup times out. TCP 53 matters for large answers and for resolvers that retry
-over TCP.
+What it detects:
+    The client Pod (``--from``) is selected by egress policies, and no rule of them admits UDP (or
+    TCP) port 53 to the Pods behind the ``kube-dns`` Service in ``kube-system`` (found through that
+    Service's selector, usually ``k8s-app=kube-dns``); also when the DNS Pods' own ingress policies
+    refuse the client.
+
+Why it matters:
+    A default-deny egress policy without a rule for 53/UDP and 53/TCP to the kube-dns Pods breaks
+    every name lookup of the Pods it selects: the Service's name no longer resolves.
+
+    This is the classic default-deny-egress outage — the policy author allowed the backend, but the
+    client can no longer resolve the Service's name, so *every* name lookup times out. TCP 53
+    matters for large answers and for resolvers that retry over TCP.
+
+How to fix:
+    Add an egress rule to kube-system Pods k8s-app=kube-dns on 53/UDP and 53/TCP.
+
+Example:
+    The scenario fixtures/scenarios/netpol-default-deny-egress-dns: shop got a default-deny-egress
+    policy and an egress allowance from the frontend to the backend on 8080, but none for DNS: the
+    frontend can no longer resolve backend.shop (53/UDP and 53/TCP to the kube-dns Pods are denied);
+    the recorded lookup timed out (SD701 follows from SD603).
+
+    $ cd fixtures/scenarios/netpol-default-deny-egress-dns
+    $ svcdoctor check backend -n shop --from shop/frontend-ddcj28l7m-jsshd --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -17,7 +35,7 @@ from typing import Any
 import yaml
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Severity, Skip, Unknown
 from svcdoctor.k8s import ObjectRef
 from svcdoctor.netpol.evaluator import identity_labels, pod_endpoint
@@ -236,10 +254,8 @@ CHECK = Check(
     id="SD603",
     name="dns-egress-denied-by-networkpolicy",
     step=6,
-    title="The client's egress policies block cluster DNS",
-    why="A default-deny egress policy without a rule for 53/UDP and 53/TCP to the kube-dns Pods breaks every "
-        "name lookup of the Pods it selects: the Service's name no longer resolves.",
-    fix="Add an egress rule to kube-system Pods k8s-app=kube-dns on 53/UDP and 53/TCP.",
+    explains=frozenset({"SD701"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("networkpolicies", "pods", "namespaces"),
     needs_client=True,

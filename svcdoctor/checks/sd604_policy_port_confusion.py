@@ -1,11 +1,29 @@
-"""SD604 — a policy rule names the Service port where the Pod port counts, or a port name no Pod has.
+"""SD604 — A policy allows the Service port (or a missing port name) where the Pod port counts.
 
-Detects: a rule that admits the client (its peers match) but whose ``ports`` allow the Service's
-``port`` while the Service sends traffic to a different ``targetPort``, or name a container port
-that none of the Pods the policy selects (for egress: none of the Service's Pods) declares.
-Why it matters: NetworkPolicy sees the connection after kube-proxy's DNAT — at the Pod's address
-and target port — so "allow port 80" on a Service 80 → 8080 allows nothing useful, and a misspelt
-port name silently matches nothing. The denial (SD601 / SD602) then follows from this finding.
+What it detects:
+    A rule that admits the client (its peers match) but whose ``ports`` allow the Service's ``port``
+    while the Service sends traffic to a different ``targetPort``, or name a container port that
+    none of the Pods the policy selects (for egress: none of the Service's Pods) declares.
+
+Why it matters:
+    NetworkPolicy judges the connection after the Service's DNAT, at the Pod's targetPort: a rule
+    for the Service port, or for a port name no Pod declares, admits nothing.
+
+    NetworkPolicy sees the connection after kube-proxy's DNAT — at the Pod's address and target port
+    — so "allow port 80" on a Service 80 → 8080 allows nothing useful, and a misspelt port name
+    silently matches nothing. The denial (SD601 / SD602) then follows from this finding.
+
+How to fix:
+    Write the Pod's port (the Service's targetPort, or the container port's name) in the policy's
+    ports.
+
+Example:
+    The scenario fixtures/scenarios/netpol-named-port-missing: backend-ingress (policyTypes
+    defaulted to Ingress) allows the named port http-api, which no backend container declares (it is
+    named http): the rule allows nothing and the frontend is denied.
+
+    $ cd fixtures/scenarios/netpol-named-port-missing
+    $ svcdoctor check backend -n shop --from shop/frontend-ddcj28l7m-jsshd --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -16,7 +34,7 @@ from typing import Any
 import yaml
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Severity, Skip
 from svcdoctor.netpol.service import backends, client_endpoint, evaluator_of, port_confusions
 
@@ -68,10 +86,8 @@ CHECK = Check(
     id="SD604",
     name="networkpolicy-port-confusion",
     step=6,
-    title="A policy allows the Service port (or a missing port name) where the Pod port counts",
-    why="NetworkPolicy judges the connection after the Service's DNAT, at the Pod's targetPort: a rule for the "
-        "Service port, or for a port name no Pod declares, admits nothing.",
-    fix="Write the Pod's port (the Service's targetPort, or the container port's name) in the policy's ports.",
+    explains=frozenset({"SD601", "SD602"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("networkpolicies", "pods", "namespaces"),
     needs_client=True,

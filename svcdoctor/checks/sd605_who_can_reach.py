@@ -1,11 +1,28 @@
-"""SD605 — who can reach the Service, by NetworkPolicy (when no client is given).
+"""SD605 — Who NetworkPolicy lets reach the Service.
 
-Detects nothing wrong: it states, at a glance, which clients the ingress policies of the
-Service's Pods admit — "pods app=frontend in namespace prod on 8080/TCP, and nothing else". When
-no policy selects its Pods it says nothing (everyone may connect; step 6 simply passes).
-Why it matters: without ``--from`` svcdoctor cannot judge a particular client, but the user can
-see immediately whether theirs is on the list. It is an info finding, so it never changes the
-verdict; with a client, SD601–SD604 judge it instead.
+What it detects:
+    Detects nothing wrong: it states, at a glance, which clients the ingress policies of the
+    Service's Pods admit — "pods app=frontend in namespace prod on 8080/TCP, and nothing else". When
+    no policy selects its Pods it says nothing (everyone may connect; step 6 simply passes).
+
+Why it matters:
+    Without a client, the list of sources the policies admit lets a reader spot at a glance whether
+    their client is on it.
+
+    Without ``--from`` svcdoctor cannot judge a particular client, but the user can see immediately
+    whether theirs is on the list. It is an info finding, so it never changes the verdict; with a
+    client, SD601–SD604 judge it instead.
+
+How to fix:
+    Nothing to fix; run with --from NS/POD or --from-ip IP to judge one client.
+
+Example:
+    The scenario fixtures/scenarios/netpol-who-can-reach: Without --from, step 6 states who may
+    reach the backend: Pods app=frontend in namespace shop on 8080/TCP, and nothing else (an info
+    finding; the verdict stays ok).
+
+    $ cd fixtures/scenarios/netpol-who-can-reach
+    $ svcdoctor check backend -n shop --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -13,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Severity, Skip
 from svcdoctor.netpol.evaluator import pod_endpoint
 from svcdoctor.netpol.interface import INGRESS
@@ -104,10 +121,7 @@ CHECK = Check(
     id="SD605",
     name="who-can-reach",
     step=6,
-    title="Who NetworkPolicy lets reach the Service",
-    why="Without a client, the list of sources the policies admit lets a reader spot at a glance whether their "
-        "client is on it.",
-    fix="Nothing to fix; run with --from NS/POD or --from-ip IP to judge one client.",
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("networkpolicies", "pods", "namespaces"),
 )

@@ -1,11 +1,28 @@
-"""SD701 — the Service's name does not resolve.
+"""SD701 — The Service's name does not resolve.
 
-Detects: a DNS answer (asked by ``--probe`` or recorded as ``DNSAnswer``) for a name that means
-this Service — ``web``, ``web.shop``, ``web.shop.svc.<zone>`` — came back NXDOMAIN, SERVFAIL,
-REFUSED, timed out, or empty. Why it matters: clients connect by name; with no address they never
-send a packet, whatever the Service and its Pods look like. It is usually a symptom: of DNS egress
-denied by NetworkPolicy (SD603), cluster DNS down (SD703), a short name used from another
-namespace (SD704), or a client whose dnsPolicy does not use cluster DNS (SD705).
+What it detects:
+    A DNS answer (asked by ``--probe`` or recorded as ``DNSAnswer``) for a name that means this
+    Service — ``web``, ``web.shop``, ``web.shop.svc.<zone>`` — came back NXDOMAIN, SERVFAIL,
+    REFUSED, timed out, or empty.
+
+Why it matters:
+    A client that cannot resolve the name never sends a packet, however healthy the Service is.
+
+    Clients connect by name; with no address they never send a packet, whatever the Service and its
+    Pods look like. It is usually a symptom: of DNS egress denied by NetworkPolicy (SD603), cluster
+    DNS down (SD703), a short name used from another namespace (SD704), or a client whose dnsPolicy
+    does not use cluster DNS (SD705).
+
+How to fix:
+    Use <service>.<namespace> (or the full name) from other namespaces, make sure cluster DNS is up
+    and reachable (port 53 UDP and TCP allowed), and give the client a ClusterFirst dnsPolicy.
+
+Example:
+    The scenario fixtures/scenarios/dns-record-missing: CoreDNS answers NXDOMAIN for a healthy
+    Service (recorded DNS answers); kubernetes.default resolves, so DNS itself is up.
+
+    $ cd fixtures/scenarios/dns-record-missing
+    $ svcdoctor check checkout -n shop --from shop/frontend-ddcj28l7m-jsshd --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -13,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.evidence import answers_about, cnames, control_answers, failed
 from svcdoctor.dns.records import service_fqdn
@@ -106,10 +123,7 @@ CHECK = Check(
     id="SD701",
     name="name-does-not-resolve",
     step=7,
-    title="The Service's name does not resolve",
-    why="A client that cannot resolve the name never sends a packet, however healthy the Service is.",
-    fix="Use <service>.<namespace> (or the full name) from other namespaces, make sure cluster DNS is up "
-        "and reachable (port 53 UDP and TCP allowed), and give the client a ClusterFirst dnsPolicy.",
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services",),
     runtime=True,

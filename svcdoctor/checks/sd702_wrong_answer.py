@@ -1,12 +1,29 @@
-"""SD702 — the Service's name resolves, but to the wrong thing.
+"""SD702 — The name resolves to the wrong address.
 
-Detects: a DNS answer for this Service's name whose addresses are not what the Kubernetes DNS
-specification gives it: the ClusterIP for a normal Service; exactly the ready endpoint addresses
-(every address with ``publishNotReadyAddresses``) for a headless one; a CNAME to
-``externalName`` for an ExternalName Service. Why it matters: the client then talks to an old
-address, another Service, or a Pod that is not ready or gone — failures that look random.
-Typical causes: a stale record (a DNS cache, a stub zone or ``hosts`` entry that overrides the
-cluster zone), a short name that means a same-named Service in the client's own namespace.
+What it detects:
+    A DNS answer for this Service's name whose addresses are not what the Kubernetes DNS
+    specification gives it: the ClusterIP for a normal Service; exactly the ready endpoint addresses
+    (every address with ``publishNotReadyAddresses``) for a headless one; a CNAME to
+    ``externalName`` for an ExternalName Service.
+
+Why it matters:
+    A wrong answer sends the client to an old address, another Service or an unready Pod.
+
+    The client then talks to an old address, another Service, or a Pod that is not ready or gone —
+    failures that look random. Typical causes: a stale record (a DNS cache, a stub zone or ``hosts``
+    entry that overrides the cluster zone), a short name that means a same-named Service in the
+    client's own namespace.
+
+How to fix:
+    Use the fully qualified name <service>.<namespace>.svc.<zone>; remove overriding hosts entries,
+    stub zones or stale caches; for a headless Service make the right Pods ready.
+
+Example:
+    The scenario fixtures/scenarios/dns-headless-stale-address: The headless Service's name answers
+    an old Pod address (recorded DNS answer); the ready Pod pg-1 is missing from it.
+
+    $ cd fixtures/scenarios/dns-headless-stale-address
+    $ svcdoctor check pg -n data --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -14,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.checks.sd701_name_does_not_resolve import for_client
 from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.evidence import addresses, answers_about, cnames, failed, whose_address
@@ -139,10 +156,7 @@ CHECK = Check(
     id="SD702",
     name="name-resolves-wrong",
     step=7,
-    title="The name resolves to the wrong address",
-    why="A wrong answer sends the client to an old address, another Service or an unready Pod.",
-    fix="Use the fully qualified name <service>.<namespace>.svc.<zone>; remove overriding hosts entries, stub "
-        "zones or stale caches; for a headless Service make the right Pods ready.",
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "endpointslices"),
     runtime=True,

@@ -1,11 +1,28 @@
-"""SD703 — cluster DNS itself is unhealthy.
+"""SD703 — Cluster DNS itself is unhealthy.
 
-Detects, from API objects alone: the kube-dns Service (kube-system, ``k8s-app=kube-dns``) has no
-endpoints or none ready; CoreDNS/kube-dns Pods are not ready (all: an error; some: a warning);
-CoreDNS Pods exist but no DNS Service fronts them. From DNS answers, when there are some: the
-control question ``kubernetes.default.svc.<zone>`` — a name every cluster has — went unanswered.
-Why it matters: every ClusterFirst Pod asks the kube-dns ClusterIP; without a ready endpoint behind
-it no name resolves, and every Service looks broken by name while working by IP.
+What it detects:
+    From API objects alone: the kube-dns Service (kube-system, ``k8s-app=kube-dns``) has no
+    endpoints or none ready; CoreDNS/kube-dns Pods are not ready (all: an error; some: a warning);
+    CoreDNS Pods exist but no DNS Service fronts them. From DNS answers, when there are some: the
+    control question ``kubernetes.default.svc.<zone>`` — a name every cluster has — went unanswered.
+
+Why it matters:
+    Every ClusterFirst Pod asks the kube-dns Service; without ready CoreDNS endpoints no name
+    resolves.
+
+    Every ClusterFirst Pod asks the kube-dns ClusterIP; without a ready endpoint behind it no name
+    resolves, and every Service looks broken by name while working by IP.
+
+How to fix:
+    Make the CoreDNS Pods ready (events, logs, Corefile) so the kube-dns Service has ready
+    endpoints.
+
+Example:
+    The scenario fixtures/scenarios/coredns-crashlooping: Both CoreDNS Pods crash-loop, kube-dns has
+    no ready endpoint; the Service's name is refused (recorded answer).
+
+    $ cd fixtures/scenarios/coredns-crashlooping
+    $ svcdoctor check backend -n shop --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -13,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.dns.cluster_dns import DNS_NAMESPACE, dns_pods, dns_services, has_dns_objects
 from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.evidence import control_answers, failed
@@ -108,9 +125,8 @@ CHECK = Check(
     id="SD703",
     name="cluster-dns-unhealthy",
     step=7,
-    title="Cluster DNS itself is unhealthy",
-    why="Every ClusterFirst Pod asks the kube-dns Service; without ready CoreDNS endpoints no name resolves.",
-    fix="Make the CoreDNS Pods ready (events, logs, Corefile) so the kube-dns Service has ready endpoints.",
+    explains=frozenset({"SD701"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     runtime=True,
 )

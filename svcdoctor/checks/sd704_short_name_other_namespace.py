@@ -1,10 +1,26 @@
-"""SD704 — the client uses the Service's short name from another namespace.
+"""SD704 — Short name used from another namespace.
 
-Detects: a client in namespace B that names the Service of namespace A by its bare name — in a DNS
-answer it asked (``--probe`` or a recorded ``DNSAnswer``), or in its own spec (an environment
-value, a command-line argument such as ``http://backend:8080``). Why it matters: the search list
-of a ClusterFirst Pod starts with ``<its own namespace>.svc.<zone>``, so ``backend`` from B means
-``backend.B.svc.<zone>``: NXDOMAIN, or worse, a same-named Service of B.
+What it detects:
+    A client in namespace B that names the Service of namespace A by its bare name — in a DNS answer
+    it asked (``--probe`` or a recorded ``DNSAnswer``), or in its own spec (an environment value, a
+    command-line argument such as ``http://backend:8080``).
+
+Why it matters:
+    A bare Service name is expanded with the client's own namespace first; from elsewhere it misses.
+
+    The search list of a ClusterFirst Pod starts with ``<its own namespace>.svc.<zone>``, so
+    ``backend`` from B means ``backend.B.svc.<zone>``: NXDOMAIN, or worse, a same-named Service of
+    B.
+
+How to fix:
+    Name the Service as <service>.<namespace> from other namespaces.
+
+Example:
+    The scenario fixtures/scenarios/short-name-from-other-namespace: A client in namespace web uses
+    the short name backend for a Service in shop; the recorded answer is NXDOMAIN.
+
+    $ cd fixtures/scenarios/short-name-from-other-namespace
+    $ svcdoctor check backend -n shop --from web/frontend-65rxg4lmd-k66wd --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -12,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.dns.client import mentions, namespace_of_source
 from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.evidence import answers_about
@@ -66,9 +82,8 @@ CHECK = Check(
     id="SD704",
     name="short-name-from-other-namespace",
     step=7,
-    title="Short name used from another namespace",
-    why="A bare Service name is expanded with the client's own namespace first; from elsewhere it misses.",
-    fix="Name the Service as <service>.<namespace> from other namespaces.",
+    explains=frozenset({"SD701"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     runtime=True,
 )

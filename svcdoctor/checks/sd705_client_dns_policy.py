@@ -1,10 +1,27 @@
-"""SD705 — the client's DNS settings cannot resolve cluster names.
+"""SD705 — The client's DNS policy cannot resolve cluster names.
 
-Detects, from the client Pod's spec: ``dnsPolicy: Default`` (the node's resolver, which knows no
-``*.svc.<zone>`` names); ``hostNetwork: true`` with the default ``ClusterFirst`` (the kubelet then
-silently uses the node's resolver — ``ClusterFirstWithHostNet`` is needed); ``dnsPolicy: None``
-whose ``dnsConfig`` names no cluster DNS server (an error) or no cluster search domains (short
-names fail: a warning). Why it matters: such a client fails by name while every other client works.
+What it detects:
+    From the client Pod's spec: ``dnsPolicy: Default`` (the node's resolver, which knows no
+    ``*.svc.<zone>`` names); ``hostNetwork: true`` with the default ``ClusterFirst`` (the kubelet
+    then silently uses the node's resolver — ``ClusterFirstWithHostNet`` is needed); ``dnsPolicy:
+    None`` whose ``dnsConfig`` names no cluster DNS server (an error) or no cluster search domains
+    (short names fail: a warning).
+
+Why it matters:
+    dnsPolicy Default, hostNetwork without ClusterFirstWithHostNet, or a dnsConfig without the
+    cluster DNS server: the client never asks cluster DNS.
+
+    Such a client fails by name while every other client works.
+
+How to fix:
+    Use dnsPolicy ClusterFirst (ClusterFirstWithHostNet for hostNetwork Pods).
+
+Example:
+    The scenario fixtures/scenarios/client-dns-policy-default: The client Pod has dnsPolicy Default
+    (the node's resolver); the Service's name gives NXDOMAIN there.
+
+    $ cd fixtures/scenarios/client-dns-policy-default
+    $ svcdoctor check backend -n shop --from shop/nightly-report-28551840-x7k2p --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -12,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.dns.client import cluster_searches, resolver_for_pod
 from svcdoctor.dns.cluster_dns import dns_service_ips
 from svcdoctor.dns.domain import cluster_domain
@@ -82,10 +99,8 @@ CHECK = Check(
     id="SD705",
     name="client-dns-policy",
     step=7,
-    title="The client's DNS policy cannot resolve cluster names",
-    why="dnsPolicy Default, hostNetwork without ClusterFirstWithHostNet, or a dnsConfig without the cluster "
-        "DNS server: the client never asks cluster DNS.",
-    fix="Use dnsPolicy ClusterFirst (ClusterFirstWithHostNet for hostNetwork Pods).",
+    explains=frozenset({"SD701"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs_client=True,
     runtime=True,

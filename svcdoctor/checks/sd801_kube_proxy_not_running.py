@@ -1,12 +1,29 @@
-"""SD801 — kube-proxy is not running / not ready on a node (or not installed at all).
+"""SD801 — kube-proxy is not running / not ready on the node(s).
 
-Detects: for every recorded Node, whether a kube-proxy Pod (kube-system, ``k8s-app=kube-proxy``
-or owned by the ``kube-proxy`` DaemonSet) runs there and is ready; and whether the DaemonSet
-exists at all. When kube-proxy is absent because a replacement does its job (Cilium's
-kube-proxy replacement, kube-router's service proxy, Antrea proxyAll) it says so as info
-instead of raising a false alarm. Why it matters: kube-proxy writes the rules that turn a
-ClusterIP into Pod addresses; on a node where it does not run, those rules go stale or never
-appear, and every Service fails for clients on that node (SD802/SD803 there follow from this).
+What it detects:
+    For every recorded Node, whether a kube-proxy Pod (kube-system, ``k8s-app=kube-proxy`` or owned
+    by the ``kube-proxy`` DaemonSet) runs there and is ready; and whether the DaemonSet exists at
+    all. When kube-proxy is absent because a replacement does its job (Cilium's kube-proxy
+    replacement, kube-router's service proxy, Antrea proxyAll) it says so as info instead of raising
+    a false alarm.
+
+Why it matters:
+    kube-proxy writes the rules that send ClusterIP traffic to Pods; where it does not run they go
+    stale.
+
+    kube-proxy writes the rules that turn a ClusterIP into Pod addresses; on a node where it does
+    not run, those rules go stale or never appear, and every Service fails for clients on that node
+    (SD802/SD803 there follow from this).
+
+How to fix:
+    Get kube-proxy's Pod running on the node: read its events and logs (image, config, permissions).
+
+Example:
+    The scenario fixtures/scenarios/kube-proxy-replaced-by-cilium: No kube-proxy DaemonSet, because
+    Cilium's kube-proxy replacement is on; a healthy Service reports ok with an info note.
+
+    $ cd fixtures/scenarios/kube-proxy-replaced-by-cilium
+    $ svcdoctor check cart -n shop --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -14,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.dataplane.checking import (
     client_node,
     detect_replacement,
@@ -110,9 +127,9 @@ CHECK = Check(
     id="SD801",
     name="kube-proxy-not-running",
     step=8,
-    title="kube-proxy is not running / not ready on the node(s)",
-    why="kube-proxy writes the rules that send ClusterIP traffic to Pods; where it does not run they go stale.",
-    fix="Get kube-proxy's Pod running on the node: read its events and logs (image, config, permissions).",
+    explains=frozenset({"SD802", "SD803", "SD903"}),
+    explains_on_same_node_only=True,
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services",),
     runtime=True,

@@ -1,18 +1,33 @@
-"""SD802 — a node has no kube-proxy rules for the Service's ClusterIP:port.
+"""SD802 — No kube-proxy rules for the ClusterIP:port.
 
-Detects: tracing a new connection to ClusterIP:port through a node's recorded rules (iptables,
-nftables or IPVS) ends nowhere — no DNAT, no kube-proxy verdict for that address and port (in
-nftables mode, only the catch-all reject for unknown ports of a ClusterIP). Why it matters: the
-packet leaves the node still addressed to a virtual IP that nothing owns, so the client waits
-and times out. kube-proxy is not running there (SD801), is stuck, or the Service was created
-after it stopped syncing.
+What it detects:
+    Tracing a new connection to ClusterIP:port through a node's recorded rules (iptables, nftables
+    or IPVS) ends nowhere — no DNAT, no kube-proxy verdict for that address and port (in nftables
+    mode, only the catch-all reject for unknown ports of a ClusterIP).
+
+Why it matters:
+    Without a rule the packet keeps its virtual destination, which no host owns: clients time out.
+
+    The packet leaves the node still addressed to a virtual IP that nothing owns, so the client
+    waits and times out. kube-proxy is not running there (SD801), is stuck, or the Service was
+    created after it stopped syncing.
+
+How to fix:
+    Make kube-proxy run and sync on the node (see SD801 and its logs); restart it if it is stuck.
+
+Example:
+    The scenario fixtures/scenarios/cluster-ip-rules-missing: kube-proxy on node-a looks healthy but
+    never programmed the payments Service; the checkout Pod there times out.
+
+    $ cd fixtures/scenarios/cluster-ip-rules-missing
+    $ svcdoctor check payments -n billing --from billing/checkout-pcb5v58jn-4fzrw --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.dataplane.checking import impact_for, inspect_commands, node_paths, rule_evidence, unread_evidence
 from svcdoctor.findings import Evidence, Finding
 
@@ -59,9 +74,8 @@ CHECK = Check(
     id="SD802",
     name="no-cluster-ip-rules",
     step=8,
-    title="No kube-proxy rules for the ClusterIP:port",
-    why="Without a rule the packet keeps its virtual destination, which no host owns: clients time out.",
-    fix="Make kube-proxy run and sync on the node (see SD801 and its logs); restart it if it is stuck.",
+    explains=frozenset({"SD903"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services",),
     runtime=True,

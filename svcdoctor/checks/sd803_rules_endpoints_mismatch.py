@@ -1,18 +1,36 @@
-"""SD803 — a node's rules send the Service's traffic to endpoints that are not its ready ones.
+"""SD803 — Rules lead to endpoints that are not the Service's ready endpoints.
 
-Detects: the destinations a traced connection can be DNATed to (with their probabilities) differ
-from the Service's usable endpoints — *stale* (an address that is no longer an endpoint, e.g. a
-deleted Pod), *extra* (an endpoint that is not ready, or not local under a Local traffic
-policy) or *missing* (a ready endpoint no rule sends to). Why it matters: the share of new
-connections that goes to a stale address hangs or is refused, so the Service fails
-intermittently; missing endpoints take no load. kube-proxy on that node has stopped syncing.
+What it detects:
+    The destinations a traced connection can be DNATed to (with their probabilities) differ from the
+    Service's usable endpoints — *stale* (an address that is no longer an endpoint, e.g. a deleted
+    Pod), *extra* (an endpoint that is not ready, or not local under a Local traffic policy) or
+    *missing* (a ready endpoint no rule sends to).
+
+Why it matters:
+    Connections sent to a stale address hang or are refused; missing endpoints get no traffic.
+    kube-proxy on that node is not keeping up with the EndpointSlices.
+
+    The share of new connections that goes to a stale address hangs or is refused, so the Service
+    fails intermittently; missing endpoints take no load. kube-proxy on that node has stopped
+    syncing.
+
+How to fix:
+    Check kube-proxy's logs on the node and restart it; it rewrites the rules from the current
+    EndpointSlices.
+
+Example:
+    The scenario fixtures/scenarios/ipvs-stale-real-server: IPVS mode; node-a still balances a third
+    of search's connections to a deleted Pod's address.
+
+    $ cd fixtures/scenarios/ipvs-stale-real-server
+    $ svcdoctor check search -n search --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.dataplane.analysis import describe
 from svcdoctor.dataplane.checking import impact_for, inspect_commands, node_paths, rule_evidence, unread_evidence
 from svcdoctor.endpoints import service_endpoints
@@ -77,10 +95,8 @@ CHECK = Check(
     id="SD803",
     name="rules-endpoints-mismatch",
     step=8,
-    title="Rules lead to endpoints that are not the Service's ready endpoints",
-    why="Connections sent to a stale address hang or are refused; missing endpoints get no traffic. "
-        "kube-proxy on that node is not keeping up with the EndpointSlices.",
-    fix="Check kube-proxy's logs on the node and restart it; it rewrites the rules from the current EndpointSlices.",
+    explains=frozenset({"SD903"}),
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "endpointslices"),
     runtime=True,

@@ -1,18 +1,34 @@
-"""SD804 — a node has no kube-proxy rules for the Service's NodePort, externalIPs or load-balancer IPs.
+"""SD804 — NodePort / external rules missing.
 
-Detects: a new connection to NodePort (on each of the node's addresses), to an externalIP or to
-a load-balancer ingress IP, traced through the node's rules, meets no kube-proxy rule at all —
-no DNAT, and not the drop kube-proxy installs on purpose for ``externalTrafficPolicy: Local``
-without a local endpoint (SD207 explains that one). Why it matters: outside clients (and load
-balancer health checks) reach the node but nothing forwards them; they are refused or time out
-while the ClusterIP works.
+What it detects:
+    A new connection to NodePort (on each of the node's addresses), to an externalIP or to a
+    load-balancer ingress IP, traced through the node's rules, meets no kube-proxy rule at all — no
+    DNAT, and not the drop kube-proxy installs on purpose for ``externalTrafficPolicy: Local``
+    without a local endpoint (SD207 explains that one).
+
+Why it matters:
+    Without them, traffic from outside reaches the node but is never forwarded: it is refused or
+    times out while the ClusterIP works.
+
+    Outside clients (and load balancer health checks) reach the node but nothing forwards them; they
+    are refused or time out while the ClusterIP works.
+
+How to fix:
+    Check kube-proxy on the node (and --nodeport-addresses, which limits the addresses NodePorts
+    listen on).
+
+Example:
+    The scenario fixtures/scenarios/nodeport-rules-missing: node-b's kube-proxy (nftables mode) has
+    the ClusterIP rules of web/site but no NodePort rule; the NodePort fails on node-b only.
+
+    $ svcdoctor check site -n web --snapshot fixtures/scenarios/nodeport-rules-missing/snapshot.yaml
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.dataplane.checking import inspect_commands, node_paths, unread_evidence
 from svcdoctor.findings import Evidence, Finding
 
@@ -58,10 +74,7 @@ CHECK = Check(
     id="SD804",
     name="external-rules-missing",
     step=8,
-    title="NodePort / external rules missing",
-    why="Without them, traffic from outside reaches the node but is never forwarded: it is refused or times out "
-        "while the ClusterIP works.",
-    fix="Check kube-proxy on the node (and --nodeport-addresses, which limits the addresses NodePorts listen on).",
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services",),
     runtime=True,

@@ -1,19 +1,35 @@
-"""SD805 — kube-proxy's "has no endpoints" reject rule: why clients see *connection refused*.
+"""SD805 — kube-proxy rejects the Service: "has no endpoints".
 
-Detects: a traced connection to the Service is rejected by the rule kube-proxy installs for a
-Service port without usable endpoints (iptables: ``REJECT`` in KUBE-SERVICES / KUBE-EXTERNAL-
-SERVICES with the comment "… has no endpoints"; nftables: an element of the
-``no-endpoint-services`` / ``no-endpoint-nodeports`` verdict maps). Told apart from a catch-all
-reject by what the rule matches (this exact address and port), not by its name. Why it
-matters: it explains the instant "connection refused" clients get. When the Service has ready
-endpoints the rule is stale: kube-proxy on that node stopped syncing.
+What it detects:
+    A traced connection to the Service is rejected by the rule kube-proxy installs for a Service
+    port without usable endpoints (iptables: ``REJECT`` in KUBE-SERVICES / KUBE-EXTERNAL-SERVICES
+    with the comment "… has no endpoints"; nftables: an element of the ``no-endpoint-services`` /
+    ``no-endpoint-nodeports`` verdict maps). Told apart from a catch-all reject by what the rule
+    matches (this exact address and port), not by its name.
+
+Why it matters:
+    kube-proxy answers connections to a Service without usable endpoints with a reject, so clients
+    see 'connection refused' instead of waiting.
+
+    It explains the instant "connection refused" clients get. When the Service has ready endpoints
+    the rule is stale: kube-proxy on that node stopped syncing.
+
+How to fix:
+    Give the Service ready endpoints; if it has them, restart kube-proxy on the node.
+
+Example:
+    The scenario fixtures/scenarios/no-endpoints-refused: No orders Pod is ready; kube-proxy's "has
+    no endpoints" REJECT rule is why clients see "connection refused".
+
+    $ cd fixtures/scenarios/no-endpoints-refused
+    $ svcdoctor check orders -n orders --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.dataplane.checking import impact_for, inspect_commands, node_paths, rule_evidence, unread_evidence
 from svcdoctor.findings import Finding
 
@@ -54,10 +70,7 @@ CHECK = Check(
     id="SD805",
     name="no-endpoints-reject",
     step=8,
-    title='kube-proxy rejects the Service: "has no endpoints"',
-    why="kube-proxy answers connections to a Service without usable endpoints with a reject, so clients see "
-        "'connection refused' instead of waiting.",
-    fix="Give the Service ready endpoints; if it has them, restart kube-proxy on the node.",
+    doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services",),
     runtime=True,

@@ -1,10 +1,27 @@
-"""SD901 — a Pod refuses connections on the targetPort.
+"""SD901 — A Pod refuses connections on the targetPort.
 
-Detects: a probe to a ready endpoint's Pod IP and targetPort was answered with a TCP reset (or
-ICMP port unreachable): the Pod is reachable, but nothing accepts on that address and port. Why it
-matters: the Service forwards there, so clients get "connection refused" from that Pod. The usual
-reasons: the process listens on 127.0.0.1 (localhost only) instead of 0.0.0.0, listens on another
-port than the targetPort (SD201), or has not started listening yet.
+What it detects:
+    A probe to a ready endpoint's Pod IP and targetPort was answered with a TCP reset (or ICMP port
+    unreachable): the Pod is reachable, but nothing accepts on that address and port.
+
+Why it matters:
+    The Service forwards to that Pod and port; if nothing accepts there, clients get 'connection
+    refused'.
+
+    The Service forwards there, so clients get "connection refused" from that Pod. The usual
+    reasons: the process listens on 127.0.0.1 (localhost only) instead of 0.0.0.0, listens on
+    another port than the targetPort (SD201), or has not started listening yet.
+
+How to fix:
+    Make the application listen on 0.0.0.0 (all addresses) on the targetPort, or point targetPort at
+    the port it really listens on.
+
+Example:
+    The scenario fixtures/scenarios/pod-listens-on-localhost: Every api Pod refuses on its Pod IP
+    (the app binds 127.0.0.1); recorded probes from a frontend Pod.
+
+    $ cd fixtures/scenarios/pod-listens-on-localhost
+    $ svcdoctor check api -n shop --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -12,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding
 from svcdoctor.k8s import ObjectRef
 from svcdoctor.probe.analysis import POD, object_name, probe_evidence, service_probes_or_skip
@@ -62,10 +79,7 @@ CHECK = Check(
     id="SD901",
     name="pod-refuses",
     step=9,
-    title="A Pod refuses connections on the targetPort",
-    why="The Service forwards to that Pod and port; if nothing accepts there, clients get 'connection refused'.",
-    fix="Make the application listen on 0.0.0.0 (all addresses) on the targetPort, or point targetPort at the "
-        "port it really listens on.",
+    doc=CheckDoc.parse(__doc__),
     run=run,
     runtime=True,
 )

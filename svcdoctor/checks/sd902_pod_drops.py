@@ -1,10 +1,25 @@
-"""SD902 — a Pod does not answer at all on the targetPort.
+"""SD902 — A Pod does not answer at all (dropped).
 
-Detects: a probe to a ready endpoint's Pod IP and targetPort got no reply within the timeout
-(dropped) or an ICMP host/network unreachable. Why it matters: packets never reach the process or
-its answer never comes back — a NetworkPolicy (or firewall) dropping the traffic, or the CNI
-failing to route to that Pod's node. Probes that could not see the cluster at all are reported by
-SD905 instead, never as this.
+What it detects:
+    A probe to a ready endpoint's Pod IP and targetPort got no reply within the timeout (dropped) or
+    an ICMP host/network unreachable.
+
+Why it matters:
+    Dropped packets mean a policy or the pod network stands between the client and the Pod.
+
+    Packets never reach the process or its answer never comes back — a NetworkPolicy (or firewall)
+    dropping the traffic, or the CNI failing to route to that Pod's node. Probes that could not see
+    the cluster at all are reported by SD905 instead, never as this.
+
+How to fix:
+    Allow the traffic in the NetworkPolicies that select the Pod, or repair the CNI on the Pod's
+    node.
+
+Example:
+    The scenario fixtures/scenarios/pod-traffic-dropped: A default-deny ingress policy drops traffic
+    to the api Pods; recorded probes time out while cluster DNS answers.
+
+    $ svcdoctor check api -n shop --snapshot fixtures/scenarios/pod-traffic-dropped/snapshot.yaml
 """
 
 from __future__ import annotations
@@ -12,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding
 from svcdoctor.k8s import ObjectRef
 from svcdoctor.probe.analysis import POD, node_of_source, object_name, probe_evidence, service_probes_or_skip
@@ -83,9 +98,7 @@ CHECK = Check(
     id="SD902",
     name="pod-drops",
     step=9,
-    title="A Pod does not answer at all (dropped)",
-    why="Dropped packets mean a policy or the pod network stands between the client and the Pod.",
-    fix="Allow the traffic in the NetworkPolicies that select the Pod, or repair the CNI on the Pod's node.",
+    doc=CheckDoc.parse(__doc__),
     run=run,
     runtime=True,
 )

@@ -1,16 +1,32 @@
-"""SD903 — the ClusterIP fails while the Pods answer directly.
+"""SD903 — The ClusterIP fails while the Pods answer directly.
 
-Detects: a probe to the Service's ClusterIP:port was refused, dropped or unreachable, while at
-least one of its Pods accepted a connection on the targetPort. Why it matters: the application is
-fine; the break is in the data plane of the node the probe left from — kube-proxy has no rules
-for the ClusterIP (SD802), rules that lead elsewhere (SD803), or is not running (SD801).
+What it detects:
+    A probe to the Service's ClusterIP:port was refused, dropped or unreachable, while at least one
+    of its Pods accepted a connection on the targetPort.
+
+Why it matters:
+    When Pods answer but their Service IP does not, the break is in kube-proxy's rules on the node.
+
+    The application is fine; the break is in the data plane of the node the probe left from —
+    kube-proxy has no rules for the ClusterIP (SD802), rules that lead elsewhere (SD803), or is not
+    running (SD801).
+
+How to fix:
+    Repair kube-proxy on the node the traffic leaves from; compare its rules with the endpoints.
+
+Example:
+    The scenario fixtures/scenarios/cluster-ip-no-rules-on-node: From a Pod on node-b the api Pods
+    answer but the ClusterIP times out (recorded probes) - kube-proxy on node-b.
+
+    $ cd fixtures/scenarios/cluster-ip-no-rules-on-node
+    $ svcdoctor check api -n shop --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding
 from svcdoctor.probe.analysis import CLUSTER_IP, POD, node_of_source, probe_evidence, service_probes_or_skip
 
@@ -51,9 +67,7 @@ CHECK = Check(
     id="SD903",
     name="cluster-ip-fails",
     step=9,
-    title="The ClusterIP fails while the Pods answer directly",
-    why="When Pods answer but their Service IP does not, the break is in kube-proxy's rules on the node.",
-    fix="Repair kube-proxy on the node the traffic leaves from; compare its rules with the endpoints.",
+    doc=CheckDoc.parse(__doc__),
     run=run,
     runtime=True,
 )

@@ -1,11 +1,27 @@
-"""SD904 — the NodePort or LoadBalancer address fails (on some nodes, or everywhere).
+"""SD904 — NodePort / LoadBalancer address fails.
 
-Detects: probes to ``<node address>:<nodePort>`` or ``<load-balancer address>:<port>`` that were
-refused, dropped or unreachable — compared across nodes and with the Pods' own answers. Why it
-matters: outside clients reach the Service only this way. Failing on *some* nodes points at
-``externalTrafficPolicy: Local`` (nodes without a ready local endpoint drop the traffic by design)
-or at kube-proxy on those nodes; failing everywhere while the Pods answer points at the node
-firewall or the load balancer.
+What it detects:
+    Probes to ``<node address>:<nodePort>`` or ``<load-balancer address>:<port>`` that were refused,
+    dropped or unreachable — compared across nodes and with the Pods' own answers.
+
+Why it matters:
+    Outside clients reach the Service only through node ports or the load balancer.
+
+    Outside clients reach the Service only this way. Failing on *some* nodes points at
+    ``externalTrafficPolicy: Local`` (nodes without a ready local endpoint drop the traffic by
+    design) or at kube-proxy on those nodes; failing everywhere while the Pods answer points at the
+    node firewall or the load balancer.
+
+How to fix:
+    With externalTrafficPolicy: Local run a ready Pod on every node that receives traffic (or use
+    Cluster); otherwise repair kube-proxy or the firewall on the failing nodes.
+
+Example:
+    The scenario fixtures/scenarios/nodeport-local-policy-some-nodes: NodePort with
+    externalTrafficPolicy Local answers only on node-a, where the Pods run (recorded probes).
+
+    $ cd fixtures/scenarios/nodeport-local-policy-some-nodes
+    $ svcdoctor check web -n shop --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -13,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.endpoints import service_endpoints
 from svcdoctor.findings import Evidence, Finding
 from svcdoctor.probe.analysis import LOAD_BALANCER, NODE_PORT, POD, probe_evidence, service_probes_or_skip
@@ -76,10 +92,7 @@ CHECK = Check(
     id="SD904",
     name="external-address-fails",
     step=9,
-    title="NodePort / LoadBalancer address fails",
-    why="Outside clients reach the Service only through node ports or the load balancer.",
-    fix="With externalTrafficPolicy: Local run a ready Pod on every node that receives traffic (or use "
-        "Cluster); otherwise repair kube-proxy or the firewall on the failing nodes.",
+    doc=CheckDoc.parse(__doc__),
     run=run,
     runtime=True,
     impact="degraded",

@@ -1,17 +1,33 @@
-"""SD905 — the probes could not see the cluster network from where they were sent.
+"""SD905 — The probes could not see the cluster network.
 
-Detects: every probe to a cluster-internal address — the cluster DNS Service and its Pods among
-them, which exist in every cluster — went unanswered alike (timeout or unreachable). Why it
-matters: that says where svcdoctor ran (a laptop, a CI runner, a bastion without routes to Pod and
-Service CIDRs), not what is wrong with the Service; the Pod and ClusterIP probe results are
-therefore not used. Run the probes from inside the cluster instead.
+What it detects:
+    Every probe to a cluster-internal address — the cluster DNS Service and its Pods among them,
+    which exist in every cluster — went unanswered alike (timeout or unreachable).
+
+Why it matters:
+    When even cluster DNS does not answer, the place the probes left from has no route into the
+    cluster; blaming the Service would be wrong.
+
+    That says where svcdoctor ran (a laptop, a CI runner, a bastion without routes to Pod and
+    Service CIDRs), not what is wrong with the Service; the Pod and ClusterIP probe results are
+    therefore not used. Run the probes from inside the cluster instead.
+
+How to fix:
+    Run the probes from a node, a debugging Pod, or the in-cluster Job (deploy/job.yaml).
+
+Example:
+    The scenario fixtures/scenarios/probes-from-outside-cluster: Probes sent from a laptop outside
+    the cluster network - every cluster address timed out alike; nothing is blamed on the Service.
+
+    $ cd fixtures/scenarios/probes-from-outside-cluster
+    $ svcdoctor check api -n shop --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Skip
 from svcdoctor.probe.analysis import probe_evidence, visibility, where_sent_from
 
@@ -45,10 +61,7 @@ CHECK = Check(
     id="SD905",
     name="probes-could-not-see-cluster",
     step=9,
-    title="The probes could not see the cluster network",
-    why="When even cluster DNS does not answer, the place the probes left from has no route into the cluster; "
-        "blaming the Service would be wrong.",
-    fix="Run the probes from a node, a debugging Pod, or the in-cluster Job (deploy/job.yaml).",
+    doc=CheckDoc.parse(__doc__),
     run=run,
     runtime=True,
     impact="unknown",

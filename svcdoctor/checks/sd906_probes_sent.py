@@ -1,10 +1,26 @@
-"""SD906 — where the probes and DNS questions were sent from, and how many (information).
+"""SD906 — Where the probes were sent from.
 
-Reports, whenever probes or DNS answers are in the snapshot: the place they were sent from (a Pod
-and its node, a node, or an address outside the cluster), how many probes went to which kind of
-address, what came back, and the DNS servers asked. Why it matters: a probe result only means
-something together with where it was sent from — kube-proxy rules and NetworkPolicies apply per
-node and per source.
+What it detects:
+    Reports, whenever probes or DNS answers are in the snapshot: the place they were sent from (a
+    Pod and its node, a node, or an address outside the cluster), how many probes went to which kind
+    of address, what came back, and the DNS servers asked.
+
+Why it matters:
+    Probe results depend on the node and network they left from; the report says which.
+
+    A probe result only means something together with where it was sent from — kube-proxy rules and
+    NetworkPolicies apply per node and per source.
+
+How to fix:
+    Nothing to fix; run from another place (docs/dns-and-probes.md) to compare.
+
+Example:
+    The scenario fixtures/scenarios/healthy-externalname-resolves: Healthy ExternalName Service for
+    a managed database: the recorded lookup of the Service name follows the CNAME to an address, so
+    nothing fires.
+
+    $ cd fixtures/scenarios/healthy-externalname-resolves
+    $ svcdoctor check postgres -n billing --from billing/invoicer-wfdg7wsjr-hshqj --snapshot snapshot.yaml
 """
 
 from __future__ import annotations
@@ -12,7 +28,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Skip
 from svcdoctor.probe.analysis import where_sent_from
 
@@ -50,9 +66,7 @@ CHECK = Check(
     id="SD906",
     name="probes-sent-from",
     step=9,
-    title="Where the probes were sent from",
-    why="Probe results depend on the node and network they left from; the report says which.",
-    fix="Nothing to fix; run from another place (docs/dns-and-probes.md) to compare.",
+    doc=CheckDoc.parse(__doc__),
     run=run,
     runtime=True,
 )

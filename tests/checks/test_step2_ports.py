@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from svcdoctor.checks.interface import Check, Context
+from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.checks.registry import CHECKS
 from svcdoctor.engine import diagnose
 from svcdoctor.findings import Finding, Severity
@@ -102,7 +102,7 @@ def _fake_probe_check(check_id: str, step: int) -> Check:
     def run(context: Context) -> Iterator[Finding]:
         yield CHECK.finding("every Pod refused", subject=context.service_ref)
 
-    CHECK = Check(id=check_id, name="fake", step=step, title="fake", why="", fix="", run=run)
+    CHECK = Check(id=check_id, name="fake", step=step, doc=CheckDoc.brief("fake", "", ""), run=run)
     return CHECK
 
 
