@@ -1,4 +1,5 @@
-"""Shared test helpers: run the CLI in-process, the --update switch for golden files."""
+"""Shared test helpers: run the CLI in-process, the --update switch for golden files, and
+:func:`require` / the ``shared`` marker for tests whose environment or data may be missing."""
 
 from __future__ import annotations
 
@@ -15,9 +16,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "fixtures" / "scenarios"
-# ../shared/oracles from the main checkout; ../../shared/oracles from a worktree under /work/wt.
-ORACLES = next((p for p in (ROOT.parent / "shared" / "oracles", ROOT.parent.parent / "shared" / "oracles")
-                if p.exists()), ROOT.parent / "shared" / "oracles")
+#: The project's ground truth and real-world corpus live beside the checkout, never inside it: a
+#: clone without them still runs every other test (see :func:`require_shared`).
+SHARED = ROOT.parent / "shared"
+ORACLES = SHARED / "oracles"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # tryfirst: before pytest's own skip marks, so an empty parameter list (the data was not there
+    # to parametrize from) fails in CI too instead of skipping as "got empty parameter set".
+    for marker in item.iter_markers("shared"):
+        require_shared(*marker.args)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -83,3 +93,20 @@ def require(condition: bool, reason: str) -> None:
         pytest.fail(f"CI must run this test, but: {reason}")
     pytest.skip(reason)
 
+
+
+def require_shared(*paths: str) -> None:
+    """Skip locally, but fail in CI, when data under ../shared that a test reads is not there."""
+    for path in paths:
+        require((SHARED / path).exists(), f"needs ../shared/{path}, which is not beside this checkout ({SHARED})")
+
+
+def shared_yaml(path: str, default: Any) -> Any:
+    """The YAML document at ../shared/``path`` for parametrizing at collection, ``default`` without it.
+
+    The tests that use it carry ``@pytest.mark.shared(path)``, which skips or fails them.
+    """
+    import yaml
+
+    file = SHARED / path
+    return yaml.safe_load(file.read_text()) if file.is_file() else default

@@ -64,7 +64,9 @@ BILLION_LAUGHS = "\n".join(
                                                                                        strict=True)]
     + ["kind: List", "items: [*i]"]) + "\n"
 
-#: name → (file name, content, text the one-line error must contain besides the path).
+#: name → (file name, content, text the one-line error must contain besides the path). That text is
+#: svcdoctor's own wording or the line it names, never a library's message: PyYAML ≥ 6.0.4 refuses
+#: deep nesting itself ("invalid YAML: …") before svcdoctor's own depth check can.
 BAD_FILES: dict[str, tuple[str, str | bytes, tuple[str, ...]]] = {
     "malformed-yaml": ("bad.yaml", "apiVersion: v1\nkind: List\nitems:\n  - kind: Service\n    metadata: {name: x\n",
                        ("invalid YAML", ":6:")),
@@ -88,8 +90,8 @@ BAD_FILES: dict[str, tuple[str, str | bytes, tuple[str, ...]]] = {
     "only-whitespace": ("blank.yaml", "\n   \n\t\n", ("empty",)),
     "only-comments": ("comments.yaml", "# recorded by hand\n# nothing yet\n---\n# still nothing\n",
                       ("no Kubernetes objects",)),
-    "deep-flow-yaml": ("deep.yaml", "a: " + "[" * 50_000 + "]" * 50_000 + "\n", ("nested too deeply",)),
-    "deep-block-yaml": ("deep-block.yaml", "a:\n" + "- " * 50_000 + "x\n", ("nested too deeply",)),
+    "deep-flow-yaml": ("deep.yaml", "a: " + "[" * 50_000 + "]" * 50_000 + "\n", ("deep.yaml:1:",)),
+    "deep-block-yaml": ("deep-block.yaml", "a:\n" + "- " * 50_000 + "x\n", ("deep-block.yaml:2:",)),
     "deep-json": ("deep.json", '{"a": ' * 50_000 + "1" + "}" * 50_000, ("nested too deeply",)),
     "billion-laughs": ("bomb.yaml", BILLION_LAUGHS, ("alias bomb",)),
     "unknown-evidence-kind": ("unknown.yaml", "apiVersion: svcdoctor.dev/v1\nkind: Frobnicate\n",

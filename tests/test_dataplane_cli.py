@@ -17,6 +17,8 @@ from svcdoctor.testing.netns import Lab, netns_usable
 from tests.conftest import ROOT, require, run_cli
 from tests.test_dataplane_oracles import ORACLE
 
+uses_oracle = pytest.mark.shared("oracles/kube-proxy")
+
 
 def _services_file(tmp_path: Path) -> str:
     path = tmp_path / "services.yaml"
@@ -24,6 +26,7 @@ def _services_file(tmp_path: Path) -> str:
     return str(path)
 
 
+@uses_oracle
 def test_collect_from_saved_output_then_check_with_it(tmp_path: Path) -> None:
     result = run_cli("collect", "node", "--node-name", "test-node", "--iptables-save",
                      str(ORACLE / "iptables-overall.txt"))
@@ -49,6 +52,7 @@ def test_collect_from_saved_output_then_check_with_it(tmp_path: Path) -> None:
     assert {step["step"]: step["status"] for step in healthy["steps"]}[8] == "pass"
 
 
+@uses_oracle
 def test_node_dump_flag_is_repeatable_and_checks_every_node(tmp_path: Path) -> None:
     paths = []
     for node, source, flag in (("node-1", "iptables-overall.txt", "--iptables-save"),
@@ -65,6 +69,7 @@ def test_node_dump_flag_is_repeatable_and_checks_every_node(tmp_path: Path) -> N
         == ["On node node-1", "On node node-2"]
 
 
+@uses_oracle
 def test_without_a_dump_step_8_is_skipped_and_says_how_to_get_one(tmp_path: Path) -> None:
     report = run_cli("check", "svc1", "-n", "ns1", "--snapshot", _services_file(tmp_path), "-o", "json").json()
     step = next(step for step in report["steps"] if step["step"] == 8)
@@ -72,6 +77,7 @@ def test_without_a_dump_step_8_is_skipped_and_says_how_to_get_one(tmp_path: Path
     assert "collect node" in str(step)
 
 
+@uses_oracle
 @pytest.mark.parametrize("content, message", [
     (None, "No such file"),
     ("apiVersion: v1\nkind: List\nitems: []\n", "no NodeDump"),

@@ -21,12 +21,12 @@ from svcdoctor.endpoints import service_endpoints
 from svcdoctor.snapshot import NodeDump, build_snapshot
 from svcdoctor.testing.kubeproxy import loadable_iptables, ordered_nft_transaction
 from svcdoctor.testing.netns import Lab, netns_usable
-from tests.conftest import ORACLES, ROOT, require
+from tests.conftest import ORACLES, require, shared_yaml
 
+pytestmark = pytest.mark.shared("oracles/kube-proxy")
 # In a git worktree (../wt/NAME) the shared oracles are one level further up.
-ORACLE = next((path for path in (ORACLES / "kube-proxy", ROOT.parent.parent / "shared" / "oracles" / "kube-proxy")
-               if path.exists()), ORACLES / "kube-proxy")
-FLOWS = yaml.safe_load((ORACLE / "iptables-tracepacket-flows.yaml").read_text())
+ORACLE = ORACLES / "kube-proxy"
+FLOWS = shared_yaml("oracles/kube-proxy/iptables-tracepacket-flows.yaml", {"flows": []})
 NODE_IP = "192.168.0.2"
 
 # What kube-proxy's fixture means for each way into each Service port, written from the table
@@ -201,7 +201,7 @@ def _case_objects(case: dict[str, Any]) -> list[dict[str, Any]]:
     return objects
 
 
-@pytest.mark.parametrize("case", yaml.safe_load((ORACLE / "ipvs-nodeport-cases.yaml").read_text())["cases"],
+@pytest.mark.parametrize("case", shared_yaml("oracles/kube-proxy/ipvs-nodeport-cases.yaml", {"cases": []})["cases"],
                          ids=lambda case: case["name"])
 def test_ipvs_nodeport_cases(case: dict[str, Any]) -> None:
     text = case.get("ipvsadm_like") or _render_ipvsadm(case["expected"]["virtualServers"])

@@ -16,11 +16,9 @@ from svcdoctor.dns.client import (
 from svcdoctor.dns.domain import cluster_domain, corefile_forward_zones, corefile_serves_reverse
 from svcdoctor.dns.records import Record, dashed, expected_records, reverse_name
 from svcdoctor.snapshot import SnapshotInfo, build_snapshot
-from tests.conftest import ORACLES, ROOT
+from tests.conftest import ORACLES, require_shared
 
-#: The oracle beside the repository (CI, /work/main), or beside the worktrees' parent (a helper's worktree).
-ORACLE = next((folder / "dns-spec-summary.md" for folder in (ORACLES, ROOT.parent.parent / "shared" / "oracles")
-               if (folder / "dns-spec-summary.md").exists()), ORACLES / "dns-spec-summary.md")
+ORACLE = ORACLES / "dns-spec-summary.md"
 
 
 def service(namespace: str, name: str, cluster_ip: str, ports: list[dict], **spec: object) -> dict:
@@ -39,6 +37,7 @@ def endpoint_slice(namespace: str, name: str, endpoints: list[dict], ports: list
 
 def oracle_lines(section: str) -> list[tuple[str, str, str]]:
     """(name, type, data) from one code block of the oracle's worked example."""
+    require_shared("oracles/dns-spec-summary.md")
     text = ORACLE.read_text()
     blocks = re.findall(r"```\n(.*?)```", text.split("## Worked example", 1)[1], re.S)
     block = next(b for b in blocks if section in b)

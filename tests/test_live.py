@@ -322,7 +322,8 @@ def test_untrusted_certificate_is_exit_3(tmp_path: Path) -> None:
         started = time.monotonic()
         line = _one_line_exit_3(live(config, "check", "backend", "--request-timeout", "2s"))
         assert time.monotonic() - started < 3
-        assert "TLS error" in line and "certificate verify failed" in line
+        # svcdoctor's words and the server it could not trust; the reason after them is OpenSSL's text.
+        assert f"TLS error talking to {api.url}" in line
         trusted = api.write_kubeconfig(str(tmp_path / "trusted"), namespace="shop", ca_file=cert)
         assert live(trusted, "check", "backend").exit_code == 0
 

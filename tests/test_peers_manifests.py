@@ -23,11 +23,11 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import ORACLES, ROOT, CliResult, require, run_cli
+from tests.conftest import ORACLES, CliResult, run_cli
 
-# The oracles sit beside the repository; a worktree one level deeper finds them one level up.
-PEERS = next((base / "peers" for base in (ORACLES, ROOT.parent.parent / "shared" / "oracles")
-              if (base / "peers" / "expectations.yaml").exists()), ORACLES / "peers")
+pytestmark = pytest.mark.shared("oracles/peers/expectations.yaml")
+
+PEERS = ORACLES / "peers"
 EXPECTATIONS = PEERS / "expectations.yaml"
 
 
@@ -80,7 +80,6 @@ def _command_args(command: str) -> list[str]:
 
 
 def test_expectations_present() -> None:
-    require(EXPECTATIONS.exists(), f"the peer oracle {EXPECTATIONS} is not there")
     assert ENTRIES, f"no manifests entries in {EXPECTATIONS}"
 
 

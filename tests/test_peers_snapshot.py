@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from svcdoctor.checks.registry import BY_ID
 from svcdoctor.sources.files import load_objects
-from tests.conftest import ORACLES, run_cli
+from tests.conftest import ORACLES, run_cli, shared_yaml
+
+pytestmark = pytest.mark.shared("oracles/peers/expectations.yaml")
 
 PEERS = ORACLES / "peers"
-ENTRIES: list[dict[str, Any]] = [e for e in yaml.safe_load((PEERS / "expectations.yaml").read_text())["entries"]
+ENTRIES: list[dict[str, Any]] = [e for e in shared_yaml("oracles/peers/expectations.yaml", {"entries": []})["entries"]
                                  if e["mode"] == "snapshot"]
 
 #: What an entry's ``requires`` asks to be added to the run, as variants: (name, extra YAML, cause of SD501).

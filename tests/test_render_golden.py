@@ -26,11 +26,10 @@ from svcdoctor.findings import Client, Evidence, Finding, Severity, Target
 from svcdoctor.render import FORMATS, RenderOptions, render, render_scan
 from svcdoctor.report import Report, StepResult
 from svcdoctor.sources.snapshot_file import SnapshotFileSource
-from tests.conftest import ORACLES, ROOT, run_cli
+from tests.conftest import ORACLES, ROOT, require_shared, run_cli
 
 #: The oracles sit beside the repository; a helper's worktree is one level deeper.
-SARIF_SCHEMA = next((p for p in (ORACLES, ROOT.parent.parent / "shared" / "oracles")
-                     if (p / "sarif-schema-2.1.0.json").exists()), ORACLES) / "sarif-schema-2.1.0.json"
+SARIF_SCHEMA = ORACLES / "sarif-schema-2.1.0.json"
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 PINNED_CHECKS = ("SD001", "SD101", "SD301", "SD501", "SD502")
@@ -155,6 +154,7 @@ def test_cli_colour_follows_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @cache
 def _sarif_schema() -> dict:
+    require_shared("oracles/sarif-schema-2.1.0.json")
     return json.loads(SARIF_SCHEMA.read_text())
 
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from svcdoctor.testing.apiserver import ServerOptions, SnapshotAPIServer
-from tests.conftest import run_cli
+from tests.conftest import require_shared, run_cli
 from tests.netpol.oracle_model import model_objects, parse_truth_table
 from tests.netpol.test_oracle_cases import CASES
 
@@ -23,8 +23,7 @@ CASE = CASES / "09-egress-client-side-deny.yaml"
 
 @pytest.fixture
 def case() -> dict:
-    if not CASE.is_file():
-        pytest.skip(f"{CASE} is missing")
+    require_shared(f"oracles/netpol/cases/{CASE.name}")
     return dict(yaml.safe_load(CASE.read_text()))
 
 

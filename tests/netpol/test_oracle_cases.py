@@ -16,17 +16,9 @@ import yaml
 from tests.conftest import ORACLES, require, run_cli
 from tests.netpol.oracle_model import model_objects, parse_truth_table
 
+pytestmark = pytest.mark.shared("oracles/netpol/cases")
 
-def _oracle_root() -> Path:
-    """../shared/oracles from the repository, also from a worktree one level deeper."""
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "oracles"
-        if candidate.is_dir():
-            return candidate
-    return ORACLES
-
-
-CASES = _oracle_root() / "netpol" / "cases"
+CASES = ORACLES / "netpol" / "cases"
 
 
 def case_files() -> list[Path]:

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import require, run_cli
-from tests.netpol.test_oracle_cases import _oracle_root
+from tests.conftest import ORACLES, require, run_cli
 
-PEERS = _oracle_root() / "peers"
+pytestmark = pytest.mark.shared("oracles/peers/expectations.yaml")
+
+PEERS = ORACLES / "peers"
 
 
 def entry(entry_id: str) -> dict[str, Any]:
