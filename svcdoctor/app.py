@@ -8,6 +8,7 @@ the modules this calls, never inside a check.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,8 @@ class Invocation:
     probe_timeout: float = 2.0
     max_probes: int = 64
     dns_server: str | None = None
+    #: With ``--snapshot FILE --probe``: the same FILE again, confirming that its addresses may be probed.
+    probe_file_addresses: str | None = None
     ignore: tuple[str, ...] = ()
     baseline: str | None = None
     write_baseline: str | None = None
@@ -97,9 +100,33 @@ def gather_live_evidence(invocation: Invocation, snapshot: Snapshot, namespace: 
         return snapshot
     if snapshot.static:
         raise InputError("--probe needs a cluster: it cannot probe plain manifests")
+    confirm_file_addresses(invocation)
     from svcdoctor.probe.gather import gather
 
     return gather(snapshot, namespace, name, client, invocation)
+
+
+def confirm_file_addresses(invocation: Invocation) -> None:
+    """``--snapshot FILE --probe`` sends packets where FILE says: the user must name FILE twice.
+
+    A recording may come from anyone; its addresses are still bounded (:mod:`svcdoctor.probe.bounds`),
+    but which of the cluster's addresses get packets is the file's choice, so it is confirmed.
+    """
+    if invocation.snapshot is None:
+        return
+    confirmed = invocation.probe_file_addresses
+    if confirmed is None or not _same_file(confirmed, invocation.snapshot):
+        raise InputError(f"--probe sends packets to the addresses {invocation.snapshot} names: if you trust it, "
+                         f"add --probe-file-addresses {invocation.snapshot}")
+
+
+def _same_file(first: str, second: str) -> bool:
+    if first == second:
+        return True
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
 
 
 def finish(reports: Sequence[Report], invocation: Invocation, snapshot: Snapshot) -> list[Report]:

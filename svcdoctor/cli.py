@@ -189,6 +189,10 @@ ProbeOption = Annotated[
 ]
 ProbeTimeoutOption = Annotated[float, typer.Option("--probe-timeout", help="Seconds to wait for each probe.")]
 MaxProbesOption = Annotated[int, typer.Option("--max-probes", help="At most this many probes.")]
+ProbeFileAddressesOption = Annotated[
+    str | None, typer.Option("--probe-file-addresses", help="With --snapshot FILE --probe: FILE again, to confirm "
+                                                            "that the addresses it names may be probed.")
+]
 DnsServerOption = Annotated[
     str | None, typer.Option("--dns-server", help="Ask this resolver instead of the kube-dns Service.")
 ]
@@ -240,6 +244,7 @@ def check(
     probe: ProbeOption = False,
     probe_timeout: ProbeTimeoutOption = 2.0,
     max_probes: MaxProbesOption = 64,
+    probe_file_addresses: ProbeFileAddressesOption = None,
     dns_server: DnsServerOption = None,
     ignore: IgnoreOption = None,
     baseline: BaselineOption = None,
@@ -265,7 +270,8 @@ def check(
         snapshot=snapshot, manifests=manifests, kubeconfig=kubeconfig, context=context,
         request_timeout=request_timeout, verbose=verbose, namespace=namespace, cluster_domain=cluster_domain,
         node_dumps=node_dump, probe=probe, probe_timeout=probe_timeout, max_probes=max_probes,
-        dns_server=dns_server, ignore=ignore, baseline=baseline, write_baseline=write_baseline,
+        probe_file_addresses=probe_file_addresses, dns_server=dns_server, ignore=ignore, baseline=baseline,
+        write_baseline=write_baseline,
         show_suppressed=show_suppressed, config=config,
     )
     source = application.open_source(invocation)
@@ -400,7 +406,8 @@ def demo(
     return check(click_context, name="backend", namespace="shop", snapshot=str(path), manifests=None,
                  from_pod="shop/frontend-ddcj28l7m-jsshd", from_ip=None, from_node=None, output=output,
                  fail_on=fail_on, cluster_domain=None, kubeconfig=None, context=None, request_timeout="10s",
-                 verbose=False, node_dump=None, probe=False, probe_timeout=2.0, max_probes=64, dns_server=None,
+                 verbose=False, node_dump=None, probe=False, probe_timeout=2.0, max_probes=64,
+                 probe_file_addresses=None, dns_server=None,
                  ignore=None, baseline=None, write_baseline=None, show_suppressed=False)
 
 

@@ -49,8 +49,13 @@ def record(
         str, typer.Option("--format", help="auto | yaml | json (auto: json for .json files and large snapshots).")
     ] = "auto",
     redact: Annotated[
-        bool, typer.Option("--redact", help="Replace names, namespaces, label values and IPs with pseudonyms.")
+        bool, typer.Option("--redact", help="Replace names, namespaces, label values and IPs with pseudonyms; "
+                                            "drop everything the checks do not read.")
     ] = False,
+    redact_map: Annotated[
+        str | None, typer.Option("--redact-map", help="With --redact: write the original → pseudonym map to this "
+                                                      "local file (it undoes the redaction; do not share it).")
+    ] = None,
     from_pod: Annotated[
         str | None, typer.Option("--from", help="Also record this client Pod, NAMESPACE/POD (or POD in -n).")
     ] = None,
@@ -91,14 +96,20 @@ def record(
                                    Invocation(probe=True, probe_timeout=probe_timeout, max_probes=max_probes,
                                               dns_server=dns_server))
     objects: list[dict[str, Any]] = minimal([result.info_object(), *result.objects, *evidence])
+    notes: list[str] = []
     if redact:
-        from svcdoctor.redact import redact_objects
+        from svcdoctor.redact import redact_for_sharing
 
-        objects = redact_objects(objects)
+        objects, notes = redact_for_sharing(objects, namespace=target_namespace, service=name or "",
+                                            map_file=redact_map)
+    elif redact_map:
+        raise InputError("--redact-map needs --redact")
     document = {"apiVersion": "v1", "kind": "List", "metadata": {}, "items": objects}
     as_json = output_format == "json" or (output_format == "auto" and (
         output.lower().endswith(".json") or len(objects) > YAML_OBJECT_LIMIT))
     text = json.dumps(document, indent=1, sort_keys=False) + "\n" if as_json else _yaml(document)
+    for note in notes:
+        sys.stderr.write(note + "\n")
     if output == "-":
         sys.stdout.write(text)
         sys.stdout.flush()

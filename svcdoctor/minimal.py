@@ -171,9 +171,25 @@ def _pod_spec(spec: Obj, hosts: frozenset[str]) -> None:
                 if isinstance(container.get(key), list):
                     container[key] = [masked(item, hosts) if isinstance(item, str) else item for item in container[key]]
             for probe_key in ("readinessProbe", "livenessProbe", "startupProbe"):
-                probe = container.get(probe_key)
-                http = probe.get("httpGet") if isinstance(probe, dict) else None
-                if isinstance(http, dict):
-                    for header in http.get("httpHeaders") or []:
-                        if isinstance(header, dict) and "value" in header:
-                            header["value"] = MASK
+                if isinstance(container.get(probe_key), dict):
+                    container[probe_key] = masked_probe(container[probe_key])
+
+
+def masked_probe(probe: Mapping[str, Any]) -> Obj:
+    """A copy of a probe whose HTTP header values and query string are :data:`MASK` (an ``Authorization``
+    header is a secret) and whose exec command is :func:`masked` (``sh -c 'PGPASSWORD=… psql'``)."""
+    result = dict(probe)
+    command = result.get("exec")
+    if isinstance(command, Mapping) and isinstance(command.get("command"), list):
+        result["exec"] = {**command, "command": [masked(str(part)) for part in command["command"]]}
+    http = result.get("httpGet")
+    if isinstance(http, Mapping):
+        http = dict(http)
+        if isinstance(http.get("httpHeaders"), list):
+            http["httpHeaders"] = [{**header, "value": MASK} if isinstance(header, Mapping) and "value" in header
+                                   else header for header in http["httpHeaders"]]
+        path, _, query = str(http.get("path") or "").partition("?")
+        if query:
+            http["path"] = f"{path}?{MASK}"
+        result["httpGet"] = http
+    return result

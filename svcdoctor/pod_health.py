@@ -19,6 +19,7 @@ from typing import Any
 
 from svcdoctor import k8s
 from svcdoctor.k8s import Obj, ObjectRef
+from svcdoctor.minimal import MASK, masked
 from svcdoctor.snapshot import Snapshot
 
 #: Waiting reasons that mean the container cannot start as configured.
@@ -256,13 +257,14 @@ def probe_text(probe: Mapping[str, Any]) -> str:
     if isinstance(probe.get("httpGet"), Mapping):
         http = probe["httpGet"]
         scheme = str(http.get("scheme") or "HTTP")
-        text = f"httpGet {scheme} {http.get('host') or ''}:{http.get('port')}{http.get('path') or '/'}"
+        path, query, _ = str(http.get("path") or "/").partition("?")
+        text = f"httpGet {scheme} {http.get('host') or ''}:{http.get('port')}{path}" + (f"?{MASK}" if query else "")
     elif isinstance(probe.get("tcpSocket"), Mapping):
         text = f"tcpSocket :{probe['tcpSocket'].get('port')}"
     elif isinstance(probe.get("grpc"), Mapping):
         text = f"grpc :{probe['grpc'].get('port')}"
     elif isinstance(probe.get("exec"), Mapping):
-        text = "exec " + " ".join(str(part) for part in k8s.as_list(probe["exec"].get("command")))
+        text = "exec " + " ".join(masked(str(part)) for part in k8s.as_list(probe["exec"].get("command")))
     else:
         text = "probe"
     timings = [f"{key}={probe[key]}" for key in ("initialDelaySeconds", "periodSeconds", "timeoutSeconds",

@@ -1,23 +1,28 @@
-"""``record --redact``: consistent pseudonyms, so a snapshot can be attached to a public bug.
+"""``record --redact`` and ``svcdoctor redact``: a snapshot safe to attach to a public bug report.
 
-Namespaces, object names, label and selector values, host names and IP addresses are replaced;
-label keys, ports, port names, phases, conditions and reasons are kept, so that the diagnosis of
-the redacted file is the diagnosis of the original:
+Redaction works by allowlist, after :func:`svcdoctor.minimal.minimal` has dropped what no check
+reads. Every string of every object is classified by the field that holds it:
 
-- one map for every identifier: the same string becomes the same pseudonym wherever it appears
-  (a Service's name, the ``kubernetes.io/service-name`` label of its EndpointSlices, an Ingress
-  backend, an Event's ``involvedObject``), so selectors still match and references still resolve;
-- generated names keep their generated tail (``backend-7d9c8-xk2p4`` → ``name-3-7d9c8-xk2p4``),
-  so a Pod still reads as a child of its ReplicaSet and Deployment;
-- IP addresses are mapped prefix-preservingly (the Crypto-PAn idea, keyed per file), so a Pod IP
-  stays inside its node's podCIDR and a NetworkPolicy ``ipBlock`` keeps its meaning;
-- free text (Event messages, condition messages) has every known name and address replaced;
-- what may hold secrets or is not needed is dropped: annotations other than the functional
-  ``*.kubernetes.io/*`` and ``svcdoctor.dev/*`` ones (never ``last-applied-configuration``),
-  environment values, commands and arguments, managed fields, node images and machine IDs.
+- **kept as is** — what the checks compare: kinds and API versions, enum fields (``type``,
+  ``phase``, ``reason``, ``protocol``, ``operator`` …), timestamps, ports and port names, label
+  *keys*, the annotations a check reads (:data:`ANNOTATIONS_READ`), the kube-system names the
+  checks look for (:data:`KEEP`) and well-known values such as ``true`` (:data:`PLAIN_VALUES`);
+- **pseudonymised** — names, namespaces, label values, host names and UIDs get consistent
+  pseudonyms (the same string becomes the same pseudonym everywhere, so selectors still match and
+  references still resolve; a generated tail is kept after its parent's pseudonym, so a Pod still
+  reads as its ReplicaSet's child), and IPv4/IPv6 addresses and CIDRs are mapped
+  prefix-preservingly (the Crypto-PAn idea, keyed per file), so a Pod IP stays inside its node's
+  podCIDR and an ``ipBlock`` keeps its meaning;
+- **free text** — messages, ConfigMap data the checks read, rule dumps, everything not named
+  above: known names and every address are replaced, words from a fixed vocabulary of Kubernetes
+  and networking terms (:data:`VOCABULARY`), short numbers and punctuation stay, and every other
+  word becomes ``x``;
+- **dropped** — annotations not read, provider and machine IDs, node images, host aliases, DNS
+  search domains, volume sources, probe ``exec`` commands, HTTP headers and paths.
 
 The key is random per run: the same input gives the same pseudonym within a file, never across
-files, so pseudonyms cannot be looked up by hashing guesses.
+files, so pseudonyms cannot be looked up by hashing guesses. :meth:`Redactor.mapping` is the
+original → pseudonym table, for the person who redacted (``--redact-map``), never for the file.
 """
 
 from __future__ import annotations
@@ -27,48 +32,136 @@ import hashlib
 import ipaddress
 import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+from svcdoctor.minimal import minimal
 
 Obj = dict[str, Any]
 
 #: Names that carry meaning to the checks and reveal nothing about the cluster.
 KEEP = frozenset({
-    "kube-system", "kube-public", "kube-node-lease", "default", "kube-dns", "coredns", "kube-proxy",
-    "kubernetes", "cluster.local", "rke2-coredns-rke2-coredns", "coredns-coredns", "kubelet-config",
-    "cilium-config", "antrea-config",
+    "kube-system", "kube-public", "kube-node-lease", "kube-flannel", "default", "kube-dns", "coredns", "kube-proxy",
+    "kubernetes", "cluster.local", "rke2-coredns-rke2-coredns", "coredns-coredns", "kubelet-config", "cilium-config",
+    "antrea-config", "kube-flannel-cfg", "calico-config", "kube-router-cfg", "default-scheduler", "kubelet",
+    "Corefile",
 })
-#: Words a kept command-line or environment value may hold besides pseudonyms, numbers and flags.
-_PLAIN_WORDS = frozenset({
-    "http", "https", "tcp", "udp", "grpc", "ws", "wss", "svc", "cluster", "local", "true", "false", "yes", "no",
-    "strict", "partial", "disabled", "enabled", "iptables", "ipvs", "nftables", "redacted",
+#: Label and setting values that are the same in every cluster and that checks compare against.
+PLAIN_VALUES = frozenset({
+    "true", "false", "yes", "no", "on", "off", "enabled", "disabled", "strict", "partial", "none", "auto", "Auto",
+    "iptables", "ipvs", "nftables", "tcp", "udp", "sctp", "TCP", "UDP", "SCTP", "http", "https", "grpc",
+    "linux", "windows", "amd64", "arm64", "Exists", "Equal", "None",
 })
 #: Label keys whose values are generic (topology, OS, controller identities) and kept as they are.
 KEEP_VALUE_KEYS = ("topology.kubernetes.io/", "kubernetes.io/os", "kubernetes.io/arch", "node-role.kubernetes.io/",
                    "node.kubernetes.io/instance-type", "endpointslice.kubernetes.io/managed-by",
                    "pod-template-hash", "pod-template-generation", "service.kubernetes.io/headless",
-                   "statefulset.kubernetes.io/pod-name-ordinal")
+                   "statefulset.kubernetes.io/pod-name-ordinal", "app.kubernetes.io/managed-by")
+#: Annotations a check reads (their values are settings, not secrets); every other one is dropped.
+ANNOTATIONS_READ = frozenset({
+    "service.kubernetes.io/topology-mode", "service.kubernetes.io/topology-aware-hints",
+    "endpoints.kubernetes.io/over-capacity", "service.alpha.kubernetes.io/tolerate-unready-endpoints",
+    "deployment.kubernetes.io/revision",
+})
+#: Annotation prefixes that are svcdoctor's own (suppressions, manifest stand-ins).
+ANNOTATION_PREFIXES_READ = ("svcdoctor.dev/",)
+#: Words free text keeps: the vocabulary of kubelet, controller and CoreDNS messages and settings.
+VOCABULARY = frozenset("""
+a about above access accepted action active add added address addresses affinity after agent all allocate
+allowed already an and any api apps are arpa as assigned at attach attempt auto available back back-off backoff
+bad be been before being binding body bound but by cache call can cancelled cannot capacity certificate change
+check claim class cluster code completed condition conditions config configmap configured conflict connect
+connection container containers context cpu crashloopbackoff create created creating current daemonset dead
+deadline default delete deleted deleting denied deployment desired did didn't dial disk dns do does done down
+drop dropped due during e ephemeral endpoint endpoints endpointslice ensure ensuring err error errimagepull
+errors event events exceeded exec exist existing exists exit exited expected external fail failed failedcreate
+failedmount failedscheduling failure fall fallthrough false field file finished firewall for forbidden forward
+found free from get got grpc had handler has have head health healthy hint hints host hostport hour hours http
+https i/o if image imagepullbackoff in in-addr init initialized insecure insufficient internal invalid io ip
+ip6 ipv4 ipv6 ipvs is it its job key kill killed killing kubernetes lameduck last limit listen liveness load
+loadbalance loadbalancer local log loop match matched max memory message minute minutes missing more mount
+mounted name namespace net network no node nodes none not notready now nxdomain of off ok on one oom oomkilled
+or other out overlap pending persistentvolumeclaim plugin pod pod's pods policy port ports preemption prefer
+probe prometheus protocol provision pull pulled pulling quota reach ready readiness reason reconcile refused
+reload remote request requested required reset resolv resource restart restarted restarting result retry
+returned rollout route rule rules running s sandbox scale scaled scheduled scheduler scheduling second seconds
+secret selector server service services set set-up setup should since size skip some source start started
+startup state status statuscode stopped succeeded success successfully sync synced taint taints tcp that the
+their them then there this timed timeout to too topology true ttl type udp unable unavailable unhealthy unknown
+unready unreachable unschedulable untolerated up update updated upstream use used using v1 valid value volume
+volumes waiting want warning was watch when which while will with without would zone zones
+autopath backend bind capabilities clustercidr clusterdomain cniversion conf delegate etc flannel hairpinmode
+hosts host-gw isdefaultgateway kube mode net-conf plugins portmap portmappings proxy proxyall replacement
+rewrite stub template type vxlan whoami json yaml kind apiversion ipv4 mtu bridge ipam subnet routes dst
+masked postgres postgresql mysql redis mongodb amqp kafka nats tls ssl
+""".split())  # noqa: SIM905 (a word list reads best as words)
+#: DNS labels that are the same in every cluster.
+DNS_WORDS = frozenset({"svc", "pod", "cluster", "local", "arpa", "in-addr", "ip6"})
 _GENERATED_TAIL = re.compile(r"^(?:[bcdfghjklmnpqrstvwxz2456789]{4,10}|\d+)$")
-_IPV4 = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?:/(\d{1,2}))?(?![\d.])")
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9]|[A-Za-z0-9]")
-_DROPPED_METADATA = ("managedFields", "selfLink")
+_IPV4 = re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?(?!\d|\.\d)")
+_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?:/\d{1,3})?(?![\w:])")
+_WORD = re.compile(r"(?<![\w./-])--?[A-Za-z][A-Za-z0-9-]*(?==)|[A-Za-z0-9][A-Za-z0-9._'-]*[A-Za-z0-9]|[A-Za-z0-9]")
+_ENUM = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)*")
+_TEXT = re.compile(f"(?P<v6>{_IPV6.pattern})|(?P<v4>{_IPV4.pattern})|(?P<word>{_WORD.pattern})")
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)")
+
+#: Fields whose value is an identifier of the cluster's (pseudonymised wherever it appears).
+NAME_FIELDS = frozenset({
+    "name", "namespace", "generateName", "nodeName", "serviceName", "serviceAccountName", "serviceAccount",
+    "hostname", "subdomain", "secretName", "claimName", "priorityClassName", "nominatedNodeName", "uid",
+    "host", "externalName", "reportingInstance", "container", "image", "controller-uid", "podName",
+    "currentRevision", "updateRevision", "clusterName", "storageClassName", "volumeName", "runtimeClassName",
+    "sectionName", "gatewayClassName",
+})
+#: Fields whose value is an enum, a setting, a number in a string or a time: kept as it is.
+VERBATIM_FIELDS = frozenset({
+    "kind", "apiVersion", "type", "status", "phase", "reason", "protocol", "operator", "effect", "key",
+    "tier", "from", "fromEntities", "toEntities", "group", "controllerName", "namedPort", "destinationNamedPort",
+    "policyTypes", "sessionAffinity", "externalTrafficPolicy", "internalTrafficPolicy", "ipFamilies",
+    "ipFamilyPolicy", "dnsPolicy", "restartPolicy", "addressType", "appProtocol", "scheme", "port",
+    "targetPort", "containerPort", "hostPort", "nodePort", "endPort", "resourceVersion", "qosClass",
+    "imagePullPolicy", "terminationMessagePolicy", "preemptionPolicy", "schedulerName", "action",
+    "reportingController", "reportingComponent", "component", "fieldPath", "whenUnsatisfiable",
+    "topologyKey", "podManagementPolicy", "concurrencyPolicy", "completionMode", "allocateLoadBalancerNodePorts",
+    "loadBalancerClass", "ingressClassName", "pathType", "maxSurge", "maxUnavailable", "ipMode",
+    "architecture", "operatingSystem", "kubeletVersion", "kubeProxyVersion", "containerRuntimeVersion",
+    "cpu", "memory", "pods", "ephemeral-storage", "clusterDomain", "verb", "resource", "rcode", "zone",
+    "trafficDistribution", "nodeAffinityPolicy",
+    "nodeTaintsPolicy", "updateStrategy", "result",
+})
+#: Fields dropped wherever they are: identities of machines and accounts, places, secrets' homes.
+DROPPED_FIELDS = frozenset({
+    "managedFields", "selfLink", "providerID", "images", "machineID", "systemUUID", "bootID", "imageID",
+    "containerID", "hostAliases", "searches", "httpHeaders", "path", "imagePullSecrets", "envFrom", "lifecycle",
+    "terminationMessagePath", "volumeMounts", "volumeDevices", "workingDir", "securityContext", "kernelVersion",
+    "osImage", "binaryData", "externalID", "podCIDRRef", "config", "daemonEndpoints", "volumesInUse",
+    "volumesAttached", "finalizers", "resourceClaims", "hostIPC", "emptyDir",
+})
+#: Maps whose keys are label keys and whose values are label values.
+LABEL_MAPS = frozenset({"labels", "matchLabels", "nodeSelector"})
+#: Fields holding an address (or a CIDR), or a host name where the address is a name.
+ADDRESS_FIELDS = frozenset({
+    "ip", "podIP", "hostIP", "clusterIP", "loadBalancerIP", "cidr", "except", "podCIDR", "podCIDRs", "clusterIPs",
+    "externalIPs", "addresses", "address", "nameservers", "loadBalancerSourceRanges", "serviceCIDR",
+    "networks", "fromCIDR", "toCIDR",
+})
 
 
 class Redactor:
-    """Holds the pseudonym map and the IP key of one redacted file."""
+    """The pseudonym map and the address key of one redacted file."""
 
     def __init__(self, key: bytes | None = None) -> None:
         self.key = key or secrets.token_bytes(16)
         self.names: dict[str, str] = {}
         self._counters: dict[str, int] = {}
         self._bits: dict[str, int] = {}
-        self._pseudonyms: set[str] | None = None
+        self._pseudonyms: set[str] = set()
 
     # -- identifiers ------------------------------------------------------------------------------
 
     def name(self, value: Any, role: str = "name") -> Any:
-        """The pseudonym of an identifier (created on first sight)."""
-        if not isinstance(value, str) or not value or value in KEEP:
+        """The pseudonym of an identifier (created on first sight); kept names stay."""
+        if not isinstance(value, str) or not value or value in KEEP or value in self._pseudonyms:
             return value
         if value in self.names:
             return self.names[value]
@@ -76,13 +169,15 @@ class Redactor:
         if pseudonym is None:
             if _is_ip(value):
                 pseudonym = self.ip(value)
-            elif "." in value and role == "host":
-                pseudonym = ".".join(self.name(part) for part in value.split("."))
+            elif "." in value and role in ("host", "image"):
+                pseudonym = ".".join(part if part in DNS_WORDS or part.isdigit() or not part
+                                     else str(self.name(part, "host")) for part in value.split("."))
             else:
                 count = self._counters.get(role, 0) + 1
                 self._counters[role] = count
                 pseudonym = f"{role}-{count}"
         self.names[value] = pseudonym
+        self._pseudonyms.add(pseudonym)
         return pseudonym
 
     def _derived(self, value: str) -> str | None:
@@ -95,33 +190,22 @@ class Redactor:
         return None
 
     def label_value(self, key: str, value: Any) -> Any:
+        if not isinstance(value, str) or value in PLAIN_VALUES or value == "" or (value.isdigit() and len(value) <= 5):
+            return value
         if any(key == keep or (keep.endswith("/") and key.startswith(keep)) for keep in KEEP_VALUE_KEYS):
             return value
-        if key == "kubernetes.io/metadata.name":
-            return self.name(value, "ns")
+        if key == "kubernetes.io/metadata.name" or key.split(":", 1)[-1] == "io.kubernetes.pod.namespace":
+            return self.name(value, "ns")  # Cilium selectors name a namespace under this key (k8s:…)
         return self.name(value)
 
     def labels(self, labels: Any) -> Any:
         if not isinstance(labels, dict):
             return labels
-        return {key: self.label_value(key, value) for key, value in labels.items()}
+        return {key: self.label_value(str(key), value) for key, value in labels.items()}
 
-    def label_selector(self, selector: Any) -> Any:
-        if not isinstance(selector, dict):
-            return selector
-        result = dict(selector)
-        if isinstance(selector.get("matchLabels"), dict):
-            result["matchLabels"] = self.labels(selector["matchLabels"])
-        expressions = []
-        for expression in selector.get("matchExpressions") or []:
-            if isinstance(expression, dict):
-                expression = dict(expression)
-                key = str(expression.get("key") or "")
-                expression["values"] = [self.label_value(key, v) for v in expression.get("values") or []]
-            expressions.append(expression)
-        if "matchExpressions" in selector:
-            result["matchExpressions"] = expressions
-        return result
+    def mapping(self) -> dict[str, str]:
+        """Original → pseudonym for every name seen (addresses are mapped by key, not listed)."""
+        return dict(sorted(self.names.items()))
 
     # -- addresses --------------------------------------------------------------------------------
 
@@ -134,7 +218,7 @@ class Redactor:
             parsed = ipaddress.ip_address(address)
         except ValueError:
             return value
-        if parsed.is_loopback or parsed.is_unspecified or parsed.is_link_local:
+        if parsed.is_loopback or parsed.is_unspecified:
             return value
         width = parsed.max_prefixlen
         number = int(parsed)
@@ -158,44 +242,53 @@ class Redactor:
             self._bits[key] = bit
         return bit
 
+    def addresses(self, text: str) -> str:
+        """``text`` with every IPv4 and IPv6 address (or CIDR) in it mapped."""
+        text = _IPV4.sub(lambda m: str(self.ip(m.group(0))), text)
+        return _IPV6.sub(lambda m: str(self.ip(m.group(0))) if _is_ip(m.group(0)) else m.group(0), text)
+
+    # -- free text --------------------------------------------------------------------------------
+
     def text(self, value: Any) -> Any:
-        """Free text with every known name and every IPv4 address replaced."""
+        """Free text: addresses mapped, known names replaced, vocabulary kept, other words ``x``."""
         if not isinstance(value, str) or not value:
             return value
-        value = _IPV4.sub(lambda m: self.ip(m.group(0)), value)
-        return _TOKEN.sub(lambda m: self._known(m.group(0)), value)
+        return _TEXT.sub(self._piece, value)
 
-    def value(self, value: Any) -> Any:
-        """A command-line argument or environment value: kept only when nothing unknown is left.
+    def _piece(self, match: re.Match[str]) -> str:
+        piece = match.group(0)
+        if match.lastgroup == "word":
+            return self._word(piece)
+        if _is_ip(piece):
+            return str(self.ip(piece))
+        return _WORD.sub(lambda m: self._word(m.group(0)), piece)  # looked like IPv6, was not
 
-        ``http://backend.shop:8080`` keeps its shape with pseudonyms (checks look for Service
-        names in a client's settings); a flag keeps its name; anything holding a word svcdoctor
-        does not know — a password, a token, a private host — becomes ``redacted``.
-        """
-        if not isinstance(value, str):
-            return value
-        flag, equals, rest = value.partition("=") if value.startswith("-") else ("", "", value)
-        if value.startswith("-") and not equals:
-            return value if re.fullmatch(r"--?[A-Za-z0-9][A-Za-z0-9-]*", value) else "redacted"
-        if flag and not re.fullmatch(r"--?[A-Za-z0-9][A-Za-z0-9-]*", flag):
-            return "redacted"
-        replaced = self.text(rest)
-        if self._pseudonyms is None or len(self._pseudonyms) != len(self.names):
-            self._pseudonyms = set(self.names.values())
-        for token in re.findall(r"[A-Za-z0-9][A-Za-z0-9-]*", replaced):
-            if not (token.isdigit() or token in self._pseudonyms or token.lower() in _PLAIN_WORDS or token in KEEP):
-                return f"{flag}{equals}redacted"
-        return f"{flag}{equals}{replaced}"
-
-    def _known(self, token: str) -> str:
-        if token in self.names:
-            return self.names[token]
-        derived = self._derived(token)
+    def _word(self, word: str) -> str:
+        if word.startswith("-"):
+            return word  # a flag's name (--mode=…): the setting follows, and is judged on its own
+        if word in self._pseudonyms or _is_ip(word) or word in KEEP or word in PLAIN_VALUES:
+            return word
+        if word in self.names:
+            return self.names[word]
+        derived = self._derived(word)
         if derived is not None:
             return derived
-        if "." in token:
-            return ".".join(self.names.get(part, part) for part in token.split("."))
-        return token
+        lower = word.lower()
+        if lower in VOCABULARY or (word.isdigit() and len(word) <= 5) or _TIMESTAMP.fullmatch(word):
+            return word
+        stripped = lower.rstrip("s")
+        if stripped in VOCABULARY:
+            return word
+        if "." in word or "'" in word:
+            parts = re.split(r"([.'])", word)
+            return "".join(part if part in (".", "'", "") else self._word(part) for part in parts)
+        if "-" in word and all(part.lower() in VOCABULARY for part in word.split("-")):
+            return word
+        return "x"
+
+    def value(self, value: Any) -> Any:
+        """A command-line argument or environment value (already masked by minimal): free text."""
+        return self.text(value)
 
 
 def _is_ip(value: str) -> bool:
@@ -206,386 +299,164 @@ def _is_ip(value: str) -> bool:
     return True
 
 
-def _walk_ips(value: Any, redactor: Redactor) -> Any:
-    """Replace every string that is an IP address or CIDR, anywhere in ``value``."""
-    if isinstance(value, dict):
-        return {key: _walk_ips(item, redactor) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_walk_ips(item, redactor) for item in value]
-    if (isinstance(value, str) and value[:1].isdigit()) or (isinstance(value, str) and ":" in value):
-        return redactor.ip(value) if _is_ip(value) else value
-    return value
+def _annotation_read(key: str) -> bool:
+    return key in ANNOTATIONS_READ or key.startswith(ANNOTATION_PREFIXES_READ)
 
 
-def _functional_annotation(key: str) -> bool:
-    if "last-applied-configuration" in key:
-        return False
-    return key.startswith("svcdoctor.dev/") or "kubernetes.io/" in key
+class _Walker:
+    """Classifies every field of an API object by its name (see the module's documentation)."""
 
-
-class _ObjectRedactor:
     def __init__(self, redactor: Redactor) -> None:
         self.r = redactor
 
-    def metadata(self, obj: Obj, role: str = "name") -> None:
-        metadata = obj.get("metadata")
-        if not isinstance(metadata, dict):
-            return
-        for key in _DROPPED_METADATA:
-            metadata.pop(key, None)
-        if "namespace" in metadata:
-            metadata["namespace"] = self.r.name(metadata["namespace"], "ns")
-        if "name" in metadata:
-            metadata["name"] = self.r.name(metadata["name"], role)
-        if "generateName" in metadata:
-            metadata["generateName"] = str(self.r.name(str(metadata["generateName"]).rstrip("-"))) + "-"
-        metadata["labels"] = self.r.labels(metadata.get("labels")) if "labels" in metadata else None
-        if metadata["labels"] is None:
-            metadata.pop("labels")
-        annotations = metadata.get("annotations")
-        if isinstance(annotations, dict):
-            kept = {key: value for key, value in annotations.items() if _functional_annotation(key)}
-            if kept:
-                metadata["annotations"] = kept
-            else:
-                metadata.pop("annotations")
-        for reference in metadata.get("ownerReferences") or []:
-            if isinstance(reference, dict):
-                reference["name"] = self.r.name(reference.get("name"))
+    def object(self, obj: Obj) -> Obj:
+        kind = str(obj.get("kind") or "")
+        result = self.map(obj, kind)
+        if kind == "ConfigMap" and isinstance(obj.get("data"), dict):
+            result["data"] = {key: self.r.text(value) for key, value in obj["data"].items()}
+        return result
 
-    def pod_spec(self, spec: Any) -> None:
-        if not isinstance(spec, dict):
-            return
-        for key in ("nodeName", "serviceAccountName", "serviceAccount", "hostname", "subdomain"):
-            if key in spec:
-                spec[key] = self.r.name(spec[key], "node" if key == "nodeName" else "name")
-        spec.pop("imagePullSecrets", None)
-        for group in ("containers", "initContainers", "ephemeralContainers"):
-            for container in spec.get(group) or []:
-                if not isinstance(container, dict):
-                    continue
-                container["image"] = self.r.name(container.get("image"), "image")
-                container["name"] = self.r.name(container.get("name"), "container")
-                for key in ("envFrom", "lifecycle"):
-                    container.pop(key, None)
-                for key in ("command", "args"):
-                    if isinstance(container.get(key), list):
-                        container[key] = [self.r.value(item) for item in container[key]]
-                for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
-                    handler = container.get(probe)
-                    if isinstance(handler, dict) and isinstance(handler.get("exec"), dict):
-                        handler["exec"] = {"command": ["redacted"]}
-                for variable in container.get("env") or []:
-                    if isinstance(variable, dict):
-                        variable.pop("valueFrom", None)
-                        if "value" in variable:
-                            variable["value"] = self.r.value(variable["value"])
-        volumes = []
-        for volume in spec.get("volumes") or []:
-            if isinstance(volume, dict):
-                volumes.append({"name": volume.get("name")})
-        if "volumes" in spec:
-            spec["volumes"] = volumes
+    def map(self, value: Mapping[str, Any], parent: str) -> Obj:
+        result: Obj = {}
+        for key, item in value.items():
+            key = str(key)
+            if key in DROPPED_FIELDS:
+                continue
+            if key == "annotations" and isinstance(item, dict):
+                kept = {k: v for k, v in item.items() if _annotation_read(str(k))}
+                if kept:
+                    result[key] = kept
+                continue
+            if key in LABEL_MAPS or (key == "selector" and _is_string_map(item)):
+                result[key] = self.r.labels(item)
+                continue
+            if key == "values" and isinstance(value.get("key"), str) and isinstance(item, list):
+                label_key = str(value["key"])
+                result[key] = [self.r.label_value(label_key, v) for v in item]
+                continue
+            if key == "exec" and isinstance(item, dict):
+                result[key] = {"command": ["x"]}
+                continue
+            if key == "volumes" and isinstance(item, list):
+                result[key] = [{"name": self.r.name(v.get("name"))} for v in item if isinstance(v, dict)]
+                continue
+            if key == "data" and parent == "ConfigMap":
+                continue  # handled by object(), which knows it is ConfigMap data
+            result[key] = self.field(key, item, parent)
+        return result
 
-    def template(self, template: Any) -> None:
-        if isinstance(template, dict):
-            self.metadata(template)
-            self.pod_spec(template.get("spec"))
+    def field(self, key: str, item: Any, parent: str) -> Any:
+        if isinstance(item, dict):
+            return self.map(item, key)
+        if isinstance(item, list):
+            return [self.field(key, element, parent) for element in item]
+        if not isinstance(item, str):
+            return item
+        if key == "name" and parent in ("ports", "env", "conditions", "readinessGates", "forZones"):
+            return item  # port names are what targetPorts name; env names are what config reads
+        if key == "key" and parent in ("secretKeyRef", "configMapKeyRef", "items"):
+            return self.r.name(item)
+        if key == "fieldPath":  # spec.containers{backend}: the container's name is in braces
+            return re.sub(r"\{([^}]*)\}", lambda m: "{" + str(self.r.name(m.group(1))) + "}", item)
+        if key in ADDRESS_FIELDS:
+            if item in PLAIN_VALUES:
+                return item
+            return self.r.ip(item) if _is_ip(item) else self.r.name(item, "host")
+        if key in NAME_FIELDS:
+            role = {"namespace": "ns", "nodeName": "node", "host": "host", "hostname": "host",
+                    "externalName": "host", "image": "image", "uid": "uid", "nominatedNodeName": "node",
+                    "container": "container"}.get(key, "name")
+            if key == "hostname" and parent != "ingress":
+                role = "name"
+            if key == "generateName":
+                return str(self.r.name(item.rstrip("-"))) + "-"
+            return self.r.name(item, role)
+        if key in VERBATIM_FIELDS:
+            if _is_ip(item):
+                return self.r.ip(item)
+            return item if _ENUM.fullmatch(item) or _TIMESTAMP.fullmatch(item) or item.isdigit() \
+                or key in ("fieldPath", "kubeletVersion", "kubeProxyVersion", "containerRuntimeVersion",
+                           "component", "reportingController", "reportingComponent", "cpu", "memory",
+                           "ephemeral-storage", "pods", "apiVersion", "resourceVersion") \
+                else self.r.text(item)
+        if _TIMESTAMP.fullmatch(item):
+            return item
+        return self.r.text(item)
 
 
-def redact_objects(objects: Iterable[Obj], key: bytes | None = None, redactor: Redactor | None = None) -> list[Obj]:
-    """A redacted deep copy of ``objects`` (consistent pseudonyms throughout).
+def _is_string_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(item, str) for item in value.values()) and \
+        not ({"matchLabels", "matchExpressions"} & set(value))
+
+
+def redact_objects(objects: Iterable[Mapping[str, Any]], key: bytes | None = None,
+                   redactor: Redactor | None = None) -> list[Obj]:
+    """A redacted, minimal copy of ``objects`` (consistent pseudonyms throughout).
 
     Pass a ``redactor`` to learn the pseudonyms afterwards (``redactor.names``, ``redactor.ip``).
     """
     redactor = redactor or Redactor(key)
-    objects = [copy.deepcopy(obj) for obj in objects]
-    walker = _ObjectRedactor(redactor)
+    objects = minimal(objects)
     # Parents first, so that generated child names keep their tail after the parent's pseudonym.
     order = {"Namespace": 0, "Node": 1, "Service": 2, "Deployment": 3, "StatefulSet": 3, "DaemonSet": 3,
              "CronJob": 3, "ReplicaSet": 4, "Job": 4, "Pod": 5}
-    handlers: dict[str, Callable[[Obj], None]] = {
-        "Node": lambda o: _node(o, walker), "Service": lambda o: _service(o, walker),
-        "EndpointSlice": lambda o: _endpoint_slice(o, walker), "Endpoints": lambda o: _endpoints(o, walker),
-        "Pod": lambda o: _pod(o, walker), "NetworkPolicy": lambda o: _network_policy(o, walker),
-        "Ingress": lambda o: _ingress(o, walker), "Event": lambda o: _event(o, walker),
-        "ConfigMap": lambda o: _config_map(o, walker),
-        "AdminNetworkPolicy": lambda o: _admin_policy(o, walker),
-        "BaselineAdminNetworkPolicy": lambda o: _admin_policy(o, walker),
-        "ClusterNetworkPolicy": lambda o: _admin_policy(o, walker),
-        "CiliumNetworkPolicy": lambda o: _cilium_policy(o, walker),
-        "CiliumClusterwideNetworkPolicy": lambda o: _cilium_policy(o, walker),
-    }
     for obj in sorted(objects, key=lambda o: order.get(str(o.get("kind")), 9)):
-        kind = str(obj.get("kind") or "")
-        if obj.get("apiVersion") == "svcdoctor.dev/v1":
-            continue
-        walker.metadata(obj, {"Namespace": "ns", "Node": "node"}.get(kind, "name"))
-        handler = handlers.get(kind)
-        if handler is not None:
-            handler(obj)
-        elif kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "ReplicationController"):
-            _workload(obj, walker)
-        elif kind == "CronJob":
-            job_template = (obj.get("spec") or {}).get("jobTemplate") or {}
-            walker.metadata(job_template)
-            _workload(job_template, walker)
-    result = []
+        metadata = obj.get("metadata")
+        if isinstance(metadata, dict) and obj.get("apiVersion") != "svcdoctor.dev/v1":
+            redactor.name(metadata.get("namespace"), "ns")
+            kind = str(obj.get("kind") or "")
+            redactor.name(metadata.get("name"), {"Namespace": "ns", "Node": "node"}.get(kind, "name"))
+    _register_cluster_domain(objects, redactor)
+    walker = _Walker(redactor)
+    return [_evidence(copy.deepcopy(obj), redactor) if obj.get("apiVersion") == "svcdoctor.dev/v1"
+            else walker.object(obj) for obj in objects]
+
+
+def _register_cluster_domain(objects: list[Obj], redactor: Redactor) -> None:
+    """A custom cluster domain gets its pseudonym before any text mentions it."""
     for obj in objects:
-        if obj.get("apiVersion") == "svcdoctor.dev/v1":
-            result.append(_evidence(obj, redactor))
-        else:
-            result.append(_walk_ips(obj, redactor))
-    for obj in result:
-        _messages(obj, redactor)
-    return result
+        if obj.get("kind") == "SnapshotInfo" and isinstance(obj.get("clusterDomain"), str):
+            redactor.name(obj["clusterDomain"], "host")
+        if obj.get("kind") == "ConfigMap":
+            for value in (obj.get("data") or {}).values():
+                for match in re.finditer(r"^\s*kubernetes\s+(\S+)", str(value), re.MULTILINE):
+                    redactor.name(match.group(1).rstrip("."), "host")
 
 
-def _workload(obj: Obj, walker: _ObjectRedactor) -> None:
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        return
-    spec["selector"] = walker.r.label_selector(spec.get("selector")) if isinstance(spec.get("selector"), dict) \
-        else walker.r.labels(spec.get("selector"))
-    if "serviceName" in spec:
-        spec["serviceName"] = walker.r.name(spec["serviceName"])
-    walker.template(spec.get("template"))
-
-
-def _pod(obj: Obj, walker: _ObjectRedactor) -> None:
-    walker.pod_spec(obj.get("spec"))
-    status = obj.get("status")
-    if isinstance(status, dict):
-        for container_status in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
-            if isinstance(container_status, dict):
-                container_status["image"] = walker.r.name(container_status.get("image"), "image")
-                container_status["name"] = walker.r.name(container_status.get("name"), "container")
-                container_status.pop("imageID", None)
-                container_status.pop("containerID", None)
-
-
-def _node(obj: Obj, walker: _ObjectRedactor) -> None:
-    spec = obj.get("spec")
-    if isinstance(spec, dict):
-        spec.pop("providerID", None)
-    status = obj.get("status")
-    if isinstance(status, dict):
-        status.pop("images", None)
-        info = status.get("nodeInfo")
-        if isinstance(info, dict):
-            for key in ("machineID", "systemUUID", "bootID"):
-                info.pop(key, None)
-        for address in status.get("addresses") or []:
-            if isinstance(address, dict) and address.get("type") in ("Hostname", "InternalDNS", "ExternalDNS"):
-                address["address"] = walker.r.name(address.get("address"), "host")
-
-
-def _service(obj: Obj, walker: _ObjectRedactor) -> None:
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        return
-    if isinstance(spec.get("selector"), dict):
-        spec["selector"] = walker.r.labels(spec["selector"])
-    if "externalName" in spec:
-        spec["externalName"] = walker.r.name(spec["externalName"], "host")
-    status = obj.get("status")
-    for ingress in ((status or {}).get("loadBalancer") or {}).get("ingress") or [] if isinstance(status, dict) else []:
-        if isinstance(ingress, dict) and "hostname" in ingress:
-            ingress["hostname"] = walker.r.name(ingress["hostname"], "host")
-
-
-def _target_ref(reference: Any, walker: _ObjectRedactor) -> None:
-    if isinstance(reference, dict):
-        for key in ("name", "namespace"):
-            if key in reference:
-                reference[key] = walker.r.name(reference[key], "ns" if key == "namespace" else "name")
-
-
-def _endpoint_slice(obj: Obj, walker: _ObjectRedactor) -> None:
-    for endpoint in obj.get("endpoints") or []:
-        if not isinstance(endpoint, dict):
-            continue
-        _target_ref(endpoint.get("targetRef"), walker)
-        for key in ("nodeName", "hostname"):
-            if key in endpoint:
-                endpoint[key] = walker.r.name(endpoint[key], "node" if key == "nodeName" else "name")
-
-
-def _endpoints(obj: Obj, walker: _ObjectRedactor) -> None:
-    for subset in obj.get("subsets") or []:
-        if not isinstance(subset, dict):
-            continue
-        for group in ("addresses", "notReadyAddresses"):
-            for address in subset.get(group) or []:
-                if isinstance(address, dict):
-                    _target_ref(address.get("targetRef"), walker)
-                    for key in ("nodeName", "hostname"):
-                        if key in address:
-                            address[key] = walker.r.name(address[key], "node" if key == "nodeName" else "name")
-
-
-def _network_policy(obj: Obj, walker: _ObjectRedactor) -> None:
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        return
-    spec["podSelector"] = walker.r.label_selector(spec.get("podSelector"))
-    for direction, peers_key in (("ingress", "from"), ("egress", "to")):
-        for rule in spec.get(direction) or []:
-            if not isinstance(rule, dict):
-                continue
-            for peer in rule.get(peers_key) or []:
-                if isinstance(peer, dict):
-                    for key in ("podSelector", "namespaceSelector"):
-                        if key in peer:
-                            peer[key] = walker.r.label_selector(peer[key])
-
-
-def _admin_selectors(value: Any, walker: _ObjectRedactor) -> None:
-    """An admin policy's subject or peer: ``namespaces`` / ``nodes`` selectors, ``pods`` pairs."""
-    if not isinstance(value, dict):
-        return
-    for key in ("namespaces", "nodes"):
-        if key in value:
-            value[key] = walker.r.label_selector(value[key])
-    pods = value.get("pods")
-    if isinstance(pods, dict):
-        for key in ("namespaceSelector", "podSelector"):
-            if key in pods:
-                pods[key] = walker.r.label_selector(pods[key])
-
-
-def _admin_policy(obj: Obj, walker: _ObjectRedactor) -> None:
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        return
-    _admin_selectors(spec.get("subject"), walker)
-    for direction, peers_key in (("ingress", "from"), ("egress", "to")):
-        for rule in spec.get(direction) or []:
-            if isinstance(rule, dict):
-                rule["name"] = walker.r.text(rule.get("name"))
-                for peer in rule.get(peers_key) or []:
-                    _admin_selectors(peer, walker)
-                if rule.get("domainNames"):
-                    rule["domainNames"] = ["redacted" for _ in rule["domainNames"]]
-
-
-def _cilium_selector(selector: Any, walker: _ObjectRedactor) -> Any:
-    """A Cilium endpoint selector: keys may carry ``k8s:``; the namespace key holds a namespace name."""
-    if not isinstance(selector, dict):
-        return selector
-
-    def value_of(key: str, value: Any) -> Any:
-        bare = key.split(":", 1)[1] if key.split(":", 1)[0] in ("k8s", "any") and ":" in key else key
-        if bare == "io.kubernetes.pod.namespace":
-            return walker.r.name(value, "ns")
-        return walker.r.label_value(bare, value)
-
-    result = dict(selector)
-    if isinstance(selector.get("matchLabels"), dict):
-        result["matchLabels"] = {k: value_of(str(k), v) for k, v in selector["matchLabels"].items()}
-    if isinstance(selector.get("matchExpressions"), list):
-        result["matchExpressions"] = [
-            {**e, "values": [value_of(str(e.get("key") or ""), v) for v in e.get("values") or []]}
-            if isinstance(e, dict) else e for e in selector["matchExpressions"]]
-    return result
-
-
-def _cilium_policy(obj: Obj, walker: _ObjectRedactor) -> None:
-    rules = [obj.get("spec"), *(obj.get("specs") or [])]
-    for rule in rules:
-        if not isinstance(rule, dict):
-            continue
-        rule.pop("description", None)
-        for key in ("endpointSelector", "nodeSelector"):
-            if key in rule:
-                rule[key] = _cilium_selector(rule[key], walker)
-        for section in ("ingress", "ingressDeny", "egress", "egressDeny"):
-            for entry in rule.get(section) or []:
-                if not isinstance(entry, dict):
-                    continue
-                for key in ("fromEndpoints", "toEndpoints", "fromRequires", "toRequires", "fromNodes", "toNodes"):
-                    if isinstance(entry.get(key), list):
-                        entry[key] = [_cilium_selector(item, walker) for item in entry[key]]
-                for port in entry.get("toPorts") or []:
-                    if isinstance(port, dict) and port.get("rules"):
-                        port["rules"] = {kind: "redacted" for kind in port["rules"]}
-                if entry.get("toFQDNs"):
-                    entry["toFQDNs"] = [{"matchName": "redacted"} for _ in entry["toFQDNs"]]
-    obj.pop("description", None)
-
-
-def _ingress(obj: Obj, walker: _ObjectRedactor) -> None:
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        return
-
-    def backend(value: Any) -> None:
-        if isinstance(value, dict):
-            service = value.get("service")
-            if isinstance(service, dict) and "name" in service:
-                service["name"] = walker.r.name(service["name"])
-            if "serviceName" in value:
-                value["serviceName"] = walker.r.name(value["serviceName"])
-
-    backend(spec.get("defaultBackend"))
-    backend(spec.get("backend"))
-    for rule in spec.get("rules") or []:
-        if isinstance(rule, dict):
-            if "host" in rule:
-                rule["host"] = walker.r.name(rule["host"], "host")
-            for path in ((rule.get("http") or {}).get("paths") or []):
-                if isinstance(path, dict):
-                    backend(path.get("backend"))
-    for tls in spec.get("tls") or []:
-        if isinstance(tls, dict):
-            tls["hosts"] = [walker.r.name(h, "host") for h in tls.get("hosts") or []]
-            if "secretName" in tls:
-                tls["secretName"] = walker.r.name(tls["secretName"])
-
-
-def _event(obj: Obj, walker: _ObjectRedactor) -> None:
-    for key in ("involvedObject", "regarding", "related"):
-        _target_ref(obj.get(key), walker)
-    source = obj.get("source")
-    if isinstance(source, dict) and "host" in source:
-        source["host"] = walker.r.name(source["host"], "node")
-    for key in ("reportingInstance",):
-        if key in obj:
-            obj[key] = walker.r.name(obj[key], "node")
-
-
-def _config_map(obj: Obj, walker: _ObjectRedactor) -> None:
-    # Only the coredns Corefile is ever read; its domains and upstreams may be private.
-    data = obj.get("data")
-    if isinstance(data, dict):
-        obj["data"] = {key: walker.r.text(value) for key, value in data.items()}
-
-
-_CHAIN = re.compile(r"\b(KUBE-(?:SVC|SEP|FW|XLB|EXT|SVL|EXT)-)([A-Z0-9]{16})\b")
+_CHAIN = re.compile(r"\b(KUBE-(?:SVC|SEP|FW|XLB|EXT|SVL)-)([A-Z0-9]{16})\b")
 _NFT_CHAIN = re.compile(r"\b((?:service|endpoint|external|firewall|cluster-ip|nodeport)-)([A-Z0-9]{8})-")
-_NFT_SERVICE = re.compile(r"(?<![a-z0-9.])([a-z0-9][a-z0-9.-]*)/([a-z0-9][a-z0-9.-]*)/(tcp|udp|sctp)/")
+_NFT_SERVICE = re.compile(r"(?<![A-Za-z0-9.])([a-z0-9][a-z0-9.-]*)/([a-z0-9][a-z0-9.-]*)/(tcp|udp|sctp)/")
 _COMMENT = re.compile(r'((?:--)?comment\s+)("[^"]*"|[^\s"-]\S*)')
 
 
 def _rules(text: Any, redactor: Redactor) -> Any:
     """Rule dumps: addresses, names inside rule comments, and kube-proxy's hashed chain names.
 
-    Only comments get name replacement: a rule's own words (``tcp``, ``dport``) must survive even
-    if an object shares their name. Chain names are hashes of ``namespace/name:port``; they are
-    re-hashed with the file's key so they cannot be matched against guessed names.
+    A rule's own words (``tcp``, ``dport``) must survive even if an object shares their name, so
+    only comments and nft service names get name replacement. Chain names are hashes of
+    ``namespace/name:port``; they are re-hashed with the file's key so they cannot be matched
+    against guessed names.
     """
     if not isinstance(text, str):
         return text
-    text = _IPV4.sub(lambda m: redactor.ip(m.group(0)), text)
-    text = _COMMENT.sub(lambda m: m.group(1) + redactor.text(m.group(2)), text)
-
-    def chain(match: re.Match[str]) -> str:
-        return match.group(1) + _rehash(match.group(2), redactor, 16)
-
-    text = _CHAIN.sub(chain, text)
-    # nftables mode names its chains "service-HASH-namespace/name/tcp/port".
+    text = redactor.addresses(text)
+    text = _COMMENT.sub(lambda m: m.group(1) + _comment(m.group(2), redactor), text)
+    text = _CHAIN.sub(lambda m: m.group(1) + _rehash(m.group(2), redactor, 16), text)
     text = _NFT_CHAIN.sub(lambda m: m.group(1) + _rehash(m.group(2), redactor, len(m.group(2))) + "-", text)
-    return _NFT_SERVICE.sub(lambda m: f"{redactor.text(m.group(1))}/{redactor.text(m.group(2))}/{m.group(3)}/", text)
+    return _NFT_SERVICE.sub(lambda m: f"{_comment(m.group(1), redactor)}/{_comment(m.group(2), redactor)}"
+                                      f"/{m.group(3)}/", text)
+
+
+def _comment(text: str, redactor: Redactor) -> str:
+    """A rule comment (``"shop/backend:http cluster IP"``): names replaced, port names kept."""
+    return re.sub(r"[A-Za-z0-9][A-Za-z0-9.-]*", lambda m: _comment_word(m.group(0), redactor), text)
+
+
+def _comment_word(word: str, redactor: Redactor) -> str:
+    if word in redactor.names:
+        return redactor.names[word]
+    derived = redactor._derived(word)
+    return derived if derived is not None else word
 
 
 def _rehash(value: str, redactor: Redactor, length: int) -> str:
@@ -596,54 +467,105 @@ def _rehash(value: str, redactor: Redactor, length: int) -> str:
 
 def _evidence(obj: Obj, redactor: Redactor) -> Obj:
     kind = obj.get("kind")
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict) and "name" in metadata:
+        metadata["name"] = redactor.name(metadata["name"], "node" if kind == "NodeDump" else "name")
     if kind == "NodeDump":
-        metadata = obj.get("metadata")
-        if isinstance(metadata, dict) and "name" in metadata:
-            metadata["name"] = redactor.name(metadata["name"], "node")
         for key in ("iptablesSave", "ip6tablesSave", "nftRuleset", "ipvsadm"):
             if key in obj:
                 obj[key] = _rules(obj[key], redactor)
+        for key in ("nodeName", "node"):
+            if isinstance(obj.get(key), str):
+                obj[key] = redactor.name(obj[key], "node")
         return obj
     if kind in ("DNSAnswer", "ProbeResult"):
         query = obj.get("query")
         if isinstance(query, dict) and "name" in query:
-            query["name"] = redactor.text(query["name"])
+            query["name"] = _dns_name(query["name"], redactor)
         target = obj.get("to")
         if isinstance(target, dict):
             target["ip"] = redactor.ip(target.get("ip"))
             if "object" in target:
-                target["object"] = redactor.text(target["object"])
+                target["object"] = _object_text(target["object"], redactor)
         for key in ("from", "server"):
-            if key in obj:
-                obj[key] = redactor.text(obj[key])
+            if isinstance(obj.get(key), str):
+                obj[key] = _object_text(redactor.addresses(obj[key]), redactor)
         answers = []
         for answer in obj.get("answers") or []:
             if isinstance(answer, dict):
-                answer = {**answer, "value": redactor.text(answer.get("value"))}
-            else:
-                answer = redactor.ip(answer) if _is_ip(str(answer)) else redactor.text(answer)
+                answer = {**answer, "value": _record_data(answer.get("value"), redactor)}
+            elif isinstance(answer, str):
+                answer = _record_data(answer, redactor)
             answers.append(answer)
         if "answers" in obj:
             obj["answers"] = answers
+        for key in ("error", "detail", "message"):
+            if isinstance(obj.get(key), str):
+                obj[key] = redactor.text(obj[key])
         return obj
     if kind == "SnapshotInfo":
         obj["context"] = "redacted"
         obj["redacted"] = True
+        if isinstance(obj.get("clusterDomain"), str):
+            obj["clusterDomain"] = redactor.name(obj["clusterDomain"], "host")
         for item in obj.get("unavailable") or []:
-            if isinstance(item, dict) and item.get("namespace"):
-                item["namespace"] = redactor.name(item["namespace"], "ns")
+            if isinstance(item, dict):
+                if item.get("namespace"):
+                    item["namespace"] = redactor.name(item["namespace"], "ns")
                 item["reason"] = redactor.text(item.get("reason"))
     return obj
 
 
-def _messages(obj: Any, redactor: Redactor) -> None:
-    """Names and addresses inside free-text fields (messages, notes)."""
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            if key in ("message", "note", "fieldPath") and isinstance(value, str):
-                obj[key] = redactor.text(value)
-            elif isinstance(value, dict | list):
-                _messages(value, redactor)
-    elif isinstance(obj, list):
-        for item in obj:
-            _messages(item, redactor)
+def _dns_name(name: Any, redactor: Redactor) -> Any:
+    """A DNS name: each label a known name's pseudonym, a vocabulary word, or a new pseudonym."""
+    if not isinstance(name, str) or not name or _is_ip(name):
+        return redactor.ip(name) if isinstance(name, str) else name
+    trailing = "." if name.endswith(".") else ""
+    bare = name.rstrip(".")
+    if bare in redactor.names or bare in KEEP:
+        return redactor.names.get(bare, bare) + trailing
+    return str(redactor.name(bare, "host")) + trailing
+
+
+def _record_data(value: Any, redactor: Redactor) -> Any:
+    """An answer's data: an address, a name, or an SRV/MX line of numbers and a name."""
+    if not isinstance(value, str):
+        return value
+    return " ".join(token if token.isdigit() else redactor.ip(token) if _is_ip(token)
+                    else str(_dns_name(token, redactor)) for token in value.split(" "))
+
+
+def _object_text(text: str, redactor: Redactor) -> str:
+    """``pod shop/frontend-x`` or ``Service shop/backend``: the words are names (or kinds)."""
+    return re.sub(r"[A-Za-z0-9][A-Za-z0-9.-]*",
+                  lambda m: m.group(0) if m.group(0)[:1].isupper() or _is_ip(m.group(0)) or m.group(0) in (
+                      "pod", "node", "service", "ip") else str(redactor.name(m.group(0))), text)
+
+
+def redact_for_sharing(objects: Iterable[Mapping[str, Any]], *, namespace: str = "", service: str = "",
+                       map_file: str | None = None) -> tuple[list[Obj], list[str]]:
+    """Redact ``objects`` and say how to use the result: the target's pseudonym, the map's place.
+
+    Returns the redacted objects and the lines to print (on stderr: they are for the person who
+    redacted, not for the file). ``map_file`` receives the original → pseudonym table (mode 0600);
+    it must stay local, since it undoes the redaction.
+    """
+    from svcdoctor.atomic import write_text
+
+    redactor = Redactor()
+    redacted = redact_objects(objects, redactor=redactor)
+    lines = []
+    if service:
+        pseudonym = f"{redactor.names.get(namespace, namespace)}/{redactor.names.get(service, service)}"
+        lines.append(f"svcdoctor: Service {namespace}/{service} is {pseudonym} in the redacted file "
+                     f"(svcdoctor check {redactor.names.get(service, service)} "
+                     f"-n {redactor.names.get(namespace, namespace)} --snapshot FILE)")
+    elif namespace:
+        lines.append(f"svcdoctor: namespace {namespace} is {redactor.names.get(namespace, namespace)} in the redacted "
+                     "file")
+    if map_file:
+        import json
+
+        write_text(map_file, json.dumps({"names": redactor.mapping()}, indent=1) + "\n")
+        lines.append(f"svcdoctor: the pseudonym map is in {map_file}: keep it local, it undoes the redaction")
+    return redacted, lines

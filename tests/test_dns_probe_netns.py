@@ -84,6 +84,7 @@ class World:
     def check(self, role: str, service: str, snapshot: Path, *extra: str, method: str = "") -> dict:
         argv = ["env", f"PYTHONPATH={ROOT}", f"SVCDOCTOR_PROBE_METHOD={method}", sys.executable, "-m", "svcdoctor",
                 "check", service, "-n", "shop", "--probe", "--probe-timeout", "1", "--snapshot", str(snapshot),
+                "--probe-file-addresses", str(snapshot),
                 "-o", "json", "--fail-on", "never", *extra]
         result = self.lab.run(role, argv, check=False, timeout=60)
         assert result.returncode == 0, result.stderr
@@ -248,7 +249,8 @@ def test_dns_command_compares_every_record_with_the_server(world: World) -> None
     world.lab.load_iptables(kube_proxy_rules(snapshot))
     path = world.snapshot(objects, "dns-command")
     result = world.lab.run("client", ["env", f"PYTHONPATH={ROOT}", sys.executable, "-m", "svcdoctor", "dns", "api",
-                                      "-n", "shop", "--probe", "--snapshot", str(path), "-o", "json"], check=False)
+                                      "-n", "shop", "--probe", "--snapshot", str(path), "--probe-file-addresses",
+                                      str(path), "-o", "json"], check=False)
     assert result.returncode == 1, result.stderr
     verdicts = {(r["name"], r["type"]): r["answer"] for r in json.loads(result.stdout)["records"]}
     assert verdicts[(f"api.shop.svc.{ZONE}.", "A")] == "ok"

@@ -1,12 +1,13 @@
-"""Probe planning, evidence round trips, gather() on loopback, and the CLI edges of --probe / dns."""
+"""Probe planning, evidence round trips, gather() in a network-namespace lab, and the CLI edges of --probe / dns."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ from svcdoctor.probe.plan import plan
 from svcdoctor.snapshot import DNSAnswer, ProbeResult, build_snapshot, read_evidence
 from svcdoctor.testing.cluster import ClusterBuilder
 from svcdoctor.testing.dnslab import add_cluster_dns
-from tests.conftest import ROOT, SCENARIOS, run_cli
+from svcdoctor.testing.netns import NODE_IP, Lab, netns_usable
+from tests.conftest import ROOT, SCENARIOS, require, run_cli
 
 
 def nodeport_cluster(replicas: int = 3) -> list[dict]:
@@ -67,47 +69,64 @@ def test_evidence_round_trips_through_the_snapshot_format() -> None:
     assert [read_evidence(o) for o in yaml.safe_load(text)] == [*answers, *probes]
 
 
-def loopback_snapshot(open_port: int, closed_port: int) -> list[dict]:
-    """Pods on loopback addresses (the only place a test may send to outside its namespaces)."""
-    b = ClusterBuilder()
+WEB_0, WEB_1, CLUSTER_IP = "198.19.0.10", "198.19.0.11", "198.19.0.12"
+CLIENT_IP = "198.18.0.2"
+
+
+def lab_snapshot(port: int) -> list[dict]:
+    """web-0 listens, web-1 and the Service address refuse; every address inside the lab's 198.18.0.0/15."""
+    b = ClusterBuilder(pod_cidr="198.19.0.0/24")
     b.namespace("shop")
-    b.node("node-a", "127.0.0.1")
-    b.pod("shop", "web-0", {"app": "web"}, [b.container("web", "x", [{"name": "http", "containerPort": open_port}])],
-          ip="127.0.0.1", node="node-a")
-    b.pod("shop", "web-1", {"app": "web"}, [b.container("web", "x", [{"name": "http", "containerPort": open_port}])],
-          ip="127.0.0.2", node="node-a")
-    b.service("shop", "web", {"app": "web"}, [{"name": "http", "port": closed_port, "targetPort": "http"}],
-              clusterIP="127.0.0.3", clusterIPs=["127.0.0.3"])
+    b.node("node-a", NODE_IP, pod_cidr="198.19.0.0/24")
+    for name, ip in (("web-0", WEB_0), ("web-1", WEB_1)):
+        b.pod("shop", name, {"app": "web"}, [b.container("web", "x", [{"name": "http", "containerPort": port}])],
+              ip=ip, node="node-a")
+    b.service("shop", "web", {"app": "web"}, [{"name": "http", "port": port, "targetPort": "http"}],
+              clusterIP=CLUSTER_IP, clusterIPs=[CLUSTER_IP])
     return b.build()
 
 
-def test_gather_probes_real_sockets_on_loopback(tmp_path: Path) -> None:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    port = listener.getsockname()[1]
-    spare = socket.socket()
-    spare.bind(("127.0.0.1", 0))
-    closed = spare.getsockname()[1]
-    spare.close()
+@pytest.fixture
+def lab() -> Iterator[Lab]:
+    require(netns_usable(), "needs root and ip netns")
+    with Lab() as made:
+        for role, ip in (("web-0", WEB_0), ("web-1", WEB_1), ("vip", CLUSTER_IP)):
+            made.add_pod(role, ip)
+        made.add_client("client", CLIENT_IP)
+        made.listen_tcp("web-0", WEB_0, 8080, reply="web-0")
+        yield made
+
+
+def svcdoctor_in(lab: Lab, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return lab.run("client", ["env", f"PYTHONPATH={ROOT}", "SVCDOCTOR_PROBE_METHOD=connect", sys.executable, "-m",
+                              "svcdoctor", *args], check=False, timeout=timeout)
+
+
+@pytest.mark.netns
+def test_gather_probes_real_sockets(lab: Lab, tmp_path: Path) -> None:
     path = tmp_path / "snapshot.yaml"
-    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": loopback_snapshot(port, closed)}))
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "svcdoctor", "check", "web", "-n", "shop", "--probe", "--probe-timeout", "1",
-             "--snapshot", str(path), "-o", "json", "--fail-on", "never"],
-            capture_output=True, text=True, timeout=60,
-            env={**os.environ, "PYTHONPATH": str(ROOT), "SVCDOCTOR_PROBE_METHOD": "connect"})
-    finally:
-        listener.close()
+    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": lab_snapshot(8080)}))
+    result = svcdoctor_in(lab, "check", "web", "-n", "shop", "--probe", "--probe-timeout", "1", "--snapshot",
+                          str(path), "--probe-file-addresses", str(path), "-o", "json", "--fail-on", "never")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     found = {f["id"]: f for f in report["findings"]}
-    # web-1 (127.0.0.2) has nothing listening on the port: refused. web-0 accepts.
+    # web-1 has nothing listening on the port: refused. web-0 accepts.
     assert "SD901" in found and "web-1" in found["SD901"]["message"]
     assert "SD902" not in found and "SD905" not in found
     assert "probing 3 address(es) of shop/web" in result.stderr
     assert "no cluster DNS Service in the snapshot" in result.stderr
+
+
+def test_probing_a_file_needs_its_addresses_confirmed(tmp_path: Path) -> None:
+    path = tmp_path / "snapshot.yaml"
+    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": lab_snapshot(8080)}))
+    for extra in ([], ["--probe-file-addresses", str(tmp_path / "other.yaml")]):
+        result = run_cli("check", "web", "-n", "shop", "--probe", "--snapshot", str(path), *extra)
+        assert result.exit_code == 2 and f"--probe-file-addresses {path}" in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1
+    dns = run_cli("dns", "web", "-n", "shop", "--probe", "--snapshot", str(path))
+    assert dns.exit_code == 2 and "--probe-file-addresses" in dns.stderr
 
 
 @pytest.mark.parametrize(("flags", "message"), [
@@ -117,7 +136,8 @@ def test_gather_probes_real_sockets_on_loopback(tmp_path: Path) -> None:
 ])
 def test_bad_probe_flags_are_one_line_errors(flags: list[str], message: str) -> None:
     snapshot = SCENARIOS / "cluster-ip-no-rules-on-node" / "snapshot.yaml"
-    result = run_cli("check", "api", "-n", "shop", "--snapshot", str(snapshot), "--probe", *flags)
+    result = run_cli("check", "api", "-n", "shop", "--snapshot", str(snapshot), "--probe", *flags,
+                     "--probe-file-addresses", str(snapshot))
     assert result.exit_code == 2
     assert message in result.stderr and result.stderr.count("\n") == 1
 
@@ -145,35 +165,28 @@ def test_dns_command_lists_expected_records_offline() -> None:
     assert missing.exit_code == 2 and "no Service data/nope" in missing.stderr
 
 
-def test_record_probe_stores_results_that_replay_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """record --probe over the real kubernetes client: probes (loopback Pods) land in the file; a replay
-    without --probe gives the same step-9 findings."""
-    from svcdoctor.testing.apiserver import SnapshotAPIServer
-
-    monkeypatch.setenv("SVCDOCTOR_PROBE_METHOD", "connect")
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    port = listener.getsockname()[1]
-    spare = socket.socket()
-    spare.bind(("127.0.0.1", 0))
-    closed = spare.getsockname()[1]
-    spare.close()
+@pytest.mark.netns
+def test_record_probe_stores_results_that_replay_offline(lab: Lab, tmp_path: Path) -> None:
+    """record --probe over the real kubernetes client (snapshot serve inside the client's namespace): the
+    probes land in the file; a replay without --probe gives the same step-9 findings."""
+    served = tmp_path / "served.yaml"
+    served.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": lab_snapshot(8080)}))
+    config = tmp_path / "kubeconfig"
+    lab.popen("client", ["env", f"PYTHONPATH={ROOT}", sys.executable, "-m", "svcdoctor", "snapshot", "serve",
+                         str(served), "--port", "0", "--write-kubeconfig", str(config), "-n", "shop"])
+    deadline = time.monotonic() + 30
+    while not config.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
     recorded = tmp_path / "shop.yaml"
-    try:
-        with SnapshotAPIServer(loopback_snapshot(port, closed)) as api:
-            config = api.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace="shop")
-            result = run_cli("record", "web", "--probe", "--probe-timeout", "1", "-o", str(recorded),
-                             "--kubeconfig", config)
-            assert result.exit_code == 0, result.stderr
-            without_name = run_cli("record", "--probe", "-o", str(tmp_path / "x.yaml"), "--kubeconfig", config)
-            assert without_name.exit_code == 2 and "--probe needs" in without_name.stderr
-    finally:
-        listener.close()
+    result = svcdoctor_in(lab, "record", "web", "--probe", "--probe-timeout", "1", "-o", str(recorded),
+                          "--kubeconfig", str(config))
+    assert result.returncode == 0, result.stderr
+    without_name = run_cli("record", "--probe", "-o", str(tmp_path / "x.yaml"), "--kubeconfig", str(config))
+    assert without_name.exit_code == 2 and "--probe needs" in without_name.stderr
     items = yaml.safe_load(recorded.read_text())["items"]
     probes = [item for item in items if item["kind"] == "ProbeResult"]
-    assert {(p["to"]["ip"], p["result"]) for p in probes} == {("127.0.0.1", "open"), ("127.0.0.2", "refused"),
-                                                               ("127.0.0.3", "refused")}
+    assert {(p["to"]["ip"], p["result"]) for p in probes} == {(WEB_0, "open"), (WEB_1, "refused"),
+                                                               (CLUSTER_IP, "refused")}
     replay = run_cli("check", "web", "-n", "shop", "--snapshot", str(recorded), "-o", "json", "--fail-on", "never")
     found = [f["id"] for f in replay.json()["findings"]]
     assert "SD901" in found and "SD906" in found

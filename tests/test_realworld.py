@@ -10,7 +10,8 @@ the documented outcomes of public NetworkPolicy tutorials.
 3. The Calico tutorials' NetworkPolicy steps: every documented allow/deny between Pods and Services,
    with ``reach`` and with ``check --from`` (the Cilium case and external names are out of scope).
 
-The corpus is not part of the repository: without it the tests skip, and in CI they fail.
+The corpus is not part of the repository: without it the tests skip, and in CI they fail
+(``@pytest.mark.shared``).
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ import yaml
 
 from svcdoctor.selectors import from_service_selector
 from svcdoctor.sources.manifests import ManifestsSource
-from tests.conftest import ROOT, require, run_cli
+from tests.conftest import ROOT, SHARED, run_cli
 
-CORPUS = ROOT.parent / "shared" / "realworld-dev"
+CORPUS = SHARED / "realworld-dev"
 MANIFESTS = CORPUS / "manifests"
 NETPOL = CORPUS / "netpol"
 
@@ -38,8 +39,7 @@ def _apps() -> list[str]:
     return sorted(p.name for p in MANIFESTS.iterdir() if p.is_dir()) if MANIFESTS.is_dir() else ["(corpus missing)"]
 
 
-def _require_corpus() -> None:
-    require(MANIFESTS.is_dir(), f"the real-world corpus is not at {CORPUS}")
+pytestmark = pytest.mark.shared("realworld-dev/manifests", "realworld-dev/netpol/expectations.yaml")
 
 
 #: (app, Service, check) → why the finding is right, from the manifest itself. Empty: none is needed.
@@ -48,7 +48,6 @@ JUSTIFIED: dict[tuple[str, str, str], str] = {}
 
 @pytest.mark.parametrize("app", _apps())
 def test_known_working_app_has_no_error_or_warning(app: str) -> None:
-    _require_corpus()
     result = run_cli("scan", "--manifests", str(MANIFESTS / app), "-o", "json", "--fail-on", "never")
     assert result.exit_code == 0, result.stderr
     reports = result.json()["reports"]
@@ -64,7 +63,6 @@ def test_known_working_app_has_no_error_or_warning(app: str) -> None:
 
 def test_corpus_size_and_false_positives_as_the_readme_states() -> None:
     """The README's figure: Services scanned, and error/warning findings among them (all false positives)."""
-    _require_corpus()
     services = flagged = 0
     for app in _apps():
         reports = run_cli("scan", "--manifests", str(MANIFESTS / app), "-o", "json", "--fail-on", "never"
@@ -270,7 +268,6 @@ def test_there_are_at_least_twenty_mutants_of_every_kind() -> None:
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
 def test_mutant_is_caught_first_at_its_line(mutant: Mutant, tmp_path: Path) -> None:
-    _require_corpus()
     app_dir = _make(mutant, tmp_path)
     args = ["check", mutant.service, "-n", mutant.namespace, "--manifests", str(app_dir), "-o", "json"]
     if mutant.client:
@@ -423,7 +420,6 @@ def _client_pod(folder: Path, client: dict[str, Any]) -> str:
                          ids=lambda value: value if isinstance(value, str) else str(value) if isinstance(value, int)
                          else f"{value.get('client', {}).get('labels')}->{value.get('service')}" if value else "")
 def test_documented_networkpolicy_outcome(case_id: str, step: int, check: dict[str, Any], tmp_path: Path) -> None:
-    _require_corpus()
     case = next(c for c in _expectations() if c["id"] == case_id)
     folder = _write_case(case, step, tmp_path)
     client = _client_pod(folder, check["client"])

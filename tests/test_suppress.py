@@ -156,11 +156,28 @@ def test_annotation_on_the_subjects_workload(tmp_path: Path) -> None:
 
 
 def test_parse_annotation() -> None:
-    reasons, problems = parse_annotation("SD101, sd501: reason A\nSD502 : reason B; SD301\nSD999: x\n: y", BY_ID)
-    assert reasons == {"SD101": "reason A", "SD501": "reason A", "SD502": "reason B"}
-    assert [(p.entry, p.problem.split(" ")[0]) for p in problems] == [("SD301", "gives"), ("SD999: x", "SD999"),
-                                                                       (": y", "names")]
+    reasons, problems = parse_annotation("SD101, sd501: reason A\nSD502 : reason B; SD301: C\nSD999: x", BY_ID)
+    assert reasons == {"SD101": "reason A", "SD501": "reason A", "SD502": "reason B", "SD301": "C"}
+    assert [(p.entry, p.problem.split(" ")[0]) for p in problems] == [("SD999: x", "SD999")]
+    assert [(p.entry, p.problem.split(" ")[0]) for p in parse_annotation("SD301", BY_ID)[1]] == [("SD301", "gives")]
+    assert [(p.entry, p.problem.split(" ")[0]) for p in parse_annotation(": y", BY_ID)[1]] == [(": y", "names")]
     assert parse_annotation(None, BY_ID)[1] and parse_annotation("", BY_ID)[1] == []
+
+
+@pytest.mark.parametrize(("value", "reasons"), [
+    # A reason is free text: a ";" or a new line starts an entry only when "SDnnn[, SDnnn]:" follows.
+    ("SD201: the image listens on 9090; verified by hand", {"SD201": "the image listens on 9090; verified by hand"}),
+    ("SD201: listens on 9090;\n  see the runbook: ports", {"SD201": "listens on 9090;\n  see the runbook: ports"}),
+    ("SD201: one; SD301, SD302: two\nSD212: three", {"SD201": "one", "SD301": "two", "SD302": "two", "SD212": "three"}),
+])
+def test_annotation_reasons_may_contain_semicolons(value: str, reasons: dict[str, str]) -> None:
+    assert parse_annotation(value, BY_ID) == (reasons, [])
+
+
+def test_a_semicolon_in_the_reason_does_not_break_the_gate(tmp_path: Path) -> None:
+    code, report = _check(_manifests(tmp_path, "SD301: the operator makes the Pods; verified by hand"))
+    assert code == 0 and report["verdict"] == "ok" and not report["findings"]
+    assert [f["id"] for f in report["suppressed"]] == ["SD301"]
 
 
 def test_baseline_hides_old_findings_and_catches_new_ones(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Severity
 from svcdoctor.k8s import Obj
+from svcdoctor.minimal import masked_probe
 from svcdoctor.pod_health import EventSummary, age_text, any_ready, pod_events, probe_text, why_not_running
 
 
@@ -86,7 +87,7 @@ def run(context: Context) -> Iterator[Finding]:
             key = (container, text, last.message if last else "")
             if key not in groups and len(evidence) < 12:
                 if probe:
-                    evidence.append(Evidence(pod_ref, f"spec.containers[{index}].readinessProbe", dict(probe),
+                    evidence.append(Evidence(pod_ref, f"spec.containers[{index}].readinessProbe", masked_probe(probe),
                                              f"container {container}: {text}"))
                     for kind in ("httpGet", "tcpSocket", "grpc"):
                         if isinstance(probe.get(kind), Mapping):

@@ -56,6 +56,10 @@ def dns_records(
     probe: Annotated[bool, typer.Option("--probe", help="Ask the cluster DNS for every record and compare.")] = False,
     dns_server: Annotated[str | None, typer.Option("--dns-server", help="Ask this resolver instead.")] = None,
     probe_timeout: Annotated[float, typer.Option("--probe-timeout", help="Seconds to wait per question.")] = 2.0,
+    probe_file_addresses: Annotated[
+        str | None, typer.Option("--probe-file-addresses", help="With --snapshot FILE --probe (and no "
+                                 "--dns-server): FILE again, to confirm its DNS address may be asked.")
+    ] = None,
 ) -> int:
     """The DNS records a Service should have (per the Kubernetes DNS spec); --probe checks each one."""
     from svcdoctor import app as application
@@ -68,7 +72,7 @@ def dns_records(
         raise InputError(f"--output: {output!r} is not one of text, json")
     invocation = application.Invocation(snapshot=snapshot, kubeconfig=kubeconfig, context=context,
                                         namespace=namespace, cluster_domain=cluster_domain, dns_server=dns_server,
-                                        probe_timeout=probe_timeout)
+                                        probe_timeout=probe_timeout, probe_file_addresses=probe_file_addresses)
     source = application.open_source(invocation)
     target_namespace = application.resolve_namespace(invocation, source)
     loaded, _ = application.load(invocation, Request(namespace=target_namespace, service=name), source)
@@ -81,6 +85,9 @@ def dns_records(
     server = ""
     if probe:
         from svcdoctor.probe.gather import _check_budget, _dns_server
+
+        if not dns_server:
+            application.confirm_file_addresses(invocation)
 
         _check_budget(invocation)
         server = _dns_server(invocation, loaded)

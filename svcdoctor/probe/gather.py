@@ -34,6 +34,7 @@ from svcdoctor.dns.records import cluster_ips, dns_endpoints, service_fqdn
 from svcdoctor.errors import InputError
 from svcdoctor.findings import Client
 from svcdoctor.probe.analysis import POD
+from svcdoctor.probe.bounds import DNS_PORT, bounds_of, refusal
 from svcdoctor.probe.plan import Plan, ProbeTarget, plan
 from svcdoctor.snapshot import DNSAnswer, ProbeResult, Snapshot
 
@@ -71,7 +72,9 @@ def _dns_server(invocation: Any, snapshot: Snapshot) -> str:
         except ValueError:
             raise InputError(f"--dns-server {server!r} is not an IP address") from None
         return str(server)
-    ips = dns_service_ips(snapshot)
+    # From the snapshot: the DNS Service's address is probed as any other, within the bounds.
+    bounds = bounds_of(snapshot)
+    ips = [ip for ip in dns_service_ips(snapshot) if not refusal(ip, DNS_PORT, pod=False, bounds=bounds)]
     return ips[0] if ips else ""
 
 
@@ -220,6 +223,9 @@ def gather(snapshot: Snapshot, namespace: str, name: str, client: Client | None,
              f"all at once, {timeout:g} s each)"]
     if probe_plan.left_out:
         lines.append(f"svcdoctor: {probe_plan.left_out} more target(s) left out by --max-probes {limit}")
+    lines += [f"svcdoctor: not probed: {line}" for line in probe_plan.refused[:10]]
+    if len(probe_plan.refused) > 10:
+        lines.append(f"svcdoctor: {len(probe_plan.refused) - 10} more address(es) not probed")
     if server:
         lines.append(f"svcdoctor: asking {server} for {len(asked)} name(s) as the client's resolver would")
     else:

@@ -1,6 +1,7 @@
 """Which probes to send: addresses and ports taken only from the snapshot's own objects.
 
-Pure. In priority order, so that ``--max-probes`` cuts the least telling ones: the control probes
+Pure. Only addresses :mod:`svcdoctor.probe.bounds` allows are planned (the others are listed in
+:attr:`Plan.refused`). In priority order, so that ``--max-probes`` cuts the least telling ones: the control probes
 (the cluster DNS Service and one of its Pods: they show whether cluster addresses are reachable at
 all from here), the ClusterIP ports, each ready endpoint's Pod IP and targetPort, the NodePorts on
 each node's addresses, and the load-balancer addresses.
@@ -18,6 +19,7 @@ from svcdoctor.dns.cluster_dns import DNS_NAMESPACE, dns_pods, dns_services
 from svcdoctor.endpoints import Endpoint, service_endpoints
 from svcdoctor.k8s import Obj
 from svcdoctor.probe.analysis import CLUSTER_IP, DNS_POD, DNS_SERVICE, LOAD_BALANCER, NODE_PORT, POD
+from svcdoctor.probe.bounds import Bounds, bounds_of, refusal
 from svcdoctor.snapshot import Snapshot
 
 DNS_PORT = 53
@@ -49,6 +51,8 @@ class Plan:
     left_out: int
     #: Ports that cannot be probed (UDP other than DNS, SCTP), as words.
     not_probed: tuple[str, ...] = ()
+    #: Addresses the objects name that must not be probed (:mod:`svcdoctor.probe.bounds`), and why.
+    refused: tuple[str, ...] = ()
 
 
 def _valid_ip(text: str) -> bool:
@@ -160,9 +164,21 @@ def plan(snapshot: Snapshot, namespace: str, name: str, limit: int) -> Plan:
     if service is not None:
         targets, not_probed = service_targets(snapshot, service)
         wanted += targets
-    unique = list(dict.fromkeys(wanted))
+    allowed, refused = within_bounds(list(dict.fromkeys(wanted)), bounds_of(snapshot))
     limit = max(0, limit)
-    return Plan(tuple(unique[:limit]), max(0, len(unique) - limit), tuple(not_probed))
+    return Plan(tuple(allowed[:limit]), max(0, len(allowed) - limit), tuple(not_probed), tuple(refused))
+
+
+def within_bounds(targets: Iterable[ProbeTarget], bounds: Bounds) -> tuple[list[ProbeTarget], list[str]]:
+    """The targets that may be probed, and a line for each one refused."""
+    allowed, refused = [], []
+    for target in targets:
+        reason = refusal(target.ip, target.port, pod=target.kind in (POD, DNS_POD), bounds=bounds)
+        if reason:
+            refused.append(f"{target.object or target.kind} {target.ip}:{target.port}: {reason}")
+        else:
+            allowed.append(target)
+    return allowed, refused
 
 
 def kinds(targets: Iterable[ProbeTarget]) -> dict[str, int]:

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
@@ -37,6 +37,9 @@ _BRACKETS = re.compile(r"[\[\]{}]")
 _BLOCK_PREFIX = re.compile(r"^[ \t?:-]*", re.MULTILINE)
 #: kubectl writes a List's items at column 0 ("- apiVersion: …") and separates documents by "---".
 _ITEM_START = re.compile(r"^- ", re.MULTILINE)
+#: Default of :func:`input_limit`, in MiB.
+DEFAULT_INPUT_MB = 512
+INPUT_LIMIT_VARIABLE = "SVCDOCTOR_MAX_INPUT_MB"
 _DOCUMENT_START = re.compile(r"^---", re.MULTILINE)
 #: Where a YAML anchor may stand ("key: &name", "- &name", "[&name"); only then can aliases multiply.
 _ANCHOR = re.compile(r"(?:^|[\s\[{,:-])&[^\s&]")
@@ -54,10 +57,33 @@ class Document:
     line: int | None = None
 
 
+def input_limit() -> int:
+    """Most bytes read from files and stdin in one run (``SVCDOCTOR_MAX_INPUT_MB`` changes it).
+
+    Parsed YAML takes several times its size in memory; a file (or a pipe) that never ends must
+    end the run with one line, not exhaust the machine.
+    """
+    try:
+        megabytes = float(os.environ.get(INPUT_LIMIT_VARIABLE) or DEFAULT_INPUT_MB)
+    except ValueError:
+        raise InputError(f"{INPUT_LIMIT_VARIABLE} must be a number of megabytes") from None
+    return int(megabytes * 1024 * 1024)
+
+
+def _bounded_read(handle: BinaryIO, path: str, limit: int, whole: int | None = None) -> bytes:
+    """At most ``limit`` bytes (what is left of the run's ``whole`` limit), else one clear line."""
+    data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(f"larger than {(whole or limit) / 1024 / 1024:.3g} MiB, the most svcdoctor reads "
+                         f"(set {INPUT_LIMIT_VARIABLE} to read more)", path)
+    return data
+
+
 def read_text(path: str) -> list[tuple[str, str]]:
     """The text of ``path`` as (display name, text) pairs: one per file read."""
+    limit = input_limit()
     if path == "-":
-        data = sys.stdin.buffer.read()
+        data = _bounded_read(sys.stdin.buffer, "<stdin>", limit)
         return [("<stdin>", _decode(data, "<stdin>"))]
     target = Path(path)
     if target.is_dir():
@@ -68,14 +94,18 @@ def read_text(path: str) -> list[tuple[str, str]]:
         )
         if not files:
             raise InputError("directory holds no .yaml, .yml or .json files", path)
-        return [(str(p), _read_file(str(p))) for p in files]
-    return [(path, _read_file(path))]
+        texts, left = [], limit
+        for file in files:
+            texts.append((str(file), _read_file(str(file), left, whole=(f"{path} (all its files)", limit))))
+            left -= len(texts[-1][1].encode())
+        return texts
+    return [(path, _read_file(path, limit))]
 
 
-def _read_file(path: str) -> str:
+def _read_file(path: str, limit: int, whole: tuple[str, int] | None = None) -> str:
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            data = _bounded_read(handle, whole[0] if whole else path, max(0, limit), whole[1] if whole else None)
     except FileNotFoundError:
         raise InputError("no such file", path) from None
     except IsADirectoryError:

@@ -37,6 +37,7 @@ from typing import Any
 from svcdoctor import __version__, k8s
 from svcdoctor.errors import ClusterError, InputError
 from svcdoctor.snapshot import Snapshot, Unavailable, build_snapshot
+from svcdoctor.sources.files import input_limit
 from svcdoctor.sources.interface import Request, Source
 from svcdoctor.sources.resources import BY_KIND, GATEWAY_KINDS, POLICY_KINDS, RESOURCES, Resource
 
@@ -46,6 +47,8 @@ Obj = dict[str, Any]
 PAGE_SIZE = 500
 #: Requests in flight at once.
 WORKERS = 32
+#: Largest body of one answer (one page of at most PAGE_SIZE objects is a few MiB).
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 #: Extra time the watchdog allows a request beyond its timeout before giving up on it.
 GRACE_SECONDS = 0.3
 SYSTEM_NAMESPACE = "kube-system"
@@ -172,6 +175,8 @@ class LiveSource(Source):
         self._lock = threading.Lock()
         self._requests = 0
         self._inflight: dict[int, tuple[float, str]] = {}
+        #: Bytes still allowed from the API server in this run (the same limit as for files).
+        self._budget = input_limit()
         self._say: Callable[[str], None] = self._write_stderr
         self._status: Callable[[str], None] = lambda text: None
 
@@ -523,7 +528,7 @@ class LiveSource(Source):
                 path, "GET", query_params=query, header_params={"Accept": "application/json"},
                 auth_settings=["BearerToken"], _preload_content=False, _request_timeout=self.timeout)
             status = int(response.status)
-            data = response.data
+            data = self._bounded_body(response, path)
         except ApiException as error:
             status = int(error.status or 0)
             if status == 0:
@@ -541,6 +546,24 @@ class LiveSource(Source):
             return json.loads(data)
         except ValueError:
             raise ClusterError(f"{self._server} answered GET {path} with something that is not JSON") from None
+
+    def _bounded_body(self, response: Any, path: str) -> bytes:
+        """The body of one answer, refusing one larger than MAX_RESPONSE_BYTES or the run's input limit."""
+        with self._lock:
+            limit = min(MAX_RESPONSE_BYTES, self._budget)
+        try:
+            data = bytes(response.read(limit + 1))
+        finally:
+            response.release_conn()
+        if len(data) > limit:
+            response.close()
+            raise ClusterError(f"{self._server} answered GET {path} with more than {limit / 1024 / 1024:.3g} MiB"
+                               + (" (one page of a list)" if limit == MAX_RESPONSE_BYTES else
+                                  " beyond the run's input limit (SVCDOCTOR_MAX_INPUT_MB)")
+                               + ": refusing to read more")
+        with self._lock:
+            self._budget -= len(data)
+        return data
 
     def _cluster_error(self, error: BaseException, path: str) -> ClusterError:
         import urllib3

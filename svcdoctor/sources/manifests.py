@@ -16,6 +16,8 @@ the snapshot source (:mod:`svcdoctor.sources.files`); what this adds:
   ``svcdoctor.dev/deploy-time-labels`` annotation, so a selector on them is not judged. The made-up Pods are marked
   with the ``svcdoctor.dev/template-of`` annotation and owned by their workload, so a report says
   which template they come from.
+- **Kustomizations.** A directory with a ``kustomization.yaml`` is rendered with ``kubectl
+  kustomize`` (:mod:`svcdoctor.sources.kustomize`) and each object keeps its source file and lines.
 - **Namespaces as kubectl apply sets them.** An object without ``metadata.namespace`` takes the
   ``-n`` namespace, or ``default``.
 - **Types the API server would refuse.** Ports that are not numbers (an unrendered
@@ -31,6 +33,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
@@ -39,6 +42,7 @@ from svcdoctor import k8s
 from svcdoctor.errors import InputError
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.snapshot import Origin, Snapshot, build_snapshot
+from svcdoctor.sources import kustomize
 from svcdoctor.sources.files import MAX_EXPANDED_NODES, Document, iter_objects, read_text
 from svcdoctor.sources.interface import Request, Source
 from svcdoctor.sources.resources import RESOURCES
@@ -104,8 +108,11 @@ class ManifestsSource(Source):
 
     def load(self, request: Request | None = None) -> Snapshot:
         parsed: list[_Parsed] = []
-        for display, text in read_text(self.path):
-            parsed.extend(read_manifests(text, display))
+        if self.path != "-" and kustomize.kustomization_in(Path(self.path)) is not None:
+            parsed = read_kustomization(self.path)
+        else:
+            for display, text in read_text(self.path):
+                parsed.extend(read_manifests(text, display))
         return snapshot_from(parsed, self.default_namespace, self.path)
 
     def describe(self) -> dict[str, Any]:
@@ -113,6 +120,50 @@ class ManifestsSource(Source):
 
 
 # -- reading, with positions -------------------------------------------------------------------
+
+
+def read_kustomization(path: str) -> list[_Parsed]:
+    """A kustomization rendered by ``kubectl kustomize``, each object placed at its source file and lines.
+
+    The origin annotation names the file; the object is found there by kind and name (a
+    ``namePrefix`` or ``nameSuffix`` keeps the source name inside the rendered one), and its field
+    lines are the source's: a field a patch added falls back to its nearest parent there.
+    """
+    text, wrapper = kustomize.render(path)
+    sources: dict[str, list[_Parsed]] = {}
+    result = []
+    for item in read_manifests(text, f"kubectl kustomize {path}"):
+        annotations = k8s.as_map(k8s.meta(item.obj).get("annotations"))
+        source_path = kustomize.origin_path(annotations.get(kustomize.ORIGIN), wrapper, path)
+        if isinstance(item.obj.get("metadata"), dict) and isinstance(annotations, dict):
+            annotations.pop(kustomize.ORIGIN, None)
+            if not annotations:
+                item.obj["metadata"].pop("annotations", None)
+        if not source_path:
+            result.append(item)
+            continue
+        if source_path not in sources:
+            try:
+                sources[source_path] = [entry for display, source_text in read_text(source_path)
+                                        for entry in read_manifests(source_text, display)]
+            except InputError:
+                sources[source_path] = []  # a generator's kustomization.yaml, or a file kustomize alone can read
+        match = _source_object(item.obj, sources[source_path])
+        result.append(_Parsed(item.obj, source_path, match.line if match else None,
+                              match.fields if match else {}, item.source))
+    return result
+
+
+def _source_object(rendered: Obj, candidates: list[_Parsed]) -> _Parsed | None:
+    """The object of a source file that ``rendered`` was made from."""
+    kind, name = rendered.get("kind"), k8s.name(rendered)
+    same_kind = [c for c in candidates if c.obj.get("kind") == kind]
+    exact = [c for c in same_kind if k8s.name(c.obj) == name]
+    within = [c for c in same_kind if k8s.name(c.obj) and k8s.name(c.obj) in name]
+    for found in (exact, within, same_kind):
+        if len(found) == 1:
+            return found[0]
+    return max(within, key=lambda c: len(k8s.name(c.obj)), default=None)
 
 
 def read_manifests(text: str, path: str) -> list[_Parsed]:
