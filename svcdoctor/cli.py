@@ -129,11 +129,11 @@ def _check_output(output: str) -> str:
     return _check_choice(output, tuple(FORMATS), "--output")
 
 
-def _split_pod(value: str, default_namespace: str) -> tuple[str, str]:
+def _split_pod(value: str, default_namespace: str, option: str = "--from", what: str = "POD") -> tuple[str, str]:
     if "/" in value:
         namespace, _, name = value.partition("/")
         if not namespace or not name or "/" in name:
-            raise InputError(f"--from {value!r}: expected NAMESPACE/POD or POD")
+            raise InputError(f"{option} {value!r}: expected NAMESPACE/{what} or {what}")
         return namespace, name
     return default_namespace, value
 
@@ -233,6 +233,8 @@ def check(
     ] = None,
     from_ip: Annotated[str | None, typer.Option("--from-ip", help="A client address outside the cluster.")] = None,
     from_node: Annotated[str | None, typer.Option("--from-node", help="A host-network client on this node.")] = None,
+    from_gateway: Annotated[str | None, typer.Option(
+        "--from-gateway", help="A Gateway API Gateway, NAMESPACE/NAME: its data-plane Pod is the client.")] = None,
     output: OutputOption = "text",
     fail_on: FailOnOption = "error",
     cluster_domain: ClusterDomainOption = None,
@@ -264,8 +266,8 @@ def check(
     output, fail_on, ignore, cluster_domain, config = configured(output, fail_on, ignore, cluster_domain)
     _check_output(output)
     _check_choice(fail_on, FAIL_ON, "--fail-on")
-    if sum(x is not None for x in (from_pod, from_ip, from_node)) > 1:
-        raise InputError("give at most one of --from, --from-ip and --from-node")
+    if sum(x is not None for x in (from_pod, from_ip, from_node, from_gateway)) > 1:
+        raise InputError("give at most one of --from, --from-ip, --from-node and --from-gateway")
     invocation = _invocation(
         snapshot=snapshot, manifests=manifests, kubeconfig=kubeconfig, context=context,
         request_timeout=request_timeout, verbose=verbose, namespace=namespace, cluster_domain=cluster_domain,
@@ -292,8 +294,13 @@ def check(
         client = Client("ip", ip=from_ip)
     elif from_node is not None:
         client = Client("node", name=from_node)
-    request = Request(namespace=target_namespace, service=name, client_pod=client_pod)
+    gateway_ref = (_split_pod(from_gateway, target_namespace, "--from-gateway", "NAME")
+                   if from_gateway is not None else None)
+    request = Request(namespace=target_namespace, service=name, client_pod=client_pod,
+                      extra={"gateway": "/".join(gateway_ref)} if gateway_ref else {})
     loaded, source_description = application.load(invocation, request, source)
+    if gateway_ref is not None:
+        client = _gateway_client(loaded, *gateway_ref, where=_SOURCE_WORDS.get(source.kind, source.kind))
     if client is not None and client.kind == "pod":
         pod = loaded.pod(client.namespace, client.name)
         if pod is None and loaded.static:  # manifests: a workload's name stands for its template's Pod
@@ -316,6 +323,23 @@ def check(
     _emit(render(report, output, _render_options(invocation, fail_on)))
     _report_crashes([report], session)
     return exit_code([report], fail_on)
+
+
+def _gateway_client(snapshot: Any, namespace: str, name: str, where: str) -> Any:
+    """``--from-gateway``: the Gateway's data-plane Pod (ready first) as the client, or a clear refusal."""
+    from svcdoctor import k8s
+    from svcdoctor.findings import Client
+    from svcdoctor.gateway import DATA_PLANE_LABELS, data_plane_pods
+
+    pods = sorted(data_plane_pods(snapshot, namespace, name),
+                  key=lambda pod: (not k8s.pod_is_ready(pod), k8s.namespace(pod), k8s.name(pod)))
+    if not pods:
+        labels = ", ".join(f"{key}={name}" for key, _ in DATA_PLANE_LABELS)
+        known = " (the Gateway exists)" if snapshot.get("Gateway", namespace, name) is not None else ""
+        raise InputError(f"--from-gateway {namespace}/{name}: no data-plane Pod found in the {where}{known}; looked "
+                         f"for the labels {labels}. Give one of its Pods with --from NAMESPACE/POD")
+    pod = pods[0]
+    return Client("pod", k8s.namespace(pod), k8s.name(pod), k8s.pod_ip(pod))
 
 
 @app.command()

@@ -362,6 +362,8 @@ class _Walker:
             if item in PLAIN_VALUES:
                 return item
             return self.r.ip(item) if _is_ip(item) else self.r.name(item, "host")
+        if key == "hostname" and parent == "listeners":
+            return self.r.text(item)  # as a route's hostnames are, so that wildcards still intersect
         if key in NAME_FIELDS:
             role = {"namespace": "ns", "nodeName": "node", "host": "host", "hostname": "host",
                     "externalName": "host", "image": "image", "uid": "uid", "nominatedNodeName": "node",
@@ -375,7 +377,8 @@ class _Walker:
             if _is_ip(item):
                 return self.r.ip(item)
             return item if _ENUM.fullmatch(item) or _TIMESTAMP.fullmatch(item) or item.isdigit() \
-                or key in ("fieldPath", "kubeletVersion", "kubeProxyVersion", "containerRuntimeVersion",
+                or key in ("fieldPath", "kubeletVersion", "kubeProxyVersion", "containerRuntimeVersion", "group",
+                           "controllerName",
                            "component", "reportingController", "reportingComponent", "cpu", "memory",
                            "ephemeral-storage", "pods", "apiVersion", "resourceVersion") \
                 else self.r.text(item)

@@ -24,6 +24,7 @@ from svcdoctor.checks import (
     sd211_topology_zone_uncovered,
     sd212_affinity_external_ips,
     sd213_ingress_backend_port,
+    sd214_gateway_route_cannot_reach,
     sd301_selector_matches_nothing,
     sd302_selector_several_workloads,
     sd401_pods_not_running,
@@ -80,6 +81,7 @@ CHECKS: tuple[Check, ...] = (
     sd211_topology_zone_uncovered.CHECK,
     sd212_affinity_external_ips.CHECK,
     sd213_ingress_backend_port.CHECK,
+    sd214_gateway_route_cannot_reach.CHECK,
     # 3 Does the selector select the Pods?
     sd301_selector_matches_nothing.CHECK,
     sd302_selector_several_workloads.CHECK,

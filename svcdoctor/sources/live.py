@@ -314,6 +314,13 @@ class LiveSource(Source):
             Read(kinds["CiliumNetworkPolicy"], namespace),
             Read(kinds["ReferenceGrant"], namespace),
         ]
+        gateway_name = str(request.extra.get("gateway") or "").partition("/")[2]
+        if gateway_name:
+            # --from-gateway: the Gateway's data-plane Pods, by the labels implementations set
+            # (Envoy Gateway runs them in its own namespace, so cluster-wide).
+            from svcdoctor.gateway import DATA_PLANE_LABELS
+
+            first += [Read(kinds["Pod"], "", label_selector=f"{key}={gateway_name}") for key, _ in DATA_PLANE_LABELS]
         client_namespace, _, client_name = request.client_pod.partition("/")
         if client_name:
             first.append(Read(kinds["Pod"], client_namespace, client_name))

@@ -199,3 +199,19 @@ def test_starwars_manifests_as_published(client: str, verdict: str, ranked: str 
     assert report["verdict"] == verdict
     errors = [f["id"] for f in report["findings"] if f["severity"] in ("error", "warning")]
     assert errors == ([ranked] if ranked else [])
+
+
+def test_reach_includes_cilium_and_admin_tiers() -> None:
+    """reach decides with every tier: the xwing row is denied by Cilium, the tenant-b row by the Admin tier."""
+    from tests.conftest import ROOT, run_cli
+
+    scenarios = ROOT / "fixtures" / "scenarios"
+    starwars = run_cli("reach", "-n", "default", "--port", "80", "--snapshot",
+                       str(scenarios / "cilium-starwars-xwing-denied" / "snapshot.yaml"), "-o", "json").json()
+    denied = [(d["from"], d["to"]) for table in starwars["ports"] for d in table["denied"]]
+    assert denied == [("default/xwing", "default/deathstar")]
+    tenants = run_cli("reach", "-n", "tenant-a", "-n", "tenant-b", "--snapshot",
+                      str(scenarios / "admin-policy-denies-other-tenant" / "snapshot.yaml"))
+    assert "admin tiers" in tenants.stdout
+    rows = {line.split()[0]: line.split()[1:] for line in tenants.stdout.splitlines() if line.startswith("tenant-")}
+    assert rows["tenant-b/frontend"][0] == "X" and rows["tenant-a/api"][1] == "."
