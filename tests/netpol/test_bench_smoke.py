@@ -27,5 +27,6 @@ def test_policy_tiers_benchmark_runs_small(capsys: pytest.CaptureFixture[str]) -
     spec.loader.exec_module(module)
     assert module.main(["--namespaces", "5"]) == 0
     out = capsys.readouterr().out
-    assert "20 AdminNetworkPolicy, 5 CiliumClusterwideNetworkPolicy, 20 CiliumNetworkPolicy, 5 ClusterNetworkPolicy" in out
+    assert ("20 AdminNetworkPolicy, 5 CiliumClusterwideNetworkPolicy, 20 CiliumNetworkPolicy, "
+            "5 ClusterNetworkPolicy") in out
     assert "step 6 (SD601-SD607)" in out
