@@ -4,21 +4,30 @@ It turns flags into a Snapshot (choosing the source), adds evidence gathered at 
 dumps read from files, DNS answers, probe results), runs the engine, and applies suppressions.
 The checks stay pure: everything that touches files, the network or the API happens here or in
 the modules this calls, never inside a check.
+
+:func:`check_service` and :func:`scan_services` are the whole pipeline (source → Snapshot →
+engine → suppressed Reports) behind ``svcdoctor check`` and ``scan``; anything else that
+diagnoses (a server, a watch loop) calls them with an :class:`Invocation` and renders the
+Reports it gets back.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from svcdoctor.checks.interface import Options
+from svcdoctor.checks.interface import Check, Options
 from svcdoctor.errors import InputError
 from svcdoctor.findings import Client
 from svcdoctor.report import Report
 from svcdoctor.snapshot import Snapshot
 from svcdoctor.sources.interface import Request, Source
+
+if TYPE_CHECKING:
+    from svcdoctor.dns.records import ServiceRecords
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,161 @@ class Invocation:
     write_baseline: str | None = None
     show_suppressed: bool = False
     config: dict[str, Any] = field(default_factory=dict)
+    #: The client (``check`` only, at most one of the three): ``--from`` NAMESPACE/POD or POD (in
+    #: the Service's namespace), ``--from-ip`` an address outside the cluster, ``--from-node`` a Node.
+    from_pod: str | None = None
+    from_ip: str | None = None
+    from_node: str | None = None
+    #: ``--from-gateway`` NAMESPACE/NAME: the Gateway's data-plane Pod is the client.
+    from_gateway: str | None = None
+
+
+#: How the error messages name each source's contents ("not in the cluster").
+_SOURCE_WORDS = {"live": "cluster", "snapshot": "snapshot", "manifests": "manifests"}
+
+
+def check_service(invocation: Invocation, name: str, *, checks: Sequence[Check] | None = None) -> Report:
+    """Diagnose the Service ``name`` (in ``invocation.namespace``) as ``svcdoctor check`` does.
+
+    Opens the source, loads what the Service's checks read, resolves the client, gathers probes
+    when asked, runs the engine and applies ``--ignore``, annotations and a baseline. ``checks``
+    replaces the registry (None: every registered check). Raises :class:`~svcdoctor.errors.SvcdoctorError`
+    for bad flags, bad input (exit 2) or an unreadable cluster (exit 3).
+    """
+    from svcdoctor.engine import diagnose_service
+
+    flags = (invocation.from_pod, invocation.from_ip, invocation.from_node, invocation.from_gateway)
+    if sum(x is not None for x in flags) > 1:
+        raise InputError("give at most one of --from, --from-ip, --from-node and --from-gateway")
+    source = open_source(invocation)
+    namespace = resolve_namespace(invocation, source)
+    client = _client(invocation, namespace)
+    client_pod = f"{client.namespace}/{client.name}" if client is not None and client.kind == "pod" else ""
+    gateway = (split_pod(invocation.from_gateway, namespace, "--from-gateway", "NAME")
+               if invocation.from_gateway is not None else None)
+    request = Request(namespace=namespace, service=name, client_pod=client_pod,
+                      extra={"gateway": "/".join(gateway)} if gateway else {})
+    snapshot, description = load(invocation, request, source)
+    client = _resolve_client(client, snapshot, source)
+    if gateway is not None:
+        client = _gateway_client(snapshot, *gateway, where=_SOURCE_WORDS.get(source.kind, source.kind))
+    snapshot = gather_live_evidence(invocation, snapshot, namespace, name, client)
+    report = diagnose_service(snapshot, namespace, name, client=client, checks=checks,
+                              options=options_for(invocation), source=description)
+    return finish([report], invocation, snapshot)[0]
+
+
+def scan_services(invocation: Invocation, *, all_namespaces: bool = False,
+                  checks: Sequence[Check] | None = None) -> list[Report]:
+    """Diagnose every Service of ``invocation.namespace`` (or of all) as ``svcdoctor scan`` does, worst first."""
+    from svcdoctor.engine import scan
+
+    if invocation.namespace is None and not all_namespaces and invocation.snapshot is not None:
+        raise InputError("give -n NAMESPACE or -A (--all-namespaces)")
+    # Manifests name their own namespaces: without -n, scan every Service they hold.
+    all_namespaces = all_namespaces or (invocation.manifests is not None and invocation.namespace is None)
+    source = open_source(invocation)
+    namespace = "" if all_namespaces else resolve_namespace(invocation, source)
+    snapshot, description = load(invocation, Request(namespace=namespace, all_namespaces=all_namespaces), source)
+    reports = scan(snapshot, None if all_namespaces else [namespace], checks=checks,
+                   options=options_for(invocation), source=description)
+    return finish(reports, invocation, snapshot)
+
+
+def service_records(invocation: Invocation, name: str) -> ServiceRecords:
+    """The DNS records the Kubernetes DNS specification gives the Service ``name`` (``svcdoctor dns``).
+
+    With ``invocation.probe``, each record is also asked of the cluster DNS (or ``--dns-server``)
+    and carries the verdict on what came back.
+    """
+    from svcdoctor.dns.domain import cluster_domain
+    from svcdoctor.dns.records import ServiceRecords, expected_records
+
+    source = open_source(invocation)
+    namespace = resolve_namespace(invocation, source)
+    snapshot, _ = load(invocation, Request(namespace=namespace, service=name), source)
+    service = snapshot.service(namespace, name)
+    if service is None:
+        raise InputError(f"no Service {namespace}/{name} in the {source.kind}")
+    domain = cluster_domain(snapshot, invocation.cluster_domain)
+    records = ServiceRecords(f"{namespace}/{name}", domain.domain, domain.origin,
+                             tuple(expected_records(snapshot, service, domain.domain)))
+    if not invocation.probe:
+        return records
+    from svcdoctor.probe.dns_query import compare_records
+    from svcdoctor.probe.gather import _check_budget, _dns_server
+
+    if not invocation.dns_server:
+        confirm_file_addresses(invocation)
+    _check_budget(invocation)
+    server = _dns_server(invocation, snapshot)
+    if not server:
+        raise InputError("--probe: no kube-dns Service in the snapshot; give --dns-server")
+    answers = compare_records(records.records, server, invocation.probe_timeout)
+    return dataclasses.replace(records, server=server, answers=tuple(answers))
+
+
+def split_pod(value: str, default_namespace: str, option: str = "--from", what: str = "POD") -> tuple[str, str]:
+    """``--from NAMESPACE/POD`` or ``--from POD`` (in ``default_namespace``); likewise ``--from-gateway``."""
+    if "/" in value:
+        namespace, _, name = value.partition("/")
+        if not namespace or not name or "/" in name:
+            raise InputError(f"{option} {value!r}: expected NAMESPACE/{what} or {what}")
+        return namespace, name
+    return default_namespace, value
+
+
+def _gateway_client(snapshot: Snapshot, namespace: str, name: str, where: str) -> Client:
+    """``--from-gateway``: the Gateway's data-plane Pod (ready first) as the client, or a clear refusal."""
+    from svcdoctor import k8s
+    from svcdoctor.gateway import DATA_PLANE_LABELS, data_plane_pods
+
+    pods = sorted(data_plane_pods(snapshot, namespace, name),
+                  key=lambda pod: (not k8s.pod_is_ready(pod), k8s.namespace(pod), k8s.name(pod)))
+    if not pods:
+        labels = ", ".join(f"{key}={name}" for key, _ in DATA_PLANE_LABELS)
+        known = " (the Gateway exists)" if snapshot.get("Gateway", namespace, name) is not None else ""
+        raise InputError(f"--from-gateway {namespace}/{name}: no data-plane Pod found in the {where}{known}; looked "
+                         f"for the labels {labels}. Give one of its Pods with --from NAMESPACE/POD")
+    pod = pods[0]
+    return Client("pod", k8s.namespace(pod), k8s.name(pod), k8s.pod_ip(pod))
+
+
+def _client(invocation: Invocation, namespace: str) -> Client | None:
+    """The client the flags name, before the Snapshot is read (a Pod's address is not known yet)."""
+    if invocation.from_pod is not None:
+        return Client("pod", *split_pod(invocation.from_pod, namespace))
+    if invocation.from_ip is not None:
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(invocation.from_ip)
+        except ValueError:
+            raise InputError(f"--from-ip {invocation.from_ip!r} is not an IP address") from None
+        return Client("ip", ip=invocation.from_ip)
+    if invocation.from_node is not None:
+        return Client("node", name=invocation.from_node)
+    return None
+
+
+def _resolve_client(client: Client | None, snapshot: Snapshot, source: Source) -> Client | None:
+    """The client as the Snapshot knows it: a Pod with its address, checked to exist."""
+    where = _SOURCE_WORDS.get(source.kind, source.kind)
+    if client is not None and client.kind == "pod":
+        from svcdoctor import k8s
+
+        pod = snapshot.pod(client.namespace, client.name)
+        if pod is None and snapshot.static:  # manifests: a workload's name stands for its template's Pod
+            from svcdoctor.sources.manifests import stand_in_for
+
+            pod = stand_in_for(snapshot, client.namespace, client.name)
+            client = Client("pod", client.namespace, k8s.name(pod)) if pod is not None else client
+        if pod is None:
+            raise InputError(f"--from: Pod {client.namespace}/{client.name} is not in the {where}")
+        return Client("pod", client.namespace, client.name, k8s.pod_ip(pod))
+    if client is not None and client.kind == "node" and snapshot.node(client.name) is None and snapshot.nodes:
+        raise InputError(f"--from-node: Node {client.name} is not in the {where}")
+    return client
 
 
 def open_source(invocation: Invocation) -> Source:

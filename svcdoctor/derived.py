@@ -2,33 +2,21 @@
 
 A ``scan -A`` runs each check once per Service; a check that needs a cluster-wide view (every
 nodePort in use, the Ingresses of a namespace) must not rebuild it per Service, or the scan turns
-quadratic. :func:`memo` builds such a view on first use and keeps it as long as the Snapshot lives.
+quadratic. :meth:`Snapshot.memo <svcdoctor.snapshot.Snapshot.memo>` builds such a view on first use
+and keeps it as long as the Snapshot lives.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
 from svcdoctor import k8s
 from svcdoctor.k8s import Obj
 from svcdoctor.snapshot import Snapshot
 
 T = TypeVar("T")
-
-_CACHE: weakref.WeakKeyDictionary[Snapshot, dict[str, Any]] = weakref.WeakKeyDictionary()
-
-
-def memo(snapshot: Snapshot, key: str, build: Callable[[Snapshot], T]) -> T:
-    """``build(snapshot)``, computed once per Snapshot and ``key``."""
-    views = _CACHE.setdefault(snapshot, {})
-    if key not in views:
-        views[key] = build(snapshot)
-    result: T = views[key]
-    return result
-
 
 def _by_namespace(objects: Sequence[Obj]) -> Mapping[str, list[Obj]]:
     result: dict[str, list[Obj]] = defaultdict(list)
@@ -37,20 +25,16 @@ def _by_namespace(objects: Sequence[Obj]) -> Mapping[str, list[Obj]]:
     return dict(result)
 
 
-def ingresses_in(snapshot: Snapshot, namespace: str) -> Sequence[Obj]:
-    return memo(snapshot, "ingresses_by_namespace", lambda s: _by_namespace(s.ingresses)).get(namespace, [])
-
-
 def stateful_sets_in(snapshot: Snapshot, namespace: str) -> Sequence[Obj]:
-    return memo(snapshot, "stateful_sets_by_namespace", lambda s: _by_namespace(s.stateful_sets)).get(namespace, [])
+    return snapshot.memo("stateful_sets_by_namespace", lambda s: _by_namespace(s.stateful_sets)).get(namespace, [])
 
 
 def endpoint_slices_in(snapshot: Snapshot, namespace: str) -> Sequence[Obj]:
-    return memo(snapshot, "slices_by_namespace", lambda s: _by_namespace(s.endpoint_slices)).get(namespace, [])
+    return snapshot.memo("slices_by_namespace", lambda s: _by_namespace(s.endpoint_slices)).get(namespace, [])
 
 
 def endpoints_in(snapshot: Snapshot, namespace: str) -> Sequence[Obj]:
-    return memo(snapshot, "endpoints_by_namespace", lambda s: _by_namespace(s.endpoints)).get(namespace, [])
+    return snapshot.memo("endpoints_by_namespace", lambda s: _by_namespace(s.endpoints)).get(namespace, [])
 
 
 def _node_ports(snapshot: Snapshot) -> Mapping[tuple[int, str], list[tuple[Obj, int]]]:
@@ -67,7 +51,7 @@ def _node_ports(snapshot: Snapshot) -> Mapping[tuple[int, str], list[tuple[Obj, 
 
 def node_port_users(snapshot: Snapshot, node_port: int, protocol: str) -> Sequence[tuple[Obj, int]]:
     """Every (Service, port index) that claims ``node_port``/``protocol``, cluster-wide."""
-    return memo(snapshot, "node_ports", _node_ports).get((node_port, protocol), [])
+    return snapshot.memo("node_ports", _node_ports).get((node_port, protocol), [])
 
 
 def _node_is_ready(node: Obj) -> bool:
@@ -83,4 +67,4 @@ def _ready_nodes(snapshot: Snapshot) -> list[Obj]:
 
 def ready_nodes(snapshot: Snapshot) -> Sequence[Obj]:
     """The Nodes whose Ready condition is True, by name."""
-    return memo(snapshot, "ready_nodes", _ready_nodes)
+    return snapshot.memo("ready_nodes", _ready_nodes)

@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from svcdoctor import k8s
+from svcdoctor import derived, k8s
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.selectors import SelectorError, from_label_selector
 from svcdoctor.snapshot import Snapshot
@@ -115,21 +115,27 @@ def service_refs(route: Obj) -> Iterator[tuple[int, int, Mapping[str, Any]]]:
                 yield rule_index, index, backend
 
 
-def refs_to(snapshot: Snapshot, namespace: str, name: str) -> dict[ObjectRef, list[BackendRef]]:
-    """Every backendRef (of every route kind, in every namespace) that names Service ``namespace/name``."""
-    found: dict[ObjectRef, list[BackendRef]] = {}
+def _refs_by_service(snapshot: Snapshot) -> dict[tuple[str, str], dict[ObjectRef, list[BackendRef]]]:
+    """Every Service backendRef of every route, by the Service it names (built once per Snapshot)."""
+    found: dict[tuple[str, str], dict[ObjectRef, list[BackendRef]]] = {}
     for route in routes(snapshot):
         route_namespace = k8s.namespace(route)
         for rule_index, index, backend in service_refs(route):
             if str(backend.get("group") or "") != "" or str(backend.get("kind") or "Service") != "Service":
                 continue
-            if str(backend.get("name") or "") != name:
-                continue
-            if str(backend.get("namespace") or route_namespace) != namespace:
-                continue
-            found.setdefault(k8s.ref(route), []).append(BackendRef(
+            name = str(backend.get("name") or "")
+            namespace = str(backend.get("namespace") or route_namespace)
+            found.setdefault((namespace, name), {}).setdefault(k8s.ref(route), []).append(BackendRef(
                 route, rule_index, index, backend, namespace, name, _port(backend.get("port"))))
     return found
+
+
+def refs_to(snapshot: Snapshot, namespace: str, name: str) -> dict[ObjectRef, list[BackendRef]]:
+    """Every backendRef (of every route kind, in every namespace) that names Service ``namespace/name``.
+
+    The routes are indexed once per Snapshot, so a ``scan`` costs routes + Services, not their product.
+    """
+    return derived.memo(snapshot, "gateway_service_refs", _refs_by_service).get((namespace, name), {})
 
 
 def grant_permits(snapshot: Snapshot, route: Obj, namespace: str, name: str) -> bool:

@@ -12,29 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from svcdoctor.kinds import BY_KIND
+
 Obj = Mapping[str, Any]
-
-#: kind → the plural resource name the API and kubectl use for it.
-RESOURCES: dict[str, str] = {
-    "Service": "services",
-    "Pod": "pods",
-    "EndpointSlice": "endpointslices",
-    "Endpoints": "endpoints",
-    "NetworkPolicy": "networkpolicies",
-    "Namespace": "namespaces",
-    "Node": "nodes",
-    "Event": "events",
-    "Ingress": "ingresses",
-    "ReplicaSet": "replicasets",
-    "Deployment": "deployments",
-    "StatefulSet": "statefulsets",
-    "DaemonSet": "daemonsets",
-    "Job": "jobs",
-    "CronJob": "cronjobs",
-    "ReplicationController": "replicationcontrollers",
-    "ConfigMap": "configmaps",
-}
-
 
 @dataclass(frozen=True, order=True)
 class ObjectRef:
@@ -50,7 +30,8 @@ class ObjectRef:
     @property
     def resource(self) -> str:
         """The plural resource name kubectl uses (``services``, ``pods``…)."""
-        return RESOURCES.get(self.kind, self.kind.lower() + "s")
+        resource = BY_KIND.get(self.kind)
+        return resource.plural if resource else self.kind.lower() + "s"
 
     def kubectl(self, verb: str = "get", extra: str = "") -> str:
         """A kubectl command line about this object, e.g. ``kubectl get service my-svc -n prod -o yaml``."""

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from svcdoctor import k8s
-from svcdoctor.derived import memo
 from svcdoctor.findings import Skip
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.snapshot import Snapshot
@@ -72,17 +71,12 @@ def is_terminal(pod: Obj) -> bool:
     return k8s.pod_phase(pod) in ("Succeeded", "Failed")
 
 
-def serving_candidates(pods: Iterable[Obj]) -> list[Obj]:
-    """The selected Pods the endpoint controllers consider (not terminal)."""
-    return [pod for pod in pods if not is_terminal(pod)]
-
-
 def serving_ports(snapshot: Snapshot, pods: Iterable[Obj]) -> list[tuple[Obj, list[DeclaredPort]]]:
     """The non-terminal Pods among ``pods`` with their declared ports.
 
     Worked out once per Pod of ``snapshot``: SD201, SD202 and SD203 all read them, for every Service.
     """
-    cache: dict[int, tuple[bool, list[DeclaredPort]]] = memo(snapshot, "serving_ports", lambda _: {})
+    cache: dict[int, tuple[bool, list[DeclaredPort]]] = snapshot.memo("serving_ports", lambda _: {})
     result = []
     for pod in pods:
         entry = cache.get(id(pod))

@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from svcdoctor.minimal import minimal
+from svcdoctor.snapshot import DUMP_TEXTS
 
 Obj = dict[str, Any]
 
@@ -474,9 +475,9 @@ def _evidence(obj: Obj, redactor: Redactor) -> Obj:
     if isinstance(metadata, dict) and "name" in metadata:
         metadata["name"] = redactor.name(metadata["name"], "node" if kind == "NodeDump" else "name")
     if kind == "NodeDump":
-        for key in ("iptablesSave", "ip6tablesSave", "nftRuleset", "ipvsadm"):
-            if key in obj:
-                obj[key] = _rules(obj[key], redactor)
+        for text in DUMP_TEXTS:
+            if text.key in obj:
+                obj[text.key] = _rules(obj[text.key], redactor)
         for key in ("nodeName", "node"):
             if isinstance(obj.get(key), str):
                 obj[key] = redactor.name(obj[key], "node")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from svcdoctor.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK
-from svcdoctor.findings import STEPS, Finding, Severity, Target
+from svcdoctor.findings import Finding, Target
 from svcdoctor.k8s import ObjectRef
 from svcdoctor.snapshot import Origin
 
@@ -94,9 +94,6 @@ class Report:
     def root_cause(self) -> Finding | None:
         return self.findings[0] if self.findings else None
 
-    def worst_severity(self) -> Severity | None:
-        return min((f.severity for f in self.findings), key=lambda s: s.rank, default=None)
-
     def fails(self, threshold: str) -> bool:
         """Whether any finding is at or above ``threshold`` (error|warning|info|never)."""
         return any(f.severity.at_least(threshold) for f in self.findings)
@@ -126,10 +123,6 @@ class Report:
         if origin is not None:
             result["location"] = {"path": origin[0], "line": origin[1]}
         return result
-
-
-def step_title(step: int) -> str:
-    return STEPS.get(step, f"Step {step}")
 
 
 def exit_code(reports: Sequence[Report], fail_on: str) -> int:

@@ -12,53 +12,22 @@ Non-API evidence (node data-plane dumps, DNS answers, probe results) rides along
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from svcdoctor import k8s
 from svcdoctor.errors import InputError
 from svcdoctor.k8s import Obj, ObjectRef
+from svcdoctor.kinds import ATTRIBUTES
 from svcdoctor.selectors import Selector
+
+T = TypeVar("T")
 
 EVIDENCE_GROUP = "svcdoctor.dev/v1"
 EVIDENCE_KINDS = ("NodeDump", "DNSAnswer", "ProbeResult", "SnapshotInfo")
-
-#: The kinds a Snapshot keeps, by the attribute that holds them.
-KIND_ATTRIBUTES: dict[str, str] = {
-    "Service": "services",
-    "Pod": "pods",
-    "EndpointSlice": "endpoint_slices",
-    "Endpoints": "endpoints",
-    "NetworkPolicy": "network_policies",
-    "Namespace": "namespaces",
-    "Node": "nodes",
-    "Event": "events",
-    "Ingress": "ingresses",
-    "ReplicaSet": "replica_sets",
-    "Deployment": "deployments",
-    "StatefulSet": "stateful_sets",
-    "DaemonSet": "daemon_sets",
-    "Job": "jobs",
-    "CronJob": "cron_jobs",
-    "ReplicationController": "replication_controllers",
-    "ConfigMap": "config_maps",
-    "AdminNetworkPolicy": "admin_network_policies",
-    "BaselineAdminNetworkPolicy": "baseline_admin_network_policies",
-    "ClusterNetworkPolicy": "cluster_network_policies",
-    "CiliumNetworkPolicy": "cilium_network_policies",
-    "CiliumClusterwideNetworkPolicy": "cilium_clusterwide_network_policies",
-    "GatewayClass": "gateway_classes",
-    "Gateway": "gateways",
-    "HTTPRoute": "http_routes",
-    "GRPCRoute": "grpc_routes",
-    "TLSRoute": "tls_routes",
-    "TCPRoute": "tcp_routes",
-    "UDPRoute": "udp_routes",
-    "ReferenceGrant": "reference_grants",
-}
 
 PROBE_RESULTS = ("open", "refused", "timeout", "unreachable")
 DNS_RCODES = ("NOERROR", "NXDOMAIN", "SERVFAIL", "TIMEOUT", "REFUSED")
@@ -73,8 +42,26 @@ def is_custom_resource(obj: Obj) -> bool:
 
 
 @dataclass(frozen=True)
+class DumpText:
+    """One text a NodeDump may carry: its key in the document, its NodeDump attribute, what prints it."""
+
+    key: str
+    attribute: str
+    command: tuple[str, ...]
+
+
+#: The texts of a NodeDump, in the order ``collect node`` runs their commands and writes them.
+DUMP_TEXTS: tuple[DumpText, ...] = (
+    DumpText("iptablesSave", "iptables_save", ("iptables-save",)),
+    DumpText("ip6tablesSave", "ip6tables_save", ("ip6tables-save",)),
+    DumpText("nftRuleset", "nft_ruleset", ("nft", "list", "ruleset")),
+    DumpText("ipvsadm", "ipvsadm", ("ipvsadm", "-Ln")),
+)
+
+
+@dataclass(frozen=True)
 class NodeDump:
-    """What one node's data plane holds, as its own tools print it."""
+    """What one node's data plane holds, as its own tools print it (the texts of :data:`DUMP_TEXTS`)."""
 
     node: str
     #: ``iptables``, ``ipvs`` or ``nftables`` (kube-proxy's mode), or "" when not recorded.
@@ -226,10 +213,10 @@ class Snapshot:
         static: bool = False,
         source_path: str = "",
     ) -> None:
-        buckets: dict[str, list[Obj]] = {attribute: [] for attribute in KIND_ATTRIBUTES.values()}
+        buckets: dict[str, list[Obj]] = {attribute: [] for attribute in ATTRIBUTES.values()}
         custom: list[Obj] = []
         for obj in objects:
-            attribute = KIND_ATTRIBUTES.get(str(obj.get("kind") or ""))
+            attribute = ATTRIBUTES.get(str(obj.get("kind") or ""))
             if attribute is not None:
                 buckets[attribute].append(obj)
             elif is_custom_resource(obj):
@@ -253,6 +240,7 @@ class Snapshot:
     # -- indexes ------------------------------------------------------------------------------
 
     def _build_indexes(self) -> None:
+        self._views: dict[str, Any] = {}
         # Memos filled on use; the Snapshot never changes, so they never go stale.
         self._workloads: dict[tuple[str, tuple[tuple[str, str, str, bool], ...]], ObjectRef | None] = {}
         self._label_groups: dict[str, tuple[tuple[tuple[tuple[str, str], ...], list[Obj]], ...]] = {}
@@ -260,7 +248,7 @@ class Snapshot:
         self._workload_by_pod: dict[int, tuple[Obj, ObjectRef | None]] = {}
         by_name: dict[tuple[str, str, str], Obj] = {}
         by_namespace: dict[tuple[str, str], list[Obj]] = defaultdict(list)
-        for attribute in KIND_ATTRIBUTES.values():
+        for attribute in ATTRIBUTES.values():
             for obj in getattr(self, attribute):
                 kind, namespace = str(obj.get("kind")), k8s.namespace(obj)
                 by_name[(kind, namespace, k8s.name(obj))] = obj
@@ -283,7 +271,6 @@ class Snapshot:
         pods_by_namespace: dict[str, list[Obj]] = defaultdict(list)
         pods_by_label: dict[str, dict[tuple[str, str], list[Obj]]] = defaultdict(lambda: defaultdict(list))
         pods_by_ip: dict[str, list[Obj]] = defaultdict(list)
-        pods_by_node: dict[str, list[Obj]] = defaultdict(list)
         for pod in self.pods:
             namespace = k8s.namespace(pod)
             pods_by_namespace[namespace].append(pod)
@@ -292,13 +279,9 @@ class Snapshot:
                 index[(key, str(value))].append(pod)
             for ip in k8s.pod_ips(pod):
                 pods_by_ip[ip].append(pod)
-            node = str(k8s.spec(pod).get("nodeName") or "")
-            if node:
-                pods_by_node[node].append(pod)
         self._pods_by_namespace = dict(pods_by_namespace)
         self._pods_by_label = {namespace: dict(index) for namespace, index in pods_by_label.items()}
         self._pods_by_ip = dict(pods_by_ip)
-        self._pods_by_node = dict(pods_by_node)
 
         slices_by_service: dict[tuple[str, str], list[Obj]] = defaultdict(list)
         for endpoint_slice in self.endpoint_slices:
@@ -348,9 +331,6 @@ class Snapshot:
 
     def pods_in(self, namespace: str) -> Sequence[Obj]:
         return self._pods_by_namespace.get(namespace, ())
-
-    def pods_on_node(self, node: str) -> Sequence[Obj]:
-        return self._pods_by_node.get(node, ())
 
     def pods_with_ip(self, ip: str) -> Sequence[Obj]:
         return self._pods_by_ip.get(ip, ())
@@ -414,9 +394,6 @@ class Snapshot:
 
     def node(self, name: str) -> Obj | None:
         return self._by_name.get(("Node", "", name))
-
-    def by_uid(self, uid: str) -> Obj | None:
-        return self._by_uid.get(uid)
 
     def owner_chain(self, obj: Obj) -> list[Obj]:
         """The controllers above ``obj``, nearest first (Pod → ReplicaSet → Deployment)."""
@@ -503,10 +480,22 @@ class Snapshot:
                 return item
         return None
 
+    def memo(self, key: str, build: Callable[[Snapshot], T]) -> T:
+        """``build(self)``, computed once per Snapshot and ``key``: the one cache of views derived from it.
+
+        A ``scan -A`` runs each check once per Service; a cluster-wide view (every nodePort in use,
+        the NetworkPolicy evaluator, traced node paths) is built on first use and lives as long as
+        the Snapshot, which never changes, so it never goes stale.
+        """
+        if key not in self._views:
+            self._views[key] = build(self)
+        result: T = self._views[key]
+        return result
+
     def objects(self) -> list[Obj]:
         """Every API object the snapshot holds (no evidence kinds)."""
         result: list[Obj] = []
-        for attribute in KIND_ATTRIBUTES.values():
+        for attribute in ATTRIBUTES.values():
             result.extend(getattr(self, attribute))
         result.extend(self.custom_resources)
         return result
@@ -553,7 +542,7 @@ class Snapshot:
             if moment is not None and (newest is None or moment > newest):
                 newest = moment
 
-        for attribute in KIND_ATTRIBUTES.values():
+        for attribute in ATTRIBUTES.values():
             for obj in getattr(self, attribute):
                 consider(k8s.meta(obj).get("creationTimestamp"))
         for event in self.events:
@@ -594,13 +583,12 @@ def read_evidence(obj: Obj) -> NodeDump | DNSAnswer | ProbeResult | SnapshotInfo
         if mode and mode not in PROXY_MODES:
             raise InputError(f"NodeDump {node}: proxyMode {mode!r} is not one of {', '.join(PROXY_MODES)}")
         texts = {}
-        for key in ("iptablesSave", "nftRuleset", "ipvsadm", "ip6tablesSave"):
-            value = obj.get(key) or ""
+        for text in DUMP_TEXTS:
+            value = obj.get(text.key) or ""
             if not isinstance(value, str):
-                raise InputError(f"NodeDump {node}: {key} must be text")
-            texts[key] = value
-        return NodeDump(node, mode, texts["iptablesSave"], texts["nftRuleset"], texts["ipvsadm"],
-                        texts["ip6tablesSave"])
+                raise InputError(f"NodeDump {node}: {text.key} must be text")
+            texts[text.attribute] = value
+        return NodeDump(node, mode, **texts)
     if kind == "DNSAnswer":
         query = obj.get("query")
         if not isinstance(query, Mapping):

@@ -39,7 +39,7 @@ from svcdoctor.checks.sd002_ignore_annotation import problem_finding
 from svcdoctor.errors import InputError
 from svcdoctor.findings import Finding, Target
 from svcdoctor.ignore_annotation import ANNOTATION, CHECK_ID, AnnotationProblem, parse_annotation
-from svcdoctor.k8s import Obj, ObjectRef
+from svcdoctor.k8s import ObjectRef
 from svcdoctor.report import Report
 from svcdoctor.snapshot import Snapshot
 
@@ -235,8 +235,3 @@ def _rebuilt(report: Report, findings: list[Finding], suppressed: list[Finding],
         notes=report.notes + tuple(notes),
         origins=origins,
     )
-
-
-def annotated_objects(snapshot: Snapshot) -> list[Obj]:
-    """Every object that carries the ignore annotation."""
-    return [obj for obj in snapshot.objects() if ANNOTATION in k8s.object_annotations(obj)]

@@ -192,7 +192,7 @@ def test_from_gateway_without_data_plane_pods_asks_for_from(tmp_path: Path) -> N
 
 
 def test_from_gateway_live_reads_the_data_plane_pods(tmp_path: Path) -> None:
-    from svcdoctor.testing.apiserver import SnapshotAPIServer
+    from svcdoctor.serve.apiserver import SnapshotAPIServer
 
     with SnapshotAPIServer(gateway_cluster(False)) as api:
         config = api.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace="shop")

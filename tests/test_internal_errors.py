@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -141,3 +144,25 @@ def test_an_unwritable_output_file_is_bad_input(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.stderr
     assert result.stderr.startswith("svcdoctor: error: ") and target in result.stderr
     assert "internal error" not in result.stderr
+
+
+def test_snapshot_serve_with_an_unwritable_kubeconfig_is_bad_input_and_stops(tmp_path: Path) -> None:
+    target = str(tmp_path / "no-such-directory" / "kubeconfig")
+    completed = subprocess.run([sys.executable, "-m", "svcdoctor", "snapshot", "serve", SNAPSHOT, "--port", "0",
+                                "--write-kubeconfig", target], capture_output=True, text=True, timeout=60,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr.startswith("svcdoctor: error: ") and target in completed.stderr
+
+
+def test_junit_counts_a_crashed_check_as_an_error() -> None:
+    from xml.etree import ElementTree
+
+    result = run_with(registry_with("SD203", crashing_sd203), *CHECK, "-o", "junit")
+    assert result.exit_code == 70
+    root = ElementTree.fromstring(result.stdout.encode())
+    assert root.get("errors") == "1"
+    [error] = root.iter("error")
+    assert error.get("type") == "internal-error" and "IndexError" in (error.get("message") or "")
+    healthy = ElementTree.fromstring(run_with(CHECKS, *CHECK, "-o", "junit").stdout.encode())
+    assert healthy.get("errors") == "0" and not list(healthy.iter("error"))

@@ -1,6 +1,6 @@
 """The live path: the real ``kubernetes`` client (and the real ``kubectl``) over real HTTP.
 
-A read-only API server (svcdoctor.testing.apiserver) serves a cluster built with ClusterBuilder
+A read-only API server (svcdoctor.serve.apiserver) serves a cluster built with ClusterBuilder
 on 127.0.0.1; svcdoctor reads it through a kubeconfig exactly as it reads a real cluster.
 """
 
@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 import yaml
 
-from svcdoctor.testing.apiserver import ServerOptions, SnapshotAPIServer, self_signed_certificate
+from svcdoctor.serve.apiserver import ServerOptions, SnapshotAPIServer
 from svcdoctor.testing.cluster import ClusterBuilder
+from svcdoctor.testing.tls import self_signed_certificate
 from tests.conftest import ROOT, run_cli
 
 Obj = dict[str, Any]
@@ -515,8 +516,8 @@ def _a_pod(kubeconfig: str) -> str:
 
 
 def test_rbac_grants_exactly_what_svcdoctor_reads(server: SnapshotAPIServer, kubeconfig: str) -> None:
+    from svcdoctor.kinds import BY_PLURAL, READ_BY_SVCDOCTOR
     from svcdoctor.sources.live import SYSTEM_CONFIG_MAPS
-    from svcdoctor.sources.resources import BY_PLURAL, READ_BY_SVCDOCTOR
 
     documents = list(yaml.safe_load_all((ROOT / "deploy" / "rbac.yaml").read_text()))
     kinds = {d["kind"]: d for d in documents}
@@ -599,11 +600,11 @@ def test_snapshot_serve_command(tmp_path: Path) -> None:
 
 def test_record_writes_json_when_large(server: SnapshotAPIServer, kubeconfig: str,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from svcdoctor import live_cli
+    from svcdoctor.cli import record as record_command
 
     small = live(kubeconfig, "record", "-n", "shop")
     assert small.exit_code == 0 and small.stdout.startswith("apiVersion: v1")
-    monkeypatch.setattr(live_cli, "YAML_OBJECT_LIMIT", 5)
+    monkeypatch.setattr(record_command, "YAML_OBJECT_LIMIT", 5)
     large = live(kubeconfig, "record", "-n", "shop")
     document = json.loads(large.stdout)
     assert {item["metadata"].get("namespace") for item in document["items"][1:]} <= {"shop", "kube-system", None}

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import yaml
 
+from svcdoctor.serve.apiserver import SnapshotAPIServer
 from svcdoctor.snapshot import build_snapshot
 from svcdoctor.sources.files import load_objects
-from svcdoctor.testing.apiserver import SnapshotAPIServer
 from tests.conftest import SCENARIOS, run_cli
 
 EVIDENCE = "svcdoctor.dev/v1"

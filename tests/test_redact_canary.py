@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from svcdoctor.testing.apiserver import ServerOptions, SnapshotAPIServer
+from svcdoctor.serve.apiserver import ServerOptions, SnapshotAPIServer
 from svcdoctor.testing.cluster import ClusterBuilder
 from tests.conftest import run_cli
 

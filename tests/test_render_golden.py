@@ -221,8 +221,8 @@ def test_sarif_points_at_the_object_line() -> None:
 
 def test_sarif_exit_code_follows_fail_on() -> None:
     report = case_report("selector-label-renamed")
-    errors = json.loads(render(report, "sarif", RenderOptions(extra={"fail_on": "error"})))
-    never = json.loads(render(report, "sarif", RenderOptions(extra={"fail_on": "never"})))
+    errors = json.loads(render(report, "sarif", RenderOptions(fail_on="error")))
+    never = json.loads(render(report, "sarif", RenderOptions(fail_on="never")))
     assert errors["runs"][0]["invocations"][0]["exitCode"] == 1
     assert never["runs"][0]["invocations"][0]["exitCode"] == 0
 

@@ -189,8 +189,8 @@ def test_input_files_and_stdin_are_bounded(tmp_path: Path, monkeypatch: pytest.M
 
 def test_api_answers_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A server that answers too much ends the run with one line (exit 3), per answer and per run."""
+    from svcdoctor.serve.apiserver import SnapshotAPIServer
     from svcdoctor.sources import live
-    from svcdoctor.testing.apiserver import SnapshotAPIServer
 
     objects = [dict(obj) for obj in load_objects(str(SCENARIOS / "readiness-probe-failing" / "snapshot.yaml"))]
     with SnapshotAPIServer(objects) as api:

@@ -73,7 +73,7 @@ def _uses_pod_names(context: Context, set_name: str, governing: str) -> str:
     ``web-0.nginx``, or a name built from the Pod's own hostname (``$(HOSTNAME).nginx``,
     ``${POD_NAME}.nginx``): without them, nothing depends on the governing Service.
     """
-    text = derived.memo(context.snapshot, "sd210-text", _namespace_text).get(context.target.namespace, "")
+    text = context.snapshot.memo("sd210-text", _namespace_text).get(context.target.namespace, "")
     if not governing or f".{governing}" not in text:
         return ""
     pattern = re.compile(r"(?:\b" + re.escape(set_name) + r"-\d+|\$\{?\(?[A-Za-z_]\w*\)?\}?)\."

@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from svcdoctor import derived, k8s
+from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Skip
 from svcdoctor.k8s import Obj
@@ -165,7 +165,7 @@ def run(context: Context) -> Iterator[Finding]:
     names = {str(p.get("name")) for p in service_ports if p.get("name")}
     available = ", ".join(k8s.port_label(p) for p in service_ports) or "no ports"
     broken_by_ingress: dict[int, tuple[Obj, list[Backend]]] = {}
-    for ingress, backend in derived.memo(snapshot, "ingress_backends", _backends_by_service).get((namespace, name), []):
+    for ingress, backend in snapshot.memo("ingress_backends", _backends_by_service).get((namespace, name), []):
         if backend.number is not None and backend.number in numbers:
             continue
         if backend.port_name is not None and backend.port_name in names:

@@ -51,19 +51,3 @@ def is_host(net: Network) -> bool:
 
 def contains(net: Network, version: int, value: int) -> bool:
     return net[0] == version and (value & net[2]) == net[1]
-
-
-def is_address(text: str) -> bool:
-    try:
-        address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def is_network(text: str) -> bool:
-    try:
-        network(text)
-    except ValueError:
-        return False
-    return True

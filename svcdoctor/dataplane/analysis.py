@@ -13,7 +13,6 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
 from svcdoctor import k8s
 from svcdoctor.dataplane import addresses
@@ -77,14 +76,6 @@ class PathResult:
     @property
     def dropped(self) -> bool:
         return "DROP" in self.trace.verdicts
-
-    def deciding_rules(self) -> list[Rule]:
-        """The rules of the branches that ended in REJECT or DROP."""
-        found: list[Rule] = []
-        for branch in self.trace.branches:
-            if branch.verdict in ("REJECT", "DROP") and branch.rules and branch.rules[-1] not in found:
-                found.append(branch.rules[-1])
-        return found
 
     def specific_reject(self) -> Rule | None:
         """kube-proxy's per-Service-port reject ("has no endpoints"), if that is what rejected it.
@@ -252,9 +243,3 @@ def rule_lines(rules: Iterable[Rule], limit: int = 12) -> list[str]:
         if len(lines) >= limit:
             break
     return lines
-
-
-def as_evidence_value(path: PathResult) -> dict[str, Any]:
-    """A JSON-friendly summary of a path for a finding's evidence."""
-    return {"path": path.label, "expected": describe(path.expected) or path.expect,
-            "rules_lead_to": path.trace.summary() or "nothing", "rules": rule_lines(path.trace.rules())}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Context
@@ -69,13 +68,18 @@ def node_paths(context: Context) -> list[NodePaths]:
         raise Skip("a headless Service has no ClusterIP and so no kube-proxy rules")
     dumps = relevant_dumps(context)
     replacement = detect_replacement(context.snapshot)
-    results = [_paths_for(context.snapshot, dump, context.target.namespace, context.target.name) for dump in dumps]
+    traced: dict[tuple[NodeDump, str, str], NodePaths] = context.snapshot.memo("dataplane-paths", lambda _: {})
+    results = []
+    for dump in dumps:
+        key = (dump, context.target.namespace, context.target.name)
+        if key not in traced:
+            traced[key] = _paths_for(context.snapshot, dump, context.target.namespace, context.target.name)
+        results.append(traced[key])
     if replacement and not any(result.dataplane.has_kube_proxy_rules for result in results):
         raise Skip(f"kube-proxy is replaced by {replacement}: Service traffic is not handled by kube-proxy's rules")
     return results
 
 
-@lru_cache(maxsize=256)
 def _paths_for(snapshot: Snapshot, dump: NodeDump, namespace: str, name: str) -> NodePaths:
     service = snapshot.service(namespace, name) or {}
     dataplane = load(dump)

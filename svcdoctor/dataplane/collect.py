@@ -17,15 +17,7 @@ from typing import Any
 import yaml
 
 from svcdoctor.errors import InputError
-from svcdoctor.snapshot import EVIDENCE_GROUP, NodeDump, read_evidence
-
-#: NodeDump field → (command, its arguments).
-COMMANDS: dict[str, tuple[str, ...]] = {
-    "iptablesSave": ("iptables-save",),
-    "ip6tablesSave": ("ip6tables-save",),
-    "nftRuleset": ("nft", "list", "ruleset"),
-    "ipvsadm": ("ipvsadm", "-Ln"),
-}
+from svcdoctor.snapshot import DUMP_TEXTS, EVIDENCE_GROUP, NodeDump, read_evidence
 
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
 
@@ -87,7 +79,8 @@ def collect_node(*, node_name: str = "", chroot: str = "", files: Mapping[str, s
             raise InputError("collect node must run as root (the rule tools need CAP_NET_ADMIN): "
                              "run it with sudo on the node, or in a privileged host-network Pod (docs/dataplane.md)")
         runner = runner or _run
-        for field, command in COMMANDS.items():
+        for text in DUMP_TEXTS:
+            field, command = text.key, text.command
             tool = command[0]
             if chroot:
                 if not os.path.exists(os.path.join(chroot, "usr/sbin", tool)) and not os.path.exists(
@@ -113,15 +106,14 @@ def collect_node(*, node_name: str = "", chroot: str = "", files: Mapping[str, s
     from svcdoctor.dataplane.node import load
 
     name = node_name or os.environ.get("NODE_NAME", "") or socket.gethostname()
-    dump = NodeDump(name, "", texts.get("iptablesSave", ""), texts.get("nftRuleset", ""), texts.get("ipvsadm", ""),
-                    texts.get("ip6tablesSave", ""))
+    dump = NodeDump(name, "", **{text.attribute: texts.get(text.key, "") for text in DUMP_TEXTS})
     mode = load(dump).mode
     document: dict[str, Any] = {"apiVersion": EVIDENCE_GROUP, "kind": "NodeDump", "metadata": {"name": name}}
     if mode:
         document["proxyMode"] = mode
-    for field in ("iptablesSave", "ip6tablesSave", "nftRuleset", "ipvsadm"):
-        if texts.get(field, "").strip():
-            document[field] = texts[field]
+    for text in DUMP_TEXTS:
+        if texts.get(text.key, "").strip():
+            document[text.key] = texts[text.key]
     return document
 
 

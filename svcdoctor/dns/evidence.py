@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from svcdoctor import k8s
 from svcdoctor.dns.client import is_short_name, namespace_of_source, service_named
 from svcdoctor.dns.cluster_dns import dns_service_ips
-from svcdoctor.dns.domain import ClusterDomain, cluster_domain
-from svcdoctor.k8s import Obj
 from svcdoctor.snapshot import DNSAnswer, Snapshot
 
 #: Names a control query asks: they exist in every cluster, so their failure is the DNS's own.
@@ -31,10 +29,6 @@ class AnswerAbout:
     relation: str
     #: The namespace it was asked from ("" when unknown).
     from_namespace: str
-
-
-def domain_for(snapshot: Snapshot, fallback: str) -> ClusterDomain:
-    return cluster_domain(snapshot, fallback)
 
 
 def answers_about(snapshot: Snapshot, namespace: str, name: str, zone: str) -> Iterator[AnswerAbout]:
@@ -89,7 +83,3 @@ def whose_address(snapshot: Snapshot, address: str) -> str:
     if address in dns_service_ips(snapshot):
         return "the cluster DNS Service"
     return ""
-
-
-def same_name_service(snapshot: Snapshot, namespace: str, name: str) -> Obj | None:
-    return snapshot.service(namespace, name)

@@ -45,6 +45,26 @@ class Record:
         return f"{self.name:<48} {self.type:<5} {data}"
 
 
+@dataclass(frozen=True)
+class ServiceRecords:
+    """What ``svcdoctor dns`` shows: a Service's records and, when probed, what a server answered for each."""
+
+    #: ``NAMESPACE/NAME``.
+    service: str
+    #: The cluster domain and where it was read from (a sentence).
+    domain: str
+    domain_origin: str
+    records: tuple[Record, ...]
+    #: The server asked ("" when not probed).
+    server: str = ""
+    #: One verdict per record (``ok``, ``missing (…)``, ``wrong: …``); empty when not probed.
+    answers: tuple[str, ...] = ()
+
+    @property
+    def probed(self) -> bool:
+        return bool(self.server)
+
+
 def absolute(name: str) -> str:
     """``name`` lower-cased and ending in one dot."""
     return name.lower().rstrip(".") + "."

@@ -13,7 +13,7 @@ of the policies that select it; peer matches are cached per (peer, endpoint).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -482,12 +482,3 @@ def suggest(result: DirectionResult, policies: Mapping[Any, CompiledPolicy]) -> 
     if remote.kind == "pod" and not remote.label_map:
         alternative = f"{remote} has no labels: label it first, or the peer selects every Pod of its namespace"
     return Suggestion(policy.ref, direction, change, _dump(header, changed), alternative)
-
-
-def evaluate(snapshot: Snapshot, source: Endpoint, destination: Endpoint, traffic: Traffic) -> Verdict:
-    """One connection, explained (builds a throw-away :class:`Evaluator`)."""
-    return Evaluator(snapshot).verdict(source, destination, traffic)
-
-
-def endpoints_of(pods: Sequence[Obj]) -> list[Endpoint]:
-    return [pod_endpoint(pod) for pod in pods]

@@ -70,6 +70,8 @@ class Matrix:
     ports: tuple[PortMatrix, ...]
     #: Whether the ports are Service ports (reached through the Services that select each Pod).
     via_services: bool = False
+    #: The policy layers that decided: ``NetworkPolicy``, or with admin tiers and Cilium as well.
+    layers: str = "NetworkPolicy"
 
     def cell(self, port: str, source: str, destination: str) -> str:
         row = [m.id for m in self.sources].index(source)
@@ -228,7 +230,8 @@ def build_matrix(evaluator: Evaluator, sources: Sequence[Member], destinations: 
                     denied.append((row_index, column_index, by))
             rows.append(tuple(row))
         tables.append(PortMatrix(spec, tuple(rows), tuple(denied)))
-    return Matrix(tuple(sources), tuple(destinations), tuple(tables), via_services)
+    layers = "NetworkPolicy, admin tiers and Cilium policies" if stack is not None else "NetworkPolicy"
+    return Matrix(tuple(sources), tuple(destinations), tuple(tables), via_services, layers)
 
 
 def select_members(snapshot: Snapshot, evaluator: Evaluator, namespaces: Sequence[str], pods: Sequence[str],
@@ -253,47 +256,7 @@ def address_members(addresses: Sequence[str]) -> list[Member]:
     return [Member(address, ip_endpoint(address)) for address in addresses]
 
 
-# -- output ----------------------------------------------------------------------------------
-
-
-def render_text(matrix: Matrix, title: str) -> str:
-    """The truth tables, one per port, as upstream prints them (rows ``from``, columns ``to``)."""
-    lines = [f"{title}: {len(matrix.sources)} source(s) x {len(matrix.destinations)} destination(s); "
-             f"'{ALLOWED}' allowed, '{DENIED}' denied, '{NOT_APPLICABLE}' no such port on the destination"]
-    for member in (*matrix.sources, *matrix.destinations):
-        if len(member.pods) > 1:
-            lines.append(f"  {member.id}: {len(member.pods)} Pods ({', '.join(member.pods[:3])}"
-                         f"{', …' if len(member.pods) > 3 else ''})")
-    lines = list(dict.fromkeys(lines))
-    width = max([len("from\\to")] + [len(m.id) for m in matrix.sources])
-    for table in matrix.ports:
-        lines.append("")
-        denied = sum(row.count(DENIED) for row in table.cells)
-        kind = "Service port" if matrix.via_services else "Pod port"
-        lines.append(f"port {table.port}  ({kind}; {denied} denied)")
-        header = "from\\to".ljust(width) + " " + " ".join(m.id for m in matrix.destinations)
-        lines.append(header)
-        for member, row in zip(matrix.sources, table.cells, strict=True):
-            cells = " ".join(cell.center(len(d.id)) for cell, d in zip(row, matrix.destinations, strict=True))
-            lines.append(member.id.ljust(width) + " " + cells.rstrip())
-    return "\n".join(lines) + "\n"
-
-
-def to_dict(matrix: Matrix, namespaces: Sequence[str]) -> dict[str, Any]:
-    """The ``svcdoctor/reach/v1`` JSON document."""
-    return {
-        "schema": "svcdoctor/reach/v1",
-        "namespaces": list(namespaces),
-        "sources": [m.to_dict() for m in matrix.sources],
-        "destinations": [m.to_dict() for m in matrix.destinations],
-        "ports": [{
-            "port": table.port.port, "protocol": table.port.protocol,
-            "via": "service" if matrix.via_services else "pod",
-            "matrix": ["".join(row) for row in table.cells],
-            "denied": [{"from": matrix.sources[r].id, "to": matrix.destinations[c].id, "by": by}
-                       for r, c, by in table.denied_by],
-        } for table in matrix.ports],
-    }
+# -- an expected matrix (the output of svcdoctor.render.reach, read back) -------------------
 
 
 def read_expected(text: str) -> dict[str, dict[tuple[str, str], str]]:

@@ -42,10 +42,6 @@ class CompiledPeer:
     #: A problem that makes the API reject the peer ("" when valid); such a peer matches nothing.
     problem: str = ""
 
-    @property
-    def is_ip_block(self) -> bool:
-        return self.cidr is not None
-
     def describe(self, policy_namespace: str) -> str:
         if self.problem:
             return f"invalid peer ({self.problem})"

@@ -40,15 +40,7 @@ class Backend:
 
 def evaluator_of(context: Context) -> Evaluator:
     """One Evaluator per Snapshot, shared by the step-6 checks of a run."""
-    cache = _EVALUATORS.get(id(context.snapshot))
-    if cache is None or cache[0] is not context.snapshot:
-        cache = (context.snapshot, Evaluator(context.snapshot))
-        _EVALUATORS.clear()
-        _EVALUATORS[id(context.snapshot)] = cache
-    return cache[1]
-
-
-_EVALUATORS: dict[int, tuple[Snapshot, Evaluator]] = {}
+    return context.snapshot.memo("netpol-evaluator", Evaluator)
 
 
 def stack_of(context: Context) -> PolicyStack:

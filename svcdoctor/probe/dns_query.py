@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import errno
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from svcdoctor.dns.client import ResolverConfig, search_order
+from svcdoctor.dns.records import Record
 from svcdoctor.snapshot import DNSAnswer
 
 
@@ -109,3 +111,26 @@ async def resolve(name: str, record_type: str, config: ResolverConfig, server: s
         else:
             last_rcode = rcode if rcode in ("NXDOMAIN", "SERVFAIL") else "SERVFAIL"
     return DNSAnswer(name, record_type, "NOERROR" if saw_empty else last_rcode, (), source, server)
+
+
+def compare_records(records: Sequence[Record], server: str, timeout: float) -> list[str]:
+    """Ask ``server`` for every record; for each: ``ok``, ``missing`` or ``wrong: <what came>``."""
+    queries = sorted({(r.name, r.type) for r in records})
+
+    async def run() -> list[tuple[str, list[Any]]]:
+        return list(await asyncio.gather(*(ask(name, kind, server, timeout) for name, kind in queries)))
+
+    answers = dict(zip(queries, asyncio.run(run()), strict=True))
+    verdicts = []
+    for record in records:
+        rcode, data = answers[(record.name, record.type)]
+        values = {item if isinstance(item, str) else str(item.get("value")) for item in data
+                  if isinstance(item, str) or str(item.get("type")) == record.type}
+        wanted = record.data if record.type in ("A", "AAAA") else record.data.lower()
+        if wanted in values:
+            verdicts.append("ok")
+        elif rcode != "NOERROR" or not values:
+            verdicts.append(f"missing ({rcode if rcode != 'NOERROR' else 'no data'})")
+        else:
+            verdicts.append("wrong: " + ", ".join(sorted(values)))
+    return verdicts

@@ -1,19 +1,24 @@
 """Output renderers, kept apart from the checks: one module per format.
 
-Each module has ``render(report, options) -> str`` and ``render_scan(reports, options) -> str``.
-Modules are imported only when their format is asked for.
+Each report format is a module that implements :class:`~svcdoctor.render.interface.ReportFormat`
+(``render(report, options)`` and ``render_scan(reports, options)``, both given
+:class:`~svcdoctor.render.interface.RenderOptions`); modules are imported only when their format
+is asked for. ``reach`` and ``dns`` output their own documents through :mod:`svcdoctor.render.reach`
+and :mod:`svcdoctor.render.dns`.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from svcdoctor.errors import InputError
+from svcdoctor.render.interface import RenderOptions, ReportFormat
 from svcdoctor.report import Report
 from svcdoctor.terminal import visible_everywhere
+
+__all__ = ["FORMATS", "TERMINAL_FORMATS", "RenderOptions", "ReportFormat", "render", "render_scan"]
 
 FORMATS: dict[str, str] = {
     "text": "svcdoctor.render.text",
@@ -25,23 +30,17 @@ FORMATS: dict[str, str] = {
     "github": "svcdoctor.render.github",
 }
 
+if TYPE_CHECKING:  # mypy checks every module named in FORMATS against the ReportFormat protocol
+    from svcdoctor.render import github, json_format, junit, markdown, sarif, text, yaml_format
 
-@dataclass(frozen=True)
-class RenderOptions:
-    """How to render: colour, width, and whether to list suppressed findings."""
-
-    color: bool = False
-    width: int = 100
-    show_suppressed: bool = False
-    verbose: bool = False
-    extra: dict[str, Any] | None = None
+    _CONFORMING: tuple[ReportFormat, ...] = (text, json_format, yaml_format, markdown, sarif, junit, github)
 
 
-def _module(output: str) -> Any:
+def _module(output: str) -> ReportFormat:
     name = FORMATS.get(output)
     if name is None:
         raise InputError(f"unknown output format {output!r} (choose from {', '.join(FORMATS)})")
-    return importlib.import_module(name)
+    return cast(ReportFormat, importlib.import_module(name))
 
 
 #: Formats a terminal shows as they are: every string in them is made visible first
@@ -53,11 +52,11 @@ def render(report: Report, output: str, options: RenderOptions | None = None) ->
     module = _module(output)
     if output in TERMINAL_FORMATS:
         report = visible_everywhere(report)
-    return str(module.render(report, options or RenderOptions()))
+    return module.render(report, options or RenderOptions())
 
 
 def render_scan(reports: Sequence[Report], output: str, options: RenderOptions | None = None) -> str:
     module = _module(output)
     if output in TERMINAL_FORMATS:
         reports = [visible_everywhere(report) for report in reports]
-    return str(module.render_scan(list(reports), options or RenderOptions()))
+    return module.render_scan(reports, options or RenderOptions())

@@ -15,9 +15,10 @@ plain line says how many there were.
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Sequence
 
 from svcdoctor.findings import Finding, Severity
+from svcdoctor.render.interface import RenderOptions
 from svcdoctor.report import Report
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
@@ -77,7 +78,7 @@ def _lines(report: Report) -> list[str]:
     return [annotation(report, finding) for finding in report.findings]
 
 
-def _summary(reports: list[Report]) -> str:
+def _summary(reports: Sequence[Report]) -> str:
     counts: dict[str, int] = {}
     for report in reports:
         counts[report.verdict] = counts.get(report.verdict, 0) + 1
@@ -90,13 +91,13 @@ def _summary(reports: list[Report]) -> str:
     return text
 
 
-def render(report: Report, options: Any) -> str:
+def render(report: Report, options: RenderOptions) -> str:
     lines = _lines(report)
     lines.append(_summary([report]).replace("1 Service(s)", f"Service {report.target}"))
     return "\n".join(lines) + "\n"
 
 
-def render_scan(reports: list[Report], options: Any) -> str:
+def render_scan(reports: Sequence[Report], options: RenderOptions) -> str:
     lines = [line for report in reports for line in _lines(report)]
     lines.append(_summary(reports))
     return "\n".join(lines) + "\n"

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
 
+from svcdoctor.render.interface import RenderOptions
 from svcdoctor.report import Report
 
 
-def render(report: Report, options: Any) -> str:
+def render(report: Report, options: RenderOptions) -> str:
     return json.dumps(report.to_dict(), indent=2, sort_keys=False, default=str) + "\n"
 
 
-def render_scan(reports: list[Report], options: Any) -> str:
+def render_scan(reports: Sequence[Report], options: RenderOptions) -> str:
     document = {
         "schema": "svcdoctor/scan/v1",
         "summary": summary(reports),
@@ -21,7 +22,7 @@ def render_scan(reports: list[Report], options: Any) -> str:
     return json.dumps(document, indent=2, default=str) + "\n"
 
 
-def summary(reports: list[Report]) -> dict[str, int]:
+def summary(reports: Sequence[Report]) -> dict[str, int]:
     counts = {"services": len(reports), "unreachable": 0, "degraded": 0, "unknown": 0, "ok": 0}
     for report in reports:
         counts[report.verdict] += 1

@@ -2,16 +2,18 @@
 
 One ``testsuite`` per Service and one ``testcase`` per debugging step: a step that failed or
 warned carries a ``failure`` listing its findings; a step that was skipped or could not be
-decided carries ``skipped`` with the reason. A scan writes one suite per Service.
+decided carries ``skipped`` with the reason; a check that crashed is a testcase with an ``error``.
+A scan writes one suite per Service.
 """
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ElementTree
-from typing import Any
+from collections.abc import Sequence
 
 from svcdoctor.findings import Finding
+from svcdoctor.render.interface import RenderOptions
 from svcdoctor.render.text import value_text
 from svcdoctor.report import Report, StepResult
 
@@ -66,7 +68,7 @@ def _testcase(suite: ElementTree.Element, report: Report, step: StepResult) -> s
     return "passed"
 
 
-def _suite(parent: ElementTree.Element, report: Report) -> tuple[int, int, int]:
+def _suite(parent: ElementTree.Element, report: Report) -> tuple[int, int, int, int]:
     suite = ElementTree.SubElement(parent, "testsuite", {"name": _clean(f"svcdoctor {report.target}")})
     properties = ElementTree.SubElement(suite, "properties")
     values = {"service": str(report.target), "verdict": report.verdict,
@@ -76,33 +78,40 @@ def _suite(parent: ElementTree.Element, report: Report) -> tuple[int, int, int]:
     for key, value in values.items():
         ElementTree.SubElement(properties, "property", {"name": key, "value": _clean(value)})
     outcomes = [_testcase(suite, report, step) for step in report.steps]
-    counts = (len(outcomes), outcomes.count("failed"), outcomes.count("skipped"))
+    for crash in report.internal_errors:  # JUnit's error: the test could not run (a bug in svcdoctor)
+        case = ElementTree.SubElement(suite, "testcase", {
+            "classname": _clean(f"svcdoctor.{report.target.namespace}.{report.target.name}"),
+            "name": _clean(f"check {crash.check}"), "time": "0"})
+        ElementTree.SubElement(case, "error", {"message": _clean(f"internal error: {crash.error}"),
+                                               "type": "internal-error"})
+        outcomes.append("error")
+    counts = (len(outcomes), outcomes.count("failed"), outcomes.count("skipped"), outcomes.count("error"))
     suite.set("tests", str(counts[0]))
     suite.set("failures", str(counts[1]))
-    suite.set("errors", "0")
+    suite.set("errors", str(counts[3]))
     suite.set("skipped", str(counts[2]))
     suite.set("time", "0")
     return counts
 
 
-def _document(reports: list[Report]) -> str:
+def _document(reports: Sequence[Report]) -> str:
     root = ElementTree.Element("testsuites", {"name": "svcdoctor"})
-    totals = [0, 0, 0]
+    totals = [0, 0, 0, 0]
     for report in reports:
         for index, count in enumerate(_suite(root, report)):
             totals[index] += count
     root.set("tests", str(totals[0]))
     root.set("failures", str(totals[1]))
-    root.set("errors", "0")
+    root.set("errors", str(totals[3]))
     root.set("skipped", str(totals[2]))
     root.set("time", "0")
     ElementTree.indent(root, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, encoding="unicode") + "\n"
 
 
-def render(report: Report, options: Any) -> str:
+def render(report: Report, options: RenderOptions) -> str:
     return _document([report])
 
 
-def render_scan(reports: list[Report], options: Any) -> str:
+def render_scan(reports: Sequence[Report], options: RenderOptions) -> str:
     return _document(reports)

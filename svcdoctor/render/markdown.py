@@ -9,9 +9,10 @@ cannot break the table or inject markup.
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Sequence
 
 from svcdoctor.findings import Finding, Severity
+from svcdoctor.render.interface import RenderOptions
 from svcdoctor.render.text import evidence_text
 from svcdoctor.report import Report
 
@@ -65,7 +66,7 @@ def _details(finding: Finding) -> list[str]:
     return lines
 
 
-def render(report: Report, options: Any) -> str:
+def render(report: Report, options: RenderOptions) -> str:
     lines = [_verdict_line(report), ""]
     root = report.root_cause
     if root is not None and root.severity is not Severity.INFO:
@@ -104,7 +105,7 @@ def render(report: Report, options: Any) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def render_scan(reports: list[Report], options: Any) -> str:
+def render_scan(reports: Sequence[Report], options: RenderOptions) -> str:
     counts = {verdict: sum(1 for r in reports if r.verdict == verdict)
               for verdict in ("unreachable", "degraded", "unknown", "ok")}
     summary = ", ".join(f"{VERDICT_MARKS[v]} {n} {v}" for v, n in counts.items() if n) or "no Services"

@@ -20,6 +20,7 @@ from typing import Any
 from svcdoctor import __version__
 from svcdoctor.checks.interface import Check
 from svcdoctor.findings import STEPS, Finding, Severity
+from svcdoctor.render.interface import RenderOptions
 from svcdoctor.report import Report, exit_code
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -150,9 +151,9 @@ def _result(report: Report, finding: Finding, rule_index: dict[str, int], suppre
     return result
 
 
-def _invocation(reports: Sequence[Report], options: Any) -> dict[str, Any]:
+def _invocation(reports: Sequence[Report], options: RenderOptions) -> dict[str, Any]:
     """How the run went: its exit code, and each check that crashed (which fails the run)."""
-    fail_on = str((getattr(options, "extra", None) or {}).get("fail_on", "error"))
+    fail_on = options.fail_on
     crashes = [(report, crash) for report in reports for crash in report.internal_errors]
     invocation: dict[str, Any] = {"executionSuccessful": not crashes, "exitCode": exit_code(reports, fail_on)}
     if crashes:
@@ -164,7 +165,7 @@ def _invocation(reports: Sequence[Report], options: Any) -> dict[str, Any]:
     return invocation
 
 
-def document(reports: Sequence[Report], options: Any, category: str) -> dict[str, Any]:
+def document(reports: Sequence[Report], options: RenderOptions, category: str) -> dict[str, Any]:
     """The SARIF log: one run holding every report's results."""
     registered = _registered()
     rule_ids = _rule_ids(reports, registered)
@@ -186,10 +187,10 @@ def document(reports: Sequence[Report], options: Any, category: str) -> dict[str
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
 
-def render(report: Report, options: Any) -> str:
+def render(report: Report, options: RenderOptions) -> str:
     category = f"svcdoctor/check/{report.target.namespace}/{report.target.name}/"
     return json.dumps(document([report], options, category), indent=2, default=str) + "\n"
 
 
-def render_scan(reports: list[Report], options: Any) -> str:
+def render_scan(reports: Sequence[Report], options: RenderOptions) -> str:
     return json.dumps(document(reports, options, "svcdoctor/scan/"), indent=2, default=str) + "\n"

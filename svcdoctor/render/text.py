@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from rich import box
@@ -23,7 +24,8 @@ from rich.table import Table
 from rich.text import Text
 
 from svcdoctor.findings import Evidence, Finding, Severity
-from svcdoctor.report import Report
+from svcdoctor.render.interface import RenderOptions
+from svcdoctor.report import Report, StepResult
 
 STEP_MARKS = {"pass": ("✔", "green"), "fail": ("✖", "bold red"), "warn": ("!", "bold yellow"),
               "unknown": ("?", "magenta"), "skipped": ("–", "dim")}
@@ -40,10 +42,10 @@ MAX_MESSAGE = 2000
 MAX_ROWS = 40
 
 
-def _console(options: Any) -> tuple[Console, io.StringIO]:
+def _console(options: RenderOptions) -> tuple[Console, io.StringIO]:
     buffer = io.StringIO()
-    color = bool(getattr(options, "color", False))
-    console = Console(file=buffer, width=int(getattr(options, "width", 100) or 100), force_terminal=color,
+    color = options.color
+    console = Console(file=buffer, width=options.width, force_terminal=color,
                       no_color=not color, color_system="standard" if color else None, highlight=False,
                       emoji=False, soft_wrap=False, legacy_windows=False)
     return console, buffer
@@ -171,7 +173,7 @@ def _verdict_box(report: Report) -> Panel:
                  padding=(0, 1))
 
 
-def _step_line(report: Report, step: Any) -> Table:
+def _step_line(step: StepResult) -> Table:
     mark, style = STEP_MARKS.get(step.status, ("?", ""))
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True, width=2, justify="right")
@@ -184,12 +186,12 @@ def _step_line(report: Report, step: Any) -> Table:
     return grid
 
 
-def render(report: Report, options: Any) -> str:
+def render(report: Report, options: RenderOptions) -> str:
     console, buffer = _console(options)
     console.print(_header(report))
     console.print(_verdict_box(report))
     for step in report.steps:
-        console.print(_step_line(report, step))
+        console.print(_step_line(step))
         for finding in report.findings:
             if finding.step == step.step:
                 console.print(Padding(_finding(finding, location_text(report, finding)), (0, 0, 0, 5), expand=False))
@@ -197,15 +199,15 @@ def render(report: Report, options: Any) -> str:
         console.print(Text(f"note: {note}", style="dim"))
     if report.suppressed:
         console.print(Text(f"{len(report.suppressed)} finding(s) suppressed"
-                           + ("" if getattr(options, "show_suppressed", False) else " (--show-suppressed lists them)"),
+                           + ("" if options.show_suppressed else " (--show-suppressed lists them)"),
                            style="dim"))
-        if getattr(options, "show_suppressed", False):
+        if options.show_suppressed:
             for finding in report.suppressed:
                 console.print(Padding(_finding(finding), (0, 0, 0, 5), expand=False), style="dim")
     return _tidy(buffer.getvalue())
 
 
-def render_scan(reports: list[Report], options: Any) -> str:
+def render_scan(reports: Sequence[Report], options: RenderOptions) -> str:
     console, buffer = _console(options)
     console.print(Text(f"svcdoctor scan: {len(reports)} Service(s), worst first", style="bold"))
     if reports:
@@ -220,10 +222,10 @@ def render_scan(reports: list[Report], options: Any) -> str:
         verdict_width = max(len("verdict"), *(len(row[0]) for row in rows))
         service_width = max(len("service"), *(len(row[1]) for row in rows))
         count_width = len("findings")
-        width = int(getattr(options, "width", 100) or 100)
+        width = options.width
         longest_cause = max(len("root cause"), *(len(row[2]) for row in rows))
         cause_width = min(longest_cause, max(20, width - verdict_width - service_width - count_width - 6))
-        color = bool(getattr(options, "color", False))
+        color = options.color
         verdicts = {verdict: _styled(f"{verdict:<{verdict_width}}", VERDICT_STYLES.get(verdict, ""), color)
                     for verdict in {row[0] for row in rows}}
         lines = [_styled(f"{'verdict':<{verdict_width}}  {'service':<{service_width}}  "
@@ -249,12 +251,12 @@ def render_scan(reports: list[Report], options: Any) -> str:
     return _tidy(buffer.getvalue())
 
 
-def _print_scan_suppressed(console: Console, reports: list[Report], options: Any) -> None:
+def _print_scan_suppressed(console: Console, reports: Sequence[Report], options: RenderOptions) -> None:
     """How many findings were suppressed across the scan; with --show-suppressed, which and why."""
     total = sum(len(report.suppressed) for report in reports)
     if not total:
         return
-    shown = bool(getattr(options, "show_suppressed", False))
+    shown = options.show_suppressed
     console.print(Text(f"{total} finding(s) suppressed" + ("" if shown else " (--show-suppressed lists them)"),
                        style="dim"))
     if shown:

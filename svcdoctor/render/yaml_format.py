@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
 
 from svcdoctor.render import json_format
+from svcdoctor.render.interface import RenderOptions
 from svcdoctor.report import Report
 
 
@@ -18,10 +20,10 @@ def _dump(document: Any) -> str:
                      allow_unicode=True)
 
 
-def render(report: Report, options: Any) -> str:
+def render(report: Report, options: RenderOptions) -> str:
     return _dump(report.to_dict())
 
 
-def render_scan(reports: list[Report], options: Any) -> str:
+def render_scan(reports: Sequence[Report], options: RenderOptions) -> str:
     return _dump({"schema": "svcdoctor/scan/v1", "summary": json_format.summary(reports),
                   "reports": [r.to_dict() for r in reports]})

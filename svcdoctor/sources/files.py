@@ -332,7 +332,3 @@ def _object_lines(text: str, documents: list[Document]) -> dict[tuple[int, int |
         else:
             result[(document.index, None)] = first_line
     return result
-
-
-def is_readable_path(path: str) -> bool:
-    return path == "-" or os.path.exists(path)

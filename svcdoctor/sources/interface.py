@@ -11,12 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-from svcdoctor.errors import InputError
 from svcdoctor.snapshot import Snapshot
-
-
-class SourceError(InputError):
-    """A source could not be read (bad file, bad flag): exit code 2."""
 
 
 @dataclass(frozen=True)

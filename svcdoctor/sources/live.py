@@ -36,10 +36,10 @@ from typing import Any
 
 from svcdoctor import __version__, k8s
 from svcdoctor.errors import ClusterError, InputError
+from svcdoctor.kinds import BY_KIND, GATEWAY_KINDS, POLICY_KINDS, RESOURCES, Resource
 from svcdoctor.snapshot import Snapshot, Unavailable, build_snapshot
 from svcdoctor.sources.files import input_limit
 from svcdoctor.sources.interface import Request, Source
-from svcdoctor.sources.resources import BY_KIND, GATEWAY_KINDS, POLICY_KINDS, RESOURCES, Resource
 
 Obj = dict[str, Any]
 

@@ -41,11 +41,11 @@ import yaml
 from svcdoctor import k8s
 from svcdoctor.errors import InputError
 from svcdoctor.k8s import Obj, ObjectRef
+from svcdoctor.kinds import RESOURCES, TEMPLATE_PATHS
 from svcdoctor.snapshot import Origin, Snapshot, build_snapshot
 from svcdoctor.sources import kustomize
 from svcdoctor.sources.files import MAX_EXPANDED_NODES, Document, iter_objects, read_text
 from svcdoctor.sources.interface import Request, Source
-from svcdoctor.sources.resources import RESOURCES
 
 try:
     _Loader: Any = yaml.CSafeLoader
@@ -62,25 +62,14 @@ DEPLOY_TIME_LABELS = k8s.DEPLOY_TIME_LABELS
 MAX_STATEFULSET_PODS = 16
 
 #: Kinds that live outside namespaces: they never take the ``-n`` namespace.
-CLUSTER_SCOPED = frozenset({
-    "Namespace", "Node", "PersistentVolume", "ClusterRole", "ClusterRoleBinding", "StorageClass",
+CLUSTER_SCOPED = frozenset({resource.kind for resource in RESOURCES if not resource.namespaced} | {
+    "PersistentVolume", "ClusterRole", "ClusterRoleBinding", "StorageClass",
     "CustomResourceDefinition", "PriorityClass", "IngressClass", "ValidatingWebhookConfiguration",
     "MutatingWebhookConfiguration", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
     "APIService", "CSIDriver", "CSINode", "RuntimeClass", "GatewayClass", "ClusterIssuer", "VolumeAttachment",
     "PodSecurityPolicy", "ComponentStatus", "CertificateSigningRequest", "FlowSchema",
     "PriorityLevelConfiguration",
 } | {resource.kind for resource in RESOURCES if not resource.namespaced})
-
-#: Where each workload kind keeps its Pod template.
-TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
-    "Deployment": ("spec", "template"),
-    "StatefulSet": ("spec", "template"),
-    "DaemonSet": ("spec", "template"),
-    "ReplicaSet": ("spec", "template"),
-    "ReplicationController": ("spec", "template"),
-    "Job": ("spec", "template"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template"),
-}
 
 _PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 

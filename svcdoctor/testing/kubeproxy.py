@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -444,10 +443,6 @@ def ordered_nft_transaction(text: str) -> str:
     lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     lines.sort(key=lambda line: order.get(line.split()[1], 4) if len(line.split()) > 1 else 4)
     return "\n".join(lines) + "\n"
-
-
-def cidr_contains(cidr: str, address: str) -> bool:
-    return ipaddress.ip_address(address) in ipaddress.ip_network(cidr, strict=False)
 
 
 def proxy_inputs(objects: Sequence[Obj],

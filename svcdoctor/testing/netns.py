@@ -318,20 +318,3 @@ def netns_usable() -> bool:
     if made:
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
     return made
-
-
-def remove_stale_namespaces() -> list[str]:
-    """Delete lab namespaces left by processes that no longer run (a killed test run)."""
-    removed = []
-    listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    for line in listing.splitlines():
-        name = line.split()[0] if line.split() else ""
-        if not name.startswith("sd") or "x" not in name:
-            continue
-        pid_text = name[2:name.index("x")]
-        if not pid_text.isdigit() or int(pid_text) == os.getpid():
-            continue
-        if not os.path.exists(f"/proc/{pid_text}"):
-            subprocess.run(["ip", "netns", "del", name], capture_output=True)
-            removed.append(name)
-    return removed

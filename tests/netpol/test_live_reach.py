@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from svcdoctor.testing.apiserver import ServerOptions, SnapshotAPIServer
+from svcdoctor.serve.apiserver import ServerOptions, SnapshotAPIServer
 from tests.conftest import require_shared, run_cli
 from tests.netpol.oracle_model import model_objects, parse_truth_table
 from tests.netpol.test_oracle_cases import CASES

@@ -14,20 +14,30 @@ from typing import Annotated
 
 import typer
 
+from svcdoctor.cli.options import (
+    AllNamespacesOption,
+    ContextOption,
+    KubeconfigOption,
+    check_choice,
+    from_ip_option,
+    manifests_option,
+    namespace_option,
+    output_option,
+    request_timeout_option,
+    snapshot_option,
+    verbose_option,
+)
 from svcdoctor.errors import EXIT_FINDINGS, EXIT_OK, ClusterError, InputError
-from svcdoctor.terminal import visible
 
 
 def reach(
-    namespace: Annotated[
-        list[str] | None, typer.Option("--namespace", "-n", help="A namespace whose Pods to include; repeatable.")
-    ] = None,
-    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Every namespace.")] = False,
+    namespace: Annotated[list[str] | None, namespace_option("A namespace whose Pods to include; repeatable.")] = None,
+    all_namespaces: AllNamespacesOption = False,
     pod: Annotated[
         list[str] | None, typer.Option("--pod", help="Only these Pods, NAMESPACE/POD; repeatable.")
     ] = None,
     from_ip: Annotated[
-        list[str] | None, typer.Option("--from-ip", help="An outside address to add as a source row; repeatable.")
+        list[str] | None, from_ip_option("An outside address to add as a source row; repeatable.")
     ] = None,
     port: Annotated[
         list[str] | None,
@@ -44,30 +54,27 @@ def reach(
     expect: Annotated[
         str | None, typer.Option("--expect", help="A reviewed matrix (reach -o json or text); exit 1 on a difference.")
     ] = None,
-    output: Annotated[str, typer.Option("--output", "-o", help="text | json")] = "text",
-    snapshot: Annotated[
-        str | None, typer.Option("--snapshot", "-f", help="A recorded snapshot: a file, a directory or '-'.")
-    ] = None,
-    manifests: Annotated[
-        str | None, typer.Option("--manifests", help="Plain manifests (a file, a directory, or '-').")
-    ] = None,
-    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.")] = None,
-    context: Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use.")] = None,
-    request_timeout: Annotated[str, typer.Option("--request-timeout", help="Time limit for each API request.")] = "10s",
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print each API request to stderr.")] = False,
+    output: Annotated[str, output_option("text | json")] = "text",
+    snapshot: Annotated[str | None, snapshot_option("A recorded snapshot: a file, a directory or '-'.")] = None,
+    manifests: Annotated[str | None, manifests_option("Plain manifests (a file, a directory, or '-').")] = None,
+    kubeconfig: KubeconfigOption = None,
+    context: ContextOption = None,
+    request_timeout: Annotated[str, request_timeout_option("Time limit for each API request.")] = "10s",
+    verbose: Annotated[bool, verbose_option("Print each API request to stderr.")] = False,
 ) -> int:
     """NetworkPolicy reachability matrix: who may connect to whom, per port (a CI gate with --expect)."""
     import ipaddress
-    import json
 
     from svcdoctor import app as application
     from svcdoctor.netpol import matrix as reach_matrix
     from svcdoctor.netpol.evaluator import Evaluator
     from svcdoctor.netpol.tiers import PolicyStack
+    from svcdoctor.render.interface import RenderOptions
+    from svcdoctor.render.reach import FORMATS
+    from svcdoctor.render.reach import render as render_reach
     from svcdoctor.sources.interface import Request
 
-    if output not in ("text", "json"):
-        raise InputError(f"--output: {output!r} is not one of text, json")
+    check_choice(output, FORMATS, "--output")
     ports = []
     for text in port or []:
         try:
@@ -133,13 +140,8 @@ def reach(
     sources = members + reach_matrix.address_members(from_ip or [])
     result = reach_matrix.build_matrix(evaluator, sources, members, ports, via_services=via_service,
                                        stack=stack if tiers else None)
-    if output == "json":
-        text = json.dumps(reach_matrix.to_dict(result, namespaces), indent=2) + "\n"
-    else:
-        layers = "NetworkPolicy, admin tiers and Cilium policies" if tiers else "NetworkPolicy"
-        text = reach_matrix.render_text(result, f"{layers} reachability ({', '.join(namespaces)})")
     differences = reach_matrix.compare(result, expected) if expected is not None else []
-    sys.stdout.write(text if output == "json" else visible(text))
+    sys.stdout.write(render_reach(result, namespaces, output, RenderOptions()))
     if expected is not None:
         if differences:
             sys.stderr.write(f"svcdoctor reach: {len(differences)} cell(s) differ from {expect}:\n")

@@ -3,14 +3,15 @@
 It lets real clients — the official ``kubernetes`` Python client inside svcdoctor, ``kubectl``,
 k9s — read a recorded snapshot as if it were a cluster: ``/version``, legacy discovery (``/api``,
 ``/apis``, ``/api/v1``, ``/apis/<group>/<version>`` with verbs, scope, short names and kinds),
-list and get for every kind in :mod:`svcdoctor.sources.resources` (namespaced and cluster-wide),
+list and get for every kind in :mod:`svcdoctor.kinds` (namespaced and cluster-wide),
 ``labelSelector`` (the real selector grammar), ``fieldSelector`` (the fields the real server
 supports for each kind), ``limit``/``continue`` paging and a ``resourceVersion`` on every list.
 Errors are ``Status`` objects as the real server writes them (404, 403, 401, 405, 400).
 
-For tests it can forbid resources (403 like RBAC), require a bearer token (401), answer slowly
-(injected latency), serve TLS, and it logs every request (verb, path, query). Anything but GET is
-refused with 405: nothing here can change. ``svcdoctor snapshot serve FILE`` runs it for users.
+It can forbid resources (403 like RBAC), require a bearer token (401), answer slowly (injected
+latency), serve TLS, and it logs every request (verb, path, query). Anything but GET is refused
+with 405: nothing here can change. ``svcdoctor snapshot serve FILE`` runs it for users; the tests
+run it (with helpers from :mod:`svcdoctor.testing`) to drive the real ``kubernetes`` client.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from svcdoctor import k8s
+from svcdoctor.kinds import BY_KIND, RESOURCES, Resource
 from svcdoctor.selectors import SelectorError, parse
-from svcdoctor.sources.resources import BY_KIND, RESOURCES, Resource
 
 Obj = dict[str, Any]
 
@@ -103,6 +104,7 @@ class SnapshotAPIServer:
             self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
             self.scheme = "https"
         self._thread: threading.Thread | None = None
+        self._serving = False
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -172,10 +174,12 @@ class SnapshotAPIServer:
         return self
 
     def serve_forever(self) -> None:
+        self._serving = True
         self._httpd.serve_forever()
 
     def stop(self) -> None:
-        self._httpd.shutdown()
+        if self._thread is not None or self._serving:  # shutdown() waits forever for a loop never started
+            self._httpd.shutdown()
         self._httpd.server_close()
 
     def __enter__(self) -> SnapshotAPIServer:
@@ -477,15 +481,3 @@ class _Handler(BaseHTTPRequestHandler):
     do_PATCH = _serve
     do_DELETE = _serve
     do_OPTIONS = _serve
-
-
-def self_signed_certificate(directory: str, host: str = "127.0.0.1") -> tuple[str, str]:
-    """Write a throwaway self-signed certificate and key for ``host``; return their paths."""
-    import subprocess
-    from pathlib import Path
-
-    cert, key = str(Path(directory) / "server.crt"), str(Path(directory) / "server.key")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={host}",
-                    "-addext", f"subjectAltName=IP:{host}", "-keyout", key, "-out", cert],
-                   check=True, capture_output=True)
-    return cert, key

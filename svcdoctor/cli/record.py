@@ -1,7 +1,4 @@
-"""Commands for live clusters: ``record`` (cluster → snapshot file) and ``snapshot serve``.
-
-Registered on the main typer app by :func:`register` (one line in ``cli.py``).
-"""
+"""``svcdoctor record``: what svcdoctor reads from a live cluster, into a snapshot file (never Secrets)."""
 
 from __future__ import annotations
 
@@ -11,39 +8,30 @@ from typing import Annotated, Any
 
 import typer
 
+from svcdoctor.cli.options import (
+    AllNamespacesOption,
+    ContextOption,
+    DnsServerOption,
+    KubeconfigOption,
+    MaxProbesOption,
+    ProbeTimeoutOption,
+    TimeoutOption,
+    VerboseOption,
+    from_pod_option,
+    namespace_option,
+    node_dump_option,
+    probe_option,
+)
 from svcdoctor.errors import EXIT_OK, InputError
-
-# Declared here rather than imported from svcdoctor.cli, which imports this module to register it.
-NamespaceOption = Annotated[str | None, typer.Option("--namespace", "-n", help="The namespace to record.")]
-KubeconfigOption = Annotated[str | None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.")]
-ContextOption = Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use.")]
-TimeoutOption = Annotated[
-    str, typer.Option("--request-timeout", help="Time limit for each API request, e.g. 10s, 500ms, 1m.")
-]
-VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Print each API request and its time to stderr.")]
-NodeDumpOption = Annotated[
-    list[str] | None, typer.Option("--node-dump", help="A NodeDump file to add to the recording; repeatable.")
-]
-ProbeOption = Annotated[
-    bool, typer.Option("--probe", help="Also send the probes and DNS questions of check --probe and record them.")
-]
-ProbeTimeoutOption = Annotated[float, typer.Option("--probe-timeout", help="Seconds to wait for each probe.")]
-MaxProbesOption = Annotated[int, typer.Option("--max-probes", help="At most this many probes.")]
-DnsServerOption = Annotated[
-    str | None, typer.Option("--dns-server", help="Ask this resolver instead of the kube-dns Service.")
-]
 
 #: Above this many objects ``record`` writes JSON: PyYAML's C loader is ~50× slower than json.loads.
 YAML_OBJECT_LIMIT = 2000
 
-snapshot_app = typer.Typer(help="Work with recorded snapshot files.", no_args_is_help=True,
-                           context_settings={"help_option_names": ["-h", "--help"]})
-
 
 def record(
     name: Annotated[str | None, typer.Argument(help="Record only what this Service's check reads.")] = None,
-    namespace: NamespaceOption = None,
-    all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Every namespace.")] = False,
+    namespace: Annotated[str | None, namespace_option("The namespace to record.")] = None,
+    all_namespaces: AllNamespacesOption = False,
     output: Annotated[str, typer.Option("--output", "-o", help="The file to write ('-': stdout).")] = "-",
     output_format: Annotated[
         str, typer.Option("--format", help="auto | yaml | json (auto: json for .json files and large snapshots).")
@@ -57,21 +45,24 @@ def record(
                                                       "local file (it undoes the redaction; do not share it).")
     ] = None,
     from_pod: Annotated[
-        str | None, typer.Option("--from", help="Also record this client Pod, NAMESPACE/POD (or POD in -n).")
+        str | None, from_pod_option("Also record this client Pod, NAMESPACE/POD (or POD in -n).")
     ] = None,
     kubeconfig: KubeconfigOption = None,
     context: ContextOption = None,
     request_timeout: TimeoutOption = "10s",
     verbose: VerboseOption = False,
-    node_dump: NodeDumpOption = None,
-    probe: ProbeOption = False,
+    node_dump: Annotated[
+        list[str] | None, node_dump_option("A NodeDump file to add to the recording; repeatable.")
+    ] = None,
+    probe: Annotated[
+        bool, probe_option("Also send the probes and DNS questions of check --probe and record them.")
+    ] = False,
     probe_timeout: ProbeTimeoutOption = 2.0,
     max_probes: MaxProbesOption = 64,
     dns_server: DnsServerOption = None,
 ) -> int:
     """Record what svcdoctor reads from the cluster into a snapshot file (never Secrets)."""
-    from svcdoctor.app import Invocation
-    from svcdoctor.cli import _split_pod
+    from svcdoctor.app import Invocation, split_pod
     from svcdoctor.minimal import minimal
     from svcdoctor.sources.interface import Request
     from svcdoctor.sources.live import LiveSource
@@ -86,7 +77,7 @@ def record(
     target_namespace = "" if all_namespaces else namespace or source.default_namespace()
     client_pod = ""
     if from_pod:
-        client_pod = "/".join(_split_pod(from_pod, target_namespace or "default"))
+        client_pod = "/".join(split_pod(from_pod, target_namespace or "default"))
     request = Request(namespace=target_namespace, service=name or "", all_namespaces=all_namespaces,
                       client_pod=client_pod)
     evidence = _node_dump_objects(node_dump or [])
@@ -155,56 +146,3 @@ def _yaml(document: dict[str, Any]) -> str:
 
     dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     return str(yaml.dump(document, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True))
-
-
-@snapshot_app.command("serve")
-def serve(
-    file: Annotated[str, typer.Argument(help="A recorded snapshot (file, directory or '-').")],
-    port: Annotated[int, typer.Option("--port", "-p", help="Port on 127.0.0.1 (0: a free one).")] = 8001,
-    write_kubeconfig: Annotated[
-        str | None, typer.Option("--write-kubeconfig", help="Write a kubeconfig for the server to this file.")
-    ] = None,
-    namespace: Annotated[
-        str, typer.Option("--namespace", "-n", help="The namespace of the written kubeconfig's context.")
-    ] = "default",
-    latency: Annotated[float, typer.Option("--latency", help="Seconds to wait before each answer.")] = 0.0,
-    forbid: Annotated[
-        list[str] | None, typer.Option("--forbid", help="Answer 403 for a resource (plural, or NS/plural).")
-    ] = None,
-) -> int:
-    """Serve a snapshot read-only over the Kubernetes API: point kubectl or k9s at a recording."""
-    from svcdoctor.sources.files import load_objects
-    from svcdoctor.testing.apiserver import ServerOptions, SnapshotAPIServer
-
-    objects = load_objects(file)
-    options = ServerOptions(forbid={item for value in forbid or [] for item in value.split(",") if item},
-                            latency=latency)
-    try:
-        server = SnapshotAPIServer(objects, port=port, options=options)
-    except OSError as error:
-        raise InputError(f"--port {port}: {error.strerror or error}") from None
-    message = f"svcdoctor: serving {file} read-only at {server.url}"
-    if write_kubeconfig:
-        try:
-            server.write_kubeconfig(write_kubeconfig, namespace=namespace)
-        except InputError:
-            server.stop()
-            raise
-        message += f"\n  kubectl --kubeconfig {write_kubeconfig} get pods -A"
-    else:
-        message += f"\n  kubectl --server {server.url} get pods -A"
-    sys.stderr.write(message + "\n  (Ctrl-C stops it)\n")
-    sys.stderr.flush()
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-    return EXIT_OK
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``record`` and ``snapshot serve`` to the main app."""
-    app.command()(record)
-    app.add_typer(snapshot_app, name="snapshot")

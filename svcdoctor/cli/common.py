@@ -1,0 +1,81 @@
+"""What every command shares at run time: the run's Session, writing to stdout, error lines."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import typer
+
+from svcdoctor.errors import internal_error_message
+
+if TYPE_CHECKING:
+    from svcdoctor.checks.interface import Check
+    from svcdoctor.render import RenderOptions
+    from svcdoctor.report import Report
+
+
+@dataclass
+class Session:
+    """One run's state shared by the root options and the commands (click's ``ctx.obj``)."""
+
+    #: ``--debug``: print the traceback of an internal error.
+    debug: bool = False
+    #: The checks to run; None: the registry. Tests hand in others through ``run(checks=…)``.
+    checks: Sequence[Check] | None = None
+
+
+def session(click_context: typer.Context) -> Session:
+    return click_context.ensure_object(Session)
+
+
+def emit(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def error(message: str) -> None:
+    """``svcdoctor: error: …`` as one line on stderr, whatever the message holds."""
+    first_line = " ".join(message.split()) if message else "error"
+    sys.stderr.write(f"svcdoctor: error: {first_line}\n")
+
+
+def render_options(fail_on: str = "error", show_suppressed: bool = False) -> RenderOptions:
+    from svcdoctor.render import RenderOptions
+
+    return RenderOptions(color=_color_wanted(), width=_width(), show_suppressed=show_suppressed, fail_on=fail_on)
+
+
+def report_crashes(reports: Sequence[Report], run: Session) -> None:
+    """One line per crashed check (naming a Service it crashed on); with --debug, its first traceback."""
+    by_check: dict[str, list[Report]] = {}
+    for report in reports:
+        for crash in report.internal_errors:
+            by_check.setdefault(crash.check, []).append(report)
+    for check_id, crashed in by_check.items():
+        report = crashed[0]
+        crash = next(crash for crash in report.internal_errors if crash.check == check_id)
+        more = f" (and {len(crashed) - 1} more Service{'s' if len(crashed) > 2 else ''})" if len(crashed) > 1 else ""
+        if run.debug:
+            sys.stderr.write(crash.traceback)
+        error(internal_error_message(f"check {check_id} crashed on Service {report.target}{more}: {crash.error}"))
+
+
+def _color_wanted() -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty()
+
+
+def _width() -> int:
+    """The terminal's width on a terminal (or $COLUMNS); 100 when writing to a file or pipe."""
+    import shutil
+
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return max(60, min(shutil.get_terminal_size((100, 24)).columns, 160))
+    return 100

@@ -1,0 +1,148 @@
+"""The flags the commands share, each declared once, and the parsing of their values.
+
+A flag whose meaning is the same everywhere is an ``Annotated`` alias (``KubeconfigOption``). A
+flag whose wording depends on the command (``-n`` names the Service's namespace for ``check``,
+the namespaces to include for ``reach``) is a function taking that command's help text, so its
+names (``--namespace``, ``-n``) are still written in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from svcdoctor.errors import InputError
+
+FAIL_ON = ("error", "warning", "info", "never")
+
+
+# -- where the evidence comes from --------------------------------------------------------------
+
+
+def namespace_option(help: str = "Namespace of the Service.") -> Any:
+    return typer.Option("--namespace", "-n", help=help)
+
+
+def all_namespaces_option() -> Any:
+    return typer.Option("--all-namespaces", "-A", help="Every namespace.")
+
+
+def snapshot_option(help: str = "A recorded snapshot: a file, a directory or '-' for stdin (offline).") -> Any:
+    return typer.Option("--snapshot", "-f", help=help)
+
+
+def manifests_option(
+    help: str = "Plain manifests (a file, a directory, or '-'): a static check before deploy.",
+) -> Any:
+    return typer.Option("--manifests", help=help)
+
+
+def request_timeout_option(help: str = "Time limit for each API request, e.g. 10s, 500ms, 1m.") -> Any:
+    return typer.Option("--request-timeout", help=help)
+
+
+def verbose_option(help: str = "Print each API request and its time to stderr.") -> Any:
+    return typer.Option("--verbose", "-v", help=help)
+
+
+def node_dump_option(help: str = "A NodeDump file (svcdoctor collect node) to add; repeatable.") -> Any:
+    return typer.Option("--node-dump", help=help)
+
+
+def cluster_domain_option(help: str = "The cluster DNS domain (default: cluster.local).") -> Any:
+    return typer.Option("--cluster-domain", help=help)
+
+
+def from_pod_option(help: str = "The client Pod, NAMESPACE/POD (or POD in -n).") -> Any:
+    return typer.Option("--from", help=help)
+
+
+def from_ip_option(help: str = "A client address outside the cluster.") -> Any:
+    return typer.Option("--from-ip", help=help)
+
+
+def from_gateway_option(help: str = "A Gateway API Gateway, NAMESPACE/NAME: its data-plane Pod is the client.") -> Any:
+    return typer.Option("--from-gateway", help=help)
+
+
+NamespaceOption = Annotated[str | None, namespace_option()]
+AllNamespacesOption = Annotated[bool, all_namespaces_option()]
+SnapshotOption = Annotated[str | None, snapshot_option()]
+ManifestsOption = Annotated[str | None, manifests_option()]
+KubeconfigOption = Annotated[str | None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.")]
+ContextOption = Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use.")]
+TimeoutOption = Annotated[str, request_timeout_option()]
+VerboseOption = Annotated[bool, verbose_option()]
+NodeDumpOption = Annotated[list[str] | None, node_dump_option()]
+ClusterDomainOption = Annotated[str | None, cluster_domain_option()]
+
+
+# -- probes (check --probe, record --probe, dns --probe) ----------------------------------------
+
+
+def probe_option(help: str = "Send probes (TCP/UDP, DNS queries) to addresses from the cluster's objects.") -> Any:
+    return typer.Option("--probe", help=help)
+
+
+def probe_timeout_option(help: str = "Seconds to wait for each probe.") -> Any:
+    return typer.Option("--probe-timeout", help=help)
+
+
+def dns_server_option(help: str = "Ask this resolver instead of the kube-dns Service.") -> Any:
+    return typer.Option("--dns-server", help=help)
+
+
+ProbeOption = Annotated[bool, probe_option()]
+ProbeTimeoutOption = Annotated[float, probe_timeout_option()]
+MaxProbesOption = Annotated[int, typer.Option("--max-probes", help="At most this many probes.")]
+
+
+def probe_file_addresses_option(
+    help: str = "With --snapshot FILE --probe: FILE again, to confirm that the addresses it names may be probed.",
+) -> Any:
+    return typer.Option("--probe-file-addresses", help=help)
+
+
+ProbeFileAddressesOption = Annotated[str | None, probe_file_addresses_option()]
+DnsServerOption = Annotated[str | None, dns_server_option()]
+
+
+# -- what the report keeps and how the run ends (check, scan, demo) -----------------------------
+
+
+def output_option(help: str = "text | json | yaml | markdown | sarif | junit | github") -> Any:
+    return typer.Option("--output", "-o", help=help)
+
+
+OutputOption = Annotated[str, output_option()]
+FailOnOption = Annotated[
+    str, typer.Option("--fail-on", help="Exit 1 when a finding is at or above: error | warning | info | never.")
+]
+IgnoreOption = Annotated[
+    list[str] | None, typer.Option("--ignore", help="Check IDs to suppress, e.g. SD212,SD207; repeatable.")
+]
+BaselineOption = Annotated[
+    str | None, typer.Option("--baseline", help="Fail only on findings that are not in this baseline file.")
+]
+WriteBaselineOption = Annotated[
+    str | None, typer.Option("--write-baseline", help="Write the current findings as a baseline file.")
+]
+ShowSuppressedOption = Annotated[bool, typer.Option("--show-suppressed", help="List suppressed findings too.")]
+
+
+# -- values ---------------------------------------------------------------------------------------
+
+
+def check_choice(value: str, choices: tuple[str, ...], flag: str) -> str:
+    if value not in choices:
+        raise InputError(f"{flag}: {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def split_ids(values: list[str] | None) -> tuple[str, ...]:
+    """``--ignore SD212,SD207 --ignore sd301`` as upper-case IDs."""
+    ids: list[str] = []
+    for value in values or []:
+        ids += [part.strip().upper() for part in value.split(",") if part.strip()]
+    return tuple(ids)

@@ -1,0 +1,59 @@
+"""``svcdoctor snapshot serve``: a recorded snapshot served read-only over the Kubernetes API."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from svcdoctor.cli.options import namespace_option
+from svcdoctor.errors import EXIT_OK, InputError
+
+snapshot_app = typer.Typer(help="Work with recorded snapshot files.", no_args_is_help=True,
+                           context_settings={"help_option_names": ["-h", "--help"]})
+
+
+@snapshot_app.command("serve")
+def serve(
+    file: Annotated[str, typer.Argument(help="A recorded snapshot (file, directory or '-').")],
+    port: Annotated[int, typer.Option("--port", "-p", help="Port on 127.0.0.1 (0: a free one).")] = 8001,
+    write_kubeconfig: Annotated[
+        str | None, typer.Option("--write-kubeconfig", help="Write a kubeconfig for the server to this file.")
+    ] = None,
+    namespace: Annotated[str, namespace_option("The namespace of the written kubeconfig's context.")] = "default",
+    latency: Annotated[float, typer.Option("--latency", help="Seconds to wait before each answer.")] = 0.0,
+    forbid: Annotated[
+        list[str] | None, typer.Option("--forbid", help="Answer 403 for a resource (plural, or NS/plural).")
+    ] = None,
+) -> int:
+    """Serve a snapshot read-only over the Kubernetes API: point kubectl or k9s at a recording."""
+    from svcdoctor.serve.apiserver import ServerOptions, SnapshotAPIServer
+    from svcdoctor.sources.files import load_objects
+
+    objects = load_objects(file)
+    options = ServerOptions(forbid={item for value in forbid or [] for item in value.split(",") if item},
+                            latency=latency)
+    try:
+        server = SnapshotAPIServer(objects, port=port, options=options)
+    except OSError as error:
+        raise InputError(f"--port {port}: {error.strerror or error}") from None
+    message = f"svcdoctor: serving {file} read-only at {server.url}"
+    if write_kubeconfig:
+        try:
+            server.write_kubeconfig(write_kubeconfig, namespace=namespace)
+        except InputError:
+            server.stop()
+            raise
+        message += f"\n  kubectl --kubeconfig {write_kubeconfig} get pods -A"
+    else:
+        message += f"\n  kubectl --server {server.url} get pods -A"
+    sys.stderr.write(message + "\n  (Ctrl-C stops it)\n")
+    sys.stderr.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return EXIT_OK

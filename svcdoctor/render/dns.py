@@ -1,0 +1,29 @@
+"""``svcdoctor dns`` output: a Service's records as zone-file lines (``text``) or a JSON document (``json``)."""
+
+from __future__ import annotations
+
+import json
+
+from svcdoctor.dns.records import ServiceRecords
+from svcdoctor.render.interface import RenderOptions
+from svcdoctor.terminal import visible
+
+FORMATS = ("text", "json")
+
+
+def render(records: ServiceRecords, output: str, options: RenderOptions) -> str:
+    """The records in ``output`` (one of :data:`FORMATS`), each with its answer when probed."""
+    if output == "json":
+        items = [{"name": r.name, "type": r.type, "data": r.data, **({"answer": answer} if records.probed else {})}
+                 for r, answer in zip(records.records, records.answers or [""] * len(records.records), strict=True)]
+        return json.dumps({"service": records.service, "clusterDomain": records.domain,
+                           "clusterDomainFrom": records.domain_origin, "server": records.server or None,
+                           "records": items}, indent=2) + "\n"
+    lines = [f"; {records.service} in {records.domain} (from {records.domain_origin})"]
+    if records.server:
+        lines.append(f"; answers from {records.server}")
+    if not records.records:
+        lines.append("; no records: a headless Service without ready endpoints, or an ExternalName without a name")
+    for index, record in enumerate(records.records):
+        lines.append(record.zone_line() + (f"   ; {records.answers[index]}" if records.answers else ""))
+    return visible("\n".join(lines) + "\n")

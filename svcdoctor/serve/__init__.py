@@ -1,0 +1,1 @@
+"""The Kubernetes API over a recorded snapshot: what ``svcdoctor snapshot serve`` runs."""
