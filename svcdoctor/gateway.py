@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from svcdoctor import derived, k8s
+from svcdoctor import k8s
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.selectors import SelectorError, from_label_selector
 from svcdoctor.snapshot import Snapshot
@@ -135,7 +135,7 @@ def refs_to(snapshot: Snapshot, namespace: str, name: str) -> dict[ObjectRef, li
 
     The routes are indexed once per Snapshot, so a ``scan`` costs routes + Services, not their product.
     """
-    return derived.memo(snapshot, "gateway_service_refs", _refs_by_service).get((namespace, name), {})
+    return snapshot.memo("gateway-service-refs", _refs_by_service).get((namespace, name), {})
 
 
 def grant_permits(snapshot: Snapshot, route: Obj, namespace: str, name: str) -> bool:

@@ -45,15 +45,7 @@ def evaluator_of(context: Context) -> Evaluator:
 
 def stack_of(context: Context) -> PolicyStack:
     """One PolicyStack per Snapshot, sharing SD601's NetworkPolicy evaluator."""
-    cache = _STACKS.get(id(context.snapshot))
-    if cache is None or cache[0] is not context.snapshot:
-        cache = (context.snapshot, PolicyStack(context.snapshot, evaluator_of(context)))
-        _STACKS.clear()
-        _STACKS[id(context.snapshot)] = cache
-    return cache[1]
-
-
-_STACKS: dict[int, tuple[Snapshot, PolicyStack]] = {}
+    return context.snapshot.memo("policy-stack", lambda snapshot: PolicyStack(snapshot, evaluator_of(context)))
 
 
 def cilium_engaged(decision: Decision) -> bool:
