@@ -14,29 +14,18 @@ import ast
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import ROOT
 
 PACKAGE = ROOT / "svcdoctor"
 
-#: Until the CLI becomes the svcdoctor.cli package (issue 11, in flight in parallel), cli.py and
-#: live_cli.py import each other and live_cli.py starts `snapshot serve`'s server from testing/.
-#: Those two tests are then expected to fail; once live_cli.py is gone they must pass.
-CLI_NOT_YET_A_PACKAGE = pytest.mark.xfail((PACKAGE / "live_cli.py").exists(), strict=True,
-                                          reason="cli.py <-> live_cli.py and live_cli -> testing.apiserver remain "
-                                                 "until svcdoctor.cli is a package and the server lives in serve/")
-
 #: Top to bottom. A module belongs to the layer of its longest listed prefix.
 LAYERS: tuple[tuple[str, ...], ...] = (
     # The command line: one module per command family (svcdoctor.cli is a package).
-    ("svcdoctor.__main__", "svcdoctor.cli", "svcdoctor.live_cli"),
+    ("svcdoctor.__main__", "svcdoctor.cli"),
     # The shipped server of `snapshot serve`.
     ("svcdoctor.serve",),
-    # The application: the pipeline the CLI (and later a server) calls, the documentation, the config,
-    # and the command modules that have not yet moved under svcdoctor.cli.
-    ("svcdoctor.app", "svcdoctor.docs", "svcdoctor.config", "svcdoctor.reach", "svcdoctor.dns.command",
-     "svcdoctor.dataplane.command"),
+    # The application: the pipeline the CLI (and later a server) calls, the documentation, the config.
+    ("svcdoctor.app", "svcdoctor.docs", "svcdoctor.config"),
     # Output formats.
     ("svcdoctor.render",),
     # Suppressions and baselines, applied after the engine has ranked a report.
@@ -166,7 +155,12 @@ def test_every_module_has_a_layer() -> None:
     assert not unplaced, f"add these modules to a layer in tests/test_layers.py: {unplaced}"
 
 
-@CLI_NOT_YET_A_PACKAGE
+def test_every_layer_entry_exists() -> None:
+    modules = _modules()
+    stale = sorted(prefix for layer in LAYERS for prefix in layer if prefix not in modules)
+    assert not stale, f"tests/test_layers.py lists modules that no longer exist: {stale}"
+
+
 def test_no_import_cycles() -> None:
     found = cycles(import_graph())
     assert not found, f"import cycles (lazy imports count): {found}"
@@ -179,7 +173,6 @@ def test_no_upward_imports_but_the_listed_ones() -> None:
                           "down, or invert the dependency")
 
 
-@CLI_NOT_YET_A_PACKAGE
 def test_product_code_never_imports_testing() -> None:
     graph = import_graph()
     offenders = sorted((a, b) for a, targets in graph.items() for b in targets

@@ -355,3 +355,49 @@ def test_json_location_of_a_statefulset_service_name_typo(tmp_path: Path) -> Non
     result = run_cli("check", "redis-headless", "--manifests", str(path), "-o", "json")
     [finding] = [f for f in json.loads(result.stdout)["findings"] if f["id"] == "SD210"]
     assert finding["severity"] == "warning" and finding["location"] == {"path": str(path), "line": 5}
+
+
+# -- the same judgement live, from a recording, and (where it applies) before deploy ------------------
+
+
+def _precision_cluster() -> list[dict[str, Any]]:
+    """Real Pods of three harmless patterns: versions of one app, an unused serviceName, undeclared ports."""
+    b = cluster()
+    b.namespace("kube-system")
+    for version in ("v1", "v2", "v3"):
+        b.deployment("shop", f"reviews-{version}", {"app": "reviews", "version": version},
+                     [b.container("reviews", f"docker.io/istio/examples-bookinfo-reviews-{version}:1.20",
+                                  [{"name": "http", "containerPort": 9080}])], replicas=1)
+    b.service("shop", "reviews", {"app": "reviews"}, [{"name": "http", "port": 9080, "targetPort": "http"}])
+    b.stateful_set("shop", "queue", {"app": "queue"},
+                   [b.container("queue", "rabbitmq:3.13", [{"name": "amqp", "containerPort": 5672}])],
+                   service_name="queue", replicas=1)
+    b.service("shop", "queue", {"app": "queue"}, [{"name": "amqp", "port": 5672, "targetPort": "amqp"}])
+    proxy_ports = [{"name": "admin", "containerPort": 9901}, {"name": "grpc", "containerPort": 9090}]
+    b.deployment("shop", "proxy", {"app": "proxy"}, [b.container("proxy", "envoyproxy/envoy:v1.31", proxy_ports)])
+    b.service("shop", "proxy", {"app": "proxy"}, [{"name": "https", "port": 443, "targetPort": 8443}])
+    return b.build()
+
+
+EXPECTED_LIVE = {("reviews", "SD302"): "info", ("queue", "SD210"): "info", ("proxy", "SD201"): "info"}
+
+
+def _severities(result: Any) -> dict[tuple[str, str], str]:
+    assert result.exit_code == 0, result.stderr
+    return {(report["target"]["name"], finding["id"]): finding["severity"]
+            for report in result.json()["reports"] for finding in report["findings"]}
+
+
+def test_live_and_recorded_snapshots_judge_real_pods_alike(tmp_path: Path) -> None:
+    from svcdoctor.serve.apiserver import SnapshotAPIServer
+
+    objects = _precision_cluster()
+    recorded = tmp_path / "snapshot.json"
+    recorded.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+    from_file = _severities(run_cli("scan", "-n", "shop", "--snapshot", str(recorded), "-o", "json"))
+    with SnapshotAPIServer(objects) as api:
+        config = api.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace="shop")
+        live = _severities(run_cli("scan", "-n", "shop", "--kubeconfig", config, "-o", "json"))
+    assert live == from_file
+    assert {key: live.get(key) for key in EXPECTED_LIVE} == EXPECTED_LIVE
+    assert not [key for key, severity in live.items() if severity in ("error", "warning")], live

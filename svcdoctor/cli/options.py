@@ -33,7 +33,8 @@ def snapshot_option(help: str = "A recorded snapshot: a file, a directory or '-'
 
 
 def manifests_option(
-    help: str = "Plain manifests (a file, a directory, or '-'): a static check before deploy.",
+    help: str = ("Plain manifests (a file, a directory, a kustomization — rendered with kubectl kustomize — "
+                 "or '-'): a static check before deploy."),
 ) -> Any:
     return typer.Option("--manifests", help=help)
 
