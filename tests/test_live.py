@@ -708,3 +708,19 @@ def test_serving_a_recording_replays_its_refused_reads(tmp_path: Path) -> None:
         report = live(config, "check", "backend", "-o", "json").json()
         assert report["verdict"] == "unknown"
         assert [e.status for e in replay.requests() if e.path.endswith("/networkpolicies")] == [403]
+
+
+@pytest.mark.parametrize(("scenario", "args", "expected"), [
+    ("cilium-starwars-xwing-denied", ("deathstar", "-n", "default", "--from", "default/xwing"), "SD607"),
+    ("admin-policy-denies-other-tenant", ("api", "-n", "tenant-a", "--from", "tenant-b/frontend-w9fh6pc5r-lg82c"),
+     "SD606"),
+    ("gateway-route-cross-namespace-no-grant", ("cart", "-n", "shop"), "SD214"),
+])
+def test_live_reads_policy_tiers_cilium_and_gateway_api(tmp_path: Path, scenario: str, args: tuple[str, ...],
+                                                          expected: str) -> None:
+    """The custom resources are read live (as the CRDs serve them) and diagnosed as from the snapshot."""
+    documents = yaml.safe_load((ROOT / "fixtures" / "scenarios" / scenario / "snapshot.yaml").read_text())["items"]
+    with SnapshotAPIServer([d for d in documents if d.get("apiVersion") != "svcdoctor.dev/v1"]) as api:
+        config = api.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace="default")
+        report = live(config, "check", *args, "-o", "json").json()
+        assert [f["id"] for f in report["findings"] if f["severity"] == "error"][:1] == [expected]
