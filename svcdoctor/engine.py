@@ -12,9 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from svcdoctor.checks.interface import Check, Context, Options
-from svcdoctor.findings import STEPS, Client, Finding, Severity, Skip, Target, Unknown
-from svcdoctor.report import CheckCrash, CheckResult, Report, StepResult
+from svcdoctor.findings import STEPS, Client, Finding, NotChecked, Severity, Skip, Target, Unknown
+from svcdoctor.report import CheckCrash, CheckResult, Missing, Report, StepResult
 
+#: How to give a check its client.
+CLIENT_HOW = "give the client with --from NS/POD, --from-ip IP or --from-node NODE"
 
 @dataclass(frozen=True)
 class CauseTable:
@@ -52,8 +54,8 @@ def run_checks(context: Context, checks: Sequence[Check]) -> tuple[list[Finding]
     snapshot = context.snapshot
     for check in sorted(checks, key=lambda c: (c.step, c.id)):
         if check.needs_client and context.client is None:
-            results.append(CheckResult(check.id, check.step, "skipped",
-                                       "needs a client: --from, --from-ip or --from-node"))
+            results.append(CheckResult(check.id, check.step, "not-checked", "no client: " + CLIENT_HOW,
+                                       "no client", CLIENT_HOW))
             continue
         if snapshot.static and check.runtime:
             results.append(CheckResult(check.id, check.step, "skipped", "needs a cluster or a recorded snapshot"))
@@ -63,8 +65,13 @@ def run_checks(context: Context, checks: Sequence[Check]) -> tuple[list[Finding]
             reason = "; ".join(f"could not {m.verb} {m.resource}: {m.reason}" for m in missing)
             results.append(CheckResult(check.id, check.step, "unknown", reason))
             continue
+        context.caveats.clear()
         try:
             produced = list(check.run(context))
+        except NotChecked as not_checked:
+            results.append(CheckResult(check.id, check.step, "not-checked", not_checked.reason, not_checked.what,
+                                       not_checked.how))
+            continue
         except Skip as skip:
             results.append(CheckResult(check.id, check.step, "skipped", skip.reason))
             continue
@@ -74,12 +81,17 @@ def run_checks(context: Context, checks: Sequence[Check]) -> tuple[list[Finding]
         except Exception as error:  # a bug in one check must not take the rest of the report down
             crash = CheckCrash(check.id, f"{type(error).__name__}: {error}", traceback.format_exc())
             results.append(CheckResult(check.id, check.step, "unknown",
-                                       f"internal error in {crash.check}: {crash.error}", crash))
+                                       f"internal error in {crash.check}: {crash.error}", crash=crash))
             continue
         findings.extend(produced)
         failing = [f for f in produced if f.severity is not Severity.INFO]
-        status = "fail" if failing else "pass"
-        results.append(CheckResult(check.id, check.step, status))
+        if failing:
+            results.append(CheckResult(check.id, check.step, "fail"))
+        elif context.caveats:
+            what, how = context.caveats[0]
+            results.append(CheckResult(check.id, check.step, "partial", f"{what}: {how}", what, how))
+        else:
+            results.append(CheckResult(check.id, check.step, "pass"))
     return findings, results
 
 
@@ -146,7 +158,21 @@ def verdict_of(findings: Sequence[Finding], results: Sequence[CheckResult]) -> s
     return "ok"
 
 
-def step_results(findings: Sequence[Finding], results: Sequence[CheckResult]) -> list[StepResult]:
+def _missing(checks: Sequence[CheckResult]) -> tuple[Missing, ...]:
+    """The evidence the step's checks went without, one entry per kind of evidence."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for result in checks:
+        if result.status in ("not-checked", "partial"):
+            grouped.setdefault((result.what or result.reason, result.how), []).append(result.id)
+    return tuple(Missing(what, how, tuple(ids)) for (what, how), ids in grouped.items())
+
+
+def step_results(findings: Sequence[Finding], results: Sequence[CheckResult], *,
+                 service_missing: bool = False) -> list[StepResult]:
+    """Each step's state (DESIGN.md "Step states"); ``pass`` only when every check of it ran on its evidence.
+
+    A finding at warning or above makes the step ``fail`` (DESIGN: there is no separate ``warn`` state).
+    """
     steps: list[StepResult] = []
     for step, title in STEPS.items():
         checks = tuple(r for r in results if r.step == step)
@@ -155,20 +181,27 @@ def step_results(findings: Sequence[Finding], results: Sequence[CheckResult]) ->
         step_findings = [f for f in findings if f.step == step]
         if step == 0 and not step_findings:
             continue
+        checked = tuple(r.id for r in checks if r.status in ("pass", "fail", "partial"))
+        missing = _missing(checks)
         reason = ""
-        if any(f.severity is Severity.ERROR for f in step_findings):
+        if any(f.severity is not Severity.INFO for f in step_findings):
             status = "fail"
-        elif any(f.severity is Severity.WARNING for f in step_findings):
-            status = "warn"
         elif any(r.status == "unknown" for r in checks):
             status = "unknown"
             reason = "; ".join(dict.fromkeys(r.reason for r in checks if r.status == "unknown"))
-        elif all(r.status == "skipped" for r in checks):
+        elif service_missing and step >= 2:
+            # Nothing after step 1 can be about a Service that does not exist, whatever ran.
+            status, reason, missing = "skipped", "the Service does not exist (step 1)", ()
+        elif not any(r.status in ("pass", "fail") for r in checks) and not any(r.status == "partial" for r in checks):
             status = "skipped"
-            reason = "; ".join(dict.fromkeys(r.reason for r in checks))
+            reason = ("not checked: " + "; ".join(str(item) for item in missing) if missing
+                      else "; ".join(dict.fromkeys(r.reason for r in checks if r.reason)))
+        elif missing:
+            status = "partial"
+            reason = "not checked: " + "; ".join(str(item) for item in missing)
         else:
             status = "pass"
-        steps.append(StepResult(step, title, status, reason, checks))
+        steps.append(StepResult(step, title, status, reason, checks, checked, missing))
     return steps
 
 
@@ -203,7 +236,7 @@ def diagnose(
         target=context.target,
         verdict=verdict_of(findings, results),
         findings=tuple(findings),
-        steps=tuple(step_results(findings, results)),
+        steps=tuple(step_results(findings, results, service_missing=context.service is None)),
         client=str(context.client) if context.client else None,
         source=dict(source or {}),
         notes=tuple(notes),

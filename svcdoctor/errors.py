@@ -15,6 +15,8 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_CLUSTER = 3
+#: The verdict is ``unknown``: evidence it needs was refused or unreadable (``--accept-unknown`` makes it 0).
+EXIT_UNKNOWN = 4
 #: EX_SOFTWARE of sysexits.h: so a CI gate can tell a bug in svcdoctor from a broken input file.
 EXIT_INTERNAL = 70
 

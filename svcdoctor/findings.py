@@ -51,6 +51,8 @@ class Severity(StrEnum):
 
 #: What a finding does to the verdict.
 IMPACTS = ("unreachable", "degraded", "unknown", "none")
+#: How sure a finding is: observed (``certain``) or inferred from declarations (``likely``).
+CONFIDENCES = ("certain", "likely")
 
 
 @dataclass(frozen=True)
@@ -113,9 +115,12 @@ class Finding:
     key: str = ""
     #: The node a finding is about, for node-scoped cause links ("" when none).
     node: str = ""
+    #: ``certain`` (observed: a probe, a traced rule, an API fact) or ``likely`` (inferred from what
+    #: objects declare, e.g. an undeclared containerPort).
+    confidence: str = "certain"
 
     def to_dict(self) -> dict[str, Any]:
-        """The finding as the ``svcdoctor/report/v1`` JSON contract has it."""
+        """The finding as the ``svcdoctor/report/v2`` JSON contract has it."""
         return {
             "id": self.id,
             "name": self.name,
@@ -128,6 +133,7 @@ class Finding:
             "fix": self.fix,
             "caused_by": self.caused_by,
             "impact": self.impact,
+            "confidence": self.confidence,
             "object": str(self.subject) if self.subject else None,
         }
 
@@ -138,6 +144,20 @@ class Skip(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class NotChecked(Skip):
+    """Raised by a check whose evidence was not given (no node dump, no probes, no DNS answers, a kind the
+    snapshot does not hold): nobody asked for it, so the verdict may still be ``ok`` *as far as checked*,
+    but the step is ``partial`` (or ``skipped``), never ``pass``.
+
+    ``what`` says what is missing in a few words ("no node dump"); ``how`` says how to add it.
+    """
+
+    def __init__(self, what: str, how: str = "") -> None:
+        super().__init__(what + (f": {how}" if how else ""))
+        self.what = what
+        self.how = how
 
 
 class Unknown(Exception):

@@ -517,6 +517,11 @@ def _evidence(obj: Obj, redactor: Redactor) -> Obj:
                 if item.get("namespace"):
                     item["namespace"] = redactor.name(item["namespace"], "ns")
                 item["reason"] = redactor.text(item.get("reason"))
+                if item.get("invalidObject"):
+                    item["invalidObject"] = redactor.name(item["invalidObject"])
+        for item in obj.get("recorded") or []:
+            if isinstance(item, dict) and isinstance(item.get("namespaces"), list):
+                item["namespaces"] = [redactor.name(str(namespace), "ns") for namespace in item["namespaces"]]
     return obj
 
 

@@ -1,4 +1,4 @@
-"""The Report: ranked findings, per-step status and the verdict — the ``svcdoctor/report/v1`` contract."""
+"""The Report: ranked findings, per-step status and the verdict — the ``svcdoctor/report/v2`` contract."""
 
 from __future__ import annotations
 
@@ -6,15 +6,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from svcdoctor.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK
+from svcdoctor.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_UNKNOWN
 from svcdoctor.findings import Finding, Target
 from svcdoctor.k8s import ObjectRef
 from svcdoctor.snapshot import Origin
 
-SCHEMA = "svcdoctor/report/v1"
+SCHEMA = "svcdoctor/report/v2"
 VERDICTS = ("unreachable", "degraded", "unknown", "ok")
-#: A step's status: ``pass`` | ``fail`` (an error) | ``warn`` | ``unknown`` | ``skipped``.
-STEP_STATUSES = ("pass", "fail", "warn", "unknown", "skipped")
+#: A step's status (DESIGN.md "Step states"): ``pass`` (every check ran on the evidence it needs and
+#: found nothing at warning or above) | ``partial`` (some checks ran, others lacked their evidence) |
+#: ``fail`` (a finding at warning or above) | ``unknown`` (evidence it needed was refused or unreadable) |
+#: ``skipped`` (no check could run, or none applies).
+STEP_STATUSES = ("pass", "partial", "fail", "unknown", "skipped")
+#: What each step looks at, in a few words (the headline says which were not checked).
+STEP_SUBJECTS: dict[int, str] = {
+    0: "what svcdoctor could read", 1: "the Service", 2: "its definition", 3: "the selector", 4: "the Pods",
+    5: "the endpoints", 6: "NetworkPolicy", 7: "DNS", 8: "kube-proxy rules", 9: "traffic",
+}
 
 
 @dataclass(frozen=True)
@@ -37,12 +45,32 @@ class CheckResult:
 
     id: str
     step: int
-    #: ``pass`` | ``fail`` | ``skipped`` | ``unknown``.
+    #: ``pass`` | ``fail`` | ``skipped`` (nothing to judge here) | ``not-checked`` (its evidence was not
+    #: given) | ``partial`` (it ran, but on a snapshot without a kind it reads) | ``unknown``.
     status: str
-    #: Why it was skipped or unknown ("" otherwise).
+    #: Why it was skipped, not checked or unknown ("" otherwise).
     reason: str = ""
+    #: What evidence was missing, in a few words ("no node dump"), for ``not-checked`` and ``partial``.
+    what: str = ""
+    #: How to add that evidence.
+    how: str = ""
     #: Set when the check crashed (its status is then ``unknown``).
     crash: CheckCrash | None = None
+
+
+@dataclass(frozen=True)
+class Missing:
+    """Evidence a step went without: what, how to add it, and the checks that needed it."""
+
+    what: str
+    how: str
+    checks: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"what": self.what, "how": self.how, "checks": list(self.checks)}
+
+    def __str__(self) -> str:
+        return self.what + (f" — {self.how}" if self.how else "")
 
 
 @dataclass(frozen=True)
@@ -50,15 +78,42 @@ class StepResult:
     step: int
     title: str
     status: str
-    #: Why the step was skipped or unknown, when it was.
+    #: Why the step was skipped, partial or unknown, when it was.
     reason: str = ""
     checks: tuple[CheckResult, ...] = ()
+    #: The checks that ran on the evidence they need.
+    checked: tuple[str, ...] = ()
+    #: What was not read, and how to add it.
+    missing: tuple[Missing, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {"step": self.step, "title": self.title, "status": self.status}
         if self.reason:
             result["reason"] = self.reason
+        result["checked"] = list(self.checked)
+        result["missing"] = [item.to_dict() for item in self.missing]
         return result
+
+    @property
+    def not_checked(self) -> bool:
+        """Skipped for want of evidence (rather than because nothing in it applies)."""
+        return self.status == "skipped" and bool(self.missing)
+
+
+def step_ranges(steps: list[int]) -> str:
+    """``[1, 2, 3, 5]`` → ``steps 1–3, 5``."""
+    runs: list[list[int]] = []
+    for step in sorted(steps):
+        if runs and runs[-1][-1] == step - 1:
+            runs[-1].append(step)
+        else:
+            runs.append([step])
+    words = [str(run[0]) if len(run) == 1 else f"{run[0]}–{run[-1]}" for run in runs]
+    return ("step " if len(steps) == 1 else "steps ") + ", ".join(words)
+
+
+def _joined(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 @dataclass(frozen=True)
@@ -89,6 +144,23 @@ class Report:
         if origin is None:
             return None
         return origin.path, origin.line_of(finding.subject_field)
+
+    def coverage(self) -> str:
+        """What the verdict rests on, in one line: "steps 1–6; kube-proxy rules and traffic not checked".
+
+        "" when every step that applies passed on all of its evidence (or the report is not ``ok``).
+        """
+        passed = [s.step for s in self.steps if s.status == "pass" and s.step > 0]
+        partial = [STEP_SUBJECTS.get(s.step, f"step {s.step}") for s in self.steps if s.status == "partial"]
+        unchecked = [STEP_SUBJECTS.get(s.step, f"step {s.step}") for s in self.steps if s.not_checked]
+        if not partial and not unchecked:
+            return ""
+        parts = [step_ranges(passed)] if passed else ["no step fully"]
+        if partial:
+            parts.append(f"{_joined(partial)} partly checked")
+        if unchecked:
+            parts.append(f"{_joined(unchecked)} not checked")
+        return "; ".join(parts)
 
     @property
     def root_cause(self) -> Finding | None:
@@ -125,8 +197,13 @@ class Report:
         return result
 
 
-def exit_code(reports: Sequence[Report], fail_on: str) -> int:
-    """The run's exit code: 70 when a check crashed (whatever ``fail_on``), else 1 or 0 by ``fail_on``."""
+def exit_code(reports: Sequence[Report], fail_on: str, accept_unknown: bool = False) -> int:
+    """The run's exit code: 70 when a check crashed (whatever ``fail_on``), else 1 for findings at or above
+    ``fail_on``, else 4 for an ``unknown`` verdict (unless ``accept_unknown``), else 0."""
     if any(report.internal_errors for report in reports):
         return EXIT_INTERNAL
-    return EXIT_FINDINGS if any(report.fails(fail_on) for report in reports) else EXIT_OK
+    if any(report.fails(fail_on) for report in reports):
+        return EXIT_FINDINGS
+    if not accept_unknown and any(report.verdict == "unknown" for report in reports):
+        return EXIT_UNKNOWN
+    return EXIT_OK

@@ -121,11 +121,30 @@ class Unavailable:
     #: Why, in plain words ("forbidden: …").
     reason: str
     verb: str = "list"
+    #: Set when the read succeeded but served an object svcdoctor cannot read (a field the API server
+    #: would refuse): the object's name; ``reason`` names the field.
+    invalid_object: str = ""
 
     def can_i(self) -> str:
-        """The ``kubectl auth can-i`` command that shows the missing permission."""
+        """The ``kubectl auth can-i`` command that shows the missing permission (or, for an object that
+        could not be read, the command that shows it)."""
+        if self.invalid_object:
+            scope = f" -n {self.namespace}" if self.namespace else ""
+            return f"kubectl get {self.resource} {self.invalid_object}{scope} -o yaml"
         scope = f" -n {self.namespace}" if self.namespace else " -A" if self.resource != "nodes" else ""
         return f"kubectl auth can-i {self.verb} {self.resource}{scope}"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A kind that was listed when the snapshot was taken (``SnapshotInfo.recorded``)."""
+
+    kind: str
+    #: The namespaces it was listed in; empty: every namespace (or a cluster-scoped kind).
+    namespaces: tuple[str, ...] = ()
+
+    def covers(self, namespace: str) -> bool:
+        return not self.namespaces or not namespace or namespace in self.namespaces
 
 
 @dataclass(frozen=True)
@@ -138,6 +157,8 @@ class SnapshotInfo:
     svcdoctor_version: str = ""
     unavailable: tuple[Unavailable, ...] = ()
     cluster_domain: str = ""
+    #: The kinds (and namespaces) that were listed; None when the snapshot does not say.
+    recorded: tuple[Recorded, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -473,6 +494,21 @@ class Snapshot:
                 return dump
         return None
 
+    def holds(self, kind: str, namespace: str = "") -> bool:
+        """Whether the snapshot speaks for ``kind`` (in ``namespace``): it was listed, so none there means none.
+
+        True when ``SnapshotInfo.recorded`` says the kind was listed there, or when the snapshot holds
+        objects of that kind at all. A kind absent from a file that does not say what was listed is
+        "not recorded", not "none exist" (DESIGN.md).
+        """
+        if self._kinds_present.get(kind):
+            return True
+        return any(item.kind == kind and item.covers(namespace) for item in self.info.recorded or ())
+
+    @cached_property
+    def _kinds_present(self) -> dict[str, bool]:
+        return {kind: bool(getattr(self, attribute)) for kind, attribute in ATTRIBUTES.items()}
+
     def missing(self, resource: str, namespace: str = "") -> Unavailable | None:
         """The failed read that hides ``resource`` (in ``namespace``), if there was one."""
         for item in self.unavailable:
@@ -636,7 +672,19 @@ def read_evidence(obj: Obj) -> NodeDump | DNSAnswer | ProbeResult | SnapshotInfo
                 unavailable.append(Unavailable(
                     resource=str(item["resource"]), namespace=str(item.get("namespace") or ""),
                     reason=str(item.get("reason") or "not readable"), verb=str(item.get("verb") or "list"),
+                    invalid_object=str(item.get("invalidObject") or ""),
                 ))
+        recorded: list[Recorded] | None = None
+        if obj.get("recorded") is not None:
+            recorded = []
+            for item in k8s.as_list(obj.get("recorded")):
+                if not isinstance(item, Mapping) or not isinstance(item.get("kind"), str):
+                    raise InputError("SnapshotInfo: each recorded item needs a kind (e.g. {kind: Pod, namespaces: "
+                                     "[shop]})")
+                namespaces = item.get("namespaces") or []
+                if not isinstance(namespaces, list) or not all(isinstance(n, str) for n in namespaces):
+                    raise InputError(f"SnapshotInfo: recorded {item['kind']}: namespaces must be a list of names")
+                recorded.append(Recorded(item["kind"], tuple(namespaces)))
         captured = obj.get("capturedAt")
         captured_at = k8s.parse_time(captured)
         if captured and captured_at is None:
@@ -648,6 +696,7 @@ def read_evidence(obj: Obj) -> NodeDump | DNSAnswer | ProbeResult | SnapshotInfo
             svcdoctor_version=str(obj.get("svcdoctorVersion") or ""),
             unavailable=tuple(unavailable),
             cluster_domain=str(obj.get("clusterDomain") or ""),
+            recorded=tuple(recorded) if recorded is not None else None,
         )
     raise InputError(f"unknown {EVIDENCE_GROUP} kind {kind!r} (known: {', '.join(EVIDENCE_KINDS)})")
 

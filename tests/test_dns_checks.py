@@ -42,10 +42,13 @@ def test_srv_answer_with_the_target_port_instead_of_the_service_port() -> None:
 
 def test_no_dns_evidence_skips_the_answer_checks_never_passes_them() -> None:
     found = ids(cluster().build())
-    assert found["steps"][7] == "pass"  # type: ignore[index]  # SD703 read the API objects: DNS is healthy
+    # SD703 read the API objects (DNS is healthy), but no answer was asked for: partial, never a ✔.
+    assert found["steps"][7] == "partial"  # type: ignore[index]
     report = diagnose_service(build_snapshot(cluster().build()), "shop", "api")
     statuses = {c.id: c.status for step in report.steps for c in step.checks}
-    assert statuses["SD701"] == statuses["SD702"] == "skipped"
+    assert statuses["SD701"] == statuses["SD702"] == "not-checked"
+    step7 = next(step for step in report.steps if step.step == 7)
+    assert "SD703" in step7.checked and any("no DNS answers" in item.what for item in step7.missing)
 
 
 def test_host_network_pod_without_cluster_first_with_host_net() -> None:

@@ -85,7 +85,7 @@ class World:
         argv = ["env", f"PYTHONPATH={ROOT}", f"SVCDOCTOR_PROBE_METHOD={method}", sys.executable, "-m", "svcdoctor",
                 "check", service, "-n", "shop", "--probe", "--probe-timeout", "1", "--snapshot", str(snapshot),
                 "--probe-file-addresses", str(snapshot),
-                "-o", "json", "--fail-on", "never", *extra]
+                "-o", "json", "--fail-on", "never", "--accept-unknown", *extra]
         result = self.lab.run(role, argv, check=False, timeout=60)
         assert result.returncode == 0, result.stderr
         report = json.loads(result.stdout)

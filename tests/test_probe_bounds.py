@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from svcdoctor.probe.bounds import bounds_of, refusal
 from svcdoctor.probe.plan import plan
 from svcdoctor.snapshot import build_snapshot
 from svcdoctor.testing.cluster import ClusterBuilder
+from tests.conftest import run_cli
 
 
 def crafted(dns_ip: str = "10.96.0.10") -> list[dict]:
@@ -50,3 +54,22 @@ def test_pod_addresses_are_not_limited_when_no_node_states_its_pod_cidr() -> Non
     objects = [o for o in crafted() if o.get("kind") != "Node"]
     bounds = bounds_of(build_snapshot(objects))
     assert refusal("10.0.0.5", 8080, pod=True, bounds=bounds) == ""
+
+
+def test_check_probe_sends_nothing_to_refused_addresses(tmp_path: Path) -> None:
+    """Every address of this file is refused (the DNS Service sits on the metadata address): no packet leaves."""
+    objects = crafted(dns_ip="169.254.169.254")
+    for obj in objects:
+        if obj.get("kind") == "Service" and obj["metadata"]["name"] == "web":
+            obj["status"] = {}
+            obj["spec"].update({"clusterIP": "127.0.0.9", "clusterIPs": ["127.0.0.9"]})
+        if obj.get("kind") == "EndpointSlice":
+            obj["endpoints"] = [e for e in obj.get("endpoints") or [] if e["addresses"] != ["10.244.0.7"]]
+    path = tmp_path / "sent.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+    result = run_cli("check", "web", "-n", "shop", "--snapshot", str(path), "--probe", "--probe-file-addresses",
+                     str(path), "--probe-timeout", "0.2", "-o", "json", "--fail-on", "never")
+    assert result.exit_code == 0, result.stderr
+    assert "probing 0 address(es)" in result.stderr
+    assert "not probed: " in result.stderr and "169.254.169.254" in result.stderr and "127.0.0.9" in result.stderr
+    assert "no cluster DNS Service in the snapshot" in result.stderr

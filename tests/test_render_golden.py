@@ -285,7 +285,7 @@ def test_markdown_table_survives_pipes_and_tags() -> None:
     table_rows = [line for line in markdown.splitlines() if line.startswith("| 1 |")]
     assert len(table_rows) == 1
     assert "<b>" not in markdown.split("<details>")[0]
-    assert len(re.findall(r"(?<!\\)\|", table_rows[0])) == 7
+    assert len(re.findall(r"(?<!\\)\|", table_rows[0])) == 8  # seven columns
 
 
 def test_sarif_and_json_carry_hostile_text_intact() -> None:

@@ -204,3 +204,31 @@ def test_api_answers_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         monkeypatch.setenv("SVCDOCTOR_MAX_INPUT_MB", "0.005")
         result = run_cli("check", "inventory", "--kubeconfig", config)
         assert result.exit_code == 3 and "beyond the run's input limit" in result.stderr, result.stderr
+
+
+def test_error_lines_are_terminal_safe(tmp_path: Path) -> None:
+    result = run_cli("check", "web", "--snapshot", str(tmp_path / "missing\x1b[2J.yaml"))
+    assert result.exit_code == 2 and "\x1b" not in result.stderr and "\\x1b[2J" in result.stderr
+
+
+def test_redact_command_works_offline_on_any_recording(tmp_path: Path) -> None:
+    folder = SCENARIOS / "short-name-from-other-namespace"
+    args = [str(a) for a in yaml.safe_load((folder / "scenario.yaml").read_text())["args"]]
+    name, namespace = args[1], args[args.index("-n") + 1]
+    out, mapping = tmp_path / "shared.json", tmp_path / "map.json"
+    result = run_cli("redact", str(folder / "snapshot.yaml"), "-o", str(out), "-n", namespace, "--service", name,
+                     "--redact-map", str(mapping))
+    assert result.exit_code == 0, result.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600 and stat.S_IMODE(mapping.stat().st_mode) == 0o600
+    names = json.loads(mapping.read_text())["names"]
+    assert f"is {names[namespace]}/{names[name]} in the redacted file" in result.stderr
+    text = out.read_text()
+    assert f'"{name}"' not in text and f'"{namespace}"' not in text
+    mapped = [names.get(arg, arg) if arg in (name, namespace) else arg for arg in args]
+    if "--from" in args:
+        position = args.index("--from") + 1
+        mapped[position] = "/".join(names.get(part, part) for part in args[position].split("/"))
+    before = run_cli(*args, "--snapshot", str(folder / "snapshot.yaml"), "-o", "json").json()
+    after = run_cli(*mapped, "--snapshot", str(out), "-o", "json").json()
+    assert [f["id"] for f in after["findings"]] == [f["id"] for f in before["findings"]]
+    assert after["verdict"] == before["verdict"]

@@ -20,7 +20,7 @@ from typing import Any
 
 from svcdoctor import k8s
 from svcdoctor.endpoints import Endpoint, service_endpoints
-from svcdoctor.findings import Client, Evidence, Finding, Severity, Skip, Target
+from svcdoctor.findings import Client, Evidence, Finding, NotChecked, Severity, Skip, Target, Unknown
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.selectors import Selector, from_service_selector
 from svcdoctor.snapshot import Snapshot
@@ -81,6 +81,23 @@ class CheckDoc:
         return [heading for heading in DOC_HEADINGS if not self.section(heading)]
 
 
+def unrecorded(kinds: Sequence[str]) -> tuple[str, str]:
+    """(what, how) for kinds a snapshot does not hold: they may not exist, or were not recorded."""
+    names = " or ".join(f"{kind} objects" for kind in kinds)
+    plurals = ",".join(_plural(kind) for kind in kinds)
+    return (f"no {names} in the snapshot (none exist, or they were not recorded)",
+            f"record them: svcdoctor record, or add kubectl get {plurals} -A -o yaml")
+
+
+def _plural(kind: str) -> str:
+    lower = kind.lower()
+    if lower.endswith("s"):
+        return lower
+    if lower.endswith("y"):
+        return lower[:-1] + "ies"
+    return lower + "s"
+
+
 @dataclass(frozen=True)
 class Check:
     """A registered check: identity, documentation and the function that runs it."""
@@ -101,6 +118,9 @@ class Check:
     runtime: bool = False
     #: The verdict impact of its error findings (warnings are ``degraded``, info ``none``).
     impact: str = "unreachable"
+    #: How sure its findings are: ``certain`` (observed, or a fact the API states) or ``likely``
+    #: (inferred from declarations); a finding may say otherwise.
+    confidence: str = "certain"
     #: The IDs of the findings this one explains when both are present: the engine links each such
     #: symptom (``caused_by``) to the nearest present cause. DESIGN.md's cause table holds (a test says so).
     explains: frozenset[str] = frozenset()
@@ -137,6 +157,7 @@ class Check:
         key: str = "",
         title: str | None = None,
         node: str = "",
+        confidence: str | None = None,
     ) -> Finding:
         """Make a finding of this check, defaulting title, fix and impact from it."""
         severity = Severity(severity)
@@ -147,6 +168,7 @@ class Check:
             message=message, evidence=tuple(evidence), next=tuple(dict.fromkeys(next)),
             fix=fix if fix is not None else self.fix, caused_by=caused_by, subject=subject,
             subject_field=subject_field, impact=impact, key=key, node=node,
+            confidence=confidence or self.confidence,
         )
 
 
@@ -173,6 +195,20 @@ class Context:
     options: Options = field(default_factory=Options)
     #: The IDs of the registered checks (the engine fills them in; an ignore annotation may name only these).
     check_ids: frozenset[str] | None = None
+
+    #: What the running check went without although it could still run (kinds the snapshot does not
+    #: hold): (what, how) pairs; the engine empties it before each check and makes the check ``partial``.
+    caveats: list[tuple[str, str]] = field(default_factory=list)
+
+    def require_recorded(self, *kinds: str, namespace: str = "") -> None:
+        """:class:`NotChecked` unless the snapshot holds (or says it listed) one of ``kinds``."""
+        if not any(self.snapshot.holds(kind, namespace) for kind in kinds):
+            raise NotChecked(*unrecorded(kinds))
+
+    def note_unrecorded(self, kind: str, namespace: str = "") -> None:
+        """Run on, but say so, when the snapshot does not hold ``kind``: none there may mean "not recorded"."""
+        if not self.snapshot.holds(kind, namespace):
+            self.caveats.append(unrecorded((kind,)))
 
     @cached_property
     def service(self) -> Obj | None:
@@ -232,6 +268,17 @@ class Context:
         if self.client is None or self.client.kind != "pod":
             return None
         return self.snapshot.pod(self.client.namespace, self.client.name)
+
+    def require_client_pod(self) -> Obj | None:
+        """The client's Pod (None when the client is not a Pod); :class:`Unknown` when it could not be read."""
+        if self.client is None or self.client.kind != "pod":
+            return None
+        if self.client_pod is None:
+            refused = self.snapshot.missing("pods", self.client.namespace)
+            if refused is not None:
+                raise Unknown(f"could not {refused.verb} the client Pod {self.client}: {refused.reason}")
+            raise Unknown(f"the client Pod {self.client} is not in the snapshot")
+        return self.client_pod
 
     @property
     def service_ref(self) -> ObjectRef:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from svcdoctor.checks import (
     sd001_unreadable,
     sd002_ignore_annotation,
+    sd003_evidence_matches_nothing,
     sd101_service_missing,
     sd201_target_port_not_declared,
     sd202_named_target_port_missing,
@@ -65,6 +66,7 @@ from svcdoctor.checks.interface import Check
 CHECKS: tuple[Check, ...] = (
     sd001_unreadable.CHECK,
     sd002_ignore_annotation.CHECK,
+    sd003_evidence_matches_nothing.CHECK,
     # 1 Does the Service exist?
     sd101_service_missing.CHECK,
     # 2 Is it defined correctly?

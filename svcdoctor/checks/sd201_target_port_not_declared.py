@@ -153,7 +153,8 @@ def run(context: Context) -> Iterator[Finding]:
             yield CHECK.finding(message, severity=Severity.WARNING if strong else Severity.INFO, evidence=evidence,
                                 next=next_commands, fix=fix, subject=context.service_ref,
                                 subject_field=ports.port_field(index),
-                                impact="unknown" if strong else None, key=str(service_port.get("name") or index))
+                                impact=("unreachable" if all_lack else "degraded") if strong else None,
+                                key=str(service_port.get("name") or index))
         else:
             groups = ports.group_pods(context.snapshot, lacking_without_any)
             evidence += [Evidence(k8s.ref(members[0]), "spec.containers[*].ports", None, "no ports declared")
@@ -180,4 +181,5 @@ CHECK = Check(
     doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "pods"),
+    confidence="likely",
 )

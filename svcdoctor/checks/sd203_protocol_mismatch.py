@@ -84,7 +84,8 @@ def run(context: Context) -> Iterator[Finding]:
             severity = Severity.WARNING
             consequence = (f"kube-proxy forwards {protocol} to port {target} anyway, but the application most "
                            f"likely listens on {other} only, so {protocol} traffic is refused or never answered.")
-            impact = "unknown"
+            # Inferred from declarations (the finding is ``likely``): what it would do if true.
+            impact = "unreachable" if every else "degraded"
         what = f"the container port named {target!r}" if named else f"port {target}"
         message = (f"Service {namespace}/{name} port {port_text} is {protocol}, but {what} it targets is declared "
                    f"as {other} only: " + "; ".join(parts) + ". " + consequence)
@@ -109,4 +110,5 @@ CHECK = Check(
     doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "pods"),
+    confidence="likely",
 )

@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from svcdoctor import derived, k8s
 from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.endpoints import service_endpoints
-from svcdoctor.findings import Evidence, Finding, Severity, Skip, Unknown
+from svcdoctor.findings import Evidence, Finding, Severity, Skip
 from svcdoctor.ports import names_list, selector_text
 
 
@@ -48,10 +48,8 @@ def run(context: Context) -> Iterator[Finding]:
         raise Skip("externalTrafficPolicy is not Local")
     snapshot = context.snapshot
     namespace, name = context.target.namespace, context.target.name
-    if not snapshot.nodes:
-        raise Unknown("no Node objects were recorded, so nodes without a local endpoint cannot be listed")
-    if not snapshot.endpoint_slices and not snapshot.endpoints:
-        raise Unknown("the snapshot holds no EndpointSlices or Endpoints at all")
+    context.require_recorded("Node")
+    context.require_recorded("EndpointSlice", "Endpoints", namespace=namespace)
     endpoints = service_endpoints(snapshot, namespace, name)
     with_endpoint = sorted({e.node for e in endpoints if e.ready and e.node})
     if not with_endpoint:
@@ -107,4 +105,5 @@ CHECK = Check(
     needs=("services", "endpointslices", "nodes"),
     runtime=True,
     impact="degraded",
+    confidence="likely",
 )

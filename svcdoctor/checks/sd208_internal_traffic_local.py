@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from svcdoctor import derived, k8s
 from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.endpoints import service_endpoints
-from svcdoctor.findings import Evidence, Finding, Severity, Skip, Unknown
+from svcdoctor.findings import Evidence, Finding, Severity, Skip
 from svcdoctor.ports import names_list
 
 
@@ -45,8 +45,8 @@ def _client_node(context: Context) -> tuple[str, str]:
         return "", ""
     if client.kind == "node":
         return client.name, f"node {client.name}"
-    if client.kind == "pod" and context.client_pod is not None:
-        node = str(k8s.spec(context.client_pod).get("nodeName") or "")
+    if client.kind == "pod":
+        node = str(k8s.spec(context.require_client_pod() or {}).get("nodeName") or "")
         return node, f"client Pod {client}"
     return "", ""
 
@@ -59,8 +59,7 @@ def run(context: Context) -> Iterator[Finding]:
         raise Skip("internalTrafficPolicy is not Local")
     snapshot = context.snapshot
     namespace, name = context.target.namespace, context.target.name
-    if not snapshot.endpoint_slices and not snapshot.endpoints:
-        raise Unknown("the snapshot holds no EndpointSlices or Endpoints at all")
+    context.require_recorded("EndpointSlice", "Endpoints", namespace=namespace)
     endpoints = service_endpoints(snapshot, namespace, name)
     with_endpoint = sorted({e.node for e in endpoints if e.ready and e.node})
     policy = Evidence(context.service_ref, "spec.internalTrafficPolicy", "Local")
@@ -88,8 +87,7 @@ def run(context: Context) -> Iterator[Finding]:
             fix=CHECK.fix, subject=context.service_ref, subject_field="spec.internalTrafficPolicy", node=client_node,
         )
         return
-    if not snapshot.nodes:
-        raise Unknown("no Node objects were recorded, so nodes without a local endpoint cannot be listed")
+    context.require_recorded("Node")
     ready_nodes = [k8s.name(n) for n in derived.ready_nodes(snapshot)]
     served = set(with_endpoint)
     lacking = [n for n in ready_nodes if n not in served]
@@ -119,4 +117,5 @@ CHECK = Check(
     run=run,
     needs=("services", "endpointslices"),
     runtime=True,
+    confidence="likely",
 )

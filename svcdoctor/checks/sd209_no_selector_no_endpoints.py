@@ -32,7 +32,7 @@ from collections.abc import Iterator
 
 from svcdoctor import derived, k8s
 from svcdoctor.checks.interface import Check, CheckDoc, Context
-from svcdoctor.findings import Evidence, Finding, Skip, Unknown
+from svcdoctor.findings import Evidence, Finding, Skip
 from svcdoctor.similarity import closest
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -48,8 +48,8 @@ def run(context: Context) -> Iterator[Finding]:
     namespace, name = context.target.namespace, context.target.name
     if snapshot.endpoint_slices_for(namespace, name) or snapshot.endpoints_for(namespace, name) is not None:
         return  # manually managed endpoints exist; SD501 judges whether they hold addresses
-    if not snapshot.static and not snapshot.endpoint_slices and not snapshot.endpoints:
-        raise Unknown("the snapshot holds no EndpointSlices or Endpoints at all (were they recorded?)")
+    if not snapshot.static:
+        context.require_recorded("EndpointSlice", "Endpoints", namespace=namespace)
     selector_field = k8s.spec(service).get("selector")
     evidence = [Evidence(context.service_ref, "spec.selector", selector_field,
                          "empty" if selector_field is not None else "not set")]

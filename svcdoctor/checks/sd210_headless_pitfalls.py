@@ -82,6 +82,14 @@ def _uses_pod_names(context: Context, set_name: str, governing: str) -> str:
     return match.group(0) if match else ""
 
 
+def _use(context: Context, set_name: str, *services: str) -> tuple[str, str]:
+    """A per-Pod name through one of ``services`` that the input uses ("" if none), and a sentence saying so."""
+    used = next((found for found in (_uses_pod_names(context, set_name, service) for service in services) if found), "")
+    note = (f" {used!r} in the Pods' configuration uses them." if used else
+            " Nothing in the input uses them, so this matters only to clients outside it.")
+    return used, note
+
+
 def run(context: Context) -> Iterator[Finding]:
     service = context.require_service()
     if k8s.service_type(service) == "ExternalName":
@@ -111,12 +119,9 @@ def run(context: Context) -> Iterator[Finding]:
         example = f"{set_name}-0.{governing or name}.{namespace}.svc.{domain}"
         next_commands = [f"kubectl get statefulset {set_name} -n {namespace} -o jsonpath='{{.spec.serviceName}}'",
                          f"kubectl get services -n {namespace} -o wide"]
-        # Names through this Service count too: with a mistyped serviceName they are the ones meant.
-        used = _uses_pod_names(context, set_name, governing) or _uses_pod_names(context, set_name, name)
-        use_note = (f" {used!r} in the Pods' configuration uses them." if used else
-                    " Nothing in the input uses them, so this matters only to clients outside it.")
         if governing == name:
             if not headless:
+                used, use_note = _use(context, set_name, governing)
                 yield CHECK.finding(
                     f"Service {namespace}/{name} is the governing Service of StatefulSet {set_name} "
                     f"(spec.serviceName), but it is not headless (clusterIP {k8s.cluster_ip(service) or 'set'}): "
@@ -133,11 +138,12 @@ def run(context: Context) -> Iterator[Finding]:
                     subject=context.service_ref, subject_field="spec.clusterIP", key=f"not-headless-{set_name}",
                 )
             elif context.has_selector and not selects and context.selected_pods:
+                used, use_note = _use(context, set_name, governing)
                 yield CHECK.finding(
                     f"Service {namespace}/{name} is the governing Service of StatefulSet {set_name}, but its selector "
                     f"does not match the StatefulSet's Pod template labels, so the per-Pod names such as {example} "
-                    "are not published.",
-                    severity=Severity.WARNING,
+                    "are not published." + use_note,
+                    severity=Severity.WARNING if used else Severity.INFO,
                     evidence=[Evidence(set_ref, "spec.template.metadata.labels", _template_labels(stateful_set)),
                               Evidence(context.service_ref, "spec.selector",
                                        dict(k8s.as_map(k8s.spec(service).get("selector"))))],
@@ -160,6 +166,8 @@ def run(context: Context) -> Iterator[Finding]:
             evidence.append(Evidence(k8s.ref(other), "spec.clusterIP", k8s.cluster_ip(other) or None))
         hint = (f" This Service selects its Pods{' and is headless' if headless else ''} — was serviceName meant "
                 f"to be {name!r}?")
+        # Names through this Service count too: with a mistyped serviceName they are the ones meant.
+        used, use_note = _use(context, set_name, governing, name)
         yield CHECK.finding(
             f"Service {namespace}/{name} selects the Pods of StatefulSet {set_name}, whose governing Service "
             f"{governing!r} (spec.serviceName) {problem}: the Pods' stable DNS names such as {example} do not "
@@ -183,4 +191,5 @@ CHECK = Check(
     run=run,
     needs=("services",),
     impact="degraded",
+    confidence="likely",
 )

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from svcdoctor import derived, k8s
 from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.endpoints import service_endpoints
-from svcdoctor.findings import Evidence, Finding, Severity, Skip, Unknown
+from svcdoctor.findings import Evidence, Finding, Severity, Skip
 from svcdoctor.ports import names_list
 
 MODE_ANNOTATION = "service.kubernetes.io/topology-mode"
@@ -83,8 +83,7 @@ def run(context: Context) -> Iterator[Finding]:
             subject=context.service_ref, subject_field=field, key="local",
         )
         return
-    if not snapshot.nodes:
-        raise Unknown("no Node objects were recorded, so zones cannot be compared with the hints")
+    context.require_recorded("Node")
     ready = [e for e in service_endpoints(snapshot, namespace, name) if e.ready]
     if not ready:
         return  # no ready endpoints at all is SD501/SD502's finding
@@ -151,4 +150,5 @@ CHECK = Check(
     needs=("services", "endpointslices"),
     runtime=True,
     impact="degraded",
+    confidence="likely",
 )

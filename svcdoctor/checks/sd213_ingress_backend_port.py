@@ -34,7 +34,7 @@ from typing import Any
 
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, CheckDoc, Context
-from svcdoctor.findings import Evidence, Finding, Skip
+from svcdoctor.findings import Evidence, Finding, Skip, Unknown
 from svcdoctor.k8s import Obj
 from svcdoctor.ports import declared_ports
 from svcdoctor.similarity import closest
@@ -157,7 +157,8 @@ def run(context: Context) -> Iterator[Finding]:
     snapshot = context.snapshot
     namespace, name = context.target.namespace, context.target.name
     if snapshot.missing("ingresses", namespace):
-        raise Skip("Ingresses could not be read")
+        raise Unknown(f"could not read Ingresses in {namespace}")
+    context.note_unrecorded("Ingress", namespace)
     service_ports = k8s.service_ports(service)
     if k8s.service_type(service) == "ExternalName" and not service_ports:
         raise Skip("an ExternalName Service without ports: the backend port is passed through as is")

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.endpoints import has_endpoint_objects
-from svcdoctor.findings import Evidence, Finding, Skip, Unknown
+from svcdoctor.findings import Evidence, Finding, Skip
 
 
 def run(context: Context) -> Iterator[Finding]:
@@ -40,8 +40,7 @@ def run(context: Context) -> Iterator[Finding]:
         raise Skip("an ExternalName Service has no endpoints")
     snapshot = context.snapshot
     namespace, name = context.target.namespace, context.target.name
-    if not snapshot.endpoint_slices and not snapshot.endpoints:
-        raise Unknown("the snapshot holds no EndpointSlices or Endpoints at all (were they recorded?)")
+    context.require_recorded("EndpointSlice", "Endpoints", namespace=namespace)
     endpoints = context.service_endpoints
     if endpoints:
         return

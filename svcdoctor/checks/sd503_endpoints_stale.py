@@ -36,7 +36,7 @@ from typing import Any
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.endpoints import Endpoint, has_endpoint_objects
-from svcdoctor.findings import Evidence, Finding, Severity, Skip, Unknown
+from svcdoctor.findings import Evidence, Finding, Severity, Skip
 from svcdoctor.k8s import Obj
 from svcdoctor.pod_health import age_text
 
@@ -82,8 +82,7 @@ def run(context: Context) -> Iterator[Finding]:
         raise Skip("only selector Services have controller-managed endpoints")
     snapshot = context.snapshot
     namespace, name = context.target.namespace, context.target.name
-    if not snapshot.endpoint_slices and not snapshot.endpoints:
-        raise Unknown("the snapshot holds no EndpointSlices or Endpoints at all (were they recorded?)")
+    context.require_recorded("EndpointSlice", "Endpoints", namespace=namespace)
     endpoints = context.service_endpoints
     now = snapshot.now
     evidence: list[Evidence] = []

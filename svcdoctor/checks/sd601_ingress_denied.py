@@ -52,4 +52,5 @@ CHECK = Check(
     run=run,
     needs=("networkpolicies", "pods", "namespaces"),
     needs_client=True,
+    confidence="likely",
 )

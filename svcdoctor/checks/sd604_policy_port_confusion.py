@@ -91,4 +91,5 @@ CHECK = Check(
     run=run,
     needs=("networkpolicies", "pods", "namespaces"),
     needs_client=True,
+    confidence="likely",
 )

@@ -34,8 +34,11 @@ from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.evidence import answers_about, cnames, control_answers, failed
 from svcdoctor.dns.records import service_fqdn
-from svcdoctor.findings import Evidence, Finding, Skip
+from svcdoctor.findings import Evidence, Finding, NotChecked
 from svcdoctor.probe.analysis import visibility
+
+#: How to give step 7 its evidence.
+DNS_HOW = "run with --probe, or record DNSAnswer objects in the snapshot"
 
 
 def for_client(context: Context, items: list) -> list:
@@ -50,12 +53,12 @@ def run(context: Context) -> Iterator[Finding]:
     service = context.require_service()
     snapshot = context.snapshot
     if not snapshot.dns_answers:
-        raise Skip("no DNS answers: run with --probe, or record DNSAnswer objects in the snapshot")
+        raise NotChecked("no DNS answers", DNS_HOW)
     namespace, name = context.target.namespace, context.target.name
     domain = cluster_domain(snapshot, context.options.cluster_domain)
     about = for_client(context, list(answers_about(snapshot, namespace, name, domain.domain)))
     if not about:
-        raise Skip(f"no DNS answer about {name}.{namespace}")
+        raise NotChecked(f"no DNS answer about {name}.{namespace}", DNS_HOW)
     blind = visibility(snapshot).blind
     failures: dict[tuple[str, str], list] = {}
     for item in about:

@@ -32,11 +32,11 @@ from collections.abc import Iterator
 
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, CheckDoc, Context
-from svcdoctor.checks.sd701_name_does_not_resolve import for_client
+from svcdoctor.checks.sd701_name_does_not_resolve import DNS_HOW, for_client
 from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.evidence import addresses, answers_about, cnames, failed, whose_address
 from svcdoctor.dns.records import absolute, expected_addresses, expected_records, records_named, service_fqdn
-from svcdoctor.findings import Evidence, Finding, Skip
+from svcdoctor.findings import Evidence, Finding, NotChecked
 from svcdoctor.k8s import Obj
 
 
@@ -44,14 +44,14 @@ def run(context: Context) -> Iterator[Finding]:
     service = context.require_service()
     snapshot = context.snapshot
     if not snapshot.dns_answers:
-        raise Skip("no DNS answers: run with --probe, or record DNSAnswer objects in the snapshot")
+        raise NotChecked("no DNS answers", DNS_HOW)
     namespace, name = context.target.namespace, context.target.name
     domain = cluster_domain(snapshot, context.options.cluster_domain)
     about = [item for item in for_client(context, list(answers_about(snapshot, namespace, name, domain.domain)))
              if not failed(item.answer)]
     srv_findings = list(srv_problems(context, service, domain.domain, domain.origin))
     if not about and not srv_findings:
-        raise Skip(f"no DNS answer with data about {name}.{namespace}")
+        raise NotChecked(f"no DNS answer with data about {name}.{namespace}", DNS_HOW)
     yield from srv_findings
     fqdn = service_fqdn(namespace, name, domain.domain)
     external = k8s.service_type(service) == "ExternalName"

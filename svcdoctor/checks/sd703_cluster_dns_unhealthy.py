@@ -35,7 +35,7 @@ from svcdoctor.dns.cluster_dns import DNS_NAMESPACE, dns_pods, dns_services, has
 from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.evidence import control_answers, failed
 from svcdoctor.endpoints import service_endpoints
-from svcdoctor.findings import Evidence, Finding, Skip, Unknown
+from svcdoctor.findings import Evidence, Finding, NotChecked, Unknown
 from svcdoctor.probe.analysis import visibility
 
 NEXT = [
@@ -54,7 +54,9 @@ def run(context: Context) -> Iterator[Finding]:
             missing = snapshot.missing(resource, DNS_NAMESPACE)
             if missing is not None:
                 raise Unknown(f"could not {missing.verb} {resource} in kube-system: {missing.reason}")
-        raise Skip("the snapshot holds no cluster DNS objects (kube-system kube-dns Service or Pods)")
+        raise NotChecked("no cluster DNS objects in the snapshot (the kube-system kube-dns Service and its Pods)",
+                         "record kube-system too: svcdoctor record, or kubectl get svc,pods,endpointslices "
+                         "-n kube-system -o yaml")
     services = dns_services(snapshot)
     pods = dns_pods(snapshot)
     for service in services:
@@ -96,6 +98,10 @@ def run(context: Context) -> Iterator[Finding]:
             if every:
                 return
     if pods and not services:
+        refused = snapshot.missing("services", DNS_NAMESPACE)
+        if refused is not None:
+            # A refused read says nothing about the cluster: the Service may well be there.
+            raise Unknown(f"could not {refused.verb} services in kube-system: {refused.reason}")
         yield CHECK.finding(
             "CoreDNS Pods run in kube-system but no kube-dns Service fronts them: the address in every "
             "Pod's resolv.conf leads nowhere.",

@@ -32,7 +32,7 @@ from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.dns.client import mentions, namespace_of_source
 from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.evidence import answers_about
-from svcdoctor.findings import Evidence, Finding, Skip
+from svcdoctor.findings import Evidence, Finding, NotChecked
 from svcdoctor.minimal import masked
 
 
@@ -60,7 +60,7 @@ def run(context: Context) -> Iterator[Finding]:
             subject = k8s.ref(pod)
     if not evidence:
         if context.client is None and not snapshot.dns_answers:
-            raise Skip("no client and no DNS answers to look at")
+            raise NotChecked("no client and no DNS answers", "give --from NS/POD, or run with --probe")
         return
     others = sorted({ns for ns in client_namespaces if ns})
     local = [snapshot.service(ns, name) for ns in others]
@@ -86,4 +86,5 @@ CHECK = Check(
     doc=CheckDoc.parse(__doc__),
     run=run,
     runtime=True,
+    confidence="likely",
 )

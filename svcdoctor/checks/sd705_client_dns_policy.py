@@ -38,7 +38,7 @@ from svcdoctor.findings import Evidence, Finding, Skip
 
 def run(context: Context) -> Iterator[Finding]:
     context.require_service()
-    pod = context.client_pod
+    pod = context.require_client_pod()
     if pod is None:
         raise Skip("the client is not a Pod (--from NS/POD)")
     snapshot = context.snapshot
@@ -104,4 +104,5 @@ CHECK = Check(
     run=run,
     needs_client=True,
     runtime=True,
+    confidence="likely",
 )

@@ -39,7 +39,7 @@ from svcdoctor.dataplane.checking import (
     kube_proxy_pods,
     pod_problem,
 )
-from svcdoctor.findings import Evidence, Finding, Skip, Unknown
+from svcdoctor.findings import Evidence, Finding, NotChecked, Unknown
 from svcdoctor.k8s import Obj, ObjectRef
 
 
@@ -63,8 +63,8 @@ def run(context: Context) -> Iterator[Finding]:
         if not any(k8s.namespace(daemon_set) == "kube-system" for daemon_set in snapshot.daemon_sets):
             # Without kube-system's DaemonSets, "no kube-proxy" may only mean "not recorded"
             # (e.g. a snapshot of the CoreDNS Pods alone): claiming it missing would be a false alarm.
-            raise Skip("the snapshot holds no kube-system DaemonSets: record them (kubectl get pods,"
-                       "daemonsets -n kube-system -o yaml) to check kube-proxy")
+            raise NotChecked("no kube-system DaemonSets in the snapshot (none exist, or they were not recorded)",
+                             "record them: kubectl get pods,daemonsets -n kube-system -o yaml")
         yield CHECK.finding(
             "There is no kube-proxy DaemonSet and no kube-proxy Pod in kube-system, and no kube-proxy replacement "
             "(Cilium, kube-router, Antrea) was found: nothing turns ClusterIPs into Pod addresses.",
@@ -92,6 +92,8 @@ def run(context: Context) -> Iterator[Finding]:
         broken.append((node, "; ".join(f"{k8s.name(pod)}: {problem}" for pod, problem in problems),
                        [Evidence(k8s.ref(pod), "status", _status_summary(pod), problem) for pod, problem in problems]))
     if not nodes:
+        # Without the Node objects only the nodes its Pods run on can be judged: a node with none is unseen.
+        context.note_unrecorded("Node")
         for node, node_pods in by_node.items():
             problems = [(pod, pod_problem(pod)) for pod in node_pods]
             if all(problem for _, problem in problems):

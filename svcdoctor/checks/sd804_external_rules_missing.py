@@ -57,6 +57,8 @@ def run(context: Context) -> Iterator[Finding]:
     if not any(result.addresses for result in results) and any(
             port.get("nodePort") for port in context.require_service().get("spec", {}).get("ports", [])
             if isinstance(port, dict)):
+        context.caveats.append(("no Node object (with status.addresses) for the dumped node(s): NodePorts were not "
+                                "traced", "record the Nodes: kubectl get nodes -o yaml"))
         yield CHECK.finding(
             "NodePorts were not traced: the snapshot has no Node object (with status.addresses) for the dumped "
             "node(s), so the node's addresses are unknown.",

@@ -30,17 +30,17 @@ from collections.abc import Iterator
 
 from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Skip
-from svcdoctor.probe.analysis import where_sent_from
+from svcdoctor.probe.analysis import classified, where_sent_from
 
 
 def run(context: Context) -> Iterator[Finding]:
     snapshot = context.snapshot
-    probes = snapshot.probe_results
+    probes = classified(snapshot)
     answers = snapshot.dns_answers
     if not probes and not answers:
         raise Skip("no probes and no DNS answers")
     sources = list(dict.fromkeys([p.source for p in probes if p.source] + [a.source for a in answers if a.source]))
-    kinds = Counter(p.target or "other" for p in probes)
+    kinds = Counter(p.target or "an address the snapshot does not hold" for p in probes)
     results = Counter(p.result for p in probes)
     longest = max((p.seconds for p in probes if p.seconds is not None), default=None)
     servers = sorted({a.server for a in answers if a.server})

@@ -10,6 +10,7 @@ import typer
 from svcdoctor.cli.common import Session, emit, render_options, report_crashes, session
 from svcdoctor.cli.options import (
     FAIL_ON,
+    AcceptUnknownOption,
     AllNamespacesOption,
     BaselineOption,
     ClusterDomainOption,
@@ -70,6 +71,7 @@ def check(
     baseline: BaselineOption = None,
     write_baseline: WriteBaselineOption = None,
     show_suppressed: ShowSuppressedOption = False,
+    accept_unknown: AcceptUnknownOption = False,
 ) -> int:
     """Diagnose one Service: walk the debugging steps and rank what is wrong."""
     from svcdoctor.app import check_service
@@ -86,7 +88,7 @@ def check(
     run = session(click_context)
     report = check_service(invocation, name, checks=run.checks)
     emit(render(report, output, render_options(fail_on, show_suppressed)))
-    return _ending([report], fail_on, run)
+    return _ending([report], fail_on, run, accept_unknown)
 
 
 def scan(
@@ -107,6 +109,7 @@ def scan(
     baseline: BaselineOption = None,
     write_baseline: WriteBaselineOption = None,
     show_suppressed: ShowSuppressedOption = False,
+    accept_unknown: AcceptUnknownOption = False,
 ) -> int:
     """Diagnose every Service of a namespace (or of all): a summary table, worst first."""
     from svcdoctor.app import scan_services
@@ -121,7 +124,7 @@ def scan(
     run = session(click_context)
     reports = scan_services(invocation, all_namespaces=all_namespaces, checks=run.checks)
     emit(render_scan(reports, output, render_options(fail_on, show_suppressed)))
-    return _ending(reports, fail_on, run)
+    return _ending(reports, fail_on, run, accept_unknown)
 
 
 def demo(
@@ -139,7 +142,7 @@ def demo(
                  fail_on=fail_on, cluster_domain=None, kubeconfig=None, context=None, request_timeout="10s",
                  verbose=False, node_dump=None, probe=False, probe_timeout=2.0, max_probes=64,
                  probe_file_addresses=None, dns_server=None,
-                 ignore=None, baseline=None, write_baseline=None, show_suppressed=False)
+                 ignore=None, baseline=None, write_baseline=None, show_suppressed=False, accept_unknown=False)
 
 
 def _invocation(output: str, fail_on: str, ignore: list[str] | None, *, cluster_domain: str | None,
@@ -155,9 +158,9 @@ def _invocation(output: str, fail_on: str, ignore: list[str] | None, *, cluster_
     return output, fail_on, Invocation(cluster_domain=cluster_domain, ignore=split_ids(ignore), config=config, **flags)
 
 
-def _ending(reports: Sequence[Report], fail_on: str, run: Session) -> int:
-    """After the output: a line per crashed check, and the exit code."""
+def _ending(reports: Sequence[Report], fail_on: str, run: Session, accept_unknown: bool) -> int:
+    """After the output: a line per crashed check, and the exit code (4 for an unknown verdict unless accepted)."""
     from svcdoctor.report import exit_code
 
     report_crashes(reports, run)
-    return exit_code(reports, fail_on)
+    return exit_code(reports, fail_on, accept_unknown)

@@ -39,7 +39,10 @@ def emit(text: str) -> None:
 
 def error(message: str) -> None:
     """``svcdoctor: error: …`` as one line on stderr, whatever the message holds."""
-    first_line = " ".join(message.split()) if message else "error"
+    from svcdoctor.terminal import visible
+
+    # File names and server messages come from outside: no control sequence reaches the terminal.
+    first_line = visible(" ".join(message.split())) if message else "error"
     sys.stderr.write(f"svcdoctor: error: {first_line}\n")
 
 

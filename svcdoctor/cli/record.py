@@ -1,4 +1,4 @@
-"""``svcdoctor record``: what svcdoctor reads from a live cluster, into a snapshot file (never Secrets)."""
+"""``svcdoctor record`` (a live cluster → a snapshot file, never Secrets) and ``svcdoctor redact`` (offline)."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def record(
     from svcdoctor.sources.live import LiveSource
 
     if output_format not in ("auto", "yaml", "json"):
-        raise InputError(f"--format: {output_format!r} is not one of auto, yaml, json")
+        raise InputError(f"--format: {output_format!r} is not one of auto, yaml, json")  # before reading
     if all_namespaces and (name or namespace):
         raise InputError("-A records every namespace: give it without -n and without a Service name")
     if probe and not name:
@@ -95,22 +95,59 @@ def record(
                                             map_file=redact_map)
     elif redact_map:
         raise InputError("--redact-map needs --redact")
+    for note in notes:
+        sys.stderr.write(note + "\n")
+    if _write_recording(objects, output, output_format):
+        sys.stderr.write(f"svcdoctor: recorded {len(result.objects)} objects from {result.context or 'the cluster'}"
+                         f" into {output}" + (f" ({len(result.unavailable)} reads forbidden)"
+                                              if result.unavailable else "") + "\n")
+    return EXIT_OK
+
+
+def _write_recording(objects: list[dict[str, Any]], output: str, output_format: str) -> bool:
+    """Write a snapshot ``List`` to ``output`` ('-': stdout), atomically and privately; True for a file."""
+    from svcdoctor.atomic import write_text
+
+    if output_format not in ("auto", "yaml", "json"):
+        raise InputError(f"--format: {output_format!r} is not one of auto, yaml, json")
     document = {"apiVersion": "v1", "kind": "List", "metadata": {}, "items": objects}
     as_json = output_format == "json" or (output_format == "auto" and (
         output.lower().endswith(".json") or len(objects) > YAML_OBJECT_LIMIT))
     text = json.dumps(document, indent=1, sort_keys=False) + "\n" if as_json else _yaml(document)
-    for note in notes:
-        sys.stderr.write(note + "\n")
     if output == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
-    else:
-        from svcdoctor.atomic import write_text
+        return False
+    write_text(output, text)
+    return True
 
-        write_text(output, text)
-        sys.stderr.write(f"svcdoctor: recorded {len(result.objects)} objects from {result.context or 'the cluster'}"
-                         f" into {output}" + (f" ({len(result.unavailable)} reads forbidden)"
-                                              if result.unavailable else "") + "\n")
+
+def redact(
+    source: Annotated[str, typer.Argument(help="A recorded snapshot: a file, a directory or '-'.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="The file to write ('-': stdout).")] = "-",
+    output_format: Annotated[
+        str, typer.Option("--format", help="auto | yaml | json (auto: json for .json files and large snapshots).")
+    ] = "auto",
+    namespace: Annotated[str | None, namespace_option("The namespace of the Service to diagnose.")] = None,
+    service: Annotated[
+        str | None, typer.Option("--service", help="The Service to diagnose: its pseudonym is printed.")
+    ] = None,
+    redact_map: Annotated[
+        str | None, typer.Option("--redact-map", help="Write the original → pseudonym map to this local file "
+                                                      "(it undoes the redaction; do not share it).")
+    ] = None,
+) -> int:
+    """Redact a recording offline for a public bug report: pseudonyms for names and addresses, the rest dropped."""
+    from svcdoctor.redact import redact_for_sharing
+    from svcdoctor.sources.files import load_objects
+
+    objects = [dict(obj) for obj in load_objects(source)]
+    redacted, notes = redact_for_sharing(objects, namespace=namespace or "", service=service or "",
+                                         map_file=redact_map)
+    for note in notes:
+        sys.stderr.write(note + "\n")
+    if _write_recording(redacted, output, output_format):
+        sys.stderr.write(f"svcdoctor: redacted {len(redacted)} objects into {output}\n")
     return EXIT_OK
 
 

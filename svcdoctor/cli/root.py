@@ -5,7 +5,8 @@ Report → renderers) knows nothing of it. Heavy modules (the ``kubernetes`` cli
 imported inside the commands that need them, so ``svcdoctor --help`` stays fast.
 
 Every error ends as one line on stderr and a documented exit code: 0 ok, 1 findings at or above
-``--fail-on``, 2 bad usage or bad input, 3 the cluster could not be read, 70 an internal error (a
+``--fail-on``, 2 bad usage or bad input, 3 the cluster could not be read, 4 the verdict is unknown
+(``--accept-unknown`` accepts it), 70 an internal error (a
 bug in svcdoctor; ``--debug`` prints its traceback).
 """
 
@@ -26,7 +27,7 @@ from svcdoctor.cli.collect import collect_app
 from svcdoctor.cli.common import Session, error
 from svcdoctor.cli.dns import dns_records
 from svcdoctor.cli.reach import reach
-from svcdoctor.cli.record import record
+from svcdoctor.cli.record import record, redact
 from svcdoctor.cli.snapshot import snapshot_app
 from svcdoctor.errors import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, SvcdoctorError, internal_error_message
 
@@ -75,6 +76,7 @@ app.command("checks")(list_checks)
 app.command()(demo)
 app.command("reach")(reach)
 app.command()(record)
+app.command()(redact)
 app.command("dns")(dns_records)
 app.add_typer(collect_app, name="collect")
 app.add_typer(snapshot_app, name="snapshot")

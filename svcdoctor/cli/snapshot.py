@@ -28,12 +28,15 @@ def serve(
     ] = None,
 ) -> int:
     """Serve a snapshot read-only over the Kubernetes API: point kubectl or k9s at a recording."""
+    import secrets
+
     from svcdoctor.serve.apiserver import ServerOptions, SnapshotAPIServer
     from svcdoctor.sources.files import load_objects
 
     objects = load_objects(file)
+    # A token per run: other local users and web pages (DNS rebinding is refused by Host) cannot read it.
     options = ServerOptions(forbid={item for value in forbid or [] for item in value.split(",") if item},
-                            latency=latency)
+                            latency=latency, token=secrets.token_urlsafe(32))
     try:
         server = SnapshotAPIServer(objects, port=port, options=options)
     except OSError as error:
@@ -45,9 +48,9 @@ def serve(
         except InputError:
             server.stop()
             raise
-        message += f"\n  kubectl --kubeconfig {write_kubeconfig} get pods -A"
+        message += f"\n  kubectl --kubeconfig {write_kubeconfig} get pods -A   (the kubeconfig holds this run's token)"
     else:
-        message += f"\n  kubectl --server {server.url} get pods -A"
+        message += f"\n  kubectl --server {server.url} --token {options.token} get pods -A"
     sys.stderr.write(message + "\n  (Ctrl-C stops it)\n")
     sys.stderr.flush()
     try:

@@ -11,13 +11,13 @@ from svcdoctor.checks.interface import Context
 from svcdoctor.dataplane.analysis import PathResult, node_addresses, service_paths
 from svcdoctor.dataplane.node import NodeDataplane, load
 from svcdoctor.endpoints import service_endpoints
-from svcdoctor.findings import Evidence, Skip
+from svcdoctor.findings import Evidence, NotChecked, Skip
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.snapshot import NodeDump, Snapshot
 
-NO_DUMP = ("no node dump: run `svcdoctor collect node > node.yaml` on a node (as root, or in a "
-           "privileged host-network Pod: `kubectl debug node/NAME -it --profile=sysadmin --image=…`, "
-           "see docs/dataplane.md) and pass `--node-dump node.yaml`")
+NO_DUMP_HOW = ("run `svcdoctor collect node > node.yaml` on a node (as root, or in a privileged host-network "
+               "Pod: `kubectl debug node/NAME -it --profile=sysadmin --image=…`, see docs/dataplane.md) and pass "
+               "`--node-dump node.yaml`")
 
 KUBE_PROXY_LABELS = (("k8s-app", "kube-proxy"), ("component", "kube-proxy"), ("app", "kube-proxy"))
 
@@ -50,7 +50,7 @@ def relevant_dumps(context: Context) -> list[NodeDump]:
     """
     dumps = list(context.snapshot.node_dumps)
     if not dumps:
-        raise Skip(NO_DUMP)
+        raise NotChecked("no node dump", NO_DUMP_HOW)
     node = client_node(context)
     if node:
         own = [dump for dump in dumps if dump.node == node]

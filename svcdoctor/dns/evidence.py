@@ -83,3 +83,36 @@ def whose_address(snapshot: Snapshot, address: str) -> str:
     if address in dns_service_ips(snapshot):
         return "the cluster DNS Service"
     return ""
+
+
+def unmatched_answers(snapshot: Snapshot, zone: str) -> list[DNSAnswer]:
+    """The recorded answers about names that mean nothing the snapshot holds (no such Service, Pod or
+    ExternalName target): they cannot speak for any Service, and are reported rather than dropped."""
+    external = {str(k8s.spec(service).get("externalName") or "").lower().rstrip(".")
+                for service in snapshot.services if k8s.service_type(service) == "ExternalName"}
+    zone_suffix = "." + zone.lower().rstrip(".")
+    # A short name means a Service of the namespace it was asked from — one the checks may judge as
+    # "asked from elsewhere" (SD704): any Service of that name makes it evidence about something.
+    short_names = {k8s.name(service).lower() for service in snapshot.services}
+    result = []
+    for answer in snapshot.dns_answers:
+        name = answer.name.lower().rstrip(".")
+        labels = [label for label in name.split(".") if not label.startswith("_")]  # SRV: _port._proto.
+        bare = ".".join(labels)
+        if not bare or is_control(answer, zone) or bare in external:
+            continue
+        if answer.type == "PTR" or bare.endswith(".in-addr.arpa") or bare.endswith(".ip6.arpa"):
+            continue  # reverse names are judged by the address they hold, not by a Service name
+        if "." not in bare and bare in short_names:
+            continue
+        meant = service_named(bare, namespace_of_source(answer.source), zone)
+        if meant is not None and snapshot.service(*meant) is not None:
+            continue
+        inner = bare[: -len(zone_suffix)] if bare.endswith(zone_suffix) else bare
+        parts = inner.split(".")
+        if len(parts) == 4 and parts[3] == "svc" and snapshot.service(parts[2], parts[1]) is not None:
+            continue  # a headless Service's per-endpoint name: host.service.namespace.svc
+        if len(parts) == 3 and parts[2] == "pod" and snapshot.pods_with_ip(parts[0].replace("-", ".")):
+            continue  # a Pod's own A record: 10-244-1-5.namespace.pod
+        result.append(answer)
+    return result

@@ -39,13 +39,23 @@ class Backend:
 
 
 def evaluator_of(context: Context) -> Evaluator:
-    """One Evaluator per Snapshot, shared by the step-6 checks of a run."""
+    """One Evaluator per Snapshot, shared by the step-6 checks of a run.
+
+    With no NetworkPolicy in the snapshot, the evaluation (everything allowed) stands only if none exist:
+    the check says so, and its step is ``partial``.
+    """
+    context.note_unrecorded("NetworkPolicy")
     return context.snapshot.memo("netpol-evaluator", Evaluator)
 
 
 def stack_of(context: Context) -> PolicyStack:
-    """One PolicyStack per Snapshot, sharing SD601's NetworkPolicy evaluator."""
-    return context.snapshot.memo("policy-stack", lambda snapshot: PolicyStack(snapshot, evaluator_of(context)))
+    """One PolicyStack per Snapshot, sharing SD601's NetworkPolicy evaluator.
+
+    Built without side effects on the asking check's Context (the memo builds it once, for whichever
+    check asks first): SD606 and SD607 say for themselves what they went without.
+    """
+    return context.snapshot.memo("policy-stack", lambda snapshot: PolicyStack(
+        snapshot, snapshot.memo("netpol-evaluator", Evaluator)))
 
 
 def cilium_engaged(decision: Decision) -> bool:
@@ -107,9 +117,7 @@ def client_endpoint(context: Context) -> Endpoint:
     if client is None:
         raise Unknown("no client")
     if client.kind == "pod":
-        if context.client_pod is None:
-            raise Unknown(f"the client Pod {client} is not in the snapshot")
-        return pod_endpoint(context.client_pod)
+        return pod_endpoint(context.require_client_pod() or {})
     if client.kind == "node":
         endpoint = node_endpoint(context.snapshot, client.name)
         if not endpoint.ips:

@@ -6,10 +6,10 @@ Pure functions over the Snapshot, shared by the step-7 and step-9 checks.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from svcdoctor import k8s
-from svcdoctor.findings import Skip
+from svcdoctor.findings import NotChecked, Skip
 from svcdoctor.snapshot import ProbeResult, Snapshot
 
 #: What a probe was aimed at (``ProbeResult.target``).
@@ -20,6 +20,8 @@ INTERNAL = (POD, CLUSTER_IP, DNS_SERVICE, DNS_POD)
 #: Probes whose only purpose is to show whether cluster addresses are reachable at all.
 CONTROLS = (DNS_SERVICE, DNS_POD)
 ANSWERED = ("open", "refused")
+#: How to give step 9 its evidence.
+PROBE_HOW = "run with --probe, or record ProbeResult objects in the snapshot"
 
 
 def object_name(target_object: str) -> tuple[str, str, str]:
@@ -31,11 +33,94 @@ def object_name(target_object: str) -> tuple[str, str, str]:
     return kind, "", rest
 
 
+#: (address, port, protocol) → (kind, object) for the Service addresses of a snapshot; address → the same
+#: for Pod IPs. Built once per Snapshot, on first use.
+_AddressIndex = tuple[dict[tuple[str, int, str], tuple[str, str]], dict[str, tuple[str, str]]]
+
+
+def _address_index(snapshot: Snapshot) -> _AddressIndex:
+    from svcdoctor.dns.cluster_dns import dns_pods, dns_services
+    from svcdoctor.dns.records import cluster_ips
+
+    dns = {id(service) for service in dns_services(snapshot)}
+    by_port: dict[tuple[str, int, str], tuple[str, str]] = {}
+    node_ips = {k8s.name(node): _node_ips(node) for node in snapshot.nodes}
+    for service in snapshot.services:
+        label = f"Service {k8s.namespace(service)}/{k8s.name(service)}"
+        kind = DNS_SERVICE if id(service) in dns else CLUSTER_IP
+        ports = k8s.service_ports(service)
+        spec = k8s.spec(service)
+        external = [str(k8s.as_map(item).get("ip") or "") for item in
+                    k8s.as_list(k8s.as_map(k8s.status(service).get("loadBalancer")).get("ingress"))]
+        external += [str(ip) for ip in k8s.as_list(spec.get("externalIPs"))]
+        for port in ports:
+            number, protocol = _number(port.get("port")), k8s.port_protocol(port).upper()
+            for ip in [] if k8s.is_headless(service) else cluster_ips(service):
+                by_port.setdefault((ip, number, protocol), (kind, label))
+            for ip in filter(None, external):
+                by_port.setdefault((ip, number, protocol), (LOAD_BALANCER, f"{label} via LoadBalancer {ip}"))
+            node_port = _number(port.get("nodePort"))
+            if node_port:
+                for node, ips in node_ips.items():
+                    for ip in ips:
+                        by_port.setdefault((ip, node_port, protocol), (NODE_PORT, f"{label} via Node {node}"))
+    dns_pod_names = {(k8s.namespace(pod), k8s.name(pod)) for pod in dns_pods(snapshot)}
+    by_ip: dict[str, tuple[str, str]] = {}
+    for pod in snapshot.pods:
+        key = (k8s.namespace(pod), k8s.name(pod))
+        if k8s.spec(pod).get("hostNetwork"):
+            continue  # its address is its node's: a probe there is not a probe of this Pod alone
+        for ip in k8s.pod_ips(pod):
+            by_ip.setdefault(ip, (DNS_POD if key in dns_pod_names else POD, f"Pod {key[0]}/{key[1]}"))
+    return by_port, by_ip
+
+
+def _number(value: object) -> int:
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 0
+
+
+def _node_ips(node: k8s.Obj) -> list[str]:
+    return [str(item.get("address")) for item in k8s.as_list(k8s.status(node).get("addresses"))
+            if isinstance(item, dict) and item.get("type") in ("InternalIP", "ExternalIP") and item.get("address")]
+
+
+def classify(snapshot: Snapshot, probe: ProbeResult) -> tuple[str, str]:
+    """What ``probe`` went to — (kind, object) — worked out from the snapshot, never from the producer.
+
+    A Service address (ClusterIP, NodePort on a node address, load-balancer or external IP) on one of
+    its ports, else a Pod IP; ("", "") when the snapshot holds nothing at that address.
+    """
+    by_port, by_ip = snapshot.memo("probe-address-index", _address_index)
+    found = by_port.get((probe.ip, probe.port, probe.protocol.upper()))
+    if found is None:
+        found = by_ip.get(probe.ip)
+    return found or ("", "")
+
+
+def classified(snapshot: Snapshot) -> tuple[ProbeResult, ...]:
+    """Every recorded probe with ``target`` and ``target_object`` set from the snapshot (see :func:`classify`).
+
+    A ProbeResult written as DESIGN.md shows it (``to: {ip, port, protocol}``) counts as fully as one
+    ``--probe`` wrote; a ``kind`` the producer added is not trusted.
+    """
+    return snapshot.memo("probes-classified", lambda snap: tuple(
+        replace(probe, target=kind, target_object=label)
+        for probe in snap.probe_results for kind, label in [classify(snap, probe)]))
+
+
+def unmatched(snapshot: Snapshot) -> list[ProbeResult]:
+    """The probes whose address is nothing the snapshot holds."""
+    return [probe for probe in classified(snapshot) if not probe.target]
+
+
 def probes_of_service(snapshot: Snapshot, namespace: str, name: str) -> list[ProbeResult]:
     """The probes aimed at this Service: its ClusterIP, NodePorts, load balancer, and its Pods.
 
-    A Pod probe belongs to the Service when its ``target_object`` names a Pod the Service's
-    endpoints list, or (when no object is named) when its address is one of those endpoints.
+    A Pod probe belongs to the Service when the Pod at its address is one the Service's endpoints
+    list, or when its address is one of those endpoints.
     """
     from svcdoctor.endpoints import service_endpoints
 
@@ -47,9 +132,9 @@ def probes_of_service(snapshot: Snapshot, namespace: str, name: str) -> list[Pro
         if endpoint.target is not None:
             endpoint_pods.add(f"Pod {endpoint.target.namespace}/{endpoint.target.name}")
     result = []
-    for probe in snapshot.probe_results:
+    for probe in classified(snapshot):
         if probe.target == POD:
-            if probe.target_object in endpoint_pods or (not probe.target_object and probe.ip in endpoint_addresses):
+            if probe.target_object in endpoint_pods or probe.ip in endpoint_addresses:
                 result.append(probe)
         elif probe.target in (CLUSTER_IP, NODE_PORT, LOAD_BALANCER) and (
                 probe.target_object == service_label or probe.target_object.startswith(service_label + " ")):
@@ -70,7 +155,7 @@ class Visibility:
 
 def visibility(snapshot: Snapshot) -> Visibility:
     """Whether cluster addresses answered anything at all (see :class:`Visibility`)."""
-    internal = tuple(p for p in snapshot.probe_results if p.target in INTERNAL)
+    internal = tuple(p for p in classified(snapshot) if p.target in INTERNAL)
     sources = tuple(dict.fromkeys(p.source for p in snapshot.probe_results if p.source))
     has_control = any(p.target in CONTROLS for p in internal)
     blind = has_control and bool(internal) and all(p.result not in ANSWERED for p in internal)
@@ -123,12 +208,12 @@ def node_of_source(snapshot: Snapshot, source: str) -> str:
 def service_probes_or_skip(snapshot: Snapshot, namespace: str, name: str) -> list[ProbeResult]:
     """The Service's probes; raises Skip when there are none or when the probes could not see the cluster."""
     if not snapshot.probe_results:
-        raise Skip("no probes: run with --probe, or record ProbeResult objects in the snapshot")
+        raise NotChecked("no probes", PROBE_HOW)
     if visibility(snapshot).blind:
         raise Skip("the probes could not reach any cluster address from where they were sent (SD905)")
     probes = probes_of_service(snapshot, namespace, name)
     if not probes:
-        raise Skip("no probe was aimed at this Service or its Pods")
+        raise NotChecked("no probe aimed at this Service or its Pods", PROBE_HOW)
     return probes
 
 

@@ -54,7 +54,7 @@ def annotation(report: Report, finding: Finding) -> str:
         properties.append(f"file={escape_property(workspace_path(origin[0]))}")
         if origin[1] is not None:
             properties.append(f"line={origin[1]}")
-    title = f"{finding.id} {finding.title}"
+    title = f"{finding.id} {finding.title}" + (" (likely)" if finding.confidence == "likely" else "")
     properties.append(f"title={escape_property(title)}")
     message = finding.message
     if str(report.target) not in message:

@@ -1,4 +1,4 @@
-"""``-o json``: the ``svcdoctor/report/v1`` contract of DESIGN.md."""
+"""``-o json``: the ``svcdoctor/report/v2`` contract of DESIGN.md (schema: svcdoctor/data/report-v2.schema.json)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def render(report: Report, options: RenderOptions) -> str:
 
 def render_scan(reports: Sequence[Report], options: RenderOptions) -> str:
     document = {
-        "schema": "svcdoctor/scan/v1",
+        "schema": "svcdoctor/scan/v2",
         "summary": summary(reports),
         "reports": [report.to_dict() for report in reports],
     }

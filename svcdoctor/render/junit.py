@@ -47,7 +47,7 @@ def _testcase(suite: ElementTree.Element, report: Report, step: StepResult) -> s
                                                       "name": _clean(f"step {step.step}: {step.title}"),
                                                       "time": "0"})
     findings = [f for f in report.findings if f.step == step.step]
-    if step.status in ("fail", "warn"):
+    if step.status == "fail":
         failing = [f for f in findings if f.severity.value != "info"] or findings
         first = failing[0]
         failure = ElementTree.SubElement(case, "failure", {
@@ -57,9 +57,10 @@ def _testcase(suite: ElementTree.Element, report: Report, step: StepResult) -> s
         })
         failure.text = _clean("\n\n".join(_finding_text(f) for f in failing))
         return "failed"
-    if step.status in ("skipped", "unknown"):
+    if step.status in ("skipped", "unknown", "partial"):
+        # A partly checked step is not a pass: JUnit has no such state, so it is reported as skipped.
         reason = step.reason or step.status
-        prefix = "could not decide: " if step.status == "unknown" else ""
+        prefix = {"unknown": "could not decide: ", "partial": "partly checked; "}.get(step.status, "")
         ElementTree.SubElement(case, "skipped", {"message": _clean(prefix + reason)})
         return "skipped"
     if findings:  # info findings on a passing step

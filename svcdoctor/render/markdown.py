@@ -17,7 +17,7 @@ from svcdoctor.render.text import evidence_text
 from svcdoctor.report import Report
 
 VERDICT_MARKS = {"unreachable": "🔴", "degraded": "🟠", "unknown": "⚪", "ok": "🟢"}
-STEP_MARKS = {"pass": "✅", "fail": "❌", "warn": "⚠️", "unknown": "❔", "skipped": "➖"}
+STEP_MARKS = {"pass": "✅", "partial": "◐", "fail": "❌", "unknown": "❔", "skipped": "➖"}
 #: A scan lists at most this many Services; GitHub comments stop at 65,536 characters.
 MAX_SCAN_ROWS = 100
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
@@ -37,7 +37,10 @@ def _code(text: str) -> str:
 
 def _verdict_line(report: Report) -> str:
     mark = VERDICT_MARKS.get(report.verdict, "")
-    line = f"### {mark} svcdoctor: Service {_code(str(report.target))} is **{report.verdict}**"
+    root = report.root_cause
+    likely = root is not None and root.confidence == "likely" and report.verdict in ("unreachable", "degraded")
+    line = (f"### {mark} svcdoctor: Service {_code(str(report.target))} is **{'likely ' if likely else ''}"
+            f"{report.verdict}**" + (" as far as checked" if report.verdict == "ok" and report.coverage() else ""))
     if report.client:
         line += f" from {_code(report.client)}"
     return line
@@ -69,22 +72,26 @@ def _details(finding: Finding) -> list[str]:
 def render(report: Report, options: RenderOptions) -> str:
     lines = [_verdict_line(report), ""]
     root = report.root_cause
-    if root is not None and root.severity is not Severity.INFO:
-        lines += [f"**Root cause — {root.id} {escape(root.title)}.** {escape(root.message)}", ""]
-        if root.fix:
-            lines += [f"**Fix:** {escape(root.fix)}", ""]
-    elif report.verdict == "unknown":
-        lines += ["Nothing is proven wrong, but evidence needed for a verdict is missing:", ""]
+    if report.verdict == "unknown":
+        lines += ["Nothing found proves the Service unreachable or degraded, but evidence needed for a verdict is "
+                  "missing:", ""]
         lines += [f"- step {s.step} {escape(s.title)}: {escape(s.reason)}" for s in report.steps
                   if s.status == "unknown"]
         lines.append("")
+    elif root is not None and root.severity is not Severity.INFO:
+        cause = "Probable cause (likely: inferred from declarations)" if root.confidence == "likely" else "Root cause"
+        lines += [f"**{cause} — {root.id} {escape(root.title)}.** {escape(root.message)}", ""]
+        if root.fix:
+            lines += [f"**Fix:** {escape(root.fix)}", ""]
     else:
-        lines += ["No problems found at warning level or above.", ""]
+        lines += ["No problems found at warning level or above"
+                  + (f" as far as checked: {escape(report.coverage())}." if report.coverage() else "."), ""]
     if report.findings:
-        lines += ["| # | check | severity | step | finding | follows from |", "|---|---|---|---|---|---|"]
+        lines += ["| # | check | severity | how sure | step | finding | follows from |",
+                  "|---|---|---|---|---|---|---|"]
         for rank, finding in enumerate(report.findings, 1):
-            lines.append(f"| {rank} | {finding.id} | {finding.severity.value} | {finding.step} | "
-                         f"{escape(finding.title)} | {finding.caused_by or ''} |")
+            lines.append(f"| {rank} | {finding.id} | {finding.severity.value} | {finding.confidence} | "
+                         f"{finding.step} | {escape(finding.title)} | {finding.caused_by or ''} |")
         lines.append("")
     steps = " · ".join(f"{STEP_MARKS.get(s.status, '')} {s.step}" for s in report.steps)
     if steps:

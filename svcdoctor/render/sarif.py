@@ -127,6 +127,7 @@ def _result(report: Report, finding: Finding, rule_index: dict[str, int], suppre
         "step": finding.step,
         "severity": finding.severity.value,
         "impact": finding.impact,
+        "confidence": finding.confidence,
         "verdict": report.verdict,
     }
     if finding.caused_by:

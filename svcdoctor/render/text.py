@@ -1,6 +1,7 @@
 """``-o text``: the human report — the verdict and root cause boxed first, then every step in order.
 
-Each step gets a mark (✔ pass, ✖ fail, ! warn, ? unknown, – skipped); its findings follow,
+Each step gets a mark (✔ pass, ◐ partial, ✖ fail — ! when its worst finding is a warning —,
+? unknown, – skipped); ✔ only for a step whose every check ran on its evidence; its findings follow,
 indented, with the evidence, the next commands and the fix in a two-column grid so that wrapped
 lines stay under their finding. Colour only on a terminal and never with ``NO_COLOR`` (the CLI
 decides and passes ``color``).
@@ -27,8 +28,8 @@ from svcdoctor.findings import Evidence, Finding, Severity
 from svcdoctor.render.interface import RenderOptions
 from svcdoctor.report import Report, StepResult
 
-STEP_MARKS = {"pass": ("✔", "green"), "fail": ("✖", "bold red"), "warn": ("!", "bold yellow"),
-              "unknown": ("?", "magenta"), "skipped": ("–", "dim")}
+STEP_MARKS = {"pass": ("✔", "green"), "partial": ("◐", "yellow"), "fail": ("✖", "bold red"),
+              "warn": ("!", "bold yellow"), "unknown": ("?", "magenta"), "skipped": ("–", "dim")}
 SEVERITY_STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 VERDICT_STYLES = {"unreachable": "bold red", "degraded": "bold yellow", "unknown": "bold magenta",
                   "ok": "bold green"}
@@ -137,14 +138,36 @@ def _header(report: Report) -> Text:
     return header
 
 
-def _verdict_box(report: Report) -> Panel:
+def _verdict_box(report: Report, width: int = 100) -> Panel:
     style = VERDICT_STYLES.get(report.verdict, "bold")
     title = Text()
-    title.append(VERDICT_WORDS.get(report.verdict, report.verdict.upper()), style=style)
     root = report.root_cause
     body: list[RenderableType] = []
-    if root is not None and root.severity is not Severity.INFO:
-        title.append(f" · root cause: {root.id} {root.title}", style="bold")
+    likely = root is not None and root.confidence == "likely"
+    title.append(("LIKELY " if likely and report.verdict in ("unreachable", "degraded") else "")
+                 + VERDICT_WORDS.get(report.verdict, report.verdict.upper()), style=style)
+    coverage = report.coverage()
+    if report.verdict == "ok" and coverage:
+        # The headline says what the verdict rests on; when it does not fit, its first part does.
+        whole = f" as far as checked: {coverage}"
+        title.append(whole if len(whole) <= width - 12 else f" as far as checked: {coverage.split('; ')[0]}",
+                     style=style)
+    if report.verdict == "unknown":
+        # An unknown verdict has no root cause: what could not be decided comes first.
+        title.append(" · not decided: evidence it needs could not be read", style="bold")
+        reasons = [f"step {s.step}: {s.reason}" for s in report.steps if s.status == "unknown" and s.reason]
+        body.append(Text("Nothing found proves the Service unreachable or degraded, but evidence needed for a "
+                         "verdict is missing:"))
+        body += [Text(f"• {reason}", style="magenta") for reason in reasons[:4]]
+        commands = [command for f in report.findings if f.id == "SD001" for command in f.next]
+        if commands:
+            body.append(Text("next  " + commands[0], style="cyan"))
+        others = [f for f in report.findings if f.severity is not Severity.INFO and f.id != "SD001"]
+        if others:
+            body.append(Text(f"{len(others)} finding{'s' if len(others) != 1 else ''} below (likely, not proven: "
+                             f"{', '.join(f.id for f in others[:4])})", style="dim"))
+    elif root is not None and root.severity is not Severity.INFO:
+        title.append(f" · {'probable cause' if likely else 'root cause'}: {root.id} {root.title}", style="bold")
         body.append(Text(shortened(root.message)))
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="dim", no_wrap=True)
@@ -162,26 +185,30 @@ def _verdict_box(report: Report) -> Panel:
             body.append(Text(f"{len(symptoms)} more finding{'s' if len(symptoms) != 1 else ''} below"
                              + (f" ({linked} follow{'s' if linked == 1 else ''} from it)" if linked else ""),
                              style="dim"))
-    elif report.verdict == "unknown":
-        reasons = [f"step {s.step}: {s.reason}" for s in report.steps if s.status == "unknown" and s.reason]
-        body.append(Text("Nothing is proven wrong, but evidence needed for a verdict is missing."))
-        body += [Text(f"• {reason}", style="magenta") for reason in reasons[:4]]
     else:
-        body.append(Text("No problems found at warning level or above.", style="green"))
+        body.append(Text("No problems found at warning level or above"
+                         + (f" as far as checked: {coverage}." if coverage else "."), style="green"))
+    if likely and root is not None and report.verdict != "unknown":
+        body.append(Text("likely: inferred from what the objects declare, not observed; a probe or a node dump "
+                         "would prove it", style="dim"))
     border = style.split()[-1]
     return Panel(Group(*body), title=title, title_align="left", border_style=border, box=box.ROUNDED,
                  padding=(0, 1))
 
 
-def _step_line(step: StepResult) -> Table:
-    mark, style = STEP_MARKS.get(step.status, ("?", ""))
+def _step_line(report: Report, step: StepResult) -> Table:
+    status = step.status
+    if status == "fail" and not any(f.step == step.step and f.severity is Severity.ERROR for f in report.findings):
+        status = "warn"
+    mark, style = STEP_MARKS.get(status, ("?", ""))
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True, width=2, justify="right")
     grid.add_column(no_wrap=True)
     grid.add_column(overflow="fold")
-    title = Text(step.title, style="bold" if step.status in ("fail", "warn") else "")
-    if step.status in ("skipped", "unknown") and step.reason:
-        title.append(f"   {step.status}: {step.reason}", style="dim" if step.status == "skipped" else "magenta")
+    title = Text(step.title, style="bold" if status in ("fail", "warn") else "")
+    if status in ("skipped", "unknown", "partial") and step.reason:
+        reason_style = {"skipped": "dim", "partial": "yellow"}.get(status, "magenta")
+        title.append(f"   {status}: {step.reason}", style=reason_style)
     grid.add_row(Text(mark, style=style), Text(str(step.step), style=style), title)
     return grid
 
@@ -189,9 +216,9 @@ def _step_line(step: StepResult) -> Table:
 def render(report: Report, options: RenderOptions) -> str:
     console, buffer = _console(options)
     console.print(_header(report))
-    console.print(_verdict_box(report))
+    console.print(_verdict_box(report, console.width))
     for step in report.steps:
-        console.print(_step_line(step))
+        console.print(_step_line(report, step))
         for finding in report.findings:
             if finding.step == step.step:
                 console.print(Padding(_finding(finding, location_text(report, finding)), (0, 0, 0, 5), expand=False))

@@ -25,5 +25,5 @@ def render(report: Report, options: RenderOptions) -> str:
 
 
 def render_scan(reports: Sequence[Report], options: RenderOptions) -> str:
-    return _dump({"schema": "svcdoctor/scan/v1", "summary": json_format.summary(reports),
+    return _dump({"schema": "svcdoctor/scan/v2", "summary": json_format.summary(reports),
                   "reports": [r.to_dict() for r in reports]})

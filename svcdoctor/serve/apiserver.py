@@ -12,19 +12,33 @@ It can forbid resources (403 like RBAC), require a bearer token (401), answer sl
 latency), serve TLS, and it logs every request (verb, path, query). Anything but GET is refused
 with 405: nothing here can change. ``svcdoctor snapshot serve FILE`` runs it for users; the tests
 run it (with helpers from :mod:`svcdoctor.testing`) to drive the real ``kubernetes`` client.
+
+Hardened for users (docs/security.md): only a ``Host`` of 127.0.0.1, localhost or [::1] is answered
+(421 otherwise: DNS rebinding), ``snapshot serve`` requires a bearer token made per run, a body
+over MAX_BODY_BYTES gets 413 and too many or too long headers 431, every socket operation must
+finish within REQUEST_TIMEOUT, at most MAX_CONNECTIONS connections are served at once by a bounded
+pool (one more gets 503 at once), and the log keeps the last LOG_LIMIT requests. A connection holds
+its pool slot for as long as it lasts, so a long-lived watch stream (served inside the handler,
+writing events as they come) counts toward MAX_CONNECTIONS like any request; a watch handler
+that waits longer than REQUEST_TIMEOUT between writes should send a bookmark or widen its own
+socket timeout, not the class default. Stopping the server ends every open connection at once.
 """
 
 from __future__ import annotations
 
 import base64
+import collections
+import contextlib
 import copy
 import json
+import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -48,6 +62,20 @@ FIELD_LABELS: dict[str, tuple[str, ...]] = {
     "ReplicationController": ("status.replicas",),
     "Job": ("status.successful",),
 }
+
+
+#: Host headers the server answers (with or without the server's port): anything else is a name
+#: that resolves here by accident or by design (DNS rebinding), and gets 421.
+ALLOWED_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+#: Connections served at once; one more is answered 503 at once. A long-lived watch stream holds
+#: its slot for as long as it lasts, so it counts toward this bound like any request.
+MAX_CONNECTIONS = 64
+#: Seconds a connection may take to send one request (and idle between two of them).
+REQUEST_TIMEOUT = 10.0
+#: Largest request body accepted (GET needs none); a larger Content-Length gets 413.
+MAX_BODY_BYTES = 64 * 1024
+#: Requests the log keeps (the oldest are dropped).
+LOG_LIMIT = 10_000
 
 
 @dataclass(frozen=True)
@@ -85,7 +113,7 @@ class SnapshotAPIServer:
     def __init__(self, objects: Iterable[Mapping[str, Any]], *, host: str = "127.0.0.1", port: int = 0,
                  options: ServerOptions | None = None, tls: tuple[str, str] | None = None) -> None:
         self.options = options or ServerOptions()
-        self.log: list[LoggedRequest] = []
+        self.log: collections.deque[LoggedRequest] = collections.deque(maxlen=LOG_LIMIT)
         #: Called with each logged request after it was answered (tests use it to change state).
         self.hooks: list[Callable[[LoggedRequest], None]] = []
         self.hook_errors: list[Exception] = []
@@ -96,7 +124,6 @@ class SnapshotAPIServer:
             self._add(obj)
         handler = type("Handler", (_Handler,), {"api": self})
         self._httpd = _Server((host, port), handler)
-        self._httpd.daemon_threads = True
         self.scheme = "http"
         if tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -194,6 +221,7 @@ class SnapshotAPIServer:
         cluster: Obj = {"server": self.url}
         if ca_file:
             cluster["certificate-authority"] = ca_file
+        token = token or self.options.token
         user: Obj = {"token": token} if token else {}
         return {
             "apiVersion": "v1", "kind": "Config", "preferences": {},
@@ -428,10 +456,71 @@ def _field_matches(obj: Obj, requirement: tuple[str, str, str]) -> bool:
     return have != wanted if operator == "!=" else have == wanted
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(HTTPServer):
+    """A bounded pool of MAX_CONNECTIONS threads; a connection beyond them is answered 503 at once."""
+
     # The default backlog of 5 drops the SYNs of a client opening 20 connections at once, and
     # each dropped SYN costs a one-second retransmission.
     request_queue_size = 128
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._pool = ThreadPoolExecutor(max_workers=MAX_CONNECTIONS, thread_name_prefix="snapshot-apiserver")
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._open: set[Any] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            _refuse_busy(request)
+            self.shutdown_request(request)
+            return
+        self._pool.submit(self._serve_one, request, client_address)
+
+    def _serve_one(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            with self._open_lock:
+                self._open.discard(request)
+            self.shutdown_request(request)
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return  # a client that vanished or sent garbage is not the server's error to print
+
+    def server_close(self) -> None:
+        super().server_close()
+        # Idle keep-alive connections (and streams) end now, not at their timeout: stopping is prompt.
+        with self._open_lock:
+            for connection in list(self._open):
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _refuse_busy(connection: Any) -> None:
+    body = json.dumps(status_object(503, "ServiceUnavailable", "too many connections; try again")).encode()
+    head = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
+            "\r\nConnection: close\r\nRetry-After: 1\r\n\r\n").encode()
+    with contextlib.suppress(OSError):
+        connection.settimeout(1.0)
+        connection.sendall(head + body)
+
+
+def host_allowed(host: str, port: int) -> bool:
+    """Whether a Host header names this server on the loopback interface (DNS rebinding defence)."""
+    host = host.strip().lower()
+    name, _, given_port = host.rpartition(":") if host.count(":") == 1 or (host.startswith("[") and "]:" in host) \
+        else (host, "", "")
+    if given_port and given_port != str(port):
+        return False
+    return name in ALLOWED_HOSTS
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -442,6 +531,8 @@ class _Handler(BaseHTTPRequestHandler):
     wbufsize = -1
     disable_nagle_algorithm = True
     server_version = "svcdoctor-snapshot-apiserver"
+    #: Every socket operation of a connection must finish within this (slowloris, idle keep-alive).
+    timeout = REQUEST_TIMEOUT
 
     def log_message(self, format: str, *args: Any) -> None:
         return  # the server keeps its own log
@@ -449,16 +540,27 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         started = time.monotonic()
         verb = self.command
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        if self.api.options.latency:
-            time.sleep(self.api.options.latency)
-        headers = {key.lower(): value for key, value in self.headers.items()}
         try:
-            status, body = self.api.answer(verb, self.path, headers)
-        except Exception as error:  # a bug here must answer 500, not kill the connection
-            status, body = 500, status_object(500, "InternalError", f"{type(error).__name__}: {error}")
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        if not host_allowed(headers.get("host", ""), self.api.port):
+            self.close_connection = True
+            status, body = 421, status_object(421, "MisdirectedRequest", "this server answers only to 127.0.0.1, "
+                                              "localhost and [::1]")
+        elif length < 0 or length > MAX_BODY_BYTES:
+            self.close_connection = True  # the body is not read: the connection cannot be reused
+            status, body = 413, status_object(413, "RequestEntityTooLarge", "request body too large")
+        else:
+            if length:
+                self.rfile.read(length)
+            if self.api.options.latency:
+                time.sleep(self.api.options.latency)
+            try:
+                status, body = self.api.answer(verb, self.path, headers)
+            except Exception as error:  # a bug here must answer 500, not kill the connection
+                status, body = 500, status_object(500, "InternalError", f"{type(error).__name__}: {error}")
         data = json.dumps(body, separators=(",", ":")).encode()
         try:
             self.send_response(status)

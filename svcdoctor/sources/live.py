@@ -37,9 +37,10 @@ from typing import Any
 from svcdoctor import __version__, k8s
 from svcdoctor.errors import ClusterError, InputError
 from svcdoctor.kinds import BY_KIND, GATEWAY_KINDS, POLICY_KINDS, RESOURCES, Resource
-from svcdoctor.snapshot import Snapshot, Unavailable, build_snapshot
+from svcdoctor.snapshot import Recorded, Snapshot, Unavailable, build_snapshot
 from svcdoctor.sources.files import input_limit
 from svcdoctor.sources.interface import Request, Source
+from svcdoctor.validation import object_problems, ref_text
 
 Obj = dict[str, Any]
 
@@ -131,6 +132,8 @@ class LiveRead:
     rounds: int = 0
     #: The cluster DNS domain when a ConfigMap that was read states it ("" otherwise).
     cluster_domain: str = ""
+    #: The kinds that were listed (or got by name), and in which namespaces.
+    recorded: list[Recorded] = field(default_factory=list)
 
     def info_object(self) -> Obj:
         """The ``svcdoctor.dev/v1`` SnapshotInfo that a recorded snapshot carries."""
@@ -139,9 +142,13 @@ class LiveRead:
                      "serverVersion": self.server_version, "svcdoctorVersion": __version__}
         if self.cluster_domain:
             info["clusterDomain"] = self.cluster_domain
+        info["recorded"] = [{"kind": item.kind, **({"namespaces": list(item.namespaces)} if item.namespaces else {})}
+                            for item in self.recorded]
         if self.unavailable:
             info["unavailable"] = [{"resource": item.resource, "namespace": item.namespace, "verb": item.verb,
-                                    "reason": item.reason} for item in self.unavailable]
+                                    "reason": item.reason,
+                                    **({"invalidObject": item.invalid_object} if item.invalid_object else {})}
+                                   for item in self.unavailable]
         return info
 
     def snapshot(self) -> Snapshot:
@@ -174,6 +181,8 @@ class LiveSource(Source):
         self._server = ""
         self._lock = threading.Lock()
         self._requests = 0
+        #: (kind, namespace) of every read that succeeded: what ``SnapshotInfo.recorded`` says was listed.
+        self._listed: set[tuple[str, str]] = set()
         self._inflight: dict[int, tuple[float, str]] = {}
         #: Bytes still allowed from the API server in this run (the same limit as for files).
         self._budget = input_limit()
@@ -267,13 +276,14 @@ class LiveSource(Source):
         elapsed = time.monotonic() - started
         if self.verbose:
             self._say(f"svcdoctor: {self._requests} API requests in {elapsed:.2f}s ({rounds} rounds)")
-        objects = _sorted_unique(objects)
+        objects, invalid = _readable(_sorted_unique(objects))
+        unavailable += invalid
         # One entry per resource, namespace and verb (six ConfigMaps forbidden are one finding).
         unavailable = list({(u.resource, u.namespace, u.verb): u for u in unavailable}.values())
         return LiveRead(objects=objects, unavailable=unavailable, captured_at=captured_at,
                         context=self._context_name, server=self._server, server_version=version,
                         requests=self._requests, seconds=elapsed, rounds=rounds,
-                        cluster_domain=_recorded_cluster_domain(objects))
+                        cluster_domain=_recorded_cluster_domain(objects), recorded=_recorded(self._listed))
 
     def _kube_system_reads(self, lists: bool = True) -> list[Read]:
         """Cluster DNS, kube-proxy (or what replaces it) and the ConfigMaps the checks read by name."""
@@ -465,8 +475,11 @@ class LiveSource(Source):
             path = read.resource.path(read.namespace, read.name, version)
             try:
                 if read.name:
-                    return _Outcome(objects=[self._stamp(self._get_json(path, []), read.resource)])
-                return _Outcome(objects=self._list(read, path))
+                    outcome = _Outcome(objects=[self._stamp(self._get_json(path, []), read.resource)])
+                else:
+                    outcome = _Outcome(objects=self._list(read, path))
+                self._listed.add((read.resource.kind, read.namespace))
+                return outcome
             except ApiException as error:
                 if int(error.status or 0) == 404 and position + 1 < len(versions):
                     continue  # an older cluster serves an older version of the CRD
@@ -479,6 +492,7 @@ class LiveSource(Source):
         if status == 404:
             if read.name or read.resource.custom:
                 # Absent, or a CustomResourceDefinition not installed: none exist, not an error.
+                self._listed.add((read.resource.kind, read.namespace))
                 return _Outcome()
             return _Outcome(unavailable=Unavailable(read.resource.plural, read.namespace,
                                                     "not served by this API server (404)", read.verb))
@@ -788,3 +802,31 @@ def _read_text(path: str) -> str:
     except OSError:
         return ""
 
+
+def _recorded(listed: set[tuple[str, str]]) -> list[Recorded]:
+    """One entry per kind: every namespace it was read in, or none when it was read cluster-wide."""
+    namespaces: dict[str, set[str]] = {}
+    for kind, namespace in listed:
+        namespaces.setdefault(kind, set()).add(namespace)
+    return [Recorded(kind, () if "" in spaces else tuple(sorted(spaces)))
+            for kind, spaces in sorted(namespaces.items())]
+
+
+def _readable(objects: list[Obj]) -> tuple[list[Obj], list[Unavailable]]:
+    """The objects svcdoctor can read, and one :class:`Unavailable` for each it cannot.
+
+    One odd object must not stop a live run: it is left out, reported (SD001 names object and field),
+    and the checks that read its kind are unknown.
+    """
+    kept: list[Obj] = []
+    invalid: list[Unavailable] = []
+    for obj in objects:
+        problems = object_problems(obj, require_namespace=True)
+        if not problems:
+            kept.append(obj)
+            continue
+        resource = BY_KIND.get(str(obj.get("kind") or ""))
+        invalid.append(Unavailable(resource.plural if resource else str(obj.get("kind") or "").lower(),
+                                   k8s.namespace(obj), f"{ref_text(obj)}: {problems[0].text()}", "read",
+                                   invalid_object=k8s.name(obj)))
+    return kept, invalid

@@ -41,11 +41,12 @@ import yaml
 from svcdoctor import k8s
 from svcdoctor.errors import InputError
 from svcdoctor.k8s import Obj, ObjectRef
-from svcdoctor.kinds import RESOURCES, TEMPLATE_PATHS
+from svcdoctor.kinds import TEMPLATE_PATHS
 from svcdoctor.snapshot import Origin, Snapshot, build_snapshot
 from svcdoctor.sources import kustomize
 from svcdoctor.sources.files import MAX_EXPANDED_NODES, Document, iter_objects, read_text
 from svcdoctor.sources.interface import Request, Source
+from svcdoctor.validation import CLUSTER_SCOPED, object_problems, shown
 
 try:
     _Loader: Any = yaml.CSafeLoader
@@ -61,17 +62,6 @@ DEPLOY_TIME_LABELS = k8s.DEPLOY_TIME_LABELS
 #: At most this many ordinal Pods are made for one StatefulSet.
 MAX_STATEFULSET_PODS = 16
 
-#: Kinds that live outside namespaces: they never take the ``-n`` namespace.
-CLUSTER_SCOPED = frozenset({resource.kind for resource in RESOURCES if not resource.namespaced} | {
-    "PersistentVolume", "ClusterRole", "ClusterRoleBinding", "StorageClass",
-    "CustomResourceDefinition", "PriorityClass", "IngressClass", "ValidatingWebhookConfiguration",
-    "MutatingWebhookConfiguration", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
-    "APIService", "CSIDriver", "CSINode", "RuntimeClass", "GatewayClass", "ClusterIssuer", "VolumeAttachment",
-    "PodSecurityPolicy", "ComponentStatus", "CertificateSigningRequest", "FlowSchema",
-    "PriorityLevelConfiguration",
-} | {resource.kind for resource in RESOURCES if not resource.namespaced})
-
-_PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
 
 @dataclass
@@ -178,7 +168,7 @@ def read_manifests(text: str, path: str) -> list[_Parsed]:
         line, fields = positions.get(id(obj), (document.line, {}))
         assert isinstance(obj, dict)
         parsed = _Parsed(obj, path, line, fields, sources.get(document.index, ""))
-        _validate_ports(parsed)
+        _validate(parsed)
         result.append(parsed)
     return result
 
@@ -386,77 +376,16 @@ class _Builder:
 # -- types the API server would refuse -------------------------------------------------------
 
 
-def _validate_ports(parsed: _Parsed) -> None:
-    obj = parsed.obj
-    kind = str(obj.get("kind") or "")
-    if kind == "Service":
-        for index, port in enumerate(k8s.as_list(k8s.spec(obj).get("ports"))):
-            where = f"spec.ports[{index}]"
-            if not isinstance(port, Mapping):
-                _refuse(parsed, where, port, "is not a mapping")
-                continue
-            _require_port_number(parsed, f"{where}.port", port.get("port"), required=True)
-            if port.get("nodePort") is not None:
-                _require_port_number(parsed, f"{where}.nodePort", port.get("nodePort"), allow_zero=True)
-            target = port.get("targetPort")
-            if isinstance(target, str) and not target.isdigit():
-                if not _valid_port_name(target):
-                    _refuse(parsed, f"{where}.targetPort", target, "is neither a port number nor a valid port name")
-            elif target is not None:
-                _require_port_number(parsed, f"{where}.targetPort", int(target) if isinstance(target, str) else target,
-                                     allow_zero=True)
-        return
-    template_path = TEMPLATE_PATHS.get(kind)
-    pod_spec: Any = None
-    prefix = ""
-    if kind == "Pod":
-        pod_spec, prefix = obj.get("spec"), "spec"
-    elif template_path is not None:
-        template: Any = obj
-        for step in template_path:
-            template = template.get(step) if isinstance(template, Mapping) else None
-        pod_spec = template.get("spec") if isinstance(template, Mapping) else None
-        prefix = ".".join(template_path) + ".spec"
-    if not isinstance(pod_spec, Mapping):
-        return
-    for group in ("containers", "initContainers"):
-        for c_index, container in enumerate(k8s.as_list(pod_spec.get(group))):
-            if not isinstance(container, Mapping):
-                continue
-            for p_index, port in enumerate(k8s.as_list(container.get("ports"))):
-                where = f"{prefix}.{group}[{c_index}].ports[{p_index}]"
-                if not isinstance(port, Mapping):
-                    _refuse(parsed, where, port, "is not a mapping")
-                    continue
-                _require_port_number(parsed, f"{where}.containerPort", port.get("containerPort"), required=True)
-                name = port.get("name")
-                if name is not None and not (isinstance(name, str) and _valid_port_name(name)):
-                    _refuse(parsed, f"{where}.name", name, "is not a valid port name")
-
-
-def _require_port_number(parsed: _Parsed, where: str, value: Any, *, required: bool = False,
-                         allow_zero: bool = False) -> None:
-    if value is None:
-        if required:
-            _refuse(parsed, where, value, "is missing")
-        return
-    if isinstance(value, bool) or not isinstance(value, int):
-        _refuse(parsed, where, value, "is not a port number")
-    elif not (0 if allow_zero else 1) <= value <= 65535:
-        _refuse(parsed, where, value, "is outside 1-65535")
-
-
-def _valid_port_name(name: str) -> bool:
-    """IANA_SVC_NAME as the API server checks it: ≤ 15 characters, a letter, no ``--``."""
-    return (len(name) <= 15 and bool(_PORT_NAME.match(name)) and "--" not in name
-            and any(ch.isalpha() for ch in name))
+def _validate(parsed: _Parsed) -> None:
+    """Refuse the object on its first problem (the rules a recorded snapshot and a live read share)."""
+    for problem in object_problems(parsed.obj, require_namespace=False):
+        _refuse(parsed, problem.field, problem.value, problem.problem)
 
 
 def _refuse(parsed: _Parsed, where: str, value: Any, problem: str) -> None:
-    shown = json.dumps(value, default=str) if value is not None else "missing"
     hint = " (an unrendered template?)" if isinstance(value, str) and ("${" in value or "{{" in value) else ""
     ref = f"{parsed.obj.get('kind')} {k8s.name(parsed.obj)}"
-    problem_text = problem if value is None else f"{shown} {problem}"
+    problem_text = problem if value is None else f"{shown(value)} {problem}"
     raise InputError(f"{ref}: {where} {problem_text}{hint}", parsed.path,
                      _line_of(parsed.fields, where) or parsed.line)
 

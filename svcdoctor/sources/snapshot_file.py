@@ -13,6 +13,7 @@ from svcdoctor.errors import InputError
 from svcdoctor.snapshot import EVIDENCE_GROUP, Origin, Snapshot, build_snapshot
 from svcdoctor.sources.files import load_located_objects
 from svcdoctor.sources.interface import Request, Source
+from svcdoctor.validation import object_problems, ref_text
 
 
 class SnapshotFileSource(Source):
@@ -25,6 +26,12 @@ class SnapshotFileSource(Source):
 
     def load(self, request: Request | None = None) -> Snapshot:
         located = load_located_objects(self.path)
+        for obj, display, line in located:
+            if obj.get("apiVersion") == EVIDENCE_GROUP:
+                continue
+            # The API server never serves these; in a file they are a broken input, named in one line.
+            for problem in object_problems(obj, require_namespace=True):
+                raise InputError(f"{ref_text(obj)}: {problem.text()}", display, line)
         origins = {k8s.ref(obj): Origin(display, line) for obj, display, line in located
                    if line is not None and obj.get("apiVersion") != EVIDENCE_GROUP}
         try:

@@ -117,10 +117,14 @@ def test_sd209_silent_with_manual_endpoints_and_for_external_name() -> None:
     assert status(diagnose(snap, "alias"), "SD209") == "skipped"
 
 
-def test_sd209_is_unknown_when_no_endpoints_were_recorded_at_all() -> None:
+def test_sd209_is_not_checked_when_no_endpoints_were_recorded_at_all() -> None:
     b = cluster(1)
     b.service("shop", "legacy-db", None, [{"name": "mysql", "port": 3306}])
-    assert status(diagnose(snapshot(b), "legacy-db"), "SD209") == "unknown"
+    assert status(diagnose(snapshot(b), "legacy-db"), "SD209") == "not-checked"
+    listed = {"apiVersion": "svcdoctor.dev/v1", "kind": "SnapshotInfo",
+              "recorded": [{"kind": "EndpointSlice"}, {"kind": "Endpoints"}]}
+    # When the snapshot says they were listed, none there means none exist: SD209 speaks.
+    assert found(diagnose(snapshot(cluster(1), objects=[*b.build(), listed]), "legacy-db"), "SD209")
     assert found(diagnose(snapshot(b, static=True), "legacy-db"), "SD209")  # manifests: absence is meaningful
 
 

@@ -24,8 +24,10 @@ def test_sd201_other_ports_declared_is_a_warning_that_names_the_declared_ports()
     report = run_diagnosis(snapshot(b), "catalog")
     finding = only(report, "SD201")
     assert finding.severity is Severity.WARNING
-    assert finding.impact == "unknown"  # declared ports are informational: not proof of a failure
-    assert report.verdict == "unknown"
+    # Declared ports are informational: not proof, so the finding is ``likely``, and the verdict it
+    # implies (every Pod lacks the port: unreachable) is shown as likely, never as unknown.
+    assert finding.confidence == "likely" and finding.impact == "unreachable"
+    assert report.verdict == "unreachable"
     assert "Deployment shop/catalog (2 Pods) declares only http (8080/TCP), metrics (9102/TCP)" in finding.message
     assert ["http (8080/TCP)", "metrics (9102/TCP)"] in evidence_values(finding)
     assert "'http'" in finding.fix and "8080" in finding.fix  # the port named like the Service port
@@ -54,7 +56,8 @@ def test_sd201_silent_when_declared_and_when_declared_under_another_protocol() -
     dns = run_diagnosis(snap, "dns")
     assert not found(dns, "SD201")
     mismatch = only(dns, "SD203")  # numeric: forwarded anyway, to a protocol the app likely does not speak
-    assert mismatch.severity is Severity.WARNING and mismatch.impact == "unknown"
+    assert mismatch.severity is Severity.WARNING and mismatch.impact == "unreachable"
+    assert mismatch.confidence == "likely"
 
 
 def test_sd201_names_only_the_workload_that_lacks_the_port() -> None:

@@ -1,0 +1,160 @@
+"""Never claim more than the evidence (issue 12): step states, what the verdict rests on, confidence,
+refused reads and the exit code of an unknown verdict.
+
+Each test names the false claim today's main made; the scenarios carry the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from svcdoctor.serve.apiserver import ServerOptions, SnapshotAPIServer
+from svcdoctor.sources.files import load_objects
+from tests.conftest import SCENARIOS, run_cli
+
+EVIDENCE = "svcdoctor.dev/v1"
+
+
+def _objects(scenario: str) -> list[dict[str, Any]]:
+    return [dict(obj) for obj in load_objects(str(SCENARIOS / scenario / "snapshot.yaml"))]
+
+
+def _args(scenario: str) -> list[str]:
+    return [str(a) for a in yaml.safe_load((SCENARIOS / scenario / "scenario.yaml").read_text())["args"]]
+
+
+def _write(tmp_path: Path, objects: list[dict[str, Any]], name: str = "snapshot.json") -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+    return str(path)
+
+
+def _steps(report: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {step["step"]: step for step in report["steps"]}
+
+
+def test_without_a_node_dump_step_8_is_not_a_pass_though_kube_proxy_runs(tmp_path: Path) -> None:
+    # The dump proves the ClusterIP has no rules; without it main said ✔ and OK from the running Pods.
+    objects = [o for o in _objects("cluster-ip-rules-missing") if o.get("kind") != "NodeDump"]
+    result = run_cli(*_args("cluster-ip-rules-missing"), "--snapshot", _write(tmp_path, objects), "-o", "json")
+    report = result.json()
+    step8 = _steps(report)[8]
+    assert step8["status"] == "partial"
+    assert "SD801" in step8["checked"] and any(item["what"] == "no node dump" for item in step8["missing"])
+    assert "svcdoctor collect node" in step8["missing"][0]["how"]
+    # Nobody asked for a dump: ok as far as checked, exit 0 — not unknown.
+    assert report["verdict"] == "ok" and result.exit_code == 0
+    text = run_cli(*_args("cluster-ip-rules-missing"), "--snapshot", _write(tmp_path, objects)).stdout
+    assert "✔ 8" not in text and "◐ 8" in text
+    assert "OK as far as checked" in text and "kube-proxy rules" in text
+
+
+def test_a_client_without_dns_answers_leaves_step_7_partial(tmp_path: Path) -> None:
+    result = run_cli(*_args("cluster-ip-rules-missing"), "--snapshot",
+                     str(SCENARIOS / "cluster-ip-rules-missing" / "snapshot.yaml"), "-o", "json")
+    step7 = _steps(result.json())[7]
+    assert step7["status"] != "pass"
+    assert any("no DNS answers" in item["what"] for item in step7["missing"])
+
+
+def test_the_demo_shows_no_tick_on_step_7_without_dns_objects() -> None:
+    text = run_cli("demo").stdout
+    assert "✔ 7" not in text
+    report = run_cli("demo", "-o", "json").json()
+    assert _steps(report)[7]["status"] in ("partial", "skipped")
+
+
+def test_a_missing_service_with_a_client_claims_nothing_after_step_1() -> None:
+    result = run_cli(*_args("service-name-typo"), "--from", "prod/payment-api-csj6wpcvh-7wrhh",
+                     "--snapshot", str(SCENARIOS / "service-name-typo" / "snapshot.yaml"), "-o", "json")
+    steps = _steps(result.json())
+    assert steps[1]["status"] == "fail"
+    assert all(steps[n]["status"] != "pass" for n in range(2, 10) if n in steps), steps
+    assert all(steps[n]["status"] == "skipped" for n in (6, 7, 8, 9) if n in steps)
+
+
+def test_kinds_a_snapshot_does_not_hold_are_not_recorded_unless_it_says_they_were_listed(tmp_path: Path) -> None:
+    objects = _objects("healthy-clusterip-deployment")
+    client = next(o for o in objects if o.get("kind") == "Pod")
+    client_name = f"{client['metadata']['namespace']}/{client['metadata']['name']}"
+    args = ["check", "frontend", "-n", "shop", "--from", client_name, "-o", "json"]
+    step6 = _steps(run_cli(*args, "--snapshot", _write(tmp_path, objects)).json())[6]
+    assert step6["status"] == "partial"
+    assert "none exist, or they were not recorded" in step6["missing"][0]["what"]
+    info = {"apiVersion": EVIDENCE, "kind": "SnapshotInfo", "recorded": [{"kind": "NetworkPolicy"}]}
+    listed = [o for o in objects if o.get("kind") != "SnapshotInfo"] + [info]
+    assert _steps(run_cli(*args, "--snapshot", _write(tmp_path, listed, "listed.json")).json())[6]["status"] == "pass"
+
+
+def test_findings_say_how_sure_they_are_and_a_likely_cause_is_shown_as_such() -> None:
+    scenario = "targetport-defaults-to-service-port"
+    snapshot = str(SCENARIOS / scenario / "snapshot.yaml")
+    report = run_cli(*_args(scenario), "--snapshot", snapshot, "-o", "json").json()
+    sd201 = next(f for f in report["findings"] if f["id"] == "SD201")
+    assert sd201["confidence"] == "likely"
+    assert report["verdict"] == "unreachable"  # main: unknown, headed "UNKNOWN · root cause: SD201"
+    text = run_cli(*_args(scenario), "--snapshot", snapshot).stdout
+    assert "LIKELY UNREACHABLE · probable cause: SD201" in text
+    certain = run_cli(*_args("selector-label-renamed"), "--snapshot",
+                      str(SCENARIOS / "selector-label-renamed" / "snapshot.yaml"), "-o", "json").json()
+    assert certain["findings"][0]["confidence"] == "certain"
+
+
+def test_an_unknown_verdict_has_no_root_cause_headline_and_exits_4(tmp_path: Path) -> None:
+    snapshot = str(SCENARIOS / "networkpolicies-forbidden" / "snapshot.yaml")
+    result = run_cli(*_args("networkpolicies-forbidden"), "--snapshot", snapshot)
+    assert result.exit_code == 4  # main: 0, so a CI gate stayed green while svcdoctor could not look
+    assert "UNKNOWN · root cause" not in result.stdout and "UNKNOWN · not decided" in result.stdout
+    assert run_cli(*_args("networkpolicies-forbidden"), "--snapshot", snapshot, "--accept-unknown").exit_code == 0
+    assert run_cli("scan", "-n", "prod", "--snapshot", snapshot).exit_code == 4
+
+
+def _live(scenario: str, forbid: set[str], tmp_path: Path) -> tuple[int, str, dict[str, Any]]:
+    objects = [o for o in _objects(scenario) if o.get("apiVersion") != EVIDENCE]
+    with SnapshotAPIServer(objects, options=ServerOptions(forbid=forbid)) as api:
+        config = api.write_kubeconfig(str(tmp_path / "kubeconfig"))
+        text = run_cli(*_args(scenario), "--kubeconfig", config)
+        result = run_cli(*_args(scenario), "--kubeconfig", config, "-o", "json")
+    assert not result.stderr, result.stderr
+    return result.exit_code, text.stdout, result.json()
+
+
+def test_forbidden_kube_system_services_are_not_a_missing_kube_dns_service(tmp_path: Path) -> None:
+    # main: "unreachable", SD703 "Restore the kube-dns Service" for a healthy Service.
+    code, text, report = _live("netpol-named-port-allowed", {"kube-system/services"}, tmp_path)
+    assert "SD703" not in [f["id"] for f in report["findings"]]
+    assert report["verdict"] == "unknown" and code == 4
+    assert _steps(report)[7]["status"] == "unknown"
+    grouped = [f for f in report["findings"] if f["id"] == "SD001"]
+    assert len(grouped) == 1 and "kubectl auth can-i list services -n kube-system" in grouped[0]["next"]
+    assert "UNKNOWN · root cause" not in text
+
+
+def test_a_forbidden_client_pod_is_not_a_pod_missing_from_the_cluster(tmp_path: Path) -> None:
+    # main: exit 2, "--from: Pod web/frontend-… is not in the cluster".
+    code, _, report = _live("netpol-named-port-allowed", {"pods"}, tmp_path)
+    assert code == 4 and report["verdict"] == "unknown"
+    assert _steps(report)[6]["status"] == "unknown"
+    grouped = [f for f in report["findings"] if f["id"] == "SD001"]
+    assert len(grouped) == 1 and any(command.startswith("kubectl auth can-i get pods -n web")
+                                     or command.startswith("kubectl auth can-i list pods")
+                                     for command in grouped[0]["next"])
+
+
+def test_record_writes_what_it_listed(tmp_path: Path) -> None:
+    objects = [o for o in _objects("healthy-clusterip-deployment") if o.get("apiVersion") != EVIDENCE]
+    with SnapshotAPIServer(objects) as api:
+        config = api.write_kubeconfig(str(tmp_path / "kubeconfig"))
+        out = tmp_path / "recorded.yaml"
+        assert run_cli("record", "frontend", "-n", "shop", "--kubeconfig", config, "-o", str(out)).exit_code == 0
+    recorded = next(o for o in load_objects(str(out)) if o.get("kind") == "SnapshotInfo")["recorded"]
+    kinds = {item["kind"]: item.get("namespaces") for item in recorded}
+    assert kinds["NetworkPolicy"] == ["shop"] and "Node" in kinds and kinds["Node"] is None
+    # The recording speaks for its kinds: no NetworkPolicy in shop means none, so step 6 is no longer
+    # partial for want of them (only for want of a client).
+    report = run_cli("check", "frontend", "-n", "shop", "--snapshot", str(out), "-o", "json").json()
+    assert [item["what"] for item in _steps(report)[6]["missing"]] == ["no client"]
