@@ -14,6 +14,7 @@ SYSTEM_PACKAGES=(
   dnsmasq:dnsmasq-base
   ip:iproute2
   ipvsadm:ipvsadm
+  promtool:prometheus
 )
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -18,7 +18,7 @@ def catalog(output: str = "text") -> str:
         return json.dumps([
             {"id": c.id, "name": c.name, "step": c.step, "step_title": STEPS[c.step], "title": c.title,
              "why": c.why, "fix": c.fix, "needs": list(c.needs), "needs_client": c.needs_client,
-             "runtime": c.runtime}
+             "runtime": c.runtime, "confidence": c.confidence}
             for c in CHECKS
         ], indent=2) + "\n"
     if output == "markdown":
@@ -80,6 +80,7 @@ def markdown() -> str:
                 lines += ["", paragraph]
         if check.explains:
             lines += ["", f"**Explains** (the symptoms it is the cause of): {_explains(check)}."]
+        lines += ["", f"**How sure.** {_confidence(check)}"]
         notes = []
         if check.needs:
             notes.append("reads " + ", ".join(f"`{n}`" for n in check.needs))
@@ -105,4 +106,12 @@ def explain(check_id: str) -> str:
             parts.append(f"{heading}:\n" + "\n\n".join(textwrap.indent(paragraph, "  ") for paragraph in paragraphs))
     if check.explains:
         parts.append(f"Explains: {_explains(check)}")
+    parts.append(f"How sure: {_confidence(check).replace('`', '')}")
     return "\n\n".join(parts) + "\n"
+
+
+def _confidence(check: Check) -> str:
+    if check.confidence == "likely":
+        return ("`likely` — inferred from what objects declare, which the cluster does not enforce; a probe or a "
+                "node dump would observe it.")
+    return "`certain` — observed (a probe, a traced rule, a DNS answer) or a fact the API states."

@@ -159,6 +159,8 @@ class SnapshotInfo:
     cluster_domain: str = ""
     #: The kinds (and namespaces) that were listed; None when the snapshot does not say.
     recorded: tuple[Recorded, ...] | None = None
+    #: Names in it are pseudonyms (``record --redact``, ``svcdoctor redact``).
+    redacted: bool = False
 
 
 @dataclass(frozen=True)
@@ -278,8 +280,7 @@ class Snapshot:
         self._by_namespace = dict(by_namespace)
 
         self._by_uid: dict[str, Obj] = {}
-        for attribute in ("replica_sets", "deployments", "stateful_sets", "daemon_sets", "jobs", "cron_jobs",
-                          "replication_controllers", "pods"):
+        for attribute in _BY_UID_ATTRIBUTES:
             for obj in getattr(self, attribute):
                 if k8s.uid(obj):
                     self._by_uid[k8s.uid(obj)] = obj
@@ -296,8 +297,8 @@ class Snapshot:
             namespace = k8s.namespace(pod)
             pods_by_namespace[namespace].append(pod)
             index = pods_by_label[namespace]
-            for key, value in k8s.labels(pod).items():
-                index[(key, str(value))].append(pod)
+            for pair in _label_pairs(pod):
+                index[pair].append(pod)
             for ip in k8s.pod_ips(pod):
                 pods_by_ip[ip].append(pod)
         self._pods_by_namespace = dict(pods_by_namespace)
@@ -306,29 +307,17 @@ class Snapshot:
 
         slices_by_service: dict[tuple[str, str], list[Obj]] = defaultdict(list)
         for endpoint_slice in self.endpoint_slices:
-            service_name = k8s.labels(endpoint_slice).get("kubernetes.io/service-name")
-            if service_name:
-                slices_by_service[(k8s.namespace(endpoint_slice), str(service_name))].append(endpoint_slice)
+            slice_key = _slice_key(endpoint_slice)
+            if slice_key is not None:
+                slices_by_service[slice_key].append(endpoint_slice)
         self._slices_by_service = dict(slices_by_service)
 
         events_by_object: dict[tuple[str, str, str], list[Obj]] = defaultdict(list)
         for event in self.events:
-            involved = k8s.as_map(event.get("involvedObject") or event.get("regarding"))
-            event_key = (str(involved.get("kind") or ""),
-                         str(involved.get("namespace") or k8s.namespace(event)), str(involved.get("name") or ""))
-            events_by_object[event_key].append(event)
+            events_by_object[_event_key(event)].append(event)
         self._events_by_object = dict(events_by_object)
 
-        namespaces_by_label: dict[tuple[str, str], list[str]] = defaultdict(list)
-        self._namespace_labels: dict[str, Mapping[str, str]] = {}
-        for namespace_obj in self.namespaces:
-            namespace_name = k8s.name(namespace_obj)
-            namespace_labels = dict(k8s.labels(namespace_obj))
-            namespace_labels.setdefault("kubernetes.io/metadata.name", namespace_name)
-            self._namespace_labels[namespace_name] = namespace_labels
-            for key, value in namespace_labels.items():
-                namespaces_by_label[(key, str(value))].append(namespace_name)
-        self._namespaces_by_label = dict(namespaces_by_label)
+        self._namespace_labels, self._namespaces_by_label = _namespace_indexes(self.namespaces)
 
         policies_by_namespace: dict[str, list[Obj]] = defaultdict(list)
         for policy in self.network_policies:
@@ -516,6 +505,115 @@ class Snapshot:
                 return item
         return None
 
+    def with_changes(self, changes: Iterable[tuple[Obj | None, Obj | None]], *, info: SnapshotInfo | None = None,
+                     unavailable: Iterable[Unavailable] | None = None) -> Snapshot:
+        """A new Snapshot with ``changes`` applied, updating the indexes for those objects only.
+
+        ``changes`` are pairs (an object this Snapshot holds, or None; its replacement, or None).
+        The result holds the same objects in every index as a Snapshot built from scratch over the
+        same objects (a replaced object keeps its place; an added one, or one that moved to another
+        index key, comes last there). Nothing of this Snapshot changes: every index touched is copied
+        first (``svcdoctor watch`` builds one per batch of events). Evidence and origins are kept.
+        """
+        new = Snapshot.__new__(Snapshot)
+        new.__dict__.update({key: value for key, value in self.__dict__.items()
+                             if key not in ("now", "_namespace_names", "_kinds_present")})
+        if info is not None:
+            new.info = info
+        if unavailable is not None or info is not None:
+            kept = list(unavailable) if unavailable is not None else \
+                [u for u in self.unavailable if u not in self.info.unavailable]
+            new.unavailable = tuple(kept) + new.info.unavailable
+        new._views, new._workloads, new._label_groups, new._workload_by_pod = {}, {}, {}, {}
+        copies: set[int] = set()
+
+        def writable(index: dict[Any, Any]) -> dict[Any, Any]:
+            if id(index) not in copies:
+                index = dict(index)
+                copies.add(id(index))
+            return index
+
+        def swap(index: dict[Any, Any], old_keys: Sequence[Any], new_keys: Sequence[Any], old: Obj | None,
+                 obj: Obj | None) -> dict[Any, Any]:
+            """``old`` out of its keys' lists, ``obj`` into its keys' lists (in place where the key stays)."""
+            index = writable(index)
+            for key in old_keys:
+                if obj is not None and key in new_keys:
+                    index[key] = [obj if item is old else item for item in index.get(key, ())]
+                    continue
+                remaining = [item for item in index.get(key, ()) if item is not old]
+                if remaining:
+                    index[key] = remaining
+                else:
+                    index.pop(key, None)
+            for key in new_keys:
+                if old is None or key not in old_keys:
+                    index[key] = [*index.get(key, ()), obj]
+            return index
+
+        def keys(function: Callable[[Obj], Any], item: Obj | None) -> list[Any]:
+            if item is None:
+                return []
+            key = function(item)
+            return [] if key is None else [key]
+
+        namespaces_changed = False
+        for old, obj in changes:
+            sample = obj if obj is not None else old
+            attribute = ATTRIBUTES.get(str(sample.get("kind") or "")) if sample is not None else None
+            if sample is None or attribute is None:
+                continue
+            kind, namespace = str(sample.get("kind")), k8s.namespace(sample)
+            bucket = getattr(new, attribute)
+            if old is not None and obj is not None:
+                setattr(new, attribute, tuple(obj if item is old else item for item in bucket))
+            elif old is not None:
+                setattr(new, attribute, tuple(item for item in bucket if item is not old))
+            elif obj is not None:
+                setattr(new, attribute, (*bucket, obj))
+            by_name = writable(new._by_name)
+            name_key = (kind, namespace, k8s.name(sample))
+            if old is not None and by_name.get(name_key) is old:
+                del by_name[name_key]
+            if obj is not None:
+                by_name[name_key] = obj
+            new._by_name = by_name
+            scope = [(kind, namespace)]
+            new._by_namespace = swap(new._by_namespace, scope if old else [], scope if obj else [], old, obj)
+            if attribute in _BY_UID_ATTRIBUTES:
+                by_uid = writable(new._by_uid)
+                old_uid = k8s.uid(old) if old is not None else ""
+                if old_uid and by_uid.get(old_uid) is old:
+                    del by_uid[old_uid]
+                if obj is not None and k8s.uid(obj):
+                    by_uid[k8s.uid(obj)] = obj
+                new._by_uid = by_uid
+            own = [namespace]
+            if kind == "Service":
+                new._services_by_namespace = swap(new._services_by_namespace, own if old else [], own if obj else [],
+                                                  old, obj)
+            elif kind == "NetworkPolicy":
+                new._policies_by_namespace = swap(new._policies_by_namespace, own if old else [], own if obj else [],
+                                                  old, obj)
+            elif kind == "Pod":
+                new._pods_by_namespace = swap(new._pods_by_namespace, own if old else [], own if obj else [], old, obj)
+                by_label = writable(new._pods_by_label)
+                by_label[namespace] = swap(by_label.get(namespace, {}), _label_pairs(old), _label_pairs(obj), old, obj)
+                new._pods_by_label = by_label
+                new._pods_by_ip = swap(new._pods_by_ip, k8s.pod_ips(old) if old else [],
+                                       k8s.pod_ips(obj) if obj else [], old, obj)
+            elif kind == "EndpointSlice":
+                new._slices_by_service = swap(new._slices_by_service, keys(_slice_key, old), keys(_slice_key, obj),
+                                              old, obj)
+            elif kind == "Event":
+                new._events_by_object = swap(new._events_by_object, keys(_event_key, old), keys(_event_key, obj),
+                                             old, obj)
+            elif kind == "Namespace":
+                namespaces_changed = True
+        if namespaces_changed:
+            new._namespace_labels, new._namespaces_by_label = _namespace_indexes(new.namespaces)
+        return new
+
     def memo(self, key: str, build: Callable[[Snapshot], T]) -> T:
         """``build(self)``, computed once per Snapshot and ``key``: the one cache of views derived from it.
 
@@ -599,6 +697,43 @@ class Snapshot:
 
 
 # -- reading the svcdoctor.dev/v1 kinds ------------------------------------------------------
+
+
+#: The kinds whose objects owner references name (by uid): workloads, and Pods.
+_BY_UID_ATTRIBUTES = ("replica_sets", "deployments", "stateful_sets", "daemon_sets", "jobs", "cron_jobs",
+                      "replication_controllers", "pods")
+
+
+def _label_pairs(obj: Obj | None) -> list[tuple[str, str]]:
+    return [(key, str(value)) for key, value in k8s.labels(obj).items()] if obj is not None else []
+
+
+def _slice_key(endpoint_slice: Obj) -> tuple[str, str] | None:
+    """(namespace, Service) of an EndpointSlice, from its ``kubernetes.io/service-name`` label."""
+    service_name = k8s.labels(endpoint_slice).get("kubernetes.io/service-name")
+    return (k8s.namespace(endpoint_slice), str(service_name)) if service_name else None
+
+
+def _event_key(event: Obj) -> tuple[str, str, str]:
+    """(kind, namespace, name) of the object an Event is about (both Event shapes)."""
+    involved = k8s.as_map(event.get("involvedObject") or event.get("regarding"))
+    return (str(involved.get("kind") or ""), str(involved.get("namespace") or k8s.namespace(event)),
+            str(involved.get("name") or ""))
+
+
+def _namespace_indexes(namespaces: Iterable[Obj]) -> tuple[dict[str, Mapping[str, str]],
+                                                          dict[tuple[str, str], list[str]]]:
+    """Each namespace's labels (with ``kubernetes.io/metadata.name``), and the namespaces by label."""
+    labels_of: dict[str, Mapping[str, str]] = {}
+    by_label: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for namespace_obj in namespaces:
+        name = k8s.name(namespace_obj)
+        namespace_labels = dict(k8s.labels(namespace_obj))
+        namespace_labels.setdefault("kubernetes.io/metadata.name", name)
+        labels_of[name] = namespace_labels
+        for key, value in namespace_labels.items():
+            by_label[(key, str(value))].append(name)
+    return labels_of, dict(by_label)
 
 
 def _require(obj: Obj, key: str, what: str) -> Any:
@@ -697,6 +832,7 @@ def read_evidence(obj: Obj) -> NodeDump | DNSAnswer | ProbeResult | SnapshotInfo
             unavailable=tuple(unavailable),
             cluster_domain=str(obj.get("clusterDomain") or ""),
             recorded=tuple(recorded) if recorded is not None else None,
+            redacted=obj.get("redacted") is True,
         )
     raise InputError(f"unknown {EVIDENCE_GROUP} kind {kind!r} (known: {', '.join(EVIDENCE_KINDS)})")
 

@@ -99,18 +99,28 @@ def test_no_kube_system_daemon_sets_recorded_is_not_a_missing_kube_proxy(tmp_pat
     assert {step["step"]: step["status"] for step in report["steps"]}[8] == "skipped"
 
 
-def test_dump_lines_that_could_not_be_read_are_evidence(tmp_path: Any) -> None:
+def test_a_dump_line_that_could_not_be_read_makes_step_8_unknown_and_is_quoted(tmp_path: Any) -> None:
     b, objects = _cluster()
     text = as_iptables_save(iptables_rules(proxy_inputs(objects), node="node-a", cluster_cidr="10.244.0.0/16"))
     # The endpoint's DNAT rule is garbled: the port is not a number, so the rule cannot be read.
+    # The traced packet reaches it: nothing can be concluded, and no finding is made of it.
     garbled = "\n".join(line.replace(":8080", ":80x80") if "--to-destination" in line else line
                         for line in text.splitlines())
     assert garbled != text
     b.node_dump("node-a", "iptables", iptablesSave=garbled)
     report = _report(b.build(), tmp_path, "api", "-n", "app")
-    step8 = [finding for finding in report["findings"] if finding["id"].startswith("SD80")]
-    assert step8, report["findings"]
-    unread = [item for finding in step8 for item in finding["evidence"] if "could not be read" in item.get("note", "")]
-    assert unread and unread[0]["object"].endswith("node-a")
-    assert any("80x80" in line for line in unread[0]["value"])
+    assert not [finding for finding in report["findings"] if finding["id"].startswith("SD80")], report["findings"]
+    (step8,) = [step for step in report["steps"] if step["step"] == 8]
+    assert step8["status"] == "unknown"
+    assert "80x80" in step8["reason"] and "node-a" in step8["reason"]
     assert report["verdict"] != "ok"
+
+
+def test_a_dump_without_any_kube_proxy_rule_is_unknown_not_pass(tmp_path: Any) -> None:
+    b, _ = _cluster()
+    # A host firewall only: whatever kube-proxy does on node-a, this dump cannot say.
+    b.node_dump("node-a", "iptables", iptablesSave="*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+                ":OUTPUT ACCEPT [0:0]\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n")
+    report = _report(b.build(), tmp_path, "api", "-n", "app")
+    (step8,) = [step for step in report["steps"] if step["step"] == 8]
+    assert step8["status"] == "unknown" and "no kube-proxy rules" in step8["reason"]

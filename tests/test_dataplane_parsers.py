@@ -89,8 +89,20 @@ COMMIT
     result = trace(ruleset, Packet("10.96.0.5", 53, "udp", "10.244.2.2"))
     assert result.destinations == {("10.244.1.9", 53): 1.0}
     assert result.affinity_seconds == 600
-    assert any("-i cali+" in note for note in result.notes)
+    assert any("cali+" in note for note in result.notes)
+    # Where the packet ends is not known: a line outside any chain, and a rule on an interface
+    # that would drop it if the packet came in there, are quoted.
+    assert any("this line is garbage" in line for line in result.undecided)
+    assert any("-i cali+ -j DROP" in line for line in result.undecided)
     assert trace(ruleset, Packet("10.96.0.5", 53, "tcp", "10.244.2.2")).destinations == {}
+    # Without the garbage line, the interface rule alone keeps the trace undecided; once it cannot
+    # change the outcome (it only returns early), the trace is decided.
+    assert any("KUBE-SEP-MISSING" in line for line in result.undecided)  # a chain never declared
+    clean = text.replace("this line is garbage\n", "").replace("-A KUBE-SEP-MISSING -j ACCEPT\n", "")
+    assert [line for line in trace(iptables.parse(clean), Packet("10.96.0.5", 53, "udp", "10.244.2.2")).undecided
+            if "cali+" in line]
+    harmless = clean.replace("-i cali+ -j DROP", "-i cali+ -j KUBE-SEP-A")
+    assert trace(iptables.parse(harmless), Packet("10.96.0.5", 53, "udp", "10.244.2.2")).decided
 
 
 def test_nft_inet_table_with_handles_and_anonymous_sets() -> None:
@@ -143,7 +155,12 @@ def test_nft_big_element_lists_read_as_the_small_ones() -> None:
     commented = [plain[0].replace(" : ", ' comment "ns/svc:http, with a comma" : '), *plain[1:]]
     bulk, skipped, one_by_one = (nftables.parse(_service_map(elements)) for elements in (plain, odd, commented))
     key = ("ip kube-proxy", "service-ips")
-    assert bulk.problems == skipped.problems == one_by_one.problems == ()
+    # The numgen map with a key that is not a number cannot be read: the rule is kept as unreadable.
+    assert [problem for problem in bulk.problems if "numgen map element not read" in problem] == list(
+        bulk.problems) == list(one_by_one.problems)
+    # The element that does not parse is not lost in silence: the set says it was not read.
+    assert skipped.sets[key].unread == ("10.96.9.9 . tcp . no-such-port : goto broken",)
+    assert len(skipped.problems) == 2 and "no-such-port" in skipped.problems[-1]
     assert len(bulk.sets[key].elements) == 600
     assert bulk.sets[key].elements == skipped.sets[key].elements == one_by_one.sets[key].elements
     assert bulk.sets[key].elements[((4, 0x0A600001), "tcp", 81)] == ("goto", "service-1")
@@ -152,7 +169,8 @@ def test_nft_big_element_lists_read_as_the_small_ones() -> None:
     assert [rule.action for rule in rules] == [
         ("numgen", 3, {0: ("goto", "a"), 1: ("goto", "b"), 2: ("goto", "c")}),
         ("numgen", 2, {0: ("goto", "a"), 1: ("drop",)}),
-        ("numgen", 2, {0: ("goto", "a"), 1: ("jump", "c")})]
+        ("unknown", "numgen random mod 2 vmap { 0 : goto a, x : goto b, 1 : jump c }")]
+    assert rules[2].matches[0][0] == "unreadable"
 
 
 def test_nft_handles_are_cut_off_wherever_they_stand() -> None:

@@ -139,7 +139,8 @@ def test_bad_input_is_still_exit_2_not_70(tmp_path: Path) -> None:
 def test_an_unwritable_output_file_is_bad_input(tmp_path: Path) -> None:
     target = str(tmp_path / "no-such-directory" / "node.yaml")
     saved = tmp_path / "iptables.txt"
-    saved.write_text("*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n")
+    # (one rule: collect node refuses to write a dump without any)
+    saved.write_text("*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -d 198.18.100.1/32 -j ACCEPT\nCOMMIT\n")
     result = run_with(CHECKS, "collect", "node", "--node-name", "n1", "--iptables-save", str(saved), "-o", target)
     assert result.exit_code == 2, result.stderr
     assert result.stderr.startswith("svcdoctor: error: ") and target in result.stderr

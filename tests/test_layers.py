@@ -22,8 +22,8 @@ PACKAGE = ROOT / "svcdoctor"
 LAYERS: tuple[tuple[str, ...], ...] = (
     # The command line: one module per command family (svcdoctor.cli is a package).
     ("svcdoctor.__main__", "svcdoctor.cli"),
-    # The shipped server of `snapshot serve`.
-    ("svcdoctor.serve",),
+    # The shipped servers: `snapshot serve`, and `watch` (which follows the API and serves metrics).
+    ("svcdoctor.serve", "svcdoctor.watch"),
     # The application: the pipeline the CLI (and later a server) calls, the documentation, the config.
     ("svcdoctor.app", "svcdoctor.docs", "svcdoctor.config"),
     # Output formats.

@@ -460,7 +460,7 @@ def test_server_rest_shape(server: SnapshotAPIServer) -> None:
     assert status == 200 and len(body["items"]) == 4 and body["metadata"]["resourceVersion"]
     status, body = _get(server, "/apis/apps/v1")
     assert {r["name"] for r in body["resources"]} == {"deployments", "replicasets", "statefulsets", "daemonsets"}
-    assert all(r["verbs"] == ["get", "list"] for r in body["resources"])
+    assert all(r["verbs"] == ["get", "list", "watch"] for r in body["resources"])
     assert {e.verb for e in server.requests()} == {"GET", "DELETE"}
 
 

@@ -111,6 +111,9 @@ def test_a_redacted_recording_holds_no_canary_and_keeps_the_diagnosis(tmp_path: 
     assert replay.json()["verdict"] == plain.json()["verdict"]
     assert [f["id"] for f in replay.json()["findings"]] == [f["id"] for f in plain.json()["findings"]]
     assert plain.json()["findings"], "the canary cluster has something to diagnose"
+    original_name = run_cli("check", "cnrybackend", "-n", "cnryshop", "--snapshot", str(recorded), "-o", "json").json()
+    sd101 = original_name["findings"][0]
+    assert sd101["id"] == "SD101" and "redacted" in sd101["message"] and "Did you mean" not in sd101["message"]
 
 
 def test_a_plain_recording_has_no_inline_env_value_managed_fields_or_last_applied(tmp_path: Path) -> None:

@@ -83,7 +83,8 @@ def test_a_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
 
 def test_collect_node_output_is_private(tmp_path: Path) -> None:
     saved = tmp_path / "iptables.txt"
-    saved.write_text("*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n")
+    # (one rule: collect node refuses to write a dump without any)
+    saved.write_text("*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -d 198.18.100.1/32 -j ACCEPT\nCOMMIT\n")
     out = tmp_path / "dump.yaml"
     out.symlink_to(tmp_path / "elsewhere")
     result = run_cli("collect", "node", "--node-name", "n1", "--iptables-save", str(saved), "-o", str(out))

@@ -75,7 +75,8 @@ def run(context: Context) -> Iterator[Finding]:
     if snapshot.missing("services", namespace):
         return  # SD001 says why; an unreadable list proves nothing about existence.
     local_names = [k8s.name(s) for s in snapshot.services_in(namespace)]
-    near = closest(name, local_names)
+    # In a redacted recording every name is a pseudonym: a near miss would be a coincidence.
+    near = [] if snapshot.info.redacted else closest(name, local_names)
     elsewhere = sorted(k8s.namespace(s) for s in snapshot.services if k8s.name(s) == name
                        and k8s.namespace(s) != namespace)
     evidence = [Evidence(ObjectRef("Service", namespace, n), None, None, "a Service with a similar name")
@@ -88,6 +89,9 @@ def run(context: Context) -> Iterator[Finding]:
         hints.append("Did you mean " + " or ".join(repr(n) for n in near) + "?")
     if elsewhere:
         hints.append(f"A Service named {name!r} exists in namespace {', '.join(elsewhere)}.")
+    if snapshot.info.redacted:
+        hints.append("This recording is redacted: its names are pseudonyms. Check the Service by the pseudonym "
+                     "`record --redact` or `svcdoctor redact` printed (or look it up in the --redact-map file).")
     if not hints:
         hints.append(f"Namespace {namespace} has {len(local_names)} Service(s), none with a similar name."
                      if local_names else f"Namespace {namespace} has no Services at all.")

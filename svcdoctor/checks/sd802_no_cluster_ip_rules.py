@@ -5,6 +5,10 @@ What it detects:
     or IPVS) ends nowhere — no DNAT, no kube-proxy verdict for that address and port (in nftables
     mode, only the catch-all reject for unknown ports of a ClusterIP).
 
+    A path whose trace met lines of the dump that could not be read or evaluated, or a dump
+    without any kube-proxy rule, proves nothing: the check is then unknown and quotes those lines
+    (never a pass, never a finding made of what was not read).
+
 Why it matters:
     Without a rule the packet keeps its virtual destination, which no host owns: clients time out.
 
@@ -27,19 +31,50 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, CheckDoc, Context
-from svcdoctor.dataplane.checking import impact_for, inspect_commands, node_paths, rule_evidence, unread_evidence
+from svcdoctor.dataplane.checking import (
+    NodePaths,
+    conclude,
+    decided,
+    impact_for,
+    inspect_commands,
+    node_paths,
+    rule_evidence,
+    undecided_reasons,
+    unread_evidence,
+)
 from svcdoctor.findings import Evidence, Finding
+from svcdoctor.k8s import ObjectRef
 
 
 def run(context: Context) -> Iterator[Finding]:
     results = node_paths(context)
+    yield from conclude(list(_findings(context, results)), undecided_reasons(results, ("clusterIP",)))
+
+
+def _findings(context: Context, results: list[NodePaths]) -> Iterator[Finding]:
+    known = {k8s.name(node) for node in context.snapshot.nodes}
+    for result in results:
+        if known and result.dump.node not in known:
+            yield CHECK.finding(
+                f"The node dump is for node {result.dump.node}, which the snapshot does not know (its Nodes: "
+                f"{', '.join(sorted(known)[:6])}{' …' if len(known) > 6 else ''}): its rules were traced, but which "
+                "node (or cluster) they come from is not known, and its NodePorts were not traced.",
+                evidence=[Evidence(ObjectRef("NodeDump", "", result.dump.node), "metadata.name", result.dump.node,
+                                   "no Node of this name in the snapshot")],
+                next=["kubectl get nodes -o wide",
+                      "svcdoctor collect node --node-name NODE …   # the Node's name, as `kubectl get nodes` shows it"],
+                fix="Name the dump after its Node (`collect node --node-name`, or the dump's metadata.name).",
+                severity="warning", impact="none", subject=context.service_ref, node=result.dump.node,
+                key=f"unknown-node/{result.dump.node}")
     broken: dict[str, list[str]] = {}
     for result in results:
         for path in result.paths:
-            if path.kind != "clusterIP":
+            if path.kind != "clusterIP" or not decided(result, path):
                 continue
-            kube_proxy_verdict = path.specific_reject() is not None or path.trace.destinations
+            # A DNAT is kube-proxy's answer, whatever later rules do with the packet (SD803).
+            kube_proxy_verdict = path.specific_reject() is not None or path.translated
             if kube_proxy_verdict or (path.dropped and path.expect == "drop"):
                 continue
             broken.setdefault(result.dump.node, []).append(path.label)
@@ -52,12 +87,8 @@ def run(context: Context) -> Iterator[Finding]:
         paths = [path for path in result.paths if path.label in labels]
         evidence = [Evidence(context.service_ref, "spec.clusterIP", paths[0].address,
                              f"no rule on node {node} translates {', '.join(path.label for path in paths)}")]
-        if not result.dataplane.has_kube_proxy_rules:
-            reason = ("the node has no kube-proxy rules at all (no KUBE-SERVICES chain, kube-proxy table or "
-                      "IPVS service)")
-        else:
-            reason = (f"kube-proxy's {result.dataplane.mode or 'data-plane'} rules on this node "
-                      f"({result.dataplane.rule_count} rules) have nothing for it")
+        reason = (f"kube-proxy's {result.dataplane.mode or 'data-plane'} rules on this node "
+                  f"({result.dataplane.rule_count} rules) have nothing for it")
         for path in paths:
             if path.trace.rules():
                 evidence.append(rule_evidence(node, path.trace.rules(), f"what {path.label} meets instead"))

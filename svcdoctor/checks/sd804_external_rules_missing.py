@@ -6,6 +6,8 @@ What it detects:
     DNAT, and not the drop kube-proxy installs on purpose for ``externalTrafficPolicy: Local``
     without a local endpoint (SD207 explains that one).
 
+    Paths the dump cannot decide (lines not read) make the check unknown.
+
 Why it matters:
     Without them, traffic from outside reaches the node but is never forwarded: it is refused or
     times out while the ClusterIP works.
@@ -29,16 +31,29 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from svcdoctor.checks.interface import Check, CheckDoc, Context
-from svcdoctor.dataplane.checking import inspect_commands, node_paths, unread_evidence
+from svcdoctor.dataplane.checking import (
+    NodePaths,
+    conclude,
+    decided,
+    inspect_commands,
+    node_paths,
+    undecided_reasons,
+    unread_evidence,
+)
 from svcdoctor.findings import Evidence, Finding
 
 
 def run(context: Context) -> Iterator[Finding]:
     results = node_paths(context)
+    yield from conclude(list(_findings(context, results)),
+                        undecided_reasons(results, ("nodePort", "externalIP", "loadBalancer")))
+
+
+def _findings(context: Context, results: list[NodePaths]) -> Iterator[Finding]:
     for result in results:
         node = result.dump.node
-        missing = [path for path in result.paths if path.kind != "clusterIP" and path.untouched
-                   and path.specific_reject() is None]
+        missing = [path for path in result.paths if path.kind != "clusterIP" and decided(result, path)
+                   and path.untouched and path.specific_reject() is None]
         if not missing:
             continue
         labels = ", ".join(path.label for path in missing)

@@ -26,9 +26,11 @@ from svcdoctor.cli.check import check, demo, scan
 from svcdoctor.cli.collect import collect_app
 from svcdoctor.cli.common import Session, error
 from svcdoctor.cli.dns import dns_records
+from svcdoctor.cli.mcp import mcp
 from svcdoctor.cli.reach import reach
 from svcdoctor.cli.record import record, redact
 from svcdoctor.cli.snapshot import snapshot_app
+from svcdoctor.cli.watch import watch
 from svcdoctor.errors import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, SvcdoctorError, internal_error_message
 
 if TYPE_CHECKING:
@@ -78,6 +80,8 @@ app.command("reach")(reach)
 app.command()(record)
 app.command()(redact)
 app.command("dns")(dns_records)
+app.command()(watch)
+app.command()(mcp)
 app.add_typer(collect_app, name="collect")
 app.add_typer(snapshot_app, name="snapshot")
 

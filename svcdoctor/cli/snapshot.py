@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -27,7 +28,11 @@ def serve(
         list[str] | None, typer.Option("--forbid", help="Answer 403 for a resource (plural, or NS/plural).")
     ] = None,
 ) -> int:
-    """Serve a snapshot read-only over the Kubernetes API: point kubectl or k9s at a recording."""
+    """Serve a snapshot read-only over the Kubernetes API: point kubectl or k9s at a recording.
+
+    List, get and watch: when FILE changes, watches get the ADDED/MODIFIED/DELETED events and bookmarks
+    a real API server would send (so `svcdoctor watch` can follow a recording).
+    """
     import secrets
 
     from svcdoctor.serve.apiserver import ServerOptions, SnapshotAPIServer
@@ -51,6 +56,13 @@ def serve(
         message += f"\n  kubectl --kubeconfig {write_kubeconfig} get pods -A   (the kubeconfig holds this run's token)"
     else:
         message += f"\n  kubectl --server {server.url} --token {options.token} get pods -A"
+    from svcdoctor.serve.watch import FileFollower, hub_of
+
+    hub_of(server)  # watch requests are answered
+    follower = None
+    if os.path.isfile(file):  # and get what changes when FILE is replaced or rewritten
+        follower = FileFollower(file, server).start()
+        message += f"\n  following {file}: changes are sent to watches"
     sys.stderr.write(message + "\n  (Ctrl-C stops it)\n")
     sys.stderr.flush()
     try:
@@ -58,5 +70,7 @@ def serve(
     except KeyboardInterrupt:
         pass
     finally:
+        if follower is not None:
+            follower.stop()
         server.stop()
     return EXIT_OK

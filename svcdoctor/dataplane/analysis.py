@@ -65,9 +65,35 @@ class PathResult:
         return self.expected - self.reached if self.expect == "endpoints" else frozenset()
 
     @property
+    def decided(self) -> bool:
+        """Every line of the dump the packet met was read and evaluated (see ``Trace.undecided``)."""
+        return not self.trace.undecided
+
+    @property
     def untouched(self) -> bool:
         """No rule translated, dropped or rejected the packet: kube-proxy has nothing for it."""
         return not self.trace.destinations and self.trace.verdicts <= {"", "ACCEPT"}
+
+    @property
+    def translated(self) -> bool:
+        """Some rule DNATed the packet (whatever happened to it afterwards)."""
+        return any(branch.destination is not None for branch in self.trace.branches)
+
+    def blocked(self) -> list[tuple[float, str, Rule | None, tuple[str, int] | None]]:
+        """The share of connections that meant to reach the endpoints and were rejected or dropped by a
+        rule other than kube-proxy's "has no endpoints" reject: (share, REJECT|DROP, the rule that did it,
+        where kube-proxy had sent the packet or None)."""
+        if self.expect != "endpoints":
+            return []
+        found = []
+        for branch in self.trace.branches:
+            if branch.verdict not in ("REJECT", "DROP"):
+                continue
+            rule = branch.rules[-1] if branch.rules else None
+            if branch.verdict == "REJECT" and self._kube_proxy_reject(branch.rules) is not None:
+                continue
+            found.append((branch.probability, branch.verdict, rule, branch.destination))
+        return found
 
     @property
     def rejected(self) -> bool:
@@ -80,16 +106,27 @@ class PathResult:
     def specific_reject(self) -> Rule | None:
         """kube-proxy's per-Service-port reject ("has no endpoints"), if that is what rejected it.
 
-        Told apart structurally from a catch-all reject: the rule matches this exact address and
-        port (iptables), or the verdict came from a map element keyed by address . protocol . port
-        (nftables).
+        Only the rule that rejected the packet counts, wherever it is. Told apart structurally from
+        a catch-all reject (a host firewall's): that rule matches this exact address and port
+        (iptables), or it is the catch-all of a chain the packet was sent to by a map element keyed
+        by address . protocol . port (nftables' no-endpoint maps and reject-chain).
         """
         for branch in self.trace.branches:
-            if branch.verdict != "REJECT" or not branch.rules:
-                continue
-            for rule in reversed(branch.rules):
-                if _names_address_and_port(rule, self.address, self.port):
-                    return rule
+            if branch.verdict == "REJECT":
+                found = self._kube_proxy_reject(branch.rules)
+                if found is not None:
+                    return found
+        return None
+
+    def _kube_proxy_reject(self, rules: tuple[Rule, ...]) -> Rule | None:
+        if not rules:
+            return None
+        rejecter = rules[-1]
+        if _names_address_and_port(rejecter, self.address, self.port):
+            return rejecter
+        if (len(rules) >= 2 and not rejecter.matches and rules[-2].action[0] == "vmap"
+                and _names_address_and_port(rules[-2], self.address, self.port)):
+            return rules[-2]
         return None
 
 
@@ -97,6 +134,8 @@ def _names_address_and_port(rule: Rule, address: str, port: int) -> bool:
     action = rule.action
     if action[0] == "vmap":
         return "dport" in action[1] and ("daddr" in action[1] or "l4proto" in action[1])
+    if action[0] != "reject":
+        return False
     has_address = has_port = False
     for match in rule.matches:
         if (match[0] == "daddr" and not match[2]) or (match[0] == "dst_type" and not match[2]):

@@ -3,7 +3,7 @@ kube-proxy's Pods and its known replacements. Pure functions of the check Contex
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from svcdoctor import k8s
@@ -11,7 +11,7 @@ from svcdoctor.checks.interface import Context
 from svcdoctor.dataplane.analysis import PathResult, node_addresses, service_paths
 from svcdoctor.dataplane.node import NodeDataplane, load
 from svcdoctor.endpoints import service_endpoints
-from svcdoctor.findings import Evidence, NotChecked, Skip
+from svcdoctor.findings import Evidence, Finding, NotChecked, Severity, Skip, Unknown
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.snapshot import NodeDump, Snapshot
 
@@ -86,6 +86,50 @@ def _paths_for(snapshot: Snapshot, dump: NodeDump, namespace: str, name: str) ->
     addresses = tuple(node_addresses(snapshot.node(dump.node)))
     paths = service_paths(dataplane, service, service_endpoints(snapshot, namespace, name), addresses)
     return NodePaths(dump, dataplane, tuple(paths), addresses)
+
+
+def decided(result: NodePaths, path: PathResult) -> bool:
+    """Whether a check may conclude anything from this path: the node's dump holds kube-proxy's
+    rules, and every line the traced packet met was read and evaluated."""
+    return result.dataplane.has_kube_proxy_rules and path.decided
+
+
+def undecided_reasons(results: Sequence[NodePaths], kinds: Collection[str] = ()) -> list[str]:
+    """Why some paths (of ``kinds``, or all) cannot be concluded from the dumps, per node, quoting the
+    lines that could not be read or evaluated ([] when every path can)."""
+    reasons = []
+    for result in results:
+        node = result.dump.node
+        if not result.dataplane.has_kube_proxy_rules:
+            # Whatever the Service's paths, nothing about them can be read from this dump.
+            reasons.append(f"the dump of node {node} holds no kube-proxy rules ({result.dataplane.rule_count} rule(s) "
+                           "read: no KUBE-SERVICES or KUBE-NODEPORTS rule, no kube-proxy nftables table, no IPVS "
+                           "virtual server): kube-proxy does not run there, or the dump is not what iptables-save, "
+                           "nft list ruleset or ipvsadm -Ln print")
+            continue
+        paths = [path for path in result.paths if not kinds or path.kind in kinds]
+        labels: list[str] = []
+        lines: list[str] = []
+        for path in paths:
+            if path.trace.undecided:
+                labels.append(path.label)
+                lines.extend(line for line in path.trace.undecided if line not in lines)
+        if labels:
+            shown = "; ".join(f"«{line[:200]}»" for line in lines[:3])
+            more = f" (and {len(lines) - 3} more)" if len(lines) > 3 else ""
+            reasons.append(f"on node {node}, {', '.join(labels[:3])}{' …' if len(labels) > 3 else ''}: the traced "
+                           f"packet met {len(lines)} line(s) of the dump that could not be read or evaluated and "
+                           f"could change where it ends: {shown}{more}")
+    return reasons
+
+
+def conclude(findings: Sequence[Finding], reasons: Sequence[str]) -> Iterator[Finding]:
+    """The check's findings; when it found nothing wrong and some path could not be concluded, the
+    check is unknown (never a pass on what it could not read)."""
+    if reasons and not any(finding.severity is not Severity.INFO and finding.impact in ("unreachable", "degraded")
+                           for finding in findings):
+        raise Unknown("step 8 could not conclude from the node dump: " + " | ".join(reasons))
+    yield from findings
 
 
 def impact_for(context: Context, broken_nodes: Sequence[str], all_nodes: Sequence[str], node: str) -> str:

@@ -16,10 +16,16 @@ from typing import Any
 
 import yaml
 
-from svcdoctor.errors import InputError
+from svcdoctor.errors import ClusterError, InputError
 from svcdoctor.snapshot import DUMP_TEXTS, EVIDENCE_GROUP, NodeDump, read_evidence
 
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
+
+
+class NodeUnreadable(ClusterError):
+    """The node's data plane could not be read (no tool ran, or none printed a rule): exit code 3,
+    as when the cluster cannot be read — the thing diagnosed could not be looked at, which is not
+    the user's input being wrong (exit 2)."""
 
 
 def read_node_dump_files(paths: Iterable[str]) -> list[NodeDump]:
@@ -101,13 +107,24 @@ def collect_node(*, node_name: str = "", chroot: str = "", files: Mapping[str, s
                 continue
             texts[field] = result.stdout
         if not texts:
-            raise InputError("none of iptables-save, nft or ipvsadm could be run on this node"
-                             + (f" ({'; '.join(notes)})" if notes else ""))
+            raise NodeUnreadable("none of iptables-save, nft or ipvsadm could be run on this node"
+                                 + (f" ({'; '.join(notes)})" if notes else ""))
     from svcdoctor.dataplane.node import load
 
     name = node_name or os.environ.get("NODE_NAME", "") or socket.gethostname()
     dump = NodeDump(name, "", **{text.attribute: texts.get(text.key, "") for text in DUMP_TEXTS})
-    mode = load(dump).mode
+    dataplane = load(dump)
+    if not dataplane.rule_count:
+        # An empty dump would read as "no kube-proxy rules on this node": never written.
+        commands = {text.key: " ".join(text.command) for text in DUMP_TEXTS}
+        printed = ", ".join(f"{commands[field]} ({len(text.strip().splitlines())} lines)"
+                            for field, text in texts.items()) or "nothing"
+        if files:
+            raise InputError(f"no rule could be read from the saved output ({printed}): is it what iptables-save, "
+                             "nft list ruleset or ipvsadm -Ln print?", ", ".join(files.values()))
+        raise NodeUnreadable(f"no rule could be read on this node ({printed}): run it on the node itself, or in a "
+                             "host-network Pod with --chroot /host (docs/dataplane.md); nothing was written")
+    mode = dataplane.mode
     document: dict[str, Any] = {"apiVersion": EVIDENCE_GROUP, "kind": "NodeDump", "metadata": {"name": name}}
     if mode:
         document["proxyMode"] = mode

@@ -14,9 +14,13 @@ matches
     ``("src_type"|"dst_type", "LOCAL", negated)`` (addrtype / fib … type local);
     ``("mark", value, mask, negated)``; ``("ctstate", states, negated)``;
     ``("random", probability)`` (statistic random / nth); ``("recent", name, seconds)``
-    (session affinity: true only for a client seen before); ``("unknown", text)``.
+    (session affinity: true only for a client seen before); ``("iface", "in"|"out", name,
+    negated)``; ``("physdev", option, negated)``; ``("unknown", text)`` (read, but not understood:
+    the tracer cannot tell whether it matches); ``("unreadable", text)`` (a line the parser could
+    not read at all, kept where it stood so that a packet reaching it is known to be undecided).
 actions
-    ``("jump"|"goto", chain)``; ``("accept",)``; ``("drop",)``; ``("reject",)``;
+    ``("jump"|"goto", chain)``; ``("accept",)``; ``("drop",)``; ``("reject", icmp_type)`` (see
+    :data:`REJECT_TYPES`);
     ``("return",)``; ``("dnat", ip, port)``; ``("masquerade",)``; ``("mark", op, value, mask)``
     with op ``or``/``xor``/``set``/``and``; ``("vmap", key_fields, map_name_or_None,
     inline_elements)``; ``("numgen", modulus, elements)``; ``("recent_set", name)``;
@@ -44,6 +48,43 @@ NO_INDEX: Mapping[int, tuple[int, ...]] = MappingProxyType({})
 
 #: The verdicts a trace can end with. "" means no rule decided: the packet goes on untouched.
 VERDICTS = ("ACCEPT", "DROP", "REJECT", "")
+
+#: What a client's connect() reports for each kind of reject (the kernel's ICMP error mapping;
+#: iptables ``--reject-with`` and nft ``reject with …`` names, normalised by the parsers).
+REJECT_TYPES: dict[str, str] = {
+    "port-unreachable": "connection refused",
+    "tcp-reset": "connection refused",
+    "host-unreachable": "no route to host",
+    "host-prohibited": "no route to host",
+    "admin-prohibited": "no route to host",
+    "addr-unreachable": "no route to host",
+    "net-unreachable": "network is unreachable",
+    "net-prohibited": "network is unreachable",
+    "no-route": "network is unreachable",
+    "prot-unreachable": "protocol not available",
+    "policy-fail": "network is unreachable",
+    "reject-route": "network is unreachable",
+}
+
+
+def reject_type(text: str) -> str:
+    """An iptables ``--reject-with`` value or an nft ``reject with`` code, normalised: ``icmp-host-prohibited``,
+    ``icmp6-adm-prohibited``, ``host-prohibited`` → ``host-prohibited`` / ``admin-prohibited``; ``tcp-reset`` /
+    ``reset`` → ``tcp-reset``."""
+    name = text.strip().lower()
+    for prefix in ("icmpv6-", "icmp6-", "icmpx-", "icmp-"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            break
+    name = {"reset": "tcp-reset", "adm-prohibited": "admin-prohibited", "proto-unreachable": "prot-unreachable",
+            "port-unreach": "port-unreachable", "host-unreach": "host-unreachable",
+            "net-unreach": "net-unreachable"}.get(name, name)
+    return name
+
+
+def client_sees(icmp_type: str) -> str:
+    """What a client connecting through a reject of ``icmp_type`` is told ("" when not known)."""
+    return REJECT_TYPES.get(icmp_type, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +224,8 @@ class NamedSet:
     timeout: str = ""
     #: The text of the set's definition, for evidence.
     text: str = ""
+    #: Elements of the listing that could not be read (a look-up that finds nothing is then undecided).
+    unread: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,6 +241,10 @@ class Ruleset:
     family: int = 4
     #: Lines the parser could not read, with their line numbers (never silently lost).
     problems: tuple[str, ...] = ()
+    #: The problems whose place in the rules is not known (outside any chain): every packet traced
+    #: through this rule set may have met them. (Lines inside a chain stay there as ``unreadable``
+    #: rules; elements of a set, as the set's ``unread``.)
+    unplaced: tuple[str, ...] = ()
 
     def chain(self, table: str, name: str) -> Chain | None:
         return self.chains.get((table, name))
@@ -265,6 +312,9 @@ class Trace:
     affinity_seconds: int | None = None
     #: Matches the tracer could not evaluate and other caveats, in plain words.
     notes: tuple[str, ...] = ()
+    #: Lines of the dump the packet reached that could not be read, or read but not evaluated, and
+    #: that could change where it ends: the trace is then undecided (never a conclusion).
+    undecided: tuple[str, ...] = ()
 
     @property
     def destinations(self) -> dict[tuple[str, int], float]:
@@ -284,6 +334,15 @@ class Trace:
     @property
     def masquerade(self) -> bool:
         return any(branch.masquerade for branch in self.branches)
+
+    @property
+    def decided(self) -> bool:
+        return not self.undecided
+
+    def rejects(self) -> list[tuple[float, Rule | None]]:
+        """Each rejecting branch's share and the rule that rejected it (its last rule)."""
+        return [(branch.probability, branch.rules[-1] if branch.rules else None) for branch in self.branches
+                if branch.verdict == "REJECT"]
 
     def rules(self) -> list[Rule]:
         """Every rule any branch hit, in first-seen order (evidence)."""

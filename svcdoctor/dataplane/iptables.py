@@ -6,8 +6,11 @@ kube-proxy uses: addresses and prefixes (``-s``/``-d``, negated), protocols, por
 --ctstate``, ``statistic --mode random --probability`` and ``--mode nth``, ``recent``
 (session affinity), ``set --match-set`` (IPVS mode's ipsets), comments; and the targets
 ``DNAT --to-destination``, ``MARK``, ``MASQUERADE``, ``ACCEPT``, ``DROP``, ``REJECT``,
-``RETURN``, jumps (``-j``) and gotos (``-g``). IPv4 and IPv6 dumps read the same way.
-Anything else is kept as an ``unknown`` match so that the tracer can say it was unsure.
+``RETURN``, jumps (``-j``) and gotos (``-g``), ``physdev`` and in/out interfaces. IPv4 and IPv6
+dumps read the same way, with or without the ``[packets:bytes]`` counters of ``iptables-save -c``.
+Anything else is kept as an ``unknown`` match (a word that belongs to no option, too), and a line
+that cannot be read at all stays in its chain as an ``unreadable`` rule, so that the tracer knows
+when a packet met something it could not evaluate.
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ from svcdoctor.dataplane.interface import (
     Ruleset,
     new_chain,
     new_rule,
+    reject_type,
 )
 
 _TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|(\S+)')
+_MODULE_NAME = re.compile(r"[a-z0-9_]+")
 
 #: Built-in chains of each table → their netfilter hook.
 BUILTIN_HOOKS: dict[str, dict[str, str]] = {
@@ -43,13 +48,12 @@ BUILTIN_HOOKS: dict[str, dict[str, str]] = {
     "security": {"INPUT": "input", "FORWARD": "forward", "OUTPUT": "output"},
 }
 
-_TERMINAL = {"ACCEPT": ("accept",), "DROP": ("drop",), "REJECT": ("reject",), "RETURN": ("return",),
-             "MASQUERADE": ("masquerade",)}
+_TERMINAL = {"ACCEPT": ("accept",), "DROP": ("drop",), "RETURN": ("return",), "MASQUERADE": ("masquerade",)}
 #: Targets that only count, log or tag: the packet goes on to the next rule.
 _NON_TERMINAL = {"LOG", "NFLOG", "CONNMARK", "CT", "NOTRACK", "TRACE", "CHECKSUM", "TCPMSS", "NFACCT", ""}
 #: Options that never change whether a rule matches.
 _INERT_OPTIONS = {"--nfacct-name", "--reap", "--rsource", "--rdest", "--mask", "--random-fully", "--random",
-                  "--persistent", "--log-prefix", "--log-level", "--reject-with", "--to-ports",
+                  "--persistent", "--log-prefix", "--log-level", "--to-ports",
                   "--limit-iface-in", "--limit-iface-out", "--wait", "--hitcount", "--rttl"}
 
 
@@ -114,15 +118,33 @@ def _mark(text: str) -> tuple[int, int]:
     return int(value, 0), int(mask, 0) if mask else 0xFFFFFFFF
 
 
+#: conntrack states (--ctstate / --state) and ct status words iptables and nft print.
+CONNTRACK_STATES = frozenset({"NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED", "SNAT", "DNAT"})
+#: The tables iptables-save prints, and chain policies.
+TABLES = frozenset(IPTABLES_TABLE_PRIORITY)
+POLICIES = frozenset({"ACCEPT", "DROP", "-"})
+
+
 @lru_cache(maxsize=256)
 def _states(text: str) -> frozenset[str]:
-    return frozenset(text.upper().split(","))
+    states = frozenset(text.upper().split(","))
+    if not states <= CONNTRACK_STATES:
+        raise ValueError(f"not a conntrack state: {text}")
+    return states
+
+
+def protocol(text: str) -> str:
+    """A protocol name or number as iptables and nft print it (lower case); ValueError otherwise."""
+    name = text.lower()
+    if not name or not name.replace("-", "").isalnum() or not name.isascii():
+        raise ValueError(f"not a protocol: {text}")
+    return name
 
 
 # What each option does, as a small number (one dict look-up instead of a chain of comparisons).
 (_MODULE, _JUMP, _GOTO, _SOURCE, _DESTINATION, _PROTOCOL, _DPORT, _SPORT, _COMMENT, _SRC_TYPE, _DST_TYPE,
  _MARK, _STATE, _STATISTIC, _RECENT_NAME, _RECENT_OPERATION, _SECONDS, _MATCH_SET, _TARGET_OPTION, _INTERFACE,
- _INERT) = range(21)
+ _INERT, _PHYSDEV_FLAG, _PHYSDEV_NAME) = range(23)
 _OPTIONS: dict[str, int] = {
     "-m": _MODULE, "--match": _MODULE, "-j": _JUMP, "--jump": _JUMP, "-g": _GOTO, "--goto": _GOTO,
     "-s": _SOURCE, "--source": _SOURCE, "-d": _DESTINATION, "--destination": _DESTINATION,
@@ -137,7 +159,9 @@ _OPTIONS: dict[str, int] = {
     "--match-set": _MATCH_SET,
     "--to-destination": _TARGET_OPTION, "--or-mark": _TARGET_OPTION, "--xor-mark": _TARGET_OPTION,
     "--set-xmark": _TARGET_OPTION, "--set-mark": _TARGET_OPTION, "--and-mark": _TARGET_OPTION,
-    "--to-source": _TARGET_OPTION,
+    "--to-source": _TARGET_OPTION, "--reject-with": _TARGET_OPTION,
+    "--physdev-is-in": _PHYSDEV_FLAG, "--physdev-is-out": _PHYSDEV_FLAG, "--physdev-is-bridged": _PHYSDEV_FLAG,
+    "--physdev-in": _PHYSDEV_NAME, "--physdev-out": _PHYSDEV_NAME,
     "-i": _INTERFACE, "--in-interface": _INTERFACE, "-o": _INTERFACE, "--out-interface": _INTERFACE,
     **{option: _INERT for option in _INERT_OPTIONS},
 }
@@ -148,6 +172,9 @@ _MARK_OPERATIONS = (("--or-mark", "or"), ("--xor-mark", "xor"), ("--and-mark", "
 
 def parse_rule(table: str, chain: str, words: list[str], text: str, line: int, values: _Values | None = None) -> Rule:
     """One ``-A CHAIN …`` rule (``words`` are the tokens after the chain name)."""
+    # kube-proxy's own test data writes multi-word comments without quotes; iptables-save quotes
+    # them, and then a word after the quoted comment is not part of it.
+    quoted = '"' in text
     if values is None:
         values = _Values()
     matches: list[Match] = []
@@ -173,16 +200,21 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int, v
         if code is not None and target and code in _BEFORE_TARGET_ONLY:
             code = None
         if code is None:
-            if word[:1] == "-":
-                arguments = []
-                while index < count and words[index][:1] != "-" and words[index] != "!":
-                    arguments.append(words[index])
-                    index += 1
+            # An option this parser does not know, or a word that belongs to no option (a
+            # garbled line): kept, so that a packet meeting the rule is known to be undecided.
+            arguments = []
+            while index < count and words[index][:1] != "-" and words[index] != "!":
+                arguments.append(words[index])
+                index += 1
+            if not (target and word[:2] == "--"):  # after the target, an option is the target's own
                 matches.append(("unknown", " ".join([("! " if negate else "") + word, *arguments])))
             negate = False
             continue
         value = words[index] if index < count else ""
         if code == _MODULE:
+            if not _MODULE_NAME.fullmatch(value):
+                # A cut or garbled module name: what followed it (a target, maybe) is not known.
+                raise ValueError(f"not a match module: {value}")
             index += 1
         elif code in (_JUMP, _GOTO):
             target = value
@@ -192,7 +224,7 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int, v
             matches.append(shared(("daddr", networks(value), negate)))
             index += 1
         elif code == _PROTOCOL:
-            matches.append(shared(("proto", value.lower(), negate)))
+            matches.append(shared(("proto", protocol(value), negate)))
             index += 1
         elif code == _DPORT:
             matches.append(shared(("dport", ports(value), negate)))
@@ -206,7 +238,7 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int, v
                 index += 1
             else:
                 index += 1
-                if index < count and words[index][:1] != "-" and words[index] != "!":
+                if not quoted and index < count and words[index][:1] != "-" and words[index] != "!":
                     # Tolerate unquoted multi-word comments (kube-proxy's own test data has them).
                     parts = [value]
                     while index < count and words[index][:1] != "-" and words[index] != "!":
@@ -257,8 +289,12 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int, v
             matches.append(shared((kind, value, negate, direction)))
             index += 2
         elif code == _INTERFACE:
-            # Interfaces are not modelled: a rule bound to one is examined but flagged.
-            matches.append(shared(("unknown", f"{word} {value}")))
+            matches.append(shared(("iface", "in" if word in ("-i", "--in-interface") else "out", value, negate)))
+            index += 1
+        elif code == _PHYSDEV_FLAG:
+            matches.append(shared(("physdev", word[len("--physdev-"):], negate)))
+        elif code == _PHYSDEV_NAME:
+            matches.append(shared(("physdev", f"{word[len('--physdev-'):]} {value}", negate)))
             index += 1
         elif index < count and words[index][:1] != "-":  # an inert option and its value
             index += 1
@@ -279,6 +315,9 @@ def parse_rule(table: str, chain: str, words: list[str], text: str, line: int, v
             action = ("recent_set", recent.get("name", ""))
     if target:
         action = _action(target, goto, target_options or {}, action, shared)
+    elif action[0] == "none" and any(match[0] == "unknown" for match in matches):
+        # What was not understood may have been the rule's target: its action is unknown.
+        action = ("unknown", text)
     return new_rule(table, chain, tuple(matches), action, text, line, comment)
 
 
@@ -286,8 +325,11 @@ def _action(target: str, goto: bool, target_options: dict[str, str], action: Act
             shared: Callable[[tuple[object, ...]], tuple[object, ...]]) -> Action:
     if target in _TERMINAL:
         return _TERMINAL[target]
+    if target == "REJECT":
+        return shared(("reject", reject_type(target_options.get("--reject-with", "icmp-port-unreachable"))))
     if target == "DNAT":
         ip, port = split_host_port(target_options.get("--to-destination", ""))
+        addresses.address(ip)  # a DNAT to something that is not an address cannot be read
         return ("dnat", ip, port)
     if target == "MARK":
         for option, operation in _MARK_OPERATIONS:
@@ -325,14 +367,40 @@ def parse(text: str, *, family: int = 0) -> Ruleset:
     # iptables-save prints each chain's rules together: keep the current chain's list at hand.
     current_key: tuple[str, str] = ("", "")
     current: list[Rule] = []
+    unplaced: list[str] = []
+    declared: set[tuple[str, str]] = set()
+    #: Tables that declare their chains (iptables-save does; a hand-written snippet may not).
+    declaring: set[str] = set()
+
+    def unreadable(chain_key: tuple[str, str], number: int, line: str, reason: str) -> None:
+        """Keep a rule line that cannot be read where it stood, as an ``unreadable`` rule."""
+        problems.append(f"line {number}: {reason}: {line[:80]}")
+        chain_rules[chain_key].append(new_rule(chain_key[0], chain_key[1], (("unreadable", line),),
+                                               ("unknown", line), line, number, ""))
+        if chain_key not in policies:
+            policies[chain_key] = "-"
+            order.append(chain_key)
+
+    def unplace(number: int, line: str, reason: str) -> None:
+        problems.append(f"line {number}: {reason}: {line[:80]}")
+        unplaced.append(f"line {number}: {line[:200]}")
+
     for number, raw_line in enumerate(text.splitlines(), start=1):
         line = raw_line.strip()
         if not line:
             continue
         first = line[0]
+        if first == "[":
+            # iptables-save -c: every rule begins with its [packets:bytes] counters.
+            close = line.find("]")
+            if close > 0 and line[1:close].replace(":", "", 1).isdigit() and line[close + 1:close + 2] == " ":
+                line = line[close + 1:].lstrip()
+                first = line[:1]
+            if not line:
+                continue
         if first == "-" and (line.startswith("-A ") or line.startswith("-I ")):
             if not table:
-                problems.append(f"line {number}: rule outside a table: {line[:80]}")
+                unplace(number, line, "rule outside a table")
                 continue
             if '"' not in line:
                 words = line.split()
@@ -345,7 +413,7 @@ def parse(text: str, *, family: int = 0) -> Ruleset:
             else:
                 words = tokens(line)
             if len(words) < 2:
-                problems.append(f"line {number}: rule without a chain: {line[:80]}")
+                unplace(number, line, "rule without a chain")
                 continue
             chain = words[1]
             if chain != current_key[1] or table != current_key[0]:
@@ -355,10 +423,15 @@ def parse(text: str, *, family: int = 0) -> Ruleset:
                     order.append(current_key)
                 current = chain_rules[current_key]
             del words[:2]
+            if table in declaring and (table, chain) not in declared:
+                # iptables-save declares every chain of a table before its rules: a rule for a
+                # chain it never declared is a garbled chain name, and the chain it belonged to
+                # is missing a rule nobody can place.
+                unplace(number, line, f"rule for chain {chain}, which the table does not declare")
             try:
                 rule = parse_rule(table, chain, words, line, number, values)
             except (ValueError, IndexError) as error:
-                problems.append(f"line {number}: {error}: {line[:80]}")
+                unreadable(current_key, number, line, str(error) or type(error).__name__)
                 continue
             if not detected_family:
                 for match in rule.matches:
@@ -375,13 +448,19 @@ def parse(text: str, *, family: int = 0) -> Ruleset:
         if first == "*":
             table = line[1:].strip()
             current_key = ("", "")
+            if table not in TABLES:
+                unplace(number, line, "not a table iptables-save prints")
             continue
         if first == ":":
             name, _, rest = line[1:].partition(" ")
             key = (table, name)
+            declared.add(key)
+            declaring.add(table)
             if key not in policies:
                 order.append(key)
             policies[key] = rest.split(" ", 1)[0] if rest else "-"
+            if policies[key] not in POLICIES or not name:
+                unplace(number, line, "not a chain declaration")
             continue
         if line == "COMMIT":
             continue
@@ -392,11 +471,13 @@ def parse(text: str, *, family: int = 0) -> Ruleset:
                     policies[(table, parts[1])] = parts[2]
             elif line.startswith("-N "):
                 key = (table, line.split()[1])
+                declared.add(key)
+                declaring.add(table)
                 if key not in policies:
                     policies[key] = "-"
                     order.append(key)
             continue
-        problems.append(f"line {number}: not understood: {line[:80]}")
+        unplace(number, line, "not understood")
     chains: dict[tuple[str, str], Chain] = {}
     for key in order:
         table_name, chain_name = key
@@ -408,7 +489,8 @@ def parse(text: str, *, family: int = 0) -> Ruleset:
         chains[key] = build_chain(table_name, chain_name, chain_rules.get(key, []), hook=hook, priority=priority,
                                   type="nat" if table_name == "nat" else "filter" if hook else "",
                                   policy="drop" if policy == "DROP" else "accept")
-    return Ruleset("iptables", chains, family=detected_family or 4, problems=tuple(problems))
+    return Ruleset("iptables", chains, family=detected_family or 4, problems=tuple(problems),
+                   unplaced=tuple(unplaced))
 
 
 #: Every rule position of a short chain (shared: most chains are short).

@@ -6,9 +6,13 @@ maps, element comments, interval sets, dynamic affinity sets), base chains with 
 priority, and rule statements: address / port / protocol matches (``ip daddr``, ``ip saddr !=
 { … }``, ``meta l4proto``, ``th dport``, ``tcp dport``), set membership (``@cluster-ips``),
 concatenated lookups (``ip daddr . meta l4proto . th dport vmap @service-ips``), ``fib … type
-local``, ``ct state``, marks, ``numgen random mod N vmap { … }``, ``dnat to``, ``masquerade``,
-``update @set``, ``jump`` / ``goto`` / ``accept`` / ``drop`` / ``reject`` / ``return``.
-Statements it does not know become ``unknown`` matches, which the tracer reports.
+local``, ``ct state`` (with or without braces), ``ct status dnat``, marks, ``numgen random mod N
+vmap { … }``, ``dnat to``, ``dnat ip to numgen random mod N map { 0 : ADDR . PORT, … }`` (kube-proxy
+since late 2025), ``masquerade``, ``update @set``, ``jump`` / ``goto`` / ``accept`` / ``drop`` /
+``reject [with …]`` / ``return``; and what ``nft list ruleset`` prints for iptables-nft's tables
+(``meta random & … < …``, ``numgen inc mod N V``, ``iifname``, ``xt match …``). Statements it does
+not know become ``unknown`` matches, and rules or set elements it cannot read at all are kept as
+``unreadable`` rules and a set's ``unread`` elements: the tracer reports both.
 
 Speed: a listing of thousands of Services has tens of thousands of rules and set elements, most
 of them alike. Values, matches and verdicts are parsed once per distinct text and shared (one
@@ -18,7 +22,6 @@ lists are split with string methods rather than token by token.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import socket
 from collections import defaultdict
@@ -28,8 +31,8 @@ from operator import getitem
 from typing import Any, NamedTuple
 
 from svcdoctor.dataplane import addresses
-from svcdoctor.dataplane.interface import Action, Chain, Match, NamedSet, Rule, Ruleset, new_rule
-from svcdoctor.dataplane.iptables import build_chain, split_host_port
+from svcdoctor.dataplane.interface import Action, Chain, Match, NamedSet, Rule, Ruleset, new_rule, reject_type
+from svcdoctor.dataplane.iptables import CONNTRACK_STATES, build_chain, protocol, split_host_port
 
 _inet_pton, _AF_INET = socket.inet_pton, socket.AF_INET
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{},;]|[^\s{},;]+')
@@ -37,6 +40,9 @@ _HANDLE = re.compile(r"\s+#\s+handle\s+\d+\s*$")
 _TRANSACTION_RULE = re.compile(r"\s*\S+\s+\S+\s+\S+\s+\S+\s+\S+\s*(.*)$")
 _PRIORITY_NAMES = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50, "srcnat": 100}
 _SET_WORDS = {"comment", "flags", "elements", "timeout", "size", "policy", "auto-merge", "gc-interval", "counter"}
+#: Set declaration words followed by one value, and words standing alone.
+_SET_VALUED_WORDS = frozenset({"comment", "size", "policy", "gc-interval"})
+_SET_BARE_WORDS = frozenset({";", "auto-merge", "counter", "{", "}"})
 _VERDICTS = {"accept", "drop", "reject", "return", "continue"}
 _FIELD_NAMES = {("ip", "daddr"): "daddr", ("ip6", "daddr"): "daddr", ("ip", "saddr"): "saddr",
                 ("ip6", "saddr"): "saddr", ("meta", "l4proto"): "l4proto", ("th", "dport"): "dport",
@@ -53,6 +59,14 @@ _VERDICT_ACTIONS: dict[str, Action] = {verdict: (verdict,) for verdict in _VERDI
 _NO_ACTION: Action = ("none",)
 _MASQUERADE: Action = ("masquerade",)
 _CHAIN_WORDS = frozenset({"type", "policy", "comment", "devices"})
+_FAMILIES = frozenset({"ip", "ip6", "inet", "arp", "bridge", "netdev"})
+_HOOKS = frozenset({"prerouting", "input", "forward", "output", "postrouting", "ingress", "egress"})
+_CHAIN_TYPES = frozenset({"filter", "nat", "route"})
+_POLICIES = frozenset({"accept", "drop"})
+#: Key types whose elements this parser reads (others: every element is left unread).
+_KEY_TYPES = frozenset({"ipv4_addr", "ipv6_addr", "inet_proto", "inet_service", "mark", "integer", "verdict",
+                        "ifname", "ether_addr", "ct_state", "iface_index", "nf_proto", "ipv4_addr_range"})
+_CT_WORDS = frozenset(state.lower() for state in CONNTRACK_STATES)
 #: Stands for a set's element list (already split) among the tokens of its declaration; it holds
 #: spaces and no quote, so no token of a dump can equal it.
 _ELEMENTS_HERE = " elements "
@@ -60,12 +74,22 @@ _ELEMENTS_HERE = " elements "
 # Statement keywords other than the address / port / protocol fields, as small numbers.
 (_FIB, _CT, _MARK, _META, _NUMGEN, _NAT, _MASQ, _JUMP, _VERDICT, _UPDATE, _ADD, _COUNTER, _COMMENT,
  _SKIP) = range(14)
+(_XT, _INTERFACE, _ICMP) = range(14, 17)
 _STATEMENTS = {"fib": _FIB, "ct": _CT, "mark": _MARK, "meta": _META, "numgen": _NUMGEN, "dnat": _NAT, "snat": _NAT,
+               "xt": _XT, "iifname": _INTERFACE, "oifname": _INTERFACE, "iif": _INTERFACE, "oif": _INTERFACE,
+               "icmp": _ICMP, "icmpv6": _ICMP,
                "masquerade": _MASQ, "jump": _JUMP, "goto": _JUMP, "update": _UPDATE, "add": _ADD,
                "counter": _COUNTER, "comment": _COMMENT, "log": _SKIP, "limit": _SKIP, "notrack": _SKIP,
                **{verdict: _VERDICT for verdict in _VERDICTS}}
 _SKIP_UNTIL = frozenset(_VERDICTS | {"jump", "goto", "comment", "counter"})
 _NAT_OPTIONS = frozenset({"fully-random", "random", "persistent", ","})
+#: Words between ``dnat``/``snat`` and the address: ``dnat ip to …``, ``dnat ip addr . port to …``.
+_NAT_PREFIX = frozenset({"ip", "ip6", "to", "addr", "port", "."})
+#: Statements that decide where a packet goes and that the tracer does not model: a rule holding
+#: one has an unknown action, never a mere unknown match.
+_UNMODELLED_ACTIONS = frozenset({"redirect", "tproxy", "queue", "dup", "fwd", "synproxy"})
+_STATEMENT_WORDS = frozenset({"accept", "drop", "reject", "return", "continue", "jump", "goto", "masquerade",
+                              "dnat", "snat", "counter", "comment", "log", "limit", "notrack", "update", "add"})
 
 
 def tokens(text: str) -> list[str]:
@@ -124,7 +148,7 @@ def _key_part(field_type: str, text: str) -> Any:
     if field_type in ("inet_service",):
         return _port(text)
     if field_type == "inet_proto":
-        return text.lower()
+        return protocol(text)
     if text.isdigit():
         return int(text)
     return text
@@ -215,7 +239,14 @@ def _value_set(words: list[str], start: int) -> tuple[list[str], int]:
     if start < len(words) and words[start] == "{":
         inner, after = _braced(words, start)
         return [word for word in inner if word != ","], after
-    return ([words[start]], start + 1) if start < len(words) else ([], start)
+    if start >= len(words):
+        return [], start
+    # ``ct state related,established``: a list without braces, as nft prints iptables' --ctstate.
+    values, after = [words[start]], start + 1
+    while after + 1 < len(words) and words[after] == ",":
+        values.append(words[after + 1])
+        after += 2
+    return values, after
 
 
 def _negated_values(words: list[str], start: int) -> tuple[bool, list[str], int]:
@@ -288,15 +319,16 @@ class _Parser:
 
     def elements(self, groups: list[list[str]], key_types: tuple[str, ...], is_map: bool,
                  elements: dict[tuple[Any, ...], Action | None], comments: dict[tuple[Any, ...], str],
-                 intervals: list[addresses.Network]) -> None:
+                 intervals: list[addresses.Network], unread: list[str] | None = None) -> None:
         """Add the elements of one element list (see :func:`_groups`) to ``elements`` / ``comments`` /
-        ``intervals``; elements whose key does not parse are left out."""
+        ``intervals``; elements whose key does not parse are left out and listed in ``unread``."""
         single_address = len(key_types) == 1 and key_types[0] in ("ipv4_addr", "ipv6_addr")
         if len(groups) > 3 and self.columns(groups, key_types, is_map, single_address, elements):
             return
         type_count = len(key_types)
         caches = [self.parts(field_type) for field_type in key_types]
         for element in groups:
+            whole = element
             verdict: Action | None = None
             if is_map and ":" in element:
                 colon = element.index(":")
@@ -315,18 +347,25 @@ class _Parser:
             if not parts:
                 continue
             if single_address and ("/" in parts[0] or "-" in parts[0]):
-                # A prefix or range that does not parse is skipped, like a key that does not.
-                with contextlib.suppress(ValueError):
+                try:
                     if "/" in parts[0]:
                         intervals.append(addresses.network(parts[0]))
                     else:
                         low, _, high = parts[0].partition("-")
                         intervals.extend(_range_networks(low, high))
+                except ValueError:
+                    if unread is not None:
+                        unread.append(" ".join(whole))
                 continue
             converters = caches if len(parts) <= type_count else caches + [self.parts("")] * (len(parts) - type_count)
             try:
                 key = tuple(map(getitem, converters, parts))
             except ValueError:
+                if unread is not None:
+                    unread.append(" ".join(whole))
+                continue
+            if is_map and verdict is None and unread is not None:
+                unread.append(" ".join(whole))
                 continue
             elements[key] = verdict
             if comment:
@@ -355,6 +394,8 @@ class _Parser:
             if columns[key_width].count(":") != size:
                 return False
             if width == key_width + 2:
+                if not set(columns[key_width + 1]) <= _VERDICT_ACTIONS.keys():
+                    return False
                 verdicts = map(_VERDICT_ACTIONS.get, columns[key_width + 1])
             else:
                 kinds, targets = columns[key_width + 1], columns[key_width + 2]
@@ -378,6 +419,37 @@ class _Parser:
         self.elements(_groups(words), key_types, True, elements, {}, [])
         return elements
 
+    def numgen_dnat(self, words: list[str], index: int, text: str) -> tuple[int, Action]:
+        """``numgen random|inc mod N [offset O] map { K : ADDR [. PORT], … }`` from ``index`` (after
+        ``numgen``): the next index and a ``numgen`` action whose elements are DNATs."""
+        if not (index + 2 < len(words) and words[index + 1] == "mod"):
+            raise ValueError(f"dnat to numgen without a modulus: {text[:60]}")
+        modulus = int(words[index + 2])
+        index += 3
+        offset = 0
+        if index + 1 < len(words) and words[index] == "offset":
+            offset = int(words[index + 1])
+            index += 2
+        if not (index + 1 < len(words) and words[index] == "map" and words[index + 1] == "{"):
+            raise ValueError(f"dnat to numgen without an inline map: {text[:60]}")
+        inner, index = _braced(words, index + 1)
+        elements: dict[int, Action] = {}
+        for group in _groups(inner):
+            if ":" not in group:
+                raise ValueError(f"numgen map element without a value: {' '.join(group)}")
+            colon = group.index(":")
+            keys, value = group[:colon], [word for word in group[colon + 1:] if word != "."]
+            if len(keys) != 1 or len(value) not in (1, 2):
+                raise ValueError(f"numgen map element not understood: {' '.join(group)}")
+            ip, port = split_host_port(value[0]) if len(value) == 1 else (value[0], _port(value[1]))
+            addresses.address(ip)
+            low, _, high = keys[0].partition("-")
+            for number in range(int(low), int(high or low) + 1):
+                elements[number - offset] = ("dnat", ip, port)
+        if modulus <= 0 or not elements:
+            raise ValueError(f"numgen map without elements: {text[:60]}")
+        return index, ("numgen", modulus, elements)
+
     def numgen_map(self, words: list[str], offset: int) -> dict[int, Action]:
         """``numgen … vmap { 0 : goto a, 1 : goto b }`` (``words`` inside the braces): number → verdict."""
         shifted: dict[int, Action] = {}
@@ -395,9 +467,12 @@ class _Parser:
             except ValueError:
                 pass
             shifted.clear()
+        groups = _groups(words)
         for key_values, verdict in self.inline_map(words, ("integer",)).items():
             if verdict is not None and isinstance(key_values[0], int):
                 shifted[key_values[0] - offset] = verdict
+        if len(shifted) < len(groups):
+            raise ValueError(f"numgen map element not read: {' '.join(words)[:60]}")
         return shifted
 
     def field_matches(self, name: str, implied_protocol: str, values: list[str], negate: bool,
@@ -411,7 +486,7 @@ class _Parser:
         elif name == "l4proto":
             if len(values) != 1:
                 return None
-            match = self.share(("proto", values[0].lower(), negate))
+            match = self.share(("proto", protocol(values[0]), negate))
         else:
             return (self.share(("proto", implied_protocol, False)),) if implied_protocol else ()
         return (self.share(("proto", implied_protocol, False)), match) if implied_protocol else (match,)
@@ -463,13 +538,17 @@ class _Parser:
                     continue
             elif kind == _NAT:
                 index += 1
-                while index < count and words[index] in ("ip", "ip6", "to"):
+                while index < count and words[index] in _NAT_PREFIX:
                     index += 1
                 target = words[index] if index < count else ""
                 index += 1
-                if word == "dnat":
+                if word == "dnat" and target == "numgen":
+                    # dnat ip to numgen random mod N map { 0 : ADDR . PORT, … } (kube-proxy since late 2025)
+                    index, action = self.numgen_dnat(words, index, text)
+                elif word == "dnat":
                     # Not shared: kube-proxy writes each endpoint's DNAT once.
                     ip, port = split_host_port(target)
+                    addresses.address(ip)  # a DNAT to something else (a map look-up …) is not read
                     action = ("dnat", ip, port)
                 else:
                     action = ("snat", target)
@@ -477,8 +556,11 @@ class _Parser:
                     index += 1
                 continue
             elif kind == _NUMGEN:
-                # numgen random mod N [offset O] vmap { … }
+                # numgen random mod N [offset O] vmap { … }, or, from iptables-nft's statistic
+                # match, numgen inc mod N V (true for one value in N)
                 modulus = int(words[index + 3]) if index + 3 < count and words[index + 2] == "mod" else 0
+                if modulus <= 0:
+                    raise ValueError(f"numgen without a modulus: {text[:60]}")
                 index += 4
                 offset = 0
                 if index < count and words[index] == "offset":
@@ -487,16 +569,36 @@ class _Parser:
                 if index < count and words[index] == "vmap":
                     inner, index = _braced(words, index + 1)
                     action = ("numgen", modulus, self.numgen_map(inner, offset))
+                    continue
+                negate, values, index = _negated_values(words, index)
+                chosen: set[int] = set()
+                for value in values:
+                    low, _, high = value.partition("-")
+                    chosen.update(range(int(low) - offset, int(high or low) - offset + 1))
+                share = len(chosen & set(range(modulus))) / modulus
+                matches.append(self.share(("random", 1.0 - share if negate else share)))
                 continue
             elif kind == _VERDICT:
                 action = _VERDICT_ACTIONS[word]
                 index += 1
-                if word == "reject" and index < count and words[index] == "with":
-                    index += 3
+                if word == "reject":
+                    # reject [with icmp|icmpv6|icmpx [type] CODE | with tcp reset]
+                    code = "port-unreachable"
+                    if index < count and words[index] == "with":
+                        index += 2
+                        if index < count and words[index] == "type":
+                            index += 1
+                        code = words[index] if index < count else ""
+                        index += 1
+                    action = self.share(("reject", reject_type(code)))
                 continue
             elif kind == _CT:
-                if following == "state":
+                if following == "state" or (following == "status" and index + 2 < count
+                                             and words[index + 2] in ("dnat", "!=")):
+                    # ct status dnat: the connection was DNATed (the tracer knows that state as DNAT).
                     negate, values, index = _negated_values(words, index + 2)
+                    if not values or not {value.lower() for value in values} <= _CT_WORDS:
+                        raise ValueError(f"not a conntrack state: {' '.join(values)}")
                     matches.append(self.share(("ctstate", frozenset(value.upper() for value in values), negate)))
                     continue
             elif kind == _FIB:
@@ -517,6 +619,42 @@ class _Parser:
                 if following == "nfproto":
                     index += 3
                     continue
+                if (following == "random" and index + 5 < count and words[index + 2] == "&"
+                        and words[index + 4] == "<"):
+                    # iptables-nft's statistic match: meta random & 2147483647 < 1073741824 (one in two)
+                    matches.append(self.share(("random", int(words[index + 5], 0) / (int(words[index + 3], 0) + 1))))
+                    index += 6
+                    continue
+                if following in ("iifname", "oifname", "iif", "oif"):
+                    index += 1
+                    word, following = following, words[index + 1] if index + 1 < count else ""
+                    kind = _INTERFACE
+            if kind == _INTERFACE:
+                negate, values, index = _negated_values(words, index + 1)
+                if len(values) == 1:
+                    matches.append(self.share(("iface", "in" if word.startswith("i") else "out", _unquote(values[0]),
+                                               negate)))
+                else:
+                    unknown.append(f"{word} {' '.join(values)}")
+                continue
+            if kind == _ICMP:
+                # icmp type echo-request …: an ICMP packet (never the TCP/UDP/SCTP ones traced)
+                matches.append(self.share(("proto", "ipv6-icmp" if word == "icmpv6" else "icmp", False)))
+                index += 1
+                if index < count and words[index] in ("type", "code"):
+                    _, _, index = _negated_values(words, index + 1)
+                continue
+            if kind == _XT:
+                # iptables-nft's compat expressions: nft prints only the module's name, not its options.
+                if following == "target":
+                    action = ("unknown", " ".join(words[index:index + 3]))
+                else:
+                    unknown.append(" ".join(words[index:index + 3]))
+                index += 3
+                continue
+            if word in _UNMODELLED_ACTIONS:
+                action = ("unknown", " ".join(words[index:]))
+                break
             elif kind == _MASQ:
                 action = _MASQUERADE
                 index += 1
@@ -545,6 +683,9 @@ class _Parser:
             index += 1
         if unknown:
             matches.append(self.share(("unknown", " ".join(unknown))))
+            if action is _NO_ACTION:
+                # What was not understood may have been the rule's verdict: its action is unknown.
+                action = ("unknown", " ".join(unknown))
         elif len(matches) == len(last):
             return new_rule(table, chain, last, action, text, line, comment)
         return new_rule(table, chain, tuple(matches), action, text, line, comment)
@@ -558,7 +699,10 @@ class _Parser:
         index += 2
         fields = [name]
         while index + 2 < count + 1 and index < count and words[index] == ".":
-            fields.append(_FIELD_NAMES.get((words[index + 1], words[index + 2]), words[index + 2]))
+            known = _FIELD_NAMES.get((words[index + 1], words[index + 2]))
+            if known is None:
+                raise ValueError(f"concatenation of a field not understood: {words[index + 1]} {words[index + 2]}")
+            fields.append(known)
             index += 3
         negate = False
         if index < count and words[index] in ("!=", "=="):
@@ -597,7 +741,7 @@ class _Parser:
             # mark set mark or 0x4000 | meta mark set meta mark | 0x00004000
             index += 1
             rest = []
-            while index < count and words[index] not in ("comment", "counter"):
+            while index < count and words[index] not in _STATEMENT_WORDS:
                 rest.append(words[index])
                 index += 1
             operands = [item for item in rest if item not in ("meta", "mark")]
@@ -642,6 +786,8 @@ class _Declaration(NamedTuple):
     element_lists: list[list[list[str]]]
     #: Whether :data:`_ELEMENTS_HERE`, if it was among the tokens, was read as an element list.
     placed: bool
+    #: Words that belong to nothing a set declaration holds (a garbled line, a lost closing brace).
+    strays: tuple[str, ...] = ()
 
 
 def _set_declaration(words: list[str], element_list: list[list[str]] | None = None) -> _Declaration:
@@ -651,6 +797,7 @@ def _set_declaration(words: list[str], element_list: list[list[str]] | None = No
     flags: str | None = None
     timeout: str | None = None
     element_lists: list[list[list[str]]] = []
+    strays: list[str] = []
     placed = element_list is None
     index = 0
     while index < len(words):
@@ -693,8 +840,20 @@ def _set_declaration(words: list[str], element_list: list[list[str]] | None = No
                 else:
                     element_lists.append(_groups(inner))
             continue
+        if word in _SET_VALUED_WORDS or (index == 0 and word in ("set", "map")):
+            # (``set NAME {`` heads a listing's block.)
+            index += 2
+            continue
+        if word == "typeof":
+            # typeof ip daddr . tcp dport: key types this parser does not derive (the elements stay unread).
+            types = ()
+            while index < len(words) and words[index] != ";":
+                index += 1
+            continue
+        if word not in _SET_BARE_WORDS:
+            strays.append(word)
         index += 1
-    return _Declaration(types, flags, timeout, element_lists, placed)
+    return _Declaration(types, flags, timeout, element_lists, placed, tuple(strays))
 
 
 def _split_set_block(lines: list[str], body: str) -> tuple[list[str], list[list[str]]] | None:
@@ -731,25 +890,41 @@ class _Builder:
         self.chain_info: dict[tuple[str, str], dict[str, Any]] = {}
         self.sets: dict[tuple[str, str], dict[str, Any]] = {}
         self.problems: list[str] = []
+        #: Problems whose place among the rules is not known (see ``Ruleset.unplaced``).
+        self.unplaced: list[str] = []
         self.parser = _Parser()
+
+    def unplace(self, text: str) -> None:
+        self.problems.append(text)
+        self.unplaced.append(text)
+
+    def unreadable(self, table: str, chain: str, number: int, line: str, reason: str) -> None:
+        """Keep a rule that cannot be read where it stood, as an ``unreadable`` rule."""
+        self.problems.append(f"line {number}: {reason}: {line[:80]}")
+        self.chain_rules[(table, chain)].append(new_rule(table, chain, (("unreadable", line),), ("unknown", line),
+                                                         line, number, ""))
 
     def declare_chain(self, table: str, name: str, body: list[str]) -> None:
         info = self.chain_info.setdefault((table, name), {})
         words = [word for word in body if word not in (";",)]
+        allowed = {"hook": _HOOKS, "type": _CHAIN_TYPES, "policy": _POLICIES}
         for keyword in ("hook", "type", "policy"):
             if keyword in words:
                 at = words.index(keyword) + 1
-                if at < len(words):
+                if at < len(words) and words[at] in allowed[keyword]:
                     info[keyword] = words[at]
                 else:
-                    self.problems.append(f"chain {table} {name}: `{keyword}` without a value")
+                    self.unplace(f"chain {table} {name}: `{keyword}` without a value it can have")
         if "priority" in words:
             at = words.index("priority") + 1
             expression = []
-            while at < len(words) and words[at] not in ("policy", "comment", "device", "type", "hook"):
+            while at < len(words) and words[at] not in ("policy", "comment", "device", "devices", "type", "hook"):
                 expression.append(words[at])
                 at += 1
-            info["priority"] = _priority(expression)
+            try:
+                info["priority"] = _priority(expression)
+            except ValueError as error:
+                self.unplace(f"chain {table} {name}: {error}")
 
     def declare_set(self, table: str, name: str, is_map: bool, body: list[str], text: str) -> None:
         self._record_set(table, name, is_map, text, _set_declaration(body))
@@ -766,6 +941,8 @@ class _Builder:
         self._record_set(table, name, is_map, "\n".join(lines), declared)
 
     def _record_set(self, table: str, name: str, is_map: bool, text: str, declared: _Declaration) -> None:
+        if declared.strays:
+            self.unplace(f"set {table} {name}: not understood: {' '.join(declared.strays)[:80]}")
         record = self.sets.setdefault((table, name), {"map": is_map, "types": (), "elements": [], "flags": "",
                                                       "timeout": "", "text": text})
         if declared.types is not None:
@@ -779,7 +956,7 @@ class _Builder:
     def add_elements(self, table: str, name: str, inner: list[str]) -> None:
         record = self.sets.get((table, name))
         if record is None:
-            self.problems.append(f"elements for undeclared set {table} {name}")
+            self.unplace(f"elements for undeclared set {table} {name}")
             return
         record["elements"].append(_groups(inner))
 
@@ -789,11 +966,18 @@ class _Builder:
             elements: dict[tuple[Any, ...], Action | None] = {}
             comments: dict[tuple[Any, ...], str] = {}
             intervals: list[addresses.Network] = []
+            unread: list[str] = []
+            if record["elements"] and (not record["types"] or not set(record["types"]) <= _KEY_TYPES):
+                # Keys of a type this parser does not read would never match: none is read.
+                unread.extend(" ".join(element) for element_list in record["elements"] for element in element_list)
+                record["elements"] = []
             for element_list in record["elements"]:
-                self.parser.elements(element_list, record["types"], record["map"], elements, comments, intervals)
+                self.parser.elements(element_list, record["types"], record["map"], elements, comments, intervals,
+                                     unread)
+            self.problems.extend(f"set {table} {name}: element not read: {text[:80]}" for text in unread)
             sets[(table, name)] = NamedSet(table, name, record["types"], elements, tuple(intervals), comments,
                                            dynamic="dynamic" in record["flags"], timeout=record["timeout"],
-                                           text=record["text"])
+                                           text=record["text"], unread=tuple(unread))
         chains: dict[tuple[str, str], Chain] = {}
         for key in list(self.chain_info) + [key for key in self.chain_rules if key not in self.chain_info]:
             info = self.chain_info.get(key)
@@ -807,7 +991,8 @@ class _Builder:
                 chains[key] = build_chain(key[0], key[1], rules)
         families = {table.split(" ", 1)[0] for table in {table for table, _ in chains}}
         family = 0 if "inet" in families or {"ip", "ip6"} <= families else 6 if families == {"ip6"} else 4
-        return Ruleset("nftables", chains, sets, family=family, problems=tuple(self.problems))
+        return Ruleset("nftables", chains, sets, family=family, problems=tuple(self.problems),
+                       unplaced=tuple(self.unplaced))
 
 
 def _priority(expression: list[str]) -> int:
@@ -824,6 +1009,8 @@ def _priority(expression: list[str]) -> int:
         elif part in _PRIORITY_NAMES:
             total += sign * _PRIORITY_NAMES[part]
             sign = 1
+        else:
+            raise ValueError(f"priority not understood: {' '.join(expression)}")
     return total
 
 
@@ -866,6 +1053,8 @@ def parse(text: str) -> Ruleset:
             continue
         if head == "table" and len(words) >= 3:
             table = f"{words[1]} {words[2]}" if words[2] != "{" else f"ip {words[1]}"
+            if table.split(" ", 1)[0] not in _FAMILIES:
+                builder.unplace(f"line {index}: not a table family: {line[:80]}")
             continue
         if head in ("flowtable", "counter", "quota", "ct", "limit", "secmark", "synproxy") and table:
             depth = line.count("{") - line.count("}")
@@ -881,7 +1070,7 @@ def parse(text: str) -> Ruleset:
             continue
         if head in ("flush", "delete", "destroy") or (head == "comment" and table):
             continue
-        builder.problems.append(f"line {index}: not understood: {line[:80]}")
+        builder.unplace(f"line {index}: not understood: {line[:80]}")
     return builder.build()
 
 
@@ -917,7 +1106,7 @@ def _read_chain(builder: _Builder, numbered: Iterator[tuple[int, str]], table: s
         try:
             rules.append(rule(table, chain, text, index, words))
         except (ValueError, IndexError) as error:
-            builder.problems.append(f"line {index}: {error}: {line[:80]}")
+            builder.unreadable(table, chain, index, text, str(error) or type(error).__name__)
 
 
 def _add_rule(builder: _Builder, table: str, chain: str, text: str, line: int) -> None:
@@ -925,7 +1114,7 @@ def _add_rule(builder: _Builder, table: str, chain: str, text: str, line: int) -
     try:
         rules.append(builder.parser.rule(table, chain, text.strip(), line, tokens(text)))
     except (ValueError, IndexError) as error:
-        builder.problems.append(f"line {line}: {error}: {text[:80]}")
+        builder.unreadable(table, chain, line, text.strip(), str(error) or type(error).__name__)
 
 
 def _transaction_line(builder: _Builder, words: list[str], line: str, number: int) -> None:
@@ -955,4 +1144,4 @@ def _transaction_line(builder: _Builder, words: list[str], line: str, number: in
         match = _TRANSACTION_RULE.match(line)
         _add_rule(builder, table, name, match.group(1) if match else "", number)
         return
-    builder.problems.append(f"line {number}: not understood: {line[:80]}")
+    builder.unplace(f"line {number}: not understood: {line[:80]}")

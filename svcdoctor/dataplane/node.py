@@ -56,10 +56,23 @@ class NodeDataplane:
         return count
 
 
+_IPTABLES_KUBE_CHAINS = ("KUBE-SERVICES", "KUBE-NODEPORTS")
+
+
+def _iptables_kube_rules(ruleset: Ruleset) -> bool:
+    """Whether kube-proxy's iptables-mode dispatch chains hold rules (``iptables-save``, or an
+    iptables-nft node printed by ``nft list ruleset``, where they sit in tables ``ip nat`` …)."""
+    return any(chain.rules for (_, name), chain in ruleset.chains.items() if name in _IPTABLES_KUBE_CHAINS)
+
+
+def _nft_kube_rules(ruleset: Ruleset) -> bool:
+    """Whether kube-proxy's nftables-mode table holds rules."""
+    return ruleset.source == "nftables" and any(
+        chain.rules for (table, _), chain in ruleset.chains.items() if table.endswith(" kube-proxy"))
+
+
 def _kube_chains(ruleset: Ruleset) -> bool:
-    if ruleset.source == "iptables":
-        return any(name in ("KUBE-SERVICES", "KUBE-NODEPORTS") for _, name in ruleset.chains)
-    return any(table.endswith(" kube-proxy") for table, _ in ruleset.chains)
+    return _iptables_kube_rules(ruleset) or _nft_kube_rules(ruleset)
 
 
 @lru_cache(maxsize=64)
@@ -88,6 +101,7 @@ def _load(dump: NodeDump) -> NodeDataplane:
     if dump.nft_ruleset.strip():
         rulesets.append(nftables.parse(dump.nft_ruleset))
     table = ipvs.parse(dump.ipvsadm) if dump.ipvsadm.strip() else None
+    rulesets = _without_iptables_copies(rulesets)
     for ruleset in rulesets:
         problems.extend(f"{ruleset.source}: {problem}" for problem in ruleset.problems)
     if table is not None:
@@ -97,13 +111,51 @@ def _load(dump: NodeDump) -> NodeDataplane:
     return NodeDataplane(dump.node, mode, tuple(rulesets), table, has_rules, tuple(problems))
 
 
+def _without_iptables_copies(rulesets: list[Ruleset]) -> list[Ruleset]:
+    """The rule sets, each rule traced once. On an iptables-nft node, ``nft list ruleset`` prints
+    the tables iptables-save prints (``ip nat``, ``ip filter`` …, same chains): when both were
+    recorded, such a table is read from iptables-save, whose every option is readable (nft
+    prints some only as ``xt match NAME``), and left out of the nft rule set."""
+    if not any(ruleset.source == "nftables" for ruleset in rulesets):
+        return rulesets
+    saved: dict[tuple[int, str], set[str]] = {}
+    for ruleset in rulesets:
+        if ruleset.source == "iptables":
+            for table, name in ruleset.chains:
+                saved.setdefault((ruleset.family, table), set()).add(name)
+    if not saved:
+        return rulesets
+    result = []
+    for ruleset in rulesets:
+        if ruleset.source != "nftables":
+            result.append(ruleset)
+            continue
+        listed: dict[str, set[str]] = {}
+        for table, chain in ruleset.chains:
+            listed.setdefault(table, set()).add(chain)
+        copies = set()
+        for table, names in listed.items():
+            kind, _, name = table.partition(" ")
+            family = {"ip": 4, "ip6": 6}.get(kind)
+            if family is not None and saved.get((family, name)) == names:
+                copies.add(table)
+        if not copies:
+            result.append(ruleset)
+            continue
+        chains = {key: chain for key, chain in ruleset.chains.items() if key[0] not in copies}
+        if chains:
+            sets = {key: named for key, named in ruleset.sets.items() if key[0] not in copies}
+            result.append(Ruleset(ruleset.source, chains, sets, ruleset.family, ruleset.problems, ruleset.unplaced))
+    return result
+
+
 def detect_mode(rulesets: Iterable[Ruleset], table: ipvs.IPVSTable | None) -> str:
     """kube-proxy's mode from what its rules look like."""
     rulesets = list(rulesets)
     if table is not None and table.services:
         return "ipvs"
-    if any(ruleset.source == "nftables" and _kube_chains(ruleset) for ruleset in rulesets):
+    if any(_nft_kube_rules(ruleset) for ruleset in rulesets):
         return "nftables"
-    if any(ruleset.source == "iptables" and _kube_chains(ruleset) for ruleset in rulesets):
+    if any(_iptables_kube_rules(ruleset) for ruleset in rulesets):
         return "iptables"
     return ""

@@ -12,7 +12,16 @@ Nothing is looked up by chain name except the fixed names of kube-proxy's hook c
 only when a dump lacks the built-in jumps into them (kube-proxy's own restore input). Random
 splits (``statistic``, ``numgen``) branch with their probabilities; session affinity
 (``recent --rcheck``, nft affinity sets) is evaluated for a client seen for the first time and
-reported; matches the tracer cannot evaluate count as not matching and are named in the notes.
+reported.
+
+What the tracer cannot evaluate is never guessed. A rule whose other matches hold but one of which
+it cannot evaluate (an interface other than ``lo``, an ipset, a module it does not know) is
+*undecided*: the packet is traced as if it did not match, then once more as if it did, and when
+the two end differently the trace is undecided and quotes the rule. A line that could not be read
+at all (kept in its chain as an ``unreadable`` rule), a jump to a chain or a look-up in a set the
+dump lacks, a set whose elements were not all read, or an action the tracer does not model, met
+by the packet, make the trace undecided at once; so do lines of a rule set that could not be
+placed in any chain (``Ruleset.unplaced``).
 """
 
 from __future__ import annotations
@@ -56,12 +65,21 @@ _RULES: Final = 8
 class _Context:
     """One trace's notes and affinity, and the memos of the rule set being run."""
 
-    __slots__ = ("affinity", "current", "guard_counts", "local", "notes", "outcomes", "purity", "rulesets", "visits")
+    __slots__ = ("affinity", "current", "entry", "forced", "guard_counts", "local", "notes", "outcomes", "purity",
+                 "rulesets", "undecided", "visits")
 
-    def __init__(self, rulesets: Sequence[Ruleset], local: frozenset[tuple[int, int]]) -> None:
+    def __init__(self, rulesets: Sequence[Ruleset], local: frozenset[tuple[int, int]],
+                 forced: frozenset[int] = frozenset()) -> None:
         self.rulesets = rulesets
         self.local = local
         self.notes: dict[str, None] = {}
+        #: Rules met that the tracer could not decide: identity → (rule, whether tracing it as
+        #: matching says what it would have done).
+        self.undecided: dict[int, tuple[Rule, bool]] = {}
+        #: Identities of undecided rules to trace as matching (the second look, see :func:`trace`).
+        self.forced = forced
+        #: Where the packet entered: ``prerouting`` or ``output``.
+        self.entry = "prerouting"
         self.affinity: int | None = None
         self.current: Ruleset | None = None
         #: The current rule set's purity cache (see :func:`_purity`), kept at hand for every chain run.
@@ -93,6 +111,13 @@ class _Context:
     def note(self, text: str) -> None:
         self.notes[text] = None
 
+    def undecide(self, rule: Rule, flippable: bool) -> None:
+        """``rule`` was met and could not be evaluated (``flippable``: its action is known, so
+        tracing it as matching says what it would have done)."""
+        known = self.undecided.get(id(rule))
+        if known is None or (known[1] and not flippable):
+            self.undecided[id(rule)] = (rule, flippable)
+
 
 Outcome = tuple[float, _State, str]
 
@@ -106,12 +131,60 @@ def trace(rulesets: Ruleset | Sequence[Ruleset], packet: Packet, local_addresses
     if isinstance(rulesets, Ruleset):
         rulesets = [rulesets]
     local = frozenset(addresses.address(text) for text in local_addresses)
-    context = _Context(rulesets, local)
+    first, context = _trace(rulesets, packet, local, frozenset())
+    undecided: list[str] = []
+    family = addresses.address(packet.dst)[0]
+    for ruleset in rulesets:
+        if ruleset.unplaced and (ruleset.source != "iptables" or ruleset.family in (0, family)):
+            undecided.extend(f"{ruleset.source}: {text} (a line outside any chain: every packet may meet it)"
+                             for text in ruleset.unplaced)
+    flippable = [rule for rule, can_flip in context.undecided.values() if can_flip]
+    undecided.extend(_quote(rule) for rule, can_flip in context.undecided.values() if not can_flip)
+    if len(flippable) > _MAX_FLIPS:
+        undecided.extend(_quote(rule) for rule in flippable)
+    else:
+        outcome = _outcome(first)
+        for rule in flippable:
+            # The same packet once more, this rule taken as matching: if it ends elsewhere, what
+            # the tracer could not evaluate decides where the packet goes.
+            second, _ = _trace(rulesets, packet, local, frozenset({id(rule)}))
+            if _outcome(second) != outcome:
+                undecided.append(_quote(rule))
+    if not undecided:
+        return first
+    return Trace(first.packet, first.branches, first.entry, first.affinity_seconds, first.notes, tuple(undecided))
+
+
+#: Undecided rules met by one packet beyond which it is not traced once more per rule.
+_MAX_FLIPS = 24
+
+
+def _quote(rule: Rule) -> str:
+    where = f"line {rule.line}: " if rule.line else ""
+    return f"{where}{rule.text}"
+
+
+def _outcome(result: Trace) -> dict[tuple[object, ...], float]:
+    """Where a trace ends: its destinations, and its rejects and drops with the rule that made each
+    (a diagnosis names that rule), not masquerading."""
+    ends: dict[tuple[object, ...], float] = {}
+    for branch in result.branches:
+        blocked = branch.verdict if branch.verdict in ("DROP", "REJECT") else ""
+        key = (branch.destination if not blocked else None, blocked,
+               id(branch.rules[-1]) if blocked and branch.rules else None)
+        ends[key] = round(ends.get(key, 0.0) + branch.probability, 9)
+    return ends
+
+
+def _trace(rulesets: Sequence[Ruleset], packet: Packet, local: frozenset[tuple[int, int]],
+           forced: frozenset[int]) -> tuple[Trace, _Context]:
+    context = _Context(rulesets, local, forced)
     src = addresses.address(packet.src)
     state: _State = (src, addresses.address(packet.dst), packet.dport, packet.sport, packet.protocol.lower(), 0, None,
                      False, ())
     family = state[_DST][0]
     entry = "output" if context.is_local(src) else "prerouting"
+    context.entry = entry
     alive: list[Outcome] = [(1.0, state, "")]
     finished: list[Outcome] = []
 
@@ -158,7 +231,7 @@ def trace(rulesets: Ruleset | Sequence[Ruleset], packet: Packet, local_addresses
     branches = [Branch(probability, verdict, outcome_state[_DNAT], outcome_state[_MASQUERADE], outcome_state[_RULES])
                 for probability, outcome_state, verdict in finished + survivors if probability > 0]
     return Trace(packet, tuple(_merge(branches)), entry=entry, affinity_seconds=context.affinity,
-                 notes=tuple(context.notes))
+                 notes=tuple(context.notes)), context
 
 
 def _merge(branches: list[Branch]) -> list[Branch]:
@@ -394,7 +467,8 @@ def _rule_guard(ruleset: Ruleset, rule: Rule) -> tuple[Guard, ...] | bool:
             named = ruleset.sets.get((rule.table, match[2] if kind == "concat_set" else match[1]))
             if kind != "concat_set" and named is None:
                 named = ruleset.sets.get(("ipset", match[1]))
-            if named is None or named.dynamic:
+            if named is None or named.dynamic or named.unread:
+                # A set that is cut or learnt at run time cannot guard a memo.
                 continue
             if kind != "concat_set":
                 # Tested straight on the set (the commonest guard: nftables' @cluster-ips).
@@ -413,7 +487,7 @@ def _rule_guard(ruleset: Ruleset, rule: Rule) -> tuple[Guard, ...] | bool:
         if action[2] is None:
             return (("lookup", rule),) if action[3] else True
         named = ruleset.sets.get((rule.table, action[2]))
-        if named is None or named.dynamic:
+        if named is None or named.dynamic or named.unread:
             return False
         return (("lookup", rule),) if named.elements else True
     return kind in _PURE_ACTIONS
@@ -523,6 +597,7 @@ def _jump(context: _Context, rule: Rule, kind: str, name: str, state: _State, fo
     target = ruleset.chains.get((rule.table, name)) if ruleset is not None else None
     if target is None:
         context.note(f"{rule.chain} jumps to {name}, which the dump does not define")
+        context.undecide(rule, False)
         return [(probability, state, "continue")]
     outcomes = _run_chain(context, target, followed, probability, depth + 1)
     return _as_goto(outcomes) if kind == "goto" else outcomes
@@ -593,7 +668,8 @@ def _act(context: _Context, rule: Rule, state: _State, probability: float, depth
                 continue
             split.extend(_act(context, rule, hit, share, depth, chosen))
         return split
-    context.note(f"action not understood, treated as no-op: {rule.text}")
+    context.note(f"action not understood: {rule.text}")
+    context.undecide(rule, False)
     return [(probability, state, "continue")]
 
 
@@ -638,8 +714,12 @@ def _lookup(context: _Context, rule: Rule, action: tuple[Any, ...], state: _Stat
         named = _named_set(context, rule.table, str(map_name))
         if named is None:
             context.note(f"{rule.chain} looks up map @{map_name}, which the dump does not define")
+            context.undecide(rule, False)
             return None
-        return named.elements.get(key)
+        found = named.elements.get(key)
+        if found is None and named.unread:
+            context.undecide(rule, False)
+        return found
     return inline.get(key)
 
 
@@ -655,14 +735,18 @@ def _in_set(context: _Context, rule: Rule, match: tuple[object, ...], state: _St
     named = _named_set(context, rule.table, name) or _named_set(context, "ipset", name)
     value = state[_SRC] if match[0] == "saddr_set" else state[_DST]
     if named is None:
-        context.note(f"set {name} is not in the dump: rules matching it were treated as not matching")
-        return 0.0
+        # An ipset is never in iptables-save: the rule is undecided, and traced both ways. An nft
+        # set missing from a listing is a cut listing.
+        context.note(f"set {name} is not in the dump")
+        return -1.0
     if named.dynamic:
         if context.affinity is None:
             context.affinity = _seconds(named.timeout)
         return 0.0
     found = (value,) in named.elements or any(addresses.contains(net, value[0], value[1])
                                                for net in named.intervals)
+    if not found and named.unread:
+        return -2.0
     return 1.0 if found else 0.0
 
 
@@ -686,8 +770,13 @@ _NEW_DNAT = frozenset({"NEW", "DNAT"})
 
 
 def _match(context: _Context, rule: Rule, state: _State) -> float:
-    """1.0 when the rule matches, 0.0 when not, the probability for a random split."""
+    """1.0 when the rule matches, 0.0 when not, the probability for a random split. A rule whose
+    other matches hold but one of which cannot be evaluated is recorded as undecided (see
+    :meth:`_Context.undecide`) and taken as not matching, or as matching when it is forced."""
     chance = 1.0
+    # 0: every match evaluated; 1: one could not be, but the rule's action is known; 2: the rule
+    # could not be read, or a set it needs is cut: tracing it as matching would say nothing.
+    uncertain = 0
     for match in rule.matches:
         kind = match[0]
         if kind == "daddr" or kind == "saddr":
@@ -717,8 +806,8 @@ def _match(context: _Context, rule: Rule, state: _State) -> float:
             value = state[_DST] if kind == "dst_type" else state[_SRC]
             if match[1] != "LOCAL":
                 context.note(f"address type {match[1]} is not modelled: {rule.text}")
-                return 0.0
-            if context.is_local(value) == match[2]:
+                uncertain = max(uncertain, 1)
+            elif context.is_local(value) == match[2]:
                 return 0.0
         elif kind == "mark":
             if ((state[_MARK] & match[2]) == match[1]) == match[3]:
@@ -735,7 +824,10 @@ def _match(context: _Context, rule: Rule, state: _State) -> float:
             return 0.0
         elif kind == "saddr_set" or kind == "daddr_set":
             hit_chance = _in_set(context, rule, match, state)
-            if (hit_chance > 0) == bool(match[2]):
+            if hit_chance < 0:
+                missing_ipset = hit_chance == -1.0 and (context.current is None or context.current.source == "iptables")
+                uncertain = max(uncertain, 1 if missing_ipset else 2)
+            elif (hit_chance > 0) == bool(match[2]):
                 return 0.0
         elif kind == "concat_set":
             named = _named_set(context, rule.table, match[2])
@@ -743,9 +835,44 @@ def _match(context: _Context, rule: Rule, state: _State) -> float:
             hit = named is not None and key in named.elements
             if named is None:
                 context.note(f"set {match[2]} is not in the dump")
-            if hit == match[3]:
+                uncertain = 2
+            elif not hit and named.unread:
+                uncertain = 2
+            elif hit == match[3]:
+                return 0.0
+        elif kind == "iface":
+            known = _interface(context, match[1], match[2], state)
+            if known is None:
+                context.note(f"not evaluated: interface {'! ' if match[3] else ''}{match[2]} in {rule.chain}")
+                uncertain = max(uncertain, 1)
+            elif known == match[3]:
+                return 0.0
+        elif kind == "physdev":
+            # The traced packet is routed by the node (from a client elsewhere or from the node
+            # itself), never bridged: no bridge port is involved, so every physdev test is false.
+            if not match[2]:
                 return 0.0
         elif kind == "unknown":
-            context.note(f"not evaluated (treated as not matching): {match[1]} in {rule.chain}")
-            return 0.0
+            context.note(f"not evaluated: {match[1]} in {rule.chain}")
+            uncertain = max(uncertain, 1)
+        elif kind == "unreadable":
+            uncertain = 2
+        else:
+            uncertain = 2
+    if uncertain:
+        # A rule whose action is not known either says nothing when traced as matching.
+        flippable = uncertain == 1 and rule.action[0] != "unknown"
+        if flippable and id(rule) in context.forced:
+            return chance
+        context.undecide(rule, flippable)
+        return 0.0
     return chance
+
+
+def _interface(context: _Context, direction: str, name: str, state: _State) -> bool | None:
+    """Whether the packet's in/out interface is ``name``, when that can be known: only ``lo`` can
+    (a packet from the node to itself comes in and goes out on it; nothing else ever does)."""
+    if name != "lo":
+        return None
+    to_itself = context.entry == "output" and context.is_local(state[_DST])
+    return to_itself

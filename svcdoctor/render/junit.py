@@ -27,6 +27,7 @@ def _clean(text: str) -> str:
 
 def _finding_text(finding: Finding) -> str:
     lines = [f"{finding.id} {finding.severity.value}: {finding.title}"
+             + (" (likely: inferred from declarations)" if finding.confidence == "likely" else "")
              + (f" (follows from {finding.caused_by})" if finding.caused_by else ""),
              f"  {finding.message}"]
     for item in finding.evidence:

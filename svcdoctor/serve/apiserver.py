@@ -107,6 +107,16 @@ class ServerOptions:
     missing_groups: set[str] = field(default_factory=set)
 
 
+class WatchRequest(dict[str, Any]):
+    """What :meth:`SnapshotAPIServer.answer` gives for ``watch=true``: the handler streams it (serve.watch)."""
+
+    def __init__(self, resource: Resource, namespace: str, query: Mapping[str, str]) -> None:
+        super().__init__()
+        self.resource = resource
+        self.namespace = namespace
+        self.query = dict(query)
+
+
 class SnapshotAPIServer:
     """Serves ``objects`` read-only on ``host:port`` (port 0: a free one). Use as a context manager."""
 
@@ -132,6 +142,8 @@ class SnapshotAPIServer:
             self.scheme = "https"
         self._thread: threading.Thread | None = None
         self._serving = False
+        #: Answers ``watch=true`` on the handler's connection (None: 405); set by svcdoctor.serve.watch.
+        self.watch_streams: Callable[[BaseHTTPRequestHandler, WatchRequest], int] | None = None
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -284,10 +296,13 @@ class SnapshotAPIServer:
             return 404, status_object(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) == 2 else ""
         verb_name = "get" if name else "list"
-        if query.get("watch") in ("1", "true"):
+        watching = query.get("watch") in ("1", "true")
+        if watching and (self.watch_streams is None or name):
             return 405, status_object(405, "MethodNotAllowed", "watch is not served by a snapshot")
         if self._forbidden(resource, namespace):
-            return 403, _forbidden(resource, namespace, name, verb_name, self.options.user)
+            return 403, _forbidden(resource, namespace, name, "watch" if watching else verb_name, self.options.user)
+        if watching:
+            return 200, WatchRequest(resource, namespace, query)
         if name:
             return self._get(resource, namespace, name)
         return self._list(resource, namespace, query)
@@ -323,8 +338,8 @@ class SnapshotAPIServer:
     def _resource_list(group: str, version: str, served: list[Resource]) -> Obj:
         resources = []
         for resource in served:
-            entry: Obj = {"name": resource.plural, "singularName": resource.singular,
-                          "namespaced": resource.namespaced, "kind": resource.kind, "verbs": ["get", "list"]}
+            entry: Obj = {"name": resource.plural, "singularName": resource.singular, "namespaced": resource.namespaced,
+                          "kind": resource.kind, "verbs": ["get", "list", "watch"]}
             if resource.short_names:
                 entry["shortNames"] = list(resource.short_names)
             resources.append(entry)
@@ -561,6 +576,10 @@ class _Handler(BaseHTTPRequestHandler):
                 status, body = self.api.answer(verb, self.path, headers)
             except Exception as error:  # a bug here must answer 500, not kill the connection
                 status, body = 500, status_object(500, "InternalError", f"{type(error).__name__}: {error}")
+        if isinstance(body, WatchRequest) and self.api.watch_streams is not None:
+            status = self.api.watch_streams(self, body)
+            self.api.record(LoggedRequest(verb, urlsplit(self.path).path, {}, status, time.monotonic() - started))
+            return
         data = json.dumps(body, separators=(",", ":")).encode()
         try:
             self.send_response(status)

@@ -248,6 +248,11 @@ class LiveSource(Source):
         self._api_client = client.ApiClient(configuration)
         _share_tls_context(self._api_client, configuration)
 
+    def api_client(self) -> Any:
+        """The configured ``kubernetes.client.ApiClient`` (``svcdoctor watch`` follows watch streams with it)."""
+        self._configure()
+        return self._api_client
+
     def default_namespace(self) -> str:
         """The namespace of the kubeconfig context (or of the in-cluster service account)."""
         self._configure()

@@ -260,8 +260,14 @@ def _nft_name(prefix: str, base: str) -> str:
 
 
 def nft_rules(inputs: Sequence[ProxyInput], *, node: str, node_ips: Sequence[str], cluster_cidr: str,
-              service_cidr: str = "", affinity: bool = True) -> str:
-    """The ``nft -f`` transaction of kube-proxy's nftables mode (IPv4 table ``ip kube-proxy``)."""
+              service_cidr: str = "", affinity: bool = True, dnat_maps: bool = False) -> str:
+    """The ``nft -f`` transaction of kube-proxy's nftables mode (IPv4 table ``ip kube-proxy``).
+
+    ``dnat_maps``: as kube-proxy writes it since late 2025 — a Service chain DNATs straight from a
+    ``numgen`` map (``dnat ip addr . port to numgen random mod N map { 0 : ADDR . PORT , … }``)
+    instead of jumping to one chain per endpoint (endpoint chains stay for session affinity),
+    ClusterIP traffic from outside the cluster is marked in ``services``, and hairpin
+    connections are masqueraded through the ``hairpin-connections`` set."""
     table = "ip kube-proxy"
     head = [
         f'add table {table} {{ comment "rules for kube-proxy" ; }}',
@@ -301,9 +307,13 @@ def nft_rules(inputs: Sequence[ProxyInput], *, node: str, node_ips: Sequence[str
         f"add rule {table} filter-output ct state new jump cluster-ips-check",
         f"add rule {table} firewall-check ip daddr . meta l4proto . th dport vmap @firewall-ips",
         f"add rule {table} mark-for-masquerade mark set mark or {MASQ_MARK}",
-        f"add rule {table} masquerading mark and {MASQ_MARK} == 0 return",
-        f"add rule {table} masquerading mark set mark xor {MASQ_MARK}",
-        f"add rule {table} masquerading masquerade fully-random",
+        *([f"add rule {table} masquerading meta mark & {MASQ_MARK} != 0 meta mark set meta mark ^ {MASQ_MARK} "
+           "masquerade fully-random",
+           f"add rule {table} masquerading ct status dnat ip saddr . ip daddr . meta l4proto . th dport "
+           "@hairpin-connections masquerade fully-random"] if dnat_maps else
+          [f"add rule {table} masquerading mark and {MASQ_MARK} == 0 return",
+           f"add rule {table} masquerading mark set mark xor {MASQ_MARK}",
+           f"add rule {table} masquerading masquerade fully-random"]),
         f"add rule {table} nat-output jump services",
         f"add rule {table} nat-postrouting jump masquerading",
         f"add rule {table} nat-prerouting jump services",
@@ -314,6 +324,12 @@ def nft_rules(inputs: Sequence[ProxyInput], *, node: str, node_ips: Sequence[str
         f"add rule {table} services ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports",
         f"add rule {table} service-endpoints-check ip daddr . meta l4proto . th dport vmap @no-endpoint-services",
     ]
+    if dnat_maps:
+        head.append(f"add set {table} hairpin-connections {{ type ipv4_addr . ipv4_addr . inet_proto . inet_service ; "
+                    'comment "service hairpin connections" ; }')
+        rules.insert(rules.index(f"add rule {table} services ip daddr . meta l4proto . th dport vmap @service-ips"),
+                     f"add rule {table} services ip daddr @cluster-ips ip saddr != {cluster_cidr} meta mark set meta "
+                     f'mark | {MASQ_MARK} comment "masquerade clusterIP traffic from outside cluster"')
     if service_cidr:
         rules.insert(1, f'add rule {table} cluster-ips-check ip daddr {{ {service_cidr} }} drop comment "Drop '
                         'traffic to unallocated ClusterIPs"')
@@ -350,11 +366,18 @@ def nft_rules(inputs: Sequence[ProxyInput], *, node: str, node_ips: Sequence[str
                                     f'comment "{name}" : goto reject-chain }}')
                 continue
             chain_lines.append(f"add chain {table} {service_chain}")
-            if cluster_ip:
+            if dnat_maps:
+                for address, target_port, _ in endpoints:
+                    elements.append(f"add element {table} hairpin-connections {{ {address} . {address} . {protocol} . "
+                                    f"{target_port} }}")
+            if cluster_ip and not dnat_maps:
                 rules.append(f"add rule {table} {service_chain} ip daddr {cluster_ip} ip saddr != {cluster_cidr} "
                              "jump mark-for-masquerade")
-            rules.extend(_nft_dispatch(table, service_chain, base, endpoints, sticky))
-            for address, target_port, _ in endpoints:
+            if dnat_maps and not sticky:
+                rules.append(_nft_dnat_map(table, service_chain, protocol, endpoints))
+            else:
+                rules.extend(_nft_dispatch(table, service_chain, base, endpoints, sticky))
+            for address, target_port, _ in endpoints if not dnat_maps or sticky else ():
                 endpoint_base = f"{base}__{address.replace(':', '.')}/{target_port}"
                 endpoint_chain = _nft_name("endpoint", endpoint_base)
                 if endpoint_chain in declared:
@@ -385,7 +408,10 @@ def nft_rules(inputs: Sequence[ProxyInput], *, node: str, node_ips: Sequence[str
                         local_chain = _nft_name("local", base)
                         chain_lines.append(f"add chain {table} {local_chain}")
                         rules.append(f"add rule {table} {external_chain} goto {local_chain}")
-                        rules.extend(_nft_dispatch(table, local_chain, base, local_endpoints, False))
+                        if dnat_maps and not sticky:
+                            rules.append(_nft_dnat_map(table, local_chain, protocol, local_endpoints))
+                        else:
+                            rules.extend(_nft_dispatch(table, local_chain, base, local_endpoints, False))
                     else:
                         for ip in externals:
                             elements.append(f"add element {table} no-endpoint-services {{ {ip} . {protocol} . "
@@ -410,6 +436,13 @@ def nft_rules(inputs: Sequence[ProxyInput], *, node: str, node_ips: Sequence[str
                         elements.append(f"add element {table} firewall-ips {{ {ip} . {protocol} . {number} : "
                                         f"goto {firewall_chain} }}")
     return "\n".join(head + sets + chain_lines + rules + elements) + "\n"
+
+
+def _nft_dnat_map(table: str, chain: str, protocol: str, endpoints: Sequence[tuple[str, int, str]]) -> str:
+    """kube-proxy's Service chain rule since late 2025: DNAT straight from a numgen map of the endpoints."""
+    mapping = " , ".join(f"{index} : {address} . {port}" for index, (address, port, _) in enumerate(endpoints))
+    return (f"add rule {table} {chain} meta l4proto {protocol} dnat ip addr . port to numgen random mod "
+            f"{len(endpoints)} map {{ {mapping} }}")
 
 
 def _nft_dispatch(table: str, chain: str, base: str, endpoints: Sequence[tuple[str, int, str]],

@@ -1,0 +1,99 @@
+"""Which Services a change can affect: the re-diagnosis of ``svcdoctor watch`` is limited to them.
+
+Pure over two Snapshots (before and after a batch of changes) and the changed objects:
+
+* a Service, its EndpointSlices or Endpoints → that Service;
+* a Pod (its labels before or after), or an Event about a Pod → the Services selecting it;
+* a NetworkPolicy → the Services of its namespace whose Pods its podSelector (before or after) selects;
+* a workload, an Ingress, an Event about anything else → the Services of its namespace;
+* a Namespace, a Node, what cluster DNS and kube-proxy are made of in kube-system → every Service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from svcdoctor import k8s
+from svcdoctor.selectors import Selector, SelectorError, from_label_selector, from_service_selector
+from svcdoctor.snapshot import Snapshot
+
+ServiceKey = tuple[str, str]
+#: The namespace whose changes (cluster DNS, kube-proxy) can affect every Service.
+SYSTEM_NAMESPACE = "kube-system"
+EVERYWHERE = ("Namespace", "Node")
+#: The kube-system kinds cluster DNS and kube-proxy are made of.
+SYSTEM_KINDS = ("Service", "Pod", "EndpointSlice", "Endpoints", "ConfigMap", "DaemonSet", "Deployment")
+
+
+ObjectChange = tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]
+
+
+def affected_services(before: Snapshot, after: Snapshot, changes: Iterable[ObjectChange]) -> set[ServiceKey] | None:
+    """The Services to diagnose again after ``changes`` (pairs of the object before and after); None: all."""
+    affected: set[ServiceKey] = set()
+    for old, new in changes:
+        obj = new if new is not None else old
+        if obj is None:
+            continue
+        kind, namespace = str(obj.get("kind") or ""), k8s.namespace(obj)
+        if kind in EVERYWHERE or (namespace == SYSTEM_NAMESPACE and kind in SYSTEM_KINDS):
+            return None
+        if kind == "Service":
+            affected.add((namespace, k8s.name(obj)))
+        elif kind == "EndpointSlice":
+            service = k8s.labels(obj).get("kubernetes.io/service-name")
+            if service:
+                affected.add((namespace, str(service)))
+        elif kind == "Endpoints":
+            affected.add((namespace, k8s.name(obj)))
+        elif kind == "Pod":
+            for pod in (old, new):
+                if pod is not None:
+                    affected.update(_selecting(before, namespace, k8s.labels(pod)))
+                    affected.update(_selecting(after, namespace, k8s.labels(pod)))
+        elif kind == "NetworkPolicy":
+            affected.update(_policy_targets(before, old, namespace))
+            affected.update(_policy_targets(after, new, namespace))
+        elif kind == "Event":
+            involved = k8s.as_map(obj.get("involvedObject") or obj.get("regarding"))
+            target_namespace = str(involved.get("namespace") or namespace)
+            if involved.get("kind") == "Pod":
+                pod = after.pod(target_namespace, str(involved.get("name") or ""))
+                if pod is not None:
+                    affected.update(_selecting(after, target_namespace, k8s.labels(pod)))
+            elif involved.get("kind") == "Service":
+                affected.add((target_namespace, str(involved.get("name") or "")))
+            else:
+                affected.update(_all_in(after, target_namespace))
+        else:
+            affected.update(_all_in(before, namespace))
+            affected.update(_all_in(after, namespace))
+    return affected
+
+
+def _all_in(snapshot: Snapshot, namespace: str) -> set[ServiceKey]:
+    return {(namespace, k8s.name(service)) for service in snapshot.services_in(namespace)}
+
+
+def _selecting(snapshot: Snapshot, namespace: str, labels: Mapping[str, Any]) -> set[ServiceKey]:
+    """The Services of ``namespace`` whose selector selects ``labels`` (the Services of one namespace, not all)."""
+    found = set()
+    for service in snapshot.services_in(namespace):
+        selector = k8s.as_map(k8s.as_map(service.get("spec")).get("selector"))
+        if selector and from_service_selector(selector).matches(labels):
+            found.add((namespace, k8s.name(service)))
+    return found
+
+
+def _policy_targets(snapshot: Snapshot, policy: Mapping[str, Any] | None, namespace: str) -> set[ServiceKey]:
+    if policy is None:
+        return set()
+    try:
+        selector: Selector = from_label_selector(k8s.as_map(k8s.as_map(policy.get("spec")).get("podSelector")))
+    except SelectorError:
+        return _all_in(snapshot, namespace)
+    found: set[ServiceKey] = set()
+    for pod in snapshot.select_pods(namespace, selector):
+        found.update(_selecting(snapshot, namespace, k8s.labels(pod)))
+    return found

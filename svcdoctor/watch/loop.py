@@ -1,0 +1,247 @@
+"""The state ``svcdoctor watch`` keeps, and the loop that feeds it from the followers.
+
+:class:`WatchState` (no threads, no network) holds every followed object, the current Snapshot
+and the last Report of each Service. :meth:`WatchState.apply` takes a batch of changes, builds
+the next Snapshot, works out the Services the batch can affect
+(:func:`~svcdoctor.watch.affected.affected_services`) and diagnoses only those; the metrics and a
+JSON log line follow each verdict that changed. :class:`Watcher` runs the followers and feeds
+the state, coalescing a burst of events into one batch.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from svcdoctor import k8s
+from svcdoctor.checks.interface import Check, Options
+from svcdoctor.kinds import BY_KIND, Resource
+from svcdoctor.report import Report
+from svcdoctor.snapshot import Recorded, Snapshot, SnapshotInfo, Unavailable
+from svcdoctor.watch.affected import SYSTEM_NAMESPACE, ObjectChange, ServiceKey, affected_services
+from svcdoctor.watch.follow import Change, Follower, key_of
+from svcdoctor.watch.metrics import WatchMetrics
+
+Obj = dict[str, Any]
+#: The kinds a diagnosis reads, followed in the watched namespace (or all).
+NAMESPACED_KINDS = ("Service", "Pod", "EndpointSlice", "Endpoints", "NetworkPolicy", "Ingress", "Event",
+                    "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet")
+CLUSTER_KINDS = ("Namespace", "Node")
+#: What cluster DNS and kube-proxy are made of, followed in kube-system when only one namespace is watched.
+SYSTEM_KINDS = ("Service", "Pod", "EndpointSlice")
+#: Seconds to wait for more events after the first of a burst, so a rollout is one evaluation.
+COALESCE_SECONDS = 0.2
+
+
+def resources_for(namespace: str | None) -> list[tuple[Resource, str]]:
+    """What to follow for one namespace (None: all namespaces)."""
+    if namespace is None:
+        return [(BY_KIND[kind], "") for kind in (*NAMESPACED_KINDS, *CLUSTER_KINDS)]
+    followed = [(BY_KIND[kind], namespace) for kind in NAMESPACED_KINDS]
+    followed += [(BY_KIND[kind], "") for kind in CLUSTER_KINDS]
+    if namespace != SYSTEM_NAMESPACE:
+        followed += [(BY_KIND[kind], SYSTEM_NAMESPACE) for kind in SYSTEM_KINDS]
+    return followed
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What one batch cost: the Services diagnosed, and the verdicts that changed."""
+
+    diagnosed: int
+    changed: tuple[tuple[ServiceKey, str, str], ...]
+    seconds: float
+
+
+class WatchState:
+    """Every followed object, the Snapshot built from them, and each Service's last Report."""
+
+    def __init__(self, namespace: str | None, metrics: WatchMetrics, *, options: Options | None = None,
+                 checks: Sequence[Check] | None = None, log: TextIO | None = None) -> None:
+        self.namespace = namespace
+        self.metrics = metrics
+        self.options = options or Options()
+        self.checks = checks
+        self.log = log if log is not None else sys.stderr
+        self.objects: dict[tuple[str, str, str], Obj] = {}
+        self.refused: dict[tuple[str, str], Unavailable] = {}
+        #: The kinds (and namespaces, "" for all) listed so far: the Snapshot says they were read.
+        self.listed: set[tuple[str, str]] = set()
+        self.snapshot = Snapshot()
+        self.reports: dict[ServiceKey, Report] = {}
+        self.diagnosed = 0
+        self.built = False
+
+    def _apply_change(self, change: Change, pairs: list[ObjectChange]) -> None:
+        if change.type == "LISTED":
+            scope = (change.resource.plural, change.namespace)
+            if change.refused:
+                self.refused[scope] = Unavailable(change.resource.plural, change.namespace,
+                                                  f"forbidden: {change.refused}")
+                return
+            self.refused.pop(scope, None)
+            self.listed.add((change.resource.kind, change.namespace))
+            listed = {key_of(obj): obj for obj in change.listed}
+            for key in [k for k in self.objects if k[0] == change.resource.kind
+                        and (not change.namespace or k[1] == change.namespace) and k not in listed]:
+                pairs.append((self.objects.pop(key), None))
+            for key, obj in listed.items():
+                before = self.objects.get(key)
+                if before != obj:
+                    pairs.append((before, obj))
+                    self.objects[key] = obj
+            return
+        if change.obj is None:
+            return
+        key = key_of(change.obj)
+        before = self.objects.get(key)
+        if change.type == "DELETED":
+            self.objects.pop(key, None)
+            pairs.append((before, None))
+        else:
+            self.objects[key] = change.obj
+            pairs.append((before, change.obj))
+
+    def apply(self, changes: Sequence[Change], *, full: bool = False) -> Evaluation:
+        """Apply a batch and re-diagnose the Services it can affect (every Service when ``full``)."""
+        from svcdoctor.engine import diagnose_service
+
+        started = time.monotonic()
+        pairs: list[ObjectChange] = []
+        for change in changes:
+            self._apply_change(change, pairs)
+        before = self.snapshot
+        # A live read: ages are measured from when the batch arrived, as a live check measures them
+        # from its read; the kinds listed are recorded, so an empty one means "none exist".
+        info = SnapshotInfo(captured_at=datetime.now(UTC), recorded=tuple(
+            Recorded(kind, (namespace,) if namespace else ()) for kind, namespace in sorted(self.listed)))
+        if self.built:
+            self.snapshot = before.with_changes(pairs, info=info, unavailable=self.refused.values())
+        else:
+            self.snapshot = Snapshot(self.objects.values(), info=info, unavailable=self.refused.values())
+            self.built = True
+        affected = None if full else affected_services(before, self.snapshot, pairs)
+        if affected is None:
+            affected = {(k8s.namespace(s), k8s.name(s)) for s in self.snapshot.services}
+        changed: list[tuple[ServiceKey, str, str]] = []
+        source = {"kind": "live", "watch": True}
+        for key in sorted(affected):
+            if self.namespace is not None and key[0] != self.namespace:
+                continue
+            previous = self.reports.get(key)
+            if self.snapshot.service(*key) is None:
+                if previous is not None:
+                    del self.reports[key]
+                    self.metrics.forget(key)
+                    changed.append((key, previous.verdict, "deleted"))
+                continue
+            report = diagnose_service(self.snapshot, *key, options=self.options, checks=self.checks, source=source)
+            self.diagnosed += 1
+            self.reports[key] = report
+            self.metrics.update(report)
+            if previous is None or previous.verdict != report.verdict:
+                changed.append((key, previous.verdict if previous else "", report.verdict))
+        seconds = time.monotonic() - started
+        self.metrics.evaluation.observe(seconds)
+        for key, old, new in changed:
+            self._log_change(key, old, new)
+        return Evaluation(len([k for k in affected if self.namespace is None or k[0] == self.namespace]),
+                          tuple(changed), seconds)
+
+    def _log_change(self, key: ServiceKey, old: str, new: str) -> None:
+        report = self.reports.get(key)
+        cause = report.root_cause if report is not None else None
+        line = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "event": "verdict",
+                "namespace": key[0], "service": key[1], "from": old or None, "to": new,
+                "rootCause": cause.id if cause is not None and cause.severity.at_least("warning") else None}
+        if line["rootCause"]:
+            line["explain"] = f"svcdoctor explain {line['rootCause']}"
+        self.log.write(json.dumps(line) + "\n")
+        self.log.flush()
+
+
+class Watcher:
+    """Follows the cluster and keeps :class:`WatchState` current, in daemon threads."""
+
+    def __init__(self, api_client: Any, state: WatchState, *, coalesce: float = COALESCE_SECONDS) -> None:
+        self.state = state
+        self.metrics = state.metrics
+        self.coalesce = coalesce
+        self.changes: queue.Queue[Change] = queue.Queue()
+        self.followers = [Follower(api_client, resource, namespace, self.changes, self._error, self._relist)
+                          for resource, namespace in resources_for(state.namespace)]
+        self.evaluations = 0
+        self.last_error = ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="svcdoctor-watch", daemon=True)
+
+    def _error(self, resource: str, error: BaseException) -> None:
+        self.metrics.errors.labels(resource).inc()
+        self.last_error = f"{resource}: {type(error).__name__}: {error}"
+
+    def _relist(self, resource: str) -> None:
+        self.metrics.relists.labels(resource).inc()
+
+    def start(self) -> Watcher:
+        for follower in self.followers:
+            follower.start()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for follower in self.followers:
+            follower.stop()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until stopped (Ctrl-C) or ``timeout``; True when it stopped."""
+        return self._stop.wait(timeout)
+
+    def _take(self, timeout: float) -> list[Change]:
+        try:
+            batch = [self.changes.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self.coalesce
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                batch.append(self.changes.get(timeout=remaining))
+            except queue.Empty:
+                break
+        return batch
+
+    def _count(self, batch: Sequence[Change]) -> None:
+        for change in batch:
+            if change.type != "LISTED":
+                self.metrics.events.labels(change.resource.plural, change.type).inc()
+        self.metrics.last_event.set(time.time())
+
+    def _run(self) -> None:
+        first: list[Change] = []
+        expected = {(f.resource.plural, f.namespace) for f in self.followers}
+        while expected and not self._stop.is_set():
+            batch = self._take(0.5)
+            first += batch
+            expected -= {(c.resource.plural, c.namespace) for c in batch if c.type == "LISTED"}
+        self._run_batch(first, full=True)
+        self.metrics.ready.set()
+        while not self._stop.is_set():
+            batch = self._take(0.5)
+            if batch:
+                self._run_batch(batch)
+
+    def _run_batch(self, batch: Sequence[Change], full: bool = False) -> None:
+        self._count(batch)
+        try:
+            self.state.apply(batch, full=full)
+        except Exception as error:  # one bad batch must not end the watch; it is counted and shown
+            self._error("evaluation", error)
+            sys.stderr.write(f"svcdoctor watch: evaluation failed: {type(error).__name__}: {error}\n")
+        self.evaluations += 1

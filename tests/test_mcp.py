@@ -1,0 +1,101 @@
+"""``svcdoctor mcp``: a real MCP client session (the SDK's own client) over stdio, and the server's bounds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import SCENARIOS, run_cli
+
+pytest.importorskip("mcp", reason="the MCP SDK is the optional extra svcdoctor[mcp] (it is in the test lock)")
+
+BROKEN = SCENARIOS / "selector-label-renamed"
+
+
+def _session(arguments: list[str], calls: list[tuple[str, dict[str, Any]]]) -> tuple[list[str], list[Any]]:
+    from mcp import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    async def talk() -> tuple[list[str], list[Any]]:
+        parameters = StdioServerParameters(command=sys.executable, args=["-m", "svcdoctor", "mcp", *arguments],
+                                           env={**os.environ, "NO_COLOR": "1"})
+        async with stdio_client(parameters) as (read, write), ClientSession(read, write) as session:
+            initialized = await session.initialize()
+            assert initialized.serverInfo.name == "svcdoctor"
+            listed = await session.list_tools()
+            results = [await session.call_tool(name, arguments) for name, arguments in calls]
+            return [tool.name for tool in listed.tools], results
+
+    return asyncio.run(asyncio.wait_for(talk(), 120))
+
+
+def _text(result: Any) -> str:
+    return "".join(getattr(part, "text", "") for part in result.content)
+
+
+@pytest.fixture
+def snapshots(tmp_path: Path) -> Path:
+    directory = tmp_path / "snapshots"
+    directory.mkdir()
+    shutil.copy(BROKEN / "snapshot.yaml", directory / "shop.yaml")
+    (tmp_path / "secret.yaml").write_text("apiVersion: v1\nkind: List\nitems: []\n")
+    (directory / "escape.yaml").symlink_to(tmp_path / "secret.yaml")
+    return directory
+
+
+def test_an_mcp_client_session_lists_the_tools_and_checks_a_service(snapshots: Path) -> None:
+    expected = json.loads((BROKEN / "expected.json").read_text())
+    args = yaml.safe_load((BROKEN / "scenario.yaml").read_text())["args"]
+    name, namespace = args[1], args[args.index("-n") + 1]
+    tools, results = _session(["--snapshots-dir", str(snapshots), "--no-live"], [
+        ("check", {"name": name, "namespace": namespace, "snapshot": "shop.yaml"}),
+        ("explain", {"check_id": expected["ranked"][0]}),
+        ("check", {"name": name, "namespace": namespace, "snapshot": "../secret.yaml"}),
+        ("check", {"name": name, "namespace": namespace, "snapshot": "escape.yaml"}),
+        ("check", {"name": name, "namespace": namespace}),
+    ])
+    assert sorted(tools) == ["check", "explain", "reach", "scan"]
+    report = json.loads(_text(results[0]))
+    assert not results[0].isError
+    assert report["schema"].startswith("svcdoctor/report/")
+    assert report["verdict"] == expected["verdict"]
+    assert [finding["id"] for finding in report["findings"]][:1] == expected["ranked"][:1]
+    assert expected["ranked"][0] in _text(results[1])
+    for refused in results[2:4]:
+        assert refused.isError and "outside the snapshots directories" in _text(refused)
+    assert results[4].isError and "snapshots only" in _text(results[4])
+
+
+def test_no_tool_can_send_probes() -> None:
+    from svcdoctor.serve.mcp import McpSettings, Tools, build_server
+
+    server = build_server(McpSettings(snapshots_dirs=(str(BROKEN),)))
+    tools = asyncio.run(server.list_tools())
+    for tool in tools:
+        properties = set(tool.inputSchema.get("properties", {}))
+        assert not {name for name in properties if "probe" in name}, (tool.name, properties)
+    assert Tools(McpSettings(snapshots_dirs=(str(BROKEN),))).invocation("snapshot.yaml", "shop").probe is False
+
+
+def test_without_the_sdk_mcp_says_how_to_install_it_in_one_line() -> None:
+    blocked = ("import sys; sys.modules['mcp'] = None; from svcdoctor.cli import run; "
+               "sys.exit(run(['mcp']))")
+    result = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True, timeout=60,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["svcdoctor: error: svcdoctor mcp needs the MCP SDK: "
+                                                  "pip install 'svcdoctor[mcp]'"]
+
+
+def test_a_snapshots_dir_must_exist() -> None:
+    result = run_cli("mcp", "--snapshots-dir", "/nonexistent/dir")
+    assert result.exit_code == 2 and "not a directory" in result.stderr

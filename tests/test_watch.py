@@ -1,0 +1,281 @@
+"""``svcdoctor watch`` against ``svcdoctor snapshot serve``: the real ``kubernetes`` client's watch, end to end.
+
+No wall-clock assertions but generous upper bounds on end-to-end changes (polled, never slept for).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from svcdoctor.serve.apiserver import SnapshotAPIServer
+from svcdoctor.serve.watch import hub_of
+from svcdoctor.sources.files import load_objects
+from tests.conftest import SCENARIOS
+
+HEALTHY = SCENARIOS / "healthy-clusterip-deployment" / "snapshot.yaml"
+#: Generous: the watcher needs well under a second; a loaded CI machine may need much more.
+BOUND = 60.0
+
+
+def eventually(condition: Callable[[], Any], what: str, bound: float = BOUND) -> Any:
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"not within {bound:g}s: {what}")
+
+
+def broken_selector(objects: list[dict[str, Any]], namespace: str = "shop", name: str = "frontend") -> list[Any]:
+    """The same objects, with the Service's selector changed to match no Pod."""
+    changed = copy.deepcopy(objects)
+    for obj in changed:
+        if obj.get("kind") == "Service" and obj["metadata"]["name"] == name \
+                and obj["metadata"].get("namespace") == namespace:
+            obj["spec"]["selector"] = {"app": "matches-nothing"}
+    return changed
+
+
+def write_list(path: Path, objects: list[Any]) -> None:
+    """Replace ``path`` at once (write aside, rename), as an editor or ``kubectl get -o yaml >`` + mv does."""
+    aside = path.with_suffix(".tmp")
+    aside.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": objects}))
+    os.replace(aside, path)
+
+
+def metric(text: str, name: str, **labels: str) -> float | None:
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}", 1)[0]))
+        if all(found.get(key) == value for key, value in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def scrape(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode()
+
+
+@pytest.mark.slow
+def test_watch_turns_unreachable_when_the_served_file_changes(tmp_path: Path) -> None:
+    """Serve a healthy recording, start watch, replace the file: the verdict metric turns unreachable."""
+    served = tmp_path / "cluster.yaml"
+    objects = [dict(obj) for obj in load_objects(str(HEALTHY))]
+    write_list(served, objects)
+    kubeconfig = tmp_path / "kubeconfig"
+    environment = {**os.environ, "NO_COLOR": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "svcdoctor", "snapshot", "serve", str(served), "--port", "0",
+                               "--write-kubeconfig", str(kubeconfig)], stderr=subprocess.PIPE, text=True,
+                              env=environment)
+    watcher: subprocess.Popen[str] | None = None
+    try:
+        eventually(kubeconfig.exists, "snapshot serve wrote its kubeconfig")
+        watcher = subprocess.Popen([sys.executable, "-m", "svcdoctor", "watch", "-A", "--kubeconfig", str(kubeconfig),
+                                    "--listen", "127.0.0.1:0"], stderr=subprocess.PIPE, text=True, env=environment)
+        lines: queue.Queue[str] = queue.Queue()
+        stream = watcher.stderr
+        assert stream is not None
+        threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
+        first = lines.get(timeout=BOUND)
+        match = re.search(r"metrics at (http://\S+/metrics)", first)
+        assert match, first
+        url = match.group(1)
+
+        def verdict(value: str) -> bool:
+            return metric(scrape(url), "svcdoctor_service_verdict", namespace="shop", service="frontend",
+                          verdict=value) == 1
+
+        eventually(lambda: verdict("ok"), "frontend ok at first")
+        ready = urllib.request.urlopen(url.replace("/metrics", "/readyz"), timeout=10)
+        assert ready.status == 200
+        text = scrape(url)
+        assert metric(text, "svcdoctor_service_verdict", namespace="shop", service="frontend",
+                      verdict="unreachable") == 0
+        assert metric(text, "svcdoctor_service_root_cause", namespace="shop", service="frontend") is None
+
+        write_list(served, broken_selector(objects))
+        eventually(lambda: verdict("unreachable"), "frontend unreachable after its selector changed")
+        text = scrape(url)
+        assert metric(text, "svcdoctor_service_verdict", namespace="shop", service="frontend", verdict="ok") == 0
+        assert metric(text, "svcdoctor_service_root_cause", namespace="shop", service="frontend", id="SD301") == 1
+        assert metric(text, "svcdoctor_service_step_state", namespace="shop", service="frontend", step="3",
+                      state="fail") == 1
+        logged = eventually(lambda: _drain_json(lines), "a JSON line for the verdict change")
+        assert {"namespace": "shop", "service": "frontend", "from": "ok", "to": "unreachable",
+                "rootCause": "SD301"}.items() <= logged.items()
+
+        write_list(served, objects)  # repaired: its cause and failed step disappear
+        eventually(lambda: verdict("ok"), "frontend ok again")
+        text = scrape(url)
+        assert metric(text, "svcdoctor_service_root_cause", namespace="shop", service="frontend") is None
+        assert metric(text, "svcdoctor_service_step_state", namespace="shop", service="frontend", step="3") is None
+    finally:
+        for process in (watcher, server):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
+
+
+def _drain_json(lines: queue.Queue[str]) -> dict[str, Any] | None:
+    import json
+
+    while True:
+        try:
+            line = lines.get_nowait()
+        except queue.Empty:
+            return None
+        if line.startswith("{"):
+            entry = json.loads(line)
+            if entry.get("to") == "unreachable":
+                return dict(entry)
+
+
+# -- in process: 410 Gone and dropped connections ---------------------------------------------------
+
+
+@pytest.fixture
+def followed(tmp_path: Path) -> Iterator[tuple[SnapshotAPIServer, Any, list[dict[str, Any]]]]:
+    from svcdoctor.sources.live import LiveSource
+    from svcdoctor.watch.loop import Watcher, WatchState
+    from svcdoctor.watch.metrics import WatchMetrics
+
+    objects = [dict(obj) for obj in load_objects(str(HEALTHY))]
+    with SnapshotAPIServer(objects) as server:
+        hub_of(server)
+        kubeconfig = server.write_kubeconfig(str(tmp_path / "kubeconfig"))
+        api_client = LiveSource(kubeconfig=kubeconfig, progress=False).api_client()
+        log = open(os.devnull, "w")  # noqa: SIM115
+        state = WatchState(None, WatchMetrics(), log=log)
+        watcher = Watcher(api_client, state).start()
+        try:
+            eventually(state.metrics.ready.is_set, "the first evaluation")
+            assert state.reports[("shop", "frontend")].verdict == "ok"
+            yield server, watcher, objects
+        finally:
+            watcher.stop()
+            log.close()
+
+
+def _relists(watcher: Any) -> float:
+    return sum(sample.value for metric in watcher.metrics.relists.collect() for sample in metric.samples
+               if sample.name.endswith("_total"))
+
+
+def _errors(watcher: Any) -> float:
+    return sum(sample.value for metric in watcher.metrics.errors.collect() for sample in metric.samples
+               if sample.name.endswith("_total"))
+
+
+def test_watch_lists_again_after_410_gone(followed: tuple[SnapshotAPIServer, Any, list[Any]]) -> None:
+    server, watcher, objects = followed
+    hub = hub_of(server)
+    assert _relists(watcher) == 0
+    hub.compact()
+    hub.drop_connections()
+    eventually(lambda: _relists(watcher) >= 1, "a list again after 410 Gone")
+    hub.reload(broken_selector(objects))
+    eventually(lambda: watcher.state.reports[("shop", "frontend")].verdict == "unreachable",
+               "the change after the new list")
+
+
+def test_watch_resumes_after_a_dropped_connection(followed: tuple[SnapshotAPIServer, Any, list[Any]]) -> None:
+    server, watcher, objects = followed
+    hub = hub_of(server)
+    eventually(lambda: hub.open_streams >= len(watcher.followers), "every watch stream open")
+    hub.drop_connections()
+    eventually(lambda: _errors(watcher) >= 1, "the dropped connections counted")
+    hub.reload(broken_selector(objects))
+    eventually(lambda: watcher.state.reports[("shop", "frontend")].verdict == "unreachable",
+               "the change after the connection came back")
+    assert _relists(watcher) == 0, "a resumable watch was listed again"
+
+
+# -- incremental: only the affected Services are diagnosed again ---------------------------------------
+
+
+def _state(namespaces: int) -> Any:
+    from benchmarks.generate import generate
+    from svcdoctor.kinds import BY_KIND
+    from svcdoctor.watch.follow import Change
+    from svcdoctor.watch.loop import WatchState
+    from svcdoctor.watch.metrics import WatchMetrics
+
+    items = [obj for obj in generate(services=namespaces * 25, pods_per_service=2, services_per_namespace=25)["items"]
+             if obj.get("apiVersion") != "svcdoctor.dev/v1"]
+    state = WatchState(None, WatchMetrics(), log=open(os.devnull, "w"))  # noqa: SIM115
+    by_kind: dict[str, list[Any]] = {}
+    for obj in items:
+        by_kind.setdefault(obj["kind"], []).append(obj)
+    listed = [Change(BY_KIND[kind], "", "LISTED", listed=tuple(objects)) for kind, objects in by_kind.items()]
+    first = state.apply(listed, full=True)
+    assert first.diagnosed == namespaces * 25 == state.diagnosed
+    return state, items
+
+
+def _pod_relabelled(state: Any, items: list[Any]) -> tuple[Any, Any]:
+    """A batch moving one Pod of a selected workload off its Services' selectors."""
+    from svcdoctor.kinds import BY_KIND
+    from svcdoctor.watch.follow import Change
+
+    service = next(obj for obj in items if obj["kind"] == "Service" and obj["spec"].get("selector")
+                   and state.reports[(obj["metadata"]["namespace"], obj["metadata"]["name"])].verdict == "ok")
+    namespace = service["metadata"]["namespace"]
+    selector = service["spec"]["selector"]
+    pod = next(obj for obj in items if obj["kind"] == "Pod" and obj["metadata"]["namespace"] == namespace
+               and all(obj["metadata"].get("labels", {}).get(k) == v for k, v in selector.items()))
+    changed = copy.deepcopy(pod)
+    changed["metadata"]["labels"] = {"app": "moved-away"}
+    return Change(BY_KIND["Pod"], "", "MODIFIED", changed), (namespace, service["metadata"]["name"])
+
+
+@pytest.mark.parametrize("namespaces", [4, 8])
+def test_a_pod_change_diagnoses_only_the_services_selecting_it(namespaces: int) -> None:
+    state, items = _state(namespaces)
+    before = state.diagnosed
+    change, service = _pod_relabelled(state, items)
+    evaluation = state.apply([change])
+    # The Services that selected the Pod before or select it after: not every Service of the cluster.
+    assert 1 <= evaluation.diagnosed <= 3, evaluation
+    assert state.diagnosed - before == evaluation.diagnosed
+    assert state.reports[service] is not None
+
+
+def test_a_deleted_service_loses_its_series_and_a_policy_reaches_its_pods_services() -> None:
+    from svcdoctor.kinds import BY_KIND
+    from svcdoctor.watch.follow import Change
+
+    state, items = _state(4)
+    service = next(obj for obj in items if obj["kind"] == "Service")
+    key = (service["metadata"]["namespace"], service["metadata"]["name"])
+    assert metric(state.metrics.exposition().decode(), "svcdoctor_service_verdict", namespace=key[0],
+                  service=key[1]) is not None
+    evaluation = state.apply([Change(BY_KIND["Service"], "", "DELETED", copy.deepcopy(service))])
+    assert evaluation.diagnosed == 1
+    assert metric(state.metrics.exposition().decode(), "svcdoctor_service_verdict", namespace=key[0],
+                  service=key[1]) is None
+    assert key not in state.reports
+
+    namespace = "app-001" if any(obj["metadata"].get("namespace") == "app-001" for obj in items) else key[0]
+    deny = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "deny-all", "namespace": namespace},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}
+    evaluation = state.apply([Change(BY_KIND["NetworkPolicy"], "", "ADDED", deny)])
+    in_namespace = [k for k in state.reports if k[0] == namespace]
+    assert 0 < evaluation.diagnosed <= len(in_namespace) < len(state.reports)
