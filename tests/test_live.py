@@ -187,8 +187,8 @@ def test_scan_namespace_and_all(server: SnapshotAPIServer, kubeconfig: str) -> N
 
 
 def _without_source(report: Obj) -> Obj:
-    """The report without what says where it was read from (the source, and file positions)."""
-    result = {key: value for key, value in report.items() if key != "source"}
+    """The report without what says where and when it was read (the source, capturedAt, file positions)."""
+    result = {key: value for key, value in report.items() if key not in ("source", "capturedAt")}
     result["findings"] = [{k: v for k, v in finding.items() if k != "location"} for finding in report["findings"]]
     return result
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
 def check(
     click_context: typer.Context,
-    name: Annotated[str, typer.Argument(help="The Service's name.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The Service: NAME, svc/NAME or NAME.NAMESPACE.")],
     namespace: NamespaceOption = None,
     snapshot: SnapshotOption = None,
     manifests: ManifestsOption = None,
@@ -54,6 +55,8 @@ def check(
     from_ip: Annotated[str | None, from_ip_option()] = None,
     from_node: Annotated[str | None, typer.Option("--from-node", help="A host-network client on this node.")] = None,
     from_gateway: Annotated[str | None, from_gateway_option()] = None,
+    port: Annotated[str | None, typer.Option("--port", help="Only this port of a multi-port Service: its name "
+                                             "or number.")] = None,
     output: OutputOption = "text",
     fail_on: FailOnOption = "error",
     cluster_domain: ClusterDomainOption = None,
@@ -75,19 +78,22 @@ def check(
 ) -> int:
     """Diagnose one Service: walk the debugging steps and rank what is wrong."""
     from svcdoctor.app import check_service
+    from svcdoctor.client_names import parse_service
     from svcdoctor.render import render
 
+    name, namespace = parse_service(name, namespace)
     output, fail_on, invocation = _invocation(
         output, fail_on, ignore, snapshot=snapshot, manifests=manifests, kubeconfig=kubeconfig, context=context,
         request_timeout=request_timeout, verbose=verbose, namespace=namespace, cluster_domain=cluster_domain,
         node_dumps=tuple(node_dump or ()), probe=probe, probe_timeout=probe_timeout, max_probes=max_probes,
         probe_file_addresses=probe_file_addresses, dns_server=dns_server, baseline=baseline,
         write_baseline=write_baseline, show_suppressed=show_suppressed,
-        from_pod=from_pod, from_ip=from_ip, from_node=from_node, from_gateway=from_gateway,
+        from_pod=from_pod, from_ip=from_ip, from_node=from_node, from_gateway=from_gateway, port=port,
     )
     run = session(click_context)
     report = check_service(invocation, name, checks=run.checks)
-    emit(render(report, output, render_options(fail_on, show_suppressed)))
+    emit(render(report, output, render_options(fail_on, show_suppressed, accept_unknown=accept_unknown,
+                                               verbose=verbose)))
     return _ending([report], fail_on, run, accept_unknown)
 
 
@@ -110,6 +116,8 @@ def scan(
     write_baseline: WriteBaselineOption = None,
     show_suppressed: ShowSuppressedOption = False,
     accept_unknown: AcceptUnknownOption = False,
+    all_services: Annotated[bool, typer.Option("--all", help="List every Service, not only those with findings "
+                                               "(text).")] = False,
 ) -> int:
     """Diagnose every Service of a namespace (or of all): a summary table, worst first."""
     from svcdoctor.app import scan_services
@@ -123,7 +131,8 @@ def scan(
     )
     run = session(click_context)
     reports = scan_services(invocation, all_namespaces=all_namespaces, checks=run.checks)
-    emit(render_scan(reports, output, render_options(fail_on, show_suppressed)))
+    emit(render_scan(reports, output, render_options(fail_on, show_suppressed, accept_unknown=accept_unknown,
+                                                     scan_all=all_services)))
     return _ending(reports, fail_on, run, accept_unknown)
 
 
@@ -136,13 +145,18 @@ def demo(
     from importlib.resources import files
 
     path = files("svcdoctor").joinpath("data/demo-snapshot.yaml")
-    return check(click_context, name="backend", namespace="shop", snapshot=str(path), manifests=None,
-                 from_pod="shop/frontend-ddcj28l7m-jsshd", from_ip=None, from_node=None, from_gateway=None,
+    code = check(click_context, name="backend", namespace="shop", snapshot=str(path), manifests=None,
+                 from_pod="shop/frontend-ddcj28l7m-jsshd", from_ip=None, from_node=None, from_gateway=None, port=None,
                  output=output,
                  fail_on=fail_on, cluster_domain=None, kubeconfig=None, context=None, request_timeout="10s",
                  verbose=False, node_dump=None, probe=False, probe_timeout=2.0, max_probes=64,
                  probe_file_addresses=None, dns_server=None,
                  ignore=None, baseline=None, write_baseline=None, show_suppressed=False, accept_unknown=False)
+    if output == "text" and sys.stderr.isatty():
+        sys.stderr.write(f"next, try: svcdoctor check backend -n shop --snapshot {path} -v   (every finding in "
+                         f"full) · -o html > report.html · svcdoctor explain SD301 · svcdoctor scan -A --snapshot "
+                         f"{path}\n")
+    return code
 
 
 def _invocation(output: str, fail_on: str, ignore: list[str] | None, *, cluster_domain: str | None,

@@ -43,7 +43,9 @@ def request_timeout_option(help: str = "Time limit for each API request, e.g. 10
     return typer.Option("--request-timeout", help=help)
 
 
-def verbose_option(help: str = "Print each API request and its time to stderr.") -> Any:
+def verbose_option(
+    help: str = "Every finding in full (evidence, next commands, fix), and each API request and its time on stderr.",
+) -> Any:
     return typer.Option("--verbose", "-v", help=help)
 
 
@@ -55,7 +57,10 @@ def cluster_domain_option(help: str = "The cluster DNS domain (default: cluster.
     return typer.Option("--cluster-domain", help=help)
 
 
-def from_pod_option(help: str = "The client Pod, NAMESPACE/POD (or POD in -n).") -> Any:
+def from_pod_option(
+    help: str = "The client: POD, NAMESPACE/POD, TYPE/NAME (deploy/web: a ready Pod of it) or NAMESPACE/TYPE/NAME; "
+    "a unique Pod-name prefix works.",
+) -> Any:
     return typer.Option("--from", help=help)
 
 
@@ -112,7 +117,7 @@ DnsServerOption = Annotated[str | None, dns_server_option()]
 # -- what the report keeps and how the run ends (check, scan, demo) -----------------------------
 
 
-def output_option(help: str = "text | json | yaml | markdown | sarif | junit | github") -> Any:
+def output_option(help: str = "text | json | yaml | markdown | sarif | junit | github | html") -> Any:
     return typer.Option("--output", "-o", help=help)
 
 

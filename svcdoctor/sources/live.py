@@ -264,6 +264,20 @@ class LiveSource(Source):
 
     # -- reading ----------------------------------------------------------------------------------
 
+    def list_pods(self, namespace: str) -> list[Obj]:
+        """The Pods of ``namespace`` (to find the one ``--from`` names); a refused list is a clear error."""
+        self._configure()
+        outcome = self._round([Read(BY_KIND["Pod"], namespace)])[1][0]
+        if outcome.unavailable is not None:
+            raise InputError(f"--from: could not list Pods in {namespace} to find the client: "
+                             f"{outcome.unavailable.reason}; name the Pod itself")
+        return list(outcome.objects)
+
+    def namespace_exists(self, namespace: str) -> bool:
+        """Whether a namespace of that name exists (a refused read counts as no)."""
+        self._configure()
+        return bool(self._round([Read(BY_KIND["Namespace"], "", namespace)])[1][0].objects)
+
     def load(self, request: Request) -> Snapshot:
         return self.read(request).snapshot()
 
