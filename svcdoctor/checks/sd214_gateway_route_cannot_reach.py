@@ -12,7 +12,7 @@ What it detects:
     ``ResolvedRefs`` condition the implementation set to False in ``status.parents`` (with its
     reason, e.g. ``BackendNotFound``, ``InvalidKind``), said to be stale when written for an older
     generation of the route. The spec-derived reasons are what the Gateway API conformance tests
-    require implementations to report (tests/data/gateway-api).
+    require implementations to report (gateway-api v1.6.1).
 
 Why it matters:
     Traffic that enters through the Gateway never reaches the Service, while the Service itself
