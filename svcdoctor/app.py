@@ -48,6 +48,8 @@ class Invocation:
     namespace: str | None = None
     cluster_domain: str | None = None
     node_dumps: tuple[str, ...] = ()
+    #: ``--cilium-service-list NODE=FILE``: a node's ``cilium-dbg service list`` output, added to its NodeDump.
+    cilium_service_lists: tuple[str, ...] = ()
     probe: bool = False
     probe_timeout: float = 2.0
     max_probes: int = 64
@@ -359,6 +361,11 @@ def load(invocation: Invocation, request: Request, source: Source | None = None)
         from svcdoctor.dataplane.collect import read_node_dump_files
 
         snapshot = snapshot.with_evidence(node_dumps=read_node_dump_files(invocation.node_dumps))
+    if invocation.cilium_service_lists:
+        from svcdoctor.dataplane.collect import with_cilium_service_lists
+
+        snapshot = snapshot.with_evidence(node_dumps=with_cilium_service_lists(snapshot.node_dumps,
+                                                                               invocation.cilium_service_lists))
     return snapshot, source.describe()
 
 

@@ -14,6 +14,7 @@ from svcdoctor.cli.options import (
     AcceptUnknownOption,
     AllNamespacesOption,
     BaselineOption,
+    CiliumServiceListOption,
     ClusterDomainOption,
     ContextOption,
     DnsServerOption,
@@ -65,6 +66,7 @@ def check(
     request_timeout: TimeoutOption = "10s",
     verbose: VerboseOption = False,
     node_dump: NodeDumpOption = None,
+    cilium_service_list: CiliumServiceListOption = None,
     probe: ProbeOption = False,
     probe_timeout: ProbeTimeoutOption = 2.0,
     max_probes: MaxProbesOption = 64,
@@ -85,7 +87,8 @@ def check(
     output, fail_on, invocation = _invocation(
         output, fail_on, ignore, snapshot=snapshot, manifests=manifests, kubeconfig=kubeconfig, context=context,
         request_timeout=request_timeout, verbose=verbose, namespace=namespace, cluster_domain=cluster_domain,
-        node_dumps=tuple(node_dump or ()), probe=probe, probe_timeout=probe_timeout, max_probes=max_probes,
+        node_dumps=tuple(node_dump or ()), cilium_service_lists=tuple(cilium_service_list or ()), probe=probe,
+        probe_timeout=probe_timeout, max_probes=max_probes,
         probe_file_addresses=probe_file_addresses, dns_server=dns_server, baseline=baseline,
         write_baseline=write_baseline, show_suppressed=show_suppressed,
         from_pod=from_pod, from_ip=from_ip, from_node=from_node, from_gateway=from_gateway, port=port,
@@ -111,6 +114,7 @@ def scan(
     request_timeout: TimeoutOption = "10s",
     verbose: VerboseOption = False,
     node_dump: NodeDumpOption = None,
+    cilium_service_list: CiliumServiceListOption = None,
     ignore: IgnoreOption = None,
     baseline: BaselineOption = None,
     write_baseline: WriteBaselineOption = None,
@@ -126,7 +130,8 @@ def scan(
     output, fail_on, invocation = _invocation(
         output, fail_on, ignore, snapshot=snapshot, manifests=manifests, kubeconfig=kubeconfig, context=context,
         request_timeout=request_timeout, verbose=verbose, namespace=namespace, cluster_domain=cluster_domain,
-        node_dumps=tuple(node_dump or ()), baseline=baseline, write_baseline=write_baseline,
+        node_dumps=tuple(node_dump or ()), cilium_service_lists=tuple(cilium_service_list or ()), baseline=baseline,
+        write_baseline=write_baseline,
         show_suppressed=show_suppressed,
     )
     run = session(click_context)
@@ -149,7 +154,7 @@ def demo(
                  from_pod="shop/frontend-ddcj28l7m-jsshd", from_ip=None, from_node=None, from_gateway=None, port=None,
                  output=output,
                  fail_on=fail_on, cluster_domain=None, kubeconfig=None, context=None, request_timeout="10s",
-                 verbose=False, node_dump=None, probe=False, probe_timeout=2.0, max_probes=64,
+                 verbose=False, node_dump=None, cilium_service_list=None, probe=False, probe_timeout=2.0, max_probes=64,
                  probe_file_addresses=None, dns_server=None,
                  ignore=None, baseline=None, write_baseline=None, show_suppressed=False, accept_unknown=False)
     if output == "text" and sys.stderr.isatty():

@@ -53,6 +53,12 @@ def node_dump_option(help: str = "A NodeDump file (svcdoctor collect node) to ad
     return typer.Option("--node-dump", help=help)
 
 
+def cilium_service_list_option(
+    help: str = "NODE=FILE: what `cilium-dbg service list` printed on that node's Cilium agent; repeatable.",
+) -> Any:
+    return typer.Option("--cilium-service-list", help=help)
+
+
 def cluster_domain_option(help: str = "The cluster DNS domain (default: cluster.local).") -> Any:
     return typer.Option("--cluster-domain", help=help)
 
@@ -81,6 +87,7 @@ ContextOption = Annotated[str | None, typer.Option("--context", help="The kubeco
 TimeoutOption = Annotated[str, request_timeout_option()]
 VerboseOption = Annotated[bool, verbose_option()]
 NodeDumpOption = Annotated[list[str] | None, node_dump_option()]
+CiliumServiceListOption = Annotated[list[str] | None, cilium_service_list_option()]
 ClusterDomainOption = Annotated[str | None, cluster_domain_option()]
 
 
