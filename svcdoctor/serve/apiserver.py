@@ -107,6 +107,8 @@ class ServerOptions:
     user: str = "system:serviceaccount:svcdoctor:svcdoctor"
     #: The version ``/version`` reports.
     git_version: str = "v1.32.0"
+    #: API groups of custom resources whose CRDs are "not installed": not served (404, absent from discovery).
+    missing_groups: set[str] = field(default_factory=set)
 
 
 class WatchRequest(dict[str, Any]):
@@ -291,7 +293,8 @@ class SnapshotAPIServer:
             return self._group(parts[1])
         else:
             return 404, status_object(404, "NotFound", "the server could not find the requested resource")
-        served = [r for r in RESOURCES if r.group == group and r.version == version]
+        served = [r for r in RESOURCES if r.group == group and r.version == version
+                  and group not in self.options.missing_groups]
         if not served:
             return 404, status_object(404, "NotFound", "the server could not find the requested resource")
         if not rest:
