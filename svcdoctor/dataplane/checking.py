@@ -11,7 +11,7 @@ from svcdoctor.checks.interface import Context
 from svcdoctor.dataplane.analysis import PathResult, node_addresses, service_paths
 from svcdoctor.dataplane.node import NodeDataplane, load
 from svcdoctor.endpoints import service_endpoints
-from svcdoctor.findings import Evidence, Finding, NotChecked, Severity, Skip, Unknown
+from svcdoctor.findings import Evidence, Finding, NotChecked, Severity, Skip, StepDoesNotApply, Unknown
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.snapshot import NodeDump, Snapshot
 
@@ -59,13 +59,20 @@ def relevant_dumps(context: Context) -> list[NodeDump]:
     return dumps
 
 
-def node_paths(context: Context) -> list[NodePaths]:
-    """Every relevant node's traced paths for the target Service (Skip without a dump)."""
+def require_kube_proxy_path(context: Context) -> None:
+    """Raise :class:`StepDoesNotApply` when kube-proxy plays no part in the target Service's path."""
     service = context.require_service()
     if k8s.service_type(service) == "ExternalName":
-        raise Skip("an ExternalName Service has no kube-proxy rules")
+        raise StepDoesNotApply("kube-proxy plays no part in this Service's path: an ExternalName Service is a DNS "
+                               "alias (CNAME), kube-proxy programs no rules for it")
     if k8s.is_headless(service):
-        raise Skip("a headless Service has no ClusterIP and so no kube-proxy rules")
+        raise StepDoesNotApply("kube-proxy plays no part in this Service's path: a headless Service has no "
+                               "ClusterIP, its name resolves straight to the Pods' addresses")
+
+
+def node_paths(context: Context) -> list[NodePaths]:
+    """Every relevant node's traced paths for the target Service (Skip without a dump)."""
+    require_kube_proxy_path(context)
     dumps = relevant_dumps(context)
     replacement = detect_replacement(context.snapshot)
     traced: dict[tuple[NodeDump, str, str], NodePaths] = context.snapshot.memo("dataplane-paths", lambda _: {})
