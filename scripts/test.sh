@@ -14,6 +14,8 @@ SYSTEM_PACKAGES=(
   dnsmasq:dnsmasq-base
   ip:iproute2
   ipvsadm:ipvsadm
+  chromium:chromium
+  chromedriver:chromium-driver
   promtool:prometheus
 )
 

@@ -15,19 +15,23 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, Options
+from svcdoctor.client_names import ClientName, choose_pod, parse_client
 from svcdoctor.errors import InputError
-from svcdoctor.findings import Client
+from svcdoctor.findings import Client, Finding
 from svcdoctor.report import Report
 from svcdoctor.snapshot import Snapshot
 from svcdoctor.sources.interface import Request, Source
 
 if TYPE_CHECKING:
     from svcdoctor.dns.records import ServiceRecords
+    from svcdoctor.sources.live import LiveSource
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ class Invocation:
     namespace: str | None = None
     cluster_domain: str | None = None
     node_dumps: tuple[str, ...] = ()
+    #: ``--cilium-service-list NODE=FILE``: a node's ``cilium-dbg service list`` output, added to its NodeDump.
+    cilium_service_lists: tuple[str, ...] = ()
     probe: bool = False
     probe_timeout: float = 2.0
     max_probes: int = 64
@@ -54,6 +60,8 @@ class Invocation:
     baseline: str | None = None
     write_baseline: str | None = None
     show_suppressed: bool = False
+    #: ``check --port NAME|NUMBER``: diagnose only this port of a multi-port Service.
+    port: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
     #: The client (``check`` only, at most one of the three): ``--from`` NAMESPACE/POD or POD (in
     #: the Service's namespace), ``--from-ip`` an address outside the cluster, ``--from-node`` a Node.
@@ -62,6 +70,8 @@ class Invocation:
     from_node: str | None = None
 
 
+#: A name the API could hold for a Pod (anything else in --from is a prefix to look up).
+_POD_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 #: How the error messages name each source's contents ("not in the cluster").
 _SOURCE_WORDS = {"live": "cluster", "snapshot": "snapshot", "manifests": "manifests"}
 
@@ -81,13 +91,34 @@ def check_service(invocation: Invocation, name: str, *, checks: Sequence[Check] 
     source = open_source(invocation)
     namespace = resolve_namespace(invocation, source)
     client = _client(invocation, namespace)
-    client_pod = f"{client.namespace}/{client.name}" if client is not None and client.kind == "pod" else ""
-    snapshot, description = load(invocation, Request(namespace=namespace, service=name, client_pod=client_pod),
-                                 source)
+    client_name: ClientName | None = None
+    if invocation.from_pod is not None and source.kind == "live":
+        # Live reads fetch the client Pod by name: find that name first when --from names a
+        # workload; a Pod name that is not found is looked up again below (prefix, near names).
+        client_name = parse_client(invocation.from_pod, namespace, _live(source).namespace_exists)
+        if not client_name.is_pod or not _POD_NAME.fullmatch(client_name.name):  # a workload, or a prefix
+            pod = choose_pod(client_name, _live(source).list_pods(client_name.namespace), "cluster")
+            client = Client("pod", client_name.namespace, k8s.name(pod))
+        else:
+            client = Client("pod", client_name.namespace, client_name.name)
+    snapshot, description = load(invocation, _service_request(namespace, name, client), source)
+    if invocation.from_pod is not None:
+        if client_name is None:
+            client_name = parse_client(invocation.from_pod, namespace, lambda ns: _namespace_in(snapshot, ns))
+        client = _client_pod(client_name, snapshot, source)
+        if source.kind == "live" and snapshot.pod(client.namespace, client.name) is None:
+            snapshot, description = load(invocation, _service_request(namespace, name, client), source)
     client = _resolve_client(client, snapshot, source)
+    port_index = None
+    if invocation.port is not None:
+        snapshot, port_index = narrowed_to_port(snapshot, namespace, name, invocation.port)
     snapshot = gather_live_evidence(invocation, snapshot, namespace, name, client)
     report = diagnose_service(snapshot, namespace, name, client=client, checks=checks,
                               options=options_for(invocation), source=description)
+    if port_index is not None:
+        report = _port_fields_restored(report, port_index, invocation.port or "")
+    if client_name is not None and client_name.note:
+        report = dataclasses.replace(report, notes=(*report.notes, client_name.note))
     return finish([report], invocation, snapshot)[0]
 
 
@@ -151,10 +182,84 @@ def split_pod(value: str, default_namespace: str) -> tuple[str, str]:
     return default_namespace, value
 
 
+def narrowed_to_port(snapshot: Snapshot, namespace: str, name: str, wanted: str) -> tuple[Snapshot, int]:
+    """The Snapshot with the Service keeping only the port ``wanted`` (its name or number), and its index."""
+    service = snapshot.service(namespace, name)
+    if service is None:
+        return snapshot, 0  # SD101 reports the missing Service
+    ports = [k8s.as_map(port) for port in k8s.as_list(k8s.spec(service).get("ports"))]
+    matching = [index for index, port in enumerate(ports)
+                if str(port.get("name") or "") == wanted or str(port.get("port")) == wanted]
+    if not matching:
+        have = ", ".join(f"{port.get('name')} ({port.get('port')})" if port.get("name") else str(port.get("port"))
+                         for port in ports) or "none"
+        raise InputError(f"--port {wanted}: Service {namespace}/{name} has no such port (its ports: {have})")
+    index = matching[0]
+    narrowed = {**service, "spec": {**k8s.spec(service), "ports": [ports[index]]}}
+    objects = [narrowed if obj is service else obj for obj in snapshot.objects()]
+    return Snapshot(objects, node_dumps=snapshot.node_dumps, dns_answers=snapshot.dns_answers,
+                    probe_results=snapshot.probe_results, info=snapshot.info,
+                    unavailable=[u for u in snapshot.unavailable if u not in snapshot.info.unavailable],
+                    origins=snapshot.origins, static=snapshot.static, source_path=snapshot.source_path), index
+
+
+def _port_fields_restored(report: Report, index: int, wanted: str) -> Report:
+    """Findings name ``spec.ports[0]`` of the narrowed Service: give back the port's real index (file lines
+    depend on it), and say in the notes that only one port was checked."""
+    pattern = re.compile(r"^spec\.ports\[0\]")
+    service = report.target.ref
+
+    def restored(finding: Finding) -> Finding:
+        field_path = finding.subject_field
+        if finding.subject == service and field_path:
+            field_path = pattern.sub(f"spec.ports[{index}]", field_path)
+        evidence = tuple(dataclasses.replace(item, field=pattern.sub(f"spec.ports[{index}]", item.field))
+                         if item.object == service and item.field else item for item in finding.evidence)
+        return dataclasses.replace(finding, subject_field=field_path, evidence=evidence)
+
+    note = f"--port {wanted}: only this port of the Service was checked"
+    return dataclasses.replace(report, findings=tuple(restored(f) for f in report.findings),
+                               suppressed=tuple(restored(f) for f in report.suppressed),
+                               notes=(*report.notes, note))
+
+
+def _service_request(namespace: str, name: str, client: Client | None) -> Request:
+    client_pod = f"{client.namespace}/{client.name}" if client is not None and client.kind == "pod" else ""
+    return Request(namespace=namespace, service=name, client_pod=client_pod)
+
+
+def _live(source: Source) -> LiveSource:
+    from svcdoctor.sources.live import LiveSource
+
+    assert isinstance(source, LiveSource)
+    return source
+
+
+def _namespace_in(snapshot: Snapshot, namespace: str) -> bool:
+    return namespace in snapshot.namespace_names()
+
+
+def _client_pod(client: ClientName, snapshot: Snapshot, source: Source) -> Client:
+    """The Pod ``--from`` names, found among the client namespace's Pods (for a live source, listed)."""
+    where = _SOURCE_WORDS.get(source.kind, source.kind)
+    if client.is_pod and (snapshot.pod(client.namespace, client.name) is not None
+                          or snapshot.missing("pods", client.namespace) is not None):
+        # Found, or its read was refused: a refused read says nothing about the Pod (_resolve_client keeps it).
+        return Client("pod", client.namespace, client.name)
+    if snapshot.static:  # manifests: a workload's name stands for its template's Pod
+        from svcdoctor.sources.manifests import stand_in_for
+
+        stand_in = stand_in_for(snapshot, client.namespace, client.name)
+        if stand_in is not None:
+            return Client("pod", client.namespace, k8s.name(stand_in))
+    pods = _live(source).list_pods(client.namespace) if source.kind == "live" else snapshot.pods_in(client.namespace)
+    return Client("pod", client.namespace, k8s.name(choose_pod(client, pods, where)))
+
+
 def _client(invocation: Invocation, namespace: str) -> Client | None:
     """The client the flags name, before the Snapshot is read (a Pod's address is not known yet)."""
     if invocation.from_pod is not None:
-        return Client("pod", *split_pod(invocation.from_pod, namespace))
+        return None  # resolved against the Pods that exist (check_service)
     if invocation.from_ip is not None:
         import ipaddress
 
@@ -231,6 +336,11 @@ def load(invocation: Invocation, request: Request, source: Source | None = None)
         from svcdoctor.dataplane.collect import read_node_dump_files
 
         snapshot = snapshot.with_evidence(node_dumps=read_node_dump_files(invocation.node_dumps))
+    if invocation.cilium_service_lists:
+        from svcdoctor.dataplane.collect import with_cilium_service_lists
+
+        snapshot = snapshot.with_evidence(node_dumps=with_cilium_service_lists(snapshot.node_dumps,
+                                                                               invocation.cilium_service_lists))
     return snapshot, source.describe()
 
 

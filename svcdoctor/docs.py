@@ -95,10 +95,13 @@ def markdown() -> str:
 
 def explain(check_id: str) -> str:
     """One check's documentation for the terminal, from the same docstring as docs/checks.md."""
-    check = get(check_id)
+    check = get(check_id) or next((c for c in CHECKS if c.name == check_id.strip().lower()), None)
     if check is None:
-        known = ", ".join(c.id for c in CHECKS)
-        raise InputError(f"no check {check_id!r} (known: {known})")
+        from svcdoctor.similarity import closest
+
+        near = closest(check_id.strip().lower(), [c.name for c in CHECKS] + [c.id.lower() for c in CHECKS])
+        hint = f"did you mean {', '.join(near)}? " if near else ""
+        raise InputError(f"no check {check_id!r}: {hint}svcdoctor checks lists every ID and name")
     parts = [f"{check.id} {check.name}\nstep {check.step}: {STEPS[check.step]}", f"{check.title}."]
     for heading in DOC_HEADINGS:
         paragraphs = check.doc.section(heading)

@@ -10,6 +10,7 @@ import functools
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from svcdoctor.checks.interface import Check, Context, Options
 from svcdoctor.findings import STEPS, Client, Finding, NotChecked, Severity, Skip, StepDoesNotApply, Target, Unknown
@@ -249,7 +250,12 @@ def diagnose(
         notes=tuple(notes),
         origins=origins,
         internal_errors=tuple(result.crash for result in results if result.crash is not None),
+        captured_at=_rfc3339(snapshot.info.captured_at),
     )
+
+
+def _rfc3339(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else None
 
 
 def diagnose_service(

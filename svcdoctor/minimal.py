@@ -39,10 +39,11 @@ PLAIN_WORDS = frozenset({
 })
 _SEPARATORS = re.compile(r"([\s,;\"']+)")
 _FLAG = re.compile(r"--?[A-Za-z][A-Za-z0-9._-]*")
-_REFERENCE = re.compile(r"\$\([A-Za-z_][A-Za-z0-9_]*\)")
+#: A variable reference: Kubernetes' ``$(VAR)`` and a shell's ``$VAR`` / ``${VAR}`` (SD706 reads them).
+_REFERENCE = re.compile(r"\$\([A-Za-z_][A-Za-z0-9_]*\)|\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
 _HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
                    r"[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
-_PORT = re.compile(r"\d{1,5}|\$\([A-Za-z_][A-Za-z0-9_]*\)")
+_PORT = re.compile(r"\d{1,5}|" + _REFERENCE.pattern)
 _URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<userinfo>[^@/?#\s]*@)?(?P<host>[^/?#\s:]*|\[[^\]]*\])"
                   r"(?::(?P<port>[^/?#\s]*))?(?P<rest>[/?#].*)?")
 

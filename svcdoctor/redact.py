@@ -46,6 +46,9 @@ KEEP = frozenset({
     "kubernetes", "cluster.local", "rke2-coredns-rke2-coredns", "coredns-coredns", "kubelet-config", "cilium-config",
     "antrea-config", "kube-flannel-cfg", "calico-config", "kube-router-cfg", "default-scheduler", "kubelet",
     "Corefile",
+    # what SD807 and SD703 recognise: flannel (its CNI type, DaemonSet, hairpin key), NodeLocal DNSCache,
+    # the CNIs without a hairpin switch
+    "flannel", "kube-flannel-ds", "hairpinMode", "node-local-dns", "kube-dns-upstream", "calico-node", "cilium",
 })
 #: Label and setting values that are the same in every cluster and that checks compare against.
 PLAIN_VALUES = frozenset({
@@ -105,6 +108,9 @@ _WORD = re.compile(r"(?<![\w./-])--?[A-Za-z][A-Za-z0-9-]*(?==)|[A-Za-z0-9][A-Za-
 _ENUM = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_][A-Za-z0-9]+)*")
 _TEXT = re.compile(f"(?P<v6>{_IPV6.pattern})|(?P<v4>{_IPV4.pattern})|(?P<word>{_WORD.pattern})")
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)")
+#: The kubelet's discovery variables: ``<NAME>_SERVICE_HOST``, ``<NAME>_SERVICE_PORT…``, ``<NAME>_PORT…``
+#: (``NAME`` a Service's name upper-cased, ``-`` as ``_``; SD706 reads them).
+_DISCOVERY = re.compile(r"(?<![A-Za-z0-9_])([A-Z][A-Z0-9_]*?)_(?=(?:SERVICE_HOST|SERVICE_PORT|PORT)(?![A-Za-z0-9]))")
 
 #: Fields whose value is an identifier of the cluster's (pseudonymised wherever it appears).
 NAME_FIELDS = frozenset({
@@ -248,10 +254,34 @@ class Redactor:
     # -- free text --------------------------------------------------------------------------------
 
     def text(self, value: Any) -> Any:
-        """Free text: addresses mapped, known names replaced, vocabulary kept, other words ``x``."""
+        """Free text: addresses mapped, known names replaced, vocabulary kept, other words ``x``;
+        a discovery variable of a known Service (``LEDGER_SERVICE_HOST``) names its pseudonym."""
         if not isinstance(value, str) or not value:
             return value
-        return _TEXT.sub(self._piece, value)
+        pieces = _DISCOVERY.split(value)
+        if len(pieces) == 1:
+            return _TEXT.sub(self._piece, value)
+        result = []
+        for index, piece in enumerate(pieces):
+            if index % 2:
+                result.append(self.variable_prefix(piece) + "_")
+            else:
+                # what follows a prefix starts with the variable's own words (SERVICE_HOST, PORT_80_TCP)
+                words = re.match(r"[A-Z0-9_]*", piece) if index else None
+                head = words.group(0) if words else ""
+                result.append(head + _TEXT.sub(self._piece, piece[len(head):]))
+        return "".join(result)
+
+    def variable_prefix(self, prefix: str) -> str:
+        """A discovery variable's Service part, for the Service's pseudonym (unknown names: ``X``)."""
+        name = prefix.lower().replace("_", "-")
+        if name in self.names or name in self._pseudonyms or name in KEEP:
+            return str(self.name(name)).upper().replace("-", "_")
+        return "X"
+
+    def variable(self, name: str) -> str:
+        """An environment variable's name: kept, unless it is a Service's discovery variable."""
+        return _DISCOVERY.sub(lambda m: self.variable_prefix(m.group(1)) + "_", name)
 
     def _piece(self, match: re.Match[str]) -> str:
         piece = match.group(0)
@@ -350,8 +380,10 @@ class _Walker:
             return [self.field(key, element, parent) for element in item]
         if not isinstance(item, str):
             return item
-        if key == "name" and parent in ("ports", "env", "conditions", "readinessGates", "forZones"):
-            return item  # port names are what targetPorts name; env names are what config reads
+        if key == "name" and parent == "env":
+            return self.r.variable(item)  # what config reads; a Service's discovery variable names it
+        if key == "name" and parent in ("ports", "conditions", "readinessGates", "forZones"):
+            return item  # port names are what targetPorts name
         if key == "key" and parent in ("secretKeyRef", "configMapKeyRef", "items"):
             return self.r.name(item)
         if key == "fieldPath":  # spec.containers{backend}: the container's name is in braces

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from svcdoctor import __version__
 from svcdoctor.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_UNKNOWN
 from svcdoctor.findings import Finding, Target
 from svcdoctor.k8s import ObjectRef
@@ -137,6 +138,8 @@ class Report:
     origins: Mapping[ObjectRef, Origin] = field(default_factory=dict)
     #: Checks that crashed on this Service: the report is incomplete and no gate may pass it.
     internal_errors: tuple[CheckCrash, ...] = ()
+    #: When the evidence was taken (RFC 3339, from the snapshot's SnapshotInfo), None when not recorded.
+    captured_at: str | None = None
 
     def origin_of(self, finding: Finding) -> tuple[str, int | None] | None:
         """The file and line a finding points at: its subject's field, else the object."""
@@ -173,29 +176,29 @@ class Report:
         return any(f.severity.at_least(threshold) for f in self.findings)
 
     def to_dict(self) -> dict[str, Any]:
-        result: dict[str, Any] = {
+        """The report's JSON: every key is present in every report (empty lists and nulls included)."""
+        root = self.root_cause
+        return {
             "schema": SCHEMA,
+            "svcdoctorVersion": __version__,
             "target": {"namespace": self.target.namespace, "name": self.target.name},
             "client": self.client,
             "source": self.source,
+            "capturedAt": self.captured_at,
             "verdict": self.verdict,
+            "rootCause": root.id if root is not None else None,
             "findings": [self._finding_dict(finding) for finding in self.findings],
+            "suppressed": [self._finding_dict(finding) for finding in self.suppressed],
             "steps": [step.to_dict() for step in self.steps],
+            "notes": list(self.notes),
+            "internalErrors": [crash.to_dict() for crash in self.internal_errors],
         }
-        if self.suppressed:
-            result["suppressed"] = [self._finding_dict(finding) for finding in self.suppressed]
-        if self.notes:
-            result["notes"] = list(self.notes)
-        if self.internal_errors:
-            result["internalErrors"] = [crash.to_dict() for crash in self.internal_errors]
-        return result
 
     def _finding_dict(self, finding: Finding) -> dict[str, Any]:
-        """A finding's JSON, with ``location`` (file and line of the offending field) when known."""
+        """A finding's JSON, with ``location`` (file and line of the offending field; null when not known)."""
         result = finding.to_dict()
         origin = self.origin_of(finding)
-        if origin is not None:
-            result["location"] = {"path": origin[0], "line": origin[1]}
+        result["location"] = {"path": origin[0], "line": origin[1]} if origin is not None else None
         return result
 
 

@@ -56,6 +56,9 @@ DUMP_TEXTS: tuple[DumpText, ...] = (
     DumpText("ip6tablesSave", "ip6tables_save", ("ip6tables-save",)),
     DumpText("nftRuleset", "nft_ruleset", ("nft", "list", "ruleset")),
     DumpText("ipvsadm", "ipvsadm", ("ipvsadm", "-Ln")),
+    # On a node the tool lives in the Cilium agent's container, not on the host: `collect node`
+    # runs it only where it is installed; otherwise the text comes from `kubectl exec`.
+    DumpText("ciliumServiceList", "cilium_service_list", ("cilium-dbg", "service", "list")),
 )
 
 
@@ -74,6 +77,8 @@ class NodeDump:
     ipvsadm: str = ""
     #: ``ip6tables-save`` output, when the node is dual-stack ("" when absent).
     ip6tables_save: str = ""
+    #: ``cilium-dbg service list`` output of the node's Cilium agent ("" when absent).
+    cilium_service_list: str = ""
 
 
 @dataclass(frozen=True)

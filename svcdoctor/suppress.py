@@ -207,6 +207,9 @@ def apply(reports: list[Report], invocation: Any, snapshot: Snapshot) -> list[Re
     write_path = getattr(invocation, "write_baseline", None)
     if write_path:
         write_baseline(write_path, to_write)
+        import sys
+
+        sys.stderr.write(f"svcdoctor: wrote {len(to_write)} fingerprint(s) to {write_path}\n")
     return result
 
 

@@ -173,7 +173,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "mentions"), [
-    (("-o", "html"), ("--output", "'html'")),
+    (("-o", "pdf"), ("--output", "'pdf'")),
     (("--output", "SARIF"), ("--output",)),
     (("--fail-on", "critical"), ("--fail-on", "'critical'")),
     (("--no-such-flag",), ("--no-such-flag",)),
@@ -191,7 +191,7 @@ def test_bad_usage_of_other_commands() -> None:
     assert_input_error(run_cli("checks", "-o", "xml"), "'xml'")
     assert_input_error(run_cli("explain", "SD999"), "SD999")
     assert_input_error(run_cli("no-such-command"), "no-such-command")
-    assert_input_error(run_cli("check"), "'name'")
+    assert_input_error(run_cli("check"), "'NAME'")
 
 
 def test_output_is_checked_before_the_file_is_read(tmp_path: Path) -> None:

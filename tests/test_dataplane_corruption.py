@@ -25,7 +25,7 @@ from tests.test_dataplane_formats import _cluster, _dump
 
 SCENARIOS = ROOT / "fixtures" / "scenarios"
 DUMPS = ROOT / "fixtures" / "nodedumps"
-TEXT_FIELDS = ("iptablesSave", "ip6tablesSave", "nftRuleset", "ipvsadm")
+TEXT_FIELDS = ("iptablesSave", "ip6tablesSave", "nftRuleset", "ipvsadm", "ciliumServiceList")
 #: Mutations per case (each corrupts one to three lines).
 MUTATIONS = 120
 #: Not a word of any of the grammars: no option, value, name or punctuation contains it.

@@ -15,6 +15,7 @@ import yaml
 from svcdoctor.serve.apiserver import ServerOptions, SnapshotAPIServer
 from svcdoctor.sources.files import load_objects
 from tests.conftest import SCENARIOS, run_cli
+from tests.test_precision import DEPLOYMENT, PROMETHEUS, PROMETHEUS_SERVICE
 
 EVIDENCE = "svcdoctor.dev/v1"
 
@@ -178,3 +179,49 @@ def test_record_writes_what_it_listed(tmp_path: Path) -> None:
     # partial for want of them (only for want of a client).
     report = run_cli("check", "frontend", "-n", "shop", "--snapshot", str(out), "-o", "json").json()
     assert [item["what"] for item in _steps(report)[6]["missing"]] == ["no client"]
+
+
+# -- an info finding that stands for "could not verify" leaves its step partial ---------------------
+
+#: Three Services whose selection cannot be verified before deploy: a selector on a deploy-time label,
+#: Pods an operator will create, Pods that declare no container ports.
+UNVERIFIABLE = {
+    "web-hash": DEPLOYMENT.replace("{selector}", "{app: web, pod-template-hash: 5d7c9f}").replace(
+        "name: web}\nspec:\n  selector: {app", "name: web-hash}\nspec:\n  selector: {app"),
+    "prometheus-main": PROMETHEUS_SERVICE + PROMETHEUS,
+    "bare": DEPLOYMENT.replace("{selector}", "{app: web}").replace(", ports: [{name: http, containerPort: 8080}]", "")
+    .replace("name: web}\nspec:\n  selector: {app", "name: bare}\nspec:\n  selector: {app")
+    .replace("targetPort: http", "targetPort: 8080"),
+}
+
+
+def _check_manifests(tmp_path: Path, service: str) -> dict[str, Any]:
+    path = tmp_path / f"{service}.yaml"
+    path.write_text(UNVERIFIABLE[service])
+    result = run_cli("check", service, "-n", "default", "--manifests", str(path), "-o", "json")
+    assert result.exit_code == 0, result.stdout
+    return result.json()
+
+
+def test_a_selector_known_only_after_deploy_is_partial_not_pass(tmp_path: Path) -> None:
+    # Main showed ✔ on step 3 beside an info SD301 saying the selector could not be judged before deploy.
+    for service, why in (("web-hash", "pod-template-hash is known only after deploy"),
+                         ("prometheus-main", "will create do not exist yet")):
+        report = _check_manifests(tmp_path, service)
+        assert [f["id"] for f in report["findings"] if f["id"] == "SD301"] == ["SD301"]
+        step3 = _steps(report)[3]
+        assert step3["status"] == "partial", step3
+        assert "SD301" in step3["checked"]
+        missing = step3["missing"][0]
+        assert why in missing["what"], missing
+        assert f"after deploy: svcdoctor check {service} -n default" in missing["how"]
+        assert "kubectl get pods -n default -l " in missing["how"]
+
+
+def test_pods_that_declare_no_ports_leave_step_2_partial(tmp_path: Path) -> None:
+    # SD201 says it "cannot tell whether anything listens there": that is not a ✔.
+    report = _check_manifests(tmp_path, "bare")
+    step2 = _steps(report)[2]
+    assert step2["status"] == "partial", step2
+    assert "whether the Pods listen on port 8080" in step2["missing"][0]["what"]
+    assert "svcdoctor check bare -n default --probe" in step2["missing"][0]["how"]

@@ -28,8 +28,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("svcdoctor.app", "svcdoctor.docs", "svcdoctor.config"),
     # Output formats.
     ("svcdoctor.render",),
-    # Suppressions and baselines, applied after the engine has ranked a report.
-    ("svcdoctor.suppress",),
+    # Suppressions and baselines, applied after the engine has ranked a report; diffs of two reports.
+    ("svcdoctor.suppress", "svcdoctor.diff"),
     # Running the checks: order, cause links, ranking, verdict.
     ("svcdoctor.engine",),
     ("svcdoctor.report",),

@@ -106,9 +106,10 @@ def test_check_reads_only_what_one_service_needs(server: SnapshotAPIServer, kube
     log = server.requests()
     assert {entry.verb for entry in log} == {"GET"}
     assert not any("secret" in entry.path for entry in log)
-    # Round one: 13 reads in shop and cluster-wide, 12 in kube-system, /version. Round two: the
-    # selected Pods and the Pods the NetworkPolicy admits (app=frontend). Nothing else.
-    assert len(log) == 28, [e.path for e in log]
+    # Round one: 13 reads in shop and cluster-wide, 13 in kube-system, flannel's ConfigMap in
+    # kube-flannel, /version. Round two: the selected Pods and the Pods the NetworkPolicy admits
+    # (app=frontend). Nothing else.
+    assert len(log) == 30, [e.path for e in log]
     pod_reads = [e for e in log if e.path == "/api/v1/namespaces/shop/pods"]
     assert sorted(e.query.get("labelSelector", "") for e in pod_reads) == ["app=backend", "app=frontend"]
     assert not any(e.path == "/api/v1/pods" for e in log)
@@ -116,9 +117,11 @@ def test_check_reads_only_what_one_service_needs(server: SnapshotAPIServer, kube
     assert slices[0].query["labelSelector"] == "kubernetes.io/service-name=backend"
     events = sorted(e.query.get("fieldSelector", "") for e in log if e.path.endswith("/events"))
     assert events == ["involvedObject.kind=Pod", "involvedObject.kind=Service,involvedObject.name=backend"]
-    config_maps = sorted(e.path.rsplit("/", 1)[1] for e in log if "/configmaps" in e.path)
-    assert config_maps == ["antrea-config", "cilium-config", "coredns", "coredns-coredns", "kubelet-config",
-                           "rke2-coredns-rke2-coredns"]
+    config_maps = sorted(e.path.split("/namespaces/", 1)[1] for e in log if "/configmaps" in e.path)
+    assert config_maps == ["kube-flannel/configmaps/kube-flannel-cfg", *(
+        f"kube-system/configmaps/{name}" for name in ("antrea-config", "cilium-config", "coredns", "coredns-coredns",
+                                                     "kube-flannel-cfg", "kubelet-config",
+                                                     "rke2-coredns-rke2-coredns"))]
     assert not any(e.path.endswith("/configmaps") for e in log)  # never listed
 
 
@@ -130,8 +133,8 @@ def test_check_uses_the_contexts_namespace_and_verbose_goes_to_stderr(server: Sn
     lines = result.stderr.strip().splitlines()
     assert any(line.startswith("GET /api/v1/namespaces/shop/pods?limit=500&labelSelector=app=backend 200 ")
                for line in lines)
-    assert lines[-1].startswith("svcdoctor: 28 API requests in ")
-    assert sum(line.startswith("GET ") for line in lines) == 28
+    assert lines[-1].startswith("svcdoctor: 30 API requests in ")
+    assert sum(line.startswith("GET ") for line in lines) == 30
 
 
 def test_near_misses_read_the_namespaces_pods_only_when_needed(tmp_path: Path) -> None:
@@ -146,7 +149,7 @@ def test_near_misses_read_the_namespaces_pods_only_when_needed(tmp_path: Path) -
         unfiltered = [e for e in log if e.path == "/api/v1/namespaces/shop/pods" and "labelSelector" not in e.query]
         assert len(unfiltered) == 1
         assert any(e.path == "/api/v1/pods" and e.query.get("labelSelector") == "app=backend" for e in log)
-        assert len(log) == 30
+        assert len(log) == 32
 
 
 def test_missing_service_looks_for_the_name_in_other_namespaces(server: SnapshotAPIServer, kubeconfig: str) -> None:
@@ -172,8 +175,8 @@ def test_scan_namespace_and_all(server: SnapshotAPIServer, kubeconfig: str) -> N
 
 
 def _without_source(report: Obj) -> Obj:
-    """The report without what says where it was read from (the source, and file positions)."""
-    result = {key: value for key, value in report.items() if key != "source"}
+    """The report without what says where and when it was read (the source, capturedAt, file positions)."""
+    result = {key: value for key, value in report.items() if key not in ("source", "capturedAt")}
     result["findings"] = [{k: v for k, v in finding.items() if k != "location"} for finding in report["findings"]]
     return result
 
@@ -238,7 +241,7 @@ def test_forbidden_network_policies_make_the_verdict_unknown(tmp_path: Path) -> 
         assert sd001 and "kubectl auth can-i list networkpolicies -n shop" in sd001[0]["next"]
         assert "forbidden" in sd001[0]["message"]
         assert any(e.status == 403 for e in api.requests())
-        assert len(api.requests()) == 27  # the rest still ran (no policy peers to read)
+        assert len(api.requests()) == 29  # the rest still ran (no policy peers to read)
         assert live(config, "check", "backend", "-o", "json", "--accept-unknown").exit_code == 0
         # record keeps the failed read, so the replay is just as honest.
         recorded = tmp_path / "forbidden.yaml"
@@ -503,7 +506,7 @@ def _a_pod(kubeconfig: str) -> str:
 
 def test_rbac_grants_exactly_what_svcdoctor_reads(server: SnapshotAPIServer, kubeconfig: str) -> None:
     from svcdoctor.kinds import BY_PLURAL, READ_BY_SVCDOCTOR
-    from svcdoctor.sources.live import SYSTEM_CONFIG_MAPS
+    from svcdoctor.sources.live import FLANNEL_CONFIG_MAP, SYSTEM_CONFIG_MAPS
 
     documents = list(yaml.safe_load_all((ROOT / "deploy" / "rbac.yaml").read_text()))
     kinds = {d["kind"]: d for d in documents}
@@ -514,10 +517,11 @@ def test_rbac_grants_exactly_what_svcdoctor_reads(server: SnapshotAPIServer, kub
         assert kinds[binding]["subjects"] == [{"kind": "ServiceAccount", "name": "svcdoctor",
                                                "namespace": "svcdoctor"}]
     granted: set[tuple[str, str]] = set()
-    for rule in kinds["ClusterRole"]["rules"] + kinds["Role"]["rules"]:
+    named = {"ClusterRole": (FLANNEL_CONFIG_MAP[1],), "Role": SYSTEM_CONFIG_MAPS}
+    for kind, rule in [(role, rule) for role in ("ClusterRole", "Role") for rule in kinds[role]["rules"]]:
         assert set(rule["verbs"]) <= {"get", "list", "watch"}
         if "configmaps" in rule["resources"]:
-            assert tuple(rule["resourceNames"]) == SYSTEM_CONFIG_MAPS and rule["verbs"] == ["get"]
+            assert tuple(rule["resourceNames"]) == named[kind] and rule["verbs"] == ["get"]
         for resource in rule["resources"]:
             assert BY_PLURAL[resource].group in rule["apiGroups"]
             granted |= {(verb, resource) for verb in rule["verbs"]}

@@ -36,7 +36,7 @@ PINNED_CHECKS = ("SD001", "SD101", "SD301", "SD501", "SD502")
 RENAMED = "fixtures/scenarios/selector-label-renamed/snapshot.yaml"
 DEMO = "svcdoctor/data/demo-snapshot.yaml"
 EXTENSIONS = {"text": "txt", "json": "json", "yaml": "yaml", "markdown": "md", "sarif": "sarif.json",
-              "github": "github.txt", "junit": "xml"}
+              "github": "github.txt", "junit": "xml", "html": "html"}
 #: name → (snapshot, namespace, service, client pod or None).
 CASES = {
     "selector-label-renamed": (RENAMED, "shop", "backend", "frontend-ddcj28l7m-jsshd"),
@@ -88,12 +88,17 @@ def _compare(name: str, actual: str, update: bool) -> None:
 @pytest.mark.parametrize("output", list(FORMATS))
 @pytest.mark.parametrize("case", list(CASES))
 def test_check_golden(case: str, output: str, update: bool) -> None:
-    _compare(f"{case}.{EXTENSIONS[output]}", render(case_report(case), output, RenderOptions()), update)
+    _compare(f"{case}.{EXTENSIONS[output]}", _page(render(case_report(case), output, RenderOptions())), update)
 
 
 @pytest.mark.parametrize("output", list(FORMATS))
 def test_scan_golden(output: str, update: bool) -> None:
-    _compare(f"scan-demo.{EXTENSIONS[output]}", render_scan(scan_reports(), output, RenderOptions()), update)
+    _compare(f"scan-demo.{EXTENSIONS[output]}", _page(render_scan(scan_reports(), output, RenderOptions())), update)
+
+
+def _page(rendered: str) -> str:
+    """An HTML page without its inline style sheet and script (the same in every page; html.py holds them)."""
+    return re.sub(r"<style>.*?</style>|<script>.*?</script>", "", rendered, flags=re.S)
 
 
 def test_text_narrow_and_coloured_golden(update: bool) -> None:
@@ -107,7 +112,7 @@ def test_text_narrow_and_coloured_golden(update: bool) -> None:
 
 @pytest.mark.parametrize("width", [80, 100, 140])
 def test_text_wrapped_lines_stay_under_their_finding(width: int) -> None:
-    text = render(case_report("selector-label-renamed"), "text", RenderOptions(width=width))
+    text = render(case_report("selector-label-renamed"), "text", RenderOptions(width=width, verbose=True))
     lines = text.splitlines()
     assert all(len(line) <= width for line in lines)
     assert all(line == line.rstrip() for line in lines), "trailing padding left in the output"
@@ -120,8 +125,9 @@ def test_text_wrapped_lines_stay_under_their_finding(width: int) -> None:
 
 
 def test_text_marks_every_step_and_boxes_the_root_cause() -> None:
+    """-v: the verdict boxed, every step marked, each finding in full under its step."""
     report = case_report("selector-label-renamed")
-    text = render(report, "text", RenderOptions())
+    text = render(report, "text", RenderOptions(verbose=True))
     box_top = next(line for line in text.splitlines() if line.startswith("╭"))
     assert box_top.startswith("╭") and "UNREACHABLE" in box_top and "SD301" in box_top
     for step in report.steps:

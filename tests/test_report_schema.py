@@ -59,7 +59,7 @@ def _healthy() -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("breakage", ["partial-without-missing", "pass-with-missing", "no-confidence", "warn",
-                                      "v1"])
+                                      "v1", "no-root-cause-key", "no-version", "no-location-key", "no-notes"])
 def test_the_schema_refuses_what_the_contract_forbids(breakage: str) -> None:
     report = copy.deepcopy(_healthy())
     partial = next(step for step in report["steps"] if step["status"] == "partial")
@@ -72,6 +72,14 @@ def test_the_schema_refuses_what_the_contract_forbids(breakage: str) -> None:
         del report["findings"][0]["confidence"]
     elif breakage == "warn":
         passed["status"] = "warn"
+    elif breakage == "no-root-cause-key":
+        del report["rootCause"]
+    elif breakage == "no-version":
+        del report["svcdoctorVersion"]
+    elif breakage == "no-location-key":
+        del report["findings"][0]["location"]
+    elif breakage == "no-notes":
+        del report["notes"]
     else:
         report["schema"] = "svcdoctor/report/v1"
     _validate(_healthy())

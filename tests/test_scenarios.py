@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, SCENARIOS, run_cli
+from tests.test_report_json import assert_stable_report
 
 
 def scenario_folders() -> list[Path]:
@@ -34,13 +35,14 @@ def actual_outcome(folder: Path) -> dict:
     result = run_cli(*scenario_args(folder))
     assert not result.stderr, result.stderr
     report = result.json()
+    assert_stable_report(report, result.exit_code)
     return {
         "verdict": report["verdict"],
         "exit_code": result.exit_code,
         "ranked": [f["id"] for f in report["findings"]],
         "caused_by": {f["id"]: f["caused_by"] for f in report["findings"] if f["caused_by"]},
         "steps": {str(s["step"]): s["status"] for s in report["steps"]},
-        **({"suppressed": [f["id"] for f in report["suppressed"]]} if report.get("suppressed") else {}),
+        **({"suppressed": [f["id"] for f in report["suppressed"]]} if report["suppressed"] else {}),
     }
 
 

@@ -260,7 +260,7 @@ def test_config_file_found_upwards_and_overridden_by_flags(tmp_path: Path, monke
 
 @pytest.mark.parametrize(("content", "message"), [
     ("fail_on: warning\n", "unknown setting 'fail_on'"),
-    ("output: html\n", "output: 'html' is not one of"),
+    ("output: pdf\n", "output: 'pdf' is not one of"),
     ("ignore: 12\n", "ignore: give check IDs"),
     ("fail-on: [x\n", "invalid YAML"),
 ])

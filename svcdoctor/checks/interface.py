@@ -205,6 +205,13 @@ class Context:
         if not any(self.snapshot.holds(kind, namespace) for kind in kinds):
             raise NotChecked(*unrecorded(kinds))
 
+    def note_unverified(self, what: str, how: str) -> None:
+        """Run on, but say so: an info finding stands for "could not verify" (``what``), not for "fine".
+
+        The check's step is then ``partial`` with ``how`` (the command that checks it), never ``pass``.
+        """
+        self.caveats.append((what, how))
+
     def note_unrecorded(self, kind: str, namespace: str = "") -> None:
         """Run on, but say so, when the snapshot does not hold ``kind``: none there may mean "not recorded"."""
         if not self.snapshot.holds(kind, namespace):

@@ -14,7 +14,9 @@ Why it matters:
     targets another — that is where the application listens, and connections will be refused (SD901
     follows from it); or a declared port that carries the Service port's own name under another
     number. A Pod that declares several other ports, or none at all, is only a note (as popeye's
-    POP-1101). A number declared only under another protocol is SD203's business.
+    POP-1101); since svcdoctor could not tell whether the port is served, step 2 is then ``partial``
+    (not a pass), naming how to check it (``--probe``, or a port-forward). A number declared only
+    under another protocol is SD203's business.
 
 How to fix:
     Set the Service's targetPort to the port the application listens on (preferably by the container
@@ -150,6 +152,9 @@ def run(context: Context) -> Iterator[Finding]:
             fix = (f"Point spec.ports[{index}].targetPort of Service {name} at the port the application listens "
                    "on" + (f": {suggestion}" if suggestion else "") + "; or, if the application really listens "
                    f"on {target}, declare containerPort {target} in the Pod template.")
+            if not strong:
+                context.note_unverified(f"whether the Pods listen on port {target_text}: they declare other ports",
+                                        _probe_how(context))
             yield CHECK.finding(message, severity=Severity.WARNING if strong else Severity.INFO, evidence=evidence,
                                 next=next_commands, fix=fix, subject=context.service_ref,
                                 subject_field=ports.port_field(index),
@@ -163,6 +168,8 @@ def run(context: Context) -> Iterator[Finding]:
             message = (f"Service port {port_text} of {namespace}/{name} sends traffic to port {target_text}"
                        f"{why_target}; the selected Pods declare no container ports at all ({who}), so svcdoctor "
                        "cannot tell whether anything listens there. Kubernetes forwards to the port either way.")
+            context.note_unverified(f"whether the Pods listen on port {target_text}: they declare no container ports",
+                                    _probe_how(context))
             yield CHECK.finding(
                 message, severity=Severity.INFO, evidence=evidence,
                 next=[*next_commands, ports.container_ports_command(lacking_without_any[0])],
@@ -171,6 +178,12 @@ def run(context: Context) -> Iterator[Finding]:
                 subject=context.service_ref, subject_field=ports.port_field(index),
                 key=str(service_port.get("name") or index),
             )
+
+
+def _probe_how(context: Context) -> str:
+    namespace, name = context.target.namespace, context.target.name
+    return (f"connect to it: svcdoctor check {name} -n {namespace} --probe (from inside the cluster's network), "
+            f"or kubectl port-forward -n {namespace} service/{name} :<port> and connect to the printed local port")
 
 
 CHECK = Check(

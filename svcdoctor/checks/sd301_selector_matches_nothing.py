@@ -16,7 +16,9 @@ Why it matters:
     (``pod-template-hash``, ``controller-revision-hash``, ``controller-uid``), when the template
     matches the rest; and Pods an operator will create from a custom resource in the input, when the
     resource's labels, the labels its spec asks for, or its name under its kind (``prometheus:
-    <name>``) explain every label of the selector. Without such a resource it stays an error.
+    <name>``) explain every label of the selector. Without such a resource it stays an error. Either
+    info finding means "could not verify before deploy", so step 3 is ``partial`` (not a pass) and
+    names the command that checks it after deploy.
 
 How to fix:
     Make spec.selector equal labels that the Pod template carries (kubectl get pods --show-labels).
@@ -191,10 +193,14 @@ def _static_explanations(context: Context, selector: Mapping[str, str]) -> Itera
     """Before deploy, Pods that will exist but are not in the files: an info finding instead of an error."""
     namespace, name = context.target.namespace, context.target.name
     selector_text = ",".join(f"{k}={v}" for k, v in selector.items())
+    after_deploy = (f"after deploy: svcdoctor check {name} -n {namespace} "
+                    f"(or kubectl get pods -n {namespace} -l {selector_text} --show-labels)")
     later = _deploy_time_matches(context, selector)
     if later:
         pod, keys = later[0]
         workload = context.snapshot.workload_of(pod) or k8s.ref(pod)
+        context.note_unverified(f"whether the selector matches: the value of {', '.join(keys)} is known only "
+                                "after deploy", after_deploy)
         yield CHECK.finding(
             f"The selector {selector_text} of Service {namespace}/{name} selects on {', '.join(keys)}, a label "
             f"whose value the controller of {workload} sets only when it runs; its template matches the rest of "
@@ -211,6 +217,8 @@ def _static_explanations(context: Context, selector: Mapping[str, str]) -> Itera
     creators = _creating_resources(context, selector)
     if creators:
         names = ", ".join(f"{c.get('kind')} {namespace}/{k8s.name(c)} ({c.get('apiVersion')})" for c in creators[:3])
+        context.note_unverified(f"whether the selector matches: the Pods that {names} will create do not exist "
+                                "yet", after_deploy)
         yield CHECK.finding(
             f"No Pod template in the input matches the selector {selector_text} of Service {namespace}/{name}, "
             f"but the custom resource {names} is labelled or named so that its operator will likely create the "

@@ -6,6 +6,10 @@ What it detects:
     CoreDNS Pods exist but no DNS Service fronts them. From DNS answers, when there are some: the
     control question ``kubernetes.default.svc.<zone>`` — a name every cluster has — went unanswered.
 
+    With NodeLocal DNSCache (the ``node-local-dns`` DaemonSet) a Pod's resolver is the cache on its
+    own node (169.254.20.10 by default): for the client's node it checks that a cache Pod runs
+    there and is ready (its upstream, the ``kube-dns-upstream`` Service, is checked like kube-dns).
+
 Why it matters:
     Every ClusterFirst Pod asks the kube-dns Service; without ready CoreDNS endpoints no name
     resolves.
@@ -31,9 +35,11 @@ from collections.abc import Iterator
 
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, CheckDoc, Context
+from svcdoctor.dataplane.checking import client_node, pod_problem
 from svcdoctor.dns.cluster_dns import DNS_NAMESPACE, dns_pods, dns_services, has_dns_objects
 from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.evidence import control_answers, failed
+from svcdoctor.dns.nodelocal import UPSTREAM_SERVICE, local_address, node_local_daemon_set, node_local_pods
 from svcdoctor.endpoints import service_endpoints
 from svcdoctor.findings import Evidence, Finding, NotChecked, Unknown
 from svcdoctor.probe.analysis import visibility
@@ -112,6 +118,7 @@ def run(context: Context) -> Iterator[Finding]:
             key="service",
         )
         return
+    yield from _node_local(context)
     blind = visibility(snapshot).blind
     bad = [a for a in controls if failed(a) and not (blind and a.rcode == "TIMEOUT")]
     if bad and len(bad) == len(controls):
@@ -125,6 +132,40 @@ def run(context: Context) -> Iterator[Finding]:
             subject=k8s.ref(services[0]) if services else None,
             key="control",
         )
+
+
+def _node_local(context: Context) -> Iterator[Finding]:
+    """The NodeLocal DNSCache on the client's node, and the cache's upstream."""
+    snapshot = context.snapshot
+    daemon_set = node_local_daemon_set(snapshot)
+    caches = node_local_pods(snapshot)
+    if daemon_set is None and not caches:
+        return
+    address = local_address(snapshot)
+    node = client_node(context)
+    pod = context.client_pod
+    if not node or (pod is not None and str(k8s.spec(pod).get("dnsPolicy") or "ClusterFirst") in ("Default", "None")):
+        return
+    here = [cache for cache in caches if k8s.spec(cache).get("nodeName") == node]
+    if any(k8s.pod_is_ready(cache) for cache in here):
+        return
+    if not caches and snapshot.missing("pods", DNS_NAMESPACE) is not None:
+        raise Unknown("could not read the node-local-dns Pods in kube-system")
+    state = (f"its cache Pod {k8s.name(here[0])} is not ready ({pod_problem(here[0]) or 'not ready'})" if here
+             else "no node-local-dns Pod runs there")
+    ref = k8s.ref(here[0]) if here else (k8s.ref(daemon_set) if daemon_set is not None else None)
+    yield CHECK.finding(
+        f"The client's lookups go to the NodeLocal DNSCache on its node {node} ({address}), and {state}: names do "
+        "not resolve for Pods on that node, while other nodes work.",
+        evidence=[Evidence(ref, "status.phase" if here else None,
+                           k8s.pod_phase(here[0]) if here else f"node {node}", "the cache on the client's node")],
+        next=[f"kubectl get pods -n {DNS_NAMESPACE} -l k8s-app=node-local-dns -o wide --field-selector "
+              f"spec.nodeName={node}",
+              f"kubectl logs -n {DNS_NAMESPACE} -l k8s-app=node-local-dns --tail=50"],
+        fix=f"Get the node-local-dns Pod on {node} running and ready (its events and logs; it needs the "
+            f"{UPSTREAM_SERVICE} Service and its ConfigMap).",
+        subject=ref, key=f"node-local|{node}",
+    )
 
 
 CHECK = Check(

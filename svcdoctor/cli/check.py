@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,6 +14,7 @@ from svcdoctor.cli.options import (
     AcceptUnknownOption,
     AllNamespacesOption,
     BaselineOption,
+    CiliumServiceListOption,
     ClusterDomainOption,
     ContextOption,
     DnsServerOption,
@@ -45,13 +47,15 @@ if TYPE_CHECKING:
 
 def check(
     click_context: typer.Context,
-    name: Annotated[str, typer.Argument(help="The Service's name.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The Service: NAME, svc/NAME or NAME.NAMESPACE.")],
     namespace: NamespaceOption = None,
     snapshot: SnapshotOption = None,
     manifests: ManifestsOption = None,
     from_pod: Annotated[str | None, from_pod_option()] = None,
     from_ip: Annotated[str | None, from_ip_option()] = None,
     from_node: Annotated[str | None, typer.Option("--from-node", help="A host-network client on this node.")] = None,
+    port: Annotated[str | None, typer.Option("--port", help="Only this port of a multi-port Service: its name "
+                                             "or number.")] = None,
     output: OutputOption = "text",
     fail_on: FailOnOption = "error",
     cluster_domain: ClusterDomainOption = None,
@@ -60,6 +64,7 @@ def check(
     request_timeout: TimeoutOption = "10s",
     verbose: VerboseOption = False,
     node_dump: NodeDumpOption = None,
+    cilium_service_list: CiliumServiceListOption = None,
     probe: ProbeOption = False,
     probe_timeout: ProbeTimeoutOption = 2.0,
     max_probes: MaxProbesOption = 64,
@@ -73,19 +78,23 @@ def check(
 ) -> int:
     """Diagnose one Service: walk the debugging steps and rank what is wrong."""
     from svcdoctor.app import check_service
+    from svcdoctor.client_names import parse_service
     from svcdoctor.render import render
 
+    name, namespace = parse_service(name, namespace)
     output, fail_on, invocation = _invocation(
         output, fail_on, ignore, snapshot=snapshot, manifests=manifests, kubeconfig=kubeconfig, context=context,
         request_timeout=request_timeout, verbose=verbose, namespace=namespace, cluster_domain=cluster_domain,
-        node_dumps=tuple(node_dump or ()), probe=probe, probe_timeout=probe_timeout, max_probes=max_probes,
+        node_dumps=tuple(node_dump or ()), cilium_service_lists=tuple(cilium_service_list or ()), probe=probe,
+        probe_timeout=probe_timeout, max_probes=max_probes,
         probe_file_addresses=probe_file_addresses, dns_server=dns_server, baseline=baseline,
         write_baseline=write_baseline, show_suppressed=show_suppressed,
-        from_pod=from_pod, from_ip=from_ip, from_node=from_node,
+        from_pod=from_pod, from_ip=from_ip, from_node=from_node, port=port,
     )
     run = session(click_context)
     report = check_service(invocation, name, checks=run.checks)
-    emit(render(report, output, render_options(fail_on, show_suppressed)))
+    emit(render(report, output, render_options(fail_on, show_suppressed, accept_unknown=accept_unknown,
+                                               verbose=verbose)))
     return _ending([report], fail_on, run, accept_unknown)
 
 
@@ -103,11 +112,14 @@ def scan(
     request_timeout: TimeoutOption = "10s",
     verbose: VerboseOption = False,
     node_dump: NodeDumpOption = None,
+    cilium_service_list: CiliumServiceListOption = None,
     ignore: IgnoreOption = None,
     baseline: BaselineOption = None,
     write_baseline: WriteBaselineOption = None,
     show_suppressed: ShowSuppressedOption = False,
     accept_unknown: AcceptUnknownOption = False,
+    all_services: Annotated[bool, typer.Option("--all", help="List every Service, not only those with findings "
+                                               "(text).")] = False,
 ) -> int:
     """Diagnose every Service of a namespace (or of all): a summary table, worst first."""
     from svcdoctor.app import scan_services
@@ -116,12 +128,14 @@ def scan(
     output, fail_on, invocation = _invocation(
         output, fail_on, ignore, snapshot=snapshot, manifests=manifests, kubeconfig=kubeconfig, context=context,
         request_timeout=request_timeout, verbose=verbose, namespace=namespace, cluster_domain=cluster_domain,
-        node_dumps=tuple(node_dump or ()), baseline=baseline, write_baseline=write_baseline,
+        node_dumps=tuple(node_dump or ()), cilium_service_lists=tuple(cilium_service_list or ()), baseline=baseline,
+        write_baseline=write_baseline,
         show_suppressed=show_suppressed,
     )
     run = session(click_context)
     reports = scan_services(invocation, all_namespaces=all_namespaces, checks=run.checks)
-    emit(render_scan(reports, output, render_options(fail_on, show_suppressed)))
+    emit(render_scan(reports, output, render_options(fail_on, show_suppressed, accept_unknown=accept_unknown,
+                                                     scan_all=all_services)))
     return _ending(reports, fail_on, run, accept_unknown)
 
 
@@ -134,12 +148,17 @@ def demo(
     from importlib.resources import files
 
     path = files("svcdoctor").joinpath("data/demo-snapshot.yaml")
-    return check(click_context, name="backend", namespace="shop", snapshot=str(path), manifests=None,
-                 from_pod="shop/frontend-ddcj28l7m-jsshd", from_ip=None, from_node=None, output=output,
+    code = check(click_context, name="backend", namespace="shop", snapshot=str(path), manifests=None,
+                 from_pod="shop/frontend-ddcj28l7m-jsshd", from_ip=None, from_node=None, port=None, output=output,
                  fail_on=fail_on, cluster_domain=None, kubeconfig=None, context=None, request_timeout="10s",
-                 verbose=False, node_dump=None, probe=False, probe_timeout=2.0, max_probes=64,
+                 verbose=False, node_dump=None, cilium_service_list=None, probe=False, probe_timeout=2.0, max_probes=64,
                  probe_file_addresses=None, dns_server=None,
                  ignore=None, baseline=None, write_baseline=None, show_suppressed=False, accept_unknown=False)
+    if output == "text" and sys.stderr.isatty():
+        sys.stderr.write(f"next, try: svcdoctor check backend -n shop --snapshot {path} -v   (every finding in "
+                         f"full) · -o html > report.html · svcdoctor explain SD301 · svcdoctor scan -A --snapshot "
+                         f"{path}\n")
+    return code
 
 
 def _invocation(output: str, fail_on: str, ignore: list[str] | None, *, cluster_domain: str | None,

@@ -22,6 +22,9 @@ def collect_node_command(
     nft_ruleset: Annotated[str | None, typer.Option("--nft-ruleset", help="Saved `nft list ruleset` "
                                                     "output.")] = None,
     ipvsadm: Annotated[str | None, typer.Option("--ipvsadm", help="Saved `ipvsadm -Ln` output.")] = None,
+    cilium_service_list: Annotated[str | None, typer.Option(
+        "--cilium-service-list", help="Saved `cilium-dbg service list` output of the node's Cilium agent "
+        "(`kubectl exec -n kube-system CILIUM_POD -c cilium-agent -- cilium-dbg service list`).")] = None,
     output: Annotated[str | None, typer.Option("--output-file", "-o", help="Write the YAML here instead of "
                                                "stdout.")] = None,
 ) -> int:
@@ -32,7 +35,8 @@ def collect_node_command(
     from svcdoctor.dataplane.collect import collect_node, to_yaml
 
     files = {field: path for field, path in (("iptablesSave", iptables_save), ("ip6tablesSave", ip6tables_save),
-                                             ("nftRuleset", nft_ruleset), ("ipvsadm", ipvsadm)) if path}
+                                             ("nftRuleset", nft_ruleset), ("ipvsadm", ipvsadm),
+                                             ("ciliumServiceList", cilium_service_list)) if path}
     text = to_yaml(collect_node(node_name=node_name or "", chroot=chroot or "", files=files or None))
     if output:
         from svcdoctor.atomic import write_text

@@ -46,10 +46,12 @@ def error(message: str) -> None:
     sys.stderr.write(f"svcdoctor: error: {first_line}\n")
 
 
-def render_options(fail_on: str = "error", show_suppressed: bool = False) -> RenderOptions:
+def render_options(fail_on: str = "error", show_suppressed: bool = False, *, accept_unknown: bool = False,
+                   scan_all: bool = False, verbose: bool = False) -> RenderOptions:
     from svcdoctor.render import RenderOptions
 
-    return RenderOptions(color=_color_wanted(), width=_width(), show_suppressed=show_suppressed, fail_on=fail_on)
+    return RenderOptions(color=_color_wanted(), width=_width(), show_suppressed=show_suppressed, fail_on=fail_on,
+                         accept_unknown=accept_unknown, scan_all=scan_all, verbose=verbose)
 
 
 def report_crashes(reports: Sequence[Report], run: Session) -> None:

@@ -43,7 +43,9 @@ def request_timeout_option(help: str = "Time limit for each API request, e.g. 10
     return typer.Option("--request-timeout", help=help)
 
 
-def verbose_option(help: str = "Print each API request and its time to stderr.") -> Any:
+def verbose_option(
+    help: str = "Every finding in full (evidence, next commands, fix), and each API request and its time on stderr.",
+) -> Any:
     return typer.Option("--verbose", "-v", help=help)
 
 
@@ -51,11 +53,20 @@ def node_dump_option(help: str = "A NodeDump file (svcdoctor collect node) to ad
     return typer.Option("--node-dump", help=help)
 
 
+def cilium_service_list_option(
+    help: str = "NODE=FILE: what `cilium-dbg service list` printed on that node's Cilium agent; repeatable.",
+) -> Any:
+    return typer.Option("--cilium-service-list", help=help)
+
+
 def cluster_domain_option(help: str = "The cluster DNS domain (default: cluster.local).") -> Any:
     return typer.Option("--cluster-domain", help=help)
 
 
-def from_pod_option(help: str = "The client Pod, NAMESPACE/POD (or POD in -n).") -> Any:
+def from_pod_option(
+    help: str = "The client: POD, NAMESPACE/POD, TYPE/NAME (deploy/web: a ready Pod of it) or NAMESPACE/TYPE/NAME; "
+    "a unique Pod-name prefix works.",
+) -> Any:
     return typer.Option("--from", help=help)
 
 
@@ -72,6 +83,7 @@ ContextOption = Annotated[str | None, typer.Option("--context", help="The kubeco
 TimeoutOption = Annotated[str, request_timeout_option()]
 VerboseOption = Annotated[bool, verbose_option()]
 NodeDumpOption = Annotated[list[str] | None, node_dump_option()]
+CiliumServiceListOption = Annotated[list[str] | None, cilium_service_list_option()]
 ClusterDomainOption = Annotated[str | None, cluster_domain_option()]
 
 
@@ -108,7 +120,7 @@ DnsServerOption = Annotated[str | None, dns_server_option()]
 # -- what the report keeps and how the run ends (check, scan, demo) -----------------------------
 
 
-def output_option(help: str = "text | json | yaml | markdown | sarif | junit | github") -> Any:
+def output_option(help: str = "text | json | yaml | markdown | sarif | junit | github | html") -> Any:
     return typer.Option("--output", "-o", help=help)
 
 

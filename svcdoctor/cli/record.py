@@ -88,6 +88,12 @@ def record(
                                               dns_server=dns_server))
     objects: list[dict[str, Any]] = minimal([result.info_object(), *result.objects, *evidence])
     notes: list[str] = []
+    if name and not any(obj.get("kind") == "Service" and (obj.get("metadata") or {}).get("name") == name
+                        and (obj.get("metadata") or {}).get("namespace") == target_namespace
+                        for obj in result.objects):
+        notes.append(f"svcdoctor: warning: no Service {target_namespace}/{name} in the cluster; the recording "
+                     f"holds what a check of it reads anyway ({len(result.objects)} objects: the namespace's "
+                     f"Services, policies, workloads, and kube-system's DNS and kube-proxy)")
     if redact:
         from svcdoctor.redact import redact_for_sharing
 

@@ -25,6 +25,7 @@ from svcdoctor.cli.catalog import explain, list_checks
 from svcdoctor.cli.check import check, demo, scan
 from svcdoctor.cli.collect import collect_app
 from svcdoctor.cli.common import Session, error
+from svcdoctor.cli.diff import diff
 from svcdoctor.cli.dns import dns_records
 from svcdoctor.cli.mcp import mcp
 from svcdoctor.cli.reach import reach
@@ -75,6 +76,7 @@ app.command()(check)
 app.command()(scan)
 app.command()(explain)
 app.command("checks")(list_checks)
+app.command()(diff)
 app.command()(demo)
 app.command("reach")(reach)
 app.command()(record)
@@ -96,6 +98,35 @@ def kubectl_main() -> None:
     main(prog_name="kubectl svcdoctor")
 
 
+#: kubectl's global flags, which kubectl users type before the subcommand (``kubectl svcdoctor -n
+#: shop check backend``): those taking a value, and those that are switches.
+GLOBAL_VALUE_FLAGS = ("-n", "--namespace", "--context", "--kubeconfig", "--request-timeout")
+GLOBAL_SWITCHES = ("-A", "--all-namespaces", "-v", "--verbose")
+
+
+def hoist_global_flags(argv: Sequence[str]) -> list[str]:
+    """Move kubectl-style global flags given before the subcommand to after it, where its options are."""
+    root: list[str] = []
+    hoisted: list[str] = []
+    index = 0
+    while index < len(argv) and argv[index].startswith("-") and argv[index] != "--":
+        token = argv[index]
+        name = token.partition("=")[0]
+        if name in GLOBAL_VALUE_FLAGS and "=" not in token and index + 1 < len(argv):
+            hoisted += [token, argv[index + 1]]
+            index += 1
+        elif name in GLOBAL_VALUE_FLAGS or token in GLOBAL_SWITCHES or (token[:2] == "-n" and len(token) > 2):
+            hoisted.append(token)
+        else:
+            root.append(token)  # a root option (--debug, --version, --help)
+        index += 1
+    rest = list(argv[index:])
+    if not hoisted or not rest:
+        return list(argv)
+    end = rest.index("--") if "--" in rest else len(rest)
+    return root + rest[:end] + hoisted + rest[end:]
+
+
 def run(argv: list[str] | None = None, prog_name: str = "svcdoctor", *, checks: Sequence[Check] | None = None) -> int:
     """Run the CLI and return its exit code (for tests and ``main``).
 
@@ -109,7 +140,8 @@ def run(argv: list[str] | None = None, prog_name: str = "svcdoctor", *, checks: 
         click_exceptions = importlib.import_module("click.exceptions")
 
     try:
-        result = app(args=argv, prog_name=prog_name, standalone_mode=False, obj=session)
+        args = hoist_global_flags(sys.argv[1:] if argv is None else argv)
+        result = app(args=args, prog_name=prog_name, standalone_mode=False, obj=session)
     except SvcdoctorError as problem:
         error(str(problem))
         return problem.exit_code

@@ -192,6 +192,9 @@ def detect_replacement(snapshot: Snapshot) -> str:
                 return "Cilium (kube-proxy-replacement)"
             if "--run-service-proxy=true" in arguments:
                 return "kube-router (--run-service-proxy)"
+    for dump in snapshot.node_dumps:
+        if dump.cilium_service_list.strip():
+            return f"Cilium (its service list was recorded on node {dump.node})"
     return ""
 
 

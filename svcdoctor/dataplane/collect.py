@@ -58,6 +58,27 @@ def read_node_dump_files(paths: Iterable[str]) -> list[NodeDump]:
     return dumps
 
 
+def with_cilium_service_lists(dumps: Iterable[NodeDump], values: Iterable[str]) -> list[NodeDump]:
+    """The dumps of the nodes named in ``NODE=FILE`` values, each carrying FILE as its
+    ``ciliumServiceList`` (a node without a dump gets one holding just that text)."""
+    from dataclasses import replace
+
+    from svcdoctor.sources.files import read_text
+
+    by_node = {dump.node: dump for dump in dumps}
+    changed: dict[str, NodeDump] = {}
+    for value in values:
+        node, separator, path = value.partition("=")
+        if not separator or not node.strip() or not path.strip():
+            raise InputError(f"--cilium-service-list: {value!r} is not NODE=FILE (the node's name, then the file "
+                             "`cilium-dbg service list` was saved to)")
+        node = node.strip()
+        text = "".join(content for _, content in read_text(path.strip()))
+        dump = changed.get(node) or by_node.get(node) or NodeDump(node, "")
+        changed[node] = replace(dump, cilium_service_list=text)
+    return list(changed.values())
+
+
 def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), capture_output=True, text=True, timeout=60)
 
@@ -114,14 +135,18 @@ def collect_node(*, node_name: str = "", chroot: str = "", files: Mapping[str, s
     name = node_name or os.environ.get("NODE_NAME", "") or socket.gethostname()
     dump = NodeDump(name, "", **{text.attribute: texts.get(text.key, "") for text in DUMP_TEXTS})
     dataplane = load(dump)
-    if not dataplane.rule_count:
+    from svcdoctor.dataplane import cilium
+
+    # A Cilium node's dump may hold only its service list (no kube-proxy runs there): that counts.
+    if not dataplane.rule_count and not cilium.parse(dump.cilium_service_list).frontends:
         # An empty dump would read as "no kube-proxy rules on this node": never written.
         commands = {text.key: " ".join(text.command) for text in DUMP_TEXTS}
         printed = ", ".join(f"{commands[field]} ({len(text.strip().splitlines())} lines)"
                             for field, text in texts.items()) or "nothing"
         if files:
             raise InputError(f"no rule could be read from the saved output ({printed}): is it what iptables-save, "
-                             "nft list ruleset or ipvsadm -Ln print?", ", ".join(files.values()))
+                             "nft list ruleset, ipvsadm -Ln or cilium-dbg service list print?",
+                             ", ".join(files.values()))
         raise NodeUnreadable(f"no rule could be read on this node ({printed}): run it on the node itself, or in a "
                              "host-network Pod with --chroot /host (docs/dataplane.md); nothing was written")
     mode = dataplane.mode

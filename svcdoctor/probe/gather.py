@@ -180,11 +180,14 @@ async def _run(probe_plan: Plan, asked: Sequence[Question], server: str, zone: s
     syn = [t for t in tcp if method == "syn" and _syn_eligible(t)]
     connects = [t for t in tcp if t not in syn]
     results: dict[ProbeTarget, tuple[str, float]] = {}
-    syn_task: Any = asyncio.sleep(0, result=[])
+    # Made only when it will be awaited: a placeholder coroutine that is replaced warns "never awaited".
+    syn_task: Any
     if syn:
         from svcdoctor.probe.syn import syn_all
 
         syn_task = asyncio.to_thread(syn_all, [(t.ip, t.port) for t in syn], timeout)
+    else:
+        syn_task = asyncio.sleep(0, result=[])
     udp = [t for t in targets if t.is_dns]
     control_task = ask(f"kubernetes.default.svc.{zone}.", "A", server, timeout) if server else asyncio.sleep(0)
     gathered = await asyncio.gather(

@@ -28,12 +28,13 @@ FORMATS: dict[str, str] = {
     "sarif": "svcdoctor.render.sarif",
     "junit": "svcdoctor.render.junit",
     "github": "svcdoctor.render.github",
+    "html": "svcdoctor.render.html",
 }
 
 if TYPE_CHECKING:  # mypy checks every module named in FORMATS against the ReportFormat protocol
-    from svcdoctor.render import github, json_format, junit, markdown, sarif, text, yaml_format
+    from svcdoctor.render import github, html, json_format, junit, markdown, sarif, text, yaml_format
 
-    _CONFORMING: tuple[ReportFormat, ...] = (text, json_format, yaml_format, markdown, sarif, junit, github)
+    _CONFORMING: tuple[ReportFormat, ...] = (text, json_format, yaml_format, markdown, sarif, junit, github, html)
 
 
 def _module(output: str) -> ReportFormat:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from svcdoctor import __version__
 from svcdoctor.dns.records import ServiceRecords
 from svcdoctor.render.interface import RenderOptions
 from svcdoctor.terminal import visible
@@ -14,9 +15,11 @@ FORMATS = ("text", "json")
 def render(records: ServiceRecords, output: str, options: RenderOptions) -> str:
     """The records in ``output`` (one of :data:`FORMATS`), each with its answer when probed."""
     if output == "json":
-        items = [{"name": r.name, "type": r.type, "data": r.data, **({"answer": answer} if records.probed else {})}
-                 for r, answer in zip(records.records, records.answers or [""] * len(records.records), strict=True)]
-        return json.dumps({"service": records.service, "clusterDomain": records.domain,
+        answers: list[str | None] = list(records.answers) if records.probed else [None] * len(records.records)
+        items = [{"name": r.name, "type": r.type, "data": r.data, "answer": answer}
+                 for r, answer in zip(records.records, answers, strict=True)]
+        return json.dumps({"schema": "svcdoctor/dns/v1", "svcdoctorVersion": __version__,
+                           "service": records.service, "clusterDomain": records.domain,
                            "clusterDomainFrom": records.domain_origin, "server": records.server or None,
                            "records": items}, indent=2) + "\n"
     lines = [f"; {records.service} in {records.domain} (from {records.domain_origin})"]

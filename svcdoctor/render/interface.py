@@ -19,6 +19,12 @@ class RenderOptions:
     show_suppressed: bool = False
     #: ``--fail-on``: formats that record the run's exit code (SARIF) compute it with this.
     fail_on: str = "error"
+    #: ``--accept-unknown``: an ``unknown`` verdict does not exit 4 (the JSON's ``exitCode`` says so too).
+    accept_unknown: bool = False
+    #: ``-v``: the text report shows every finding in full (evidence, next commands, fix).
+    verbose: bool = False
+    #: ``scan --all``: the text list shows every Service, not only those with findings.
+    scan_all: bool = False
 
 
 class ReportFormat(Protocol):

@@ -214,6 +214,191 @@ def _step_line(report: Report, step: StepResult) -> Table:
 
 
 def render(report: Report, options: RenderOptions) -> str:
+    """The default report: the verdict and root cause once, the path, one line per step, a summary line
+    (at most some 30 lines at 100 columns); ``options.verbose`` gives every finding in full."""
+    if options.verbose:
+        return render_verbose(report, options)
+    console, buffer = _console(options)
+    console.print(_header(report))
+    lines: list[Text] = []
+    lines += _headline(report, console.width)
+    lines.append(_path_line(report))
+    for step in report.steps:
+        lines.append(_fit(_compact_step(report, step), console.width))
+    for crash in report.internal_errors:
+        lines.append(_fold(Text(f"internal error in {crash.check}: {crash.error} (the report is incomplete)",
+                                style="bold magenta"), console.width))
+    for note in report.notes:
+        lines.append(_fold(Text(f"note: {note}", style="dim"), console.width))
+    if report.suppressed:
+        lines.append(Text(f"{len(report.suppressed)} finding(s) suppressed"
+                          + ("" if options.show_suppressed else " (--show-suppressed lists them)"), style="dim"))
+        if options.show_suppressed:
+            for finding in report.suppressed:
+                lines.append(_fit(Text(f"   {finding.id} {finding.title}", style="dim"), console.width))
+    lines.append(_summary(report, options))
+    for line in lines:
+        if line.no_wrap:
+            # Commands and YAML: whole on their own line, never folded (the terminal may soft-wrap them).
+            buffer.write(_plain_or_styled(line, options.color) + "\n")
+        else:
+            console.print(line)
+    return _tidy(buffer.getvalue())
+
+
+#: Most lines of the root cause's message in the default report (-v shows it whole).
+HEADLINE_MESSAGE_LINES = 3
+#: Most lines of a multi-line fix (YAML) printed whole in the default report; a longer one is left to -v.
+FIX_LINES = 16
+
+
+def _headline(report: Report, width: int) -> list[Text]:
+    """The verdict and, once, the root cause: what, the deciding evidence, where, the fix, the next command."""
+    style = VERDICT_STYLES.get(report.verdict, "bold")
+    root = report.root_cause
+    likely = root is not None and root.confidence == "likely" and report.verdict in ("unreachable", "degraded")
+    title = Text(("LIKELY " if likely else "") + VERDICT_WORDS.get(report.verdict, report.verdict.upper()),
+                 style=style)
+    lines: list[Text] = []
+    if report.verdict == "unknown":
+        title.append(" · not decided: evidence it needs could not be read", style="bold")
+        lines.append(title)
+        for step in [s for s in report.steps if s.status == "unknown" and s.reason][:3]:
+            lines.append(_fit(Text(f"  step {step.step}: {step.reason}", style="magenta"), width))
+        commands = [command for f in report.findings if f.id == "SD001" for command in f.next]
+        if commands:
+            lines += [Text("  next:", style="dim"), _command(commands[0])]
+        return lines
+    if root is None or root.severity is Severity.INFO:
+        coverage = report.coverage()
+        title.append(f" as far as checked: {coverage}" if coverage else " · no problems found at warning level or "
+                     "above", style=style)
+        lines.append(_fold(title, width))
+        return lines
+    title.append(f" · {'probable cause' if likely else 'root cause'}: {root.id} {root.title}", style="bold")
+    lines.append(_fold(title, width))
+    message = Text(shortened(root.message))
+    lines.append(_fold(message, width, indent=2, most=HEADLINE_MESSAGE_LINES))
+    if root.evidence:
+        lines.append(_fold(Text("evidence  " + evidence_text(root.evidence[0])), width, indent=2, most=1))
+    location = location_text(report, root)
+    if location:
+        lines.append(_fold(Text(f"at {location}", style="dim"), width, indent=2, most=2))
+    if root.fix:
+        fix_lines = root.fix.strip("\n").splitlines()
+        if 1 < len(fix_lines) <= FIX_LINES:
+            # YAML to paste: every line whole and unfolded.
+            lines.append(Text("  fix:", style="green"))
+            lines += [_command(line, style="green") for line in fix_lines]
+        elif len(fix_lines) > FIX_LINES:
+            lines.append(_fold(Text(f"fix  {fix_lines[0]} ({len(fix_lines) - 1} more lines: -v)", style="green"),
+                               width, indent=2, most=3))
+        else:
+            lines.append(_fold(Text("fix  " + root.fix, style="green"), width, indent=2, most=3))
+    if root.next:
+        lines += [Text("  next:", style="dim"), _command(root.next[0])]
+    return lines
+
+
+def _command(command: str, style: str = "cyan") -> Text:
+    """A line to paste: printed whole, never folded."""
+    text = Text("  " + command, style=style)
+    text.no_wrap = True
+    return text
+
+
+def _plain_or_styled(line: Text, color: bool) -> str:
+    return _styled(line.plain, str(line.style), color) if color and line.style else line.plain
+
+
+def _fold(text: Text, width: int, indent: int = 0, most: int = 0) -> Text:
+    """``text`` wrapped at ``width`` with an ``indent``; at most ``most`` lines (0: all), the last ending in …."""
+    lines = list(text.wrap(Console(width=max(20, width - indent), legacy_windows=False), max(20, width - indent)))
+    if most and len(lines) > most:
+        lines = lines[:most]
+        last = lines[-1]
+        last.truncate(max(1, width - indent - 2))
+        last.append(" …")
+    result = Text()
+    for index, line in enumerate(lines):
+        if index:
+            result.append("\n")
+        result.append(" " * indent)
+        result.append_text(line)
+    return result
+
+
+def _fit(text: Text, width: int) -> Text:
+    """``text`` on one line: cut with … when wider than ``width`` (-v shows it whole)."""
+    if text.cell_len > width:
+        text = text.copy()
+        text.truncate(width - 1)
+        text.append("…")
+    return text
+
+
+def _compact_step(report: Report, step: StepResult) -> Text:
+    """One line per step: its mark, number, title, and why it is not a pass."""
+    status = step.status
+    findings = [f for f in report.findings if f.step == step.step and f.severity is not Severity.INFO]
+    if status == "fail" and not any(f.severity is Severity.ERROR for f in findings):
+        status = "warn"
+    mark, style = STEP_MARKS.get(status, ("?", ""))
+    line = Text(f" {mark} {step.step} ", style=style)
+    line.append(step.title, style="bold" if status in ("fail", "warn") else "")
+    if findings:
+        first = findings[0]
+        more = f" (+{len(findings) - 1})" if len(findings) > 1 else ""
+        cause = f" ← {first.caused_by}" if first.caused_by else ""
+        line.append(f"   {first.id} {first.title}{more}{cause}", style=SEVERITY_STYLES[first.severity])
+    elif status in ("partial", "skipped", "unknown"):
+        what = "; ".join(item.what for item in step.missing) if step.missing else step.reason
+        prefix = {"partial": "partial: not checked: ", "skipped": "not checked: " if step.missing else "skipped: ",
+                  "unknown": "unknown: "}[status]
+        line.append(f"   {prefix}{what}", style={"skipped": "dim", "partial": "yellow"}.get(status, "magenta"))
+    return line
+
+
+def _path_line(report: Report) -> Text:
+    """``path  client ✔ → name ◐ → Service ✖ BREAK → rules – → policy ◐ → Pods ✖``."""
+    from svcdoctor.render.path import HOPS, hop_states
+
+    states = hop_states(report)
+    line = Text("path  ", style="dim")
+    for index, hop in enumerate(HOPS):
+        if index:
+            line.append(" → ", style="dim")
+        state = states[hop.key]
+        if state == "break":
+            line.append(f"{hop.short} ✖ BREAK", style="bold red")
+        else:
+            mark, style = STEP_MARKS.get(state, ("?", ""))
+            line.append(f"{hop.short} {mark}", style=style)
+    return line
+
+
+def _summary(report: Report, options: RenderOptions) -> Text:
+    """The last line: the verdict, what was not checked, and what the exit code means."""
+    from svcdoctor.report import exit_code
+
+    code = exit_code([report], options.fail_on, options.accept_unknown)
+    meaning = {0: f"nothing at or above --fail-on {options.fail_on}", 1: f"findings at or above --fail-on "
+               f"{options.fail_on}", 4: "the verdict is unknown (--accept-unknown accepts it)",
+               70: "a check crashed (a bug in svcdoctor)"}.get(code, "")
+    counted = [f for f in report.findings if f.severity is not Severity.INFO]
+    parts = [report.verdict]
+    if counted:
+        parts.append(f"{len(counted)} finding{'s' if len(counted) != 1 else ''}")
+    unchecked = [s for s in report.steps if s.status in ("partial", "skipped") and s.missing]
+    if unchecked:
+        parts.append("not fully checked: steps " + ", ".join(str(s.step) for s in unchecked))
+    parts.append(f"exit {code}: {meaning}")
+    parts.append("-v: every finding in full")
+    return Text(" · ".join(parts), style=VERDICT_STYLES.get(report.verdict, "bold"))
+
+
+def render_verbose(report: Report, options: RenderOptions) -> str:
+    """Every step with its findings in full: evidence, next commands and fix (``-v``)."""
     console, buffer = _console(options)
     console.print(_header(report))
     console.print(_verdict_box(report, console.width))
@@ -235,34 +420,38 @@ def render(report: Report, options: RenderOptions) -> str:
 
 
 def render_scan(reports: Sequence[Report], options: RenderOptions) -> str:
+    """Every Service with findings, worst first, each with its root cause whole (and, for manifests,
+    its file:line); the healthy ones only counted unless ``options.scan_all``."""
     console, buffer = _console(options)
-    console.print(Text(f"svcdoctor scan: {len(reports)} Service(s), worst first", style="bold"))
-    if reports:
+    listed = [report for report in reports if options.scan_all or _has_findings(report)]
+    hidden = len(reports) - len(listed)
+    title = f"svcdoctor scan: {len(reports)} Service(s)"
+    if not options.scan_all:
+        title += f", {len(listed)} with findings"
+    console.print(Text(title + (", worst first" if listed else ""), style="bold"))
+    if listed:
         # Padded by hand and written straight out: a rich Table (or Text) measures and wraps
         # every cell, which costs seconds at thousands of rows; these columns are simple.
         rows = []
-        for report in reports:
+        for report in listed:
             root = report.root_cause
             cause = f"{root.id} {root.title}" if root and root.severity is not Severity.INFO else "–"
+            origin = report.origin_of(root) if root is not None and cause != "–" else None
+            if origin is not None:
+                cause += f"  ({origin[0]}" + (f":{origin[1]})" if origin[1] is not None else ")")
             counted = sum(1 for f in report.findings if f.severity is not Severity.INFO)
-            rows.append((report.verdict, str(report.target), cause, str(counted)))
+            rows.append((report.verdict, str(report.target), str(counted), cause))
         verdict_width = max(len("verdict"), *(len(row[0]) for row in rows))
         service_width = max(len("service"), *(len(row[1]) for row in rows))
         count_width = len("findings")
-        width = options.width
-        longest_cause = max(len("root cause"), *(len(row[2]) for row in rows))
-        cause_width = min(longest_cause, max(20, width - verdict_width - service_width - count_width - 6))
         color = options.color
         verdicts = {verdict: _styled(f"{verdict:<{verdict_width}}", VERDICT_STYLES.get(verdict, ""), color)
                     for verdict in {row[0] for row in rows}}
-        lines = [_styled(f"{'verdict':<{verdict_width}}  {'service':<{service_width}}  "
-                         f"{'root cause':<{cause_width}}  {'findings':>{count_width}}", "bold", color),
-                 _styled("─" * (verdict_width + service_width + cause_width + count_width + 6), "dim", color)]
-        for verdict, service, cause, count in rows:
-            if len(cause) > cause_width:
-                cause = cause[: cause_width - 1] + "…"
-            lines.append(f"{verdicts[verdict]}  {service:<{service_width}}  {cause:<{cause_width}}  "
-                         f"{count:>{count_width}}")
+        # The root cause comes last and whole: never cut, so it can be read and pasted.
+        lines = [_styled(f"{'verdict':<{verdict_width}}  {'service':<{service_width}}  {'findings':>{count_width}}"
+                         "  root cause", "bold", color)]
+        for verdict, service, count, cause in rows:
+            lines.append(f"{verdicts[verdict]}  {service:<{service_width}}  {count:>{count_width}}  {cause}")
         buffer.write("\n".join(lines) + "\n")
     counts: dict[str, int] = {}
     for report in reports:
@@ -273,9 +462,17 @@ def render_scan(reports: Sequence[Report], options: RenderOptions) -> str:
             if summary:
                 summary.append(", ")
             summary.append(f"{counts[verdict]} {verdict}", style=VERDICT_STYLES[verdict])
+    if hidden:
+        summary.append(f" ({hidden} without findings not listed; --all lists every Service)", style="dim")
     console.print(summary if summary else Text("no Services"))
     _print_scan_suppressed(console, reports, options)
     return _tidy(buffer.getvalue())
+
+
+def _has_findings(report: Report) -> bool:
+    """Whether a scan lists the Service by default: a verdict other than ok, or a finding above info."""
+    return report.verdict != "ok" or any(f.severity is not Severity.INFO for f in report.findings) \
+        or bool(report.internal_errors)
 
 
 def _print_scan_suppressed(console: Console, reports: Sequence[Report], options: RenderOptions) -> None:

@@ -21,9 +21,8 @@ def _dump(document: Any) -> str:
 
 
 def render(report: Report, options: RenderOptions) -> str:
-    return _dump(report.to_dict())
+    return _dump(json_format.document(report, options))
 
 
 def render_scan(reports: Sequence[Report], options: RenderOptions) -> str:
-    return _dump({"schema": "svcdoctor/scan/v2", "summary": json_format.summary(reports),
-                  "reports": [r.to_dict() for r in reports]})
+    return _dump(json_format.scan_document(reports, options))

@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -45,6 +46,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from svcdoctor import k8s
 from svcdoctor.kinds import BY_KIND, RESOURCES, Resource
 from svcdoctor.selectors import SelectorError, parse
+from svcdoctor.serve.tables import table_version, to_table
 
 Obj = dict[str, Any]
 
@@ -128,6 +130,8 @@ class SnapshotAPIServer:
         self._lock = threading.Lock()
         self._objects: dict[str, dict[tuple[str, str], Obj]] = {r.plural: {} for r in RESOURCES}
         self._resource_version = 1
+        #: The recording's capturedAt: the moment ages in tables are measured from (else the wall clock).
+        self._captured_at: datetime | None = None
         for obj in objects:
             self._add(obj)
         handler = type("Handler", (_Handler,), {"api": self})
@@ -166,6 +170,7 @@ class SnapshotAPIServer:
         """Serve what the recording saw: its server version, and 403 for the reads it was refused."""
         import re
 
+        self._captured_at = k8s.parse_time(info.get("capturedAt"))
         if info.get("serverVersion"):
             self.options.git_version = str(info["serverVersion"])
         for item in k8s.as_list(info.get("unavailable")):
@@ -300,9 +305,15 @@ class SnapshotAPIServer:
             return 403, _forbidden(resource, namespace, name, "watch" if watching else verb_name, self.options.user)
         if watching:
             return 200, WatchRequest(resource, namespace, query)
-        if name:
-            return self._get(resource, namespace, name)
-        return self._list(resource, namespace, query)
+        status, body = self._get(resource, namespace, name) if name else self._list(resource, namespace, query)
+        table_form = table_version(headers.get("accept", ""))
+        if status != 200 or table_form is None:
+            return status, body
+        # kubectl asks for a Table and prints its columns (READY, STATUS, IP, …).
+        objects = [body] if name else body["items"]
+        now = self._captured_at or datetime.now(UTC)
+        return 200, to_table(resource.kind, resource.api_version, objects, {} if name else body["metadata"],
+                             version=table_form, include_object=query.get("includeObject") or "Metadata", now=now)
 
     def _forbidden(self, resource: Resource, namespace: str) -> bool:
         forbid = self.options.forbid

@@ -9,7 +9,8 @@ What is read for ``check NAME`` (docs/live.md has the full list): round one need
 namespace's Services, NetworkPolicies, Ingresses and workloads, the Service's EndpointSlices
 (``labelSelector=kubernetes.io/service-name=NAME``) and Endpoints, Events of the Service and of
 Pods (``fieldSelector``), Namespaces, Nodes, and in kube-system the DNS Service, its slices, the
-CoreDNS and kube-proxy Pods, DaemonSets and six ConfigMaps by name; round two needs the Service —
+CoreDNS, kube-proxy, NodeLocal DNSCache and Cilium Pods, DaemonSets and seven ConfigMaps by name (and
+flannel's in kube-flannel); round two needs the Service —
 the Pods its selector selects, server-side, and the Pods its NetworkPolicies admit; round three
 runs only when the selector matched nothing (near misses) or endpoints point at Pods no longer
 selected. ``scan`` reads each resource once, in one round.
@@ -55,12 +56,16 @@ GRACE_SECONDS = 0.3
 SYSTEM_NAMESPACE = "kube-system"
 #: The cluster DNS Service under its usual names (kubeadm, CoreDNS chart, RKE2).
 DNS_SERVICE_NAMES = ("kube-dns", "coredns", "rke2-coredns-rke2-coredns")
-#: CoreDNS and kube-proxy Pods, as the usual installers label them.
-SYSTEM_POD_SELECTORS = ("k8s-app in (kube-dns,kube-proxy)", "component=kube-proxy", "app=kube-proxy")
+#: CoreDNS, kube-proxy, NodeLocal DNSCache and Cilium agent Pods, as the usual installers label them.
+SYSTEM_POD_SELECTORS = ("k8s-app in (kube-dns,kube-proxy,node-local-dns,cilium)", "component=kube-proxy",
+                        "app=kube-proxy")
 #: ConfigMaps a check reads: the Corefile (cluster domain, stub zones), the kubelet's cluster
 #: domain, and the settings that show a kube-proxy replacement.
 SYSTEM_CONFIG_MAPS = ("coredns", "rke2-coredns-rke2-coredns", "coredns-coredns", "kubelet-config", "cilium-config",
-                      "antrea-config")
+                      "antrea-config", "kube-flannel-cfg")
+#: flannel's CNI configuration in its own namespace (current manifests; older ones use kube-system):
+#: SD807 reads the bridge's hairpinMode there. A cluster without flannel answers 404, which is fine.
+FLANNEL_CONFIG_MAP = ("kube-flannel", "kube-flannel-cfg")
 #: At most this many extra reads for the Pods a NetworkPolicy peer names (SD605 counts them).
 MAX_PEER_READS = 8
 #: Endpoints of Pods the selector no longer selects are read one by one up to this many.
@@ -264,6 +269,20 @@ class LiveSource(Source):
 
     # -- reading ----------------------------------------------------------------------------------
 
+    def list_pods(self, namespace: str) -> list[Obj]:
+        """The Pods of ``namespace`` (to find the one ``--from`` names); a refused list is a clear error."""
+        self._configure()
+        outcome = self._round([Read(BY_KIND["Pod"], namespace)])[1][0]
+        if outcome.unavailable is not None:
+            raise InputError(f"--from: could not list Pods in {namespace} to find the client: "
+                             f"{outcome.unavailable.reason}; name the Pod itself")
+        return list(outcome.objects)
+
+    def namespace_exists(self, namespace: str) -> bool:
+        """Whether a namespace of that name exists (a refused read counts as no)."""
+        self._configure()
+        return bool(self._round([Read(BY_KIND["Namespace"], "", namespace)])[1][0].objects)
+
     def load(self, request: Request) -> Snapshot:
         return self.read(request).snapshot()
 
@@ -293,9 +312,10 @@ class LiveSource(Source):
     def _kube_system_reads(self, lists: bool = True) -> list[Read]:
         """Cluster DNS, kube-proxy (or what replaces it) and the ConfigMaps the checks read by name."""
         reads = [Read(BY_KIND["ConfigMap"], SYSTEM_NAMESPACE, name) for name in SYSTEM_CONFIG_MAPS]
+        reads.append(Read(BY_KIND["ConfigMap"], *FLANNEL_CONFIG_MAP))
         if lists:
             pods = BY_KIND["Pod"]
-            services = ",".join(DNS_SERVICE_NAMES)
+            services = ",".join((*DNS_SERVICE_NAMES, "kube-dns-upstream"))
             reads += [
                 Read(BY_KIND["Service"], SYSTEM_NAMESPACE),
                 Read(BY_KIND["EndpointSlice"], SYSTEM_NAMESPACE,

@@ -29,6 +29,16 @@ def _suffix(*parts: str, length: int = 5) -> str:
     return "".join(alphabet[b % len(alphabet)] for b in digest[:length])
 
 
+def _address_of(pod: Obj, family: str) -> str | None:
+    """The Pod's address of ``family`` (``IPv4``/``IPv6``) from ``status.podIPs`` (else ``podIP``)."""
+    version = 6 if family == "IPv6" else 4
+    addresses = [str(item.get("ip")) for item in pod["status"].get("podIPs") or [] if item.get("ip")]
+    for address in addresses or [pod["status"]["podIP"]]:
+        if ipaddress.ip_address(address).version == version:
+            return address
+    return None
+
+
 def _uid(*parts: str) -> str:
     digest = hashlib.sha256(("uid/" + "/".join(parts)).encode()).hexdigest()
     return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
@@ -42,6 +52,7 @@ class ClusterBuilder:
         self.now = k8s.parse_time(now) or datetime(2026, 11, 20, 10, tzinfo=UTC)
         self.objects: list[Obj] = []
         self._pod_ips = ipaddress.ip_network(pod_cidr).hosts()
+        self._pod_ipv6s = ipaddress.ip_network("fd00:10:244::/64").hosts()
         self._service_ips = ipaddress.ip_network(service_cidr).hosts()
         next(self._service_ips)  # .1 is the kubernetes Service
         self._resource_version = 1000
@@ -113,6 +124,16 @@ class ClusterBuilder:
             },
         }
         return self.add(node)
+
+    def dual_stack(self, obj: Obj, ipv6: str | None = None) -> Obj:
+        """Give a Pod (``status.podIPs``, as the kubelet reports them) or a Node (a second InternalIP)
+        an IPv6 address, allocated from fd00:10:244::/64 unless given."""
+        address = ipv6 or str(next(self._pod_ipv6s))
+        if obj["kind"] == "Node":
+            obj["status"]["addresses"].insert(1, {"type": "InternalIP", "address": address})
+        else:
+            obj["status"]["podIPs"] = [*obj["status"].get("podIPs", []), {"ip": address}]
+        return obj
 
     def _pick_node(self, index: int) -> str:
         return self._node_names[index % len(self._node_names)] if self._node_names else "node-a"
@@ -536,13 +557,20 @@ class ClusterBuilder:
             groups[()] = []
         node_zones = {o["metadata"]["name"]: o["metadata"]["labels"].get("topology.kubernetes.io/zone", "")
                       for o in self.objects if o["kind"] == "Node"}
-        for index, (ports, group) in enumerate(sorted(groups.items(), key=lambda item: item[0])):
+        # One slice per address family of the Service (spec.ipFamilies), each with the Pods' addresses
+        # of that family (status.podIPs), as the controller writes them for dual-stack Services.
+        families = [str(item) for item in service["spec"].get("ipFamilies") or ["IPv4"]]
+        for family, (index, (ports, group)) in ((family, item) for family in families for item in
+                                               enumerate(sorted(groups.items(), key=lambda item: item[0]))):
             endpoints = []
             for pod in group:
+                address = _address_of(pod, family)
+                if address is None:
+                    continue
                 ready = k8s.pod_is_ready(pod)
                 terminating = bool(pod["metadata"].get("deletionTimestamp"))
                 endpoint: Obj = {
-                    "addresses": [pod["status"]["podIP"]],
+                    "addresses": [address],
                     "conditions": {"ready": (ready and not terminating) or publish,
                                    "serving": ready, "terminating": terminating},
                     "targetRef": {"kind": "Pod", "namespace": namespace, "name": pod["metadata"]["name"],
@@ -556,11 +584,12 @@ class ClusterBuilder:
                 if headless and pod["spec"].get("hostname") and pod["spec"].get("subdomain") == name:
                     endpoint["hostname"] = pod["spec"]["hostname"]
                 endpoints.append(endpoint)
-            slice_name = f"{name}-{_suffix(namespace, name, 'slice', str(index))}"
+            parts = (namespace, name, "slice", str(index)) + ((family,) if family != "IPv4" else ())
+            slice_name = f"{name}-{_suffix(*parts)}"
             port_items = [{"name": port_name, "port": number, "protocol": protocol}
                           for port_name, number, protocol in ports]
             self.add({
-                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": family,
                 "metadata": self._meta("EndpointSlice", namespace, slice_name, {
                     "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
                     "kubernetes.io/service-name": name,

@@ -209,3 +209,36 @@ COREFILE = """.:53 {
     loadbalance
 }
 """
+
+
+def add_node_local_dns(builder: ClusterBuilder, states: dict[str, str]) -> list[dict[str, Any]]:
+    """NodeLocal DNSCache as its manifest (nodelocaldns.yaml) installs it: the ``kube-dns-upstream``
+    Service (the kube-dns selector), the ``node-local-dns`` DaemonSet and one cache Pod per node
+    (``states``: node → ClusterBuilder Pod state). Returns the cache Pods."""
+    builder.service("kube-system", "kube-dns-upstream", {"k8s-app": "kube-dns"},
+                    [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                     {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}],
+                    labels={"k8s-app": "kube-dns", "kubernetes.io/name": "KubeDNSUpstream"})
+    labels = {"k8s-app": "node-local-dns"}
+    container = builder.container(
+        "node-cache", "registry.k8s.io/dns/k8s-dns-node-cache:1.23.1",
+        [{"name": "dns", "containerPort": 53, "protocol": "UDP"},
+         {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
+         {"name": "metrics", "containerPort": 9253, "protocol": "TCP"}],
+        args=["-localip", "169.254.20.10,10.96.0.10", "-conf", "/etc/Corefile", "-upstreamsvc", "kube-dns-upstream"])
+    ready = sum(1 for state in states.values() if state == "running")
+    daemon_set = builder.add({
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": builder._meta("DaemonSet", "kube-system", "node-local-dns", labels, generation=1),
+        "spec": {"selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels},
+                              "spec": {"containers": [container], "hostNetwork": True, "dnsPolicy": "Default",
+                                       "priorityClassName": "system-node-critical",
+                                       "serviceAccountName": "node-local-dns"}}},
+        "status": {"currentNumberScheduled": len(states), "desiredNumberScheduled": len(states),
+                   "numberAvailable": ready, "numberReady": ready, "numberMisscheduled": 0,
+                   "observedGeneration": 1, "updatedNumberScheduled": len(states)},
+    })
+    return [builder.pod("kube-system", f"node-local-dns-{node[-1]}q4xz", labels, [container], node=node,
+                        state=state, owner=daemon_set, host_network=True, dns_policy="Default")
+            for node, state in states.items()]

@@ -1,0 +1,153 @@
+"""SD217 — Dual-stack: the Service's IP families, its Pods' addresses and the client's family disagree.
+
+What it detects:
+    The Service's ``spec.ipFamilies`` (and ``ipFamilyPolicy``) against what can serve and use them:
+    a family of the Service whose EndpointSlices (one per ``addressType``) hold no ready endpoint
+    while the selected Pods have no address of that family in ``status.podIPs`` (or have one the
+    slices lack); and a client (``--from``, ``--from-ip``, ``--from-node``) whose own addresses are
+    all of a family the Service does not have. A ``PreferDualStack`` Service that got one family
+    in a cluster whose Pods have both is reported as info.
+
+Why it matters:
+    A ClusterIP of one family only forwards to endpoints of that family: an IPv6 ClusterIP whose
+    Pods have only IPv4 addresses has no endpoints, and an IPv6-only client cannot use an
+    IPv4-only Service at all (nor resolve it: the name has no AAAA record). Such a Service works
+    from some clients and fails from others, which looks like a flaky network.
+
+How to fix:
+    Give the Service the families its clients use (``ipFamilyPolicy: PreferDualStack`` or
+    ``RequireDualStack``, ``ipFamilies: [IPv4, IPv6]``; ``ipFamilies`` can only be changed by
+    adding the second family), and make sure its Pods get addresses of each family (the CNI's
+    dual-stack pools, ``--cluster-cidr`` with both families).
+
+Example:
+    The scenario fixtures/scenarios/dual-stack-ipv6-client-ipv4-service: an IPv6-only client Pod
+    and an IPv4-only (``SingleStack``) Service in a dual-stack cluster.
+
+    $ cd fixtures/scenarios/dual-stack-ipv6-client-ipv4-service
+    $ svcdoctor check orders -n shop --from shop/reporter-58d5c8b7f-2kzqn --snapshot snapshot.yaml
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Iterator
+
+from svcdoctor import k8s
+from svcdoctor.checks.interface import Check, CheckDoc, Context
+from svcdoctor.findings import Evidence, Finding, Skip
+from svcdoctor.k8s import Obj
+
+FAMILIES = {4: "IPv4", 6: "IPv6"}
+
+
+def family(address: str) -> int:
+    """4 or 6 (0 when ``address`` is not an IP address)."""
+    try:
+        return ipaddress.ip_address(address.strip()).version
+    except ValueError:
+        return 0
+
+
+def service_families(service: Obj) -> list[int]:
+    """The Service's families in order: ``spec.ipFamilies``, else those of its ClusterIPs."""
+    spec = k8s.spec(service)
+    named = [{"IPv4": 4, "IPv6": 6}.get(str(item)) for item in k8s.as_list(spec.get("ipFamilies"))]
+    found = [item for item in named if item]
+    if not found:
+        found = [family(str(ip)) for ip in k8s.as_list(spec.get("clusterIPs")) or [spec.get("clusterIP") or ""]]
+    return list(dict.fromkeys(item for item in found if item))
+
+
+def _families_of(addresses: Iterable[str]) -> set[int]:
+    return {family(address) for address in addresses} - {0}
+
+
+def _client_addresses(context: Context) -> list[str]:
+    client = context.client
+    if client is None:
+        return []
+    if client.kind == "ip":
+        return [client.ip]
+    if client.kind == "node":
+        node = context.snapshot.node(client.name)
+        return [str(item.get("address")) for item in k8s.as_list(k8s.status(node or {}).get("addresses"))
+                if isinstance(item, dict) and item.get("type") in ("InternalIP", "ExternalIP")]
+    pod = context.client_pod
+    return k8s.pod_ips(pod) if pod is not None else []
+
+
+def run(context: Context) -> Iterator[Finding]:
+    service = context.require_service()
+    if k8s.service_type(service) == "ExternalName":
+        raise Skip("an ExternalName Service has no IP family")
+    spec = k8s.spec(service)
+    families = service_families(service)
+    if not families:
+        raise Skip("the Service records no ipFamilies and no ClusterIP")
+    policy = str(spec.get("ipFamilyPolicy") or "SingleStack")
+    named = ", ".join(FAMILIES[item] for item in families)
+    evidence = [Evidence(context.service_ref, "spec.ipFamilies", [FAMILIES[item] for item in families]),
+                Evidence(context.service_ref, "spec.ipFamilyPolicy", policy)]
+    addresses = _client_addresses(context)
+    client_families = _families_of(addresses)
+    if client_families and not client_families & set(families):
+        client = str(context.client)
+        yield CHECK.finding(
+            f"The client {client} has only {', '.join(FAMILIES[item] for item in sorted(client_families))} "
+            f"addresses ({', '.join(addresses)}), but the Service has only {named}: the client has no route to "
+            "its ClusterIP and its name has no record of the client's family.",
+            evidence=[*evidence, Evidence(None, None, addresses, f"the addresses of {client}")],
+            next=[f"kubectl get svc {context.target.name} -n {context.target.namespace} "
+                  "-o jsonpath='{.spec.ipFamilyPolicy} {.spec.ipFamilies} {.spec.clusterIPs}'"],
+            fix="Make the Service dual-stack (ipFamilyPolicy: PreferDualStack, ipFamilies: [IPv4, IPv6]) or "
+                "give the client an address of the Service's family.",
+            subject=context.service_ref, subject_field="spec.ipFamilies", key="client",
+        )
+    pods = [pod for pod in context.selected_pods if k8s.pod_ips(pod)] if context.has_selector else []
+    pod_families = _families_of(ip for pod in pods for ip in k8s.pod_ips(pod))
+    ready = _families_of(endpoint.address for endpoint in context.service_endpoints if endpoint.ready)
+    if pods:
+        for item in families:
+            if item in ready:
+                continue
+            if item not in pod_families:
+                why = (f"none of its {len(pods)} Pod(s) has an {FAMILIES[item]} address "
+                       f"(status.podIPs: {', '.join(sorted(FAMILIES[f] for f in pod_families))} only)")
+            elif other_ready := ready - {item}:
+                why = (f"its Pods have {FAMILIES[item]} addresses but no {FAMILIES[item]} EndpointSlice lists them "
+                       f"ready, while the {', '.join(FAMILIES[f] for f in sorted(other_ready))} one does")
+            else:
+                continue
+            yield CHECK.finding(
+                f"The Service's {FAMILIES[item]} ClusterIP has no ready endpoint: {why}. {FAMILIES[item]} clients "
+                "fail while the other family works.",
+                severity="warning", evidence=[*evidence, Evidence(k8s.ref(pods[0]), "status.podIPs",
+                                                                  k8s.pod_ips(pods[0]))],
+                next=[f"kubectl get endpointslices -n {context.target.namespace} "
+                      f"-l kubernetes.io/service-name={context.target.name} -o wide",
+                      f"kubectl get pods -n {context.target.namespace} -o custom-columns="
+                      "NAME:.metadata.name,IPS:.status.podIPs"],
+                fix=f"Give the Pods {FAMILIES[item]} addresses (the CNI's dual-stack pools) or drop "
+                    f"{FAMILIES[item]} from the Service's ipFamilies.",
+                subject=context.service_ref, subject_field="spec.ipFamilies", key=FAMILIES[item],
+            )
+        missing = sorted(pod_families - set(families))
+        if missing and policy == "PreferDualStack" and len(families) == 1:
+            other = ", ".join(FAMILIES[item] for item in missing)
+            yield CHECK.finding(
+                f"The Service prefers dual-stack but has only {named}, while its Pods also have {other} addresses: "
+                f"the cluster's Service range has no {other} part, so {other} clients cannot use it.",
+                severity="info", evidence=evidence, subject=context.service_ref, key="prefer",
+            )
+
+
+CHECK = Check(
+    id="SD217",
+    name="dual-stack-mismatch",
+    step=2,
+    doc=CheckDoc.parse(__doc__),
+    run=run,
+    needs=("services",),
+    runtime=True,
+)
