@@ -51,6 +51,14 @@ def relevant_dumps(context: Context) -> list[NodeDump]:
     dumps = list(context.snapshot.node_dumps)
     if not dumps:
         raise NotChecked("no node dump", NO_DUMP_HOW)
+    strangers = unknown_node_dumps(context.snapshot)
+    dumps = [dump for dump in dumps if dump not in strangers]
+    if not dumps:
+        names = ", ".join(sorted({dump.node for dump in strangers}))
+        raise NotChecked(f"no dump of a node this snapshot knows (the dump of {names} matches no Node of the "
+                         "snapshot, see SD003)",
+                         "dump a node of this cluster, named as `kubectl get nodes` shows it: "
+                         "`svcdoctor collect node --node-name NODE …`, and pass `--node-dump node.yaml`")
     node = client_node(context)
     if node:
         own = [dump for dump in dumps if dump.node == node]
@@ -68,6 +76,14 @@ def require_kube_proxy_path(context: Context) -> None:
     if k8s.is_headless(service):
         raise StepDoesNotApply("kube-proxy plays no part in this Service's path: a headless Service has no "
                                "ClusterIP, its name resolves straight to the Pods' addresses")
+
+
+def unknown_node_dumps(snapshot: Snapshot) -> list[NodeDump]:
+    """The dumps of nodes the snapshot holds no Node of: they may come from another cluster, or be named
+    after a host name that is not the Node's name, so no rule in them speaks for this cluster.
+    [] when the snapshot records no Node at all (then no dump can be told apart)."""
+    known = {k8s.name(node) for node in snapshot.nodes}
+    return [dump for dump in snapshot.node_dumps if known and dump.node not in known]
 
 
 def node_paths(context: Context) -> list[NodePaths]:
