@@ -68,6 +68,8 @@ class Invocation:
     from_pod: str | None = None
     from_ip: str | None = None
     from_node: str | None = None
+    #: ``--from-gateway`` NAMESPACE/NAME: the Gateway's data-plane Pod is the client.
+    from_gateway: str | None = None
 
 
 #: A name the API could hold for a Pod (anything else in --from is a prefix to look up).
@@ -86,8 +88,9 @@ def check_service(invocation: Invocation, name: str, *, checks: Sequence[Check] 
     """
     from svcdoctor.engine import diagnose_service
 
-    if sum(x is not None for x in (invocation.from_pod, invocation.from_ip, invocation.from_node)) > 1:
-        raise InputError("give at most one of --from, --from-ip and --from-node")
+    flags = (invocation.from_pod, invocation.from_ip, invocation.from_node, invocation.from_gateway)
+    if sum(x is not None for x in flags) > 1:
+        raise InputError("give at most one of --from, --from-ip, --from-node and --from-gateway")
     source = open_source(invocation)
     namespace = resolve_namespace(invocation, source)
     client = _client(invocation, namespace)
@@ -109,6 +112,12 @@ def check_service(invocation: Invocation, name: str, *, checks: Sequence[Check] 
         if source.kind == "live" and snapshot.pod(client.namespace, client.name) is None:
             snapshot, description = load(invocation, _service_request(namespace, name, client), source)
     client = _resolve_client(client, snapshot, source)
+    if invocation.from_gateway is not None:
+        gateway = split_pod(invocation.from_gateway, namespace, "--from-gateway", "NAME")
+        if source.kind == "live":  # the data-plane Pods are read by the labels implementations set
+            snapshot, description = load(invocation, Request(namespace=namespace, service=name,
+                                                             extra={"gateway": "/".join(gateway)}), source)
+        client = _gateway_client(snapshot, *gateway, where=_SOURCE_WORDS.get(source.kind, source.kind))
     port_index = None
     if invocation.port is not None:
         snapshot, port_index = narrowed_to_port(snapshot, namespace, name, invocation.port)
@@ -172,14 +181,30 @@ def service_records(invocation: Invocation, name: str) -> ServiceRecords:
     return dataclasses.replace(records, server=server, answers=tuple(answers))
 
 
-def split_pod(value: str, default_namespace: str) -> tuple[str, str]:
-    """``--from NAMESPACE/POD`` or ``--from POD`` (in ``default_namespace``)."""
+def split_pod(value: str, default_namespace: str, option: str = "--from", what: str = "POD") -> tuple[str, str]:
+    """``--from NAMESPACE/POD`` or ``--from POD`` (in ``default_namespace``); likewise ``--from-gateway``."""
     if "/" in value:
         namespace, _, name = value.partition("/")
         if not namespace or not name or "/" in name:
-            raise InputError(f"--from {value!r}: expected NAMESPACE/POD or POD")
+            raise InputError(f"{option} {value!r}: expected NAMESPACE/{what} or {what}")
         return namespace, name
     return default_namespace, value
+
+
+def _gateway_client(snapshot: Snapshot, namespace: str, name: str, where: str) -> Client:
+    """``--from-gateway``: the Gateway's data-plane Pod (ready first) as the client, or a clear refusal."""
+    from svcdoctor import k8s
+    from svcdoctor.gateway import DATA_PLANE_LABELS, data_plane_pods
+
+    pods = sorted(data_plane_pods(snapshot, namespace, name),
+                  key=lambda pod: (not k8s.pod_is_ready(pod), k8s.namespace(pod), k8s.name(pod)))
+    if not pods:
+        labels = ", ".join(f"{key}={name}" for key, _ in DATA_PLANE_LABELS)
+        known = " (the Gateway exists)" if snapshot.get("Gateway", namespace, name) is not None else ""
+        raise InputError(f"--from-gateway {namespace}/{name}: no data-plane Pod found in the {where}{known}; looked "
+                         f"for the labels {labels}. Give one of its Pods with --from NAMESPACE/POD")
+    pod = pods[0]
+    return Client("pod", k8s.namespace(pod), k8s.name(pod), k8s.pod_ip(pod))
 
 
 def narrowed_to_port(snapshot: Snapshot, namespace: str, name: str, wanted: str) -> tuple[Snapshot, int]:

@@ -29,6 +29,10 @@ class Resource:
     attribute: str = ""
     #: Where a workload of this kind keeps its Pod template (``()`` for kinds that are not workloads).
     template: tuple[str, ...] = ()
+    #: Served by a CustomResourceDefinition that may not be installed: a 404 means "none exist".
+    custom: bool = False
+    #: Older versions to ask for when ``version`` is not served (Gateway API v1beta1 before v1).
+    older_versions: tuple[str, ...] = ()
 
     @property
     def api_version(self) -> str:
@@ -43,9 +47,10 @@ class Resource:
         """``plural.group`` as RBAC messages and ``kubectl auth can-i`` print it."""
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
-    def path(self, namespace: str = "", name: str = "") -> str:
-        """The REST path of a list (``name`` empty) or of one object."""
-        prefix = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+    def path(self, namespace: str = "", name: str = "", version: str = "") -> str:
+        """The REST path of a list (``name`` empty) or of one object (at ``version``, default the table's)."""
+        version = version or self.version
+        prefix = f"/apis/{self.group}/{version}" if self.group else f"/api/{version}"
         if self.namespaced and namespace:
             prefix += f"/namespaces/{namespace}"
         path = f"{prefix}/{self.plural}"
@@ -77,7 +82,39 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("DaemonSet", "apps", "v1", "daemonsets", True, ("ds",), attribute="daemon_sets", template=TEMPLATE),
     Resource("Job", "batch", "v1", "jobs", True, attribute="jobs", template=TEMPLATE),
     Resource("CronJob", "batch", "v1", "cronjobs", True, ("cj",), attribute="cron_jobs", template=JOB_TEMPLATE),
+    # Custom resources: the policy tiers (network-policy-api), Cilium's policies, Gateway API.
+    Resource("AdminNetworkPolicy", "policy.networking.k8s.io", "v1alpha1", "adminnetworkpolicies", False,
+             ("anp",), attribute="admin_network_policies", custom=True),
+    Resource("BaselineAdminNetworkPolicy", "policy.networking.k8s.io", "v1alpha1", "baselineadminnetworkpolicies",
+             False, ("banp",), attribute="baseline_admin_network_policies", custom=True),
+    Resource("ClusterNetworkPolicy", "policy.networking.k8s.io", "v1alpha2", "clusternetworkpolicies", False,
+             ("cnp",), attribute="cluster_network_policies", custom=True),
+    Resource("CiliumNetworkPolicy", "cilium.io", "v2", "ciliumnetworkpolicies", True, ("cnp",),
+             attribute="cilium_network_policies", custom=True),
+    Resource("CiliumClusterwideNetworkPolicy", "cilium.io", "v2", "ciliumclusterwidenetworkpolicies", False,
+             ("ccnp",), attribute="cilium_clusterwide_network_policies", custom=True),
+    Resource("GatewayClass", "gateway.networking.k8s.io", "v1", "gatewayclasses", False, ("gc",),
+             attribute="gateway_classes", custom=True, older_versions=("v1beta1",)),
+    Resource("Gateway", "gateway.networking.k8s.io", "v1", "gateways", True, ("gtw",), attribute="gateways",
+             custom=True, older_versions=("v1beta1",)),
+    Resource("HTTPRoute", "gateway.networking.k8s.io", "v1", "httproutes", True, attribute="http_routes",
+             custom=True, older_versions=("v1beta1",)),
+    Resource("GRPCRoute", "gateway.networking.k8s.io", "v1", "grpcroutes", True, attribute="grpc_routes",
+             custom=True, older_versions=("v1alpha2",)),
+    Resource("TLSRoute", "gateway.networking.k8s.io", "v1alpha2", "tlsroutes", True, attribute="tls_routes",
+             custom=True),
+    Resource("TCPRoute", "gateway.networking.k8s.io", "v1alpha2", "tcproutes", True, attribute="tcp_routes",
+             custom=True),
+    Resource("UDPRoute", "gateway.networking.k8s.io", "v1alpha2", "udproutes", True, attribute="udp_routes",
+             custom=True),
+    Resource("ReferenceGrant", "gateway.networking.k8s.io", "v1beta1", "referencegrants", True, ("refgrant",),
+             attribute="reference_grants", custom=True, older_versions=("v1alpha2",)),
 )
+
+#: The cluster-wide custom resources of the policy tiers and of Gateway API (absent CRDs are not an error).
+POLICY_KINDS = ("AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy",
+                "CiliumClusterwideNetworkPolicy")
+GATEWAY_KINDS = ("GatewayClass", "Gateway", "HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute")
 
 BY_KIND: dict[str, Resource] = {resource.kind: resource for resource in RESOURCES}
 BY_PLURAL: dict[str, Resource] = {resource.plural: resource for resource in RESOURCES}
@@ -91,4 +128,7 @@ TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {resource.kind: resource.template f
 READ_BY_SVCDOCTOR: tuple[str, ...] = (
     "namespaces", "nodes", "services", "pods", "endpoints", "events", "configmaps", "endpointslices",
     "networkpolicies", "ingresses", "deployments", "replicasets", "statefulsets", "daemonsets",
+    "adminnetworkpolicies", "baselineadminnetworkpolicies", "clusternetworkpolicies", "ciliumnetworkpolicies",
+    "ciliumclusterwidenetworkpolicies", "gatewayclasses", "gateways", "httproutes", "grpcroutes", "tlsroutes",
+    "tcproutes", "udproutes", "referencegrants",
 )

@@ -118,10 +118,12 @@ NAME_FIELDS = frozenset({
     "hostname", "subdomain", "secretName", "claimName", "priorityClassName", "nominatedNodeName", "uid",
     "host", "externalName", "reportingInstance", "container", "image", "controller-uid", "podName",
     "currentRevision", "updateRevision", "clusterName", "storageClassName", "volumeName", "runtimeClassName",
+    "sectionName", "gatewayClassName",
 })
 #: Fields whose value is an enum, a setting, a number in a string or a time: kept as it is.
 VERBATIM_FIELDS = frozenset({
     "kind", "apiVersion", "type", "status", "phase", "reason", "protocol", "operator", "effect", "key",
+    "tier", "from", "fromEntities", "toEntities", "group", "controllerName", "namedPort", "destinationNamedPort",
     "policyTypes", "sessionAffinity", "externalTrafficPolicy", "internalTrafficPolicy", "ipFamilies",
     "ipFamilyPolicy", "dnsPolicy", "restartPolicy", "addressType", "appProtocol", "scheme", "port",
     "targetPort", "containerPort", "hostPort", "nodePort", "endPort", "resourceVersion", "qosClass",
@@ -148,6 +150,7 @@ LABEL_MAPS = frozenset({"labels", "matchLabels", "nodeSelector"})
 ADDRESS_FIELDS = frozenset({
     "ip", "podIP", "hostIP", "clusterIP", "loadBalancerIP", "cidr", "except", "podCIDR", "podCIDRs", "clusterIPs",
     "externalIPs", "addresses", "address", "nameservers", "loadBalancerSourceRanges", "serviceCIDR",
+    "networks", "fromCIDR", "toCIDR",
 })
 
 
@@ -198,8 +201,8 @@ class Redactor:
             return value
         if any(key == keep or (keep.endswith("/") and key.startswith(keep)) for keep in KEEP_VALUE_KEYS):
             return value
-        if key == "kubernetes.io/metadata.name":
-            return self.name(value, "ns")
+        if key == "kubernetes.io/metadata.name" or key.split(":", 1)[-1] == "io.kubernetes.pod.namespace":
+            return self.name(value, "ns")  # Cilium selectors name a namespace under this key (k8s:…)
         return self.name(value)
 
     def labels(self, labels: Any) -> Any:
@@ -392,6 +395,8 @@ class _Walker:
             if item in PLAIN_VALUES:
                 return item
             return self.r.ip(item) if _is_ip(item) else self.r.name(item, "host")
+        if key == "hostname" and parent == "listeners":
+            return self.r.text(item)  # as a route's hostnames are, so that wildcards still intersect
         if key in NAME_FIELDS:
             role = {"namespace": "ns", "nodeName": "node", "host": "host", "hostname": "host",
                     "externalName": "host", "image": "image", "uid": "uid", "nominatedNodeName": "node",
@@ -405,7 +410,8 @@ class _Walker:
             if _is_ip(item):
                 return self.r.ip(item)
             return item if _ENUM.fullmatch(item) or _TIMESTAMP.fullmatch(item) or item.isdigit() \
-                or key in ("fieldPath", "kubeletVersion", "kubeProxyVersion", "containerRuntimeVersion",
+                or key in ("fieldPath", "kubeletVersion", "kubeProxyVersion", "containerRuntimeVersion", "group",
+                           "controllerName",
                            "component", "reportingController", "reportingComponent", "cpu", "memory",
                            "ephemeral-storage", "pods", "apiVersion", "resourceVersion") \
                 else self.r.text(item)

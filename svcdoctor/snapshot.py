@@ -214,6 +214,19 @@ class Snapshot:
     cron_jobs: Sequence[Obj]
     replication_controllers: Sequence[Obj]
     config_maps: Sequence[Obj]
+    admin_network_policies: Sequence[Obj]
+    baseline_admin_network_policies: Sequence[Obj]
+    cluster_network_policies: Sequence[Obj]
+    cilium_network_policies: Sequence[Obj]
+    cilium_clusterwide_network_policies: Sequence[Obj]
+    gateway_classes: Sequence[Obj]
+    gateways: Sequence[Obj]
+    http_routes: Sequence[Obj]
+    grpc_routes: Sequence[Obj]
+    tls_routes: Sequence[Obj]
+    tcp_routes: Sequence[Obj]
+    udp_routes: Sequence[Obj]
+    reference_grants: Sequence[Obj]
 
     def __init__(
         self,

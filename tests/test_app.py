@@ -45,7 +45,7 @@ def test_scan_services_is_what_scan_renders() -> None:
 
 
 def test_the_pipeline_refuses_bad_flags_with_input_errors() -> None:
-    with pytest.raises(InputError, match="at most one of --from, --from-ip and --from-node"):
+    with pytest.raises(InputError, match="at most one of --from, --from-ip, --from-node and --from-gateway"):
         check_service(Invocation(snapshot=SNAPSHOT, namespace="shop", from_pod="a", from_ip="10.0.0.1"), "backend")
     with pytest.raises(InputError, match="not an IP address"):
         check_service(Invocation(snapshot=SNAPSHOT, namespace="shop", from_ip="ten"), "backend")

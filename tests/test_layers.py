@@ -37,7 +37,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("svcdoctor.checks",),
     # Pure cores and their edges, and the sources that build a Snapshot.
     ("svcdoctor.netpol", "svcdoctor.dataplane", "svcdoctor.dns", "svcdoctor.probe", "svcdoctor.sources",
-     "svcdoctor.redact"),
+     "svcdoctor.redact", "svcdoctor.gateway"),
     # What a check is and sees: the cores' check helpers build findings for a Context.
     ("svcdoctor.checks.interface",),
     # The indexed Snapshot and the views derived from it.

@@ -107,9 +107,10 @@ def test_check_reads_only_what_one_service_needs(server: SnapshotAPIServer, kube
     assert {entry.verb for entry in log} == {"GET"}
     assert not any("secret" in entry.path for entry in log)
     # Round one: 13 reads in shop and cluster-wide, 13 in kube-system, flannel's ConfigMap in
-    # kube-flannel, /version. Round two: the selected Pods and the Pods the NetworkPolicy admits
-    # (app=frontend). Nothing else.
-    assert len(log) == 30, [e.path for e in log]
+    # kube-flannel, /version, and 13 of custom resources (4 policy tiers and 7 Gateway API kinds
+    # cluster-wide, Cilium policies and ReferenceGrants in shop). Round two: the selected Pods and
+    # the Pods the NetworkPolicy admits (app=frontend). Nothing else.
+    assert len(log) == 43, [e.path for e in log]
     pod_reads = [e for e in log if e.path == "/api/v1/namespaces/shop/pods"]
     assert sorted(e.query.get("labelSelector", "") for e in pod_reads) == ["app=backend", "app=frontend"]
     assert not any(e.path == "/api/v1/pods" for e in log)
@@ -125,6 +126,19 @@ def test_check_reads_only_what_one_service_needs(server: SnapshotAPIServer, kube
     assert not any(e.path.endswith("/configmaps") for e in log)  # never listed
 
 
+def test_custom_resources_not_installed_are_not_an_error(tmp_path: Path) -> None:
+    """A 404 for a CRD's group (not installed) means none exist: no unknown step, no SD001."""
+    groups = {"policy.networking.k8s.io", "cilium.io", "gateway.networking.k8s.io"}
+    with SnapshotAPIServer(build_cluster(), options=ServerOptions(missing_groups=groups)) as api:
+        config = api.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace="shop")
+        result = live(config, "check", "backend", "-o", "json")
+        assert result.exit_code == 0, result.stderr
+        report = result.json()
+        assert report["verdict"] == "ok"
+        assert not [f for f in report["findings"] if f["id"] == "SD001"]
+        assert any(e.status == 404 and "/apis/cilium.io/" in e.path for e in api.requests())
+
+
 def test_check_uses_the_contexts_namespace_and_verbose_goes_to_stderr(server: SnapshotAPIServer,
                                                                       kubeconfig: str) -> None:
     result = live(kubeconfig, "check", "backend", "-o", "json", "--verbose")
@@ -133,8 +147,8 @@ def test_check_uses_the_contexts_namespace_and_verbose_goes_to_stderr(server: Sn
     lines = result.stderr.strip().splitlines()
     assert any(line.startswith("GET /api/v1/namespaces/shop/pods?limit=500&labelSelector=app=backend 200 ")
                for line in lines)
-    assert lines[-1].startswith("svcdoctor: 30 API requests in ")
-    assert sum(line.startswith("GET ") for line in lines) == 30
+    assert lines[-1].startswith("svcdoctor: 43 API requests in ")
+    assert sum(line.startswith("GET ") for line in lines) == 43
 
 
 def test_near_misses_read_the_namespaces_pods_only_when_needed(tmp_path: Path) -> None:
@@ -149,7 +163,7 @@ def test_near_misses_read_the_namespaces_pods_only_when_needed(tmp_path: Path) -
         unfiltered = [e for e in log if e.path == "/api/v1/namespaces/shop/pods" and "labelSelector" not in e.query]
         assert len(unfiltered) == 1
         assert any(e.path == "/api/v1/pods" and e.query.get("labelSelector") == "app=backend" for e in log)
-        assert len(log) == 32
+        assert len(log) == 45  # 32, and 13 reads of custom resources
 
 
 def test_missing_service_looks_for_the_name_in_other_namespaces(server: SnapshotAPIServer, kubeconfig: str) -> None:
@@ -241,7 +255,7 @@ def test_forbidden_network_policies_make_the_verdict_unknown(tmp_path: Path) -> 
         assert sd001 and "kubectl auth can-i list networkpolicies -n shop" in sd001[0]["next"]
         assert "forbidden" in sd001[0]["message"]
         assert any(e.status == 403 for e in api.requests())
-        assert len(api.requests()) == 29  # the rest still ran (no policy peers to read)
+        assert len(api.requests()) == 42  # the rest still ran (no policy peers to read)
         assert live(config, "check", "backend", "-o", "json", "--accept-unknown").exit_code == 0
         # record keeps the failed read, so the replay is just as honest.
         recorded = tmp_path / "forbidden.yaml"
@@ -700,3 +714,19 @@ def test_serving_a_recording_replays_its_refused_reads(tmp_path: Path) -> None:
         report = live(config, "check", "backend", "-o", "json").json()
         assert report["verdict"] == "unknown"
         assert [e.status for e in replay.requests() if e.path.endswith("/networkpolicies")] == [403]
+
+
+@pytest.mark.parametrize(("scenario", "args", "expected"), [
+    ("cilium-starwars-xwing-denied", ("deathstar", "-n", "default", "--from", "default/xwing"), "SD607"),
+    ("admin-policy-denies-other-tenant", ("api", "-n", "tenant-a", "--from", "tenant-b/frontend-w9fh6pc5r-lg82c"),
+     "SD606"),
+    ("gateway-route-cross-namespace-no-grant", ("cart", "-n", "shop"), "SD214"),
+])
+def test_live_reads_policy_tiers_cilium_and_gateway_api(tmp_path: Path, scenario: str, args: tuple[str, ...],
+                                                          expected: str) -> None:
+    """The custom resources are read live (as the CRDs serve them) and diagnosed as from the snapshot."""
+    documents = yaml.safe_load((ROOT / "fixtures" / "scenarios" / scenario / "snapshot.yaml").read_text())["items"]
+    with SnapshotAPIServer([d for d in documents if d.get("apiVersion") != "svcdoctor.dev/v1"]) as api:
+        config = api.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace="default")
+        report = live(config, "check", *args, "-o", "json").json()
+        assert [f["id"] for f in report["findings"] if f["severity"] == "error"][:1] == [expected]

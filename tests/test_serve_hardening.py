@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -72,10 +73,21 @@ def test_snapshot_serve_requires_its_per_run_token(tmp_path: Path) -> None:
         assert stat.S_IMODE(config.stat().st_mode) == 0o600
         token = document["users"][0]["user"]["token"]
         assert len(token) >= 32
-        port = int(document["clusters"][0]["cluster"]["server"].rsplit(":", 1)[1])
+        server = document["clusters"][0]["cluster"]["server"]
+        assert server.endswith(f"/{token}")  # kubectl sends no bearer token over plain HTTP: the URL holds it
+        port = int(server.removesuffix(f"/{token}").rsplit(":", 1)[1])
         assert get(port)[0] == 401
         assert get(port, headers={"Authorization": "Bearer wrong"})[0] == 401
+        assert get(port, "/wrong/version")[0] == 401
+        assert get(port, f"/{token[:-1]}/version")[0] == 401
         assert get(port, headers={"Authorization": f"Bearer {token}"})[0] == 200
+        assert get(port, f"/{token}/version")[0] == 200
+        assert get(port, f"/{token}/api/v1/namespaces/shop/pods?limit=1")[0] == 200
+        if shutil.which("kubectl"):  # the real kubectl, as the banner tells a user to run it
+            kubectl = subprocess.run(["kubectl", "--kubeconfig", str(config), "get", "pods", "-o", "wide"],
+                                     capture_output=True, text=True, timeout=60)
+            assert kubectl.returncode == 0, kubectl.stderr
+            assert "inventory" in kubectl.stdout and "READY" in kubectl.stdout
         result = run_cli("check", "inventory", "--kubeconfig", str(config), "-o", "json")
         assert result.exit_code == 1 and result.json()["findings"][0]["id"] == "SD402"
     finally:

@@ -25,6 +25,7 @@ from svcdoctor.checks import (
     sd211_topology_zone_uncovered,
     sd212_affinity_external_ips,
     sd213_ingress_backend_port,
+    sd214_gateway_route_cannot_reach,
     sd217_dual_stack,
     sd301_selector_matches_nothing,
     sd302_selector_several_workloads,
@@ -42,6 +43,8 @@ from svcdoctor.checks import (
     sd603_dns_egress_denied,
     sd604_policy_port_confusion,
     sd605_who_can_reach,
+    sd606_admin_policy_denies,
+    sd607_cilium_policy_denies,
     sd701_name_does_not_resolve,
     sd702_wrong_answer,
     sd703_cluster_dns_unhealthy,
@@ -84,6 +87,7 @@ CHECKS: tuple[Check, ...] = (
     sd211_topology_zone_uncovered.CHECK,
     sd212_affinity_external_ips.CHECK,
     sd213_ingress_backend_port.CHECK,
+    sd214_gateway_route_cannot_reach.CHECK,
     sd217_dual_stack.CHECK,
     # 3 Does the selector select the Pods?
     sd301_selector_matches_nothing.CHECK,
@@ -105,6 +109,8 @@ CHECKS: tuple[Check, ...] = (
     sd603_dns_egress_denied.CHECK,
     sd604_policy_port_confusion.CHECK,
     sd605_who_can_reach.CHECK,
+    sd606_admin_policy_denies.CHECK,
+    sd607_cilium_policy_denies.CHECK,
     # 7 Does it work by DNS name?
     sd701_name_does_not_resolve.CHECK,
     sd702_wrong_answer.CHECK,

@@ -35,6 +35,7 @@ from svcdoctor.cli.options import (
     VerboseOption,
     WriteBaselineOption,
     check_choice,
+    from_gateway_option,
     from_ip_option,
     from_pod_option,
     split_ids,
@@ -54,6 +55,7 @@ def check(
     from_pod: Annotated[str | None, from_pod_option()] = None,
     from_ip: Annotated[str | None, from_ip_option()] = None,
     from_node: Annotated[str | None, typer.Option("--from-node", help="A host-network client on this node.")] = None,
+    from_gateway: Annotated[str | None, from_gateway_option()] = None,
     port: Annotated[str | None, typer.Option("--port", help="Only this port of a multi-port Service: its name "
                                              "or number.")] = None,
     output: OutputOption = "text",
@@ -89,7 +91,7 @@ def check(
         probe_timeout=probe_timeout, max_probes=max_probes,
         probe_file_addresses=probe_file_addresses, dns_server=dns_server, baseline=baseline,
         write_baseline=write_baseline, show_suppressed=show_suppressed,
-        from_pod=from_pod, from_ip=from_ip, from_node=from_node, port=port,
+        from_pod=from_pod, from_ip=from_ip, from_node=from_node, from_gateway=from_gateway, port=port,
     )
     run = session(click_context)
     report = check_service(invocation, name, checks=run.checks)
@@ -149,7 +151,8 @@ def demo(
 
     path = files("svcdoctor").joinpath("data/demo-snapshot.yaml")
     code = check(click_context, name="backend", namespace="shop", snapshot=str(path), manifests=None,
-                 from_pod="shop/frontend-ddcj28l7m-jsshd", from_ip=None, from_node=None, port=None, output=output,
+                 from_pod="shop/frontend-ddcj28l7m-jsshd", from_ip=None, from_node=None, from_gateway=None, port=None,
+                 output=output,
                  fail_on=fail_on, cluster_domain=None, kubeconfig=None, context=None, request_timeout="10s",
                  verbose=False, node_dump=None, cilium_service_list=None, probe=False, probe_timeout=2.0, max_probes=64,
                  probe_file_addresses=None, dns_server=None,

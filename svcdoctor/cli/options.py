@@ -103,6 +103,10 @@ def from_ip_option(help: str = "A client address outside the cluster.") -> Any:
     return typer.Option("--from-ip", help=help)
 
 
+def from_gateway_option(help: str = "A Gateway API Gateway, NAMESPACE/NAME: its data-plane Pod is the client.") -> Any:
+    return typer.Option("--from-gateway", help=help)
+
+
 NamespaceOption = Annotated[str | None, namespace_option()]
 AllNamespacesOption = Annotated[bool, all_namespaces_option()]
 SnapshotOption = Annotated[str | None, snapshot_option()]

@@ -69,6 +69,7 @@ def reach(
     from svcdoctor import app as application
     from svcdoctor.netpol import matrix as reach_matrix
     from svcdoctor.netpol.evaluator import Evaluator
+    from svcdoctor.netpol.tiers import PolicyStack
     from svcdoctor.render.interface import RenderOptions
     from svcdoctor.render.reach import FORMATS
     from svcdoctor.render.reach import render as render_reach
@@ -121,8 +122,12 @@ def reach(
                                    f"({missing.can_i()})")
 
     evaluator = Evaluator(loaded)
+    # Admin-tier and Cilium policies decide too, when there are any (reach shows what really passes).
+    stack = PolicyStack(loaded, evaluator)
+    tiers = not (stack.admin.empty and stack.cilium.empty)
     try:
-        members = reach_matrix.select_members(loaded, evaluator, namespaces, pod or [], each_pod)
+        members = reach_matrix.select_members(loaded, evaluator, namespaces, pod or [], each_pod,
+                                               stack if tiers else None)
     except LookupError as error:
         raise InputError(f"--pod {error.args[0]}: no such Pod in the {source.kind}") from None
     if not members:
@@ -134,7 +139,8 @@ def reach(
         if not ports:
             raise InputError("the Pods declare no container ports: name the ports with --port")
     sources = members + reach_matrix.address_members(from_ip or [])
-    result = reach_matrix.build_matrix(evaluator, sources, members, ports, via_services=via_service)
+    result = reach_matrix.build_matrix(evaluator, sources, members, ports, via_services=via_service,
+                                       stack=stack if tiers else None)
     differences = reach_matrix.compare(result, expected) if expected is not None else []
     sys.stdout.write(render_reach(result, namespaces, output, RenderOptions()))
     if expected is not None:

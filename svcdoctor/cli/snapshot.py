@@ -55,7 +55,7 @@ def serve(
             raise
         message += f"\n  kubectl --kubeconfig {write_kubeconfig} get pods -A   (the kubeconfig holds this run's token)"
     else:
-        message += f"\n  kubectl --server {server.url} --token {options.token} get pods -A"
+        message += f"\n  kubectl --server {server.authorized_url()} get pods -A   (the URL holds this run's token)"
     from svcdoctor.serve.watch import FileFollower, hub_of
 
     hub_of(server)  # watch requests are answered

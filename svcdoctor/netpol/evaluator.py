@@ -87,7 +87,7 @@ def resolve_port(destination: Endpoint, port: int | str, protocol: str) -> int |
     return None
 
 
-def _in_network(ip: str, network: Any) -> bool:
+def in_network(ip: str, network: Any) -> bool:
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
@@ -176,7 +176,7 @@ class Evaluator:
         if peer.problem:
             return False
         if peer.cidr is not None:
-            return any(_in_network(ip, peer.cidr) and not any(_in_network(ip, e) for e in peer.excepts)
+            return any(in_network(ip, peer.cidr) and not any(in_network(ip, e) for e in peer.excepts)
                        for ip in remote.ips)
         if remote.kind != "pod":
             return False
@@ -244,8 +244,8 @@ class Evaluator:
             return PeerResult(peer.index, False, description, (peer.problem,), NEVER)
         if peer.cidr is not None:
             for ip in remote.ips:
-                if _in_network(ip, peer.cidr):
-                    excluded = [e for e in peer.excepts if _in_network(ip, e)]
+                if in_network(ip, peer.cidr):
+                    excluded = [e for e in peer.excepts if in_network(ip, e)]
                     if excluded:
                         return PeerResult(peer.index, False, description,
                                           (f"{ip} is in {peer.cidr} but excluded by except {excluded[0]}",), 1)

@@ -14,9 +14,10 @@ from typing import Any
 
 from svcdoctor import k8s
 from svcdoctor.k8s import Obj
-from svcdoctor.netpol.evaluator import EGRESS, INGRESS, Evaluator, ip_endpoint, pod_endpoint, resolve_port
+from svcdoctor.netpol.evaluator import EGRESS, INGRESS, Evaluator, in_network, ip_endpoint, pod_endpoint, resolve_port
 from svcdoctor.netpol.interface import PROTOCOLS, Endpoint, Traffic
 from svcdoctor.netpol.model import CompiledPeer, CompiledPolicy
+from svcdoctor.netpol.tiers import PolicyStack
 from svcdoctor.selectors import Selector, from_service_selector
 from svcdoctor.snapshot import Snapshot
 
@@ -69,6 +70,8 @@ class Matrix:
     ports: tuple[PortMatrix, ...]
     #: Whether the ports are Service ports (reached through the Services that select each Pod).
     via_services: bool = False
+    #: The policy layers that decided: ``NetworkPolicy``, or with admin tiers and Cilium as well.
+    layers: str = "NetworkPolicy"
 
     def cell(self, port: str, source: str, destination: str) -> str:
         row = [m.id for m in self.sources].index(source)
@@ -107,8 +110,16 @@ def _ip_blocks(policies: Sequence[CompiledPolicy]) -> list[CompiledPeer]:
             if peer.cidr is not None]
 
 
-def group_pods(evaluator: Evaluator, pods: Sequence[Obj], each_pod: bool = False) -> list[Member]:
-    """Pods that every policy treats alike, grouped (or one member per Pod with ``each_pod``)."""
+def group_pods(evaluator: Evaluator, pods: Sequence[Obj], each_pod: bool = False,
+               stack: PolicyStack | None = None) -> list[Member]:
+    """Pods that every policy treats alike, grouped (or one member per Pod with ``each_pod``).
+
+    With a ``stack`` of admin-tier or Cilium policies (selectors and CIDRs of their own), Pods are
+    grouped by all their labels, their ServiceAccount and which admin ``networks`` hold their address.
+    """
+    networks = [network for tier in (stack.admin.by_tier.values() if stack is not None else ())
+                for policy in tier for rule in policy.ingress + policy.egress for peer in rule.peers
+                for network in peer.networks]
     endpoints = [pod_endpoint(pod) for pod in pods]
     if each_pod:
         return [Member(f"{e.namespace}/{e.name}", e, (f"{e.namespace}/{e.name}",)) for e in endpoints]
@@ -117,8 +128,11 @@ def group_pods(evaluator: Evaluator, pods: Sequence[Obj], each_pod: bool = False
     blocks = _ip_blocks(policies)
     groups: dict[tuple[Any, ...], list[tuple[Obj, Endpoint]]] = {}
     for pod, endpoint in zip(pods, endpoints, strict=True):
-        labels = tuple((k, v) for k, v in endpoint.labels if k in keys)
-        signature = tuple(evaluator.peer_matches(b, endpoint, "") for b in blocks)
+        labels = tuple((k, v) for k, v in endpoint.labels if stack is not None or k in keys)
+        signature: tuple[Any, ...] = tuple(evaluator.peer_matches(b, endpoint, "") for b in blocks)
+        if stack is not None:
+            signature += (str(k8s.spec(pod).get("serviceAccountName") or ""),
+                          *(any(in_network(ip, n) for ip in endpoint.ips) for n in networks))
         node = endpoint.node if endpoint.host_network else ""
         key = (endpoint.namespace, labels, endpoint.ports, signature, endpoint.host_network, node)
         groups.setdefault(key, []).append((pod, endpoint))
@@ -173,12 +187,20 @@ def through_service(snapshot: Snapshot, destination: Endpoint, spec: PortSpec) -
 
 
 def build_matrix(evaluator: Evaluator, sources: Sequence[Member], destinations: Sequence[Member],
-                 ports: Sequence[PortSpec], via_services: bool = False) -> Matrix:
+                 ports: Sequence[PortSpec], via_services: bool = False, stack: PolicyStack | None = None) -> Matrix:
     """Decide every (source, destination, port) cell.
 
     With ``via_services`` a port names a Service port: each destination is reached through a
     Service that selects it, at the targetPort that port leads to (``-`` when no Service does).
+    With ``stack`` every policy tier decides (admin, NetworkPolicy with Cilium, baseline), not
+    NetworkPolicy alone.
     """
+
+    def decide(direction: str, subject: Endpoint, remote: Endpoint, traffic: Traffic) -> bool:
+        if stack is not None:
+            return stack.decide(direction, subject, remote, traffic).allowed
+        return evaluator.decide(direction, subject, remote, traffic)
+
     tables = []
     for spec in ports:
         rows: list[tuple[str, ...]] = []
@@ -197,9 +219,9 @@ def build_matrix(evaluator: Evaluator, sources: Sequence[Member], destinations: 
                 if traffic is None:
                     row.append(NOT_APPLICABLE)
                     continue
-                ingress = evaluator.decide(INGRESS, destination.endpoint, source.endpoint, traffic)
+                ingress = decide(INGRESS, destination.endpoint, source.endpoint, traffic)
                 egress = (source.endpoint.kind != "pod"
-                          or evaluator.decide(EGRESS, source.endpoint, destination.endpoint, traffic))
+                          or decide(EGRESS, source.endpoint, destination.endpoint, traffic))
                 if ingress and egress:
                     row.append(ALLOWED)
                 else:
@@ -208,11 +230,12 @@ def build_matrix(evaluator: Evaluator, sources: Sequence[Member], destinations: 
                     denied.append((row_index, column_index, by))
             rows.append(tuple(row))
         tables.append(PortMatrix(spec, tuple(rows), tuple(denied)))
-    return Matrix(tuple(sources), tuple(destinations), tuple(tables), via_services)
+    layers = "NetworkPolicy, admin tiers and Cilium policies" if stack is not None else "NetworkPolicy"
+    return Matrix(tuple(sources), tuple(destinations), tuple(tables), via_services, layers)
 
 
 def select_members(snapshot: Snapshot, evaluator: Evaluator, namespaces: Sequence[str], pods: Sequence[str],
-                   each_pod: bool) -> list[Member]:
+                   each_pod: bool, stack: PolicyStack | None = None) -> list[Member]:
     """The Pods to put in the matrix: the named ones, else every live Pod of the namespaces."""
     chosen: list[Obj] = []
     if pods:
@@ -226,7 +249,7 @@ def select_members(snapshot: Snapshot, evaluator: Evaluator, namespaces: Sequenc
         for namespace in namespaces:
             chosen.extend(p for p in snapshot.pods_in(namespace)
                           if k8s.pod_phase(p) not in ("Succeeded", "Failed"))
-    return group_pods(evaluator, chosen, each_pod)
+    return group_pods(evaluator, chosen, each_pod, stack)
 
 
 def address_members(addresses: Sequence[str]) -> list[Member]:

@@ -18,6 +18,7 @@ from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.netpol.evaluator import Evaluator, ip_endpoint, node_endpoint, pod_endpoint
 from svcdoctor.netpol.interface import EGRESS, INGRESS, DirectionResult, Endpoint, Traffic
 from svcdoctor.netpol.model import CompiledPolicy, CompiledRule
+from svcdoctor.netpol.tiers import TIER_DEFAULT, TIER_NETWORK_POLICY, Decision, PolicyStack
 from svcdoctor.selectors import from_service_selector
 from svcdoctor.snapshot import Snapshot
 
@@ -45,6 +46,27 @@ def evaluator_of(context: Context) -> Evaluator:
     """
     context.note_unrecorded("NetworkPolicy")
     return context.snapshot.memo("netpol-evaluator", Evaluator)
+
+
+def stack_of(context: Context) -> PolicyStack:
+    """One PolicyStack per Snapshot, sharing SD601's NetworkPolicy evaluator.
+
+    Built without side effects on the asking check's Context (the memo builds it once, for whichever
+    check asks first): SD606 and SD607 say for themselves what they went without.
+    """
+    return context.snapshot.memo("policy-stack", lambda snapshot: PolicyStack(
+        snapshot, snapshot.memo("netpol-evaluator", Evaluator)))
+
+
+def cilium_engaged(decision: Decision) -> bool:
+    """Whether Cilium's policies take part in this direction's decision."""
+    cilium = decision.cilium
+    return cilium is not None and (cilium.enforced or cilium.denied_by is not None)
+
+
+def decided_by_network_policy_alone(decision: Decision) -> bool:
+    """The connections SD601/SD602 judge: no admin or baseline tier decided them, and Cilium takes no part."""
+    return decision.tier in (TIER_NETWORK_POLICY, TIER_DEFAULT) and not cilium_engaged(decision)
 
 
 def pod_port(pod: Obj, service_port: Mapping[str, Any]) -> int | None:
@@ -264,6 +286,12 @@ def denial_findings(check: Check, context: Context, direction: str) -> Iterator[
             results = [evaluator.explain_direction(INGRESS, item.endpoint, client, item.traffic) for item in items]
         else:
             results = [evaluator.explain_direction(EGRESS, client, item.endpoint, item.traffic) for item in items]
+        stack = stack_of(context)
+        decisions = [stack.decide(INGRESS, item.endpoint, client, item.traffic) if direction == INGRESS
+                     else stack.decide(EGRESS, client, item.endpoint, item.traffic) for item in items]
+        # Admin or baseline tiers, or Cilium's merged policies, decide some connections: SD606/SD607 say so.
+        results = [r for r, d in zip(results, decisions, strict=True) if decided_by_network_policy_alone(d)]
+        items = [i for i, d in zip(items, decisions, strict=True) if decided_by_network_policy_alone(d)]
         denied = [r for r in results if not r.allowed]
         if not denied:
             continue

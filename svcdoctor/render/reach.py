@@ -20,7 +20,7 @@ def render(matrix: Matrix, namespaces: Sequence[str], output: str, options: Rend
     """The matrix over ``namespaces`` in ``output`` (one of :data:`FORMATS`)."""
     if output == "json":
         return json.dumps(to_dict(matrix, namespaces), indent=2) + "\n"
-    return visible(text(matrix, f"NetworkPolicy reachability ({', '.join(namespaces)})"))
+    return visible(text(matrix, f"{matrix.layers} reachability ({', '.join(namespaces)})"))
 
 
 def text(matrix: Matrix, title: str) -> str:

@@ -99,12 +99,16 @@ class ServerOptions:
     forbid: set[str] = field(default_factory=set)
     #: Seconds to wait before every answer.
     latency: float = 0.0
-    #: When set, requests must carry ``Authorization: Bearer <token>`` (else 401).
+    #: When set, requests must present it (else 401): as ``Authorization: Bearer <token>``, or as the
+    #: first segment of the path (``/<token>/api/...``) — kubectl never sends a bearer token over plain
+    #: HTTP, so the kubeconfig this server writes puts the token in its server URL instead.
     token: str | None = None
     #: The user 403 messages name.
     user: str = "system:serviceaccount:svcdoctor:svcdoctor"
     #: The version ``/version`` reports.
     git_version: str = "v1.32.0"
+    #: API groups of custom resources whose CRDs are "not installed": not served (404, absent from discovery).
+    missing_groups: set[str] = field(default_factory=set)
 
 
 class WatchRequest(dict[str, Any]):
@@ -208,6 +212,11 @@ class SnapshotAPIServer:
     def url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
+    def authorized_url(self, token: str | None = None) -> str:
+        """The URL that carries the token in its path (what kubectl can use over plain HTTP)."""
+        token = token or self.options.token
+        return f"{self.url}/{token}" if token and self.scheme == "http" else self.url
+
     def start(self) -> SnapshotAPIServer:
         # A short poll interval: stop() waits for the serving loop to notice, up to this long.
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -233,10 +242,10 @@ class SnapshotAPIServer:
     def kubeconfig(self, *, namespace: str = "default", context: str = "snapshot", token: str | None = None,
                    ca_file: str | None = None) -> Obj:
         """A kubeconfig whose current context points at this server."""
-        cluster: Obj = {"server": self.url}
+        token = token or self.options.token
+        cluster: Obj = {"server": self.authorized_url(token)}
         if ca_file:
             cluster["certificate-authority"] = ca_file
-        token = token or self.options.token
         user: Obj = {"token": token} if token else {}
         return {
             "apiVersion": "v1", "kind": "Config", "preferences": {},
@@ -284,7 +293,8 @@ class SnapshotAPIServer:
             return self._group(parts[1])
         else:
             return 404, status_object(404, "NotFound", "the server could not find the requested resource")
-        served = [r for r in RESOURCES if r.group == group and r.version == version]
+        served = [r for r in RESOURCES if r.group == group and r.version == version
+                  and group not in self.options.missing_groups]
         if not served:
             return 404, status_object(404, "NotFound", "the server could not find the requested resource")
         if not rest:
@@ -568,6 +578,13 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             length = -1
         headers = {key.lower(): value for key, value in self.headers.items()}
+        token = self.api.options.token
+        if token and (self.path == f"/{token}" or self.path.startswith((f"/{token}/", f"/{token}?"))):
+            # The token came as the path's first segment: answer the rest as if it came as a header, and
+            # keep it out of the request log.
+            rest = self.path[len(token) + 1:]
+            self.path = rest if rest.startswith("/") else "/" + rest
+            headers["authorization"] = f"Bearer {token}"
         if not host_allowed(headers.get("host", ""), self.api.port):
             self.close_connection = True
             status, body = 421, status_object(421, "MisdirectedRequest", "this server answers only to 127.0.0.1, "

@@ -37,7 +37,7 @@ from typing import Any
 
 from svcdoctor import __version__, k8s
 from svcdoctor.errors import ClusterError, InputError
-from svcdoctor.kinds import BY_KIND, RESOURCES, Resource
+from svcdoctor.kinds import BY_KIND, GATEWAY_KINDS, POLICY_KINDS, RESOURCES, Resource
 from svcdoctor.snapshot import Recorded, Snapshot, Unavailable, build_snapshot
 from svcdoctor.sources.files import input_limit
 from svcdoctor.sources.interface import Request, Source
@@ -342,12 +342,25 @@ class LiveSource(Source):
             Read(kinds["Namespace"]),
             Read(kinds["Node"]),
             *self._kube_system_reads(),
+            # Cluster-wide: admin-tier and clusterwide Cilium policies, and every Gateway API route
+            # (a route in any namespace may name this Service); grants live beside the Service.
+            *(Read(kinds[kind]) for kind in (*POLICY_KINDS, *GATEWAY_KINDS)),
+            Read(kinds["CiliumNetworkPolicy"], namespace),
+            Read(kinds["ReferenceGrant"], namespace),
         ]
+        gateway_name = str(request.extra.get("gateway") or "").partition("/")[2]
+        if gateway_name:
+            # --from-gateway: the Gateway's data-plane Pods, by the labels implementations set
+            # (Envoy Gateway runs them in its own namespace, so cluster-wide).
+            from svcdoctor.gateway import DATA_PLANE_LABELS
+
+            first += [Read(kinds["Pod"], "", label_selector=f"{key}={gateway_name}") for key, _ in DATA_PLANE_LABELS]
         client_namespace, _, client_name = request.client_pod.partition("/")
         if client_name:
             first.append(Read(kinds["Pod"], client_namespace, client_name))
             if client_namespace != namespace:
                 first.append(Read(kinds["NetworkPolicy"], client_namespace))
+                first.append(Read(kinds["CiliumNetworkPolicy"], client_namespace))
         first = list(dict.fromkeys(first))  # a Service in kube-system asks some things twice
         version, outcomes = self._round(first, with_version=True)
         by_read = dict(zip(first, outcomes, strict=True))
@@ -400,7 +413,8 @@ class LiveSource(Source):
         namespace = "" if request.all_namespaces else request.namespace
         reads = [Read(BY_KIND[kind], namespace) for kind in (
             "Service", "Pod", "EndpointSlice", "Endpoints", "NetworkPolicy", "Ingress", "Event", "Deployment",
-            "ReplicaSet", "StatefulSet", "DaemonSet")]
+            "ReplicaSet", "StatefulSet", "DaemonSet", "CiliumNetworkPolicy", "ReferenceGrant")]
+        reads += [Read(BY_KIND[kind]) for kind in (*POLICY_KINDS, *GATEWAY_KINDS)]
         reads += [Read(BY_KIND["Namespace"]), Read(BY_KIND["Node"])]
         reads += self._kube_system_reads(lists=namespace not in ("", SYSTEM_NAMESPACE))
         reads = list(dict.fromkeys(reads))
@@ -480,30 +494,40 @@ class LiveSource(Source):
         from kubernetes.client.exceptions import ApiException
 
         self._status(read.describe())
-        path = read.resource.path(read.namespace, read.name)
-        try:
-            if read.name:
-                outcome = _Outcome(objects=[self._stamp(self._get_json(path, []), read.resource)])
-            else:
-                outcome = _Outcome(objects=self._list(read, path))
-            self._listed.add((read.resource.kind, read.namespace))
-            return outcome
-        except ApiException as error:
-            status = int(error.status or 0)
-            if status == 404:
+        versions = (read.resource.version, *read.resource.older_versions)
+        for position, version in enumerate(versions):
+            path = read.resource.path(read.namespace, read.name, version)
+            try:
                 if read.name:
-                    self._listed.add((read.resource.kind, read.namespace))
-                    return _Outcome()  # absent (or gone since a list showed it): not an error
-                return _Outcome(unavailable=Unavailable(read.resource.plural, read.namespace,
-                                                        "not served by this API server (404)", read.verb))
-            if status != 401:
-                message = _status_message(error)
-                if status == 403:
-                    reason = "forbidden: " + (message.split(" is forbidden: ", 1)[-1] if message else "RBAC")
+                    outcome = _Outcome(objects=[self._stamp(self._get_json(path, []), read.resource)])
                 else:
-                    reason = f"the API server answered {status}: {message or error.reason}"
-                return _Outcome(unavailable=Unavailable(read.resource.plural, read.namespace, reason, read.verb))
-            raise self._cluster_error(error, path) from None
+                    outcome = _Outcome(objects=self._list(read, path))
+                self._listed.add((read.resource.kind, read.namespace))
+                return outcome
+            except ApiException as error:
+                if int(error.status or 0) == 404 and position + 1 < len(versions):
+                    continue  # an older cluster serves an older version of the CRD
+                return self._failed(read, path, error)
+        return _Outcome()
+
+    def _failed(self, read: Read, path: str, error: Any) -> _Outcome:
+        """A failed GET as an outcome: absent, unavailable, or (401) the end of the run."""
+        status = int(error.status or 0)
+        if status == 404:
+            if read.name or read.resource.custom:
+                # Absent, or a CustomResourceDefinition not installed: none exist, not an error.
+                self._listed.add((read.resource.kind, read.namespace))
+                return _Outcome()
+            return _Outcome(unavailable=Unavailable(read.resource.plural, read.namespace,
+                                                    "not served by this API server (404)", read.verb))
+        if status != 401:
+            message = _status_message(error)
+            if status == 403:
+                reason = "forbidden: " + (message.split(" is forbidden: ", 1)[-1] if message else "RBAC")
+            else:
+                reason = f"the API server answered {status}: {message or error.reason}"
+            return _Outcome(unavailable=Unavailable(read.resource.plural, read.namespace, reason, read.verb))
+        raise self._cluster_error(error, path) from None
 
     def _list(self, read: Read, path: str) -> list[Obj]:
         items: list[Obj] = []

@@ -402,6 +402,20 @@ class ClusterBuilder:
                          "metadata": self._meta("NetworkPolicy", namespace, name, labels, age_minutes=60 * 5),
                          "spec": copy.deepcopy(dict(spec))})
 
+    def resource(self, api_version: str, kind: str, namespace: str | None, name: str, spec: Mapping[str, Any],
+                 *, status: Mapping[str, Any] | None = None, labels: Mapping[str, str] | None = None,
+                 generation: int = 1) -> Obj:
+        """A custom resource (Gateway API, AdminNetworkPolicy, CiliumNetworkPolicy…) as the API returns it.
+
+        ``namespace`` None for a cluster-scoped kind; ``status`` as its controller last wrote it.
+        """
+        metadata = self._meta(kind, namespace, name, labels, age_minutes=60 * 5)
+        metadata["generation"] = generation
+        obj: Obj = {"apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": copy.deepcopy(dict(spec))}
+        if status is not None:
+            obj["status"] = copy.deepcopy(dict(status))
+        return self.add(obj)
+
     def event(self, involved: Obj, reason: str, message: str, *, type: str = "Warning", count: int = 1,
               minutes_ago: float = 1, component: str = "kubelet", series: bool = False) -> Obj:
         metadata = involved["metadata"]
