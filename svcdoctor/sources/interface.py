@@ -33,9 +33,11 @@ class Request:
     #: Anything more a particular source understands (ignored by the others).
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         """Refuse names the API could not hold, whatever the source: a live read would make them paths and
-        selectors, and a file could never hold such a Service (one line, exit 2, in every mode)."""
+        selectors, and a file could never hold such a Service (one line, exit 2, in every mode). A live
+        source calls it before reading; :func:`svcdoctor.app.load` after a file was read, so that a bad
+        file is reported as such first."""
         checks = [("namespace", self.namespace, _DNS_LABEL), ("Service name", self.service, _DNS_LABEL)]
         client_namespace, _, client_name = self.client_pod.partition("/")
         checks += [("--from namespace", client_namespace, _DNS_LABEL),

@@ -288,6 +288,7 @@ class LiveSource(Source):
 
     def read(self, request: Request) -> LiveRead:
         """Read what ``request`` needs: one Service (``request.service``) or a whole scan."""
+        request.validate()
         self._configure()
         started = time.monotonic()
         captured_at = _now()
