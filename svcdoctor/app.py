@@ -357,6 +357,7 @@ def load(invocation: Invocation, request: Request, source: Source | None = None)
     """Read the Snapshot from the source, then add evidence files given on the command line."""
     source = source or open_source(invocation)
     snapshot = source.load(request)
+    request.validate()
     if invocation.node_dumps:
         from svcdoctor.dataplane.collect import read_node_dump_files
 

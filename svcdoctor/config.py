@@ -84,9 +84,13 @@ def load(path: Path | None) -> dict[str, Any]:
                 raise InputError(f"output: {value!r} is not one of {', '.join(FORMATS)}", str(path), line)
             settings["output"] = value
         else:
-            if not isinstance(value, str) or not value.strip(".").strip():
-                raise InputError(f"cluster-domain: {value!r} is not a domain name", str(path), line)
-            settings["cluster-domain"] = value.strip(".")
+            from svcdoctor.k8s import dns1123_subdomain_problem
+
+            domain = value[:-1] if isinstance(value, str) and value.endswith(".") else value
+            problem = (dns1123_subdomain_problem(domain) or "") if isinstance(domain, str) and domain else "it is empty"
+            if problem:
+                raise InputError(f"cluster-domain: {value!r} is not a DNS name: {problem}", str(path), line)
+            settings["cluster-domain"] = domain
     return settings
 
 

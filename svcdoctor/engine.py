@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from svcdoctor.checks.interface import Check, Context, Options
-from svcdoctor.findings import STEPS, Client, Finding, NotChecked, Severity, Skip, Target, Unknown
+from svcdoctor.findings import STEPS, Client, Finding, NotChecked, Severity, Skip, StepDoesNotApply, Target, Unknown
 from svcdoctor.report import CheckCrash, CheckResult, Missing, Report, StepResult
 
 #: How to give a check its client.
@@ -72,6 +72,9 @@ def run_checks(context: Context, checks: Sequence[Check]) -> tuple[list[Finding]
         except NotChecked as not_checked:
             results.append(CheckResult(check.id, check.step, "not-checked", not_checked.reason, not_checked.what,
                                        not_checked.how))
+            continue
+        except StepDoesNotApply as not_applying:
+            results.append(CheckResult(check.id, check.step, "skipped", not_applying.reason, step_does_not_apply=True))
             continue
         except Skip as skip:
             results.append(CheckResult(check.id, check.step, "skipped", skip.reason))
@@ -193,6 +196,10 @@ def step_results(findings: Sequence[Finding], results: Sequence[CheckResult], *,
         elif service_missing and step >= 2:
             # Nothing after step 1 can be about a Service that does not exist, whatever ran.
             status, reason, missing = "skipped", "the Service does not exist (step 1)", ()
+        elif any(r.step_does_not_apply for r in checks):
+            # What the step asks plays no part in this Service's path: a check that passed is no evidence for it.
+            status, missing = "skipped", ()
+            reason = "; ".join(dict.fromkeys(r.reason for r in checks if r.step_does_not_apply))
         elif not any(r.status in ("pass", "fail") for r in checks) and not any(r.status == "partial" for r in checks):
             status = "skipped"
             reason = ("not checked: " + "; ".join(str(item) for item in missing) if missing

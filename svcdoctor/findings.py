@@ -146,6 +146,12 @@ class Skip(Exception):
         self.reason = reason
 
 
+class StepDoesNotApply(Skip):
+    """Raised by a check when its whole step plays no part in this Service's path (kube-proxy for a headless
+    or ExternalName Service): the step is ``skipped`` with this reason, whatever its other checks found to
+    pass, so an unrelated check cannot make it ``pass`` on its own."""
+
+
 class NotChecked(Skip):
     """Raised by a check whose evidence was not given (no node dump, no probes, no DNS answers, a kind the
     snapshot does not hold): nobody asked for it, so the verdict may still be ``ok`` *as far as checked*,

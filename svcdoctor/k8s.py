@@ -7,6 +7,7 @@ tolerate what real objects leave out (no status, no podIP, ``null`` lists).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -217,3 +218,22 @@ def port_label(port: Mapping[str, Any]) -> str:
     """How a person names a Service port: ``http (80/TCP)`` or ``80/TCP``."""
     text = f"{port.get('port')}/{port_protocol(port)}"
     return f"{port['name']} ({text})" if port.get("name") else text
+
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def dns1123_subdomain_problem(name: str) -> str:
+    """Why ``name`` is not a DNS-1123 subdomain ("" when it is one), as the API server checks it."""
+    if len(name) > 253:
+        return "it is longer than 253 characters"
+    if name != name.lower():
+        return "it has upper-case letters (DNS-1123 names are lower case)"
+    for label in name.split("."):
+        if not label:
+            return "it has an empty label (two dots in a row, or a leading dot)"
+        if len(label) > 63:
+            return f"the label {label[:20]}… is longer than 63 characters"
+        if not _DNS1123_LABEL.match(label):
+            return (f"the label {label!r} has characters other than a-z, 0-9 and '-', or starts or ends with '-'")
+    return ""

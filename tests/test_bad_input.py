@@ -185,6 +185,34 @@ def test_bad_usage(args: tuple[str, ...], mentions: tuple[str, ...]) -> None:
     assert_input_error(run_cli(*CHECK, "--snapshot", str(SNAPSHOT), *args), *mentions)
 
 
+@pytest.mark.parametrize(("args", "mentions"), [
+    (("check", "Back_end!", "-n", "shop"), ("Service name", "'Back_end!'")),
+    (("check", "backend", "-n", "Shop/x"), ("namespace", "'Shop/x'")),
+    (("check", "backend", "-n", "shop", "--from", "Web/frontend"), ("--from",)),
+    (("check", "backend", "-n", "shop", "--cluster-domain", "bad..x"), ("--cluster-domain", "'bad..x'")),
+    (("check", "backend", "-n", "shop", "--cluster-domain", "Bad_Domain"), ("--cluster-domain",)),
+    (("dns", "backend", "-n", "shop", "--cluster-domain", "bad..x"), ("--cluster-domain", "'bad..x'")),
+    (("check", "backend", "-n", "shop", "--max-probes", "-1"), ("--max-probes", "-1")),
+    (("check", "backend", "-n", "shop", "--probe-timeout", "0"), ("--probe-timeout",)),
+    (("check", "backend", "-n", "shop", "--probe-timeout", "nan"), ("--probe-timeout",)),
+    (("dns", "backend", "-n", "shop", "--probe-timeout", "-2"), ("--probe-timeout",)),
+])
+@pytest.mark.parametrize("mode", ["--snapshot", "--manifests"])
+def test_what_live_mode_refuses_every_mode_refuses(args: tuple[str, ...], mentions: tuple[str, ...],
+                                                   mode: str) -> None:
+    # A user's review: snapshot and manifests mode took names and values a live read refuses.
+    if args[0] == "dns" and mode == "--manifests":
+        return
+    assert_input_error(run_cli(*args, mode, str(SNAPSHOT)), *mentions)
+
+
+def test_a_cluster_domain_with_a_trailing_dot_is_the_same_domain() -> None:
+    plain = run_cli(*CHECK, "--snapshot", str(SNAPSHOT), "--cluster-domain", "cluster.local", "-o", "json")
+    dotted = run_cli(*CHECK, "--snapshot", str(SNAPSHOT), "--cluster-domain", "cluster.local.", "-o", "json")
+    assert dotted.exit_code == plain.exit_code
+    assert dotted.json()["findings"] == plain.json()["findings"]
+
+
 def test_bad_usage_of_other_commands() -> None:
     assert_input_error(run_cli("scan", "--snapshot", str(SNAPSHOT), "-A", "-o", "pdf"), "'pdf'")
     assert_input_error(run_cli("scan", "--snapshot", str(SNAPSHOT)), "-A")

@@ -14,7 +14,7 @@ from svcdoctor.dataplane.collect import read_node_dump_files
 from svcdoctor.errors import InputError
 from svcdoctor.testing.kubeproxy import ProxyInput, nft_rules
 from svcdoctor.testing.netns import Lab, netns_usable
-from tests.conftest import ROOT, require, run_cli
+from tests.conftest import ROOT, SHARED, require, run_cli
 from tests.test_dataplane_oracles import ORACLE
 
 uses_oracle = pytest.mark.shared("oracles/kube-proxy")
@@ -165,6 +165,28 @@ def test_a_dump_of_a_node_the_snapshot_does_not_know_is_reported(tmp_path: Path)
                             str(ORACLE / "iptables-overall.txt")).stdout)
     report = run_cli("check", "svc1", "-n", "ns1", "--snapshot", str(snapshot), "--node-dump", str(dump),
                      "-o", "json").json()
-    unknown = [finding for finding in report["findings"] if "ip-10-0-3-7" in finding["message"]
-               and "does not know" in finding["message"]]
-    assert unknown and unknown[0]["severity"] == "warning", report["findings"]
+    # Reported as evidence that matches nothing (SD003), not traced as if it were node-a's rules.
+    unmatched = [finding for finding in report["findings"] if finding["id"] == "SD003"]
+    assert unmatched and "ip-10-0-3-7" in unmatched[0]["message"], report["findings"]
+    assert not [finding for finding in report["findings"] if finding["step"] == 8], report["findings"]
+    step8 = next(step for step in report["steps"] if step["step"] == 8)
+    assert step8["status"] in ("partial", "skipped"), step8
+    assert any("ip-10-0-3-7 matches no Node" in item["what"] for item in step8["missing"]), step8
+
+
+@pytest.mark.shared("realworld-dev/nodedumps/flannel-2023-k8s126-worker1.iptables-save.txt")
+def test_a_dump_of_another_cluster_gives_no_root_cause(tmp_path: Path) -> None:
+    # A user's review: a flannel cluster's dump, named w1, against the demo snapshot (Nodes node-a,
+    # node-b) gave "UNREACHABLE · root cause: SD802" — rules of another cluster judged as this one's.
+    dump = tmp_path / "w1.yaml"
+    flannel = SHARED / "realworld-dev" / "nodedumps" / "flannel-2023-k8s126-worker1.iptables-save.txt"
+    collected = run_cli("collect", "node", "--node-name", "w1", "--iptables-save", str(flannel), "-o", str(dump))
+    assert collected.exit_code == 0, collected.stderr
+    demo = ROOT / "svcdoctor" / "data" / "demo-snapshot.yaml"
+    with_dump = run_cli("check", "frontend", "-n", "shop", "--snapshot", str(demo), "--node-dump", str(dump),
+                        "-o", "json").json()
+    without = run_cli("check", "frontend", "-n", "shop", "--snapshot", str(demo), "-o", "json").json()
+    assert with_dump["verdict"] == without["verdict"]
+    assert [f["id"] for f in with_dump["findings"] if f["id"] != "SD003"] == [f["id"] for f in without["findings"]]
+    assert "w1" in next(f for f in with_dump["findings"] if f["id"] == "SD003")["message"]
+    assert next(step for step in with_dump["steps"] if step["step"] == 8)["status"] in ("partial", "skipped", "unknown")

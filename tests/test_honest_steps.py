@@ -54,6 +54,26 @@ def test_without_a_node_dump_step_8_is_not_a_pass_though_kube_proxy_runs(tmp_pat
     assert "OK as far as checked" in text and "kube-proxy rules" in text
 
 
+def test_kube_proxy_plays_no_part_for_a_headless_or_external_name_service_so_step_8_is_skipped() -> None:
+    # main said ✔ 8 for a headless Service with no dump: SD802–SD805 "did not apply", SD801 alone passed it.
+    for scenario in ("dns-headless-stale-address", "healthy-externalname-resolves"):
+        snapshot = str(SCENARIOS / scenario / "snapshot.yaml")
+        report = run_cli(*_args(scenario), "--snapshot", snapshot, "-o", "json").json()
+        step8 = _steps(report)[8]
+        assert step8["status"] == "skipped", (scenario, step8)
+        assert "kube-proxy plays no part" in step8["reason"] and step8["checked"] == []
+
+
+def test_a_check_saying_its_step_does_not_apply_outweighs_an_unrelated_pass() -> None:
+    from svcdoctor.engine import step_results
+    from svcdoctor.report import CheckResult
+
+    results = [CheckResult("SD801", 8, "pass"),
+               CheckResult("SD802", 8, "skipped", "no part in the path", step_does_not_apply=True)]
+    step8 = next(step for step in step_results([], results) if step.step == 8)
+    assert (step8.status, step8.reason) == ("skipped", "no part in the path")
+
+
 def test_a_client_without_dns_answers_leaves_step_7_partial(tmp_path: Path) -> None:
     result = run_cli(*_args("cluster-ip-rules-missing"), "--snapshot",
                      str(SCENARIOS / "cluster-ip-rules-missing" / "snapshot.yaml"), "-o", "json")

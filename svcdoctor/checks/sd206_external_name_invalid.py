@@ -30,31 +30,13 @@ Example:
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterator, Mapping
 
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Severity, Skip
+from svcdoctor.k8s import dns1123_subdomain_problem
 from svcdoctor.snapshot import DNSAnswer
-
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
-def dns1123_subdomain_problem(name: str) -> str:
-    """Why ``name`` is not a DNS-1123 subdomain ("" when it is one), as the API server checks it."""
-    if len(name) > 253:
-        return "it is longer than 253 characters"
-    if name != name.lower():
-        return "it has upper-case letters (DNS-1123 names are lower case)"
-    for label in name.split("."):
-        if not label:
-            return "it has an empty label (two dots in a row, or a leading dot)"
-        if len(label) > 63:
-            return f"the label {label[:20]}… is longer than 63 characters"
-        if not _LABEL.match(label):
-            return (f"the label {label!r} has characters other than a-z, 0-9 and '-', or starts or ends with '-'")
-    return ""
 
 
 def _is_ip(text: str) -> bool:

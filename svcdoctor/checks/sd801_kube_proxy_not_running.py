@@ -38,12 +38,14 @@ from svcdoctor.dataplane.checking import (
     kube_proxy_daemon_set,
     kube_proxy_pods,
     pod_problem,
+    require_kube_proxy_path,
 )
 from svcdoctor.findings import Evidence, Finding, NotChecked, Unknown
 from svcdoctor.k8s import Obj, ObjectRef
 
 
 def run(context: Context) -> Iterator[Finding]:
+    require_kube_proxy_path(context)
     snapshot = context.snapshot
     missing = snapshot.missing("pods", "kube-system") or snapshot.missing("daemonsets", "kube-system")
     if missing:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.dataplane.checking import (
     NodePaths,
@@ -45,7 +44,6 @@ from svcdoctor.dataplane.checking import (
     unread_evidence,
 )
 from svcdoctor.findings import Evidence, Finding
-from svcdoctor.k8s import ObjectRef
 
 
 def run(context: Context) -> Iterator[Finding]:
@@ -54,20 +52,6 @@ def run(context: Context) -> Iterator[Finding]:
 
 
 def _findings(context: Context, results: list[NodePaths]) -> Iterator[Finding]:
-    known = {k8s.name(node) for node in context.snapshot.nodes}
-    for result in results:
-        if known and result.dump.node not in known:
-            yield CHECK.finding(
-                f"The node dump is for node {result.dump.node}, which the snapshot does not know (its Nodes: "
-                f"{', '.join(sorted(known)[:6])}{' …' if len(known) > 6 else ''}): its rules were traced, but which "
-                "node (or cluster) they come from is not known, and its NodePorts were not traced.",
-                evidence=[Evidence(ObjectRef("NodeDump", "", result.dump.node), "metadata.name", result.dump.node,
-                                   "no Node of this name in the snapshot")],
-                next=["kubectl get nodes -o wide",
-                      "svcdoctor collect node --node-name NODE …   # the Node's name, as `kubectl get nodes` shows it"],
-                fix="Name the dump after its Node (`collect node --node-name`, or the dump's metadata.name).",
-                severity="warning", impact="none", subject=context.service_ref, node=result.dump.node,
-                key=f"unknown-node/{result.dump.node}")
     broken: dict[str, list[str]] = {}
     for result in results:
         for path in result.paths:

@@ -17,6 +17,35 @@ from svcdoctor.errors import InputError
 FAIL_ON = ("error", "warning", "info", "never")
 
 
+# -- values checked where their flag is declared (typer callbacks) ------------------------------
+
+
+def cluster_domain_value(value: str | None) -> str | None:
+    """``--cluster-domain`` as a DNS name (one trailing dot dropped), checked whether or not it will be used."""
+    if value is None:
+        return None
+    from svcdoctor.k8s import dns1123_subdomain_problem
+
+    domain = value[:-1] if value.endswith(".") else value
+    problem = dns1123_subdomain_problem(domain) if domain else "it is empty"
+    if problem:
+        raise InputError(f"--cluster-domain {value!r} is not a DNS name: {problem}")
+    return domain
+
+
+def probe_timeout_value(value: float) -> float:
+    from svcdoctor.probe.bounds import checked_probe_timeout
+
+    return checked_probe_timeout(value)
+
+
+def max_probes_value(value: int) -> int:
+    from svcdoctor.probe.bounds import checked_max_probes
+
+    return checked_max_probes(value)
+
+
+
 # -- where the evidence comes from --------------------------------------------------------------
 
 
@@ -60,7 +89,7 @@ def cilium_service_list_option(
 
 
 def cluster_domain_option(help: str = "The cluster DNS domain (default: cluster.local).") -> Any:
-    return typer.Option("--cluster-domain", help=help)
+    return typer.Option("--cluster-domain", help=help, callback=cluster_domain_value)
 
 
 def from_pod_option(
@@ -99,7 +128,7 @@ def probe_option(help: str = "Send probes (TCP/UDP, DNS queries) to addresses fr
 
 
 def probe_timeout_option(help: str = "Seconds to wait for each probe.") -> Any:
-    return typer.Option("--probe-timeout", help=help)
+    return typer.Option("--probe-timeout", help=help, callback=probe_timeout_value)
 
 
 def dns_server_option(help: str = "Ask this resolver instead of the kube-dns Service.") -> Any:
@@ -108,7 +137,8 @@ def dns_server_option(help: str = "Ask this resolver instead of the kube-dns Ser
 
 ProbeOption = Annotated[bool, probe_option()]
 ProbeTimeoutOption = Annotated[float, probe_timeout_option()]
-MaxProbesOption = Annotated[int, typer.Option("--max-probes", help="At most this many probes.")]
+MaxProbesOption = Annotated[int, typer.Option("--max-probes", help="At most this many probes.",
+                                              callback=max_probes_value)]
 
 
 def probe_file_addresses_option(

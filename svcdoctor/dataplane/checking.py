@@ -11,7 +11,7 @@ from svcdoctor.checks.interface import Context
 from svcdoctor.dataplane.analysis import PathResult, node_addresses, service_paths
 from svcdoctor.dataplane.node import NodeDataplane, load
 from svcdoctor.endpoints import service_endpoints
-from svcdoctor.findings import Evidence, Finding, NotChecked, Severity, Skip, Unknown
+from svcdoctor.findings import Evidence, Finding, NotChecked, Severity, Skip, StepDoesNotApply, Unknown
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.snapshot import NodeDump, Snapshot
 
@@ -51,6 +51,14 @@ def relevant_dumps(context: Context) -> list[NodeDump]:
     dumps = list(context.snapshot.node_dumps)
     if not dumps:
         raise NotChecked("no node dump", NO_DUMP_HOW)
+    strangers = unknown_node_dumps(context.snapshot)
+    dumps = [dump for dump in dumps if dump not in strangers]
+    if not dumps:
+        names = ", ".join(sorted({dump.node for dump in strangers}))
+        raise NotChecked(f"no dump of a node this snapshot knows (the dump of {names} matches no Node of the "
+                         "snapshot, see SD003)",
+                         "dump a node of this cluster, named as `kubectl get nodes` shows it: "
+                         "`svcdoctor collect node --node-name NODE …`, and pass `--node-dump node.yaml`")
     node = client_node(context)
     if node:
         own = [dump for dump in dumps if dump.node == node]
@@ -59,13 +67,28 @@ def relevant_dumps(context: Context) -> list[NodeDump]:
     return dumps
 
 
-def node_paths(context: Context) -> list[NodePaths]:
-    """Every relevant node's traced paths for the target Service (Skip without a dump)."""
+def require_kube_proxy_path(context: Context) -> None:
+    """Raise :class:`StepDoesNotApply` when kube-proxy plays no part in the target Service's path."""
     service = context.require_service()
     if k8s.service_type(service) == "ExternalName":
-        raise Skip("an ExternalName Service has no kube-proxy rules")
+        raise StepDoesNotApply("kube-proxy plays no part in this Service's path: an ExternalName Service is a DNS "
+                               "alias (CNAME), kube-proxy programs no rules for it")
     if k8s.is_headless(service):
-        raise Skip("a headless Service has no ClusterIP and so no kube-proxy rules")
+        raise StepDoesNotApply("kube-proxy plays no part in this Service's path: a headless Service has no "
+                               "ClusterIP, its name resolves straight to the Pods' addresses")
+
+
+def unknown_node_dumps(snapshot: Snapshot) -> list[NodeDump]:
+    """The dumps of nodes the snapshot holds no Node of: they may come from another cluster, or be named
+    after a host name that is not the Node's name, so no rule in them speaks for this cluster.
+    [] when the snapshot records no Node at all (then no dump can be told apart)."""
+    known = {k8s.name(node) for node in snapshot.nodes}
+    return [dump for dump in snapshot.node_dumps if known and dump.node not in known]
+
+
+def node_paths(context: Context) -> list[NodePaths]:
+    """Every relevant node's traced paths for the target Service (Skip without a dump)."""
+    require_kube_proxy_path(context)
     dumps = relevant_dumps(context)
     replacement = detect_replacement(context.snapshot)
     traced: dict[tuple[NodeDump, str, str], NodePaths] = context.snapshot.memo("dataplane-paths", lambda _: {})

@@ -24,6 +24,7 @@ import yaml
 
 from svcdoctor import k8s
 from svcdoctor.dns.cluster_dns import dns_service_ips
+from svcdoctor.errors import InputError
 from svcdoctor.snapshot import Snapshot
 
 #: Cloud metadata and platform endpoints: a probe must never touch them.
@@ -99,3 +100,17 @@ def refusal(address: str, port: int, *, pod: bool, bounds: Bounds) -> str:
 
 def _inside(address: ipaddress.IPv4Address | ipaddress.IPv6Address, networks: Iterable[Network]) -> bool:
     return any(address.version == network.version and address in network for network in networks)
+
+
+def checked_probe_timeout(timeout: float) -> float:
+    """``--probe-timeout``: seconds, more than 0 and at most 60 (a probe run stays bounded in time)."""
+    if not 0 < timeout <= 60:
+        raise InputError(f"--probe-timeout {timeout}: give seconds between 0 and 60")
+    return timeout
+
+
+def checked_max_probes(limit: int) -> int:
+    """``--max-probes``: from 1 to 4096 (a probe run stays bounded in packets)."""
+    if not 1 <= limit <= 4096:
+        raise InputError(f"--max-probes {limit}: give a number from 1 to 4096")
+    return limit

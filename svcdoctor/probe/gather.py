@@ -34,7 +34,7 @@ from svcdoctor.dns.records import cluster_ips, dns_endpoints, service_fqdn
 from svcdoctor.errors import InputError
 from svcdoctor.findings import Client
 from svcdoctor.probe.analysis import POD
-from svcdoctor.probe.bounds import DNS_PORT, bounds_of, refusal
+from svcdoctor.probe.bounds import DNS_PORT, bounds_of, checked_max_probes, checked_probe_timeout, refusal
 from svcdoctor.probe.plan import Plan, ProbeTarget, plan
 from svcdoctor.snapshot import DNSAnswer, ProbeResult, Snapshot
 
@@ -55,12 +55,8 @@ class Question:
 
 
 def _check_budget(invocation: Any) -> tuple[float, int]:
-    timeout = float(getattr(invocation, "probe_timeout", 2.0))
-    limit = int(getattr(invocation, "max_probes", 64))
-    if not 0 < timeout <= 60:
-        raise InputError(f"--probe-timeout {timeout}: give seconds between 0 and 60")
-    if not 1 <= limit <= 4096:
-        raise InputError(f"--max-probes {limit}: give a number from 1 to 4096")
+    timeout = checked_probe_timeout(float(getattr(invocation, "probe_timeout", 2.0)))
+    limit = checked_max_probes(int(getattr(invocation, "max_probes", 64)))
     return timeout, limit
 
 

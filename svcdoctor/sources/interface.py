@@ -7,11 +7,16 @@ run over all of them, and the report names the source in its ``source`` field.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from svcdoctor.errors import InputError
 from svcdoctor.snapshot import Snapshot
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,19 @@ class Request:
     client_pod: str = ""
     #: Anything more a particular source understands (ignored by the others).
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Refuse names the API could not hold, whatever the source: a live read would make them paths and
+        selectors, and a file could never hold such a Service (one line, exit 2, in every mode). A live
+        source calls it before reading; :func:`svcdoctor.app.load` after a file was read, so that a bad
+        file is reported as such first."""
+        checks = [("namespace", self.namespace, _DNS_LABEL), ("Service name", self.service, _DNS_LABEL)]
+        client_namespace, _, client_name = self.client_pod.partition("/")
+        checks += [("--from namespace", client_namespace, _DNS_LABEL),
+                   ("--from Pod name", client_name, _DNS_SUBDOMAIN)]
+        for what, value, pattern in checks:
+            if value and not pattern.fullmatch(value):
+                raise InputError(f"{what} {value!r} is not a valid Kubernetes name")
 
 
 class Source(ABC):

@@ -288,7 +288,7 @@ class LiveSource(Source):
 
     def read(self, request: Request) -> LiveRead:
         """Read what ``request`` needs: one Service (``request.service``) or a whole scan."""
-        _validate(request)
+        request.validate()
         self._configure()
         started = time.monotonic()
         captured_at = _now()
@@ -756,20 +756,6 @@ def _endpoint_pod_reads(endpoint_slices: Sequence[Obj], namespace: str, known: s
     if len(names) > MAX_ENDPOINT_POD_READS:
         return [Read(BY_KIND["Pod"], namespace)]
     return [Read(BY_KIND["Pod"], namespace, pod_name) for pod_name in names]
-
-
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
-
-
-def _validate(request: Request) -> None:
-    """Refuse names the API could not hold before they become paths and selectors."""
-    checks = [("namespace", request.namespace, _DNS_LABEL), ("Service name", request.service, _DNS_LABEL)]
-    client_namespace, _, client_name = request.client_pod.partition("/")
-    checks += [("--from namespace", client_namespace, _DNS_LABEL), ("--from Pod name", client_name, _DNS_SUBDOMAIN)]
-    for what, value, pattern in checks:
-        if value and not pattern.fullmatch(value):
-            raise InputError(f"{what} {value!r} is not a valid Kubernetes name")
 
 
 def _now() -> datetime:
