@@ -22,9 +22,8 @@ from svcdoctor.testing.cluster import ClusterBuilder, Obj
 CASES_FILE = Path(__file__).with_name("gateway_api.yaml")
 GROUP = "gateway.networking.k8s.io"
 CONTROLLER = "example.net/gateway-controller"
-#: Route kinds and the API version their conformance manifests use.
-ROUTE_VERSIONS = {"HTTPRoute": "v1", "GRPCRoute": "v1", "TLSRoute": "v1", "TCPRoute": "v1alpha2",
-                  "UDPRoute": "v1alpha2"}
+#: v1.6.1's manifests write every route kind at v1 (TLS/TCP/UDPRoute reached v1 there).
+ROUTE_VERSION = f"{GROUP}/v1"
 
 #: The echo backends of the upstream base: (namespace, Service, [(service port, target port)]).
 BACKENDS: tuple[tuple[str, str, tuple[tuple[int, int], ...]], ...] = (
@@ -42,6 +41,8 @@ BACKENDS: tuple[tuple[str, str, tuple[tuple[int, int], ...]], ...] = (
     ("app", "app-backend-v2", ((8080, 3000),)),
     ("web", "web-backend", ((8080, 3000),)),
 )
+#: The base's UDP backend (CoreDNS answering on 53), selected by ``app: udp``.
+UDP_BACKEND = ("infra", "coredns", "udp", 53)
 BASE_GATEWAYS: dict[str, list[dict[str, Any]]] = {
     "infra/same-namespace": [{"name": "http", "port": 80, "protocol": "HTTP", "from": "Same"}],
     "infra/all-namespaces": [{"name": "http", "port": 80, "protocol": "HTTP", "from": "All"}],
@@ -136,17 +137,25 @@ def _condition(kind: str, expected: bool | str, good_reason: str) -> Obj:
             "lastTransitionTime": "2026-11-20T09:58:00Z"}
 
 
+def _conditions(route: Mapping[str, Any], parent: str) -> list[Obj]:
+    """The conditions the test asserts for one parent (one it does not assert is not written)."""
+    conditions = []
+    if parent in (route.get("accepted") or {}):
+        conditions.append(_condition("Accepted", route["accepted"][parent], "Accepted"))
+    if route.get("resolved") is not None:
+        conditions.append(_condition("ResolvedRefs", route["resolved"], "ResolvedRefs"))
+    return conditions
+
+
 def route_status(catalog: Catalog, route_namespace: str, route: Mapping[str, Any]) -> Obj:
     """``status.parents`` as a conforming controller writes it for what the case asserts."""
     parents = []
     for parent in route["parents"]:
         key = _parent_key(catalog, route_namespace, parent)
-        accepted = route["accepted"][_short(catalog, key)]
         reference: Obj = {"group": GROUP, "kind": "Gateway", "namespace": key.split("/")[0], "name": parent["name"]}
         reference.update({field: parent[field] for field in ("sectionName", "port") if field in parent})
         parents.append({"parentRef": reference, "controllerName": CONTROLLER,
-            "conditions": [_condition("Accepted", accepted, "Accepted"),
-                           _condition("ResolvedRefs", route["resolved"], "ResolvedRefs")]})
+            "conditions": _conditions(route, _short(catalog, key))})
     return {"parents": parents}
 
 
@@ -166,13 +175,22 @@ def build(catalog: Catalog, case: Case, *, with_status: bool) -> list[Obj]:
     for short, labels in (("infra", {"gateway-conformance": "infra"}), ("app", {"gateway-conformance": "backend"}),
                           ("web", {"gateway-conformance": "backend"})):
         builder.namespace(catalog.full(short), labels)
-    for short, name, ports in BACKENDS:
+    extra = [(item["namespace"], item["name"], tuple(tuple(pair) for pair in item["ports"]), item.get("protocol"))
+             for item in case.data.get("services") or []]
+    for short, name, ports, protocol in [(*backend, "TCP") for backend in BACKENDS] + extra:
         namespace = catalog.full(short)
-        container_ports = [{"containerPort": target} for target in sorted({target for _port, target in ports})]
+        container_ports = [{"containerPort": target, "protocol": protocol or "TCP"}
+                           for target in sorted({target for _port, target in ports})]
         builder.deployment(namespace, name, {"app": name}, [builder.container(
-            name, "registry.k8s.io/gateway-api/echo-basic:v1.5.1", container_ports)])
-        builder.service(namespace, name, {"app": name},
-                        [{"port": port, "targetPort": target} for port, target in ports])
+            name, "registry.k8s.io/gateway-api/echo-basic:v1.5.1", container_ports)], replicas=1)
+        builder.service(namespace, name, {"app": name}, [
+            {"port": port, "targetPort": target, "protocol": protocol or "TCP"} for port, target in ports])
+    short, name, app, port = UDP_BACKEND
+    builder.deployment(catalog.full(short), name, {"app": app}, [builder.container(
+        "coredns", "registry.k8s.io/coredns/coredns:v1.12.0", [{"containerPort": port, "protocol": "UDP"}])],
+        replicas=1)
+    builder.service(catalog.full(short), name, {"app": app}, [{"name": "udp-dns", "port": port, "protocol": "UDP"}],
+                    labels={"app": app})
     builder.resource(f"{GROUP}/v1", "GatewayClass", None, "conformance", {"controllerName": CONTROLLER},
                      status={"conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted"}]}
                      if with_status else None)
@@ -203,7 +221,7 @@ def build(catalog: Catalog, case: Case, *, with_status: bool) -> list[Obj]:
         if "hostnames" in route:
             spec["hostnames"] = list(route["hostnames"])
         spec["rules"] = [{"backendRefs": rule} for rule in route_rules(catalog, route)]
-        builder.resource(f"{GROUP}/{ROUTE_VERSIONS[kind]}", kind, namespace, name, spec,
+        builder.resource(ROUTE_VERSION, kind, namespace, name, spec,
                          status=route_status(catalog, namespace, route) if with_status else None)
     return builder.build()
 
@@ -212,7 +230,7 @@ def attached_counts(catalog: Catalog, case: Case, gateway_key: str) -> dict[str,
     """attachedRoutes per listener of one Gateway, from the listeners each route is expected on."""
     counts: dict[str, int] = {}
     for route in (case.data.get("routes") or {}).values():
-        attached = route["accepted"].get(gateway_key)
+        attached = (route.get("accepted") or {}).get(gateway_key)
         for listener in dict.fromkeys(attached if isinstance(attached, list) else []):
             counts[listener] = counts.get(listener, 0) + 1
     return counts
