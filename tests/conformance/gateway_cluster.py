@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from svcdoctor.gateway import ROUTE_KINDS
 from svcdoctor.testing.cluster import ClusterBuilder, Obj
 
 CASES_FILE = Path(__file__).with_name("gateway_api.yaml")
@@ -170,6 +171,9 @@ def _short(catalog: Catalog, full: str) -> str:
 def build(catalog: Catalog, case: Case, *, with_status: bool) -> list[Obj]:
     """The base cluster with the case's objects; with the implementation's status when ``with_status``."""
     builder = ClusterBuilder()
+    # As `svcdoctor record` writes it: every Gateway API kind was listed, so an absent grant is absent.
+    builder.add({"apiVersion": "svcdoctor.dev/v1", "kind": "SnapshotInfo", "recorded": [
+        {"kind": kind} for kind in ("GatewayClass", "Gateway", *ROUTE_KINDS, "ReferenceGrant")]})
     builder.node("conformance-control-plane", "172.18.0.2")
     builder.node("conformance-worker", "172.18.0.3")
     for short, labels in (("infra", {"gateway-conformance": "infra"}), ("app", {"gateway-conformance": "backend"}),
