@@ -128,3 +128,14 @@ def test_an_unreachable_verdict_never_passes_the_default_gate() -> None:
                                                     any(f["severity"] != "error" for f in deciding)):
             disagreements.append((folder.name, result.exit_code, [(f["id"], f["severity"]) for f in deciding]))
     assert not disagreements
+
+
+def test_no_check_can_make_a_service_unreachable_below_error() -> None:
+    """The invariant above, by construction: a check that tried would crash (a bug: exit 70), not pass a gate."""
+    import pytest
+
+    from svcdoctor.checks.registry import BY_ID
+
+    with pytest.raises(ValueError, match="is an error"):
+        BY_ID["SD203"].finding("udp to a tcp port", severity="warning", impact="unreachable")
+    assert BY_ID["SD203"].finding("udp to a tcp port", severity="warning").impact == "degraded"

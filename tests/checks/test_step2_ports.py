@@ -58,7 +58,7 @@ def test_sd201_silent_when_declared_and_when_declared_under_another_protocol() -
     dns = run_diagnosis(snap, "dns")
     assert not found(dns, "SD201")
     mismatch = only(dns, "SD203")  # numeric: forwarded anyway, to a protocol the app likely does not speak
-    assert mismatch.severity is Severity.WARNING and mismatch.impact == "unreachable"
+    assert mismatch.severity is Severity.ERROR and mismatch.impact == "unreachable"
     assert mismatch.confidence == "likely"
 
 
