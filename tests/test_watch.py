@@ -160,7 +160,7 @@ def followed(tmp_path: Path) -> Iterator[tuple[SnapshotAPIServer, Any, list[dict
     with SnapshotAPIServer(objects) as server:
         hub_of(server)
         kubeconfig = server.write_kubeconfig(str(tmp_path / "kubeconfig"))
-        api_client = LiveSource(kubeconfig=kubeconfig, progress=False).api_client()
+        api_client = LiveSource(kubeconfig=kubeconfig).api_client()
         log = open(os.devnull, "w")  # noqa: SIM115
         state = WatchState(None, WatchMetrics(), log=log)
         watcher = Watcher(api_client, state).start()

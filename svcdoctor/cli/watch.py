@@ -54,7 +54,7 @@ def watch(
     from svcdoctor.watch.metrics import MetricsServer, WatchMetrics
 
     host, port = parse_listen(listen)
-    source = LiveSource(kubeconfig=kubeconfig, context=context, request_timeout=request_timeout, progress=False)
+    source = LiveSource(kubeconfig=kubeconfig, context=context, request_timeout=request_timeout)
     api_client = source.api_client()
     watched = None if all_namespaces else (namespace or source.default_namespace())
     metrics = WatchMetrics()
