@@ -106,7 +106,9 @@ def test_kinds_a_snapshot_does_not_hold_are_not_recorded_unless_it_says_they_wer
     step6 = _steps(run_cli(*args, "--snapshot", _write(tmp_path, objects)).json())[6]
     assert step6["status"] == "partial"
     assert "none exist, or they were not recorded" in step6["missing"][0]["what"]
-    info = {"apiVersion": EVIDENCE, "kind": "SnapshotInfo", "recorded": [{"kind": "NetworkPolicy"}]}
+    kinds = ("NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy",
+             "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy")
+    info = {"apiVersion": EVIDENCE, "kind": "SnapshotInfo", "recorded": [{"kind": kind} for kind in kinds]}
     listed = [o for o in objects if o.get("kind") != "SnapshotInfo"] + [info]
     assert _steps(run_cli(*args, "--snapshot", _write(tmp_path, listed, "listed.json")).json())[6]["status"] == "pass"
 
