@@ -166,6 +166,9 @@ class Check:
         severity = Severity(severity)
         if impact is None:
             impact = {Severity.ERROR: self.impact, Severity.WARNING: "degraded", Severity.INFO: "none"}[severity]
+        if impact == "unreachable" and severity is not Severity.ERROR:
+            # The verdict would say UNREACHABLE while --fail-on error passed it: text and exit code must agree.
+            raise ValueError(f"{self.id}: a finding that makes the Service unreachable is an error, not a {severity}")
         return Finding(
             id=self.id, name=self.name, severity=severity, step=self.step, title=title or self.title,
             message=message, evidence=tuple(evidence), next=tuple(dict.fromkeys(next)),
