@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -24,6 +25,7 @@ from typing import Any, TextIO
 import pytest
 import yaml
 
+from svcdoctor import k8s
 from svcdoctor.serve.apiserver import ServerOptions, SnapshotAPIServer
 from svcdoctor.serve.watch import hub_of
 from svcdoctor.sources.files import load_objects
@@ -330,7 +332,7 @@ def test_watch_applies_ignore_annotations_and_a_modified_event_takes_one_away(tm
     with watching(tmp_path, ignored, log=log) as (server, watcher):
         key = ("shop", "frontend")
         report = watcher.state.reports[key]
-        assert (report.verdict, [f.id for f in report.findings]) == (scanned.verdict, [f.id for f in scanned.findings])
+        assert (report.verdict, report.findings) == (scanned.verdict, tuple(f.id for f in scanned.findings))
         text = watcher.metrics.exposition().decode()
         assert metric(text, "svcdoctor_service_verdict", namespace="shop", service="frontend",
                       verdict=scanned.verdict) == 1
@@ -370,7 +372,7 @@ def test_watch_applies_ignore_flags_and_baselines_as_scan_does(tmp_path: Path) -
         state = WatchState(None, WatchMetrics(), invocation=Invocation(**flags), log=io.StringIO())
         state.apply(listed, full=True)
         report = state.reports[("shop", "frontend")]
-        assert (report.verdict, [f.id for f in report.findings]) == (scanned.verdict, [f.id for f in scanned.findings])
+        assert (report.verdict, report.findings) == (scanned.verdict, tuple(f.id for f in scanned.findings))
         assert report.verdict != plain.verdict
         assert metric(state.metrics.exposition().decode(), "svcdoctor_service_root_cause", namespace="shop",
                       service="frontend", id="SD301") is None
@@ -512,3 +514,63 @@ def test_policy_tiers_gateway_api_and_cilium_changes_reach_the_right_services() 
                                                                      "namespace": "kube-flannel"},
                "data": {"cni-conf.json": "{}"}}
     assert diagnosed("ConfigMap", flannel) == len(state.reports)
+
+
+def _work_of_one_pod_change(monkeypatch: pytest.MonkeyPatch, namespaces: int) -> Counter[str]:
+    """Bytes allocated (tracemalloc's peak), selector matches, label and namespace reads while one Pod
+    change is applied and its Services diagnosed (after a first change: a kind's first change converts it)."""
+    import tracemalloc
+
+    from svcdoctor import k8s
+    from svcdoctor.selectors import Selector
+    from tests.test_scale import _counting
+
+    state, items = _state(namespaces)
+    state.apply([_pod_relabelled(state, items)[0]])
+    change, _ = _pod_relabelled(state, items)
+    counter: Counter[str] = Counter()
+    with monkeypatch.context() as patch:
+        patch.setattr(Selector, "matches", _counting(counter, "selector matches", Selector.matches))
+        patch.setattr(k8s, "labels", _counting(counter, "label reads", k8s.labels))
+        patch.setattr(k8s, "namespace", _counting(counter, "namespace reads", k8s.namespace))
+        tracemalloc.start()
+        try:
+            state.apply([change])
+            counter["bytes allocated"] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    return counter
+
+
+def test_one_pod_change_costs_the_same_in_a_cluster_four_times_as_large(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counted, not timed: the Snapshot changed in place and the Services selecting the Pod diagnosed, nothing
+    more (copying the Snapshot's indexes, as before, allocated in proportion to the cluster)."""
+    small = _work_of_one_pod_change(monkeypatch, 4)
+    large = _work_of_one_pod_change(monkeypatch, 16)
+    for name in ("bytes allocated", "selector matches", "label reads", "namespace reads"):
+        assert small[name] > 0, f"nothing counted for {name}: the counter is not wired"
+        assert large[name] <= 1.25 * small[name], (name, small[name], large[name])
+
+
+def test_watch_keeps_no_managed_fields(tmp_path: Path) -> None:
+    """What the API server writes at length and no check reads is dropped as objects arrive."""
+    objects = [dict(obj) for obj in load_objects(str(HEALTHY))]
+    bulky = copy.deepcopy(objects)
+    for obj in bulky:
+        metadata = obj.setdefault("metadata", {})
+        metadata["managedFields"] = [{"manager": "kubectl", "operation": "Apply", "fieldsV1": {"f:spec": {}}}]
+        metadata.setdefault("annotations", {})["kubectl.kubernetes.io/last-applied-configuration"] = "{}"
+    with watching(tmp_path, bulky) as (server, watcher):
+        changed = copy.deepcopy(bulky)  # and a MODIFIED event carrying them
+        for obj in changed:
+            if obj["kind"] == "Service":
+                obj["metadata"].setdefault("labels", {})["revision"] = "2"
+        hub_of(server).reload(changed)
+        eventually(lambda: k8s.labels(watcher.state.snapshot.service("shop", "frontend")).get("revision") == "2",
+                   "the MODIFIED Service")
+        held = watcher.state.snapshot.objects()
+        assert len(held) == len([obj for obj in objects if obj["kind"] != "SnapshotInfo"])
+        assert not any("managedFields" in obj["metadata"] for obj in held)
+        applied = "kubectl.kubernetes.io/last-applied-configuration"
+        assert not any(applied in k8s.object_annotations(obj) for obj in held)
+        assert watcher.state.reports[("shop", "frontend")].verdict == "ok"

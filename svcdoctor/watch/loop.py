@@ -1,7 +1,8 @@
 """The state ``svcdoctor watch`` keeps, and the loop that feeds it from the followers.
 
 :class:`WatchState` (no threads, no network) holds every followed object, the current Snapshot
-and the last Report of each Service. :meth:`WatchState.apply` takes a batch of changes, builds
+and what it keeps of each Service's last Report (:class:`Diagnosis`). :meth:`WatchState.apply`
+takes a batch of changes, builds
 the next Snapshot, works out the Services the batch can affect
 (:func:`~svcdoctor.watch.affected.affected_services`) and diagnoses only those; the metrics and a
 JSON log line follow each verdict that changed. :class:`Watcher` runs the followers and feeds
@@ -23,6 +24,7 @@ from typing import Any, TextIO
 from svcdoctor import k8s
 from svcdoctor.app import Invocation, suppressed
 from svcdoctor.checks.interface import Check
+from svcdoctor.findings import Finding
 from svcdoctor.kinds import BY_KIND, GATEWAY_KINDS, POLICY_KINDS, Resource
 from svcdoctor.report import Report
 from svcdoctor.snapshot import Recorded, Snapshot, SnapshotInfo, Unavailable
@@ -70,6 +72,22 @@ def checked_suppressions(invocation: Invocation) -> set[str] | None:
 
 
 @dataclass(frozen=True)
+class Diagnosis:
+    """What the watch keeps of a Service's report once its metrics are set: the verdict, the ranked
+    finding IDs and the root cause. Not the whole Report: the results of every check, kept for
+    5,000 Services, were a fifth of the process's memory."""
+
+    verdict: str
+    #: The IDs of the findings, ranked (root cause first).
+    findings: tuple[str, ...]
+    root_cause: Finding | None
+
+    @staticmethod
+    def of(report: Report) -> Diagnosis:
+        return Diagnosis(report.verdict, tuple(finding.id for finding in report.findings), report.root_cause)
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """What one batch cost: the Services diagnosed, and the verdicts that changed."""
 
@@ -79,7 +97,7 @@ class Evaluation:
 
 
 class WatchState:
-    """Every followed object, the Snapshot built from them, and each Service's last Report."""
+    """Every followed object, the Snapshot built from them, and each Service's last :class:`Diagnosis`."""
 
     def __init__(self, namespace: str | None, metrics: WatchMetrics, *, invocation: Invocation | None = None,
                  baseline: set[str] | None = None, checks: Sequence[Check] | None = None,
@@ -99,7 +117,7 @@ class WatchState:
         #: The kinds (and namespaces, "" for all) listed so far: the Snapshot says they were read.
         self.listed: set[tuple[str, str]] = set()
         self.snapshot = Snapshot()
-        self.reports: dict[ServiceKey, Report] = {}
+        self.reports: dict[ServiceKey, Diagnosis] = {}
         self.diagnosed = 0
         self.built = False
 
@@ -146,12 +164,17 @@ class WatchState:
         # from its read; the kinds listed are recorded, so an empty one means "none exist".
         info = SnapshotInfo(captured_at=datetime.now(UTC), recorded=tuple(
             Recorded(kind, (namespace,) if namespace else ()) for kind, namespace in sorted(self.listed)))
+        # Asked of the Snapshot before the batch too: a Pod's old labels, a policy's old selection.
+        affected = None if full or not self.built else affected_services(before, pairs)
         if self.built:
-            self.snapshot = before.with_changes(pairs, info=info, unavailable=self.refused.values())
+            # In place (the old Snapshot is used up): the cost of a batch is what it touches.
+            self.snapshot = before.with_changes(pairs, info=info, unavailable=self.refused.values(), reuse=True)
         else:
             self.snapshot = Snapshot(self.objects.values(), info=info, unavailable=self.refused.values())
             self.built = True
-        affected = None if full else affected_services(before, self.snapshot, pairs)
+        if affected is not None:
+            later = affected_services(self.snapshot, pairs)
+            affected = None if later is None else affected | later
         if affected is None:
             affected = {(k8s.namespace(s), k8s.name(s)) for s in self.snapshot.services}
         changed: list[tuple[ServiceKey, str, str]] = []
@@ -174,7 +197,7 @@ class WatchState:
             key = (report.target.namespace, report.target.name)
             previous = self.reports.get(key)
             self.diagnosed += 1
-            self.reports[key] = report
+            self.reports[key] = Diagnosis.of(report)
             self.metrics.update(report)
             if previous is None or previous.verdict != report.verdict:
                 changed.append((key, previous.verdict if previous else "", report.verdict))
