@@ -155,8 +155,8 @@ def _drain_json(lines: queue.Queue[str]) -> dict[str, Any] | None:
 
 @contextlib.contextmanager
 def watching(tmp_path: Path, objects: list[dict[str, Any]], invocation: Any = None, log: TextIO | None = None,
-             namespace: str | None = None,
-             options: ServerOptions | None = None) -> Iterator[tuple[SnapshotAPIServer, Any]]:
+             namespace: str | None = None, options: ServerOptions | None = None,
+             client: Any = None) -> Iterator[tuple[SnapshotAPIServer, Any]]:
     """``objects`` served (with watch streams) and followed by a Watcher in this process, first evaluation done."""
     from svcdoctor.sources.live import LiveSource
     from svcdoctor.watch.loop import Watcher, WatchState
@@ -166,7 +166,7 @@ def watching(tmp_path: Path, objects: list[dict[str, Any]], invocation: Any = No
         hub_of(server)
         kubeconfig = server.write_kubeconfig(str(tmp_path / "kubeconfig"))
         api_client = LiveSource(kubeconfig=kubeconfig).api_client()
-        state = WatchState(namespace, WatchMetrics(), invocation=invocation, log=log or devnull)
+        state = WatchState(namespace, WatchMetrics(), invocation=invocation, log=log or devnull, client=client)
         watcher = Watcher(api_client, state).start()
         try:
             eventually(state.metrics.ready.is_set, "the first evaluation")
@@ -574,3 +574,51 @@ def test_watch_keeps_no_managed_fields(tmp_path: Path) -> None:
         applied = "kubectl.kubernetes.io/last-applied-configuration"
         assert not any(applied in k8s.object_annotations(obj) for obj in held)
         assert watcher.state.reports[("shop", "frontend")].verdict == "ok"
+
+
+# -- watch --from: every Service judged for one client -------------------------------------------------
+
+FROM = SCENARIOS / "netpol-cross-namespace-client"
+
+
+def test_watch_from_judges_for_the_client_as_check_from_does(tmp_path: Path) -> None:
+    """A client in another namespace than the watched one: its Pod is followed, and a change to it alone
+    (new labels) diagnoses the Services again, each time as ``check --from`` reports it."""
+    from svcdoctor.app import Invocation, check_service
+    from svcdoctor.client_names import parse_client
+
+    args = yaml.safe_load((FROM / "scenario.yaml").read_text())["args"]
+    name, namespace, value = args[1], args[args.index("-n") + 1], args[args.index("--from") + 1]
+    objects = [dict(obj) for obj in load_objects(str(FROM / "snapshot.yaml"))]
+    client = parse_client(value, namespace, lambda _: False)
+    assert client.namespace != namespace, "the client must be in another namespace: a useless test"
+    fixed = copy.deepcopy(objects)  # the policy's peer becomes namespaceSelector AND podSelector
+    for obj in fixed:
+        if obj["kind"] == "NetworkPolicy":
+            peer = obj["spec"]["ingress"][0]["from"][0]
+            peer["namespaceSelector"] = {"matchLabels": {"kubernetes.io/metadata.name": client.namespace}}
+    relabelled = copy.deepcopy(fixed)  # and the client's Pod is no longer the one it admits
+    for obj in relabelled:
+        if obj["kind"] == "Pod" and obj["metadata"]["name"] == client.name:
+            obj["metadata"]["labels"]["app"] = "grafana"
+
+    def checked(state: list[dict[str, Any]], index: int) -> tuple[str, tuple[str, ...]]:
+        recorded = tmp_path / f"checked-{index}.yaml"
+        write_list(recorded, state)
+        report = check_service(Invocation(snapshot=str(recorded), namespace=namespace, from_pod=value), name)
+        return report.verdict, tuple(finding.id for finding in report.findings)
+
+    expected = [checked(state, index) for index, state in enumerate((objects, fixed, relabelled))]
+    assert expected[0][0] != expected[1][0] != expected[2][0], expected
+    log = io.StringIO()
+    with watching(tmp_path, objects, namespace=namespace, client=client, log=log) as (server, watcher):
+        state = watcher.state
+        report = state.reports[(namespace, name)]
+        assert (report.verdict, report.findings) == expected[0]
+        for objects_now, (verdict, findings) in zip((fixed, relabelled), expected[1:], strict=True):
+            hub_of(server).reload(objects_now)
+            eventually(lambda verdict=verdict: state.reports[(namespace, name)].verdict == verdict,
+                       f"{verdict} for the client")
+            assert state.reports[(namespace, name)].findings == findings
+    clients = [line for line in _verdict_lines(log) if line.get("event") == "client"]
+    assert clients and clients[0]["pod"] == f"{client.namespace}/{client.name}", clients
