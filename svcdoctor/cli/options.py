@@ -165,9 +165,11 @@ FailOnOption = Annotated[
 IgnoreOption = Annotated[
     list[str] | None, typer.Option("--ignore", help="Check IDs to suppress, e.g. SD212,SD207; repeatable.")
 ]
-BaselineOption = Annotated[
-    str | None, typer.Option("--baseline", help="Fail only on findings that are not in this baseline file.")
-]
+def baseline_option(help: str = "Fail only on findings that are not in this baseline file.") -> Any:
+    return typer.Option("--baseline", help=help)
+
+
+BaselineOption = Annotated[str | None, baseline_option()]
 WriteBaselineOption = Annotated[
     str | None, typer.Option("--write-baseline", help="Write the current findings as a baseline file.")
 ]
