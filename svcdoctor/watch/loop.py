@@ -232,7 +232,8 @@ class WatchState:
         try:
             # By name first: choosing among the namespace's Pods costs their number, at every batch.
             pod = (self.snapshot.pod(namespace, self.client_name.name) if self.client_name.is_pod else None) \
-                or choose_pod(self.client_name, self.snapshot.pods_in(namespace), "cluster")
+                or choose_pod(self.client_name, self.snapshot.pods_in(namespace), "cluster",
+                              self.snapshot.services_in(namespace))
             client = Client("pod", namespace, k8s.name(pod), k8s.pod_ip(pod))
             problem = ""
         except InputError as error:
