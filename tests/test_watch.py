@@ -622,3 +622,18 @@ def test_watch_from_judges_for_the_client_as_check_from_does(tmp_path: Path) -> 
             assert state.reports[(namespace, name)].findings == findings
     clients = [line for line in _verdict_lines(log) if line.get("event") == "client"]
     assert clients and clients[0]["pod"] == f"{client.namespace}/{client.name}", clients
+
+
+def _series_of(text: str, namespace: str, service: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("svcdoctor_service_")
+            and f'namespace="{namespace}"' in line and f'service="{service}"' in line]
+
+
+def test_a_healthy_service_has_only_its_verdict_series() -> None:
+    """Step series only for fail and unknown steps: a healthy Service's partial and skipped steps add none."""
+    state, _ = _state(2)
+    text = state.metrics.exposition().decode()
+    healthy = [key for key, diagnosis in state.reports.items() if diagnosis.verdict == "ok"]
+    assert len(healthy) >= 10
+    for namespace, service in healthy:
+        assert len(_series_of(text, namespace, service)) == 4, _series_of(text, namespace, service)

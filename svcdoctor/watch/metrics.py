@@ -6,7 +6,8 @@ Per Service, kept near one series each:
   the current one and 0 for the others (the kube-state-metrics convention);
 * ``svcdoctor_service_root_cause{namespace,service,id,severity}`` = 1, only while the Service has
   a root cause at warning or above;
-* ``svcdoctor_service_step_state{namespace,service,step,state}`` = 1, only for steps not ``pass``.
+* ``svcdoctor_service_step_state{namespace,service,step,state}`` = 1, only for steps ``fail`` or
+  ``unknown`` (:data:`EXPORTED_STEP_STATES`).
 
 A Service's series go when it is deleted; its root-cause and step series go when it recovers. They
 are made at each scrape from one tuple per Service (a ``prometheus_client`` custom collector).
@@ -30,9 +31,14 @@ from prometheus_client.registry import Collector
 from svcdoctor.report import VERDICTS, Report
 
 ServiceKey = tuple[str, str]
+#: The step states that get a series. ``partial`` and ``skipped`` are what a healthy Service
+#: normally has (a step without a kind it reads, a step not on its path): exporting them gave a
+#: healthy Service some 4 step series beside its verdict's, a departure from "near one series per
+#: Service"; a ``fail`` or ``unknown`` step is what an alert or a dashboard wants to see.
+EXPORTED_STEP_STATES = ("fail", "unknown")
 
 
-#: What the series of one Service say: its verdict, its root cause (ID, severity) and its steps not ``pass``.
+#: What the series of one Service say: its verdict, its root cause (ID, severity) and its steps ``fail`` or ``unknown``.
 Series = tuple[str, tuple[str, str] | None, tuple[tuple[str, str], ...]]
 
 
@@ -70,7 +76,7 @@ class _ServiceSeries(Collector):
         return (GaugeMetricFamily("svcdoctor_service_verdict", verdict, labels=[*labels, "verdict"]),
                 GaugeMetricFamily("svcdoctor_service_root_cause", "1 while the Service has this root cause.",
                                   labels=[*labels, "id", "severity"]),
-                GaugeMetricFamily("svcdoctor_service_step_state", "1 for each debugging step that is not pass.",
+                GaugeMetricFamily("svcdoctor_service_step_state", "1 for each debugging step that is fail or unknown.",
                                   labels=[*labels, "step", "state"]))
 
 
@@ -100,7 +106,8 @@ class WatchMetrics:
         key = (report.target.namespace, report.target.name)
         cause = report.root_cause
         root = (cause.id, str(cause.severity)) if cause is not None and cause.severity.at_least("warning") else None
-        steps = tuple((str(step.step), step.status) for step in report.steps if step.status != "pass")
+        steps = tuple((str(step.step), step.status) for step in report.steps
+                      if step.status in EXPORTED_STEP_STATES)
         with self._services.lock:
             self._services.series[key] = (report.verdict, root, steps)
             self.services.set(len(self._services.series))
