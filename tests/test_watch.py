@@ -65,7 +65,7 @@ def write_list(path: Path, objects: list[Any]) -> None:
 
 def metric(text: str, name: str, **labels: str) -> float | None:
     for line in text.splitlines():
-        if not line.startswith(name + "{"):
+        if not line.startswith((name + "{", name + " ")):
             continue
         found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}", 1)[0]))
         if all(found.get(key) == value for key, value in labels.items()):
@@ -637,3 +637,100 @@ def test_a_healthy_service_has_only_its_verdict_series() -> None:
     assert len(healthy) >= 10
     for namespace, service in healthy:
         assert len(_series_of(text, namespace, service)) == 4, _series_of(text, namespace, service)
+
+
+# -- losing the API: readiness, staleness, a JSON line each way ---------------------------------------
+
+
+def _health(url: str) -> tuple[int, str]:
+    import urllib.error
+
+    try:
+        with urllib.request.urlopen(url.replace("/metrics", "/readyz"), timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def _serve(served: Path, kubeconfig: Path, port: int = 0) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "svcdoctor", "snapshot", "serve", str(served), "--port", str(port),
+                             "--write-kubeconfig", str(kubeconfig)], stderr=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "NO_COLOR": "1"})
+
+
+@pytest.mark.slow
+def test_watch_says_when_it_loses_the_api_and_when_it_regains_it(tmp_path: Path) -> None:
+    """``snapshot serve`` stopped under a running watch: /readyz 503 with the reason, svcdoctor_watch_up 0,
+    errors counted, the verdicts kept, one JSON line; restarted: ready again, one JSON line, changes followed."""
+    from urllib.parse import urlsplit
+
+    served = tmp_path / "cluster.yaml"
+    objects = [dict(obj) for obj in load_objects(str(HEALTHY))]
+    write_list(served, objects)
+    kubeconfig = tmp_path / "kubeconfig"
+    server: subprocess.Popen[str] | None = _serve(served, kubeconfig)
+    watcher: subprocess.Popen[str] | None = None
+    logged: list[dict[str, Any]] = []
+    try:
+        eventually(kubeconfig.exists, "snapshot serve wrote its kubeconfig")
+        port = urlsplit(yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]).port
+        assert port is not None
+        watcher = subprocess.Popen([sys.executable, "-m", "svcdoctor", "watch", "-A", "--kubeconfig", str(kubeconfig),
+                                    "--listen", "127.0.0.1:0"], stderr=subprocess.PIPE, text=True,
+                                   env={**os.environ, "NO_COLOR": "1"})
+        lines: queue.Queue[str] = queue.Queue()
+        stream = watcher.stderr
+        assert stream is not None
+        threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
+        match = re.search(r"metrics at (http://\S+/metrics)", lines.get(timeout=BOUND))
+        assert match
+        url = match.group(1)
+
+        def api_line(state: str) -> dict[str, Any] | None:
+            while True:
+                try:
+                    line = lines.get_nowait()
+                except queue.Empty:
+                    break
+                if line.startswith("{"):
+                    logged.append(json.loads(line))
+            return next((entry for entry in logged if entry.get("event") == "api" and entry.get("state") == state),
+                        None)
+
+        eventually(lambda: _health(url)[0] == 200, "ready after the first evaluation")
+        text = scrape(url)
+        assert metric(text, "svcdoctor_watch_up") == 1
+        assert metric(text, "svcdoctor_service_verdict", namespace="shop", service="frontend", verdict="ok") == 1
+        errors = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                     if line.startswith("svcdoctor_watch_errors_total{"))
+        assert api_line("lost") is None
+
+        server.terminate()
+        server.wait(timeout=30)
+        server = None
+        _, body = eventually(lambda: (health := _health(url))[0] == 503 and health, "not ready once the API is lost")
+        assert body.startswith("API lost: the API server has not answered"), body
+        text = scrape(url)
+        assert metric(text, "svcdoctor_watch_up") == 0
+        assert sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("svcdoctor_watch_errors_total{")) > errors
+        # The verdicts are kept (svcdoctor_watch_up says they are from before): the Service was ok when last seen.
+        assert metric(text, "svcdoctor_service_verdict", namespace="shop", service="frontend", verdict="ok") == 1
+        lost = eventually(lambda: api_line("lost"), "a JSON line for the lost API")
+        assert "verdicts are from before" in lost["reason"]
+        assert api_line("regained") is None
+
+        server = _serve(served, kubeconfig, port)  # the same address: it keeps the kubeconfig's token
+        eventually(lambda: _health(url)[0] == 200, "ready again once the API answers")
+        assert metric(scrape(url), "svcdoctor_watch_up") == 1
+        regained = eventually(lambda: api_line("regained"), "a JSON line for the regained API")
+        assert regained["lostSeconds"] >= 0
+        assert [entry["state"] for entry in logged if entry.get("event") == "api"] == ["lost", "regained"]
+        write_list(served, broken_selector(objects))
+        eventually(lambda: metric(scrape(url), "svcdoctor_service_verdict", namespace="shop", service="frontend",
+                                  verdict="unreachable") == 1, "the restarted server's changes followed")
+    finally:
+        for process in (watcher, server):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)

@@ -13,9 +13,9 @@ A Service's series go when it is deleted; its root-cause and step series go when
 are made at each scrape from one tuple per Service (a ``prometheus_client`` custom collector).
 The watcher's own health: ``svcdoctor_watch_last_event_timestamp_seconds``,
 ``svcdoctor_watch_relists_total``, ``svcdoctor_watch_errors_total``,
-``svcdoctor_watch_events_total``, ``svcdoctor_watch_services`` and the
-``svcdoctor_watch_evaluation_duration_seconds`` histogram. ``/healthz`` answers while the process
-runs, ``/readyz`` once the first full evaluation is done.
+``svcdoctor_watch_events_total``, ``svcdoctor_watch_services``, ``svcdoctor_watch_up`` (0 while the
+API is lost) and the ``svcdoctor_watch_evaluation_duration_seconds`` histogram. ``/healthz`` answers
+while the process runs, ``/readyz`` once the first full evaluation is done and while the API is not lost.
 """
 
 from __future__ import annotations
@@ -99,7 +99,17 @@ class WatchMetrics:
         self.evaluation = Histogram("svcdoctor_watch_evaluation_duration_seconds",
                                     "Time to apply one batch of changes and re-diagnose the Services it affects.",
                                     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=self.registry)
+        self.up = Gauge("svcdoctor_watch_up", "1 while the API server answers the watch streams; 0 once one has "
+                        "failed several times in a row (the verdicts are then from before).", registry=self.registry)
+        self.up.set(1)
         self.ready = threading.Event()
+        #: Why the API counts as lost ("" while it answers): /readyz answers 503 with it.
+        self.lost = ""
+
+    def set_lost(self, reason: str) -> None:
+        """The API is lost (``reason``) or, with "", answers again."""
+        self.lost = reason
+        self.up.set(0 if reason else 1)
 
     def update(self, report: Report) -> None:
         """Set a Service's series from its report: the ones that no longer hold are gone at the next scrape."""
@@ -163,8 +173,12 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/healthz":
             self._answer(200, b"ok\n")
         elif path == "/readyz":
-            ready = self.metrics.ready.is_set()
-            self._answer(200 if ready else 503, b"ok\n" if ready else b"first evaluation not done\n")
+            if not self.metrics.ready.is_set():
+                self._answer(503, b"first evaluation not done\n")
+            elif lost := self.metrics.lost:
+                self._answer(503, f"API lost: {lost}\n".encode())
+            else:
+                self._answer(200, b"ok\n")
         else:
             self._answer(404, b"not found: /metrics, /healthz, /readyz\n")
 
