@@ -734,3 +734,92 @@ def test_watch_says_when_it_loses_the_api_and_when_it_regains_it(tmp_path: Path)
             if process is not None:
                 process.terminate()
                 process.wait(timeout=30)
+
+
+# -- back-off and coalescing, counted ------------------------------------------------------------------
+
+
+class _Rounds(threading.Event):
+    """A follower's stop event that records each back-off instead of sleeping it, and stops after ``rounds``."""
+
+    def __init__(self, rounds: int) -> None:
+        super().__init__()
+        self.rounds = rounds
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(float(timeout or 0))
+        if len(self.waits) >= self.rounds:
+            self.set()
+        return self.is_set()
+
+
+def _gone_api(tmp_path: Path) -> Any:
+    """A real ``kubernetes`` client configured for a snapshot API server that has stopped (its port refuses)."""
+    from svcdoctor.sources.live import LiveSource
+
+    with SnapshotAPIServer([]) as server:
+        kubeconfig = server.write_kubeconfig(str(tmp_path / "kubeconfig"))
+    return LiveSource(kubeconfig=kubeconfig).api_client()
+
+
+def test_a_failing_stream_backs_off_doubling_to_its_bound_and_the_api_is_lost_once(tmp_path: Path) -> None:
+    """Each refused list is one error and one back-off (0.5 s doubling, jittered by at most a quarter, to 30 s);
+    the API counts as lost at the LOST_AFTER_FAILURES-th failure in a row, said in one JSON line."""
+    from svcdoctor.watch.follow import BACKOFF_MAX, BACKOFF_START
+    from svcdoctor.watch.loop import LOST_AFTER_FAILURES, Watcher, WatchState
+    from svcdoctor.watch.metrics import WatchMetrics
+
+    log = io.StringIO()
+    watcher = Watcher(_gone_api(tmp_path), WatchState(None, WatchMetrics(), log=log))
+    follower = watcher.followers[0]
+    seen: list[int] = []
+    follower.on_health = lambda changed: (seen.append(changed.failures), watcher._health(changed))
+    rounds = _Rounds(10)
+    follower._stop = rounds
+    follower._run()  # in this thread: no list succeeds, so it never reaches a stream
+    assert follower.lists == 0 and follower.failures == 10 == len(rounds.waits)
+    assert _errors(watcher) == 10 and _relists(watcher) == 0
+    expected = [min(BACKOFF_START * 2 ** attempt, BACKOFF_MAX) for attempt in range(10)]
+    for waited, bound in zip(rounds.waits, expected, strict=True):
+        assert bound <= waited <= bound * 1.25, (rounds.waits, expected)
+    assert seen == list(range(1, 11))
+    lines = _verdict_lines(log)
+    assert [line["state"] for line in lines if line.get("event") == "api"] == ["lost"]
+    assert metric(watcher.metrics.exposition().decode(), "svcdoctor_watch_up") == 0
+    assert f"not answered for 10 tries in a row (1 of {len(watcher.followers)} streams" in watcher.metrics.lost
+    assert LOST_AFTER_FAILURES < 10
+
+
+def test_a_burst_of_events_is_one_evaluation(tmp_path: Path) -> None:
+    """Changes queued within the coalescing window are one batch: one evaluation, each Service diagnosed once."""
+    from svcdoctor.kinds import BY_KIND
+    from svcdoctor.watch.follow import Change
+    from svcdoctor.watch.loop import Watcher, WatchState
+    from svcdoctor.watch.metrics import WatchMetrics
+
+    objects = [dict(obj) for obj in load_objects(str(HEALTHY))]
+    watcher = Watcher(_gone_api(tmp_path), WatchState(None, WatchMetrics(), log=io.StringIO()))
+    listed = [Change(BY_KIND[kind], "", "LISTED", listed=tuple(obj for obj in objects if obj["kind"] == kind))
+              for kind in sorted({obj["kind"] for obj in objects} & set(BY_KIND))]
+    watcher._run_batch(listed, full=True)
+    services = len(watcher.state.reports)
+    before = (watcher.evaluations, watcher.state.diagnosed)
+    pods = [obj for obj in objects if obj["kind"] == "Pod"]
+    assert pods
+    for round_ in range(25):  # a rollout's worth of updates to the same Pods
+        for pod in pods:
+            changed = copy.deepcopy(pod)
+            changed["metadata"]["resourceVersion"] = str(1000 + round_)
+            watcher.changes.put(Change(BY_KIND["Pod"], "", "MODIFIED", changed))
+    batch = watcher._take(0)
+    assert len(batch) == 25 * len(pods) and watcher.changes.empty()
+    watcher._run_batch(batch)
+    assert watcher.evaluations - before[0] == 1
+    assert 1 <= watcher.state.diagnosed - before[1] <= services
+    assert _events(watcher) == 25 * len(pods)
+
+
+def _events(watcher: Any) -> float:
+    return sum(sample.value for metric in watcher.metrics.events.collect() for sample in metric.samples
+               if sample.name.endswith("_total"))
