@@ -165,13 +165,19 @@ FailOnOption = Annotated[
 IgnoreOption = Annotated[
     list[str] | None, typer.Option("--ignore", help="Check IDs to suppress, e.g. SD212,SD207; repeatable.")
 ]
-BaselineOption = Annotated[
-    str | None, typer.Option("--baseline", help="Fail only on findings that are not in this baseline file.")
-]
+def baseline_option(help: str = "Fail only on findings that are not in this baseline file.") -> Any:
+    return typer.Option("--baseline", help=help)
+
+
+BaselineOption = Annotated[str | None, baseline_option()]
 WriteBaselineOption = Annotated[
     str | None, typer.Option("--write-baseline", help="Write the current findings as a baseline file.")
 ]
 ShowSuppressedOption = Annotated[bool, typer.Option("--show-suppressed", help="List suppressed findings too.")]
+NoProgressOption = Annotated[
+    bool, typer.Option("--no-progress", help="No progress line on stderr (shown only on a terminal, once a run "
+                                             "takes a second, never when CI is set).")
+]
 AcceptUnknownOption = Annotated[
     bool, typer.Option("--accept-unknown", help="Exit 0, not 4, when the verdict is unknown (a read was refused, "
                                                 "evidence could not be read).")
