@@ -42,8 +42,7 @@ import re
 from collections.abc import Iterator, Mapping
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, CheckDoc, Context
-from svcdoctor.engine import CLIENT_HOW
+from svcdoctor.checks.interface import CLIENT_HOW, Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, NotChecked, Skip
 from svcdoctor.k8s import Obj
 
