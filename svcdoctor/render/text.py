@@ -271,7 +271,7 @@ def _headline(report: Report, width: int) -> list[Text]:
         title.append(f" · not decided: {_undecided(report)}", style="bold")
         lines.append(_fold(title, width))
         for reason in report.open_questions()[:3]:
-            lines.append(_fold(Text(f"  {reason}", style="magenta"), width, indent=0, most=2))
+            lines.append(_fold(Text(reason, style="magenta"), width, indent=2, most=2))
         commands = _unknown_next(report)
         if commands:
             lines += [Text("  next:", style="dim"), _command(commands[0])]
