@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from svcdoctor.serve.apiserver import SnapshotAPIServer
 from tests.conftest import ROOT, run_cli
@@ -33,3 +34,48 @@ def test_recording_a_service_that_does_not_exist_warns(tmp_path: Path) -> None:
         assert "warning: no Service shop/nosuch in the cluster" in result.stderr
         fine = run_cli("record", "backend", "-n", "shop", "-o", str(tmp_path / "g.yaml"), "--kubeconfig", config)
         assert "warning" not in fine.stderr and fine.exit_code == 0
+
+
+SCENARIOS = ROOT / "fixtures" / "scenarios"
+
+
+def _report(scenario: str, *args: str) -> dict[str, Any]:
+    result = run_cli(*args, "--snapshot", str(SCENARIOS / scenario / "snapshot.yaml"), "-o", "json")
+    assert result.exit_code in (0, 1), result.stderr
+    report: dict[str, Any] = result.json()
+    return report
+
+
+def _finding(report: dict[str, Any], check_id: str) -> dict[str, Any]:
+    return next(f for f in report["findings"] if f["id"] == check_id)
+
+
+def test_selector_next_shows_the_labels_the_pods_carry_first() -> None:
+    """The selector's own query returns nothing; the Pods' labels show the mismatch."""
+    report = _report("selector-label-renamed", "check", "backend", "-n", "shop")
+    assert _finding(report, "SD301")["next"][0] == "kubectl get pods -n shop --show-labels"
+
+
+def test_a_crashing_pod_offers_its_previous_logs_first() -> None:
+    finding = _finding(_report("crashloop-backend", "check", "orders", "-n", "shop"), "SD401")
+    assert "--previous" in finding["next"][0] and finding["next"][0].startswith("kubectl logs ")
+
+
+def test_missing_cluster_ip_rules_fix_does_not_send_to_a_finding_not_in_the_report() -> None:
+    report = _report("cluster-ip-rules-missing", "check", "payments", "-n", "billing",
+                     "--from", "billing/checkout-pcb5v58jn-4fzrw")
+    assert "SD801" not in [f["id"] for f in report["findings"]]
+    fix = _finding(report, "SD802")["fix"]
+    assert "SD801" not in fix and "kubectl logs -n kube-system" in fix
+
+
+def test_named_target_port_says_once_that_no_pod_has_it_and_names_the_template() -> None:
+    """Manifests: the Pod is a stand-in, so the commands and counts are about the workload's template."""
+    manifests = SCENARIOS / "manifests-helm-rendered-targetport-missing" / "manifests" / "rendered.yaml"
+    result = run_cli("check", "storefront", "-n", "shop", "--manifests", str(manifests), "-o", "json")
+    finding = _finding(result.json(), "SD202")
+    assert finding["message"].lower().count("selected pod has it") == 1
+    assert "Deployment shop/storefront (its Pod template, replicas: 2)" in finding["message"]
+    assert not any("storefront-template" in command for command in finding["next"])
+    assert any(command.startswith("kubectl get deployment storefront -n shop -o jsonpath='{range "
+                                  ".spec.template.spec.containers[*]}") for command in finding["next"])
