@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from svcdoctor.cli.common import emit
+from svcdoctor.cli.common import emit, terminal_width
 from svcdoctor.cli.options import check_choice, output_option
 from svcdoctor.errors import EXIT_OK
 
@@ -15,7 +15,7 @@ def explain(check_id: Annotated[str, typer.Argument(help="A check ID such as SD3
     """What a check means, why it matters, and how to fix it."""
     from svcdoctor import docs
 
-    emit(docs.explain(check_id))
+    emit(docs.explain(check_id, terminal_width()))
     return EXIT_OK
 
 
@@ -24,5 +24,5 @@ def list_checks(output: Annotated[str, output_option("text | markdown | json")] 
     from svcdoctor import docs
 
     check_choice(output, ("text", "markdown", "json"), "--output")
-    emit(docs.catalog(output))
+    emit(docs.catalog(output, terminal_width()))
     return EXIT_OK
