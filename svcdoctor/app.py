@@ -410,9 +410,17 @@ def finish(reports: Sequence[Report], invocation: Invocation, snapshot: Snapshot
     """Apply ``--ignore``, ignore annotations and a baseline; write a baseline when asked."""
     if not (invocation.ignore or invocation.baseline or invocation.write_baseline or _has_ignore_annotations(snapshot)):
         return list(reports)
+    return suppressed(reports, invocation, snapshot)
+
+
+def suppressed(reports: Sequence[Report], invocation: Invocation, snapshot: Snapshot,
+               baseline: set[str] | None = None) -> list[Report]:
+    """:func:`finish` without its look over every object for annotations, for a caller that diagnoses
+    a few Services of a large Snapshot at a time (``watch``); ``baseline``: the fingerprints of
+    ``invocation.baseline``, when the caller read them once."""
     from svcdoctor.suppress import apply
 
-    return apply(list(reports), invocation, snapshot)
+    return apply(list(reports), invocation, snapshot, baseline)
 
 
 def _has_ignore_annotations(snapshot: Snapshot) -> bool:

@@ -160,12 +160,16 @@ def _holders(finding: Finding, report: Report, annotations: _Annotations) -> lis
     return holders
 
 
-def apply(reports: list[Report], invocation: Any, snapshot: Snapshot) -> list[Report]:
-    """Move ignored, annotated and baselined findings to ``Report.suppressed``; write a baseline."""
+def apply(reports: list[Report], invocation: Any, snapshot: Snapshot, baseline: set[str] | None = None) -> list[Report]:
+    """Move ignored, annotated and baselined findings to ``Report.suppressed``; write a baseline.
+
+    ``baseline``: the fingerprints of ``invocation.baseline`` already read (else the file is read here).
+    """
     ignored = set(getattr(invocation, "ignore", ()) or ())
     validate_ids(ignored)
     baseline_path = getattr(invocation, "baseline", None)
-    baseline = read_baseline(baseline_path) if baseline_path else None
+    if baseline is None and baseline_path:
+        baseline = read_baseline(baseline_path)
     show = bool(getattr(invocation, "show_suppressed", False))
     annotations = _Annotations(snapshot)
     to_write: list[tuple[Finding, Target]] = []

@@ -5,7 +5,10 @@ No wall-clock assertions but generous upper bounds on end-to-end changes (polled
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
+import json
 import os
 import queue
 import re
@@ -16,7 +19,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pytest
 import yaml
@@ -134,8 +137,6 @@ def test_watch_turns_unreachable_when_the_served_file_changes(tmp_path: Path) ->
 
 
 def _drain_json(lines: queue.Queue[str]) -> dict[str, Any] | None:
-    import json
-
     while True:
         try:
             line = lines.get_nowait()
@@ -150,27 +151,33 @@ def _drain_json(lines: queue.Queue[str]) -> dict[str, Any] | None:
 # -- in process: 410 Gone and dropped connections ---------------------------------------------------
 
 
-@pytest.fixture
-def followed(tmp_path: Path) -> Iterator[tuple[SnapshotAPIServer, Any, list[dict[str, Any]]]]:
+@contextlib.contextmanager
+def watching(tmp_path: Path, objects: list[dict[str, Any]], invocation: Any = None,
+             log: TextIO | None = None) -> Iterator[tuple[SnapshotAPIServer, Any]]:
+    """``objects`` served (with watch streams) and followed by a Watcher in this process, first evaluation done."""
     from svcdoctor.sources.live import LiveSource
     from svcdoctor.watch.loop import Watcher, WatchState
     from svcdoctor.watch.metrics import WatchMetrics
 
-    objects = [dict(obj) for obj in load_objects(str(HEALTHY))]
-    with SnapshotAPIServer(objects) as server:
+    with SnapshotAPIServer(objects) as server, open(os.devnull, "w") as devnull:
         hub_of(server)
         kubeconfig = server.write_kubeconfig(str(tmp_path / "kubeconfig"))
         api_client = LiveSource(kubeconfig=kubeconfig, progress=False).api_client()
-        log = open(os.devnull, "w")  # noqa: SIM115
-        state = WatchState(None, WatchMetrics(), log=log)
+        state = WatchState(None, WatchMetrics(), invocation=invocation, log=log or devnull)
         watcher = Watcher(api_client, state).start()
         try:
             eventually(state.metrics.ready.is_set, "the first evaluation")
-            assert state.reports[("shop", "frontend")].verdict == "ok"
-            yield server, watcher, objects
+            yield server, watcher
         finally:
             watcher.stop()
-            log.close()
+
+
+@pytest.fixture
+def followed(tmp_path: Path) -> Iterator[tuple[SnapshotAPIServer, Any, list[dict[str, Any]]]]:
+    objects = [dict(obj) for obj in load_objects(str(HEALTHY))]
+    with watching(tmp_path, objects) as (server, watcher):
+        assert watcher.state.reports[("shop", "frontend")].verdict == "ok"
+        yield server, watcher, objects
 
 
 def _relists(watcher: Any) -> float:
@@ -279,3 +286,102 @@ def test_a_deleted_service_loses_its_series_and_a_policy_reaches_its_pods_servic
     evaluation = state.apply([Change(BY_KIND["NetworkPolicy"], "", "ADDED", deny)])
     in_namespace = [k for k in state.reports if k[0] == namespace]
     assert 0 < evaluation.diagnosed <= len(in_namespace) < len(state.reports)
+
+
+# -- suppressions: what scan would report -------------------------------------------------------------
+
+
+def _annotated(objects: list[dict[str, Any]], value: str | None, name: str = "frontend") -> list[dict[str, Any]]:
+    """The objects with the Service's ``svcdoctor.dev/ignore`` annotation set to ``value`` (None: removed)."""
+    changed = copy.deepcopy(objects)
+    for obj in changed:
+        if obj.get("kind") == "Service" and obj["metadata"]["name"] == name:
+            annotations = obj["metadata"].setdefault("annotations", {})
+            annotations.pop("svcdoctor.dev/ignore", None)
+            if value is not None:
+                annotations["svcdoctor.dev/ignore"] = value
+    return changed
+
+
+def _scanned(tmp_path: Path, objects: list[dict[str, Any]], **flags: Any) -> Any:
+    """The report ``scan -A`` gives for shop/frontend over the same objects."""
+    from svcdoctor.app import Invocation, scan_services
+
+    recorded = tmp_path / "scanned.yaml"
+    write_list(recorded, objects)
+    reports = scan_services(Invocation(snapshot=str(recorded), **flags), all_namespaces=True)
+    return next(report for report in reports if report.target.name == "frontend")
+
+
+def _verdict_lines(log: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log.getvalue().splitlines() if line.startswith("{")]
+
+
+def test_watch_applies_ignore_annotations_and_a_modified_event_takes_one_away(tmp_path: Path) -> None:
+    """An ignored root cause gives no root-cause series and scan's verdict; removing the annotation brings it back."""
+    broken = broken_selector([dict(obj) for obj in load_objects(str(HEALTHY))])
+    # SD301 and the empty endpoints it causes (SD503): with both ignored, scan says ok.
+    ignored = _annotated(broken, "SD301, SD503: the Pods move to the new Deployment next week")
+    scanned = _scanned(tmp_path, ignored)
+    assert {"SD301", "SD503"} <= {finding.id for finding in scanned.suppressed}, "scan suppresses nothing"
+    assert scanned.verdict == "ok"
+    log = io.StringIO()
+    with watching(tmp_path, ignored, log=log) as (server, watcher):
+        key = ("shop", "frontend")
+        report = watcher.state.reports[key]
+        assert (report.verdict, [f.id for f in report.findings]) == (scanned.verdict, [f.id for f in scanned.findings])
+        text = watcher.metrics.exposition().decode()
+        assert metric(text, "svcdoctor_service_verdict", namespace="shop", service="frontend",
+                      verdict=scanned.verdict) == 1
+        assert metric(text, "svcdoctor_service_verdict", namespace="shop", service="frontend",
+                      verdict="unreachable") == 0
+        assert metric(text, "svcdoctor_service_root_cause", namespace="shop", service="frontend", id="SD301") is None
+        assert not any(line["to"] == "unreachable" for line in _verdict_lines(log))
+
+        hub_of(server).reload(_annotated(broken, None))  # the annotation removed: one MODIFIED Service
+        eventually(lambda: watcher.state.reports[key].verdict == "unreachable", "unreachable without the annotation")
+        text = watcher.metrics.exposition().decode()
+        assert metric(text, "svcdoctor_service_root_cause", namespace="shop", service="frontend", id="SD301") == 1
+        assert {"service": "frontend", "to": "unreachable", "rootCause": "SD301"}.items() \
+            <= _verdict_lines(log)[-1].items()
+
+
+def test_watch_applies_ignore_flags_and_baselines_as_scan_does(tmp_path: Path) -> None:
+    from svcdoctor.app import Invocation
+    from svcdoctor.kinds import BY_KIND
+    from svcdoctor.watch.follow import Change
+    from svcdoctor.watch.loop import WatchState
+    from svcdoctor.watch.metrics import WatchMetrics
+
+    broken = broken_selector([dict(obj) for obj in load_objects(str(HEALTHY))])
+    plain = _scanned(tmp_path, broken)
+    assert plain.root_cause is not None and plain.root_cause.id == "SD301"
+    baseline = tmp_path / "baseline.json"
+    _scanned(tmp_path, broken, write_baseline=str(baseline))
+    by_kind: dict[str, list[Any]] = {}
+    for obj in broken:
+        if obj["kind"] in BY_KIND:
+            by_kind.setdefault(obj["kind"], []).append(obj)
+    listed = [Change(BY_KIND[kind], "", "LISTED", listed=tuple(objects)) for kind, objects in by_kind.items()]
+    for flags in ({"ignore": ("SD301", "SD503")}, {"baseline": str(baseline)}):
+        scanned = _scanned(tmp_path, broken, **flags)
+        assert "SD301" in {finding.id for finding in scanned.suppressed}, flags
+        state = WatchState(None, WatchMetrics(), invocation=Invocation(**flags), log=io.StringIO())
+        state.apply(listed, full=True)
+        report = state.reports[("shop", "frontend")]
+        assert (report.verdict, [f.id for f in report.findings]) == (scanned.verdict, [f.id for f in scanned.findings])
+        assert report.verdict != plain.verdict
+        assert metric(state.metrics.exposition().decode(), "svcdoctor_service_root_cause", namespace="shop",
+                      service="frontend", id="SD301") is None
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--ignore", "SD999"], "SD999 is not a svcdoctor check"),
+    (["--baseline", "/nonexistent/baseline.json"], "no such baseline file"),
+])
+def test_watch_refuses_bad_suppression_flags_in_one_line(flags: list[str], message: str) -> None:
+    from tests.conftest import run_cli
+
+    result = run_cli("watch", "-A", "--kubeconfig", "/nonexistent/kubeconfig", *flags)
+    assert result.exit_code == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr, result.stderr

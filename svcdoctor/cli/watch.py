@@ -10,11 +10,14 @@ import typer
 from svcdoctor.cli.common import session
 from svcdoctor.cli.options import (
     AllNamespacesOption,
+    BaselineOption,
     ClusterDomainOption,
     ContextOption,
+    IgnoreOption,
     KubeconfigOption,
     NamespaceOption,
     TimeoutOption,
+    split_ids,
 )
 from svcdoctor.errors import EXIT_OK, InputError
 
@@ -41,29 +44,38 @@ def watch(
     kubeconfig: KubeconfigOption = None,
     context: ContextOption = None,
     request_timeout: TimeoutOption = "10s",
+    ignore: IgnoreOption = None,
+    baseline: BaselineOption = None,
 ) -> int:
     """Follow the cluster (list, then watch) and keep every Service's diagnosis current, as Prometheus metrics.
 
     Only the Services a change can affect are diagnosed again. Each verdict change is also
-    written to stderr as one JSON line. Metrics: svcdoctor_service_verdict, _root_cause,
-    _step_state, and the watcher's own health; see README "Always on".
+    written to stderr as one JSON line. Suppressions work as for scan: --ignore, the
+    svcdoctor.dev/ignore annotation, --baseline and .svcdoctor.yaml. Metrics:
+    svcdoctor_service_verdict, _root_cause, _step_state, and the watcher's own health; see
+    README "Always on".
     """
-    from svcdoctor.checks.interface import Options
+    from svcdoctor.app import Invocation
+    from svcdoctor.config import configured
     from svcdoctor.sources.live import LiveSource
-    from svcdoctor.watch.loop import Watcher, WatchState
+    from svcdoctor.watch.loop import Watcher, WatchState, checked_suppressions
     from svcdoctor.watch.metrics import MetricsServer, WatchMetrics
 
     host, port = parse_listen(listen)
+    _, _, ignore, cluster_domain, config = configured("text", "never", ignore, cluster_domain)
+    invocation = Invocation(kubeconfig=kubeconfig, context=context, request_timeout=request_timeout,
+                            cluster_domain=cluster_domain, ignore=split_ids(ignore), baseline=baseline, config=config)
+    fingerprints = checked_suppressions(invocation)
     source = LiveSource(kubeconfig=kubeconfig, context=context, request_timeout=request_timeout, progress=False)
     api_client = source.api_client()
     watched = None if all_namespaces else (namespace or source.default_namespace())
     metrics = WatchMetrics()
+    state = WatchState(watched, metrics, invocation=invocation, baseline=fingerprints,
+                       checks=session(click_context).checks)
     try:
         server = MetricsServer(metrics, host, port).start()
     except OSError as error:
         raise InputError(f"--listen {listen}: {error.strerror or error}") from None
-    state = WatchState(watched, metrics, options=Options(cluster_domain=cluster_domain or "cluster.local"),
-                       checks=session(click_context).checks)
     watcher = Watcher(api_client, state).start()
     bound_host, bound_port = server.address
     scope = "every namespace" if watched is None else f"namespace {watched}"

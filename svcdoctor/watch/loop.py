@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, Options
+from svcdoctor.app import Invocation, suppressed
+from svcdoctor.checks.interface import Check
 from svcdoctor.kinds import BY_KIND, Resource
 from svcdoctor.report import Report
 from svcdoctor.snapshot import Recorded, Snapshot, SnapshotInfo, Unavailable
@@ -51,6 +52,14 @@ def resources_for(namespace: str | None) -> list[tuple[Resource, str]]:
     return followed
 
 
+def checked_suppressions(invocation: Invocation) -> set[str] | None:
+    """``--ignore`` checked and the ``--baseline`` file's fingerprints read, once, before following anything."""
+    from svcdoctor.suppress import read_baseline, validate_ids
+
+    validate_ids(invocation.ignore)
+    return read_baseline(invocation.baseline) if invocation.baseline else None
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """What one batch cost: the Services diagnosed, and the verdicts that changed."""
@@ -63,11 +72,17 @@ class Evaluation:
 class WatchState:
     """Every followed object, the Snapshot built from them, and each Service's last Report."""
 
-    def __init__(self, namespace: str | None, metrics: WatchMetrics, *, options: Options | None = None,
-                 checks: Sequence[Check] | None = None, log: TextIO | None = None) -> None:
+    def __init__(self, namespace: str | None, metrics: WatchMetrics, *, invocation: Invocation | None = None,
+                 baseline: set[str] | None = None, checks: Sequence[Check] | None = None,
+                 log: TextIO | None = None) -> None:
+        from svcdoctor.app import options_for
+
         self.namespace = namespace
         self.metrics = metrics
-        self.options = options or Options()
+        #: The flags that shape the reports (--ignore, --baseline, --cluster-domain), as scan takes them.
+        self.invocation = invocation or Invocation()
+        self.options = options_for(self.invocation)
+        self.baseline = baseline if baseline is not None else checked_suppressions(self.invocation)
         self.checks = checks
         self.log = log if log is not None else sys.stderr
         self.objects: dict[tuple[str, str, str], Obj] = {}
@@ -132,6 +147,7 @@ class WatchState:
             affected = {(k8s.namespace(s), k8s.name(s)) for s in self.snapshot.services}
         changed: list[tuple[ServiceKey, str, str]] = []
         source = {"kind": "live", "watch": True}
+        diagnosed: list[Report] = []
         for key in sorted(affected):
             if self.namespace is not None and key[0] != self.namespace:
                 continue
@@ -142,7 +158,12 @@ class WatchState:
                     self.metrics.forget(key)
                     changed.append((key, previous.verdict, "deleted"))
                 continue
-            report = diagnose_service(self.snapshot, *key, options=self.options, checks=self.checks, source=source)
+            diagnosed.append(diagnose_service(self.snapshot, *key, options=self.options, checks=self.checks,
+                                              source=source))
+        # What scan would report: --ignore, the ignore annotations and the baseline, before any metric.
+        for report in suppressed(diagnosed, self.invocation, self.snapshot, self.baseline):
+            key = (report.target.namespace, report.target.name)
+            previous = self.reports.get(key)
             self.diagnosed += 1
             self.reports[key] = report
             self.metrics.update(report)
