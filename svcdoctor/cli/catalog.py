@@ -11,7 +11,8 @@ from svcdoctor.cli.options import check_choice, output_option
 from svcdoctor.errors import EXIT_OK
 
 
-def explain(check_id: Annotated[str, typer.Argument(help="A check ID such as SD301.")]) -> int:
+def explain(check_id: Annotated[str, typer.Argument(metavar="CHECK", help="A check ID such as SD301, or its name "
+                                                                      "(selector-matches-no-pods).")]) -> int:
     """What a check means, why it matters, and how to fix it."""
     from svcdoctor import docs
 

@@ -15,8 +15,8 @@ from svcdoctor.cli.options import (
     ContextOption,
     IgnoreOption,
     KubeconfigOption,
-    NamespaceOption,
     TimeoutOption,
+    namespace_option,
     split_ids,
 )
 from svcdoctor.errors import EXIT_OK, InputError
@@ -35,7 +35,7 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 def watch(
     click_context: typer.Context,
-    namespace: NamespaceOption = None,
+    namespace: Annotated[str | None, namespace_option("The namespace to follow (default: the context's).")] = None,
     all_namespaces: AllNamespacesOption = False,
     listen: Annotated[str, typer.Option(
         "--listen", help="Where /metrics, /healthz and /readyz are served, HOST:PORT (0.0.0.0:PORT for all "
