@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from svcdoctor.serve.apiserver import SnapshotAPIServer
+import pytest
+
+from svcdoctor.serve.apiserver import ServerOptions, SnapshotAPIServer
 from tests.conftest import ROOT, run_cli
 from tests.test_naming import _ambiguous_cluster
 
@@ -79,3 +81,58 @@ def test_named_target_port_says_once_that_no_pod_has_it_and_names_the_template()
     assert not any("storefront-template" in command for command in finding["next"])
     assert any(command.startswith("kubectl get deployment storefront -n shop -o jsonpath='{range "
                                   ".spec.template.spec.containers[*]}") for command in finding["next"])
+
+
+def test_dns_with_services_forbidden_says_what_could_not_be_read(tmp_path: Path) -> None:
+    from tests.test_live import build_cluster
+
+    with SnapshotAPIServer(build_cluster(), options=ServerOptions(forbid={"shop/services"})) as api:
+        config = api.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace="shop")
+        result = run_cli("dns", "backend", "-n", "shop", "--kubeconfig", config)
+    assert result.exit_code == 3 and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("svcdoctor: error: could not list Services in namespace shop: forbidden")
+    assert "kubectl auth can-i list services -n shop" in line and "no Service" not in line
+
+
+def test_dns_takes_the_request_timeout(tmp_path: Path) -> None:
+    from tests.test_live import build_cluster
+
+    with SnapshotAPIServer(build_cluster(), options=ServerOptions(latency=3)) as api:
+        config = api.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace="shop")
+        result = run_cli("dns", "backend", "-n", "shop", "--kubeconfig", config, "--request-timeout", "200ms")
+    assert result.exit_code == 3, result.stderr
+    assert "did not answer within 0.2s" in result.stderr
+
+
+def test_dns_lists_the_services_own_name_first_and_ptr_last() -> None:
+    text = run_cli("dns", "backend", "-n", "shop", "--snapshot", DEMO).stdout
+    assert text.splitlines()[0] == "; shop/backend in cluster.local (the default)"
+    types = [line.split()[1] for line in text.splitlines()[1:]]
+    assert text.splitlines()[1].startswith("backend.shop.svc.cluster.local. ") and types == ["A", "SRV", "PTR"]
+    document = run_cli("dns", "backend", "-n", "shop", "--snapshot", DEMO, "-o", "json").json()
+    assert [record["type"] for record in document["records"]] == ["A", "SRV", "PTR"]
+
+
+def test_the_readme_says_how_to_build_and_load_the_image_the_job_runs() -> None:
+    import yaml
+
+    readme = (ROOT / "README.md").read_text()
+    job = yaml.safe_load((ROOT / "deploy" / "job.yaml").read_text())
+    image = job["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert f"docker build -t {image} -f deploy/Dockerfile ." in readme
+    for load in (f"kind load docker-image {image}", f"minikube image load {image}", f"k3d image import {image}"):
+        assert load in readme, load
+
+
+def test_the_readme_demo_is_what_the_demo_prints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's first sample is the real output (the snapshot's path shortened as it shows it)."""
+    import re
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    readme = (ROOT / "README.md").read_text()
+    sample = readme.split("```console\n$ svcdoctor demo\n", 1)[1].split("```", 1)[0]
+    printed = run_cli("demo").stdout
+    printed = re.sub(r"^snapshot: .*/svcdoctor/data/", "snapshot: …/site-packages/svcdoctor/data/", printed,
+                     flags=re.MULTILINE)
+    assert sample == printed
