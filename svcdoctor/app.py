@@ -143,6 +143,8 @@ def scan_services(invocation: Invocation, *, all_namespaces: bool = False,
     source = open_source(invocation)
     namespace = "" if all_namespaces else resolve_namespace(invocation, source)
     snapshot, description = load(invocation, Request(namespace=namespace, all_namespaces=all_namespaces), source)
+    if not all_namespaces:
+        _refuse_absent_namespace(snapshot, namespace, source)
     reports = scan(snapshot, None if all_namespaces else [namespace], checks=checks,
                    options=options_for(invocation), source=description)
     return finish(reports, invocation, snapshot)
@@ -262,6 +264,27 @@ def _live(source: Source) -> LiveSource:
 
     assert isinstance(source, LiveSource)
     return source
+
+
+def _refuse_absent_namespace(snapshot: Snapshot, namespace: str, source: Source) -> None:
+    """``scan -n NS`` of a namespace the snapshot or the cluster does not have: one line, exit 2 — "no
+    Services" would read as a healthy, empty namespace. Left alone when that cannot be known: manifests
+    (they need not declare their namespaces) or a live cluster whose Namespace list was refused."""
+    from svcdoctor.similarity import closest
+
+    if source.kind == "manifests" or namespace in snapshot.namespace_names() or snapshot.missing("namespaces"):
+        return
+    near = closest(namespace, snapshot.namespace_names())
+    hint = f"; did you mean {', '.join(near)}?" if near else ""
+    if source.kind == "live":  # every Namespace was listed, and it is not among them
+        raise InputError(f"namespace {namespace} does not exist in the cluster{hint}")
+    # A list of an absent namespace succeeds (empty), so a recording's "Services were listed there" proves
+    # the namespace only when the recording does not hold every Namespace (which would include it).
+    namespaces_listed = any(item.kind == "Namespace" for item in snapshot.info.recorded or ())
+    if not namespaces_listed and any(item.kind == "Service" and namespace in item.namespaces
+                                     for item in snapshot.info.recorded or ()):
+        return
+    raise InputError(f"namespace {namespace} is not in the snapshot: no object of it was recorded{hint}")
 
 
 def _namespace_in(snapshot: Snapshot, namespace: str) -> bool:

@@ -14,6 +14,7 @@ Pure: the Pods and namespace names come from the caller.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,8 +56,29 @@ class ClientName:
         return f"{self.namespace}/{self.name}" if self.is_pod else f"{self.namespace}/{self.kind.lower()}/{self.name}"
 
 
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+#: A Pod name, or the start of one (``frontend-`` picks the one Pod whose name starts so).
+_POD_NAME_OR_PREFIX = re.compile(r"[a-z0-9][-a-z0-9.]{0,252}")
+
+
 def parse_client(value: str, default_namespace: str, namespace_exists: Callable[[str], bool]) -> ClientName:
-    """``--from``'s value as a :class:`ClientName`; ``namespace_exists`` settles ``A/B`` when A is a type name."""
+    """``--from``'s value as a :class:`ClientName`; ``namespace_exists`` settles ``A/B`` when A is a type name.
+
+    A namespace or name no object could have (``Web/frontend``) is refused as such, before anything is
+    looked up: "not in the snapshot" would send the user looking for a Pod that cannot exist.
+    """
+    client = _parse_client(value, default_namespace, namespace_exists)
+    for what, part, pattern in (("namespace", client.namespace, _DNS_LABEL),
+                                (f"{client.kind} name", client.name,
+                                 _POD_NAME_OR_PREFIX if client.is_pod else _DNS_SUBDOMAIN)):
+        if not pattern.fullmatch(part):
+            raise InputError(f"--from {value!r}: {what} {part!r} is not a valid Kubernetes name "
+                             "(lower-case letters, digits and '-')")
+    return client
+
+
+def _parse_client(value: str, default_namespace: str, namespace_exists: Callable[[str], bool]) -> ClientName:
     parts = value.split("/")
     if not all(parts) or len(parts) > 3:
         raise InputError(f"--from {value!r}: expected POD, NAMESPACE/POD, TYPE/NAME or NAMESPACE/TYPE/NAME")

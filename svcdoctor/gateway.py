@@ -218,7 +218,8 @@ def parent_problems(snapshot: Snapshot, route: Obj) -> tuple[list[Problem], list
         field_name = f"spec.parentRefs[{index}]"
         gateway = snapshot.get("Gateway", gateway_namespace, gateway_name)
         if gateway is None:
-            if snapshot.missing("gateways") is None:
+            # Unread (refused, or a snapshot that did not record Gateways) is not "does not exist".
+            if snapshot.missing("gateways") is None and snapshot.holds("Gateway", gateway_namespace):
                 problems.append(Problem(ref, field_name, "Accepted", "NoMatchingParent",
                                         f"its parent Gateway {where} does not exist", gateway=where,
                                         fix=f"Create Gateway {where} or point spec.parentRefs[{index}] at one that "
@@ -278,7 +279,8 @@ def backend_problems(snapshot: Snapshot, reference: BackendRef) -> list[Problem]
     permitted = reference.namespace == k8s.namespace(route) or grant_permits(
         snapshot, route, reference.namespace, reference.name)
     # A grant that could not be read is not a grant that is missing: then nothing is said.
-    if not permitted and snapshot.missing("referencegrants", reference.namespace) is None:
+    if (not permitted and snapshot.missing("referencegrants", reference.namespace) is None
+            and snapshot.holds("ReferenceGrant", reference.namespace)):
         problems.append(Problem(
             ref, reference.field, "ResolvedRefs", "RefNotPermitted",
             f"{reference.field} refers to Service {reference.namespace}/{reference.name} in another namespace, "

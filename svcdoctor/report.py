@@ -8,7 +8,7 @@ from typing import Any
 
 from svcdoctor import __version__
 from svcdoctor.errors import EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK, EXIT_UNKNOWN
-from svcdoctor.findings import Finding, Target
+from svcdoctor.findings import Finding, Severity, Target
 from svcdoctor.k8s import ObjectRef
 from svcdoctor.snapshot import Origin
 
@@ -171,6 +171,16 @@ class Report:
     def root_cause(self) -> Finding | None:
         return self.findings[0] if self.findings else None
 
+    @property
+    def verdict_confidence(self) -> str | None:
+        """How sure an ``unreachable`` or ``degraded`` verdict is: ``certain`` when a finding that decides
+        it (at warning or above, with that impact) is certain — observed or an API fact —, else ``likely``
+        (it rests on declarations alone). None for ``ok`` and ``unknown``, which no finding decides."""
+        if self.verdict not in ("unreachable", "degraded"):
+            return None
+        deciding = [f for f in self.findings if f.impact == self.verdict and f.severity is not Severity.INFO]
+        return "certain" if not deciding or any(f.confidence == "certain" for f in deciding) else "likely"
+
     def fails(self, threshold: str) -> bool:
         """Whether any finding is at or above ``threshold`` (error|warning|info|never)."""
         return any(f.severity.at_least(threshold) for f in self.findings)
@@ -186,6 +196,7 @@ class Report:
             "source": self.source,
             "capturedAt": self.captured_at,
             "verdict": self.verdict,
+            "verdictConfidence": self.verdict_confidence,
             "rootCause": root.id if root is not None else None,
             "findings": [self._finding_dict(finding) for finding in self.findings],
             "suppressed": [self._finding_dict(finding) for finding in self.suppressed],

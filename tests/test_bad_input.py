@@ -206,6 +206,58 @@ def test_what_live_mode_refuses_every_mode_refuses(args: tuple[str, ...], mentio
     assert_input_error(run_cli(*args, mode, str(SNAPSHOT)), *mentions)
 
 
+@pytest.mark.parametrize(("value", "mentions"), [
+    ("Web/frontend", ("namespace 'Web'", "not a valid Kubernetes name")),
+    ("shop/Frontend_1", ("Pod name 'Frontend_1'", "not a valid Kubernetes name")),
+    ("deploy/Front", ("Deployment name 'Front'",)),
+])
+def test_an_invalid_client_name_is_called_invalid_not_missing(value: str, mentions: tuple[str, ...]) -> None:
+    line = assert_input_error(run_cli(*CHECK, "--snapshot", str(SNAPSHOT), "--from", value), *mentions)
+    assert "not in the" not in line
+
+
+def test_scan_of_a_namespace_the_snapshot_does_not_have(tmp_path: Path) -> None:
+    assert_input_error(run_cli("scan", "-n", "nosuchns", "--snapshot", str(SNAPSHOT)), "nosuchns",
+                       "not in the snapshot")
+    assert_input_error(run_cli("scan", "-n", "shp", "--snapshot", str(SNAPSHOT)), "did you mean shop")
+    # A recording that says it listed Services in an empty namespace: that namespace exists, with none.
+    document = yaml.safe_load(SNAPSHOT.read_text())
+    document["items"].append({"apiVersion": "svcdoctor.dev/v1", "kind": "SnapshotInfo",
+                              "recorded": [{"kind": "Service", "namespaces": ["shop", "quiet"]}]})
+    recorded = _write(tmp_path, "recorded.yaml", yaml.safe_dump(document))
+    empty = run_cli("scan", "-n", "quiet", "--snapshot", str(recorded))
+    assert empty.exit_code == 0 and "0 Service(s)" in empty.stdout, empty.stderr
+
+
+def test_a_snapshot_directory_is_not_searched_below_its_top_level(tmp_path: Path) -> None:
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    (nested / "snapshot.yaml").write_text(SNAPSHOT.read_text())
+    assert_input_error(check_file(tmp_path), str(tmp_path), "not a snapshot", "top level")
+    (tmp_path / "snapshot.yaml").write_text(SNAPSHOT.read_text())
+    # The nested copy is not read: it would have been the same objects twice (a duplicate).
+    assert check_file(tmp_path).exit_code == 1
+
+
+def test_redact_refuses_a_service_or_namespace_the_recording_lacks(tmp_path: Path) -> None:
+    out = str(tmp_path / "out.yaml")
+    assert_input_error(run_cli("redact", str(SNAPSHOT), "-o", out, "-n", "shop", "--service", "nosuch"),
+                       "--service nosuch", "no such Service")
+    assert_input_error(run_cli("redact", str(SNAPSHOT), "-o", out, "-n", "shop", "--service", "backnd"),
+                       "did you mean backend")
+    assert_input_error(run_cli("redact", str(SNAPSHOT), "-o", out, "-n", "nons"), "-n nons")
+    assert not (tmp_path / "out.yaml").exists()
+    assert run_cli("redact", str(SNAPSHOT), "-o", out, "-n", "shop", "--service", "backend").exit_code == 0
+
+
+def test_a_name_that_is_a_number_is_named_as_such(tmp_path: Path) -> None:
+    path = _write(tmp_path, "numbered.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: 123, namespace: shop}\n"
+                  "spec: {selector: {app: web}, ports: [{port: 80}]}\n")
+    for mode in ("--snapshot", "--manifests"):
+        assert_input_error(run_cli("check", "web", "-n", "shop", mode, str(path)),
+                           "metadata.name is a number (123), not a string")
+
+
 def test_a_cluster_domain_with_a_trailing_dot_is_the_same_domain() -> None:
     plain = run_cli(*CHECK, "--snapshot", str(SNAPSHOT), "--cluster-domain", "cluster.local", "-o", "json")
     dotted = run_cli(*CHECK, "--snapshot", str(SNAPSHOT), "--cluster-domain", "cluster.local.", "-o", "json")

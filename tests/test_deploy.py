@@ -22,7 +22,8 @@ from tests.conftest import ROOT, require
 
 WATCH_YAML = ROOT / "deploy" / "watch.yaml"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
-CORE_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service")
+CORE_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment",
+              "Service")
 
 
 def documents() -> list[dict[str, Any]]:
@@ -48,15 +49,29 @@ def test_core_kinds_validate_against_the_kubernetes_schemas() -> None:
         kubernetes_validate.validate(broken, "1.32.0", strict=True)
 
 
-def test_the_cluster_role_grants_exactly_what_watch_follows() -> None:
+def _grants(kind: str) -> dict[tuple[str, str, str], set[str]]:
+    """(group, resource, name or "") → verbs, of the one ``kind`` (ClusterRole, Role)."""
+    return {(group, resource, name): set(rule["verbs"]) for rule in one(kind)["rules"] for group in rule["apiGroups"]
+            for resource in rule["resources"] for name in rule.get("resourceNames", [""])}
+
+
+def test_the_cluster_role_and_role_grant_exactly_what_watch_follows() -> None:
     from svcdoctor.watch.loop import resources_for
 
-    granted = {(group, resource): set(rule["verbs"]) for rule in one("ClusterRole")["rules"]
-               for group in rule["apiGroups"] for resource in rule["resources"]}
-    followed = {(resource.group, resource.plural) for resource, _ in resources_for(None)}
-    assert set(granted) == followed
-    assert all(verbs == {"list", "watch"} for verbs in granted.values())
-    assert ("", "secrets") not in granted
+    cluster, system = _grants("ClusterRole"), _grants("Role")
+    role_namespace = one("Role")["metadata"]["namespace"]
+    used: set[tuple[str, tuple[str, str, str]]] = set()
+    for watched in (None, "shop"):
+        for resource, namespace, name in resources_for(watched):
+            key = (resource.group, resource.plural, name)
+            if key in cluster:
+                used.add(("ClusterRole", key))
+            else:
+                assert namespace == role_namespace and key in system, (key, namespace)
+                used.add(("Role", key))
+    assert used == {("ClusterRole", key) for key in cluster} | {("Role", key) for key in system}
+    assert all(verbs == {"list", "watch"} for verbs in (*cluster.values(), *system.values()))
+    assert not any(resource == "secrets" for _, resource, _ in (*cluster, *system))
 
 
 def test_the_deployment_service_and_service_monitor_agree() -> None:

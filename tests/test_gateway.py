@@ -27,6 +27,8 @@ def test_envoy_gateway_http_routing_is_healthy(service: str) -> None:
 def world(route_spec: dict[str, Any], *, listeners: list[dict[str, Any]] | None = None,
           route_namespace: str = "shop", grants: tuple[dict[str, Any], ...] = ()) -> list[dict[str, Any]]:
     builder = ClusterBuilder()
+    # Recorded as `record` writes it: grants were listed, so none in shop means none exist.
+    builder.add({"apiVersion": "svcdoctor.dev/v1", "kind": "SnapshotInfo", "recorded": [{"kind": "ReferenceGrant"}]})
     builder.namespace("shop", {"team": "shop"})
     builder.namespace("edge")
     builder.service("shop", "cart", {"app": "cart"}, [{"name": "http", "port": 80, "targetPort": 8080}])

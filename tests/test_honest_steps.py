@@ -106,7 +106,9 @@ def test_kinds_a_snapshot_does_not_hold_are_not_recorded_unless_it_says_they_wer
     step6 = _steps(run_cli(*args, "--snapshot", _write(tmp_path, objects)).json())[6]
     assert step6["status"] == "partial"
     assert "none exist, or they were not recorded" in step6["missing"][0]["what"]
-    info = {"apiVersion": EVIDENCE, "kind": "SnapshotInfo", "recorded": [{"kind": "NetworkPolicy"}]}
+    kinds = ("NetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy",
+             "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy")
+    info = {"apiVersion": EVIDENCE, "kind": "SnapshotInfo", "recorded": [{"kind": kind} for kind in kinds]}
     listed = [o for o in objects if o.get("kind") != "SnapshotInfo"] + [info]
     assert _steps(run_cli(*args, "--snapshot", _write(tmp_path, listed, "listed.json")).json())[6]["status"] == "pass"
 
@@ -132,6 +134,22 @@ def test_an_unknown_verdict_has_no_root_cause_headline_and_exits_4(tmp_path: Pat
     assert "UNKNOWN · root cause" not in result.stdout and "UNKNOWN · not decided" in result.stdout
     assert run_cli(*_args("networkpolicies-forbidden"), "--snapshot", snapshot, "--accept-unknown").exit_code == 0
     assert run_cli("scan", "-n", "prod", "--snapshot", snapshot).exit_code == 4
+
+
+def test_an_unknown_verdict_from_blind_probes_says_what_was_not_seen() -> None:
+    """No step is unknown here: the probes (SD905) are what left the verdict open, and the headline and
+    -v say so with the finding's words and its next command, and no hop is marked as the break."""
+    snapshot = str(SCENARIOS / "probes-from-outside-cluster" / "snapshot.yaml")
+    for verbose in ((), ("-v",)):
+        result = run_cli(*_args("probes-from-outside-cluster"), "--snapshot", snapshot, *verbose)
+        assert result.exit_code == 4
+        lines = result.stdout.splitlines()
+        headline = next(line for line in lines if "UNKNOWN" in line)
+        assert "not decided: the probes could not see the cluster network (SD905)" in headline
+        assert "could not be read" not in headline
+        assert "SD905 None of the 5 probes" in result.stdout and "192.168.1.23" in result.stdout
+        assert "deploy/job.yaml" in result.stdout
+        assert "BREAK" not in result.stdout
 
 
 def _live(scenario: str, forbid: set[str], tmp_path: Path) -> tuple[int, str, dict[str, Any]]:

@@ -730,3 +730,15 @@ def test_live_reads_policy_tiers_cilium_and_gateway_api(tmp_path: Path, scenario
         config = api.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace="default")
         report = live(config, "check", *args, "-o", "json").json()
         assert [f["id"] for f in report["findings"] if f["severity"] == "error"][:1] == [expected]
+
+
+def test_scan_of_a_namespace_that_does_not_exist_says_so(server: SnapshotAPIServer, kubeconfig: str,
+                                                         tmp_path: Path) -> None:
+    result = live(kubeconfig, "scan", "-n", "nosuchns")
+    assert result.exit_code == 2 and result.stdout == "", result.stderr
+    assert "namespace nosuchns does not exist in the cluster" in result.stderr
+    assert live(kubeconfig, "scan", "-n", "shop").exit_code in (0, 1)
+    # Without the right to list Namespaces, absence cannot be told from an empty namespace: no claim.
+    with SnapshotAPIServer(build_cluster(), options=ServerOptions(forbid={"namespaces"})) as api:
+        config = api.write_kubeconfig(str(tmp_path / "forbidden"), namespace="shop")
+        assert "does not exist" not in live(config, "scan", "-n", "nosuchns").stderr

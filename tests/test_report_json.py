@@ -15,8 +15,9 @@ import yaml
 from svcdoctor import __version__
 from tests.conftest import ROOT, run_cli
 
-REPORT_KEYS = ["schema", "svcdoctorVersion", "target", "client", "source", "capturedAt", "verdict", "rootCause",
-               "findings", "suppressed", "steps", "notes", "internalErrors", "exitCode"]
+REPORT_KEYS = ["schema", "svcdoctorVersion", "target", "client", "source", "capturedAt", "verdict",
+               "verdictConfidence", "rootCause", "findings", "suppressed", "steps", "notes", "internalErrors",
+               "exitCode"]
 FINDING_KEYS = {"id", "name", "severity", "step", "title", "message", "evidence", "next", "fix", "caused_by",
                 "impact", "object", "location"}
 DEMO = str(ROOT / "svcdoctor" / "data" / "demo-snapshot.yaml")
@@ -81,3 +82,60 @@ def test_dns_json_names_its_schema_and_keeps_the_answer_key_when_not_probed() ->
     assert result.exit_code == 0 and document["schema"] == "svcdoctor/dns/v1"
     assert document["svcdoctorVersion"] == __version__
     assert document["records"] and all(record["answer"] is None for record in document["records"])
+
+
+SCENARIOS = ROOT / "fixtures" / "scenarios"
+
+
+def _scenario_report(name: str) -> tuple[dict[str, Any], int, str]:
+    import yaml
+
+    folder = SCENARIOS / name
+    args = [str(a) for a in yaml.safe_load((folder / "scenario.yaml").read_text())["args"]]
+    json_result = run_cli(*args, "--snapshot", str(folder / "snapshot.yaml"), "-o", "json")
+    text = run_cli(*args, "--snapshot", str(folder / "snapshot.yaml")).stdout
+    return json_result.json(), json_result.exit_code, text
+
+
+def test_the_verdict_says_how_sure_it_is_in_text_and_json_alike() -> None:
+    """A verdict resting on declarations alone is likely (LIKELY in the headline); one a finding observed is
+    certain, even when its probable cause is likely; ok and unknown have no confidence."""
+    likely, likely_code, likely_text = _scenario_report("targetport-defaults-to-service-port")
+    assert (likely["verdict"], likely["verdictConfidence"]) == ("unreachable", "likely")
+    assert "LIKELY UNREACHABLE" in likely_text.splitlines()[2]
+    certain, _, certain_text = _scenario_report("selector-label-renamed")
+    assert (certain["verdict"], certain["verdictConfidence"]) == ("unreachable", "certain")
+    assert "LIKELY" not in certain_text
+    healthy, _, _ = _scenario_report("healthy-clusterip-deployment")
+    assert healthy["verdictConfidence"] is None
+    blind, _, _ = _scenario_report("probes-from-outside-cluster")
+    assert (blind["verdict"], blind["verdictConfidence"]) == ("unknown", None)
+    assert likely_code == likely["exitCode"] == 1
+
+
+def test_an_unreachable_verdict_never_passes_the_default_gate() -> None:
+    """Text, JSON and exit code agree on every scenario: a Service reported unreachable — likely or
+    certain — exits 1 under the default --fail-on error, because what makes it unreachable is an error."""
+    import yaml
+
+    disagreements = []
+    for folder in sorted(path for path in SCENARIOS.iterdir() if (path / "snapshot.yaml").exists()):
+        args = [str(a) for a in yaml.safe_load((folder / "scenario.yaml").read_text())["args"]]
+        result = run_cli(*args, "--snapshot", str(folder / "snapshot.yaml"), "-o", "json")
+        report = result.json()
+        deciding = [f for f in report["findings"] if f["impact"] == "unreachable" and f["severity"] != "info"]
+        if report["verdict"] == "unreachable" and (result.exit_code != 1 or
+                                                    any(f["severity"] != "error" for f in deciding)):
+            disagreements.append((folder.name, result.exit_code, [(f["id"], f["severity"]) for f in deciding]))
+    assert not disagreements
+
+
+def test_no_check_can_make_a_service_unreachable_below_error() -> None:
+    """The invariant above, by construction: a check that tried would crash (a bug: exit 70), not pass a gate."""
+    import pytest
+
+    from svcdoctor.checks.registry import BY_ID
+
+    with pytest.raises(ValueError, match="is an error"):
+        BY_ID["SD203"].finding("udp to a tcp port", severity="warning", impact="unreachable")
+    assert BY_ID["SD203"].finding("udp to a tcp port", severity="warning").impact == "degraded"

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 import pytest
 import yaml
 
-from svcdoctor.serve.apiserver import SnapshotAPIServer
+from svcdoctor.serve.apiserver import ServerOptions, SnapshotAPIServer
 from svcdoctor.serve.watch import hub_of
 from svcdoctor.sources.files import load_objects
 from tests.conftest import SCENARIOS
@@ -152,18 +152,19 @@ def _drain_json(lines: queue.Queue[str]) -> dict[str, Any] | None:
 
 
 @contextlib.contextmanager
-def watching(tmp_path: Path, objects: list[dict[str, Any]], invocation: Any = None,
-             log: TextIO | None = None) -> Iterator[tuple[SnapshotAPIServer, Any]]:
+def watching(tmp_path: Path, objects: list[dict[str, Any]], invocation: Any = None, log: TextIO | None = None,
+             namespace: str | None = None,
+             options: ServerOptions | None = None) -> Iterator[tuple[SnapshotAPIServer, Any]]:
     """``objects`` served (with watch streams) and followed by a Watcher in this process, first evaluation done."""
     from svcdoctor.sources.live import LiveSource
     from svcdoctor.watch.loop import Watcher, WatchState
     from svcdoctor.watch.metrics import WatchMetrics
 
-    with SnapshotAPIServer(objects) as server, open(os.devnull, "w") as devnull:
+    with SnapshotAPIServer(objects, options=options) as server, open(os.devnull, "w") as devnull:
         hub_of(server)
         kubeconfig = server.write_kubeconfig(str(tmp_path / "kubeconfig"))
         api_client = LiveSource(kubeconfig=kubeconfig, progress=False).api_client()
-        state = WatchState(None, WatchMetrics(), invocation=invocation, log=log or devnull)
+        state = WatchState(namespace, WatchMetrics(), invocation=invocation, log=log or devnull)
         watcher = Watcher(api_client, state).start()
         try:
             eventually(state.metrics.ready.is_set, "the first evaluation")
@@ -385,3 +386,129 @@ def test_watch_refuses_bad_suppression_flags_in_one_line(flags: list[str], messa
     result = run_cli("watch", "-A", "--kubeconfig", "/nonexistent/kubeconfig", *flags)
     assert result.exit_code == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr, result.stderr
+
+
+# -- what is followed: every kind a diagnosis reads ----------------------------------------------------
+
+COREFILE = ".:53 {\n    kubernetes cluster.local in-addr.arpa ip6.arpa\n    forward . /etc/resolv.conf\n}\n"
+
+
+def _with_cluster_configuration(objects: list[dict[str, Any]], corefile: str = COREFILE) -> list[dict[str, Any]]:
+    """The objects, a second Service and kube-system's CoreDNS ConfigMap (a Corefile)."""
+    cart = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "cart", "namespace": "shop"},
+            "spec": {"selector": {"app": "cart"}, "ports": [{"port": 80, "targetPort": 8080}]}}
+    coredns = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "coredns", "namespace": "kube-system"},
+               "data": {"Corefile": corefile}}
+    return [*copy.deepcopy(objects), cart, coredns]
+
+
+def _scan_reads(server: SnapshotAPIServer, kubeconfig: str, namespace: str | None) -> set[tuple[str, str]]:
+    """(list path, object name or "") of every read a live ``scan`` makes; a GET of one object as its list and name."""
+    from svcdoctor.app import Invocation, scan_services
+    from svcdoctor.kinds import BY_PLURAL
+
+    server.clear_log()
+    scan_services(Invocation(kubeconfig=kubeconfig, namespace=namespace), all_namespaces=namespace is None)
+    reads = set()
+    for entry in server.requests():
+        parts = entry.path.strip("/").split("/")
+        if entry.verb != "GET" or parts[0] not in ("api", "apis") or entry.path.endswith(("/api", "/apis", "/v1")):
+            continue
+        plural_position = len(parts) - 1
+        if parts[-1] not in BY_PLURAL:  # a GET of one object: .../configmaps/coredns
+            plural_position -= 1
+        path = "/" + "/".join(parts[: plural_position + 1])
+        reads.add((path, "/".join(parts[plural_position + 1:])))
+    return reads
+
+
+@pytest.mark.parametrize("namespace", [None, "shop"])
+def test_watch_follows_every_kind_a_scan_reads(tmp_path: Path, namespace: str | None) -> None:
+    """Each list or get of a live scan (-A, -n shop) is also a watch stream of ``watch`` (same path, same name)."""
+    objects = _with_cluster_configuration([dict(obj) for obj in load_objects(str(HEALTHY))])
+    with watching(tmp_path, objects, namespace=namespace) as (server, watcher):
+        eventually(lambda: hub_of(server).open_streams >= len(watcher.followers), "every watch stream open")
+        hub_of(server).drop_connections()  # a stream is logged when it ends
+
+        def streams() -> set[tuple[str, str]]:
+            return {(entry.path, entry.query.get("fieldSelector", "").removeprefix("metadata.name="))
+                    for entry in server.requests() if entry.query.get("watch") == "true"}
+
+        eventually(lambda: len(streams()) >= len(watcher.followers), "every watch stream logged")
+        followed = streams()
+        reads = _scan_reads(server, str(tmp_path / "kubeconfig"), namespace)
+    assert any(name == "coredns" for _, name in reads) and len(reads) > 20, reads
+    missing = sorted(reads - followed)
+    assert not missing, f"a scan reads these, watch does not follow them: {missing}"
+
+
+def test_a_crd_that_is_not_installed_is_none_not_an_error(tmp_path: Path) -> None:
+    from svcdoctor.app import Invocation, scan_services
+
+    groups = {"gateway.networking.k8s.io", "cilium.io", "policy.networking.k8s.io"}
+    objects = [dict(obj) for obj in load_objects(str(HEALTHY))]
+    with watching(tmp_path, objects, options=ServerOptions(missing_groups=groups)) as (server, watcher):
+        assert any(entry.status == 404 and "/apis/gateway.networking.k8s.io/" in entry.path
+                   for entry in server.requests()), "no CRD was asked for: the test shows nothing"
+        snapshot = watcher.state.snapshot
+        assert not snapshot.unavailable, snapshot.unavailable
+        assert snapshot.holds("HTTPRoute") and snapshot.holds("AdminNetworkPolicy")
+        assert _errors(watcher) == 0
+        (scanned,) = scan_services(Invocation(kubeconfig=str(tmp_path / "kubeconfig"), namespace="shop"))
+        assert watcher.state.reports[("shop", "frontend")].verdict == scanned.verdict == "ok"
+
+
+def test_a_corefile_change_diagnoses_every_service_again(tmp_path: Path) -> None:
+    objects = _with_cluster_configuration([dict(obj) for obj in load_objects(str(HEALTHY))])
+    with watching(tmp_path, objects) as (server, watcher):
+        state = watcher.state
+        services = {("shop", "frontend"), ("shop", "cart")}
+        assert services <= set(state.reports)
+        assert state.snapshot.get("ConfigMap", "kube-system", "coredns") is not None
+        before = state.diagnosed
+        changed = COREFILE.replace("cluster.local", "corp.example")
+        assert hub_of(server).reload(_with_cluster_configuration(objects, changed)) == 1
+        eventually(lambda: state.diagnosed - before >= len(state.reports), "every Service diagnosed again")
+        corefile = state.snapshot.get("ConfigMap", "kube-system", "coredns")
+        assert corefile is not None and "corp.example" in corefile["data"]["Corefile"]
+
+
+def test_policy_tiers_gateway_api_and_cilium_changes_reach_the_right_services() -> None:
+    from svcdoctor.kinds import BY_KIND
+    from svcdoctor.watch.follow import Change
+
+    state, items = _state(4)
+    services = [obj for obj in items if obj["kind"] == "Service"]
+    target = services[0]["metadata"]
+    namespace = target["namespace"]
+    other = next(obj["metadata"]["namespace"] for obj in services if obj["metadata"]["namespace"] != namespace)
+    in_namespace = sum(1 for key in state.reports if key[0] == namespace)
+
+    def diagnosed(kind: str, obj: dict[str, Any]) -> int:
+        evaluation: Any = state.apply([Change(BY_KIND[kind], "", "ADDED", obj)])
+        return int(evaluation.diagnosed)
+
+    route = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+             "metadata": {"name": "web", "namespace": other},
+             "spec": {"parentRefs": [{"name": "edge"}], "rules": [{"backendRefs": [
+                 {"name": target["name"], "namespace": namespace, "port": 80}]}]}}
+    assert diagnosed("HTTPRoute", route) == 1  # the Service it names, in another namespace
+    gateway = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+               "metadata": {"name": "edge", "namespace": other},
+               "spec": {"gatewayClassName": "x", "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}}
+    assert diagnosed("Gateway", gateway) == 1  # every Service a route names
+    grant = {"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+             "metadata": {"name": "from-other", "namespace": namespace},
+             "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": other}],
+                      "to": [{"group": "", "kind": "Service"}]}}
+    assert diagnosed("ReferenceGrant", grant) == in_namespace
+    cilium = {"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+              "metadata": {"name": "deny", "namespace": namespace}, "spec": {"endpointSelector": {}, "ingress": [{}]}}
+    assert diagnosed("CiliumNetworkPolicy", cilium) == in_namespace
+    admin = {"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
+             "metadata": {"name": "deny"}, "spec": {"priority": 10, "subject": {"namespaces": {}}, "ingress": []}}
+    assert diagnosed("AdminNetworkPolicy", admin) == len(state.reports) > in_namespace
+    flannel = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-flannel-cfg",
+                                                                     "namespace": "kube-flannel"},
+               "data": {"cni-conf.json": "{}"}}
+    assert diagnosed("ConfigMap", flannel) == len(state.reports)

@@ -22,6 +22,7 @@ from svcdoctor import k8s
 from svcdoctor.endpoints import Endpoint, service_endpoints
 from svcdoctor.findings import Client, Evidence, Finding, NotChecked, Severity, Skip, Target, Unknown
 from svcdoctor.k8s import Obj, ObjectRef
+from svcdoctor.kinds import BY_KIND
 from svcdoctor.selectors import Selector, from_service_selector
 from svcdoctor.snapshot import Snapshot
 
@@ -83,13 +84,15 @@ class CheckDoc:
 
 def unrecorded(kinds: Sequence[str]) -> tuple[str, str]:
     """(what, how) for kinds a snapshot does not hold: they may not exist, or were not recorded."""
-    names = " or ".join(f"{kind} objects" for kind in kinds)
+    names = (", ".join(kinds[:-1]) + " or " if len(kinds) > 1 else "") + f"{kinds[-1]} objects"
     plurals = ",".join(_plural(kind) for kind in kinds)
     return (f"no {names} in the snapshot (none exist, or they were not recorded)",
             f"record them: svcdoctor record, or add kubectl get {plurals} -A -o yaml")
 
 
 def _plural(kind: str) -> str:
+    if kind in BY_KIND:
+        return BY_KIND[kind].plural
     lower = kind.lower()
     if lower.endswith("s"):
         return lower
@@ -163,6 +166,9 @@ class Check:
         severity = Severity(severity)
         if impact is None:
             impact = {Severity.ERROR: self.impact, Severity.WARNING: "degraded", Severity.INFO: "none"}[severity]
+        if impact == "unreachable" and severity is not Severity.ERROR:
+            # The verdict would say UNREACHABLE while --fail-on error passed it: text and exit code must agree.
+            raise ValueError(f"{self.id}: a finding that makes the Service unreachable is an error, not a {severity}")
         return Finding(
             id=self.id, name=self.name, severity=severity, step=self.step, title=title or self.title,
             message=message, evidence=tuple(evidence), next=tuple(dict.fromkeys(next)),
@@ -214,8 +220,18 @@ class Context:
 
     def note_unrecorded(self, kind: str, namespace: str = "") -> None:
         """Run on, but say so, when the snapshot does not hold ``kind``: none there may mean "not recorded"."""
-        if not self.snapshot.holds(kind, namespace):
-            self.caveats.append(unrecorded((kind,)))
+        self.note_unrecorded_kinds([(kind, namespace)])
+
+    def note_unrecorded_kinds(self, wanted: Iterable[tuple[str, str]]) -> None:
+        """One caveat naming every kind of the (kind, namespace) pairs that the snapshot does not hold.
+
+        A snapshot holds a kind when it has objects of it or ``SnapshotInfo.recorded`` says it was listed
+        there (a live read counts a CRD that is not installed, 404, as listed: none exist). Namespace ""
+        stands for a cluster-scoped kind, or one read in every namespace.
+        """
+        absent = [kind for kind, namespace in wanted if not self.snapshot.holds(kind, namespace)]
+        if absent:
+            self.caveats.append(unrecorded(list(dict.fromkeys(absent))))
 
     @cached_property
     def service(self) -> Obj | None:

@@ -9,13 +9,15 @@ Why it matters:
     from every Pod. Declared container ports are informational, so this is a strong hint, not proof.
 
     ``containerPort`` is informational — kube-proxy forwards to the number whether or not it is
-    declared — so this is not proof of a fault. A warning needs evidence that the port is wrong: a
-    container that declares a single port, which its readiness probe also checks, while the Service
-    targets another — that is where the application listens, and connections will be refused (SD901
-    follows from it); or a declared port that carries the Service port's own name under another
-    number. A Pod that declares several other ports, or none at all, is only a note (as popeye's
-    POP-1101); since svcdoctor could not tell whether the port is served, step 2 is then ``partial``
-    (not a pass), naming how to check it (``--probe``, or a port-forward). A number declared only
+    declared — so this is not proof of a fault. A finding above a note needs evidence that the port
+    is wrong: a container that declares a single port, which its readiness probe also checks, while
+    the Service targets another — that is where the application listens, and connections will be
+    refused (SD901 follows from it); or a declared port that carries the Service port's own name
+    under another number. On every selected Pod that is an error (the Service is likely unreachable,
+    and the exit code says so, as SD203's does); on some of them a warning. A Pod that declares
+    several other ports, or none at all, is only a note (as popeye's POP-1101); since svcdoctor
+    could not tell whether the port is served, step 2 is then ``partial`` (not a pass), naming how
+    to check it (``--probe``, or a port-forward). A number declared only
     under another protocol is SD203's business.
 
 How to fix:
@@ -155,7 +157,10 @@ def run(context: Context) -> Iterator[Finding]:
             if not strong:
                 context.note_unverified(f"whether the Pods listen on port {target_text}: they declare other ports",
                                         _probe_how(context))
-            yield CHECK.finding(message, severity=Severity.WARNING if strong else Severity.INFO, evidence=evidence,
+            # Unreachable (every selected Pod) is an error however sure, as SD203's is: a report headed
+            # LIKELY UNREACHABLE must not pass a --fail-on error gate; how sure it is, `confidence` says.
+            severity = (Severity.ERROR if all_lack else Severity.WARNING) if strong else Severity.INFO
+            yield CHECK.finding(message, severity=severity, evidence=evidence,
                                 next=next_commands, fix=fix, subject=context.service_ref,
                                 subject_field=ports.port_field(index),
                                 impact=("unreachable" if all_lack else "degraded") if strong else None,

@@ -12,8 +12,9 @@ Why it matters:
     ports of the Service port's protocol only, so a Pod that has the name only as TCP gets no
     endpoint for a UDP Service port — the port is unreachable when no Pod has it, degraded when some
     lack it. A *numeric* targetPort is forwarded regardless, but to a protocol the application most
-    likely does not speak: connections are refused or answers never come (SD901 follows), so that is
-    a warning.
+    likely does not speak: connections are refused or answers never come (SD901 follows) — an error
+    when every selected Pod declares the port so (the Service is likely unreachable), a warning when
+    some do.
 
 How to fix:
     Declare the container port with the Service port's protocol, or change the Service port's
@@ -81,7 +82,8 @@ def run(context: Context) -> Iterator[Finding]:
                               if every else "those Pods get no endpoint for this port."))
             impact = None
         else:
-            severity = Severity.WARNING
+            # Unreachable (every Pod) is an error however sure; the finding says ``likely``.
+            severity = Severity.ERROR if every else Severity.WARNING
             consequence = (f"kube-proxy forwards {protocol} to port {target} anyway, but the application most "
                            f"likely listens on {other} only, so {protocol} traffic is refused or never answered.")
             # Inferred from declarations (the finding is ``likely``): what it would do if true.

@@ -14,6 +14,12 @@ What it detects:
     generation of the route. The spec-derived reasons are what the Gateway API conformance tests
     require implementations to report (gateway-api v1.6.1).
 
+    A snapshot that holds no objects of a route kind, of ``Gateway`` (for a route's parent) or of
+    ``ReferenceGrant`` (for a route in another namespace), and does not say it listed them
+    (``SnapshotInfo.recorded``), leaves step 2 ``partial`` naming those kinds: a parent or grant
+    that was not recorded is not said to be missing. Live, a CRD that is not installed (404) means
+    none exist; a refused read (403) makes the step ``unknown``.
+
 Why it matters:
     Traffic that enters through the Gateway never reaches the Service, while the Service itself
     works from inside the cluster.
@@ -40,17 +46,35 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Unknown
-from svcdoctor.gateway import route_reports
+from svcdoctor.gateway import GROUP, ROUTE_KINDS, RouteReport, route_reports
 
 ROUTE_RESOURCES = ("httproutes", "grpcroutes", "tlsroutes", "tcproutes", "udproutes")
+
+
+def kinds_read(reports: list[RouteReport], namespace: str) -> Iterator[tuple[str, str]]:
+    """(kind, namespace) of what judging the routes needs: every route kind, and for the routes that name
+    the Service their parent Gateways and, from another namespace, the ReferenceGrants beside the Service."""
+    for kind in ROUTE_KINDS:
+        yield kind, ""
+    for report in reports:
+        route_namespace = report.ref.namespace
+        for parent in k8s.as_list(k8s.spec(report.route).get("parentRefs")):
+            entry = k8s.as_map(parent)
+            if str(entry.get("group") or GROUP) == GROUP and str(entry.get("kind") or "Gateway") == "Gateway":
+                yield "Gateway", str(entry.get("namespace") or route_namespace)
+        if route_namespace != namespace:
+            yield "ReferenceGrant", namespace
 
 
 def run(context: Context) -> Iterator[Finding]:
     context.require_service()
     namespace, name = context.target.namespace, context.target.name
     reports = route_reports(context.snapshot, namespace, name)
+    # A route, Gateway or grant the snapshot does not hold may exist all the same: said, never a pass.
+    context.note_unrecorded_kinds(kinds_read(reports, namespace))
     if not reports:
         for resource in ROUTE_RESOURCES:
             missing = context.snapshot.missing(resource)

@@ -13,6 +13,12 @@ What it detects:
     container port name. A peer svcdoctor cannot read fails closed as the API says; ``domainNames``
     peers are reported as not evaluated.
 
+    A snapshot that holds no objects of a kind the evaluation asked (AdminNetworkPolicy and
+    ClusterNetworkPolicy always; BaselineAdminNetworkPolicy when a connection reached the baseline
+    tier) and does not say it listed them (``SnapshotInfo.recorded``) leaves step 6 ``partial``
+    naming those kinds. Live, a CRD that is not installed (404) means none exist; a refused read
+    (403) makes the step ``unknown``.
+
 Why it matters:
     Admin-tier policies are evaluated before (Admin) or after (Baseline) every NetworkPolicy and
     belong to the cluster administrator: the namespace's own policies cannot undo an Admin Deny.

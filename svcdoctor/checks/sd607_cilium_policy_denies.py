@@ -13,6 +13,11 @@ What it detects:
     merged into the same allow set, as Cilium merges them. L7 rules (``toPorts[].rules``: HTTP,
     Kafka, DNS) are reported as not evaluated, never guessed.
 
+    A snapshot that holds no CiliumClusterwideNetworkPolicy objects, or no CiliumNetworkPolicy
+    objects of the Service's or the client's namespace, and does not say it listed them
+    (``SnapshotInfo.recorded``), leaves step 6 ``partial`` naming those kinds. Live, a CRD that is
+    not installed (404) means none exist; a refused read (403) makes the step ``unknown``.
+
 Why it matters:
     Cilium puts an endpoint into default deny once any of its policies selects it in a direction,
     and a deny rule wins over every allow: the connection times out while the NetworkPolicies look

@@ -148,6 +148,7 @@ def redact(
     from svcdoctor.sources.files import load_objects
 
     objects = [dict(obj) for obj in load_objects(source)]
+    _refuse_unknown_target(objects, namespace or "", service or "")
     redacted, notes = redact_for_sharing(objects, namespace=namespace or "", service=service or "",
                                          map_file=redact_map)
     for note in notes:
@@ -155,6 +156,28 @@ def redact(
     if _write_recording(redacted, output, output_format):
         sys.stderr.write(f"svcdoctor: redacted {len(redacted)} objects into {output}\n")
     return EXIT_OK
+
+
+def _refuse_unknown_target(objects: list[dict[str, Any]], namespace: str, service: str) -> None:
+    """``--service``/``-n`` must name what the recording holds: a pseudonym for a name it lacks would be
+    one nobody can use."""
+    from svcdoctor import k8s
+    from svcdoctor.errors import InputError
+    from svcdoctor.similarity import closest
+
+    if service:
+        services = [obj for obj in objects if obj.get("kind") == "Service"]
+        if not any(k8s.name(obj) == service and (not namespace or k8s.namespace(obj) == namespace)
+                   for obj in services):
+            names = sorted({k8s.name(obj) for obj in services if not namespace or k8s.namespace(obj) == namespace})
+            near = closest(service, names)
+            where = f"namespace {namespace} of the recording" if namespace else "the recording"
+            raise InputError(f"--service {service}: no such Service in {where}"
+                             + (f" (did you mean {', '.join(near)}?)" if near else ""))
+    elif namespace and not any(k8s.namespace(obj) == namespace or (obj.get("kind") == "Namespace"
+                                                                     and k8s.name(obj) == namespace)
+                               for obj in objects):
+        raise InputError(f"-n {namespace}: the recording holds nothing in that namespace")
 
 
 def _node_dump_objects(paths: list[str]) -> list[dict[str, Any]]:

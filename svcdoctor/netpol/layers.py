@@ -20,10 +20,12 @@ from svcdoctor.netpol.admin import ADMIN, ALLOW, AdminPolicy, RuleVerdict
 from svcdoctor.netpol.evaluator import identity_labels
 from svcdoctor.netpol.interface import INGRESS, Endpoint, Traffic
 from svcdoctor.netpol.service import Backend, backends, by_service_port, cilium_engaged, client_endpoint, stack_of
-from svcdoctor.netpol.tiers import TIER_ADMIN, TIER_BASELINE, TIER_NETWORK_POLICY, Decision
+from svcdoctor.netpol.tiers import TIER_ADMIN, TIER_BASELINE, TIER_DEFAULT, TIER_NETWORK_POLICY, Decision
 
 ADMIN_RESOURCES = ("adminnetworkpolicies", "baselineadminnetworkpolicies", "clusternetworkpolicies")
 CILIUM_RESOURCES = ("ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies")
+#: The kinds Cilium's layer reads: a snapshot that holds none of a kind may only not have recorded it.
+CILIUM_KINDS = ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy")
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,12 @@ class Denial:
     decision: Decision
 
 
-def denials(context: Context, wanted: Callable[[Decision], bool]) -> Iterator[tuple[str, list[Backend], list[Denial]]]:
-    """Per Service port: its backends and the denied directions ``wanted`` picks (either direction)."""
+def denials(context: Context, wanted: Callable[[Decision], bool],
+            tiers: set[str] | None = None) -> Iterator[tuple[str, list[Backend], list[Denial]]]:
+    """Per Service port: its backends and the denied directions ``wanted`` picks (either direction).
+
+    ``tiers`` collects the tier that decided each direction of each connection.
+    """
     context.require_service()
     if not context.has_selector:
         raise Skip("the Service has no selector: its endpoints are not Pods svcdoctor can judge")
@@ -46,6 +52,8 @@ def denials(context: Context, wanted: Callable[[Decision], bool]) -> Iterator[tu
         found = []
         for item in items:
             ingress, egress = stack.connection(client, item.endpoint, item.traffic)
+            if tiers is not None:
+                tiers.update(decision.tier for decision in (egress, ingress) if decision is not None)
             for decision in (egress, ingress):
                 if decision is not None and not decision.allowed and wanted(decision):
                     found.append(Denial(item, decision))
@@ -136,10 +144,22 @@ def admin_fix(decision: Decision, verdict: RuleVerdict) -> str:
 def admin_findings(check: Check, context: Context) -> Iterator[Finding]:
     """SD606: one finding per Service port on which an admin or baseline rule denies the client."""
     stack_check_inputs(context, ADMIN_RESOURCES)
-    if stack_of(context).admin.empty:
-        return
+    reached: set[str] = set()
+    yield from _admin_findings(check, context, denials(context, lambda d: d.tier in (TIER_ADMIN, TIER_BASELINE),
+                                                       reached))
+    # The Admin tier is asked first for every connection; the Baseline tier only for what neither it nor
+    # a NetworkPolicy decided. The kinds of a tier that was asked and that the snapshot does not hold
+    # may hold a rule that decides otherwise.
+    kinds = ["AdminNetworkPolicy", "ClusterNetworkPolicy"]
+    if reached & {TIER_BASELINE, TIER_DEFAULT}:
+        kinds.insert(1, "BaselineAdminNetworkPolicy")
+    context.note_unrecorded_kinds((kind, "") for kind in kinds)
+
+
+def _admin_findings(check: Check, context: Context,
+                    ports: Iterator[tuple[str, list[Backend], list[Denial]]]) -> Iterator[Finding]:
     namespace, name = context.target.namespace, context.target.name
-    for label, items, found in denials(context, lambda d: d.tier in (TIER_ADMIN, TIER_BASELINE)):
+    for label, items, found in ports:
         if not found:
             continue
         first = found[0].decision
@@ -211,6 +231,9 @@ def cilium_fix(decision: Decision) -> str:
 def cilium_findings(check: Check, context: Context) -> Iterator[Finding]:
     """SD607: one finding per Service port on which Cilium's merged policies deny the client."""
     stack_check_inputs(context, CILIUM_RESOURCES)
+    client = context.client
+    namespaces = {context.target.namespace} | ({client.namespace} if client and client.kind == "pod" else set())
+    context.note_unrecorded_kinds((kind, namespace) for kind in CILIUM_KINDS for namespace in sorted(namespaces))
     if stack_of(context).cilium.empty:
         return
     namespace, name = context.target.namespace, context.target.name

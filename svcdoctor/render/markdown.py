@@ -37,8 +37,7 @@ def _code(text: str) -> str:
 
 def _verdict_line(report: Report) -> str:
     mark = VERDICT_MARKS.get(report.verdict, "")
-    root = report.root_cause
-    likely = root is not None and root.confidence == "likely" and report.verdict in ("unreachable", "degraded")
+    likely = report.verdict_confidence == "likely"
     line = (f"### {mark} svcdoctor: Service {_code(str(report.target))} is **{'likely ' if likely else ''}"
             f"{report.verdict}**" + (" as far as checked" if report.verdict == "ok" and report.coverage() else ""))
     if report.client:

@@ -48,7 +48,8 @@ def hop_states(report: Report) -> dict[str, str]:
         else:
             states[hop.key] = min(seen, key=lambda s: STATE_ORDER.index(s) if s in STATE_ORDER else 0)
     root = report.root_cause
-    if root is not None and root.severity is not Severity.INFO and report.verdict != "ok":
+    # An unknown verdict has no root cause (DESIGN.md): nothing on the path is marked as the break.
+    if root is not None and root.severity is not Severity.INFO and report.verdict not in ("ok", "unknown"):
         broken = next((hop.key for hop in HOPS if root.step in hop.steps), None)
         if broken is not None:
             states[broken] = "break"

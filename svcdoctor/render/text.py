@@ -177,7 +177,7 @@ def _verdict_box(report: Report, width: int = 100) -> Panel:
     root = report.root_cause
     body: list[RenderableType] = []
     likely = root is not None and root.confidence == "likely"
-    title.append(("LIKELY " if likely and report.verdict in ("unreachable", "degraded") else "")
+    title.append(("LIKELY " if report.verdict_confidence == "likely" else "")
                  + VERDICT_WORDS.get(report.verdict, report.verdict.upper()), style=style)
     coverage = report.coverage()
     if report.verdict == "ok" and coverage:
@@ -187,15 +187,15 @@ def _verdict_box(report: Report, width: int = 100) -> Panel:
                      style=style)
     if report.verdict == "unknown":
         # An unknown verdict has no root cause: what could not be decided comes first.
-        title.append(" · not decided: evidence it needs could not be read", style="bold")
-        reasons = [f"step {s.step}: {s.reason}" for s in report.steps if s.status == "unknown" and s.reason]
+        title.append(f" · not decided: {_undecided(report)}", style="bold")
+        reasons = _unknown_reasons(report)
         body.append(Text("Nothing found proves the Service unreachable or degraded, but evidence needed for a "
                          "verdict is missing:"))
-        body += [Text(f"• {reason}", style="magenta") for reason in reasons[:4]]
-        commands = [command for f in report.findings if f.id == "SD001" for command in f.next]
+        body += [Text(f"• {shortened(reason, 400)}", style="magenta") for reason in reasons[:4]]
+        commands = _unknown_next(report)
         if commands:
             body.append(Text("next  " + commands[0], style="cyan"))
-        others = [f for f in report.findings if f.severity is not Severity.INFO and f.id != "SD001"]
+        others = [f for f in report.findings if f.severity is not Severity.INFO and f.impact != "unknown"]
         if others:
             body.append(Text(f"{len(others)} finding{'s' if len(others) != 1 else ''} below (likely, not proven: "
                              f"{', '.join(f.id for f in others[:4])})", style="dim"))
@@ -291,15 +291,15 @@ def _headline(report: Report, width: int) -> list[Text]:
     style = VERDICT_STYLES.get(report.verdict, "bold")
     root = report.root_cause
     likely = root is not None and root.confidence == "likely" and report.verdict in ("unreachable", "degraded")
-    title = Text(("LIKELY " if likely else "") + VERDICT_WORDS.get(report.verdict, report.verdict.upper()),
-                 style=style)
+    title = Text(("LIKELY " if report.verdict_confidence == "likely" else "")
+                 + VERDICT_WORDS.get(report.verdict, report.verdict.upper()), style=style)
     lines: list[Text] = []
     if report.verdict == "unknown":
-        title.append(" · not decided: evidence it needs could not be read", style="bold")
-        lines.append(title)
-        for step in [s for s in report.steps if s.status == "unknown" and s.reason][:3]:
-            lines.append(_fit(Text(f"  step {step.step}: {step.reason}", style="magenta"), width))
-        commands = [command for f in report.findings if f.id == "SD001" for command in f.next]
+        title.append(f" · not decided: {_undecided(report)}", style="bold")
+        lines.append(_fold(title, width))
+        for reason in _unknown_reasons(report)[:3]:
+            lines.append(_fold(Text(f"  {reason}", style="magenta"), width, indent=0, most=2))
+        commands = _unknown_next(report)
         if commands:
             lines += [Text("  next:", style="dim"), _command(commands[0])]
         return lines
@@ -332,6 +332,35 @@ def _headline(report: Report, width: int) -> list[Text]:
     if root.next:
         lines += [Text("  next:", style="dim"), _command(root.next[0])]
     return lines
+
+
+def _undecided(report: Report) -> str:
+    """Why an ``unknown`` verdict was not decided, in a few words for its headline."""
+    undecided = _undeciding_findings(report)
+    if undecided and not any(s.status == "unknown" for s in report.steps):
+        first = undecided[0]
+        return f"{first.title[:1].lower()}{first.title[1:]} ({first.id})"
+    return "evidence it needs could not be read"
+
+
+def _undeciding_findings(report: Report) -> list[Finding]:
+    """The findings that leave the verdict open (impact ``unknown``): probes that could not see the cluster…"""
+    return [f for f in report.findings if f.impact == "unknown" and f.severity is not Severity.INFO]
+
+
+def _unknown_reasons(report: Report) -> list[str]:
+    """What was not read, one line each: the unknown steps' reasons, then the findings that leave it open."""
+    reasons = [f"step {s.step}: {s.reason}" for s in report.steps if s.status == "unknown" and s.reason]
+    for finding in _undeciding_findings(report):
+        if finding.id != "SD001":  # a refused read is already its step's reason
+            reasons.append(f"step {finding.step}: {finding.id} {finding.message}")
+    return reasons
+
+
+def _unknown_next(report: Report) -> list[str]:
+    """The command that shows why: ``kubectl auth can-i`` for a refused read, else the deciding finding's."""
+    refused = [command for f in report.findings if f.id == "SD001" for command in f.next]
+    return refused or [command for f in _undeciding_findings(report) for command in f.next]
 
 
 def _command(command: str, style: str = "cyan") -> Text:

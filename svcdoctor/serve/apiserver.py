@@ -603,7 +603,8 @@ class _Handler(BaseHTTPRequestHandler):
                 status, body = 500, status_object(500, "InternalError", f"{type(error).__name__}: {error}")
         if isinstance(body, WatchRequest) and self.api.watch_streams is not None:
             status = self.api.watch_streams(self, body)
-            self.api.record(LoggedRequest(verb, urlsplit(self.path).path, {}, status, time.monotonic() - started))
+            self.api.record(LoggedRequest(verb, urlsplit(self.path).path, dict(body.query), status,
+                                          time.monotonic() - started))
             return
         data = json.dumps(body, separators=(",", ":")).encode()
         try:

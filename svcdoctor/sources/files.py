@@ -1,7 +1,9 @@
 """Reading Kubernetes object files: what ``kubectl get -o yaml|json`` prints, safely.
 
-Shared by the snapshot source and the manifests source. A path may be a file, a directory
-(walked recursively for ``.yaml``, ``.yml`` and ``.json`` files) or ``-`` for standard input.
+Shared by the snapshot source and the manifests source. A path may be a file, a directory or
+``-`` for standard input. A manifests directory is walked recursively (charts and overlays nest);
+a snapshot directory is read at its top level only — a recording is one file, or a few files side
+by side (``kubectl get … -o yaml > dir/pods.yaml``), and a tree such as ``/tmp`` is no recording.
 JSON takes a fast path (``json.loads`` is some 50× faster than a YAML loader); YAML uses
 PyYAML's C loader when it is there. Every failure becomes an :class:`InputError` naming the file
 and, where known, the line — never a traceback.
@@ -79,8 +81,12 @@ def _bounded_read(handle: BinaryIO, path: str, limit: int, whole: int | None = N
     return data
 
 
-def read_text(path: str) -> list[tuple[str, str]]:
-    """The text of ``path`` as (display name, text) pairs: one per file read."""
+def read_text(path: str, recursive: bool = True) -> list[tuple[str, str]]:
+    """The text of ``path`` as (display name, text) pairs: one per file read.
+
+    A directory is walked for ``.yaml``, ``.yml`` and ``.json`` files: its whole tree when
+    ``recursive``, else its top level only (a snapshot directory).
+    """
     limit = input_limit()
     if path == "-":
         data = _bounded_read(sys.stdin.buffer, "<stdin>", limit)
@@ -88,10 +94,13 @@ def read_text(path: str) -> list[tuple[str, str]]:
     target = Path(path)
     if target.is_dir():
         files = sorted(
-            p for p in target.rglob("*")
+            p for p in (target.rglob("*") if recursive else target.iterdir())
             if p.is_file() and p.suffix.lower() in FILE_SUFFIXES and not any(part.startswith(".") for part in
                                                                               p.relative_to(target).parts)
         )
+        if not files and not recursive:
+            raise InputError("not a snapshot: no .yaml, .yml or .json files at its top level "
+                             "(a snapshot directory is not searched below it; give the recording's file)", path)
         if not files:
             raise InputError("directory holds no .yaml, .yml or .json files", path)
         texts, left = [], limit
@@ -265,8 +274,18 @@ def _validate(obj: Any, where: str, document: Document, list_kind: str | None) -
     metadata = obj.get("metadata")
     if not isinstance(metadata, Mapping):
         raise InputError(f"{where} ({kind}) has no 'metadata'", document.path, document.line)
-    if kind != "List" and not isinstance(metadata.get("name"), str) and not metadata.get("generateName"):
+    name = metadata.get("name")
+    if kind != "List" and name is not None and not isinstance(name, str):
+        # YAML reads `name: 123` as a number: the API server refuses it, and so does svcdoctor, in those words.
+        raise InputError(f"{where} ({kind}): metadata.name is a {_type_name(name)} ({_short(name)}), not a string "
+                         "(quote it)", document.path, document.line)
+    if kind != "List" and not isinstance(name, str) and not metadata.get("generateName"):
         raise InputError(f"{where} ({kind}) has no metadata.name", document.path, document.line)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _type_name(value: Any) -> str:
@@ -282,18 +301,20 @@ def _type_name(value: Any) -> str:
 
 
 def load_objects(path: str) -> list[Mapping[str, Any]]:
-    """Every object under ``path`` (file, directory or ``-``), flattened and validated."""
+    """Every object of the recording ``path`` (file, snapshot directory or ``-``), flattened and validated."""
     return [obj for obj, _, _ in load_located_objects(path)]
 
 
 def load_located_objects(path: str) -> list[tuple[Mapping[str, Any], str, int | None]]:
     """Like :func:`load_objects`, with the file each object came from and its line when known.
 
+    A directory is a snapshot directory: its top level only (see :func:`read_text`).
+
     Lines are found for YAML as kubectl writes it (List items at column 0, documents split by
     ``---``); where the layout is anything else the line is None rather than a guess.
     """
     located: list[tuple[Mapping[str, Any], str, int | None]] = []
-    for display, text in read_text(path):
+    for display, text in read_text(path, recursive=False):
         documents = parse_documents(text, display)
         if all(document.body is None for document in documents):
             raise InputError("no Kubernetes objects found (only comments or empty documents)", display)

@@ -5,8 +5,13 @@ Pure over two Snapshots (before and after a batch of changes) and the changed ob
 * a Service, its EndpointSlices or Endpoints → that Service;
 * a Pod (its labels before or after), or an Event about a Pod → the Services selecting it;
 * a NetworkPolicy → the Services of its namespace whose Pods its podSelector (before or after) selects;
-* a workload, an Ingress, an Event about anything else → the Services of its namespace;
-* a Namespace, a Node, what cluster DNS and kube-proxy are made of in kube-system → every Service.
+* a Gateway API route → the Services its backendRefs name (before or after); a Gateway or a
+  GatewayClass → every Service a route names;
+* a workload, an Ingress, a CiliumNetworkPolicy, a ReferenceGrant (it lives beside the Services it
+  opens), an Event about anything else → the Services of its namespace;
+* a Namespace, a Node, an admin-tier or clusterwide policy, a followed ConfigMap (CoreDNS' Corefile,
+  the kubelet's, kube-proxy's replacement and the CNI's settings), what cluster DNS and kube-proxy
+  are made of in kube-system → every Service.
 """
 
 from __future__ import annotations
@@ -14,16 +19,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from svcdoctor import k8s
+from svcdoctor import gateway, k8s
+from svcdoctor.kinds import POLICY_KINDS
 from svcdoctor.selectors import Selector, SelectorError, from_label_selector, from_service_selector
 from svcdoctor.snapshot import Snapshot
 
 ServiceKey = tuple[str, str]
 #: The namespace whose changes (cluster DNS, kube-proxy) can affect every Service.
 SYSTEM_NAMESPACE = "kube-system"
-EVERYWHERE = ("Namespace", "Node")
+#: ``watch`` follows only the ConfigMaps that configure the whole cluster (by name).
+EVERYWHERE = ("Namespace", "Node", "ConfigMap", *POLICY_KINDS)
 #: The kube-system kinds cluster DNS and kube-proxy are made of.
-SYSTEM_KINDS = ("Service", "Pod", "EndpointSlice", "Endpoints", "ConfigMap", "DaemonSet", "Deployment")
+SYSTEM_KINDS = ("Service", "Pod", "EndpointSlice", "Endpoints", "DaemonSet", "Deployment")
 
 
 ObjectChange = tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]
@@ -55,6 +62,12 @@ def affected_services(before: Snapshot, after: Snapshot, changes: Iterable[Objec
         elif kind == "NetworkPolicy":
             affected.update(_policy_targets(before, old, namespace))
             affected.update(_policy_targets(after, new, namespace))
+        elif kind in gateway.ROUTE_KINDS:
+            affected.update(_route_backends(old))
+            affected.update(_route_backends(new))
+        elif kind in ("Gateway", "GatewayClass"):
+            affected.update(_routed(before))
+            affected.update(_routed(after))
         elif kind == "Event":
             involved = k8s.as_map(obj.get("involvedObject") or obj.get("regarding"))
             target_namespace = str(involved.get("namespace") or namespace)
@@ -70,6 +83,22 @@ def affected_services(before: Snapshot, after: Snapshot, changes: Iterable[Objec
             affected.update(_all_in(before, namespace))
             affected.update(_all_in(after, namespace))
     return affected
+
+
+def _route_backends(route: Mapping[str, Any] | None) -> set[ServiceKey]:
+    if route is None:
+        return set()
+    return {(str(backend.get("namespace") or k8s.namespace(route)), str(backend.get("name") or ""))
+            for _, _, backend in gateway.service_refs(dict(route))
+            if not backend.get("group") and str(backend.get("kind") or "Service") == "Service"}
+
+
+def _routed(snapshot: Snapshot) -> set[ServiceKey]:
+    """Every Service a route of ``snapshot`` names."""
+    found: set[ServiceKey] = set()
+    for route in gateway.routes(snapshot):
+        found.update(_route_backends(route))
+    return found
 
 
 def _all_in(snapshot: Snapshot, namespace: str) -> set[ServiceKey]:

@@ -6,6 +6,12 @@ Each :class:`Follower` lists its resource (the list's ``resourceVersion``), then
 Gone`` (the history was compacted) means list again; any other error is retried after a growing
 back-off. Every change goes to one queue as a :class:`Change`; a list sends the whole new state, so
 the consumer can drop what vanished while nothing was watched.
+
+A follower may follow one named object (``fieldSelector=metadata.name=NAME``: what RBAC's
+``resourceNames`` allows to list and watch), as for the ConfigMaps of kube-system. A custom
+resource whose CRD is not installed answers 404 at every version the table knows: that is "none
+exist" (an empty list), not an error, and the list is tried again every few minutes in case the CRD
+arrives.
 """
 
 from __future__ import annotations
@@ -25,6 +31,10 @@ Obj = dict[str, Any]
 WATCH_SECONDS = 300
 BACKOFF_START = 0.5
 BACKOFF_MAX = 30.0
+#: What a list answers when the CRD of its custom resource is not installed.
+NOT_INSTALLED = "not installed"
+#: Seconds between lists of a custom resource whose CRD was not installed.
+NOT_INSTALLED_RETRY = 300.0
 
 
 @dataclass(frozen=True)
@@ -36,22 +46,28 @@ class Change:
     type: str
     obj: Obj | None = None
     listed: tuple[Obj, ...] = ()
-    #: For a list that failed for good (403): why, so the diagnosis says the kind was not read.
+    #: For a list that failed for good (403, 404): why, so the diagnosis says the kind was not read.
     refused: str = ""
+    #: The one object the follower follows ("" for every object of the kind): a LISTED replaces only it.
+    name: str = ""
 
 
 class Follower:
-    """List-then-watch of one resource in one namespace ("" for all), in a daemon thread."""
+    """List-then-watch of one resource in one namespace ("" for all), or of one named object, in a daemon thread."""
 
     def __init__(self, api_client: Any, resource: Resource, namespace: str, changes: queue.Queue[Change],
-                 on_error: Callable[[str, BaseException], None], on_relist: Callable[[str], None]) -> None:
+                 on_error: Callable[[str, BaseException], None], on_relist: Callable[[str], None],
+                 name: str = "") -> None:
         self.api_client = api_client
         self.resource = resource
         self.namespace = namespace if resource.namespaced else ""
+        self.name = name
         self.changes = changes
         self.on_error = on_error
         self.on_relist = on_relist
         self.lists = 0
+        #: The version the server serves (a CRD may serve only an older one), found by the list.
+        self.version = resource.version
         self._stop = threading.Event()
         self._watch: Any = None
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"watch-{resource.plural}")
@@ -66,7 +82,13 @@ class Follower:
             self._watch.stop()
 
     def _path(self) -> str:
-        return self.resource.path(self.namespace)
+        return self.resource.path(self.namespace, version=self.version)
+
+    def _selection(self) -> list[tuple[str, str]]:
+        return [("fieldSelector", f"metadata.name={self.name}")] if self.name else []
+
+    def _change(self, type: str, obj: Obj | None = None, listed: tuple[Obj, ...] = (), refused: str = "") -> Change:
+        return Change(self.resource, self.namespace, type, obj, listed, refused, self.name)
 
     def _run(self) -> None:
         from kubernetes.client.exceptions import ApiException
@@ -77,6 +99,10 @@ class Follower:
             try:
                 if not version:
                     version = self._list()
+                    if version == NOT_INSTALLED:
+                        version = ""
+                        self._stop.wait(NOT_INSTALLED_RETRY)
+                        continue
                     if not version:
                         return  # refused for good: said once in a Change
                 version = self._follow(version)
@@ -100,8 +126,9 @@ class Follower:
 
         items: list[Obj] = []
         token = ""
+        versions = [self.resource.version, *self.resource.older_versions]
         while True:
-            query: list[tuple[str, str]] = [("limit", "500")]
+            query: list[tuple[str, str]] = [("limit", "500"), *self._selection()]
             if token:
                 query.append(("continue", token))
             try:
@@ -110,10 +137,18 @@ class Follower:
                                                     auth_settings=["BearerToken"], _preload_content=False,
                                                     _request_timeout=60)
             except ApiException as error:
+                if error.status == 404 and self.resource.custom and not token:
+                    position = versions.index(self.version) + 1 if self.version in versions else len(versions)
+                    if position < len(versions):
+                        self.version = versions[position]  # an older cluster serves an older version of the CRD
+                        continue
+                    self.version = self.resource.version
+                    self.changes.put(self._change("LISTED"))  # the CRD is not installed: none exist
+                    return NOT_INSTALLED
                 if error.status in (403, 404):
-                    self.changes.put(Change(self.resource, self.namespace, "LISTED",
-                                            refused=f"the API server answered {error.status} to list "
-                                                    f"{self.resource.plural}"))
+                    why = "forbidden: " if error.status == 403 else ""
+                    self.changes.put(self._change("LISTED", refused=f"{why}the API server answered {error.status} "
+                                                                    f"to list {self.resource.plural}"))
                     return ""
                 raise
             body = k8s.as_map(json.loads(response.data))
@@ -129,7 +164,7 @@ class Follower:
         if self.lists:
             self.on_relist(self.resource.plural)
         self.lists += 1
-        self.changes.put(Change(self.resource, self.namespace, "LISTED", listed=tuple(items)))
+        self.changes.put(self._change("LISTED", listed=tuple(items)))
         return str(metadata.get("resourceVersion") or "0")
 
     def _follow(self, version: str) -> str:
@@ -138,7 +173,7 @@ class Follower:
 
         def request(**kwargs: Any) -> Any:
             """Open one watch request on the resource's path."""
-            query = [("watch", "true"), ("allowWatchBookmarks", "true"),
+            query = [("watch", "true"), ("allowWatchBookmarks", "true"), *self._selection(),
                      ("resourceVersion", str(kwargs.get("resource_version") or version)),
                      ("timeoutSeconds", str(kwargs.get("timeout_seconds") or WATCH_SECONDS))]
             return self.api_client.call_api(self._path(), "GET", query_params=query,
@@ -158,7 +193,7 @@ class Follower:
                 continue
             obj.setdefault("kind", self.resource.kind)
             obj.setdefault("apiVersion", self.resource.api_version)
-            self.changes.put(Change(self.resource, self.namespace, str(event.get("type")), obj))
+            self.changes.put(self._change(str(event.get("type")), obj))
             if self._stop.is_set():
                 break
         return version

@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from svcdoctor import k8s
 from svcdoctor.app import Invocation, suppressed
 from svcdoctor.checks.interface import Check
-from svcdoctor.kinds import BY_KIND, Resource
+from svcdoctor.kinds import BY_KIND, GATEWAY_KINDS, POLICY_KINDS, Resource
 from svcdoctor.report import Report
 from svcdoctor.snapshot import Recorded, Snapshot, SnapshotInfo, Unavailable
 from svcdoctor.watch.affected import SYSTEM_NAMESPACE, ObjectChange, ServiceKey, affected_services
@@ -31,24 +31,33 @@ from svcdoctor.watch.follow import Change, Follower, key_of
 from svcdoctor.watch.metrics import WatchMetrics
 
 Obj = dict[str, Any]
-#: The kinds a diagnosis reads, followed in the watched namespace (or all).
+#: The kinds a diagnosis reads, followed in the watched namespace (or all): what ``scan`` lists.
 NAMESPACED_KINDS = ("Service", "Pod", "EndpointSlice", "Endpoints", "NetworkPolicy", "Ingress", "Event",
-                    "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet")
-CLUSTER_KINDS = ("Namespace", "Node")
+                    "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "CiliumNetworkPolicy", "ReferenceGrant")
+#: Followed in every namespace whatever is watched: cluster-scoped kinds, the admin-tier and
+#: clusterwide Cilium policies, and Gateway API (a route anywhere may send to a watched Service).
+CLUSTER_KINDS = ("Namespace", "Node", *POLICY_KINDS, *GATEWAY_KINDS)
 #: What cluster DNS and kube-proxy are made of, followed in kube-system when only one namespace is watched.
-SYSTEM_KINDS = ("Service", "Pod", "EndpointSlice")
+SYSTEM_KINDS = ("Service", "Pod", "EndpointSlice", "DaemonSet")
 #: Seconds to wait for more events after the first of a burst, so a rollout is one evaluation.
 COALESCE_SECONDS = 0.2
 
+#: What one Follower follows: a resource, a namespace ("" for all) and one object's name ("" for all).
+Followed = tuple[Resource, str, str]
 
-def resources_for(namespace: str | None) -> list[tuple[Resource, str]]:
-    """What to follow for one namespace (None: all namespaces)."""
-    if namespace is None:
-        return [(BY_KIND[kind], "") for kind in (*NAMESPACED_KINDS, *CLUSTER_KINDS)]
-    followed = [(BY_KIND[kind], namespace) for kind in NAMESPACED_KINDS]
-    followed += [(BY_KIND[kind], "") for kind in CLUSTER_KINDS]
-    if namespace != SYSTEM_NAMESPACE:
-        followed += [(BY_KIND[kind], SYSTEM_NAMESPACE) for kind in SYSTEM_KINDS]
+
+def resources_for(namespace: str | None) -> list[Followed]:
+    """What to follow for one namespace (None: all namespaces), as the live source reads it for ``scan``."""
+    from svcdoctor.sources.live import FLANNEL_CONFIG_MAP, SYSTEM_CONFIG_MAPS
+
+    followed = [(BY_KIND[kind], namespace or "", "") for kind in NAMESPACED_KINDS]
+    followed += [(BY_KIND[kind], "", "") for kind in CLUSTER_KINDS]
+    if namespace not in (None, SYSTEM_NAMESPACE):
+        followed += [(BY_KIND[kind], SYSTEM_NAMESPACE, "") for kind in SYSTEM_KINDS]
+    # By name, as RBAC grants them (resourceNames): the Corefile, the kubelet's and the CNI's settings.
+    config_map = BY_KIND["ConfigMap"]
+    followed += [(config_map, SYSTEM_NAMESPACE, name) for name in SYSTEM_CONFIG_MAPS]
+    followed.append((config_map, *FLANNEL_CONFIG_MAP))
     return followed
 
 
@@ -86,7 +95,7 @@ class WatchState:
         self.checks = checks
         self.log = log if log is not None else sys.stderr
         self.objects: dict[tuple[str, str, str], Obj] = {}
-        self.refused: dict[tuple[str, str], Unavailable] = {}
+        self.refused: dict[tuple[str, str, str], Unavailable] = {}
         #: The kinds (and namespaces, "" for all) listed so far: the Snapshot says they were read.
         self.listed: set[tuple[str, str]] = set()
         self.snapshot = Snapshot()
@@ -96,16 +105,16 @@ class WatchState:
 
     def _apply_change(self, change: Change, pairs: list[ObjectChange]) -> None:
         if change.type == "LISTED":
-            scope = (change.resource.plural, change.namespace)
+            scope = (change.resource.plural, change.namespace, change.name)
             if change.refused:
-                self.refused[scope] = Unavailable(change.resource.plural, change.namespace,
-                                                  f"forbidden: {change.refused}")
+                self.refused[scope] = Unavailable(change.resource.plural, change.namespace, change.refused)
                 return
             self.refused.pop(scope, None)
             self.listed.add((change.resource.kind, change.namespace))
             listed = {key_of(obj): obj for obj in change.listed}
             for key in [k for k in self.objects if k[0] == change.resource.kind
-                        and (not change.namespace or k[1] == change.namespace) and k not in listed]:
+                        and (not change.namespace or k[1] == change.namespace)
+                        and (not change.name or k[2] == change.name) and k not in listed]:
                 pairs.append((self.objects.pop(key), None))
             for key, obj in listed.items():
                 before = self.objects.get(key)
@@ -196,8 +205,12 @@ class Watcher:
         self.metrics = state.metrics
         self.coalesce = coalesce
         self.changes: queue.Queue[Change] = queue.Queue()
-        self.followers = [Follower(api_client, resource, namespace, self.changes, self._error, self._relist)
-                          for resource, namespace in resources_for(state.namespace)]
+        self.followers = [Follower(api_client, resource, namespace, self.changes, self._error, self._relist, name)
+                          for resource, namespace, name in resources_for(state.namespace)]
+        # Each follower holds a connection for its stream: with a smaller pool, urllib3 discards
+        # connections and warns on stderr, among the JSON lines.
+        pool = api_client.rest_client.pool_manager.connection_pool_kw
+        pool["maxsize"] = max(int(pool.get("maxsize") or 1), len(self.followers) + 4)
         self.evaluations = 0
         self.last_error = ""
         self._stop = threading.Event()
@@ -246,11 +259,11 @@ class Watcher:
 
     def _run(self) -> None:
         first: list[Change] = []
-        expected = {(f.resource.plural, f.namespace) for f in self.followers}
+        expected = {(f.resource.plural, f.namespace, f.name) for f in self.followers}
         while expected and not self._stop.is_set():
             batch = self._take(0.5)
             first += batch
-            expected -= {(c.resource.plural, c.namespace) for c in batch if c.type == "LISTED"}
+            expected -= {(c.resource.plural, c.namespace, c.name) for c in batch if c.type == "LISTED"}
         self._run_batch(first, full=True)
         self.metrics.ready.set()
         while not self._stop.is_set():

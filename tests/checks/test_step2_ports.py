@@ -16,16 +16,18 @@ from tests.checks.step2 import diagnose as run_diagnosis
 # -- SD201 numeric targetPort ------------------------------------------------------------------
 
 
-def test_sd201_other_ports_declared_is_a_warning_that_names_the_declared_ports() -> None:
+def test_sd201_other_ports_declared_on_every_pod_is_an_error_that_names_the_declared_ports() -> None:
     b = cluster()
     b.deployment("shop", "catalog", {"app": "catalog"},
                  [b.container("catalog", "catalog:1", [*HTTP, {"name": "metrics", "containerPort": 9102}])])
     b.service("shop", "catalog", {"app": "catalog"}, [{"name": "http", "port": 80, "targetPort": 8081}])
     report = run_diagnosis(snapshot(b), "catalog")
     finding = only(report, "SD201")
-    assert finding.severity is Severity.WARNING
-    # Declared ports are informational: not proof, so the finding is ``likely``, and the verdict it
-    # implies (every Pod lacks the port: unreachable) is shown as likely, never as unknown.
+    # Every Pod lacks the port: unreachable, so an error (the exit code must not pass a report headed
+    # LIKELY UNREACHABLE). Declared ports are informational: not proof, so the finding is ``likely``,
+    # and the verdict it implies is shown as likely, never as unknown.
+    assert finding.severity is Severity.ERROR
+    assert report.verdict_confidence == "likely"
     assert finding.confidence == "likely" and finding.impact == "unreachable"
     assert report.verdict == "unreachable"
     assert "Deployment shop/catalog (2 Pods) declares only http (8080/TCP), metrics (9102/TCP)" in finding.message
@@ -56,7 +58,7 @@ def test_sd201_silent_when_declared_and_when_declared_under_another_protocol() -
     dns = run_diagnosis(snap, "dns")
     assert not found(dns, "SD201")
     mismatch = only(dns, "SD203")  # numeric: forwarded anyway, to a protocol the app likely does not speak
-    assert mismatch.severity is Severity.WARNING and mismatch.impact == "unreachable"
+    assert mismatch.severity is Severity.ERROR and mismatch.impact == "unreachable"
     assert mismatch.confidence == "likely"
 
 
@@ -72,7 +74,7 @@ def test_sd201_names_only_the_workload_that_lacks_the_port() -> None:
 
 
 @pytest.mark.parametrize(("probe", "severity"), [
-    ({"httpGet": {"path": "/", "port": 8080}}, Severity.WARNING),  # the one declared port is where it serves
+    ({"httpGet": {"path": "/", "port": 8080}}, Severity.ERROR),  # the one declared port is where it serves
     ({"tcpSocket": {"port": 9000}}, Severity.INFO),  # the probe checks another port: no evidence
     (None, Severity.INFO),  # declaring containerPort is optional: the image may serve 8000 too
 ])
