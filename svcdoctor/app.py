@@ -157,7 +157,7 @@ def service_records(invocation: Invocation, name: str) -> ServiceRecords:
     and carries the verdict on what came back.
     """
     from svcdoctor.dns.domain import cluster_domain
-    from svcdoctor.dns.records import ServiceRecords, expected_records
+    from svcdoctor.dns.records import ServiceRecords, expected_records, reading_order, service_fqdn
 
     source = open_source(invocation)
     namespace = resolve_namespace(invocation, source)
@@ -171,7 +171,8 @@ def service_records(invocation: Invocation, name: str) -> ServiceRecords:
         raise InputError(f"no Service {namespace}/{name} in the {_SOURCE_WORDS.get(source.kind, source.kind)}")
     domain = cluster_domain(snapshot, invocation.cluster_domain)
     records = ServiceRecords(f"{namespace}/{name}", domain.domain, domain.origin,
-                             tuple(expected_records(snapshot, service, domain.domain)))
+                             tuple(reading_order(expected_records(snapshot, service, domain.domain),
+                                                 service_fqdn(namespace, name, domain.domain))))
     if not invocation.probe:
         return records
     from svcdoctor.probe.dns_query import compare_records

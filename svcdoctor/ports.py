@@ -120,14 +120,19 @@ def describe_group(owner: ObjectRef, pods: Sequence[Obj], total_of_owner: int | 
     """``Deployment shop/web (2 of 3 Pods)``, ``Pod shop/debug``."""
     if owner.kind == "Pod":
         return str(owner)
+    return f"{owner} ({pods_phrase(pods, total_of_owner)})"
+
+
+def pods_phrase(pods: Sequence[Obj], total_of_owner: int | None = None) -> str:
+    """``2 of 3 Pods``, ``3 Pods`` — or, for stand-ins made from manifests, ``its Pod template, replicas: 2``."""
     if pods and k8s.template_of(pods[0]) is not None:
         # Manifests: the Pods are stand-ins made from the template; how many there will be is replicas.
         replicas = k8s.object_annotations(pods[0]).get(k8s.REPLICAS)
-        return f"{owner} (its Pod template" + (f", replicas: {replicas})" if replicas else ")")
+        return "its Pod template" + (f", replicas: {replicas}" if replicas else "")
     count = len(pods)
     if total_of_owner is not None and total_of_owner != count:
-        return f"{owner} ({count} of {total_of_owner} Pods)"
-    return f"{owner} ({count} Pod{'s' if count != 1 else ''})"
+        return f"{count} of {total_of_owner} Pods"
+    return f"{count} Pod{'s' if count != 1 else ''}"
 
 
 def names_list(items: Iterable[str], most: int = 6) -> str:

@@ -136,3 +136,51 @@ def test_the_readme_demo_is_what_the_demo_prints(monkeypatch: pytest.MonkeyPatch
     printed = re.sub(r"^snapshot: .*/svcdoctor/data/", "snapshot: …/site-packages/svcdoctor/data/", printed,
                      flags=re.MULTILINE)
     assert sample == printed
+
+
+STAND_INS = """\
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web, track: stable}}
+  template:
+    metadata: {labels: {app: web, track: stable}}
+    spec: {containers: [{name: web, image: example/web:1, ports: [{containerPort: 8080}]}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: admin, namespace: shop}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web, track: admin}}
+  template:
+    metadata: {labels: {app: web, track: admin}}
+    spec: {containers: [{name: admin, image: example/admin:1, ports: [{containerPort: 8080}]}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: web}}}]}]
+"""
+
+
+def test_manifests_count_replicas_not_the_pods_made_from_templates(tmp_path: Path) -> None:
+    manifests = tmp_path / "all.yaml"
+    manifests.write_text(STAND_INS)
+    report = run_cli("check", "web", "-n", "shop", "--manifests", str(manifests), "-o", "json").json()
+    several = _finding(report, "SD302")["message"]
+    assert "Deployment shop/web (its Pod template, replicas: 3, image example/web)" in several
+    assert "(1 Pod" not in several
+    who = _finding(report, "SD605")["message"]
+    assert "(2 Pods made from the input's templates)" in who and "now)" not in who

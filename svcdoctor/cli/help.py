@@ -51,28 +51,55 @@ def plain_parameters(command: Any, ctx: Any) -> None:
             parameter.metavar = (parameter.name or "value").upper().replace("_", "-")
 
 
-class _Terminal(io.StringIO):
-    """Collects the help, and answers ``isatty`` as the real stdout does (so rich keeps its colours)."""
+class _Tidy(io.TextIOBase):
+    """Stands for stdout while rich prints the help: passes each line on as soon as it is complete, without
+    its end padding, and answers ``isatty`` as the real stdout does (so rich keeps its colours)."""
 
-    def __init__(self, tty: bool) -> None:
+    def __init__(self, real: Any) -> None:
         super().__init__()
-        self._tty = tty
+        self._real = real
+        self._pending = ""
 
     def isatty(self) -> bool:
-        return self._tty
+        return bool(self._real.isatty())
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:  # rich points it at /dev/null when the reader has gone (`| head`)
+        return int(self._real.fileno())
+
+    def write(self, text: str) -> int:
+        lines = (self._pending + text).split("\n")
+        self._pending = lines.pop()
+        for line in lines:
+            self._real.write(_LINE_END.sub(_codes_only, line) + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self._real.flush()
+
+    def finish(self) -> None:
+        if self._pending:
+            self._real.write(_LINE_END.sub(_codes_only, self._pending))
+            self._pending = ""
+        self._real.flush()
+
+
+def _codes_only(end: re.Match[str]) -> str:
+    return "".join(_CODE.findall(end.group(0)))
 
 
 def _tidy(render: Callable[[], None]) -> None:
-    """Run ``render`` (rich prints the help to stdout) and write what it printed without end padding."""
+    """Run ``render`` (rich prints the help to stdout) with each line's end padding dropped on the way."""
     real = sys.stdout
-    collected = _Terminal(real.isatty())
-    sys.stdout = collected
+    tidy = _Tidy(real)
+    sys.stdout = tidy
     try:
         render()
     finally:
         sys.stdout = real
-    real.write(_LINE_END.sub(lambda end: "".join(_CODE.findall(end.group(0))), collected.getvalue()))
-    real.flush()
+        tidy.finish()
 
 
 class HelpCommand(TyperCommand):

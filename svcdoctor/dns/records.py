@@ -188,6 +188,14 @@ def expected_records(snapshot: Snapshot, service: Obj, zone: str) -> list[Record
     return sorted(set(records))
 
 
+def reading_order(records: Iterable[Record], service_name: str) -> list[Record]:
+    """``records`` in the order a reader looks for them: the Service's own name (``service_name``)
+    first, then per-endpoint names, SRV, and PTR last."""
+    later = {"SRV": 2, "PTR": 3}
+    return sorted(records, key=lambda record: (0 if record.name == service_name else later.get(record.type, 1),
+                                               record))
+
+
 def records_named(records: Iterable[Record], name: str, record_type: str) -> list[Record]:
     """The records of ``records`` with this owner name and type."""
     owner = absolute(name)

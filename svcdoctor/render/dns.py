@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 from svcdoctor import __version__
 from svcdoctor.dns.domain import DEFAULT_ORIGIN
-from svcdoctor.dns.records import Record, ServiceRecords, service_fqdn
+from svcdoctor.dns.records import ServiceRecords
 from svcdoctor.render.interface import RenderOptions
 from svcdoctor.terminal import visible
 
@@ -17,7 +16,6 @@ FORMATS = ("text", "json")
 def render(records: ServiceRecords, output: str, options: RenderOptions) -> str:
     """The records in ``output`` (one of :data:`FORMATS`), each with its answer when probed: the
     Service's own name first, then per-endpoint names, SRV, and PTR records last."""
-    records = _ordered(records)
     if output == "json":
         answers: list[str | None] = list(records.answers) if records.probed else [None] * len(records.records)
         items = [{"name": r.name, "type": r.type, "data": r.data, "answer": answer}
@@ -36,17 +34,3 @@ def render(records: ServiceRecords, output: str, options: RenderOptions) -> str:
         lines.append(record.zone_line() + (f"   ; {records.answers[index]}" if records.answers else ""))
     return visible("\n".join(lines) + "\n")
 
-
-def _ordered(records: ServiceRecords) -> ServiceRecords:
-    """The records in the order a reader looks for them, each answer kept with its record."""
-    namespace, _, name = records.service.partition("/")
-    own = service_fqdn(namespace, name, records.domain)
-    rank = {"SRV": 2, "PTR": 3}
-
-    def key(index: int) -> tuple[int, Record]:
-        record = records.records[index]
-        return (0 if record.name == own else rank.get(record.type, 1), record)
-
-    order = sorted(range(len(records.records)), key=key)
-    return dataclasses.replace(records, records=tuple(records.records[i] for i in order),
-                               answers=tuple(records.answers[i] for i in order) if records.answers else ())
