@@ -108,8 +108,9 @@ def test_dns_takes_the_request_timeout(tmp_path: Path) -> None:
 def test_dns_lists_the_services_own_name_first_and_ptr_last() -> None:
     text = run_cli("dns", "backend", "-n", "shop", "--snapshot", DEMO).stdout
     assert text.splitlines()[0] == "; shop/backend in cluster.local (the default)"
-    types = [line.split()[1] for line in text.splitlines()[1:]]
-    assert text.splitlines()[1].startswith("backend.shop.svc.cluster.local. ") and types == ["A", "SRV", "PTR"]
+    rows = [line for line in text.splitlines() if not line.startswith(";")]
+    assert rows[0].startswith("backend.shop.svc.cluster.local. ")
+    assert [row.split()[1] for row in rows] == ["A", "SRV", "PTR"]
     document = run_cli("dns", "backend", "-n", "shop", "--snapshot", DEMO, "-o", "json").json()
     assert [record["type"] for record in document["records"]] == ["A", "SRV", "PTR"]
 
@@ -184,3 +185,11 @@ def test_manifests_count_replicas_not_the_pods_made_from_templates(tmp_path: Pat
     assert "(1 Pod" not in several
     who = _finding(report, "SD605")["message"]
     assert "(2 Pods made from the input's templates)" in who and "now)" not in who
+
+
+def test_dns_text_and_json_say_the_same_srv_data() -> None:
+    text = run_cli("dns", "backend", "-n", "shop", "--snapshot", DEMO).stdout
+    document = run_cli("dns", "backend", "-n", "shop", "--snapshot", DEMO, "-o", "json").json()
+    rows = [line.split(None, 2) for line in text.splitlines() if not line.startswith(";")]
+    assert rows == [[r["name"], r["type"], r["data"]] for r in document["records"]]
+    assert "SRV" in [r["type"] for r in document["records"]]

@@ -40,9 +40,9 @@ class Record:
     data: str
 
     def zone_line(self) -> str:
-        """The record as a zone-file line (SRV with priority 0 and weight 100, as examples use)."""
-        data = f"0 100 {self.data}" if self.type == "SRV" else self.data
-        return f"{self.name:<48} {self.type:<5} {data}"
+        """The record as a line of ``svcdoctor dns``: owner, type and the data checked — for SRV the port
+        and target only, as in ``-o json`` (priority and weight are the server's to choose)."""
+        return f"{self.name:<48} {self.type:<5} {self.data}"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ def render(records: ServiceRecords, output: str, options: RenderOptions) -> str:
     lines = [f"; {records.service} in {records.domain} ({origin})"]
     if records.server:
         lines.append(f"; answers from {records.server}")
+    if any(record.type == "SRV" for record in records.records):
+        lines.append("; SRV: port and target (the spec leaves priority and weight to the server)")
     if not records.records:
         lines.append("; no records: a headless Service without ready endpoints, or an ExternalName without a name")
     for index, record in enumerate(records.records):
