@@ -168,7 +168,16 @@ def _missing(checks: Sequence[CheckResult]) -> tuple[Missing, ...]:
     for result in checks:
         if result.status in ("not-checked", "partial"):
             grouped.setdefault((result.what or result.reason, result.how), []).append(result.id)
-    return tuple(Missing(what, how, tuple(ids)) for (what, how), ids in grouped.items())
+    # "no client and no DNS answers" beside "no client" and "no DNS answers" says nothing new: its checks
+    # join those entries, so a step's reason names each missing thing once.
+    by_what = {what: key for key in grouped for what in [key[0]]}
+    for key in list(grouped):
+        parts = key[0].split(" and ")
+        if len(parts) > 1 and all(part in by_what and by_what[part] != key for part in parts):
+            for part in parts:
+                grouped[by_what[part]].extend(grouped[key])
+            del grouped[key]
+    return tuple(Missing(what, how, tuple(dict.fromkeys(ids))) for (what, how), ids in grouped.items())
 
 
 def step_results(findings: Sequence[Finding], results: Sequence[CheckResult], *,

@@ -14,12 +14,18 @@ v1alpha2). What the specification says and this module encodes:
 - a ``parentRef`` (group ``gateway.networking.k8s.io``, kind ``Gateway`` by default, namespace the
   route's) attaches to the Gateway's listeners that ``sectionName`` / ``port`` pick, when a listener
   allows the route: ``allowedRoutes.namespaces.from`` Same (default), All or Selector, and
-  ``allowedRoutes.kinds`` (by default the kinds of the listener's protocol); and when its hostname
-  intersects the route's ``hostnames`` (``*.`` wildcards match one or more labels). Otherwise the
-  route is not Accepted: ``NotAllowedByListeners``, ``NoMatchingListenerHostname`` or
-  ``NoMatchingParent``;
+  ``allowedRoutes.kinds`` — of which only the kinds the listener's protocol can carry count (a TLS
+  listener in Passthrough mode carries TLSRoute only) — by default the kinds of its protocol; and
+  when its hostname intersects the route's ``hostnames`` (``*.`` wildcards match one or more
+  labels). Otherwise the route is not Accepted: ``NotAllowedByListeners``,
+  ``NoMatchingListenerHostname`` or ``NoMatchingParent``;
 - what the implementation itself wrote in ``status.parents[].conditions`` is read as it is (a
-  status older than the route's generation is said to be stale).
+  status older than the route's generation is said to be stale). ``ResolvedRefs`` is one condition
+  for all the route's backendRefs: when another of them cannot be resolved, a False
+  ``ResolvedRefs`` is that backend's, not this Service's.
+
+The rules are checked against the upstream conformance tests translated into
+``tests/conformance/gateway_api.yaml`` (see docs/gateway.md).
 """
 
 from __future__ import annotations
@@ -38,6 +44,10 @@ ROUTE_KINDS = ("HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute")
 #: The route kinds a listener of each protocol accepts when ``allowedRoutes.kinds`` is empty.
 DEFAULT_KINDS = {"HTTP": ("HTTPRoute", "GRPCRoute"), "HTTPS": ("HTTPRoute", "GRPCRoute"), "TLS": ("TLSRoute",),
                  "TCP": ("TCPRoute",), "UDP": ("UDPRoute",)}
+#: What a listener of each protocol can carry when ``allowedRoutes.kinds`` names them (TCPRoute on a
+#: TLS listener only when it terminates TLS: passthrough is TLSRoute's alone).
+CARRIED_KINDS = {"HTTP": ("HTTPRoute", "GRPCRoute"), "HTTPS": ("HTTPRoute", "GRPCRoute"),
+                 "TLS": ("TLSRoute", "TCPRoute"), "TCP": ("TCPRoute",), "UDP": ("UDPRoute",)}
 _ROUTE_ATTRIBUTES = {"HTTPRoute": "http_routes", "GRPCRoute": "grpc_routes", "TLSRoute": "tls_routes",
                      "TCPRoute": "tcp_routes", "UDPRoute": "udp_routes"}
 
@@ -85,14 +95,23 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """The listeners of one parent Gateway a route attaches to, per the spec."""
+
+    #: ``NS/NAME`` of the Gateway.
+    gateway: str
+    listeners: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class RouteReport:
     """One route that names the Service: its references and what keeps them from working."""
 
     route: Obj
     refs: tuple[BackendRef, ...]
     problems: tuple[Problem, ...] = ()
-    #: Gateways (``NS/NAME``) the route attaches to, per the spec.
-    attached: tuple[str, ...] = field(default=())
+    #: Where the route attaches, per the spec.
+    attached: tuple[Attachment, ...] = field(default=())
 
     @property
     def ref(self) -> ObjectRef:
@@ -194,17 +213,23 @@ def _listener_allows_namespace(snapshot: Snapshot, gateway: Obj, listener: Mappi
     return False, f"allowedRoutes.namespaces.from {source!r} is not one svcdoctor knows"
 
 
-def _listener_allows_kind(listener: Mapping[str, Any], kind: str) -> bool:
+def supported_kinds(listener: Mapping[str, Any]) -> tuple[str, ...]:
+    """The route kinds a listener accepts: ``allowedRoutes.kinds`` its protocol can carry, else its protocol's."""
+    protocol = str(listener.get("protocol") or "").upper()
     kinds = [k8s.as_map(k) for k in k8s.as_list(k8s.as_map(listener.get("allowedRoutes")).get("kinds"))]
-    if kinds:
-        return any(str(k.get("group") or GROUP) == GROUP and k.get("kind") == kind for k in kinds)
-    return kind in DEFAULT_KINDS.get(str(listener.get("protocol") or "").upper(), ROUTE_KINDS)
+    if not kinds:
+        return DEFAULT_KINDS.get(protocol, ROUTE_KINDS)
+    carried = CARRIED_KINDS.get(protocol, ROUTE_KINDS)
+    if protocol == "TLS" and str(k8s.as_map(listener.get("tls")).get("mode") or "Terminate") == "Passthrough":
+        carried = ("TLSRoute",)
+    named = [str(k.get("kind")) for k in kinds if str(k.get("group") or GROUP) == GROUP]
+    return tuple(kind for kind in dict.fromkeys(named) if kind in carried)
 
 
-def parent_problems(snapshot: Snapshot, route: Obj) -> tuple[list[Problem], list[str]]:
+def parent_problems(snapshot: Snapshot, route: Obj) -> tuple[list[Problem], list[Attachment]]:
     """Why the route attaches to none of a parent's listeners (per the spec), and where it attaches."""
     problems: list[Problem] = []
-    attached: list[str] = []
+    attached: list[Attachment] = []
     ref = k8s.ref(route)
     route_namespace, kind = k8s.namespace(route), str(route.get("kind") or "")
     hostnames = [str(h) for h in k8s.as_list(k8s.spec(route).get("hostnames"))]
@@ -245,7 +270,7 @@ def parent_problems(snapshot: Snapshot, route: Obj) -> tuple[list[Problem], list
             allowed, reason = _listener_allows_namespace(snapshot, gateway, listener, route_namespace)
             if not allowed:
                 reasons.append(f"listener {listener.get('name')} {reason}")
-            elif not _listener_allows_kind(listener, kind):
+            elif kind not in supported_kinds(listener):
                 reasons.append(f"listener {listener.get('name')} ({listener.get('protocol')}) does not allow {kind}")
             else:
                 allowing.append(listener)
@@ -266,7 +291,7 @@ def parent_problems(snapshot: Snapshot, route: Obj) -> tuple[list[Problem], list
                                     fix="Make spec.hostnames intersect a listener's hostname (or drop the "
                                         "listener's hostname)."))
             continue
-        attached.append(where)
+        attached.append(Attachment(where, tuple(str(item.get("name") or "") for item in matching)))
     return problems, attached
 
 
@@ -342,6 +367,17 @@ def status_problems(route: Obj) -> list[Problem]:
     return problems
 
 
+def _another_backend_unresolved(snapshot: Snapshot, route: Obj, namespace: str, name: str) -> bool:
+    """Whether a backendRef of ``route`` other than Service ``namespace/name`` cannot be resolved."""
+    for _rule_index, _index, backend in service_refs(route):
+        names_it = (str(backend.get("group") or "") == "" and str(backend.get("kind") or "Service") == "Service"
+                    and str(backend.get("name") or "") == name
+                    and str(backend.get("namespace") or k8s.namespace(route)) == namespace)
+        if not names_it and unresolved(snapshot, route, backend) is not None:
+            return True
+    return False
+
+
 def route_reports(snapshot: Snapshot, namespace: str, name: str) -> list[RouteReport]:
     """Every route that names Service ``namespace/name``, with every problem found."""
     reports = []
@@ -354,6 +390,9 @@ def route_reports(snapshot: Snapshot, namespace: str, name: str) -> list[RouteRe
         problems.extend(parents)
         reported = status_problems(route)
         derived = {(p.condition, p.reason) for p in problems}
+        if "ResolvedRefs" not in {condition for condition, _reason in derived} and _another_backend_unresolved(
+                snapshot, route, namespace, name):
+            reported = [p for p in reported if p.condition != "ResolvedRefs"]
         problems.extend(p for p in reported if (p.condition, p.reason) not in derived)
         reports.append(RouteReport(route, tuple(references), tuple(problems), tuple(attached)))
     return reports
@@ -396,23 +435,33 @@ def data_plane_pods(snapshot: Snapshot, namespace: str, name: str) -> list[Obj]:
 # -- what an implementation would report -----------------------------------------------------
 
 
-def resolved_refs(snapshot: Snapshot, route: Obj) -> tuple[bool, str, str]:
-    """The ``ResolvedRefs`` condition the specification asks for: (status, reason, message).
+def unresolved(snapshot: Snapshot, route: Obj, backend: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Why one backendRef cannot be resolved, per the specification: (reason, message), or None.
 
-    Every backendRef of every rule, in order; the first that cannot be resolved decides:
     ``InvalidKind`` (not a core Service), ``RefNotPermitted`` (another namespace, no
     ReferenceGrant), ``BackendNotFound`` (no such Service).
     """
+    group, kind = str(backend.get("group") or ""), str(backend.get("kind") or "Service")
+    name = str(backend.get("name") or "")
+    namespace = str(backend.get("namespace") or k8s.namespace(route))
+    if group != "" or kind != "Service":
+        return "InvalidKind", f"backendRef {name}: {group or 'core'}/{kind} is not a supported kind"
+    if namespace != k8s.namespace(route) and not grant_permits(snapshot, route, namespace, name):
+        return "RefNotPermitted", f"backendRef {namespace}/{name}: no ReferenceGrant permits it"
+    if snapshot.service(namespace, name) is None:
+        return "BackendNotFound", f"backendRef {namespace}/{name}: no such Service"
+    return None
+
+
+def resolved_refs(snapshot: Snapshot, route: Obj) -> tuple[bool, str, str]:
+    """The ``ResolvedRefs`` condition the specification asks for: (status, reason, message).
+
+    Every backendRef of every rule, in order; the first that cannot be resolved decides.
+    """
     for _rule_index, _index, backend in service_refs(route):
-        group, kind = str(backend.get("group") or ""), str(backend.get("kind") or "Service")
-        name = str(backend.get("name") or "")
-        namespace = str(backend.get("namespace") or k8s.namespace(route))
-        if group != "" or kind != "Service":
-            return False, "InvalidKind", f"backendRef {name}: {group or 'core'}/{kind} is not a supported kind"
-        if namespace != k8s.namespace(route) and not grant_permits(snapshot, route, namespace, name):
-            return False, "RefNotPermitted", f"backendRef {namespace}/{name}: no ReferenceGrant permits it"
-        if snapshot.service(namespace, name) is None:
-            return False, "BackendNotFound", f"backendRef {namespace}/{name}: no such Service"
+        problem = unresolved(snapshot, route, backend)
+        if problem is not None:
+            return False, *problem
     return True, "ResolvedRefs", ""
 
 

@@ -115,6 +115,13 @@ def minimal(objects: Iterable[Mapping[str, Any]]) -> list[Obj]:
     return copies
 
 
+def drop_unread_metadata(obj: Obj) -> Obj:
+    """``obj`` without ``managedFields`` and the last-applied annotation, changed in place (for an object
+    its caller owns, as ``watch`` owns what it receives: often most of an object's size)."""
+    _metadata(obj.get("metadata"))
+    return obj
+
+
 def _metadata(metadata: Any) -> None:
     if not isinstance(metadata, dict):
         return

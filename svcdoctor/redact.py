@@ -12,7 +12,14 @@ reads. Every string of every object is classified by the field that holds it:
   references still resolve; a generated tail is kept after its parent's pseudonym, so a Pod still
   reads as its ReplicaSet's child), and IPv4/IPv6 addresses and CIDRs are mapped
   prefix-preservingly (the Crypto-PAn idea, keyed per file), so a Pod IP stays inside its node's
-  podCIDR and an ``ipBlock`` keeps its meaning;
+  podCIDR and an ``ipBlock`` keeps its meaning. A pseudonym stays in the kind of range its address
+  came from (:data:`KEPT_RANGES`: private, benchmark, multicast; only the bits below the range's
+  prefix are mapped), and every other address — public ones among them — lands in
+  :data:`PUBLIC_HOMES` (``100.64.0.0/10``, ``2001:db8::/32``), so no pseudonym is somebody's real
+  public address; and no address is its own pseudonym;
+- **structured text** — a Corefile keeps its syntax (directives, options, braces, numbers and
+  durations; zones and hosts get pseudonyms, addresses are mapped), and the API server's
+  "forbidden" message keeps its words (the user's names get pseudonyms);
 - **free text** — messages, ConfigMap data the checks read, rule dumps, everything not named
   above: known names and every address are replaced, words from a fixed vocabulary of Kubernetes
   and networking terms (:data:`VOCABULARY`), short numbers and punctuation stay, and every other
@@ -154,6 +161,17 @@ ADDRESS_FIELDS = frozenset({
 })
 
 
+#: Ranges whose addresses keep the range: only the bits below its prefix are mapped (private,
+#: benchmark, link-local, documentation, multicast, reserved).
+KEPT_RANGES = tuple(ipaddress.ip_network(cidr) for cidr in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "198.18.0.0/15", "169.254.0.0/16", "192.0.2.0/24",
+    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4", "fc00::/7", "fe80::/10", "ff00::/8"))
+#: Where every other address (public, shared 100.64/10, IPv6 global) lands, its bits below the home's
+#: prefix mapped: relations between such addresses hold for prefixes at least as long as the home's.
+PUBLIC_HOMES = {4: ipaddress.ip_network("100.64.0.0/10"), 6: ipaddress.ip_network("2001:db8::/32")}
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
 class Redactor:
     """The pseudonym map and the address key of one redacted file."""
 
@@ -229,10 +247,23 @@ class Redactor:
             return value
         width = parsed.max_prefixlen
         number = int(parsed)
-        mapped = 0
-        for position in range(width):
+        kept = next((network for network in KEPT_RANGES if parsed in network), None)
+        home = kept or PUBLIC_HOMES[parsed.version]
+        length = int(prefix) if slash and prefix.isdigit() else width
+        if length < home.prefixlen:
+            # A CIDR wider than the range: kept when it reaches into a kept range (0.0.0.0/1 says nothing),
+            # else the public home itself, which holds every public address's pseudonym.
+            network = ipaddress.ip_network(f"{address}/{length}", strict=False)
+            if kept or any(network.overlaps(other) for other in KEPT_RANGES if other.version == parsed.version):
+                return value
+            return str(home)
+        mapped = int(home.network_address)
+        for position in range(home.prefixlen, width):
             bit = (number >> (width - 1 - position)) & 1
-            mapped = (mapped << 1) | (bit ^ self._flip(parsed.version, number >> (width - position), position))
+            # The first mapped bit always flips: no address is its own pseudonym (a /24 has only 8 bits).
+            flip = 1 if position == home.prefixlen else self._flip(parsed.version, number >> (width - position),
+                                                                   position)
+            mapped |= (bit ^ flip) << (width - 1 - position)
         result = str(ipaddress.ip_address(mapped) if parsed.version == 4 else ipaddress.IPv6Address(mapped))
         if not slash:
             return result
@@ -321,6 +352,70 @@ class Redactor:
         """A command-line argument or environment value (already masked by minimal): free text."""
         return self.text(value)
 
+    def corefile(self, value: Any) -> Any:
+        """A CoreDNS Corefile with its syntax whole: each line's directive, the options and braces, numbers
+        and durations stay; zones and hosts get pseudonyms (the cluster domain's everywhere), addresses are
+        mapped, comments dropped — the checks read the ``kubernetes`` zones and CoreDNS must still parse it."""
+        if not isinstance(value, str):
+            return value
+        lines = []
+        for line in value.split("\n"):
+            body = line.split("#", 1)[0].rstrip() if "#" in line else line
+            pieces = re.split(r"(\s+)", body)
+            words = [index for index, piece in enumerate(pieces) if piece and not piece.isspace()]
+            for position, index in enumerate(words):
+                pieces[index] = self._corefile_word(pieces[index], directive=position == 0 and "{" not in pieces[-1])
+            lines.append("".join(pieces))
+        return "\n".join(lines)
+
+    def _corefile_word(self, word: str, directive: bool) -> str:
+        if word in ("{", "}", ".") or _COREFILE_PLAIN.fullmatch(word):
+            return word
+        if directive and _COREFILE_KEYWORD.fullmatch(word):
+            return word  # a plugin or option name: CoreDNS's vocabulary, not the cluster's
+        if word.startswith("/"):
+            return str(self.text(word))
+        host, colon, port = word.rpartition(":") if _COREFILE_PORT.search(word) else (word, "", "")
+        scheme = re.match(r"^[a-z]+://", host)
+        head = scheme.group(0) if scheme else ""
+        host = host[len(head):]
+        if _is_ip(host) or _is_ip(host.strip("[]")):
+            mapped = str(self.ip(host.strip("[]")))
+            host = f"[{mapped}]" if host.startswith("[") else mapped
+        elif host and host not in (".",) and not _COREFILE_KEYWORD.fullmatch(host):
+            host = _dns_name(host, self)
+        return f"{head}{host}{colon}{port}"
+
+    def forbidden(self, value: Any) -> Any:
+        """The API server's 403 text keeps its words — verb, resource, API group — and gives the user
+        (``system:serviceaccount:NS:NAME``, a user or a group name) and the namespace their pseudonyms."""
+        if not isinstance(value, str):
+            return value
+        match = _FORBIDDEN.search(value)
+        if match is None:
+            return self.text(value)
+        user = match.group("user")
+        parts = user.split(":")
+        if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
+            user = ":".join([*parts[:2], str(self.name(parts[2], "ns")), str(self.name(parts[3]))])
+        elif not user.startswith("system:"):
+            user = str(self.name(user, "user"))
+        namespace = match.group("namespace")
+        tail = f' in the namespace "{self.name(namespace, "ns")}"' if namespace else ""
+        return (f"{self.text(value[:match.start()])}{match.group('who')} \"{user}\" cannot {match.group('verb')} "
+                f"resource \"{match.group('resource')}\" in API group \"{match.group('group')}\"{tail}"
+                f"{self.text(value[match.end():])}")
+
+
+#: Corefile words that are CoreDNS's own: numbers, durations (``5s``), ports (``:53``), sizes.
+_COREFILE_PLAIN = re.compile(r"\d+(?:\.\d+)?(?:ns|us|ms|s|m|h|k|K|M)?|:\d+|\.:\d+")
+_COREFILE_KEYWORD = re.compile(r"[a-z][a-z0-9_]*")
+_COREFILE_PORT = re.compile(r":\d+$")
+#: The API server's 403 message (``User "…" cannot list resource "…" in API group "…" in the namespace "…"``).
+_FORBIDDEN = re.compile(r'(?P<who>User|Group|ServiceAccount) "(?P<user>[^"]*)" cannot (?P<verb>[a-z]+) resource '
+                        r'"(?P<resource>[a-z0-9.-]*)" in API group "(?P<group>[a-z0-9.-]*)"'
+                        r'(?: in the namespace "(?P<namespace>[a-z0-9-]*)")?')
+
 
 def _is_ip(value: str) -> bool:
     try:
@@ -344,7 +439,8 @@ class _Walker:
         kind = str(obj.get("kind") or "")
         result = self.map(obj, kind)
         if kind == "ConfigMap" and isinstance(obj.get("data"), dict):
-            result["data"] = {key: self.r.text(value) for key, value in obj["data"].items()}
+            result["data"] = {key: self.r.corefile(value) if key == "Corefile" else self.r.text(value)
+                              for key, value in obj["data"].items()}
         return result
 
     def map(self, value: Mapping[str, Any], parent: str) -> Obj:
@@ -548,7 +644,7 @@ def _evidence(obj: Obj, redactor: Redactor) -> Obj:
             if isinstance(item, dict):
                 if item.get("namespace"):
                     item["namespace"] = redactor.name(item["namespace"], "ns")
-                item["reason"] = redactor.text(item.get("reason"))
+                item["reason"] = redactor.forbidden(item.get("reason"))
                 if item.get("invalidObject"):
                     item["invalidObject"] = redactor.name(item["invalidObject"])
         for item in obj.get("recorded") or []:

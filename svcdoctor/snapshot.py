@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from svcdoctor import k8s
 from svcdoctor.errors import InputError
@@ -191,42 +191,63 @@ class Origin:
         return self.line
 
 
+class _Kind:
+    """The objects of one kind (``Snapshot.pods``…), a tuple; one an in-place change made stale is
+    rebuilt from the kind's slots on its first read (:meth:`Snapshot.with_changes` with ``reuse``)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attribute = name
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> _Kind: ...
+
+    @overload
+    def __get__(self, instance: Snapshot, owner: type) -> Sequence[Obj]: ...
+
+    def __get__(self, instance: Snapshot | None, owner: type) -> _Kind | Sequence[Obj]:
+        if instance is None:
+            return self
+        objects = tuple(instance._slots[self.attribute].values())
+        instance.__dict__[self.attribute] = objects
+        return objects
+
+
 class Snapshot:
     """An immutable, indexed view of cluster objects plus non-API evidence.
 
     Build it once with every object; afterwards only query it.
     """
 
-    services: Sequence[Obj]
-    pods: Sequence[Obj]
-    endpoint_slices: Sequence[Obj]
-    endpoints: Sequence[Obj]
-    network_policies: Sequence[Obj]
-    namespaces: Sequence[Obj]
-    nodes: Sequence[Obj]
-    events: Sequence[Obj]
-    ingresses: Sequence[Obj]
-    replica_sets: Sequence[Obj]
-    deployments: Sequence[Obj]
-    stateful_sets: Sequence[Obj]
-    daemon_sets: Sequence[Obj]
-    jobs: Sequence[Obj]
-    cron_jobs: Sequence[Obj]
-    replication_controllers: Sequence[Obj]
-    config_maps: Sequence[Obj]
-    admin_network_policies: Sequence[Obj]
-    baseline_admin_network_policies: Sequence[Obj]
-    cluster_network_policies: Sequence[Obj]
-    cilium_network_policies: Sequence[Obj]
-    cilium_clusterwide_network_policies: Sequence[Obj]
-    gateway_classes: Sequence[Obj]
-    gateways: Sequence[Obj]
-    http_routes: Sequence[Obj]
-    grpc_routes: Sequence[Obj]
-    tls_routes: Sequence[Obj]
-    tcp_routes: Sequence[Obj]
-    udp_routes: Sequence[Obj]
-    reference_grants: Sequence[Obj]
+    services = _Kind()
+    pods = _Kind()
+    endpoint_slices = _Kind()
+    endpoints = _Kind()
+    network_policies = _Kind()
+    namespaces = _Kind()
+    nodes = _Kind()
+    events = _Kind()
+    ingresses = _Kind()
+    replica_sets = _Kind()
+    deployments = _Kind()
+    stateful_sets = _Kind()
+    daemon_sets = _Kind()
+    jobs = _Kind()
+    cron_jobs = _Kind()
+    replication_controllers = _Kind()
+    config_maps = _Kind()
+    admin_network_policies = _Kind()
+    baseline_admin_network_policies = _Kind()
+    cluster_network_policies = _Kind()
+    cilium_network_policies = _Kind()
+    cilium_clusterwide_network_policies = _Kind()
+    gateway_classes = _Kind()
+    gateways = _Kind()
+    http_routes = _Kind()
+    grpc_routes = _Kind()
+    tls_routes = _Kind()
+    tcp_routes = _Kind()
+    udp_routes = _Kind()
+    reference_grants = _Kind()
 
     def __init__(
         self,
@@ -251,6 +272,11 @@ class Snapshot:
                 custom.append(obj)
         for attribute, items in buckets.items():
             setattr(self, attribute, tuple(items))
+        #: For the kinds an in-place change touched: slot → object, in the tuple's order (replaced objects
+        #: keep their slot), and the slot of each object by id(); the object is held, so its id is not reused.
+        self._slots: dict[str, dict[int, Obj]] = {}
+        self._slot_of: dict[int, int] = {}
+        self._next_slot = 0
         #: Objects of API groups Kubernetes does not define (an operator's Prometheus, a Kafka…).
         self.custom_resources: tuple[Obj, ...] = tuple(custom)
         self.node_dumps: tuple[NodeDump, ...] = tuple(node_dumps)
@@ -501,7 +527,8 @@ class Snapshot:
 
     @cached_property
     def _kinds_present(self) -> dict[str, bool]:
-        return {kind: bool(getattr(self, attribute)) for kind, attribute in ATTRIBUTES.items()}
+        return {kind: bool(self._slots[attribute]) if attribute in self._slots else bool(getattr(self, attribute))
+                for kind, attribute in ATTRIBUTES.items()}
 
     def missing(self, resource: str, namespace: str = "") -> Unavailable | None:
         """The failed read that hides ``resource`` (in ``namespace``), if there was one."""
@@ -511,29 +538,43 @@ class Snapshot:
         return None
 
     def with_changes(self, changes: Iterable[tuple[Obj | None, Obj | None]], *, info: SnapshotInfo | None = None,
-                     unavailable: Iterable[Unavailable] | None = None) -> Snapshot:
+                     unavailable: Iterable[Unavailable] | None = None, reuse: bool = False) -> Snapshot:
         """A new Snapshot with ``changes`` applied, updating the indexes for those objects only.
 
         ``changes`` are pairs (an object this Snapshot holds, or None; its replacement, or None).
         The result holds the same objects in every index as a Snapshot built from scratch over the
         same objects (a replaced object keeps its place; an added one, or one that moved to another
-        index key, comes last there). Nothing of this Snapshot changes: every index touched is copied
-        first (``svcdoctor watch`` builds one per batch of events). Evidence and origins are kept.
+        index key, comes last there). Evidence and origins are kept.
+
+        Without ``reuse``, nothing of this Snapshot changes: every index touched is copied first,
+        which costs time proportional to the index. With ``reuse``, the new Snapshot takes this
+        one's indexes over and changes them in place, so a change costs what it touches (its index
+        entries), whatever the cluster's size; this Snapshot is emptied (any use of it fails) —
+        for an owner that keeps only the latest Snapshot (``svcdoctor watch``).
         """
+        own_unavailable = [u for u in self.unavailable if u not in self.info.unavailable]
         new = Snapshot.__new__(Snapshot)
-        new.__dict__.update({key: value for key, value in self.__dict__.items()
-                             if key not in ("now", "_namespace_names", "_kinds_present")})
+        if reuse:
+            new.__dict__ = self.__dict__
+            self.__dict__ = {}
+            for cached in ("now", "_namespace_names", "_kinds_present"):
+                new.__dict__.pop(cached, None)
+        else:
+            new.__dict__.update({key: value for key, value in self.__dict__.items()
+                                 if key not in ("now", "_namespace_names", "_kinds_present")})
+            for touched in self._slots:  # the copy gets plain tuples, nothing shared to change later
+                setattr(new, touched, getattr(self, touched))
+            new._slots, new._slot_of, new._next_slot = {}, {}, 0
         if info is not None:
             new.info = info
         if unavailable is not None or info is not None:
-            kept = list(unavailable) if unavailable is not None else \
-                [u for u in self.unavailable if u not in self.info.unavailable]
+            kept = list(unavailable) if unavailable is not None else own_unavailable
             new.unavailable = tuple(kept) + new.info.unavailable
         new._views, new._workloads, new._label_groups, new._workload_by_pod = {}, {}, {}, {}
         copies: set[int] = set()
 
         def writable(index: dict[Any, Any]) -> dict[Any, Any]:
-            if id(index) not in copies:
+            if not reuse and id(index) not in copies:
                 index = dict(index)
                 copies.add(id(index))
             return index
@@ -569,13 +610,16 @@ class Snapshot:
             if sample is None or attribute is None:
                 continue
             kind, namespace = str(sample.get("kind")), k8s.namespace(sample)
-            bucket = getattr(new, attribute)
-            if old is not None and obj is not None:
-                setattr(new, attribute, tuple(obj if item is old else item for item in bucket))
-            elif old is not None:
-                setattr(new, attribute, tuple(item for item in bucket if item is not old))
-            elif obj is not None:
-                setattr(new, attribute, (*bucket, obj))
+            if reuse:
+                new._replace_in_kind(attribute, old, obj)
+            else:
+                bucket = getattr(new, attribute)
+                if old is not None and obj is not None:
+                    setattr(new, attribute, tuple(obj if item is old else item for item in bucket))
+                elif old is not None:
+                    setattr(new, attribute, tuple(item for item in bucket if item is not old))
+                elif obj is not None:
+                    setattr(new, attribute, (*bucket, obj))
             by_name = writable(new._by_name)
             name_key = (kind, namespace, k8s.name(sample))
             if old is not None and by_name.get(name_key) is old:
@@ -618,6 +662,28 @@ class Snapshot:
         if namespaces_changed:
             new._namespace_labels, new._namespaces_by_label = _namespace_indexes(new.namespaces)
         return new
+
+    def _replace_in_kind(self, attribute: str, old: Obj | None, obj: Obj | None) -> None:
+        """In place: ``obj`` takes ``old``'s slot among its kind's objects (None: removed, or added last)."""
+        slots = self._slots.get(attribute)
+        if slots is None:  # first change of this kind: its tuple becomes slots, once
+            slots = self._slots[attribute] = {}
+            for item in getattr(self, attribute):
+                slots[self._next_slot] = item
+                self._slot_of[id(item)] = self._next_slot
+                self._next_slot += 1
+        self.__dict__.pop(attribute, None)
+        slot = self._slot_of.pop(id(old), None) if old is not None else None
+        if slot is not None and obj is None:
+            del slots[slot]
+            return
+        if obj is None:
+            return
+        if slot is None:
+            slot = self._next_slot
+            self._next_slot += 1
+        slots[slot] = obj
+        self._slot_of[id(obj)] = slot
 
     def memo(self, key: str, build: Callable[[Snapshot], T]) -> T:
         """``build(self)``, computed once per Snapshot and ``key``: the one cache of views derived from it.

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from svcdoctor.engine import diagnose_service
 from svcdoctor.findings import Client
-from svcdoctor.probe.evidence import dns_answer_object
-from svcdoctor.snapshot import DNSAnswer, build_snapshot
+from svcdoctor.probe.evidence import dns_answer_object, probe_result_object
+from svcdoctor.snapshot import DNSAnswer, ProbeResult, build_snapshot
 from svcdoctor.testing.cluster import ClusterBuilder
 from svcdoctor.testing.dnslab import add_cluster_dns
 
@@ -84,3 +84,61 @@ def test_short_name_that_means_a_same_named_service_elsewhere() -> None:
     assert found["SD702"].caused_by == "SD704"  # type: ignore[attr-defined]
     assert "Service web/api" in found["SD704"].message  # type: ignore[attr-defined]
     assert "the ClusterIP of Service web/api" in found["SD702"].message  # type: ignore[attr-defined]
+
+
+def _failed_control(server: str, source: str = "", rcode: str = "REFUSED") -> dict:
+    return dns_answer_object(DNSAnswer("kubernetes.default.svc.cluster.local.", "A", rcode, (), source, server))
+
+
+def _pod_ip(objects: list[dict], name_prefix: str) -> str:
+    return next(str(o["status"]["podIP"]) for o in objects
+                if o.get("kind") == "Pod" and o["metadata"]["name"].startswith(name_prefix))
+
+
+def test_a_control_answer_from_a_resolver_that_is_not_cluster_dns_blames_nothing() -> None:
+    """Asked of a laptop's resolver (or --dns-server 8.8.8.8), kubernetes.default does not exist: that
+    says nothing about cluster DNS. Before: a certain SD703 "DNS itself is failing"."""
+    objects = cluster().build()
+    found = ids([*objects, _failed_control("192.168.1.1", "shop/client", "NXDOMAIN")])
+    assert "SD703" not in found and found["verdict"] == "ok"
+    assert found["steps"][7] == "partial"  # type: ignore[index]
+    report = diagnose_service(build_snapshot([*objects, _failed_control("192.168.1.1", "shop/client", "NXDOMAIN")]),
+                              "shop", "api")
+    step7 = next(step for step in report.steps if step.step == 7)
+    assert any("192.168.1.1, which is not the cluster DNS" in item.what for item in step7.missing)
+    # Asked of the cluster DNS itself, the same answer is DNS failing.
+    assert "SD703" in ids([*objects, _failed_control("10.96.0.10", "shop/client", "NXDOMAIN")])
+
+
+def test_a_clusterip_answering_outside_the_cluster_is_another_network() -> None:
+    """From a laptop whose network routes 10.96/12 elsewhere, the kube-dns ClusterIP 'refuses' while a Pod
+    answers (a flat Pod network): not blind (SD905 stays quiet), yet no ClusterIP answer there is the
+    cluster's. Before: a certain SD703, and SD903 blaming the node's kube-proxy."""
+    objects = cluster().build()
+    laptop = "192.168.1.23"
+    api_pod = _pod_ip(objects, "api-")
+    probes = [probe_result_object(ProbeResult("10.96.0.10", 53, "UDP", "refused", laptop)),
+              probe_result_object(ProbeResult(api_pod, 8080, "TCP", "open", laptop))]
+    cluster_ip = next(str(o["spec"]["clusterIP"]) for o in objects
+                      if o.get("kind") == "Service" and o["metadata"]["name"] == "api")
+    probes.append(probe_result_object(ProbeResult(cluster_ip, 80, "TCP", "refused", laptop)))
+    unresolved = dns_answer_object(DNSAnswer("api.shop.svc.cluster.local", "A", "NXDOMAIN", (), "", "10.96.0.10"))
+    found = ids([*objects, *probes, _failed_control("10.96.0.10"), unresolved])
+    assert "SD905" not in found and "SD703" not in found and "SD903" not in found and "SD701" not in found
+    assert found["verdict"] == "ok" and found["steps"][7] == "partial"  # type: ignore[index]
+    # The same evidence from a Pod of the cluster is the cluster speaking.
+    inside = [probe_result_object(ProbeResult("10.96.0.10", 53, "UDP", "refused", "shop/client")),
+              probe_result_object(ProbeResult(api_pod, 8080, "TCP", "open", "shop/client")),
+              probe_result_object(ProbeResult(cluster_ip, 80, "TCP", "refused", "shop/client"))]
+    found_inside = ids([*objects, *inside, _failed_control("10.96.0.10", "shop/client"), unresolved])
+    assert "SD703" in found_inside and "SD903" in found_inside and "SD701" in found_inside
+
+
+def test_a_control_failure_beside_a_working_answer_of_the_same_resolver_is_not_dns_failing() -> None:
+    objects = cluster().build()
+    cluster_ip = next(str(o["spec"]["clusterIP"]) for o in objects
+                      if o.get("kind") == "Service" and o["metadata"]["name"] == "api")
+    works = dns_answer_object(DNSAnswer("api.shop.svc.cluster.local", "A", "NOERROR", (cluster_ip,), "shop/client",
+                                        "10.96.0.10"))
+    found = ids([*objects, works, _failed_control("10.96.0.10", "shop/client", "SERVFAIL")])
+    assert "SD703" not in found

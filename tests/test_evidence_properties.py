@@ -62,6 +62,14 @@ def _without(objects: list[dict[str, Any]], kinds: tuple[str, ...], client: str)
     return [obj for obj in objects if not gone(obj)]
 
 
+def _is_endpoint(objects: list[dict[str, Any]], client: str) -> bool:
+    """Whether the client Pod is listed in an EndpointSlice."""
+    namespace, _, name = client.partition("/")
+    return any(str((endpoint.get("targetRef") or {}).get("name")) == name
+               and str((endpoint.get("targetRef") or {}).get("namespace")) == namespace
+               for obj in objects if obj.get("kind") == "EndpointSlice" for endpoint in obj.get("endpoints") or [])
+
+
 def _scenarios() -> list[Path]:
     folders = []
     for folder in sorted(SCENARIOS.iterdir()):
@@ -102,6 +110,10 @@ def test_removing_one_kind_of_evidence_never_makes_its_step_pass(folder: Path, t
     client = _client(folder)
     tried = 0
     for label, (kinds, step) in REMOVALS.items():
+        if label == "Pod" and _is_endpoint(objects, client):
+            # The client Pod stays, and it is one of the Service's own Pods (hairpin): step 4 still has
+            # a Pod to judge, and the endpoints whose Pods are gone are step 5's finding (SD503).
+            continue
         kept = _without(objects, kinds, client)
         if len(kept) == len(objects):
             continue

@@ -243,3 +243,16 @@ def test_pods_that_declare_no_ports_leave_step_2_partial(tmp_path: Path) -> None
     assert step2["status"] == "partial", step2
     assert "whether the Pods listen on port 8080" in step2["missing"][0]["what"]
     assert "svcdoctor check bare -n default --probe" in step2["missing"][0]["how"]
+
+
+def test_a_skipped_step_names_each_missing_thing_once() -> None:
+    """'no client; no DNS answers; no client and no DNS answers' said one thing three times (new user's note
+    #11): the combined entry's checks join the entries it combines."""
+    snapshot = str(SCENARIOS / "targetport-defaults-to-service-port" / "snapshot.yaml")
+    report = run_cli(*_args("targetport-defaults-to-service-port"), "--snapshot", snapshot, "-o", "json").json()
+    step7 = next(step for step in report["steps"] if step["step"] == 7)
+    whats = [item["what"] for item in step7["missing"]]
+    assert len(whats) == len(set(whats)) and "no client and no DNS answers" not in whats, whats
+    by_what = {item["what"]: item["checks"] for item in step7["missing"]}
+    assert "SD704" in by_what["no client"] and "SD704" in by_what["no DNS answers"]
+    assert step7["reason"].count("no client") == 1

@@ -292,14 +292,20 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_closed_port_is_exit_3_within_the_timeout(tmp_path: Path) -> None:
-    port = _free_port()
+def _plain_kubeconfig(tmp_path: Path, port: int) -> Path:
+    """A kubeconfig for a plain-HTTP server on 127.0.0.1:``port``, without credentials."""
     config = tmp_path / "kubeconfig"
     config.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "gone",
         "clusters": [{"name": "gone", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
         "users": [{"name": "gone", "user": {}}],
         "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "gone"}}]}))
+    return config
+
+
+def test_closed_port_is_exit_3_within_the_timeout(tmp_path: Path) -> None:
+    port = _free_port()
+    config = _plain_kubeconfig(tmp_path, port)
     _warm_client()
     started = time.monotonic()
     line = _one_line_exit_3(live(str(config), "check", "backend", "--request-timeout", "2s"))
@@ -742,3 +748,50 @@ def test_scan_of_a_namespace_that_does_not_exist_says_so(server: SnapshotAPIServ
     with SnapshotAPIServer(build_cluster(), options=ServerOptions(forbid={"namespaces"})) as api:
         config = api.write_kubeconfig(str(tmp_path / "forbidden"), namespace="shop")
         assert "does not exist" not in live(config, "scan", "-n", "nosuchns").stderr
+
+
+class _SilentServer:
+    """A real socket that accepts every connection and never answers: counts the attempts a run makes."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(512)
+        self.port = int(self.socket.getsockname()[1])
+        self.accepted: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return
+            self.accepted.append(connection)
+
+    def close(self) -> None:
+        self.socket.close()
+        for connection in self.accepted:
+            connection.close()
+
+
+def test_a_silent_server_costs_one_wave_of_requests_and_no_retry(tmp_path: Path) -> None:
+    """--request-timeout bounds the run only if nothing starts after the first timeout: no urllib3 retry
+    and no queued read (main: 32 first-wave connections, then 9 more reads started after the run had failed,
+    each another timeout where a request waits for a free worker)."""
+    from svcdoctor.sources.live import WORKERS
+
+    server = _SilentServer()
+    try:
+        config = _plain_kubeconfig(tmp_path, server.port)
+        line = _one_line_exit_3(live(str(config), "check", "backend", "-n", "shop", "--request-timeout", "1s"))
+        assert "did not answer within 1s" in line
+        first_wave = len(server.accepted)
+        # Reads still running in this process time out now; anything started after the failure would connect.
+        time.sleep(2.5)
+        assert 0 < first_wave <= len(server.accepted) <= WORKERS, (first_wave, len(server.accepted))
+    finally:
+        server.close()

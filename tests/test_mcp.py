@@ -99,3 +99,68 @@ def test_without_the_sdk_mcp_says_how_to_install_it_in_one_line() -> None:
 def test_a_snapshots_dir_must_exist() -> None:
     result = run_cli("mcp", "--snapshots-dir", "/nonexistent/dir")
     assert result.exit_code == 2 and "not a directory" in result.stderr
+
+
+def test_scan_and_reach_tools_answer_as_the_cli_does(snapshots: Path) -> None:
+    """scan and reach over a recording: the same JSON documents as ``scan -o json`` and ``reach -o json``."""
+    args = yaml.safe_load((BROKEN / "scenario.yaml").read_text())["args"]
+    namespace = args[args.index("-n") + 1]
+    recording = str(snapshots / "shop.yaml")
+    _, results = _session(["--snapshots-dir", str(snapshots), "--no-live"], [
+        ("scan", {"namespace": namespace, "snapshot": "shop.yaml"}),
+        ("reach", {"namespaces": [namespace], "snapshot": "shop.yaml"}),
+        ("scan", {"namespace": namespace, "snapshot": "/etc/passwd"}),
+        ("reach", {"namespaces": [namespace], "snapshot": "../secret.yaml"}),
+    ])
+    assert not results[0].isError and not results[1].isError, (_text(results[0]), _text(results[1]))
+    scanned = run_cli("scan", "-n", namespace, "--snapshot", recording, "-o", "json")
+    assert _without_times(json.loads(_text(results[0]))) == _without_times(json.loads(scanned.stdout))
+    reached = run_cli("reach", "-n", namespace, "--snapshot", recording, "-o", "json")
+    assert json.loads(_text(results[1])) == json.loads(reached.stdout)
+    assert json.loads(reached.stdout)["schema"] == "svcdoctor/reach/v1"
+    for refused in results[2:]:
+        assert refused.isError and "outside the snapshots directories" in _text(refused), _text(refused)
+
+
+def _without_times(document: Any) -> Any:
+    """A JSON document without the moments it was made at (a live read stamps each run)."""
+    if isinstance(document, dict):
+        return {key: _without_times(value) for key, value in document.items() if key not in ("capturedAt", "seconds")}
+    if isinstance(document, list):
+        return [_without_times(item) for item in document]
+    return document
+
+
+def test_live_tools_read_the_cluster_of_the_kubeconfig_given_at_start(tmp_path: Path) -> None:
+    """check, scan and reach against ``snapshot serve`` (a real API server) through the real kubernetes client."""
+    from svcdoctor.serve.apiserver import SnapshotAPIServer
+    from svcdoctor.sources.files import load_objects
+
+    expected = json.loads((BROKEN / "expected.json").read_text())
+    args = yaml.safe_load((BROKEN / "scenario.yaml").read_text())["args"]
+    name, namespace = args[1], args[args.index("-n") + 1]
+    with SnapshotAPIServer([dict(obj) for obj in load_objects(str(BROKEN / "snapshot.yaml"))]) as server:
+        kubeconfig = server.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace=namespace)
+        _, results = _session(["--kubeconfig", kubeconfig], [
+            ("check", {"name": name, "namespace": namespace}),
+            ("scan", {"namespace": namespace}),
+            ("reach", {"namespaces": [namespace]}),
+            ("check", {"name": name, "namespace": namespace, "probe": True, "max_probes": 64}),
+            ("check", {"name": name, "namespace": namespace, "snapshot": "shop.yaml"}),
+        ])
+        log = server.requests()
+    for result in results[:3]:
+        assert not result.isError, _text(result)
+    report = json.loads(_text(results[0]))
+    assert report["source"]["kind"] == "live"
+    assert report["verdict"] == expected["verdict"]
+    assert [finding["id"] for finding in report["findings"]] == expected["ranked"]
+    scanned = json.loads(_text(results[1]))
+    assert [(entry["target"]["name"], entry["verdict"]) for entry in scanned["reports"]
+            if entry["target"]["name"] == name] == [(name, expected["verdict"])], scanned
+    assert json.loads(_text(results[2]))["schema"] == "svcdoctor/reach/v1"
+    # Asked to probe, the tool either refuses the argument or ignores it: the same report, no packets.
+    probed = results[3]
+    assert probed.isError or _without_times(json.loads(_text(probed))) == _without_times(report)
+    assert results[4].isError and "snapshots are not enabled" in _text(results[4])
+    assert log and {entry.verb for entry in log} == {"GET"}, "a tool wrote to the cluster"

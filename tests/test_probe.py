@@ -245,3 +245,22 @@ def test_syn_probes_only_go_to_pod_addresses() -> None:
     snapshot = build_snapshot(nodeport_cluster())
     eligible = {t.kind for t in plan(snapshot, "shop", "web", 64).targets if _syn_eligible(t)}
     assert eligible == {"pod"}  # ClusterIP, NodePort and LB addresses may be DNATed on the probing host
+
+
+@pytest.mark.netns
+def test_a_syn_probe_refused_by_the_path_is_not_the_pod_refusing(lab: Lab) -> None:
+    """A firewall on the way that REJECTs with a port-unreachable of its own address: the Pod did not
+    refuse (SD901 would blame its process), the path is closed. The same refusal from the Pod is refused."""
+    from svcdoctor.probe.syn import raw_sockets_allowed
+
+    require(raw_sockets_allowed(), "SYN probes need root or CAP_NET_RAW")
+    lab.load_iptables("*filter\n:FORWARD ACCEPT [0:0]\n"
+                      f"-A FORWARD -d {WEB_0} -p tcp --dport 8080 -j REJECT --reject-with icmp-port-unreachable\n"
+                      "COMMIT\n")
+    lab.listen_tcp("web-1", WEB_1, 8081, reply="web-1")
+    script = ("import json, sys; from svcdoctor.probe.syn import syn_all; "
+              f"print(json.dumps([r for r, _ in syn_all([('{WEB_0}', 8080), ('{WEB_1}', 8080), ('{WEB_1}', 8081)], "
+              "1.0)]))")
+    result = lab.run("client", ["env", f"PYTHONPATH={ROOT}", sys.executable, "-c", script], check=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ["unreachable", "refused", "open"]

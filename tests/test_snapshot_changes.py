@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import copy
 import random
+import tracemalloc
 from typing import Any
+
+import pytest
 
 from benchmarks.generate import generate
 from svcdoctor import k8s
@@ -96,3 +99,56 @@ def test_incremental_indexes_equal_a_build_from_scratch() -> None:
         snapshot = changed
     pods = [obj for obj in objects.values() if obj["kind"] == "Pod"]
     assert pods and snapshot.pods_in(k8s.namespace(pods[0]))
+
+
+def _cluster(services: int) -> tuple[Snapshot, dict[tuple[str, str, str], Any]]:
+    items = [obj for obj in generate(services=services, pods_per_service=3, services_per_namespace=20)["items"]
+             if obj.get("apiVersion") != "svcdoctor.dev/v1"]
+    objects = {(obj["kind"], k8s.namespace(obj), k8s.name(obj)): obj for obj in items}
+    return Snapshot(list(objects.values())), objects
+
+
+def test_changes_in_place_equal_a_build_from_scratch_and_empty_the_old_snapshot() -> None:
+    rng = random.Random(23)
+    snapshot, objects = _cluster(60)
+    for _ in range(150):
+        changes = _mutate(rng, objects)
+        changed = snapshot.with_changes(changes, reuse=True)
+        assert _view(changed) == _view(Snapshot(list(objects.values()))), changes
+        with pytest.raises(AttributeError):
+            snapshot.pods  # noqa: B018 - the moved-from Snapshot must not answer
+        with pytest.raises(AttributeError):
+            snapshot.get("Pod", "x", "y")
+        snapshot = changed
+    # A copying change of a Snapshot changed in place leaves it as it was.
+    old_view = _view(snapshot)
+    changes = _mutate(rng, objects)
+    changed = snapshot.with_changes(changes)
+    assert _view(snapshot) == old_view
+    assert _view(changed) == _view(Snapshot(list(objects.values())))
+
+
+def _allocated_by_one_change(services: int, reuse: bool) -> int:
+    """Bytes allocated while one Pod's labels change (tracemalloc's peak), in a cluster of ``services``."""
+    snapshot, objects = _cluster(services)
+    snapshot = snapshot.with_changes([], reuse=reuse)  # the first change of a kind converts it, once
+    pod = next(obj for obj in objects.values() if obj["kind"] == "Pod")
+    relabelled = copy.deepcopy(pod)
+    relabelled["metadata"]["labels"]["app"] = "moved"
+    snapshot = snapshot.with_changes([(pod, copy.deepcopy(pod))], reuse=reuse)
+    pod = next(obj for obj in snapshot.pods if k8s.name(obj) == k8s.name(pod))
+    tracemalloc.start()
+    try:
+        snapshot.with_changes([(pod, relabelled)], reuse=reuse)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_change_in_place_costs_what_it_touches_not_the_cluster() -> None:
+    """Counted in bytes allocated, not timed: copying an index doubles with the cluster, a change in place does not."""
+    small, large = _allocated_by_one_change(200, reuse=True), _allocated_by_one_change(400, reuse=True)
+    assert large <= small * 1.25 + 4096, (small, large)
+    copied_small, copied_large = _allocated_by_one_change(200, reuse=False), _allocated_by_one_change(400, reuse=False)
+    assert copied_large > copied_small * 1.6, "the measure does not see an index copied: it shows nothing"
+    assert small * 10 < copied_small, (small, copied_small)

@@ -73,3 +73,14 @@ def test_a_healthy_report_is_short_and_says_what_it_rests_on() -> None:
     assert len(lines) <= 16 and "BREAK" not in "\n".join(lines)
     assert lines[2].startswith("OK")
     assert lines[-1].startswith("ok") or lines[-2].startswith("ok")
+
+
+def test_a_box_title_too_wide_is_cut_with_an_ellipsis_and_said_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rich cropped the -v box's title at the border, mid-word and without a mark."""
+    monkeypatch.setenv("COLUMNS", "70")
+    folder = SCENARIOS / "targetport-defaults-to-service-port"
+    lines = run_cli("check", "catalog", "-n", "shop", "--snapshot", str(folder / "snapshot.yaml"), "-v").stdout
+    top = next(line for line in lines.splitlines() if line.startswith("╭"))
+    assert top.endswith("… ─╮"), top
+    flat = " ".join(lines.replace("│", " ").split())
+    assert "probable cause: SD201 The numeric targetPort is not a port the Pods declare" in flat

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -24,6 +25,7 @@ from typing import Any, TextIO
 import pytest
 import yaml
 
+from svcdoctor import k8s
 from svcdoctor.serve.apiserver import ServerOptions, SnapshotAPIServer
 from svcdoctor.serve.watch import hub_of
 from svcdoctor.sources.files import load_objects
@@ -153,8 +155,8 @@ def _drain_json(lines: queue.Queue[str]) -> dict[str, Any] | None:
 
 @contextlib.contextmanager
 def watching(tmp_path: Path, objects: list[dict[str, Any]], invocation: Any = None, log: TextIO | None = None,
-             namespace: str | None = None,
-             options: ServerOptions | None = None) -> Iterator[tuple[SnapshotAPIServer, Any]]:
+             namespace: str | None = None, options: ServerOptions | None = None,
+             client: Any = None) -> Iterator[tuple[SnapshotAPIServer, Any]]:
     """``objects`` served (with watch streams) and followed by a Watcher in this process, first evaluation done."""
     from svcdoctor.sources.live import LiveSource
     from svcdoctor.watch.loop import Watcher, WatchState
@@ -164,7 +166,7 @@ def watching(tmp_path: Path, objects: list[dict[str, Any]], invocation: Any = No
         hub_of(server)
         kubeconfig = server.write_kubeconfig(str(tmp_path / "kubeconfig"))
         api_client = LiveSource(kubeconfig=kubeconfig, progress=False).api_client()
-        state = WatchState(namespace, WatchMetrics(), invocation=invocation, log=log or devnull)
+        state = WatchState(namespace, WatchMetrics(), invocation=invocation, log=log or devnull, client=client)
         watcher = Watcher(api_client, state).start()
         try:
             eventually(state.metrics.ready.is_set, "the first evaluation")
@@ -330,7 +332,7 @@ def test_watch_applies_ignore_annotations_and_a_modified_event_takes_one_away(tm
     with watching(tmp_path, ignored, log=log) as (server, watcher):
         key = ("shop", "frontend")
         report = watcher.state.reports[key]
-        assert (report.verdict, [f.id for f in report.findings]) == (scanned.verdict, [f.id for f in scanned.findings])
+        assert (report.verdict, report.findings) == (scanned.verdict, tuple(f.id for f in scanned.findings))
         text = watcher.metrics.exposition().decode()
         assert metric(text, "svcdoctor_service_verdict", namespace="shop", service="frontend",
                       verdict=scanned.verdict) == 1
@@ -370,7 +372,7 @@ def test_watch_applies_ignore_flags_and_baselines_as_scan_does(tmp_path: Path) -
         state = WatchState(None, WatchMetrics(), invocation=Invocation(**flags), log=io.StringIO())
         state.apply(listed, full=True)
         report = state.reports[("shop", "frontend")]
-        assert (report.verdict, [f.id for f in report.findings]) == (scanned.verdict, [f.id for f in scanned.findings])
+        assert (report.verdict, report.findings) == (scanned.verdict, tuple(f.id for f in scanned.findings))
         assert report.verdict != plain.verdict
         assert metric(state.metrics.exposition().decode(), "svcdoctor_service_root_cause", namespace="shop",
                       service="frontend", id="SD301") is None
@@ -512,3 +514,111 @@ def test_policy_tiers_gateway_api_and_cilium_changes_reach_the_right_services() 
                                                                      "namespace": "kube-flannel"},
                "data": {"cni-conf.json": "{}"}}
     assert diagnosed("ConfigMap", flannel) == len(state.reports)
+
+
+def _work_of_one_pod_change(monkeypatch: pytest.MonkeyPatch, namespaces: int) -> Counter[str]:
+    """Bytes allocated (tracemalloc's peak), selector matches, label and namespace reads while one Pod
+    change is applied and its Services diagnosed (after a first change: a kind's first change converts it)."""
+    import tracemalloc
+
+    from svcdoctor import k8s
+    from svcdoctor.selectors import Selector
+    from tests.test_scale import _counting
+
+    state, items = _state(namespaces)
+    state.apply([_pod_relabelled(state, items)[0]])
+    change, _ = _pod_relabelled(state, items)
+    counter: Counter[str] = Counter()
+    with monkeypatch.context() as patch:
+        patch.setattr(Selector, "matches", _counting(counter, "selector matches", Selector.matches))
+        patch.setattr(k8s, "labels", _counting(counter, "label reads", k8s.labels))
+        patch.setattr(k8s, "namespace", _counting(counter, "namespace reads", k8s.namespace))
+        tracemalloc.start()
+        try:
+            state.apply([change])
+            counter["bytes allocated"] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    return counter
+
+
+def test_one_pod_change_costs_the_same_in_a_cluster_four_times_as_large(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counted, not timed: the Snapshot changed in place and the Services selecting the Pod diagnosed, nothing
+    more (copying the Snapshot's indexes, as before, allocated in proportion to the cluster)."""
+    small = _work_of_one_pod_change(monkeypatch, 4)
+    large = _work_of_one_pod_change(monkeypatch, 16)
+    for name in ("bytes allocated", "selector matches", "label reads", "namespace reads"):
+        assert small[name] > 0, f"nothing counted for {name}: the counter is not wired"
+        assert large[name] <= 1.25 * small[name], (name, small[name], large[name])
+
+
+def test_watch_keeps_no_managed_fields(tmp_path: Path) -> None:
+    """What the API server writes at length and no check reads is dropped as objects arrive."""
+    objects = [dict(obj) for obj in load_objects(str(HEALTHY))]
+    bulky = copy.deepcopy(objects)
+    for obj in bulky:
+        metadata = obj.setdefault("metadata", {})
+        metadata["managedFields"] = [{"manager": "kubectl", "operation": "Apply", "fieldsV1": {"f:spec": {}}}]
+        metadata.setdefault("annotations", {})["kubectl.kubernetes.io/last-applied-configuration"] = "{}"
+    with watching(tmp_path, bulky) as (server, watcher):
+        changed = copy.deepcopy(bulky)  # and a MODIFIED event carrying them
+        for obj in changed:
+            if obj["kind"] == "Service":
+                obj["metadata"].setdefault("labels", {})["revision"] = "2"
+        hub_of(server).reload(changed)
+        eventually(lambda: k8s.labels(watcher.state.snapshot.service("shop", "frontend")).get("revision") == "2",
+                   "the MODIFIED Service")
+        held = watcher.state.snapshot.objects()
+        assert len(held) == len([obj for obj in objects if obj["kind"] != "SnapshotInfo"])
+        assert not any("managedFields" in obj["metadata"] for obj in held)
+        applied = "kubectl.kubernetes.io/last-applied-configuration"
+        assert not any(applied in k8s.object_annotations(obj) for obj in held)
+        assert watcher.state.reports[("shop", "frontend")].verdict == "ok"
+
+
+# -- watch --from: every Service judged for one client -------------------------------------------------
+
+FROM = SCENARIOS / "netpol-cross-namespace-client"
+
+
+def test_watch_from_judges_for_the_client_as_check_from_does(tmp_path: Path) -> None:
+    """A client in another namespace than the watched one: its Pod is followed, and a change to it alone
+    (new labels) diagnoses the Services again, each time as ``check --from`` reports it."""
+    from svcdoctor.app import Invocation, check_service
+    from svcdoctor.client_names import parse_client
+
+    args = yaml.safe_load((FROM / "scenario.yaml").read_text())["args"]
+    name, namespace, value = args[1], args[args.index("-n") + 1], args[args.index("--from") + 1]
+    objects = [dict(obj) for obj in load_objects(str(FROM / "snapshot.yaml"))]
+    client = parse_client(value, namespace, lambda _: False)
+    assert client.namespace != namespace, "the client must be in another namespace: a useless test"
+    fixed = copy.deepcopy(objects)  # the policy's peer becomes namespaceSelector AND podSelector
+    for obj in fixed:
+        if obj["kind"] == "NetworkPolicy":
+            peer = obj["spec"]["ingress"][0]["from"][0]
+            peer["namespaceSelector"] = {"matchLabels": {"kubernetes.io/metadata.name": client.namespace}}
+    relabelled = copy.deepcopy(fixed)  # and the client's Pod is no longer the one it admits
+    for obj in relabelled:
+        if obj["kind"] == "Pod" and obj["metadata"]["name"] == client.name:
+            obj["metadata"]["labels"]["app"] = "grafana"
+
+    def checked(state: list[dict[str, Any]], index: int) -> tuple[str, tuple[str, ...]]:
+        recorded = tmp_path / f"checked-{index}.yaml"
+        write_list(recorded, state)
+        report = check_service(Invocation(snapshot=str(recorded), namespace=namespace, from_pod=value), name)
+        return report.verdict, tuple(finding.id for finding in report.findings)
+
+    expected = [checked(state, index) for index, state in enumerate((objects, fixed, relabelled))]
+    assert expected[0][0] != expected[1][0] != expected[2][0], expected
+    log = io.StringIO()
+    with watching(tmp_path, objects, namespace=namespace, client=client, log=log) as (server, watcher):
+        state = watcher.state
+        report = state.reports[(namespace, name)]
+        assert (report.verdict, report.findings) == expected[0]
+        for objects_now, (verdict, findings) in zip((fixed, relabelled), expected[1:], strict=True):
+            hub_of(server).reload(objects_now)
+            eventually(lambda verdict=verdict: state.reports[(namespace, name)].verdict == verdict,
+                       f"{verdict} for the client")
+            assert state.reports[(namespace, name)].findings == findings
+    clients = [line for line in _verdict_lines(log) if line.get("event") == "client"]
+    assert clients and clients[0]["pod"] == f"{client.namespace}/{client.name}", clients

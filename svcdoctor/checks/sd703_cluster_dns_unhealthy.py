@@ -17,6 +17,12 @@ Why it matters:
     Every ClusterFirst Pod asks the kube-dns ClusterIP; without a ready endpoint behind it no name
     resolves, and every Service looks broken by name while working by IP.
 
+    A control answer counts only when it can be the cluster DNS speaking: not one from a resolver
+    that is none of the cluster DNS addresses, not one asked of a ClusterIP from outside the cluster
+    (another network answers there), and not one beside an answer of the same resolver that gave a
+    cluster name this cluster's address. Such an answer blames nothing; step 7 says it was not
+    checked by it.
+
 How to fix:
     Make the CoreDNS Pods ready (events, logs, Corefile) so the kube-dns Service has ready
     endpoints.
@@ -42,7 +48,7 @@ from svcdoctor.dns.evidence import control_answers, failed
 from svcdoctor.dns.nodelocal import UPSTREAM_SERVICE, local_address, node_local_daemon_set, node_local_pods
 from svcdoctor.endpoints import service_endpoints
 from svcdoctor.findings import Evidence, Finding, NotChecked, Unknown
-from svcdoctor.probe.analysis import visibility
+from svcdoctor.probe.analysis import INSIDE_HOW, answer_doubt, visibility
 
 NEXT = [
     "kubectl get pods -n kube-system -l k8s-app=kube-dns -o wide",
@@ -120,8 +126,15 @@ def run(context: Context) -> Iterator[Finding]:
         return
     yield from _node_local(context)
     blind = visibility(snapshot).blind
-    bad = [a for a in controls if failed(a) and not (blind and a.rcode == "TIMEOUT")]
-    if bad and len(bad) == len(controls):
+    doubts = {id(answer): answer_doubt(snapshot, answer) for answer in controls}
+    trusted = [a for a in controls if not doubts[id(a)]]
+    doubted = [a for a in controls if doubts[id(a)] and failed(a)]
+    if doubted and not trusted:
+        # Not evidence about cluster DNS: say so (the step is partial), and blame nothing on it.
+        context.note_unverified(f"cluster DNS by the answer to {doubted[0].name!r}: {doubts[id(doubted[0])]}",
+                                INSIDE_HOW)
+    bad = [a for a in trusted if failed(a) and not (blind and a.rcode == "TIMEOUT")]
+    if bad and len(bad) == len(trusted):
         answer = bad[0]
         yield CHECK.finding(
             f"Cluster DNS{' at ' + answer.server if answer.server else ''} did not answer {answer.name!r}, a "

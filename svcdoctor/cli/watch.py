@@ -16,6 +16,7 @@ from svcdoctor.cli.options import (
     IgnoreOption,
     KubeconfigOption,
     TimeoutOption,
+    from_pod_option,
     namespace_option,
     split_ids,
 )
@@ -46,12 +47,16 @@ def watch(
     request_timeout: TimeoutOption = "10s",
     ignore: IgnoreOption = None,
     baseline: BaselineOption = None,
+    from_pod: Annotated[str | None, from_pod_option(
+        "The client every Service is judged for (its NetworkPolicies, egress included), as check --from: POD, "
+        "NAMESPACE/POD, TYPE/NAME (deploy/web: a ready Pod of it, found again as it is replaced).")] = None,
 ) -> int:
     """Follow the cluster (list, then watch) and keep every Service's diagnosis current, as Prometheus metrics.
 
     Only the Services a change can affect are diagnosed again. Each verdict change is also
     written to stderr as one JSON line. Suppressions work as for scan: --ignore, the
-    svcdoctor.dev/ignore annotation, --baseline and .svcdoctor.yaml. Metrics:
+    svcdoctor.dev/ignore annotation, --baseline and .svcdoctor.yaml. With --from, every Service
+    is judged for that client, as check --from does. Metrics:
     svcdoctor_service_verdict, _root_cause, _step_state, and the watcher's own health; see
     README "Always on".
     """
@@ -69,9 +74,14 @@ def watch(
     source = LiveSource(kubeconfig=kubeconfig, context=context, request_timeout=request_timeout, progress=False)
     api_client = source.api_client()
     watched = None if all_namespaces else (namespace or source.default_namespace())
+    client = None
+    if from_pod is not None:
+        from svcdoctor.client_names import parse_client
+
+        client = parse_client(from_pod, watched or source.default_namespace(), source.namespace_exists)
     metrics = WatchMetrics()
     state = WatchState(watched, metrics, invocation=invocation, baseline=fingerprints,
-                       checks=session(click_context).checks)
+                       checks=session(click_context).checks, client=client)
     try:
         server = MetricsServer(metrics, host, port).start()
     except OSError as error:

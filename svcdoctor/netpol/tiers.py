@@ -12,6 +12,9 @@
 4. Nothing decided: allowed (the Kubernetes default).
 
 A connection needs both the destination's ingress and the source's egress (Pods only) to allow it.
+
+Checked against the network-policy-api conformance tests (v0.1.7 and v0.2.0) translated into
+``tests/conformance/network_policy_api.yaml`` (see docs/policy-tiers.md).
 """
 
 from __future__ import annotations

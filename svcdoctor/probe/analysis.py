@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from svcdoctor import k8s
 from svcdoctor.findings import NotChecked, Skip
-from svcdoctor.snapshot import ProbeResult, Snapshot
+from svcdoctor.snapshot import DNSAnswer, ProbeResult, Snapshot
 
 #: What a probe was aimed at (``ProbeResult.target``).
 POD, CLUSTER_IP, NODE_PORT, LOAD_BALANCER, DNS_SERVICE, DNS_POD = (
@@ -22,6 +22,9 @@ CONTROLS = (DNS_SERVICE, DNS_POD)
 ANSWERED = ("open", "refused")
 #: How to give step 9 its evidence.
 PROBE_HOW = "run with --probe, or record ProbeResult objects in the snapshot"
+#: How to ask DNS (and probe) where the answers are the cluster's.
+INSIDE_HOW = ("ask from inside the cluster: svcdoctor check --probe from a node, a debugging Pod or the in-cluster "
+              "Job (deploy/job.yaml)")
 
 
 def object_name(target_object: str) -> tuple[str, str, str]:
@@ -133,6 +136,8 @@ def probes_of_service(snapshot: Snapshot, namespace: str, name: str) -> list[Pro
             endpoint_pods.add(f"Pod {endpoint.target.namespace}/{endpoint.target.name}")
     result = []
     for probe in classified(snapshot):
+        if probe.target == CLUSTER_IP and outside_cluster(snapshot, probe.source):
+            continue  # a ClusterIP exists only inside the cluster: from outside, another network answers
         if probe.target == POD:
             if probe.target_object in endpoint_pods or probe.ip in endpoint_addresses:
                 result.append(probe)
@@ -202,6 +207,76 @@ def node_of_source(snapshot: Snapshot, source: str) -> str:
         for item in k8s.as_list(k8s.status(node).get("addresses")):
             if isinstance(item, dict) and item.get("address") == address:
                 return k8s.name(node)
+    return ""
+
+
+def outside_cluster(snapshot: Snapshot, source: str) -> bool:
+    """Whether ``source`` — where probes or DNS questions were sent from — is known to be outside the
+    cluster: neither a Pod nor a Node of the snapshot (a laptop, a CI runner). An unrecorded source ("")
+    is not known to be: such evidence counts fully (DESIGN.md)."""
+    if not source:
+        return False
+    first = source.split(" ", 1)[0]
+    if source.startswith("node/") or "/" in first or snapshot.node(first) is not None:
+        return False
+    return not node_of_source(snapshot, source) and not snapshot.pods_with_ip(first)
+
+
+def cluster_dns_addresses(snapshot: Snapshot) -> set[str]:
+    """Where a cluster DNS answer can come from: the DNS Service's ClusterIPs, its Pods, the node-local cache."""
+    from svcdoctor.dns.cluster_dns import dns_pods, dns_service_ips
+    from svcdoctor.dns.nodelocal import local_address, node_local_daemon_set, node_local_pods
+
+    addresses = set(dns_service_ips(snapshot))
+    addresses.update(ip for pod in dns_pods(snapshot) for ip in k8s.pod_ips(pod))
+    if node_local_daemon_set(snapshot) is not None or node_local_pods(snapshot):
+        addresses.add(local_address(snapshot))
+    return addresses
+
+
+def asked_from_outside(snapshot: Snapshot, answer: DNSAnswer) -> str:
+    """Why ``answer`` is another network's ("" when it is not known to be): it was asked of the cluster
+    DNS Service's ClusterIP from a place that is no Pod or Node (its ``from``, else where the probes of
+    the same run left from). A ClusterIP exists only on the cluster's nodes and Pods."""
+    from svcdoctor.dns.cluster_dns import dns_service_ips
+
+    if answer.server not in dns_service_ips(snapshot):
+        return ""
+    sources = [answer.source] if answer.source else list(dict.fromkeys(p.source for p in snapshot.probe_results))
+    outside = [source for source in sources if outside_cluster(snapshot, source)]
+    if not outside or len(outside) != len(sources):
+        return ""
+    return (f"it was asked of the ClusterIP {answer.server} from {describe_source(snapshot, outside[0])}, outside "
+            "the cluster: a ClusterIP answers only on the cluster's nodes and Pods, so another network answered")
+
+
+def answer_doubt(snapshot: Snapshot, answer: DNSAnswer) -> str:
+    """Why a DNS answer may not be the cluster DNS speaking ("" when nothing says so), from its content.
+
+    - it names a resolver that is none of the cluster DNS addresses (``--dns-server 8.8.8.8``, a
+      laptop's resolver): its failure to know cluster names is no failure of cluster DNS;
+    - it was asked of a ClusterIP from outside the cluster: a ClusterIP exists only on the cluster's
+      nodes and Pods, so what answered (or failed to) there is another network;
+    - the same resolver answered another cluster name with this cluster's address: it is cluster DNS,
+      and it works — a failure beside that says nothing about DNS "itself".
+    """
+    from svcdoctor.dns.evidence import addresses as answer_addresses
+
+    server = answer.server
+    if server and server not in cluster_dns_addresses(snapshot):
+        return f"it came from {server}, which is not the cluster DNS Service, one of its Pods or the node-local cache"
+    outside = asked_from_outside(snapshot, answer)
+    if outside:
+        return outside
+    by_port, by_ip = snapshot.memo("probe-address-index", _address_index)
+    cluster_addresses = {address for address, _, _ in by_port} | set(by_ip)
+    for other in snapshot.dns_answers:
+        if other is answer or other.server != server or other.rcode != "NOERROR":
+            continue
+        known = sorted(answer_addresses(other) & cluster_addresses)
+        if known:
+            return (f"the same resolver{' ' + server if server else ''} answered {other.name} with {known[0]}, an "
+                    "address of this cluster: it is the cluster DNS, and it answers")
     return ""
 
 

@@ -25,9 +25,13 @@ def raw_sockets_allowed() -> bool:
     return True
 
 
-def classify(reply: object) -> str:
-    """What a reply to a SYN means: ``open``, ``refused`` or ``unreachable``."""
-    from scapy.layers.inet import ICMP, TCP
+def classify(reply: object, probed: str = "") -> str:
+    """What a reply to a SYN sent to ``probed`` means: ``open``, ``refused`` or ``unreachable``.
+
+    A port-unreachable is the Pod refusing only when the Pod sent it: one from another address (a
+    router or firewall on the way, REJECTing) says the path is closed, not that nothing listens.
+    """
+    from scapy.layers.inet import ICMP, IP, TCP
 
     if reply is None:
         return "timeout"
@@ -40,7 +44,8 @@ def classify(reply: object) -> str:
         return "timeout"
     if reply.haslayer(ICMP):  # type: ignore[attr-defined]
         icmp = reply[ICMP]  # type: ignore[index]
-        if int(icmp.type) == 3 and int(icmp.code) == ICMP_PORT_UNREACHABLE:
+        sender = str(reply[IP].src) if reply.haslayer(IP) else probed  # type: ignore[attr-defined,index]
+        if int(icmp.type) == 3 and int(icmp.code) == ICMP_PORT_UNREACHABLE and (not probed or sender == probed):
             return "refused"
         return "unreachable"
     return "timeout"
@@ -74,7 +79,7 @@ def syn_all(targets: Sequence[tuple[str, int]], timeout: float) -> list[tuple[st
         key = (packet[IP].dst, packet[TCP].sport, packet[TCP].dport)
         if key in replies:
             reply, seconds = replies[key]
-            results.append((classify(reply), seconds))
+            results.append((classify(reply, packet[IP].dst), seconds))
         else:
             results.append(("timeout", elapsed))
     return results

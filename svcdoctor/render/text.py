@@ -226,6 +226,13 @@ def _verdict_box(report: Report, width: int = 100) -> Panel:
         body.append(Text("likely: inferred from what the objects declare, not observed; a probe or a node dump "
                          "would prove it", style="dim"))
     border = style.split()[-1]
+    room = max(10, width - 6)  # the box's corners and the spaces rich puts around its title
+    if title.cell_len > room:
+        # rich would crop the title mid-word at the border: cut it with an ellipsis, and say it whole inside.
+        body.insert(0, Text(title.plain, style="bold"))
+        title = title.copy()
+        title.truncate(room - 1)
+        title.append("…")
     return Panel(Group(*body), title=title, title_align="left", border_style=border, box=box.ROUNDED,
                  padding=(0, 1))
 
@@ -532,7 +539,12 @@ def render_scan(reports: Sequence[Report], options: RenderOptions) -> str:
                 summary.append(", ")
             summary.append(f"{counts[verdict]} {verdict}", style=VERDICT_STYLES[verdict])
     if hidden:
-        summary.append(f" ({hidden} without findings not listed; --all lists every Service)", style="dim")
+        # "Without findings" would hide the notes: say how many info findings the unlisted Services hold.
+        notes = sum(1 for report in reports if not (options.scan_all or _has_findings(report))
+                    for finding in report.findings if finding.severity is Severity.INFO)
+        summary.append(f" ({hidden} without findings at warning or above not listed"
+                       + (f", {notes} info finding{'s' if notes != 1 else ''} among them" if notes else "")
+                       + "; --all lists every Service)", style="dim")
     console.print(summary if summary else Text("no Services"))
     _print_scan_suppressed(console, reports, options)
     return _tidy(buffer.getvalue())

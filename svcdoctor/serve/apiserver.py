@@ -109,6 +109,9 @@ class ServerOptions:
     git_version: str = "v1.32.0"
     #: API groups of custom resources whose CRDs are "not installed": not served (404, absent from discovery).
     missing_groups: set[str] = field(default_factory=set)
+    #: The versions a custom resource's CRD serves, by plural (``{"tcproutes": ("v1",)}``); else the one
+    #: svcdoctor asks for first.
+    served_versions: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class WatchRequest(dict[str, Any]):
@@ -293,7 +296,7 @@ class SnapshotAPIServer:
             return self._group(parts[1])
         else:
             return 404, status_object(404, "NotFound", "the server could not find the requested resource")
-        served = [r for r in RESOURCES if r.group == group and r.version == version
+        served = [r for r in RESOURCES if r.group == group and version in self._versions(r)
                   and group not in self.options.missing_groups]
         if not served:
             return 404, status_object(404, "NotFound", "the server could not find the requested resource")
@@ -337,17 +340,19 @@ class SnapshotAPIServer:
                 "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23",
                 "compiler": "gc", "platform": "linux/amd64"}
 
-    @staticmethod
-    def _group_list() -> Obj:
+    def _versions(self, resource: Resource) -> tuple[str, ...]:
+        return self.options.served_versions.get(resource.plural, (resource.version,))
+
+    def _group_list(self) -> Obj:
         groups: dict[str, list[str]] = {}
         for resource in RESOURCES:
-            if resource.group and resource.version not in groups.setdefault(resource.group, []):
-                groups[resource.group].append(resource.version)
+            for version in self._versions(resource):
+                if resource.group and version not in groups.setdefault(resource.group, []):
+                    groups[resource.group].append(version)
         return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group_body(g, v) for g, v in groups.items()]}
 
-    @staticmethod
-    def _group(group: str) -> tuple[int, Obj]:
-        versions = sorted({r.version for r in RESOURCES if r.group == group})
+    def _group(self, group: str) -> tuple[int, Obj]:
+        versions = sorted({version for r in RESOURCES if r.group == group for version in self._versions(r)})
         if not versions:
             return 404, status_object(404, "NotFound", "the server could not find the requested resource")
         return 200, {"kind": "APIGroup", "apiVersion": "v1", **_group_body(group, versions)}

@@ -214,9 +214,9 @@ class LiveSource(Source):
 
         # urllib3 logs each retry as a warning, which would reach stderr as extra lines.
         logging.getLogger("urllib3").setLevel(logging.ERROR)
-        # A refused connection is retried by urllib3 before anything reaches the client's error
-        # handling; bound it (one immediate retry, none for reads) so --request-timeout holds.
-        configuration.retries = urllib3.Retry(total=1, connect=1, read=0, redirect=0, status=0, other=0,
+        # urllib3 retries a failed connect by default, a timed-out one too: each retry is another
+        # --request-timeout. None at all: a refused or silent server is the run's answer (exit 3).
+        configuration.retries = urllib3.Retry(total=0, connect=0, read=0, redirect=0, status=0, other=0,
                                               backoff_factor=0, raise_on_status=False)
         configuration.connection_pool_maxsize = WORKERS
         self._server = str(configuration.host)
@@ -417,9 +417,12 @@ class LiveSource(Source):
         for index in range(len(tasks)):
             pending.put(index)
         done: queue.Queue[tuple[int, Any, BaseException | None]] = queue.Queue()
+        # Set once the round has failed: the run ends with that error, so no queued read may start
+        # (against a silent server each would be one more connection, and one more timeout).
+        failed = threading.Event()
 
         def work() -> None:
-            while True:
+            while not failed.is_set():
                 try:
                     index = pending.get_nowait()
                 except queue.Empty:
@@ -427,22 +430,27 @@ class LiveSource(Source):
                 try:
                     done.put((index, tasks[index](), None))
                 except BaseException as error:  # handed to the main thread, which raises it
+                    failed.set()
                     done.put((index, None, error))
 
         for _ in range(min(WORKERS, len(tasks))):
             threading.Thread(target=work, daemon=True, name="svcdoctor-read").start()
         results: list[Any] = [None] * len(tasks)
         remaining = len(tasks)
-        while remaining:
-            try:
-                index, value, error = done.get(timeout=0.05)
-            except queue.Empty:
-                self._check_overdue()
-                continue
-            if error is not None:
-                raise error
-            results[index] = value
-            remaining -= 1
+        try:
+            while remaining:
+                try:
+                    index, value, error = done.get(timeout=0.05)
+                except queue.Empty:
+                    self._check_overdue()
+                    continue
+                if error is not None:
+                    raise error
+                results[index] = value
+                remaining -= 1
+        except BaseException:
+            failed.set()
+            raise
         return results
 
     def _check_overdue(self) -> None:

@@ -141,6 +141,8 @@ class Lab:
     processes: list[subprocess.Popen[str]] = field(default_factory=list)
     _pod_index: int = 0
     _client_index: int = 0
+    #: Each pod's or client's bridge port in the node namespace.
+    _ports: dict[str, str] = field(default_factory=dict)
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -229,6 +231,7 @@ class Lab:
         if not in_lab_space(ip):
             raise LabError(f"{ip} is outside the lab's 198.18.0.0/15")
         node_side = f"{bridge}{index}"
+        self._ports[role] = node_side
         # The pair is made inside the node namespace and one end moved straight into the
         # other namespace, so no interface ever exists in the host's namespace.
         self.run("node", ["ip", "link", "add", node_side, "type", "veth", "peer", "name", "eth0",
@@ -247,6 +250,10 @@ class Lab:
         self._pod_index += 1
         self._attach(role, ip, "sdp", POD_GATEWAY, self._pod_index)
         return name
+
+    def set_hairpin(self, role: str, on: bool = True) -> None:
+        """Turn hairpin mode of ``role``'s bridge port on or off (what the bridge CNI's ``hairpinMode`` sets)."""
+        self.run("node", ["bridge", "link", "set", "dev", self._ports[role], "hairpin", "on" if on else "off"])
 
     def add_client(self, role: str, ip: str) -> str:
         """A client namespace on the client bridge with address ``ip`` (in 198.18.0.0/24)."""

@@ -1,6 +1,7 @@
 """Which Services a change can affect: the re-diagnosis of ``svcdoctor watch`` is limited to them.
 
-Pure over two Snapshots (before and after a batch of changes) and the changed objects:
+Pure over one Snapshot and the changed objects; the watch asks it of the Snapshot before a batch
+and of the one after, and diagnoses both answers:
 
 * a Service, its EndpointSlices or Endpoints → that Service;
 * a Pod (its labels before or after), or an Event about a Pod → the Services selecting it;
@@ -36,8 +37,8 @@ SYSTEM_KINDS = ("Service", "Pod", "EndpointSlice", "Endpoints", "DaemonSet", "De
 ObjectChange = tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]
 
 
-def affected_services(before: Snapshot, after: Snapshot, changes: Iterable[ObjectChange]) -> set[ServiceKey] | None:
-    """The Services to diagnose again after ``changes`` (pairs of the object before and after); None: all."""
+def affected_services(snapshot: Snapshot, changes: Iterable[ObjectChange]) -> set[ServiceKey] | None:
+    """The Services of ``snapshot`` that ``changes`` (pairs of the object before and after) can affect; None: all."""
     affected: set[ServiceKey] = set()
     for old, new in changes:
         obj = new if new is not None else old
@@ -57,31 +58,28 @@ def affected_services(before: Snapshot, after: Snapshot, changes: Iterable[Objec
         elif kind == "Pod":
             for pod in (old, new):
                 if pod is not None:
-                    affected.update(_selecting(before, namespace, k8s.labels(pod)))
-                    affected.update(_selecting(after, namespace, k8s.labels(pod)))
+                    affected.update(_selecting(snapshot, namespace, k8s.labels(pod)))
         elif kind == "NetworkPolicy":
-            affected.update(_policy_targets(before, old, namespace))
-            affected.update(_policy_targets(after, new, namespace))
+            affected.update(_policy_targets(snapshot, old, namespace))
+            affected.update(_policy_targets(snapshot, new, namespace))
         elif kind in gateway.ROUTE_KINDS:
             affected.update(_route_backends(old))
             affected.update(_route_backends(new))
         elif kind in ("Gateway", "GatewayClass"):
-            affected.update(_routed(before))
-            affected.update(_routed(after))
+            affected.update(_routed(snapshot))
         elif kind == "Event":
             involved = k8s.as_map(obj.get("involvedObject") or obj.get("regarding"))
             target_namespace = str(involved.get("namespace") or namespace)
             if involved.get("kind") == "Pod":
-                pod = after.pod(target_namespace, str(involved.get("name") or ""))
+                pod = snapshot.pod(target_namespace, str(involved.get("name") or ""))
                 if pod is not None:
-                    affected.update(_selecting(after, target_namespace, k8s.labels(pod)))
+                    affected.update(_selecting(snapshot, target_namespace, k8s.labels(pod)))
             elif involved.get("kind") == "Service":
                 affected.add((target_namespace, str(involved.get("name") or "")))
             else:
-                affected.update(_all_in(after, target_namespace))
+                affected.update(_all_in(snapshot, target_namespace))
         else:
-            affected.update(_all_in(before, namespace))
-            affected.update(_all_in(after, namespace))
+            affected.update(_all_in(snapshot, namespace))
     return affected
 
 

@@ -11,7 +11,8 @@ A follower may follow one named object (``fieldSelector=metadata.name=NAME``: wh
 ``resourceNames`` allows to list and watch), as for the ConfigMaps of kube-system. A custom
 resource whose CRD is not installed answers 404 at every version the table knows: that is "none
 exist" (an empty list), not an error, and the list is tried again every few minutes in case the CRD
-arrives.
+arrives. What no check reads and clusters write at length (``managedFields``, the last-applied
+annotation) is dropped from each object as it arrives.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 from svcdoctor import k8s
 from svcdoctor.kinds import Resource
+from svcdoctor.minimal import drop_unread_metadata
 
 Obj = dict[str, Any]
 #: Seconds a watch request asks the server to keep the stream open before it is resumed.
@@ -156,7 +158,7 @@ class Follower:
                 if isinstance(item, dict):
                     item.setdefault("kind", self.resource.kind)
                     item.setdefault("apiVersion", self.resource.api_version)
-                    items.append(item)
+                    items.append(drop_unread_metadata(item))
             metadata = k8s.as_map(body.get("metadata"))
             token = str(metadata.get("continue") or "")
             if not token:
@@ -193,7 +195,7 @@ class Follower:
                 continue
             obj.setdefault("kind", self.resource.kind)
             obj.setdefault("apiVersion", self.resource.api_version)
-            self.changes.put(self._change(str(event.get("type")), obj))
+            self.changes.put(self._change(str(event.get("type")), drop_unread_metadata(obj)))
             if self._stop.is_set():
                 break
         return version

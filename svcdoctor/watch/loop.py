@@ -1,7 +1,8 @@
 """The state ``svcdoctor watch`` keeps, and the loop that feeds it from the followers.
 
 :class:`WatchState` (no threads, no network) holds every followed object, the current Snapshot
-and the last Report of each Service. :meth:`WatchState.apply` takes a batch of changes, builds
+and what it keeps of each Service's last Report (:class:`Diagnosis`). :meth:`WatchState.apply`
+takes a batch of changes, builds
 the next Snapshot, works out the Services the batch can affect
 (:func:`~svcdoctor.watch.affected.affected_services`) and diagnoses only those; the metrics and a
 JSON log line follow each verdict that changed. :class:`Watcher` runs the followers and feeds
@@ -23,6 +24,8 @@ from typing import Any, TextIO
 from svcdoctor import k8s
 from svcdoctor.app import Invocation, suppressed
 from svcdoctor.checks.interface import Check
+from svcdoctor.client_names import ClientName
+from svcdoctor.findings import Client, Finding
 from svcdoctor.kinds import BY_KIND, GATEWAY_KINDS, POLICY_KINDS, Resource
 from svcdoctor.report import Report
 from svcdoctor.snapshot import Recorded, Snapshot, SnapshotInfo, Unavailable
@@ -39,6 +42,8 @@ NAMESPACED_KINDS = ("Service", "Pod", "EndpointSlice", "Endpoints", "NetworkPoli
 CLUSTER_KINDS = ("Namespace", "Node", *POLICY_KINDS, *GATEWAY_KINDS)
 #: What cluster DNS and kube-proxy are made of, followed in kube-system when only one namespace is watched.
 SYSTEM_KINDS = ("Service", "Pod", "EndpointSlice", "DaemonSet")
+#: The kinds that decide, in the client's namespace, what its Pod may send (its egress).
+CLIENT_POLICY_KINDS = ("NetworkPolicy", "CiliumNetworkPolicy")
 #: Seconds to wait for more events after the first of a burst, so a rollout is one evaluation.
 COALESCE_SECONDS = 0.2
 
@@ -46,11 +51,14 @@ COALESCE_SECONDS = 0.2
 Followed = tuple[Resource, str, str]
 
 
-def resources_for(namespace: str | None) -> list[Followed]:
-    """What to follow for one namespace (None: all namespaces), as the live source reads it for ``scan``."""
+def resources_for(namespace: str | None, client_namespace: str | None = None) -> list[Followed]:
+    """What to follow for one namespace (None: all namespaces), as the live source reads it for ``scan``;
+    with a client (``--from``) in another namespace, also its Pods and policies there."""
     from svcdoctor.sources.live import FLANNEL_CONFIG_MAP, SYSTEM_CONFIG_MAPS
 
     followed = [(BY_KIND[kind], namespace or "", "") for kind in NAMESPACED_KINDS]
+    if namespace is not None and client_namespace not in (None, namespace):
+        followed += [(BY_KIND[kind], client_namespace or "", "") for kind in ("Pod", *CLIENT_POLICY_KINDS)]
     followed += [(BY_KIND[kind], "", "") for kind in CLUSTER_KINDS]
     if namespace not in (None, SYSTEM_NAMESPACE):
         followed += [(BY_KIND[kind], SYSTEM_NAMESPACE, "") for kind in SYSTEM_KINDS]
@@ -70,6 +78,22 @@ def checked_suppressions(invocation: Invocation) -> set[str] | None:
 
 
 @dataclass(frozen=True)
+class Diagnosis:
+    """What the watch keeps of a Service's report once its metrics are set: the verdict, the ranked
+    finding IDs and the root cause. Not the whole Report: the results of every check, kept for
+    5,000 Services, were a fifth of the process's memory."""
+
+    verdict: str
+    #: The IDs of the findings, ranked (root cause first).
+    findings: tuple[str, ...]
+    root_cause: Finding | None
+
+    @staticmethod
+    def of(report: Report) -> Diagnosis:
+        return Diagnosis(report.verdict, tuple(finding.id for finding in report.findings), report.root_cause)
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """What one batch cost: the Services diagnosed, and the verdicts that changed."""
 
@@ -79,11 +103,11 @@ class Evaluation:
 
 
 class WatchState:
-    """Every followed object, the Snapshot built from them, and each Service's last Report."""
+    """Every followed object, the Snapshot built from them, and each Service's last :class:`Diagnosis`."""
 
     def __init__(self, namespace: str | None, metrics: WatchMetrics, *, invocation: Invocation | None = None,
                  baseline: set[str] | None = None, checks: Sequence[Check] | None = None,
-                 log: TextIO | None = None) -> None:
+                 log: TextIO | None = None, client: ClientName | None = None) -> None:
         from svcdoctor.app import options_for
 
         self.namespace = namespace
@@ -99,9 +123,14 @@ class WatchState:
         #: The kinds (and namespaces, "" for all) listed so far: the Snapshot says they were read.
         self.listed: set[tuple[str, str]] = set()
         self.snapshot = Snapshot()
-        self.reports: dict[ServiceKey, Report] = {}
+        self.reports: dict[ServiceKey, Diagnosis] = {}
         self.diagnosed = 0
         self.built = False
+        #: ``--from``: the Pod (or workload) whose connections every Service is judged for.
+        self.client_name = client
+        #: The Pod it names now (None: not found, then Services are judged for clients in general).
+        self.client: Client | None = None
+        self._client_labels: dict[str, Any] | None = None
 
     def _apply_change(self, change: Change, pairs: list[ObjectChange]) -> None:
         if change.type == "LISTED":
@@ -146,12 +175,19 @@ class WatchState:
         # from its read; the kinds listed are recorded, so an empty one means "none exist".
         info = SnapshotInfo(captured_at=datetime.now(UTC), recorded=tuple(
             Recorded(kind, (namespace,) if namespace else ()) for kind, namespace in sorted(self.listed)))
+        # Asked of the Snapshot before the batch too: a Pod's old labels, a policy's old selection.
+        affected = None if full or not self.built else affected_services(before, pairs)
         if self.built:
-            self.snapshot = before.with_changes(pairs, info=info, unavailable=self.refused.values())
+            # In place (the old Snapshot is used up): the cost of a batch is what it touches.
+            self.snapshot = before.with_changes(pairs, info=info, unavailable=self.refused.values(), reuse=True)
         else:
             self.snapshot = Snapshot(self.objects.values(), info=info, unavailable=self.refused.values())
             self.built = True
-        affected = None if full else affected_services(before, self.snapshot, pairs)
+        if affected is not None:
+            later = affected_services(self.snapshot, pairs)
+            affected = None if later is None else affected | later
+        if self._client_changed(pairs):
+            affected = None  # the client's Pod or its namespace's policies: every Service's policy step
         if affected is None:
             affected = {(k8s.namespace(s), k8s.name(s)) for s in self.snapshot.services}
         changed: list[tuple[ServiceKey, str, str]] = []
@@ -167,14 +203,14 @@ class WatchState:
                     self.metrics.forget(key)
                     changed.append((key, previous.verdict, "deleted"))
                 continue
-            diagnosed.append(diagnose_service(self.snapshot, *key, options=self.options, checks=self.checks,
-                                              source=source))
+            diagnosed.append(diagnose_service(self.snapshot, *key, client=self.client, options=self.options,
+                                              checks=self.checks, source=source))
         # What scan would report: --ignore, the ignore annotations and the baseline, before any metric.
         for report in suppressed(diagnosed, self.invocation, self.snapshot, self.baseline):
             key = (report.target.namespace, report.target.name)
             previous = self.reports.get(key)
             self.diagnosed += 1
-            self.reports[key] = report
+            self.reports[key] = Diagnosis.of(report)
             self.metrics.update(report)
             if previous is None or previous.verdict != report.verdict:
                 changed.append((key, previous.verdict if previous else "", report.verdict))
@@ -184,6 +220,33 @@ class WatchState:
             self._log_change(key, old, new)
         return Evaluation(len([k for k in affected if self.namespace is None or k[0] == self.namespace]),
                           tuple(changed), seconds)
+
+    def _client_changed(self, pairs: Sequence[ObjectChange]) -> bool:
+        """Find ``--from``'s Pod again; True when it (its address, labels) or a policy of its namespace changed."""
+        if self.client_name is None:
+            return False
+        from svcdoctor.client_names import choose_pod
+        from svcdoctor.errors import InputError
+
+        namespace = self.client_name.namespace
+        try:
+            pod = choose_pod(self.client_name, self.snapshot.pods_in(namespace), "cluster")
+            client = Client("pod", namespace, k8s.name(pod), k8s.pod_ip(pod))
+            problem = ""
+        except InputError as error:
+            client, pod, problem = None, None, str(error)
+        labels = dict(k8s.labels(pod)) if pod is not None else None
+        changed = (client, labels) != (self.client, self._client_labels)
+        if changed:
+            line = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "event": "client",
+                    "from": str(self.client_name), "pod": f"{namespace}/{client.name}" if client else None}
+            if problem:
+                line["problem"] = problem + " (until it is, Services are judged for clients in general)"
+            self.log.write(json.dumps(line) + "\n")
+            self.log.flush()
+        self.client, self._client_labels = client, labels
+        return changed or any(str((new or old or {}).get("kind")) in CLIENT_POLICY_KINDS
+                              and k8s.namespace(new or old or {}) == namespace for old, new in pairs)
 
     def _log_change(self, key: ServiceKey, old: str, new: str) -> None:
         report = self.reports.get(key)
@@ -205,8 +268,9 @@ class Watcher:
         self.metrics = state.metrics
         self.coalesce = coalesce
         self.changes: queue.Queue[Change] = queue.Queue()
+        client_namespace = state.client_name.namespace if state.client_name is not None else None
         self.followers = [Follower(api_client, resource, namespace, self.changes, self._error, self._relist, name)
-                          for resource, namespace, name in resources_for(state.namespace)]
+                          for resource, namespace, name in resources_for(state.namespace, client_namespace)]
         # Each follower holds a connection for its stream: with a smaller pool, urllib3 discards
         # connections and warns on stderr, among the JSON lines.
         pool = api_client.rest_client.pool_manager.connection_pool_kw

@@ -8,7 +8,8 @@ Per Service, kept near one series each:
   a root cause at warning or above;
 * ``svcdoctor_service_step_state{namespace,service,step,state}`` = 1, only for steps not ``pass``.
 
-A Service's series go when it is deleted; its root-cause and step series go when it recovers.
+A Service's series go when it is deleted; its root-cause and step series go when it recovers. They
+are made at each scrape from one tuple per Service (a ``prometheus_client`` custom collector).
 The watcher's own health: ``svcdoctor_watch_last_event_timestamp_seconds``,
 ``svcdoctor_watch_relists_total``, ``svcdoctor_watch_errors_total``,
 ``svcdoctor_watch_events_total``, ``svcdoctor_watch_services`` and the
@@ -23,10 +24,54 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from svcdoctor.report import VERDICTS, Report
 
 ServiceKey = tuple[str, str]
+
+
+#: What the series of one Service say: its verdict, its root cause (ID, severity) and its steps not ``pass``.
+Series = tuple[str, tuple[str, str] | None, tuple[tuple[str, str], ...]]
+
+
+class _ServiceSeries(Collector):
+    """The per-Service gauges, made from one small tuple per Service at each scrape.
+
+    A ``Gauge`` child per series (a lock and a value object each, some 20 per Service) was tens of
+    megabytes for 5,000 Services; a collector yields the same exposition from what the watch keeps.
+    """
+
+    def __init__(self) -> None:
+        self.series: dict[ServiceKey, Series] = {}
+        self.lock = threading.Lock()
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return list(self._families())
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        verdicts, causes, steps = self._families()
+        with self.lock:
+            items = list(self.series.items())
+        for key, (verdict, cause, failing) in items:
+            for value in VERDICTS:
+                verdicts.add_metric((*key, value), 1 if value == verdict else 0)
+            if cause is not None:
+                causes.add_metric((*key, *cause), 1)
+            for step in failing:
+                steps.add_metric((*key, *step), 1)
+        return [verdicts, causes, steps]
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+        labels = ["namespace", "service"]
+        verdict = "The Service's verdict: 1 for the current value, 0 else."
+        return (GaugeMetricFamily("svcdoctor_service_verdict", verdict, labels=[*labels, "verdict"]),
+                GaugeMetricFamily("svcdoctor_service_root_cause", "1 while the Service has this root cause.",
+                                  labels=[*labels, "id", "severity"]),
+                GaugeMetricFamily("svcdoctor_service_step_state", "1 for each debugging step that is not pass.",
+                                  labels=[*labels, "step", "state"]))
 
 
 class WatchMetrics:
@@ -34,13 +79,8 @@ class WatchMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        labels = ("namespace", "service")
-        self.verdict = Gauge("svcdoctor_service_verdict", "The Service's verdict: 1 for the current value, 0 else.",
-                             (*labels, "verdict"), registry=self.registry)
-        self.root_cause = Gauge("svcdoctor_service_root_cause", "1 while the Service has this root cause.",
-                                (*labels, "id", "severity"), registry=self.registry)
-        self.step_state = Gauge("svcdoctor_service_step_state", "1 for each debugging step that is not pass.",
-                                (*labels, "step", "state"), registry=self.registry)
+        self._services = _ServiceSeries()
+        self.registry.register(self._services)
         self.last_event = Gauge("svcdoctor_watch_last_event_timestamp_seconds",
                                 "When the last watch event arrived (Unix time).", registry=self.registry)
         self.relists = Counter("svcdoctor_watch_relists", "Full lists after the first (410 Gone, errors).",
@@ -53,48 +93,27 @@ class WatchMetrics:
         self.evaluation = Histogram("svcdoctor_watch_evaluation_duration_seconds",
                                     "Time to apply one batch of changes and re-diagnose the Services it affects.",
                                     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=self.registry)
-        self._series: dict[ServiceKey, tuple[tuple[str, str] | None, tuple[tuple[str, str], ...]]] = {}
-        self._lock = threading.Lock()
         self.ready = threading.Event()
 
     def update(self, report: Report) -> None:
-        """Set a Service's series from its report, removing the ones that no longer hold."""
+        """Set a Service's series from its report: the ones that no longer hold are gone at the next scrape."""
         key = (report.target.namespace, report.target.name)
         cause = report.root_cause
         root = (cause.id, str(cause.severity)) if cause is not None and cause.severity.at_least("warning") else None
         steps = tuple((str(step.step), step.status) for step in report.steps if step.status != "pass")
-        with self._lock:
-            old_root, old_steps = self._series.get(key, (None, ()))
-            for verdict in VERDICTS:
-                self.verdict.labels(*key, verdict).set(1 if verdict == report.verdict else 0)
-            if old_root is not None and old_root != root:
-                self.root_cause.remove(*key, *old_root)
-            if root is not None:
-                self.root_cause.labels(*key, *root).set(1)
-            for step in set(old_steps) - set(steps):
-                self.step_state.remove(*key, *step)
-            for step in steps:
-                self.step_state.labels(*key, *step).set(1)
-            self._series[key] = (root, steps)
-            self.services.set(len(self._series))
+        with self._services.lock:
+            self._services.series[key] = (report.verdict, root, steps)
+            self.services.set(len(self._services.series))
 
     def forget(self, key: ServiceKey) -> None:
         """Remove every series of a deleted Service."""
-        with self._lock:
-            known = self._series.pop(key, None)
-            if known is None:
-                return
-            for verdict in VERDICTS:
-                self.verdict.remove(*key, verdict)
-            if known[0] is not None:
-                self.root_cause.remove(*key, *known[0])
-            for step in known[1]:
-                self.step_state.remove(*key, *step)
-            self.services.set(len(self._series))
+        with self._services.lock:
+            self._services.series.pop(key, None)
+            self.services.set(len(self._services.series))
 
     def known(self) -> set[ServiceKey]:
-        with self._lock:
-            return set(self._series)
+        with self._services.lock:
+            return set(self._services.series)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
