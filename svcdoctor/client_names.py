@@ -62,6 +62,14 @@ _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 _POD_NAME_OR_PREFIX = re.compile(r"[a-z0-9][-a-z0-9.]{0,252}")
 
 
+def name_problem(namespace: str, name: str, kind: str = "Pod") -> str:
+    """Why ``namespace``/``name`` is no name an object could have ("" when it could be one)."""
+    for what, part, pattern in (("namespace", namespace, _DNS_LABEL), (f"{kind} name", name, _DNS_SUBDOMAIN)):
+        if not pattern.fullmatch(part):
+            return f"{what} {part!r} is not a valid Kubernetes name (lower-case letters, digits and '-')"
+    return ""
+
+
 def parse_client(value: str, default_namespace: str, namespace_exists: Callable[[str], bool]) -> ClientName:
     """``--from``'s value as a :class:`ClientName`; ``namespace_exists`` settles ``A/B`` when A is a type name.
 

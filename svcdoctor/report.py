@@ -181,6 +181,17 @@ class Report:
         deciding = [f for f in self.findings if f.impact == self.verdict and f.severity is not Severity.INFO]
         return "certain" if not deciding or any(f.confidence == "certain" for f in deciding) else "likely"
 
+    def undeciding_findings(self) -> list[Finding]:
+        """The findings that leave the verdict open (impact ``unknown``): a refused read, blind probes…"""
+        return [f for f in self.findings if f.impact == "unknown" and f.severity is not Severity.INFO]
+
+    def open_questions(self) -> list[str]:
+        """What left an ``unknown`` verdict open, one line each: the unknown steps' reasons, then the findings
+        that leave it open (a refused read is already its step's reason)."""
+        reasons = [f"step {s.step}: {s.reason}" for s in self.steps if s.status == "unknown" and s.reason]
+        reasons += [f"step {f.step}: {f.id} {f.message}" for f in self.undeciding_findings() if f.id != "SD001"]
+        return reasons
+
     def fails(self, threshold: str) -> bool:
         """Whether any finding is at or above ``threshold`` (error|warning|info|never)."""
         return any(f.severity.at_least(threshold) for f in self.findings)

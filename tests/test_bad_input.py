@@ -216,6 +216,14 @@ def test_an_invalid_client_name_is_called_invalid_not_missing(value: str, mentio
     assert "not in the" not in line
 
 
+def test_reach_calls_an_invalid_pod_name_invalid() -> None:
+    line = assert_input_error(run_cli("reach", "--snapshot", str(SNAPSHOT), "--pod", "shop/Nope_1"),
+                              "--pod 'shop/Nope_1'", "Pod name 'Nope_1' is not a valid Kubernetes name")
+    assert "no such Pod" not in line
+    assert_input_error(run_cli("reach", "--snapshot", str(SNAPSHOT), "--pod", "nope"), "expected NAMESPACE/POD")
+    assert_input_error(run_cli("reach", "--snapshot", str(SNAPSHOT), "--pod", "shop/nope"), "no such Pod")
+
+
 def test_scan_of_a_namespace_the_snapshot_does_not_have(tmp_path: Path) -> None:
     assert_input_error(run_cli("scan", "-n", "nosuchns", "--snapshot", str(SNAPSHOT)), "nosuchns",
                        "not in the snapshot")

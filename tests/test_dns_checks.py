@@ -142,3 +142,25 @@ def test_a_control_failure_beside_a_working_answer_of_the_same_resolver_is_not_d
                                         "10.96.0.10"))
     found = ids([*objects, works, _failed_control("10.96.0.10", "shop/client", "SERVFAIL")])
     assert "SD703" not in found
+
+
+def test_a_resolver_that_answers_kubernetes_default_wrongly_is_not_this_clusters_dns() -> None:
+    """A resolver that gives every name one address (a hijacking or wildcard DNS, another cluster's DNS)
+    says nothing about this Service's records. Before: a certain SD702 "resolves to the wrong address"."""
+    b = cluster()
+    b.namespace("default")
+    b.service("default", "kubernetes", None, [{"name": "https", "port": 443}], manage_endpoints=False,
+              clusterIP="10.96.0.1", clusterIPs=["10.96.0.1"])
+    objects = b.build()
+    anything = "203.0.113.9"
+
+    def answer(name: str, address: str) -> dict:
+        return dns_answer_object(DNSAnswer(name, "A", "NOERROR", (address,), "shop/client", "10.96.0.10"))
+
+    control, name = "kubernetes.default.svc.cluster.local.", "api.shop.svc.cluster.local"
+    hijacked = [answer(control, anything), answer(name, anything)]
+    found = ids([*objects, *hijacked], Client("pod", "shop", "client"))
+    assert "SD702" not in found and found["steps"][7] == "partial"  # type: ignore[index]
+    # The cluster's own DNS (it knows kubernetes.default) giving the wrong address is SD702.
+    honest = [answer(control, "10.96.0.1"), answer(name, anything)]
+    assert "SD702" in ids([*objects, *honest], Client("pod", "shop", "client"))

@@ -150,6 +150,16 @@ def test_an_unknown_verdict_from_blind_probes_says_what_was_not_seen() -> None:
         assert "SD905 None of the 5 probes" in result.stdout and "192.168.1.23" in result.stdout
         assert "deploy/job.yaml" in result.stdout
         assert "BREAK" not in result.stdout
+    page = run_cli(*_args("probes-from-outside-cluster"), "--snapshot", snapshot, "-o", "html").stdout
+    assert "data-root-cause" not in page and 'data-undecided="true"' in page and "SD905 None of the 5" in page
+    comment = run_cli(*_args("probes-from-outside-cluster"), "--snapshot", snapshot, "-o", "markdown").stdout
+    assert "- step 9: SD905 None of the 5 probes" in comment and "Root cause" not in comment
+
+
+def test_the_html_page_says_how_sure_the_verdict_is() -> None:
+    snapshot = str(SCENARIOS / "targetport-defaults-to-service-port" / "snapshot.yaml")
+    page = run_cli(*_args("targetport-defaults-to-service-port"), "--snapshot", snapshot, "-o", "html").stdout
+    assert 'data-verdict="unreachable">likely unreachable<' in page and "<b>Probable cause: SD201" in page
 
 
 def _live(scenario: str, forbid: set[str], tmp_path: Path) -> tuple[int, str, dict[str, Any]]:

@@ -4,8 +4,10 @@ What it detects:
     A DNS answer (asked by ``--probe`` or recorded as ``DNSAnswer``) for a name that means this
     Service — ``web``, ``web.shop``, ``web.shop.svc.<zone>`` — came back NXDOMAIN, SERVFAIL,
     REFUSED, timed out, or empty. An answer asked of the DNS Service's ClusterIP from a place that is
-    no Pod or Node (a laptop) is another network's — a ClusterIP exists only inside the cluster — so
-    it is not counted, here or by SD702, and step 7 says so.
+    no Pod or Node (a laptop) is another network's — a ClusterIP exists only inside the cluster —,
+    and one from a resolver that answered ``kubernetes.default`` with an address other than Service
+    default/kubernetes's is not this cluster's DNS: neither is counted, here or by SD702, and step 7
+    says so.
 
 Why it matters:
     A client that cannot resolve the name never sends a packet, however healthy the Service is.
@@ -37,20 +39,24 @@ from svcdoctor.dns.domain import cluster_domain
 from svcdoctor.dns.evidence import answers_about, cnames, control_answers, failed
 from svcdoctor.dns.records import service_fqdn
 from svcdoctor.findings import Evidence, Finding, NotChecked
-from svcdoctor.probe.analysis import INSIDE_HOW, asked_from_outside, visibility
+from svcdoctor.probe.analysis import INSIDE_HOW, asked_from_outside, foreign_resolver, visibility
 
 #: How to give step 7 its evidence.
 DNS_HOW = "run with --probe, or record DNSAnswer objects in the snapshot"
 
 
 def for_client(context: Context, items: list) -> list:
-    """Answers asked by the given client (or by nobody in particular) when there are such; never one asked
-    of a ClusterIP from outside the cluster (another network answered it: step 7 says so instead)."""
-    outside = [item for item in items if asked_from_outside(context.snapshot, item.answer)]
-    if outside:
-        context.note_unverified(f"the name by the answers asked from outside the cluster: "
-                                f"{asked_from_outside(context.snapshot, outside[0].answer)}", INSIDE_HOW)
-        items = [item for item in items if item not in outside]
+    """Answers asked by the given client (or by nobody in particular) when there are such; never one that is
+    not this cluster's DNS speaking — asked of a ClusterIP from outside the cluster, or given by a resolver
+    that answers kubernetes.default with another address (step 7 says so instead)."""
+    zone = cluster_domain(context.snapshot, context.options.cluster_domain).domain
+    doubts = {id(item): asked_from_outside(context.snapshot, item.answer)
+              or foreign_resolver(context.snapshot, item.answer, zone) for item in items}
+    doubted = [item for item in items if doubts[id(item)]]
+    if doubted:
+        context.note_unverified(f"the name by the answer to {doubted[0].answer.name!r}: {doubts[id(doubted[0])]}",
+                                INSIDE_HOW)
+        items = [item for item in items if not doubts[id(item)]]
     if context.client is None:
         return items
     own = [item for item in items if item.answer.source in ("", str(context.client))]

@@ -168,10 +168,11 @@ IgnoreOption = Annotated[
     list[str] | None, typer.Option("--ignore", help="Check IDs to suppress, e.g. SD212,SD207; repeatable.",
                                    metavar="IDS")
 ]
-BaselineOption = Annotated[
-    str | None, typer.Option("--baseline", help="Fail only on findings that are not in this baseline file.",
-                             metavar="FILE")
-]
+def baseline_option(help: str = "Fail only on findings that are not in this baseline file.") -> Any:
+    return typer.Option("--baseline", help=help, metavar="FILE")
+
+
+BaselineOption = Annotated[str | None, baseline_option()]
 WriteBaselineOption = Annotated[
     str | None, typer.Option("--write-baseline", help="Write the current findings as a baseline file.", metavar="FILE")
 ]

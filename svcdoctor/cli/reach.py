@@ -68,6 +68,7 @@ def reach(
     import ipaddress
 
     from svcdoctor import app as application
+    from svcdoctor.client_names import name_problem
     from svcdoctor.netpol import matrix as reach_matrix
     from svcdoctor.netpol.evaluator import Evaluator
     from svcdoctor.netpol.tiers import PolicyStack
@@ -122,6 +123,11 @@ def reach(
                                    f"{' in ' + scope if scope and missing.namespace else ''}: {missing.reason} "
                                    f"({missing.can_i()})")
 
+    for item in pod or []:
+        pod_namespace, _, pod_name = item.partition("/")
+        problem = name_problem(pod_namespace, pod_name) if pod_name else "expected NAMESPACE/POD"
+        if problem:
+            raise InputError(f"--pod {item!r}: {problem}")
     evaluator = Evaluator(loaded)
     # Admin-tier and Cilium policies decide too, when there are any (reach shows what really passes).
     stack = PolicyStack(loaded, evaluator)

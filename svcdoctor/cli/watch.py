@@ -10,12 +10,12 @@ import typer
 from svcdoctor.cli.common import session
 from svcdoctor.cli.options import (
     AllNamespacesOption,
-    BaselineOption,
     ClusterDomainOption,
     ContextOption,
     IgnoreOption,
     KubeconfigOption,
     TimeoutOption,
+    baseline_option,
     from_pod_option,
     namespace_option,
     split_ids,
@@ -36,7 +36,7 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 def watch(
     click_context: typer.Context,
-    namespace: Annotated[str | None, namespace_option("The namespace to follow (default: the context's).")] = None,
+    namespace: Annotated[str | None, namespace_option("The namespace to watch (default: the context's).")] = None,
     all_namespaces: AllNamespacesOption = False,
     listen: Annotated[str, typer.Option(
         "--listen", help="Where /metrics, /healthz and /readyz are served, HOST:PORT (0.0.0.0:PORT for all "
@@ -46,7 +46,8 @@ def watch(
     context: ContextOption = None,
     request_timeout: TimeoutOption = "10s",
     ignore: IgnoreOption = None,
-    baseline: BaselineOption = None,
+    baseline: Annotated[str | None, baseline_option(
+        "Suppress the findings in this baseline file (check/scan --write-baseline writes one).")] = None,
     from_pod: Annotated[str | None, from_pod_option(
         "The client every Service is judged for (its NetworkPolicies, egress included), as check --from: POD, "
         "NAMESPACE/POD, TYPE/NAME (deploy/web: a ready Pod of it, found again as it is replaced).")] = None,

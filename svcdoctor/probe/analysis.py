@@ -250,6 +250,29 @@ def asked_from_outside(snapshot: Snapshot, answer: DNSAnswer) -> str:
             "the cluster: a ClusterIP answers only on the cluster's nodes and Pods, so another network answered")
 
 
+def foreign_resolver(snapshot: Snapshot, answer: DNSAnswer, zone: str) -> str:
+    """Why the resolver that gave ``answer`` is not this cluster's DNS ("" when nothing says so): it
+    answered ``kubernetes.default`` — a name this cluster's DNS answers with the ClusterIP of Service
+    default/kubernetes, when the snapshot holds it — with other addresses (a wildcard or hijacking
+    resolver, another cluster's DNS)."""
+    from svcdoctor.dns.evidence import addresses as answer_addresses
+    from svcdoctor.dns.evidence import is_control
+    from svcdoctor.dns.records import cluster_ips
+
+    kubernetes = snapshot.service("default", "kubernetes")
+    expected = set(cluster_ips(kubernetes)) if kubernetes is not None else set()
+    if not expected:
+        return ""
+    for other in snapshot.dns_answers:
+        got = answer_addresses(other)
+        if other.server == answer.server and other.rcode == "NOERROR" and got and not got & expected \
+                and is_control(other, zone):
+            return (f"the same resolver{' ' + answer.server if answer.server else ''} answered {other.name} with "
+                    f"{sorted(got)[0]}, not the ClusterIP of Service default/kubernetes ({sorted(expected)[0]}): it "
+                    "is not this cluster's DNS")
+    return ""
+
+
 def answer_doubt(snapshot: Snapshot, answer: DNSAnswer) -> str:
     """Why a DNS answer may not be the cluster DNS speaking ("" when nothing says so), from its content.
 

@@ -87,14 +87,21 @@ def _listed(report: Report) -> bool:
 
 def _report_body(report: Report, options: RenderOptions, level: int) -> str:
     heading, sub = f"h{level}", f"h{level + 1}"
+    # As the text headline: "likely unreachable" when the verdict rests on likely findings alone.
+    shown = ("likely " if report.verdict_confidence == "likely" else "") + report.verdict
     parts = [f'<{heading}>{_e(report.target)} <span class="verdict v-{_e(report.verdict)}" data-verdict='
-             f'"{_e(report.verdict)}">{_e(report.verdict)}</span></{heading}>',
+             f'"{_e(report.verdict)}">{_e(shown)}</span></{heading}>',
              f"<div>client: {_e(report.client or 'clients in general')} · source: "
              f"{_e(report.source.get('path') or report.source.get('context') or report.source.get('kind') or '')}"
              "</div>"]
     root = report.root_cause
-    if root is not None and root.severity is not Severity.INFO:
-        parts.append(f'<div class="root" data-root-cause="{_e(root.id)}"><b>Root cause: {_e(root.id)} '
+    if report.verdict == "unknown":
+        # An unknown verdict has no root cause (DESIGN.md): say what left it open instead.
+        parts.append('<div class="root" data-undecided="true"><b>Not decided: evidence the verdict needs is '
+                     "missing</b>" + "".join(f"<div>{_e(item)}</div>" for item in report.open_questions()) + "</div>")
+    elif root is not None and root.severity is not Severity.INFO:
+        cause = "Probable cause" if root.confidence == "likely" else "Root cause"
+        parts.append(f'<div class="root" data-root-cause="{_e(root.id)}"><b>{cause}: {_e(root.id)} '
                      f"{_e(root.title)}</b><div>{_e(root.message)}</div>{_commands(root.next[:1])}"
                      + (f"<div><b>Fix:</b> {_e(root.fix)}</div>" if root.fix else "") + "</div>")
     parts.append(f"<{sub}>Path</{sub}>{path_map(report)}")

@@ -74,8 +74,7 @@ def render(report: Report, options: RenderOptions) -> str:
     if report.verdict == "unknown":
         lines += ["Nothing found proves the Service unreachable or degraded, but evidence needed for a verdict is "
                   "missing:", ""]
-        lines += [f"- step {s.step} {escape(s.title)}: {escape(s.reason)}" for s in report.steps
-                  if s.status == "unknown"]
+        lines += [f"- {escape(reason)}" for reason in report.open_questions()]
         lines.append("")
     elif root is not None and root.severity is not Severity.INFO:
         cause = "Probable cause (likely: inferred from declarations)" if root.confidence == "likely" else "Root cause"

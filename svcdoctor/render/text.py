@@ -188,7 +188,7 @@ def _verdict_box(report: Report, width: int = 100) -> Panel:
     if report.verdict == "unknown":
         # An unknown verdict has no root cause: what could not be decided comes first.
         title.append(f" · not decided: {_undecided(report)}", style="bold")
-        reasons = _unknown_reasons(report)
+        reasons = report.open_questions()
         body.append(Text("Nothing found proves the Service unreachable or degraded, but evidence needed for a "
                          "verdict is missing:"))
         body += [Text(f"• {shortened(reason, 400)}", style="magenta") for reason in reasons[:4]]
@@ -304,7 +304,7 @@ def _headline(report: Report, width: int) -> list[Text]:
     if report.verdict == "unknown":
         title.append(f" · not decided: {_undecided(report)}", style="bold")
         lines.append(_fold(title, width))
-        for reason in _unknown_reasons(report)[:3]:
+        for reason in report.open_questions()[:3]:
             lines.append(_fold(Text(f"  {reason}", style="magenta"), width, indent=0, most=2))
         commands = _unknown_next(report)
         if commands:
@@ -343,31 +343,17 @@ def _headline(report: Report, width: int) -> list[Text]:
 
 def _undecided(report: Report) -> str:
     """Why an ``unknown`` verdict was not decided, in a few words for its headline."""
-    undecided = _undeciding_findings(report)
+    undecided = report.undeciding_findings()
     if undecided and not any(s.status == "unknown" for s in report.steps):
         first = undecided[0]
         return f"{first.title[:1].lower()}{first.title[1:]} ({first.id})"
     return "evidence it needs could not be read"
 
 
-def _undeciding_findings(report: Report) -> list[Finding]:
-    """The findings that leave the verdict open (impact ``unknown``): probes that could not see the cluster…"""
-    return [f for f in report.findings if f.impact == "unknown" and f.severity is not Severity.INFO]
-
-
-def _unknown_reasons(report: Report) -> list[str]:
-    """What was not read, one line each: the unknown steps' reasons, then the findings that leave it open."""
-    reasons = [f"step {s.step}: {s.reason}" for s in report.steps if s.status == "unknown" and s.reason]
-    for finding in _undeciding_findings(report):
-        if finding.id != "SD001":  # a refused read is already its step's reason
-            reasons.append(f"step {finding.step}: {finding.id} {finding.message}")
-    return reasons
-
-
 def _unknown_next(report: Report) -> list[str]:
     """The command that shows why: ``kubectl auth can-i`` for a refused read, else the deciding finding's."""
     refused = [command for f in report.findings if f.id == "SD001" for command in f.next]
-    return refused or [command for f in _undeciding_findings(report) for command in f.next]
+    return refused or [command for f in report.undeciding_findings() for command in f.next]
 
 
 def _command(command: str, style: str = "cyan") -> Text:

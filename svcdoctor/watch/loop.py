@@ -77,7 +77,7 @@ def checked_suppressions(invocation: Invocation) -> set[str] | None:
     return read_baseline(invocation.baseline) if invocation.baseline else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Diagnosis:
     """What the watch keeps of a Service's report once its metrics are set: the verdict, the ranked
     finding IDs and the root cause. Not the whole Report: the results of every check, kept for
@@ -230,7 +230,9 @@ class WatchState:
 
         namespace = self.client_name.namespace
         try:
-            pod = choose_pod(self.client_name, self.snapshot.pods_in(namespace), "cluster")
+            # By name first: choosing among the namespace's Pods costs their number, at every batch.
+            pod = (self.snapshot.pod(namespace, self.client_name.name) if self.client_name.is_pod else None) \
+                or choose_pod(self.client_name, self.snapshot.pods_in(namespace), "cluster")
             client = Client("pod", namespace, k8s.name(pod), k8s.pod_ip(pod))
             problem = ""
         except InputError as error:

@@ -106,7 +106,13 @@ class PolicyCluster:
                     pod["spec"]["hostNetwork"] = True
                     pod["status"]["podIP"], pod["status"]["podIPs"] = address, [{"ip": address}]
                 self.pod_ips[f"{house}/{pod['metadata']['name']}"] = pod["status"]["podIP"]
-        self.base = self.builder.build()
+        self._base: list[Obj] | None = None
+
+    def service(self, house: str, name: str, port: int, protocol: str) -> None:
+        """A Service in front of a house's Pods (the suite has none; ``check`` needs one), with its endpoints."""
+        assert self._base is None, "add Services before the cluster is built"
+        self.builder.service(self.prefix + house, name, {"conformance-house": house},
+                             [{"name": "probe", "port": port, "protocol": protocol}])
 
     def apply(self, change: Mapping[str, Any]) -> None:
         """One of the changes the Go test makes between sub-tests (they accumulate)."""
@@ -136,7 +142,9 @@ class PolicyCluster:
 
     def objects(self) -> list[Obj]:
         """The cluster as it stands: the base, the NetworkPolicies and the policies in this release's API."""
-        objects = copy.deepcopy(self.base)
+        if self._base is None:
+            self._base = self.builder.build()
+        objects = copy.deepcopy(self._base)
         builder = ClusterBuilder()
         for where, spec in self.network_policies.items():
             house, _, name = where.partition("/")

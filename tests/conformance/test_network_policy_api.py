@@ -124,3 +124,34 @@ def test_reach_shows_the_last_step_live_v1alpha2(case: Case, tmp_path: Path) -> 
     with SnapshotAPIServer(cluster.objects()) as api:
         config = api.write_kubeconfig(str(tmp_path / "kubeconfig"))
         assert _reach(connections, "--kubeconfig", config) == {str(c): c.allowed for c in connections}
+
+
+def _first_denial(case: Case) -> tuple[int, Connection]:
+    """The first step where the Go test expects a connection to fail, and that connection."""
+    for number, step in enumerate(case.data["steps"]):
+        denied = [c for c in map(Connection.parse, step["expect"]) if not c.allowed]
+        if denied:
+            return number, denied[0]
+    raise AssertionError(f"{case.id} expects no connection to fail")
+
+
+@pytest.mark.parametrize("case", [pytest.param(case, id=case.tests[V1ALPHA1]) for case in CASES])
+def test_check_names_the_admin_policy_that_denies(case: Case, tmp_path: Path) -> None:
+    """``check SERVICE --from CLIENT`` on a Service in front of the server: SD606 names the case's policy."""
+    import yaml
+
+    number, connection = _first_denial(case)
+    house, _, _pod = connection.server.partition("/")
+    cluster = PolicyCluster(case, V1ALPHA1, PREFIX)
+    cluster.service(house, "conformance", connection.port, connection.protocol)
+    for step in case.data["steps"][:number + 1]:
+        for change in step.get("change") or []:
+            cluster.apply(change)
+    path = tmp_path / "snapshot.yaml"
+    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": cluster.objects()}))
+    report = run_cli("check", "conformance", "-n", PREFIX + house, "--from", PREFIX + connection.client,
+                     "--snapshot", str(path), "-o", "json").json()
+    denials = [f for f in report["findings"] if f["id"] == "SD606"]
+    assert denials, (str(connection), [f["id"] for f in report["findings"]])
+    assert any(name in denials[0]["message"] for name in case.data["policies"]), denials[0]["message"]
+    assert report["verdict"] == "unreachable"
