@@ -134,6 +134,21 @@ def test_a_clusterip_answering_outside_the_cluster_is_another_network() -> None:
     assert "SD703" in found_inside and "SD903" in found_inside and "SD701" in found_inside
 
 
+def test_probes_from_outside_that_only_a_clusterip_answered_are_blind() -> None:
+    """A laptop on a 10.x network: something there refuses for the kube-dns ClusterIP while every Pod IP
+    times out. Before: not blind (the DNS Service 'answered'), so every Pod was blamed (SD902) and DNS
+    too (SD703); now SD905 says the probes could not see the cluster, and nothing is blamed."""
+    objects = cluster().build()
+    laptop = "192.168.1.23"
+    dns_pod = _pod_ip(objects, "coredns-")
+    probes = [probe_result_object(ProbeResult("10.96.0.10", 53, "UDP", "refused", laptop)),
+              probe_result_object(ProbeResult(dns_pod, 53, "UDP", "timeout", laptop)),
+              probe_result_object(ProbeResult(_pod_ip(objects, "api-"), 8080, "TCP", "timeout", laptop))]
+    found = ids([*objects, *probes, _failed_control("10.96.0.10")])
+    assert "SD905" in found and "SD902" not in found and "SD703" not in found
+    assert found["verdict"] == "unknown"
+
+
 def test_a_control_failure_beside_a_working_answer_of_the_same_resolver_is_not_dns_failing() -> None:
     objects = cluster().build()
     cluster_ip = next(str(o["spec"]["clusterIP"]) for o in objects

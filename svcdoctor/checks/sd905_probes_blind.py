@@ -2,7 +2,9 @@
 
 What it detects:
     Every probe to a cluster-internal address — the cluster DNS Service and its Pods among them,
-    which exist in every cluster — went unanswered alike (timeout or unreachable).
+    which exist in every cluster — went unanswered alike (timeout or unreachable). A ClusterIP that
+    answered a place that is no Pod or Node counts as unanswered: a ClusterIP exists only inside the
+    cluster, so another network (a LAN that uses the same addresses, a VPN) answered it.
 
 Why it matters:
     When even cluster DNS does not answer, the place the probes left from has no route into the

@@ -177,6 +177,10 @@ WriteBaselineOption = Annotated[
     str | None, typer.Option("--write-baseline", help="Write the current findings as a baseline file.", metavar="FILE")
 ]
 ShowSuppressedOption = Annotated[bool, typer.Option("--show-suppressed", help="List suppressed findings too.")]
+NoProgressOption = Annotated[
+    bool, typer.Option("--no-progress", help="No progress line on stderr (shown only on a terminal, once a run "
+                                             "takes a second, never when CI is set).")
+]
 AcceptUnknownOption = Annotated[
     bool, typer.Option("--accept-unknown", help="Exit 0, not 4, when the verdict is unknown (a read was refused, "
                                                 "evidence could not be read).")

@@ -152,7 +152,9 @@ class Visibility:
     """Whether the probes saw the cluster network from where they were sent."""
 
     #: True when every probe to a cluster-internal address (the DNS Service and its Pods among
-    #: them) went unanswered alike: the place they were sent from has no route into the cluster.
+    #: them) went unanswered alike — a ClusterIP that answered a place outside the cluster counts as
+    #: unanswered, since another network answered it: the place they were sent from has no route
+    #: into the cluster.
     blind: bool
     internal: tuple[ProbeResult, ...]
     sources: tuple[str, ...]
@@ -163,7 +165,11 @@ def visibility(snapshot: Snapshot) -> Visibility:
     internal = tuple(p for p in classified(snapshot) if p.target in INTERNAL)
     sources = tuple(dict.fromkeys(p.source for p in snapshot.probe_results if p.source))
     has_control = any(p.target in CONTROLS for p in internal)
-    blind = has_control and bool(internal) and all(p.result not in ANSWERED for p in internal)
+    # A ClusterIP that "answers" a place outside the cluster is another network answering: it shows
+    # nothing of the cluster, so it does not count as seen.
+    seen = [p for p in internal if p.result in ANSWERED
+            and not (p.target in (CLUSTER_IP, DNS_SERVICE) and outside_cluster(snapshot, p.source))]
+    blind = has_control and bool(internal) and not seen
     return Visibility(blind, internal, sources)
 
 

@@ -26,7 +26,6 @@ import functools
 import json
 import queue
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -37,8 +36,9 @@ from typing import Any
 from svcdoctor import __version__, k8s
 from svcdoctor.errors import ClusterError, InputError
 from svcdoctor.kinds import BY_KIND, GATEWAY_KINDS, POLICY_KINDS, RESOURCES, Resource
+from svcdoctor.progress import NO_PROGRESS, Progress, count
 from svcdoctor.snapshot import Recorded, Snapshot, Unavailable, build_snapshot
-from svcdoctor.sources.files import input_limit
+from svcdoctor.sources.files import collector_paused, input_limit
 from svcdoctor.sources.interface import Request, Source
 from svcdoctor.sources.live_config import first_line as _first_line
 from svcdoctor.validation import object_problems, ref_text
@@ -157,7 +157,8 @@ class LiveRead:
         return info
 
     def snapshot(self) -> Snapshot:
-        return build_snapshot([self.info_object(), *self.objects])
+        with collector_paused():
+            return build_snapshot([self.info_object(), *self.objects])
 
 
 @dataclass
@@ -173,13 +174,13 @@ class LiveSource(Source):
 
     def __init__(self, kubeconfig: str | None = None, context: str | None = None,
                  request_timeout: str | float = "10s", verbose: bool = False,
-                 progress: bool | None = None) -> None:
+                 progress: Progress = NO_PROGRESS) -> None:
         self.kubeconfig = kubeconfig
         self.context = context
         self.timeout = parse_duration(request_timeout)
         self.verbose = verbose
-        #: Show a status line on stderr (default: when stderr is a terminal).
-        self.progress = sys.stderr.isatty() if progress is None else progress
+        #: Told what is read (requests in flight, kinds and objects read); ``--verbose`` lines are its notes.
+        self.progress = progress
         self._api_client: Any = None
         self._context_name = ""
         self._namespace = "default"
@@ -189,10 +190,10 @@ class LiveSource(Source):
         #: (kind, namespace) of every read that succeeded: what ``SnapshotInfo.recorded`` says was listed.
         self._listed: set[tuple[str, str]] = set()
         self._inflight: dict[int, tuple[float, str]] = {}
+        #: Objects received so far (for the progress line).
+        self._received = 0
         #: Bytes still allowed from the API server in this run (the same limit as for files).
         self._budget = input_limit()
-        self._say: Callable[[str], None] = self._write_stderr
-        self._status: Callable[[str], None] = lambda text: None
 
     # -- configuration ----------------------------------------------------------------------------
 
@@ -268,14 +269,13 @@ class LiveSource(Source):
         self._configure()
         started = time.monotonic()
         captured_at = _now()
-        with self._progress_display():
-            if request.service:
-                objects, unavailable, version, rounds = self._read_for_service(request)
-            else:
-                objects, unavailable, version, rounds = self._read_for_scan(request)
+        if request.service:
+            objects, unavailable, version, rounds = self._read_for_service(request)
+        else:
+            objects, unavailable, version, rounds = self._read_for_scan(request)
         elapsed = time.monotonic() - started
         if self.verbose:
-            self._say(f"svcdoctor: {self._requests} API requests in {elapsed:.2f}s ({rounds} rounds)")
+            self.progress.note(f"svcdoctor: {self._requests} API requests in {elapsed:.2f}s ({rounds} rounds)")
         objects, invalid = _readable(_sorted_unique(objects))
         unavailable += invalid
         # One entry per resource, namespace and verb (six ConfigMaps forbidden are one finding).
@@ -439,6 +439,7 @@ class LiveSource(Source):
         remaining = len(tasks)
         try:
             while remaining:
+                self._show_progress()
                 try:
                     index, value, error = done.get(timeout=0.05)
                 except queue.Empty:
@@ -452,6 +453,13 @@ class LiveSource(Source):
             failed.set()
             raise
         return results
+
+    def _show_progress(self) -> None:
+        with self._lock:
+            in_flight, requests, received = len(self._inflight), self._requests, self._received
+            kinds = len({kind for kind, _ in self._listed})
+        self.progress.show(f"reading {self._context_name or 'the cluster'}: {count(in_flight, 'request')} in "
+                           f"flight, {requests} sent, {count(kinds, 'kind')} read, {count(received, 'object')}")
 
     def _check_overdue(self) -> None:
         if self.timeout is None:
@@ -478,7 +486,6 @@ class LiveSource(Source):
     def _perform(self, read: Read) -> _Outcome:
         from kubernetes.client.exceptions import ApiException
 
-        self._status(read.describe())
         versions = (read.resource.version, *read.resource.older_versions)
         for position, version in enumerate(versions):
             path = read.resource.path(read.namespace, read.name, version)
@@ -529,6 +536,8 @@ class LiveSource(Source):
             for item in k8s.as_list(body.get("items")):
                 if isinstance(item, dict):
                     items.append(self._stamp(item, read.resource))
+            with self._lock:
+                self._received += len(k8s.as_list(body.get("items")))
             token = str(k8s.as_map(body.get("metadata")).get("continue") or "")
             if not token:
                 return items
@@ -571,7 +580,7 @@ class LiveSource(Source):
                 self._inflight.pop(thread, None)
             if self.verbose:
                 elapsed = (time.monotonic() - started) * 1000
-                self._say(f"GET {shown} {status or 'failed'} {elapsed:.0f}ms")
+                self.progress.note(f"GET {shown} {status or 'failed'} {elapsed:.0f}ms")
         try:
             return json.loads(data)
         except ValueError:
@@ -629,43 +638,6 @@ class LiveSource(Source):
                                 "raise --request-timeout or check the connection")
         return ClusterError(f"cannot read the cluster at {server}: {type(reason).__name__}: "
                             f"{_first_line(str(reason))}")
-
-    # -- output -----------------------------------------------------------------------------------
-
-    @staticmethod
-    def _write_stderr(text: str) -> None:
-        sys.stderr.write(text + "\n")
-        sys.stderr.flush()
-
-    def _progress_display(self) -> Any:
-        source = self
-
-        class Display:
-            def __enter__(self) -> None:
-                self.live = None
-                if not source.progress:
-                    return
-                from rich.console import Console
-                from rich.live import Live
-                from rich.spinner import Spinner
-
-                console = Console(stderr=True)
-                spinner = Spinner("dots", text=f"reading {source._context_name or 'the cluster'}…")
-                # Not rich's default: redirecting stdout would capture -o json output.
-                self.live = Live(spinner, console=console, transient=True, redirect_stdout=False,
-                                 redirect_stderr=False, refresh_per_second=12)
-                self.live.start()
-                source._status = lambda text: spinner.update(text=text + "…")
-                source._say = lambda text: console.print(text, markup=False, highlight=False)
-
-            def __exit__(self, *exc: object) -> None:
-                if self.live is not None:
-                    self.live.stop()
-                source._status = lambda text: None
-                source._say = source._write_stderr
-
-        return Display()
-
 
 def _share_tls_context(api_client: Any, configuration: Any) -> None:
     """Build the TLS context once for every connection of the pool.
