@@ -107,7 +107,7 @@ def svcdoctor_in_process(kubeconfig: str, runs: int) -> tuple[int, list[float], 
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        source = LiveSource(kubeconfig=kubeconfig, progress=False)
+        source = LiveSource(kubeconfig=kubeconfig)
         result = source.read(Request(namespace="shop", service="backend"))
         report = diagnose_service(result.snapshot(), "shop", "backend", source=source.describe())
         times.append(time.perf_counter() - started)

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, Options
 from svcdoctor.client_names import ClientName, choose_pod, parse_client
-from svcdoctor.errors import InputError
+from svcdoctor.errors import ClusterError, InputError
 from svcdoctor.findings import Client, Finding
+from svcdoctor.progress import NO_PROGRESS, Progress
 from svcdoctor.report import Report
 from svcdoctor.snapshot import Snapshot
 from svcdoctor.sources.interface import Request, Source
@@ -70,6 +71,8 @@ class Invocation:
     from_node: str | None = None
     #: ``--from-gateway`` NAMESPACE/NAME: the Gateway's data-plane Pod is the client.
     from_gateway: str | None = None
+    #: Told what is being read and diagnosed (the CLI's status line on a terminal); not a flag's value.
+    progress: Progress = field(default=NO_PROGRESS, compare=False, repr=False)
 
 
 #: A name the API could hold for a Pod (anything else in --from is a prefix to look up).
@@ -146,7 +149,7 @@ def scan_services(invocation: Invocation, *, all_namespaces: bool = False,
     if not all_namespaces:
         _refuse_absent_namespace(snapshot, namespace, source)
     reports = scan(snapshot, None if all_namespaces else [namespace], checks=checks,
-                   options=options_for(invocation), source=description)
+                   options=options_for(invocation), source=description, progress=invocation.progress)
     return finish(reports, invocation, snapshot)
 
 
@@ -157,17 +160,22 @@ def service_records(invocation: Invocation, name: str) -> ServiceRecords:
     and carries the verdict on what came back.
     """
     from svcdoctor.dns.domain import cluster_domain
-    from svcdoctor.dns.records import ServiceRecords, expected_records
+    from svcdoctor.dns.records import ServiceRecords, expected_records, reading_order, service_fqdn
 
     source = open_source(invocation)
     namespace = resolve_namespace(invocation, source)
     snapshot, _ = load(invocation, Request(namespace=namespace, service=name), source)
     service = snapshot.service(namespace, name)
     if service is None:
-        raise InputError(f"no Service {namespace}/{name} in the {source.kind}")
+        refused = snapshot.missing("services", namespace)
+        if refused is not None:  # not "no such Service": whether it exists could not be read
+            raise ClusterError(f"could not {refused.verb} Services in namespace {namespace}: {refused.reason} "
+                               f"(see: {refused.can_i()})")
+        raise InputError(f"no Service {namespace}/{name} in the {_SOURCE_WORDS.get(source.kind, source.kind)}")
     domain = cluster_domain(snapshot, invocation.cluster_domain)
     records = ServiceRecords(f"{namespace}/{name}", domain.domain, domain.origin,
-                             tuple(expected_records(snapshot, service, domain.domain)))
+                             tuple(reading_order(expected_records(snapshot, service, domain.domain),
+                                                 service_fqdn(namespace, name, domain.domain))))
     if not invocation.probe:
         return records
     from svcdoctor.probe.dns_query import compare_records
@@ -349,11 +357,12 @@ def open_source(invocation: Invocation) -> Source:
     if invocation.snapshot is not None:
         from svcdoctor.sources.snapshot_file import SnapshotFileSource
 
-        return SnapshotFileSource(invocation.snapshot)
+        return SnapshotFileSource(invocation.snapshot, invocation.progress)
     if invocation.manifests is not None:
         from svcdoctor.sources.manifests import ManifestsSource
 
-        return ManifestsSource(invocation.manifests, default_namespace=invocation.namespace or "default")
+        return ManifestsSource(invocation.manifests, default_namespace=invocation.namespace or "default",
+                               progress=invocation.progress)
     from svcdoctor.sources.live import LiveSource
 
     return LiveSource(
@@ -361,6 +370,7 @@ def open_source(invocation: Invocation) -> Source:
         context=invocation.context,
         request_timeout=invocation.request_timeout,
         verbose=invocation.verbose,
+        progress=invocation.progress,
     )
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from svcdoctor.checks.interface import Check, Context, Options
 from svcdoctor.findings import STEPS, Client, Finding, NotChecked, Severity, Skip, StepDoesNotApply, Target, Unknown
+from svcdoctor.progress import NO_PROGRESS, Progress
 from svcdoctor.report import CheckCrash, CheckResult, Missing, Report, StepResult
 
 #: How to give a check its client.
@@ -293,21 +294,21 @@ def scan(
     options: Options | None = None,
     checks: Sequence[Check] | None = None,
     source: dict[str, object] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> list[Report]:
-    """Diagnose every Service of ``namespaces`` (all when None), worst first."""
+    """Diagnose every Service of ``namespaces`` (all when None), worst first; ``progress`` hears n of N."""
     from svcdoctor.snapshot import Snapshot
 
     assert isinstance(snapshot, Snapshot)
     wanted = set(namespaces) if namespaces is not None else None
     from svcdoctor import k8s
 
+    services = [service for service in snapshot.services if wanted is None or k8s.namespace(service) in wanted]
     reports = []
-    for service in snapshot.services:
-        namespace = k8s.namespace(service)
-        if wanted is not None and namespace not in wanted:
-            continue
-        reports.append(diagnose_service(snapshot, namespace, k8s.name(service), options=options, checks=checks,
-                                        source=source))
+    for number, service in enumerate(services):
+        progress.show(f"diagnosing Services: {number:,} of {len(services):,} done")
+        reports.append(diagnose_service(snapshot, k8s.namespace(service), k8s.name(service), options=options,
+                                        checks=checks, source=source))
     severity_order = {"unreachable": 0, "degraded": 1, "unknown": 2, "ok": 3}
     reports.sort(key=lambda r: (severity_order[r.verdict], -len(r.findings), r.target.namespace, r.target.name))
     return reports

@@ -94,6 +94,9 @@ def test_a_scan_page_renders(browser: Browser, tmp_path: Path) -> None:
     browser.open(page)
     seen = browser.run(INSPECT)
     assert seen["overflowing"] == [] and seen["fetched"] == 0 and seen["maps"] == 1
+    # Sections are laid out only when scrolled near: a 5,000-Service page opens in seconds, not a minute.
+    assert browser.run("return [...document.querySelectorAll('section')].map(s => "
+                       "getComputedStyle(s).contentVisibility)") == ["auto"]
 
 
 def test_the_page_is_self_contained() -> None:
@@ -113,3 +116,14 @@ def test_text_from_the_cluster_is_escaped(tmp_path: Path) -> None:
                       '<img src=x onerror=alert(1)> \x1b[31mred', next=("kubectl get pods '<b>'",))
     page = render(Report(Target("shop", "web"), "unreachable", (finding,), ()), "html", RenderOptions())
     assert "<img" not in page and "&lt;img src=x" in page and "\x1b" not in page and "&lt;b&gt;" in page
+
+
+def test_the_html_benchmark_runs_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """benchmarks/html_bench.py at 50 Services: the scan and each rendering are measured apart."""
+    from benchmarks.html_bench import main
+
+    main(["--services", "50", "--directory", str(tmp_path), "--repeat", "1", "--no-browser"])
+    out = capsys.readouterr().out
+    assert "load + scan -A (50 Services)" in out
+    assert "-o html (10 Services with a section)" in out and "-o html, every one of 50 with a section" in out
+    assert "-o html beyond the scan: " in out

@@ -45,7 +45,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # The ground floor: imports nothing above it.
     ("svcdoctor", "svcdoctor.findings", "svcdoctor.k8s", "svcdoctor.kinds", "svcdoctor.selectors",
      "svcdoctor.similarity", "svcdoctor.errors", "svcdoctor.ignore_annotation", "svcdoctor.atomic",
-     "svcdoctor.terminal", "svcdoctor.minimal", "svcdoctor.validation"),
+     "svcdoctor.terminal", "svcdoctor.minimal", "svcdoctor.validation", "svcdoctor.progress"),
 )
 
 #: (importer, imported) → why the import may run upward. At most four.

@@ -414,15 +414,23 @@ def test_large_lists_are_paged(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
 def test_progress_never_writes_to_stdout(server: SnapshotAPIServer, kubeconfig: str,
                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The status line and --verbose lines share stderr: each request line erases the status, which comes back."""
+    from svcdoctor.cli.progress import ERASE, TerminalProgress
     from svcdoctor.sources.interface import Request
     from svcdoctor.sources.live import LiveSource
 
-    source = LiveSource(kubeconfig=kubeconfig, progress=True, verbose=True)
+    line = TerminalProgress(sys.stderr, delay=0, interval=0)
+    source = LiveSource(kubeconfig=kubeconfig, progress=line, verbose=True)
     snapshot = source.load(Request(namespace="shop", service="backend"))
+    line.close()
     assert snapshot.service("shop", "backend") is not None
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert "API requests" in captured.err
+    assert "API requests" in captured.err and "in flight" in captured.err and captured.err.endswith(ERASE)
+    requests = [text for text in captured.err.split("\n") if "GET /" in text]
+    before = [text.partition("GET /")[0] for text in requests]  # what is on the line when a request line starts
+    assert requests and all(text.endswith(ERASE) or not text for text in before), before
+    assert any(before)
 
 
 def test_request_timeout_forms() -> None:
@@ -630,9 +638,13 @@ def test_status_line_on_a_terminal_and_stdout_stays_json(server: SnapshotAPIServ
     """stderr a terminal, stdout a pipe: the status line goes to the terminal, the JSON stays clean."""
     import pty
 
-    server.options.latency = 0.3  # long enough for the status line to be drawn
+    from svcdoctor.cli.progress import ERASE
+
+    server.options.latency = 0.3  # the status line is redrawn while requests wait
     controller, terminal = pty.openpty()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm-256color", "COLUMNS": "100"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm-256color", "COLUMNS": "100",
+           "SVCDOCTOR_PROGRESS_AFTER": "0"}
+    env.pop("CI", None)
     process = subprocess.Popen([sys.executable, "-m", "svcdoctor", "check", "backend", "--kubeconfig", kubeconfig,
                                 "-o", "json"], stdout=subprocess.PIPE, stderr=terminal, env=env)
     os.close(terminal)
@@ -649,7 +661,7 @@ def test_status_line_on_a_terminal_and_stdout_stays_json(server: SnapshotAPIServ
     os.close(controller)
     assert process.returncode == 0
     assert json.loads(stdout)["verdict"] == "ok"
-    assert b"reading" in seen
+    assert b"in flight" in seen and b"kinds read" in seen and seen.endswith(ERASE.encode())
 
 
 def test_namespace_scoped_credentials(tmp_path: Path) -> None:

@@ -165,7 +165,7 @@ def watching(tmp_path: Path, objects: list[dict[str, Any]], invocation: Any = No
     with SnapshotAPIServer(objects, options=options) as server, open(os.devnull, "w") as devnull:
         hub_of(server)
         kubeconfig = server.write_kubeconfig(str(tmp_path / "kubeconfig"))
-        api_client = LiveSource(kubeconfig=kubeconfig, progress=False).api_client()
+        api_client = LiveSource(kubeconfig=kubeconfig).api_client()
         state = WatchState(namespace, WatchMetrics(), invocation=invocation, log=log or devnull, client=client)
         watcher = Watcher(api_client, state).start()
         try:

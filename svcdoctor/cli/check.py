@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
@@ -25,6 +26,7 @@ from svcdoctor.cli.options import (
     MaxProbesOption,
     NamespaceOption,
     NodeDumpOption,
+    NoProgressOption,
     OutputOption,
     ProbeFileAddressesOption,
     ProbeOption,
@@ -38,6 +40,7 @@ from svcdoctor.cli.options import (
     from_gateway_option,
     from_ip_option,
     from_pod_option,
+    namespace_option,
     split_ids,
 )
 
@@ -77,9 +80,11 @@ def check(
     write_baseline: WriteBaselineOption = None,
     show_suppressed: ShowSuppressedOption = False,
     accept_unknown: AcceptUnknownOption = False,
+    no_progress: NoProgressOption = False,
 ) -> int:
     """Diagnose one Service: walk the debugging steps and rank what is wrong."""
     from svcdoctor.app import check_service
+    from svcdoctor.cli.progress import progress
     from svcdoctor.client_names import parse_service
     from svcdoctor.render import render
 
@@ -94,15 +99,18 @@ def check(
         from_pod=from_pod, from_ip=from_ip, from_node=from_node, from_gateway=from_gateway, port=port,
     )
     run = session(click_context)
-    report = check_service(invocation, name, checks=run.checks)
-    emit(render(report, output, render_options(fail_on, show_suppressed, accept_unknown=accept_unknown,
-                                               verbose=verbose)))
+    with progress(no_progress) as shown:
+        report = check_service(dataclasses.replace(invocation, progress=shown), name, checks=run.checks)
+        shown.show(f"writing the {output} report")
+        text = render(report, output, render_options(fail_on, show_suppressed, accept_unknown=accept_unknown,
+                                                     verbose=verbose))
+    emit(text)
     return _ending([report], fail_on, run, accept_unknown)
 
 
 def scan(
     click_context: typer.Context,
-    namespace: NamespaceOption = None,
+    namespace: Annotated[str | None, namespace_option("The namespace to scan (default: the context's).")] = None,
     all_namespaces: AllNamespacesOption = False,
     snapshot: SnapshotOption = None,
     manifests: ManifestsOption = None,
@@ -122,9 +130,12 @@ def scan(
     accept_unknown: AcceptUnknownOption = False,
     all_services: Annotated[bool, typer.Option("--all", help="List every Service, not only those with findings "
                                                "(text).")] = False,
+    no_progress: NoProgressOption = False,
 ) -> int:
     """Diagnose every Service of a namespace (or of all): a summary table, worst first."""
     from svcdoctor.app import scan_services
+    from svcdoctor.cli.progress import progress
+    from svcdoctor.progress import count
     from svcdoctor.render import render_scan
 
     output, fail_on, invocation = _invocation(
@@ -135,9 +146,13 @@ def scan(
         show_suppressed=show_suppressed,
     )
     run = session(click_context)
-    reports = scan_services(invocation, all_namespaces=all_namespaces, checks=run.checks)
-    emit(render_scan(reports, output, render_options(fail_on, show_suppressed, accept_unknown=accept_unknown,
-                                                     scan_all=all_services)))
+    with progress(no_progress) as shown:
+        reports = scan_services(dataclasses.replace(invocation, progress=shown), all_namespaces=all_namespaces,
+                                checks=run.checks)
+        shown.show(f"writing the {output} report of {count(len(reports), 'Service')}")
+        text = render_scan(reports, output, render_options(fail_on, show_suppressed, accept_unknown=accept_unknown,
+                                                           scan_all=all_services))
+    emit(text)
     return _ending(reports, fail_on, run, accept_unknown)
 
 
@@ -156,7 +171,8 @@ def demo(
                  fail_on=fail_on, cluster_domain=None, kubeconfig=None, context=None, request_timeout="10s",
                  verbose=False, node_dump=None, cilium_service_list=None, probe=False, probe_timeout=2.0, max_probes=64,
                  probe_file_addresses=None, dns_server=None,
-                 ignore=None, baseline=None, write_baseline=None, show_suppressed=False, accept_unknown=False)
+                 ignore=None, baseline=None, write_baseline=None, show_suppressed=False, accept_unknown=False,
+                 no_progress=False)
     if output == "text" and sys.stderr.isatty():
         sys.stderr.write(f"next, try: svcdoctor check backend -n shop --snapshot {path} -v   (every finding in "
                          f"full) · -o html > report.html · svcdoctor explain SD301 · svcdoctor scan -A --snapshot "

@@ -15,6 +15,8 @@ from svcdoctor.cli.options import (
     ContextOption,
     KubeconfigOption,
     NamespaceOption,
+    NoProgressOption,
+    TimeoutOption,
     check_choice,
     cluster_domain_option,
     dns_server_option,
@@ -33,6 +35,7 @@ def dns_records(
     snapshot: Annotated[str | None, snapshot_option("A recorded snapshot (offline).")] = None,
     kubeconfig: KubeconfigOption = None,
     context: ContextOption = None,
+    request_timeout: TimeoutOption = "10s",
     cluster_domain: Annotated[
         str | None, cluster_domain_option("Used when the snapshot does not tell the domain.")
     ] = None,
@@ -43,16 +46,21 @@ def dns_records(
     probe_file_addresses: Annotated[str | None, probe_file_addresses_option(
         "With --snapshot FILE --probe (and no --dns-server): FILE again, to confirm its DNS address may be asked."
     )] = None,
+    no_progress: NoProgressOption = False,
 ) -> int:
     """The DNS records a Service should have (per the Kubernetes DNS spec); --probe checks each one."""
     from svcdoctor.app import Invocation, service_records
+    from svcdoctor.cli.progress import progress
     from svcdoctor.render.dns import FORMATS, render
     from svcdoctor.render.interface import RenderOptions
 
     check_choice(output, FORMATS, "--output")
-    invocation = Invocation(snapshot=snapshot, kubeconfig=kubeconfig, context=context, namespace=namespace,
-                            cluster_domain=cluster_domain, probe=probe, dns_server=dns_server,
-                            probe_timeout=probe_timeout, probe_file_addresses=probe_file_addresses)
-    records = service_records(invocation, name)
+    with progress(no_progress) as shown:
+        invocation = Invocation(snapshot=snapshot, kubeconfig=kubeconfig, context=context, namespace=namespace,
+                                request_timeout=request_timeout,
+                                cluster_domain=cluster_domain, probe=probe, dns_server=dns_server,
+                                probe_timeout=probe_timeout, probe_file_addresses=probe_file_addresses,
+                                progress=shown)
+        records = service_records(invocation, name)
     sys.stdout.write(render(records, output, RenderOptions()))
     return EXIT_FINDINGS if any(answer != "ok" for answer in records.answers) else EXIT_OK

@@ -14,10 +14,12 @@ from typing import Annotated
 
 import typer
 
+from svcdoctor.cli.common import terminal_width
 from svcdoctor.cli.options import (
     AllNamespacesOption,
     ContextOption,
     KubeconfigOption,
+    NoProgressOption,
     check_choice,
     from_ip_option,
     manifests_option,
@@ -62,11 +64,13 @@ def reach(
     context: ContextOption = None,
     request_timeout: Annotated[str, request_timeout_option("Time limit for each API request.")] = "10s",
     verbose: Annotated[bool, verbose_option("Print each API request to stderr.")] = False,
+    no_progress: NoProgressOption = False,
 ) -> int:
     """NetworkPolicy reachability matrix: who may connect to whom, per port (a CI gate with --expect)."""
     import ipaddress
 
     from svcdoctor import app as application
+    from svcdoctor.cli.progress import progress
     from svcdoctor.client_names import name_problem
     from svcdoctor.netpol import matrix as reach_matrix
     from svcdoctor.netpol.evaluator import Evaluator
@@ -101,17 +105,18 @@ def reach(
         except (ValueError, KeyError, TypeError) as error:
             raise InputError(f"--expect {expect}: not a reach matrix ({error})") from None
 
-    invocation = application.Invocation(snapshot=snapshot, manifests=manifests, kubeconfig=kubeconfig,
-                                        context=context, request_timeout=request_timeout, verbose=verbose,
-                                        namespace=namespace[0] if namespace else None)
-    source = application.open_source(invocation)
-    pod_namespaces = list(dict.fromkeys(item.partition("/")[0] for item in pod or []))
-    namespaces = list(dict.fromkeys(namespace or [])) or pod_namespaces
-    wide = all_namespaces or len(namespaces) > 1
-    if not namespaces and not all_namespaces:
-        namespaces = [application.resolve_namespace(invocation, source)]
-    request = Request(namespace="" if wide else namespaces[0], all_namespaces=wide)
-    loaded, _description = application.load(invocation, request, source)
+    with progress(no_progress) as shown:
+        invocation = application.Invocation(snapshot=snapshot, manifests=manifests, kubeconfig=kubeconfig,
+                                            context=context, request_timeout=request_timeout, verbose=verbose,
+                                            namespace=namespace[0] if namespace else None, progress=shown)
+        source = application.open_source(invocation)
+        pod_namespaces = list(dict.fromkeys(item.partition("/")[0] for item in pod or []))
+        namespaces = list(dict.fromkeys(namespace or [])) or pod_namespaces
+        wide = all_namespaces or len(namespaces) > 1
+        if not namespaces and not all_namespaces:
+            namespaces = [application.resolve_namespace(invocation, source)]
+        request = Request(namespace="" if wide else namespaces[0], all_namespaces=wide)
+        loaded, _description = application.load(invocation, request, source)
     if all_namespaces:
         namespaces = [n for n in loaded.namespace_names() if loaded.pods_in(n)]
     for resource in ("networkpolicies", "pods", "namespaces"):
@@ -148,7 +153,7 @@ def reach(
     result = reach_matrix.build_matrix(evaluator, sources, members, ports, via_services=via_service,
                                        stack=stack if tiers else None)
     differences = reach_matrix.compare(result, expected) if expected is not None else []
-    sys.stdout.write(render_reach(result, namespaces, output, RenderOptions()))
+    sys.stdout.write(render_reach(result, namespaces, output, RenderOptions(width=terminal_width())))
     if expected is not None:
         if differences:
             sys.stderr.write(f"svcdoctor reach: {len(differences)} cell(s) differ from {expect}:\n")

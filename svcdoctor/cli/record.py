@@ -14,6 +14,7 @@ from svcdoctor.cli.options import (
     DnsServerOption,
     KubeconfigOption,
     MaxProbesOption,
+    NoProgressOption,
     ProbeTimeoutOption,
     TimeoutOption,
     VerboseOption,
@@ -60,9 +61,11 @@ def record(
     probe_timeout: ProbeTimeoutOption = 2.0,
     max_probes: MaxProbesOption = 64,
     dns_server: DnsServerOption = None,
+    no_progress: NoProgressOption = False,
 ) -> int:
     """Record what svcdoctor reads from the cluster into a snapshot file (never Secrets)."""
     from svcdoctor.app import Invocation, split_pod
+    from svcdoctor.cli.progress import progress
     from svcdoctor.minimal import minimal
     from svcdoctor.sources.interface import Request
     from svcdoctor.sources.live import LiveSource
@@ -73,20 +76,23 @@ def record(
         raise InputError("-A records every namespace: give it without -n and without a Service name")
     if probe and not name:
         raise InputError("record --probe needs the Service's name: probes are sent for one Service")
-    source = LiveSource(kubeconfig=kubeconfig, context=context, request_timeout=request_timeout, verbose=verbose)
-    target_namespace = "" if all_namespaces else namespace or source.default_namespace()
-    client_pod = ""
-    if from_pod:
-        client_pod = "/".join(split_pod(from_pod, target_namespace or "default"))
-    request = Request(namespace=target_namespace, service=name or "", all_namespaces=all_namespaces,
-                      client_pod=client_pod)
-    evidence = _node_dump_objects(node_dump or [])
-    result = source.read(request)
-    if probe:
-        evidence += _probe_objects(result.snapshot(), target_namespace, name or "", client_pod,
-                                   Invocation(probe=True, probe_timeout=probe_timeout, max_probes=max_probes,
-                                              dns_server=dns_server))
-    objects: list[dict[str, Any]] = minimal([result.info_object(), *result.objects, *evidence])
+    with progress(no_progress) as shown:
+        source = LiveSource(kubeconfig=kubeconfig, context=context, request_timeout=request_timeout,
+                            verbose=verbose, progress=shown)
+        target_namespace = "" if all_namespaces else namespace or source.default_namespace()
+        client_pod = ""
+        if from_pod:
+            client_pod = "/".join(split_pod(from_pod, target_namespace or "default"))
+        request = Request(namespace=target_namespace, service=name or "", all_namespaces=all_namespaces,
+                          client_pod=client_pod)
+        evidence = _node_dump_objects(node_dump or [])
+        result = source.read(request)
+        if probe:
+            evidence += _probe_objects(result.snapshot(), target_namespace, name or "", client_pod,
+                                       Invocation(probe=True, probe_timeout=probe_timeout, max_probes=max_probes,
+                                                  dns_server=dns_server, progress=shown))
+        shown.show(f"keeping what the checks read of {len(result.objects):,} objects")
+        objects: list[dict[str, Any]] = minimal([result.info_object(), *result.objects, *evidence])
     notes: list[str] = []
     if name and not any(obj.get("kind") == "Service" and (obj.get("metadata") or {}).get("name") == name
                         and (obj.get("metadata") or {}).get("namespace") == target_namespace

@@ -72,7 +72,7 @@ def watch(
     invocation = Invocation(kubeconfig=kubeconfig, context=context, request_timeout=request_timeout,
                             cluster_domain=cluster_domain, ignore=split_ids(ignore), baseline=baseline, config=config)
     fingerprints = checked_suppressions(invocation)
-    source = LiveSource(kubeconfig=kubeconfig, context=context, request_timeout=request_timeout, progress=False)
+    source = LiveSource(kubeconfig=kubeconfig, context=context, request_timeout=request_timeout)
     api_client = source.api_client()
     watched = None if all_namespaces else (namespace or source.default_namespace())
     client = None

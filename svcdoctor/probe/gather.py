@@ -20,7 +20,6 @@ import asyncio
 import ipaddress
 import os
 import socket
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from svcdoctor.findings import Client
 from svcdoctor.probe.analysis import POD
 from svcdoctor.probe.bounds import DNS_PORT, bounds_of, checked_max_probes, checked_probe_timeout, refusal
 from svcdoctor.probe.plan import Plan, ProbeTarget, plan
+from svcdoctor.progress import NO_PROGRESS, Progress
 from svcdoctor.snapshot import DNSAnswer, ProbeResult, Snapshot
 
 #: Most DNS names asked per run (each walks the search list: up to ~7 questions).
@@ -230,8 +230,10 @@ def gather(snapshot: Snapshot, namespace: str, name: str, client: Client | None,
     else:
         lines.append("svcdoctor: no cluster DNS Service in the snapshot and no --dns-server: DNS not asked")
     lines.append(f"svcdoctor: done within {budget:g} s at most")
-    sys.stderr.write("\n".join(lines) + "\n")
-    sys.stderr.flush()
+    progress: Progress = getattr(invocation, "progress", NO_PROGRESS)
+    for line in lines:
+        progress.note(line)
+    progress.show(f"probing {len(probe_plan.targets)} address(es) of {namespace}/{name}, {budget:g} s at most")
     outcomes, answers, control = asyncio.run(_run(probe_plan, asked, server, zone, timeout, method))
     probe_results = [
         ProbeResult(ip=t.ip, port=t.port, protocol=t.protocol, result=result, source=source, target=t.kind,

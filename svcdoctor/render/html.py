@@ -5,6 +5,11 @@ evidence, and the next commands with copy buttons.
 The path map draws the hops a packet takes — client → name (DNS, step 7) → Service (steps 1–3) →
 the node's rules (step 8) → NetworkPolicy (step 6) → the endpoint Pods (steps 4, 5, 9) — each with
 the state of its steps; the hop of the root cause's step is the break (``data-break="true"``).
+
+A scan page gives each Service with findings a ``<section>`` that the browser lays out only when it
+is scrolled near (``content-visibility: auto``): 1,000 sections of a 5,000-Service scan (13.5 MB)
+open in about 2 s in Chromium instead of 5, every Service with a section (65 MB) in 7 s instead of
+38 (``benchmarks/html_bench.py``).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ font-size:12px;padding:4px 8px;cursor:pointer}ul.evidence{padding-left:18px;marg
 .scan{border-collapse:collapse;width:100%}.scan td,.scan th{text-align:left;padding:3px 6px;
 border-bottom:1px solid #e3e3e3;overflow-wrap:anywhere}@media (prefers-color-scheme:dark){
 body{background:#0d1117;color:#e6edf3}pre{background:#161b22}.finding{border-color:#30363d}}
+section{content-visibility:auto;contain-intrinsic-size:auto 1200px}
 """
 SCRIPT = """
 document.addEventListener('click',function(e){var b=e.target.closest('button.copy');if(!b)return;
@@ -70,18 +76,19 @@ def render_scan(reports: Sequence[Report], options: RenderOptions) -> str:
     for index, report in enumerate(reports):
         root = report.root_cause
         cause = f"{root.id} {root.title}" if root is not None and root.severity is not Severity.INFO else "–"
-        link = f'<a href="#s{index}">{_e(report.target)}</a>' if _listed(report) else _e(report.target)
+        link = f'<a href="#s{index}">{_e(report.target)}</a>' if has_section(report) else _e(report.target)
         rows.append(f'<tr><td><span class="verdict v-{_e(report.verdict)}">{_e(report.verdict)}</span></td>'
                     f"<td>{link}</td><td>{_e(cause)}</td></tr>")
     sections = [f'<section id="s{index}">{_report_body(report, options, 2)}</section>'
-                for index, report in enumerate(reports) if _listed(report)]
+                for index, report in enumerate(reports) if has_section(report)]
     body = (f"<h1>svcdoctor scan: {len(reports)} Service(s)</h1>"
             f'<table class="scan"><tr><th>verdict</th><th>Service</th><th>root cause</th></tr>{"".join(rows)}'
             f"</table>{''.join(sections)}")
     return _page(f"svcdoctor scan: {len(reports)} Service(s)", body)
 
 
-def _listed(report: Report) -> bool:
+def has_section(report: Report) -> bool:
+    """Whether a scan page gives the report a section of its own (a verdict or findings worth reading)."""
     return report.verdict != "ok" or any(f.severity is not Severity.INFO for f in report.findings)
 
 

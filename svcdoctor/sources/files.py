@@ -11,11 +11,13 @@ and, where known, the line — never a traceback.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
 import sys
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -23,6 +25,7 @@ from typing import Any, BinaryIO
 import yaml
 
 from svcdoctor.errors import InputError
+from svcdoctor.progress import NO_PROGRESS, Progress, count, megabytes
 
 try:
     _SafeLoader: Any = yaml.CSafeLoader
@@ -45,6 +48,8 @@ INPUT_LIMIT_VARIABLE = "SVCDOCTOR_MAX_INPUT_MB"
 _DOCUMENT_START = re.compile(r"^---", re.MULTILINE)
 #: Where a YAML anchor may stand ("key: &name", "- &name", "[&name"); only then can aliases multiply.
 _ANCHOR = re.compile(r"(?:^|[\s\[{,:-])&[^\s&]")
+#: The YAML parse says how far it got at most once per this many characters.
+_PROGRESS_STEP = 100_000
 
 
 @dataclass(frozen=True)
@@ -138,11 +143,52 @@ def _decode(data: bytes, path: str) -> str:
     return text
 
 
-def parse_documents(text: str, path: str) -> list[Document]:
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Run the block with Python's cyclic garbage collector off.
+
+    Parsing and indexing allocate millions of objects and free none in cycles, yet each burst of
+    allocations makes the collector walk the growing heap again: 55–70 % of a parse's time (a
+    34 MB JSON snapshot loads in 0.7 s instead of 1.6 s, YAML 2.6× faster). Refcounting still
+    frees everything as usual; cycles made meanwhile wait for the collector's next run.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class _ReadAsParsed:
+    """The text handed to the YAML parser a chunk at a time, saying how far it got: libyaml reads as
+    it parses, so where it has read to is where the parse is."""
+
+    def __init__(self, text: str, path: str, progress: Progress) -> None:
+        self._text = text
+        self._position = 0
+        self._next = 0
+        self._progress = progress
+        self._prefix = f"parsing {path} (YAML): "
+        self._total = f" of {megabytes(len(text))}"
+
+    def read(self, size: int = -1) -> str:
+        end = len(self._text) if size < 0 else self._position + size
+        chunk = self._text[self._position:end]
+        self._position += len(chunk)
+        if self._position >= self._next or self._position == len(self._text):
+            self._next = self._position + _PROGRESS_STEP
+            self._progress.show(self._prefix + megabytes(self._position) + self._total)
+        return chunk
+
+
+def parse_documents(text: str, path: str, progress: Progress = NO_PROGRESS) -> list[Document]:
     """Parse a JSON document or a YAML stream into :class:`Document` objects."""
     stripped = text.lstrip()
     json_error: json.JSONDecodeError | None = None
     if stripped[:1] in ("{", "["):
+        progress.show(f"parsing {path} (JSON, {megabytes(len(text))})")
         try:
             return [Document(path, 0, json.loads(text), 1)]
         except RecursionError:
@@ -152,8 +198,9 @@ def parse_documents(text: str, path: str) -> list[Document]:
     _refuse_deep_nesting(text, path)
     documents: list[Document] = []
     try:
-        for index, body in enumerate(yaml.load_all(text, Loader=_SafeLoader)):
+        for index, body in enumerate(yaml.load_all(_ReadAsParsed(text, path, progress), Loader=_SafeLoader)):
             documents.append(Document(path, index, body))
+            progress.show(f"parsing {path} (YAML): {count(index + 1, 'document')}")
     except yaml.MarkedYAMLError as error:
         if json_error is not None:  # it looked like JSON and is no YAML either: say what JSON saw
             raise InputError(f"invalid JSON: {json_error.msg} (column {json_error.colno})", path,
@@ -305,7 +352,8 @@ def load_objects(path: str) -> list[Mapping[str, Any]]:
     return [obj for obj, _, _ in load_located_objects(path)]
 
 
-def load_located_objects(path: str) -> list[tuple[Mapping[str, Any], str, int | None]]:
+def load_located_objects(path: str, progress: Progress = NO_PROGRESS) -> list[tuple[Mapping[str, Any], str,
+                                                                                     int | None]]:
     """Like :func:`load_objects`, with the file each object came from and its line when known.
 
     A directory is a snapshot directory: its top level only (see :func:`read_text`).
@@ -314,13 +362,16 @@ def load_located_objects(path: str) -> list[tuple[Mapping[str, Any], str, int | 
     ``---``); where the layout is anything else the line is None rather than a guess.
     """
     located: list[tuple[Mapping[str, Any], str, int | None]] = []
-    for display, text in read_text(path, recursive=False):
-        documents = parse_documents(text, display)
-        if all(document.body is None for document in documents):
-            raise InputError("no Kubernetes objects found (only comments or empty documents)", display)
-        lines = _object_lines(text, documents)
-        located.extend((obj, display, lines.get((document.index, position)))
-                       for document, position, obj in iter_objects(documents))
+    progress.show(f"reading {path}")
+    with collector_paused():
+        for display, text in read_text(path, recursive=False):
+            documents = parse_documents(text, display, progress)
+            if all(document.body is None for document in documents):
+                raise InputError("no Kubernetes objects found (only comments or empty documents)", display)
+            lines = _object_lines(text, documents)
+            located.extend((obj, display, lines.get((document.index, position)))
+                           for document, position, obj in iter_objects(documents))
+            progress.show(f"read {display}: {count(len(located), 'object')} so far")
     return located
 
 

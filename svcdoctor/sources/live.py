@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import queue
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -38,9 +36,11 @@ from typing import Any
 from svcdoctor import __version__, k8s
 from svcdoctor.errors import ClusterError, InputError
 from svcdoctor.kinds import BY_KIND, GATEWAY_KINDS, POLICY_KINDS, RESOURCES, Resource
+from svcdoctor.progress import NO_PROGRESS, Progress, count
 from svcdoctor.snapshot import Recorded, Snapshot, Unavailable, build_snapshot
-from svcdoctor.sources.files import input_limit
+from svcdoctor.sources.files import collector_paused, input_limit
 from svcdoctor.sources.interface import Request, Source
+from svcdoctor.sources.live_config import first_line as _first_line
 from svcdoctor.validation import object_problems, ref_text
 
 Obj = dict[str, Any]
@@ -157,7 +157,8 @@ class LiveRead:
         return info
 
     def snapshot(self) -> Snapshot:
-        return build_snapshot([self.info_object(), *self.objects])
+        with collector_paused():
+            return build_snapshot([self.info_object(), *self.objects])
 
 
 @dataclass
@@ -173,13 +174,13 @@ class LiveSource(Source):
 
     def __init__(self, kubeconfig: str | None = None, context: str | None = None,
                  request_timeout: str | float = "10s", verbose: bool = False,
-                 progress: bool | None = None) -> None:
+                 progress: Progress = NO_PROGRESS) -> None:
         self.kubeconfig = kubeconfig
         self.context = context
         self.timeout = parse_duration(request_timeout)
         self.verbose = verbose
-        #: Show a status line on stderr (default: when stderr is a terminal).
-        self.progress = sys.stderr.isatty() if progress is None else progress
+        #: Told what is read (requests in flight, kinds and objects read); ``--verbose`` lines are its notes.
+        self.progress = progress
         self._api_client: Any = None
         self._context_name = ""
         self._namespace = "default"
@@ -189,55 +190,25 @@ class LiveSource(Source):
         #: (kind, namespace) of every read that succeeded: what ``SnapshotInfo.recorded`` says was listed.
         self._listed: set[tuple[str, str]] = set()
         self._inflight: dict[int, tuple[float, str]] = {}
+        #: Objects received so far (for the progress line).
+        self._received = 0
         #: Bytes still allowed from the API server in this run (the same limit as for files).
         self._budget = input_limit()
-        self._say: Callable[[str], None] = self._write_stderr
-        self._status: Callable[[str], None] = lambda text: None
 
     # -- configuration ----------------------------------------------------------------------------
 
     def _configure(self) -> None:
         if self._api_client is not None:
             return
-        from kubernetes import client, config  # the client loads slowly: only for live reads
-        from kubernetes.config.config_exception import ConfigException
+        import ssl
 
-        configuration = client.Configuration()
-        config_file = self.kubeconfig or os.environ.get("KUBECONFIG") or ""
-        default_file = os.path.expanduser("~/.kube/config")
-        if self.kubeconfig and not os.path.exists(self.kubeconfig):
-            raise InputError("no such kubeconfig file", self.kubeconfig)
-        in_cluster = (not config_file and not os.path.exists(default_file)
-                      and bool(os.environ.get("KUBERNETES_SERVICE_HOST")))
-        try:
-            if in_cluster:
-                # Explicitly: load_config() would print a notice to stdout and corrupt -o json.
-                config.load_incluster_config(client_configuration=configuration)
-                self._context_name = "in-cluster"
-                self._namespace = _read_text(IN_CLUSTER_NAMESPACE_FILE) or "default"
-            else:
-                config_file = config_file or default_file
-                paths = [p for p in config_file.split(os.pathsep) if p]
-                if not any(os.path.exists(os.path.expanduser(p)) for p in paths):
-                    raise ClusterError(f"no kubeconfig found ({config_file}) and not running inside a Pod; "
-                                       "give --kubeconfig, set KUBECONFIG, or use --snapshot FILE")
-                contexts, current = config.list_kube_config_contexts(config_file)
-                names = [entry.get("name") for entry in contexts or []]
-                chosen = self.context or (current or {}).get("name")
-                if self.context and self.context not in names:
-                    raise InputError(f"--context {self.context!r}: no such context in {config_file} "
-                                     f"(known: {', '.join(str(n) for n in names) or 'none'})")
-                if not chosen:
-                    raise InputError(f"{config_file}: no current-context; give --context")
-                entry: dict[str, Any] = next((e for e in contexts if e.get("name") == chosen), {})
-                self._context_name = str(chosen)
-                self._namespace = str((entry.get("context") or {}).get("namespace") or "default")
-                config.load_kube_config(config_file=config_file, context=chosen,
-                                        client_configuration=configuration, persist_config=False)
-        except ConfigException as error:
-            raise InputError(f"cannot use the kubeconfig: {_first_line(str(error))}") from None
-        except (OSError, ValueError) as error:
-            raise InputError(f"cannot read the kubeconfig: {_first_line(str(error))}") from None
+        from kubernetes import client
+
+        from svcdoctor.sources.live_config import load_configuration, say_tls_verification_off
+
+        loaded = load_configuration(self.kubeconfig, self.context, IN_CLUSTER_NAMESPACE_FILE)
+        configuration = loaded.configuration
+        self._context_name, self._namespace = loaded.context_name, loaded.namespace
         import logging
 
         import urllib3
@@ -250,8 +221,14 @@ class LiveSource(Source):
                                               backoff_factor=0, raise_on_status=False)
         configuration.connection_pool_maxsize = WORKERS
         self._server = str(configuration.host)
-        self._api_client = client.ApiClient(configuration)
-        _share_tls_context(self._api_client, configuration)
+        api_client = client.ApiClient(configuration)
+        try:
+            _share_tls_context(api_client, configuration)
+        except (ssl.SSLError, OSError) as error:
+            raise InputError(f"cannot use the TLS settings of context {self._context_name!r} (its certificate "
+                             f"authority or client certificate): {_first_line(str(error))}") from None
+        say_tls_verification_off(configuration, self._context_name)
+        self._api_client = api_client
 
     def api_client(self) -> Any:
         """The configured ``kubernetes.client.ApiClient`` (``svcdoctor watch`` follows watch streams with it)."""
@@ -292,14 +269,13 @@ class LiveSource(Source):
         self._configure()
         started = time.monotonic()
         captured_at = _now()
-        with self._progress_display():
-            if request.service:
-                objects, unavailable, version, rounds = self._read_for_service(request)
-            else:
-                objects, unavailable, version, rounds = self._read_for_scan(request)
+        if request.service:
+            objects, unavailable, version, rounds = self._read_for_service(request)
+        else:
+            objects, unavailable, version, rounds = self._read_for_scan(request)
         elapsed = time.monotonic() - started
         if self.verbose:
-            self._say(f"svcdoctor: {self._requests} API requests in {elapsed:.2f}s ({rounds} rounds)")
+            self.progress.note(f"svcdoctor: {self._requests} API requests in {elapsed:.2f}s ({rounds} rounds)")
         objects, invalid = _readable(_sorted_unique(objects))
         unavailable += invalid
         # One entry per resource, namespace and verb (six ConfigMaps forbidden are one finding).
@@ -463,6 +439,7 @@ class LiveSource(Source):
         remaining = len(tasks)
         try:
             while remaining:
+                self._show_progress()
                 try:
                     index, value, error = done.get(timeout=0.05)
                 except queue.Empty:
@@ -476,6 +453,13 @@ class LiveSource(Source):
             failed.set()
             raise
         return results
+
+    def _show_progress(self) -> None:
+        with self._lock:
+            in_flight, requests, received = len(self._inflight), self._requests, self._received
+            kinds = len({kind for kind, _ in self._listed})
+        self.progress.show(f"reading {self._context_name or 'the cluster'}: {count(in_flight, 'request')} in "
+                           f"flight, {requests} sent, {count(kinds, 'kind')} read, {count(received, 'object')}")
 
     def _check_overdue(self) -> None:
         if self.timeout is None:
@@ -502,7 +486,6 @@ class LiveSource(Source):
     def _perform(self, read: Read) -> _Outcome:
         from kubernetes.client.exceptions import ApiException
 
-        self._status(read.describe())
         versions = (read.resource.version, *read.resource.older_versions)
         for position, version in enumerate(versions):
             path = read.resource.path(read.namespace, read.name, version)
@@ -553,6 +536,8 @@ class LiveSource(Source):
             for item in k8s.as_list(body.get("items")):
                 if isinstance(item, dict):
                     items.append(self._stamp(item, read.resource))
+            with self._lock:
+                self._received += len(k8s.as_list(body.get("items")))
             token = str(k8s.as_map(body.get("metadata")).get("continue") or "")
             if not token:
                 return items
@@ -595,7 +580,7 @@ class LiveSource(Source):
                 self._inflight.pop(thread, None)
             if self.verbose:
                 elapsed = (time.monotonic() - started) * 1000
-                self._say(f"GET {shown} {status or 'failed'} {elapsed:.0f}ms")
+                self.progress.note(f"GET {shown} {status or 'failed'} {elapsed:.0f}ms")
         try:
             return json.loads(data)
         except ValueError:
@@ -653,43 +638,6 @@ class LiveSource(Source):
                                 "raise --request-timeout or check the connection")
         return ClusterError(f"cannot read the cluster at {server}: {type(reason).__name__}: "
                             f"{_first_line(str(reason))}")
-
-    # -- output -----------------------------------------------------------------------------------
-
-    @staticmethod
-    def _write_stderr(text: str) -> None:
-        sys.stderr.write(text + "\n")
-        sys.stderr.flush()
-
-    def _progress_display(self) -> Any:
-        source = self
-
-        class Display:
-            def __enter__(self) -> None:
-                self.live = None
-                if not source.progress:
-                    return
-                from rich.console import Console
-                from rich.live import Live
-                from rich.spinner import Spinner
-
-                console = Console(stderr=True)
-                spinner = Spinner("dots", text=f"reading {source._context_name or 'the cluster'}…")
-                # Not rich's default: redirecting stdout would capture -o json output.
-                self.live = Live(spinner, console=console, transient=True, redirect_stdout=False,
-                                 redirect_stderr=False, refresh_per_second=12)
-                self.live.start()
-                source._status = lambda text: spinner.update(text=text + "…")
-                source._say = lambda text: console.print(text, markup=False, highlight=False)
-
-            def __exit__(self, *exc: object) -> None:
-                if self.live is not None:
-                    self.live.stop()
-                source._status = lambda text: None
-                source._say = source._write_stderr
-
-        return Display()
-
 
 def _share_tls_context(api_client: Any, configuration: Any) -> None:
     """Build the TLS context once for every connection of the pool.
@@ -808,18 +756,6 @@ def _ssl_reason(text: str) -> str:
     if match:
         return f"certificate verify failed: {match.group(1).strip()} (check certificate-authority in the kubeconfig)"
     return _first_line(text)[:200]
-
-
-def _first_line(text: str) -> str:
-    return " ".join(text.split())[:300]
-
-
-def _read_text(path: str) -> str:
-    try:
-        with open(path) as handle:
-            return handle.read().strip()
-    except OSError:
-        return ""
 
 
 def _recorded(listed: set[tuple[str, str]]) -> list[Recorded]:

@@ -42,9 +42,10 @@ from svcdoctor import k8s
 from svcdoctor.errors import InputError
 from svcdoctor.k8s import Obj, ObjectRef
 from svcdoctor.kinds import TEMPLATE_PATHS
+from svcdoctor.progress import NO_PROGRESS, Progress, count
 from svcdoctor.snapshot import Origin, Snapshot, build_snapshot
 from svcdoctor.sources import kustomize
-from svcdoctor.sources.files import MAX_EXPANDED_NODES, Document, iter_objects, read_text
+from svcdoctor.sources.files import MAX_EXPANDED_NODES, Document, collector_paused, iter_objects, read_text
 from svcdoctor.sources.interface import Request, Source
 from svcdoctor.validation import CLUSTER_SCOPED, object_problems, shown
 
@@ -54,9 +55,9 @@ except AttributeError:  # PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
 #: Annotation on a made-up Pod: the workload whose template it stands for, e.g. ``Deployment shop/web``.
-TEMPLATE_OF = "svcdoctor.dev/template-of"
+TEMPLATE_OF = k8s.TEMPLATE_OF
 #: Annotation on a made-up Pod: how many Pods the workload would run.
-REPLICAS = "svcdoctor.dev/replicas"
+REPLICAS = k8s.REPLICAS
 #: Annotation on a made-up Pod: the label keys its controller adds whose values exist only after deploy.
 DEPLOY_TIME_LABELS = k8s.DEPLOY_TIME_LABELS
 #: At most this many ordinal Pods are made for one StatefulSet.
@@ -81,18 +82,26 @@ class ManifestsSource(Source):
 
     kind = "manifests"
 
-    def __init__(self, path: str, default_namespace: str = "default") -> None:
+    def __init__(self, path: str, default_namespace: str = "default", progress: Progress = NO_PROGRESS) -> None:
         self.path = path
         self.default_namespace = default_namespace or "default"
+        self.progress = progress
 
     def load(self, request: Request | None = None) -> Snapshot:
         parsed: list[_Parsed] = []
-        if self.path != "-" and kustomize.kustomization_in(Path(self.path)) is not None:
-            parsed = read_kustomization(self.path)
-        else:
-            for display, text in read_text(self.path):
-                parsed.extend(read_manifests(text, display))
-        return snapshot_from(parsed, self.default_namespace, self.path)
+        with collector_paused():
+            if self.path != "-" and kustomize.kustomization_in(Path(self.path)) is not None:
+                self.progress.show(f"rendering {self.path} with kubectl kustomize")
+                parsed = read_kustomization(self.path, self.progress)
+            else:
+                self.progress.show(f"reading {self.path}")
+                texts = read_text(self.path)
+                for number, (display, text) in enumerate(texts, 1):
+                    doing = f"reading {display}" + (f" (file {number} of {len(texts)}, {count(len(parsed), 'object')}"
+                                                    " before it)" if len(texts) > 1 else "")
+                    parsed.extend(read_manifests(text, display, self.progress, doing))
+            self.progress.show(f"placing {count(len(parsed), 'object')} and their Pods")
+            return snapshot_from(parsed, self.default_namespace, self.path)
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "path": self.path if self.path != "-" else "<stdin>"}
@@ -101,7 +110,7 @@ class ManifestsSource(Source):
 # -- reading, with positions -------------------------------------------------------------------
 
 
-def read_kustomization(path: str) -> list[_Parsed]:
+def read_kustomization(path: str, progress: Progress = NO_PROGRESS) -> list[_Parsed]:
     """A kustomization rendered by ``kubectl kustomize``, each object placed at its source file and lines.
 
     The origin annotation names the file; the object is found there by kind and name (a
@@ -111,7 +120,8 @@ def read_kustomization(path: str) -> list[_Parsed]:
     text, wrapper = kustomize.render(path)
     sources: dict[str, list[_Parsed]] = {}
     result = []
-    for item in read_manifests(text, f"kubectl kustomize {path}"):
+    for item in read_manifests(text, f"kubectl kustomize {path}", progress, f"reading what kubectl kustomize {path} "
+                                                                             "rendered"):
         annotations = k8s.as_map(k8s.meta(item.obj).get("annotations"))
         source_path = kustomize.origin_path(annotations.get(kustomize.ORIGIN), wrapper, path)
         if isinstance(item.obj.get("metadata"), dict) and isinstance(annotations, dict):
@@ -145,10 +155,11 @@ def _source_object(rendered: Obj, candidates: list[_Parsed]) -> _Parsed | None:
     return max(within, key=lambda c: len(k8s.name(c.obj)), default=None)
 
 
-def read_manifests(text: str, path: str) -> list[_Parsed]:
-    """Every object of one file's text, with its line and the lines of its fields."""
+def read_manifests(text: str, path: str, progress: Progress = NO_PROGRESS, doing: str = "") -> list[_Parsed]:
+    """Every object of one file's text, with its line and the lines of its fields; ``progress`` is told
+    ``doing`` (e.g. ``reading x.yaml (file 3 of 40, …)``) and the document being read."""
     try:
-        entries = _compose(text, path)
+        entries = _compose(text, path, progress, doing or f"reading {path}")
     except InputError:
         # JSON is YAML too, and composing it gives positions; only JSON that YAML cannot read
         # (rare escapes) is taken without them.
@@ -225,13 +236,15 @@ class _FastLoader(_Loader):
         return super().resolve(kind, value, implicit)
 
 
-def _compose(text: str, path: str) -> list[tuple[Document, dict[int, tuple[int | None, dict[str, int]]]]]:
+def _compose(text: str, path: str, progress: Progress = NO_PROGRESS, doing: str = ""
+             ) -> list[tuple[Document, dict[int, tuple[int | None, dict[str, int]]]]]:
     """Each document with, per object in it, (line, field → line), built in one walk of its nodes."""
     entries = []
     loader = _FastLoader(text)
     try:
         index = 0
         while loader.check_node():
+            progress.show(f"{doing}: document {index + 1}")
             node = loader.get_node()
             builder = _Builder(loader, path)
             positions: dict[int, tuple[int | None, dict[str, int]]] = {}

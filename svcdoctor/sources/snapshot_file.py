@@ -10,8 +10,9 @@ from typing import Any
 
 from svcdoctor import k8s
 from svcdoctor.errors import InputError
+from svcdoctor.progress import NO_PROGRESS, Progress, count
 from svcdoctor.snapshot import EVIDENCE_GROUP, Origin, Snapshot, build_snapshot
-from svcdoctor.sources.files import load_located_objects
+from svcdoctor.sources.files import collector_paused, load_located_objects
 from svcdoctor.sources.interface import Request, Source
 from svcdoctor.validation import object_problems, ref_text
 
@@ -21,11 +22,13 @@ class SnapshotFileSource(Source):
 
     kind = "snapshot"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, progress: Progress = NO_PROGRESS) -> None:
         self.path = path
+        self.progress = progress
 
     def load(self, request: Request | None = None) -> Snapshot:
-        located = load_located_objects(self.path)
+        located = load_located_objects(self.path, self.progress)
+        self.progress.show(f"checking and indexing {count(len(located), 'object')}")
         for obj, display, line in located:
             if obj.get("apiVersion") == EVIDENCE_GROUP:
                 continue
@@ -35,7 +38,8 @@ class SnapshotFileSource(Source):
         origins = {k8s.ref(obj): Origin(display, line) for obj, display, line in located
                    if line is not None and obj.get("apiVersion") != EVIDENCE_GROUP}
         try:
-            return build_snapshot([obj for obj, _, _ in located], source_path=self.path, origins=origins)
+            with collector_paused():
+                return build_snapshot([obj for obj, _, _ in located], source_path=self.path, origins=origins)
         except InputError as error:
             if error.path is None:
                 raise InputError(str(error), self.path if self.path != "-" else "<stdin>") from None
