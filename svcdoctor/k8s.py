@@ -76,6 +76,20 @@ DEPLOY_TIME_LABELS = "svcdoctor.dev/deploy-time-labels"
 TEMPLATE_OF = "svcdoctor.dev/template-of"
 
 
+#: Annotation on a stand-in Pod made from a manifest: the workload whose template it stands for,
+#: e.g. ``Deployment shop/web``.
+TEMPLATE_OF = "svcdoctor.dev/template-of"
+#: Annotation on a stand-in Pod: how many Pods the workload would run.
+REPLICAS = "svcdoctor.dev/replicas"
+
+
+def template_of(pod: Obj) -> tuple[str, str, str] | None:
+    """(kind, namespace, name) of the workload a stand-in Pod was made from; None for a real Pod."""
+    kind, _, rest = str(object_annotations(pod).get(TEMPLATE_OF) or "").partition(" ")
+    namespace, _, name = rest.partition("/")
+    return (kind, namespace, name) if kind and name else None
+
+
 def deploy_time_labels(pod: Obj) -> frozenset[str]:
     """The keys listed in a stand-in Pod's :data:`DEPLOY_TIME_LABELS` annotation (empty for real Pods)."""
     value = object_annotations(pod).get(DEPLOY_TIME_LABELS)
