@@ -91,8 +91,8 @@ def run_checks(context: Context, checks: Sequence[Check]) -> tuple[list[Finding]
         if failing:
             results.append(CheckResult(check.id, check.step, "fail"))
         elif context.caveats:
-            what, how = context.caveats[0]
-            results.append(CheckResult(check.id, check.step, "partial", f"{what}: {how}", what, how))
+            (what, how), *more = list(dict.fromkeys(context.caveats))
+            results.append(CheckResult(check.id, check.step, "partial", f"{what}: {how}", what, how, more=tuple(more)))
         else:
             results.append(CheckResult(check.id, check.step, "pass"))
     return findings, results
@@ -166,7 +166,8 @@ def _missing(checks: Sequence[CheckResult]) -> tuple[Missing, ...]:
     grouped: dict[tuple[str, str], list[str]] = {}
     for result in checks:
         if result.status in ("not-checked", "partial"):
-            grouped.setdefault((result.what or result.reason, result.how), []).append(result.id)
+            for key in ((result.what or result.reason, result.how), *result.more):
+                grouped.setdefault(key, []).append(result.id)
     # "no client and no DNS answers" beside "no client" and "no DNS answers" says nothing new: its checks
     # join those entries, so a step's reason names each missing thing once.
     by_what = {what: key for key in grouped for what in [key[0]]}

@@ -226,6 +226,21 @@ def supported_kinds(listener: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(kind for kind in dict.fromkeys(named) if kind in carried)
 
 
+#: Parent kinds a route may attach through whose listeners svcdoctor does not evaluate (experimental
+#: ``ListenerSet``, earlier ``XListenerSet``): such a parent is said "not evaluated", never passed.
+LISTENER_SET_KINDS = ("ListenerSet", "XListenerSet")
+
+
+def unevaluated_parents(route: Obj) -> list[str]:
+    """The ``spec.parentRefs`` of ``route`` that are ListenerSets, as ``Kind namespace/name``."""
+    found = []
+    for raw in k8s.as_list(k8s.spec(route).get("parentRefs")):
+        parent = k8s.as_map(raw)
+        if str(parent.get("kind") or "") in LISTENER_SET_KINDS:
+            found.append(f"{parent.get('kind')} {parent.get('namespace') or k8s.namespace(route)}/{parent.get('name')}")
+    return found
+
+
 def parent_problems(snapshot: Snapshot, route: Obj) -> tuple[list[Problem], list[Attachment]]:
     """Why the route attaches to none of a parent's listeners (per the spec), and where it attaches."""
     problems: list[Problem] = []

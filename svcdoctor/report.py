@@ -55,6 +55,8 @@ class CheckResult:
     what: str = ""
     #: How to add that evidence.
     how: str = ""
+    #: Further (what, how) pairs a ``partial`` check went without, beyond the first.
+    more: tuple[tuple[str, str], ...] = ()
     #: Set when the check found that its whole step plays no part in the Service's path (status ``skipped``).
     step_does_not_apply: bool = False
     #: Set when the check crashed (its status is then ``unknown``).

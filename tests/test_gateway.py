@@ -87,6 +87,23 @@ def test_listener_namespace_kind_hostname_and_section() -> None:
     assert reasons(world({**base, "parentRefs": [{"name": "missing", "namespace": "edge"}]})) == ["NoMatchingParent"]
 
 
+@pytest.mark.parametrize("parents", [[{"kind": "ListenerSet", "group": "gateway.networking.k8s.io", "name": "team"}],
+                                     [{"kind": "XListenerSet", "group": "gateway.networking.x-k8s.io", "name": "team"},
+                                      PARENT]])
+def test_a_listener_set_parent_is_said_not_evaluated(tmp_path: Path, parents: list[dict[str, Any]]) -> None:
+    objects = world({"parentRefs": parents, "rules": [{"backendRefs": [{"name": "cart", "port": 80}]}]})
+    path = tmp_path / "cluster.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": objects}))
+    report = run_cli("check", "cart", "-n", "shop", "--snapshot", str(path), "-o", "json").json()
+    step = next(step for step in report["steps"] if step["step"] == 2)
+    assert step["status"] == "partial"
+    assert any(item["what"] == f"not evaluated: ListenerSet parents (HTTPRoute shop/cart → {parents[0]['kind']} "
+               "shop/team)" and item["checks"] == ["SD214"] for item in step["missing"]), step
+    assert [f for f in report["findings"] if f["id"] == "SD214"] == []
+
+
 def test_reported_status_is_read_and_staleness_said() -> None:
     objects = world({"parentRefs": [PARENT], "rules": [{"backendRefs": [{"name": "cart", "port": 80}]}]})
     route = next(o for o in objects if o["kind"] == "HTTPRoute")

@@ -12,7 +12,9 @@ What it detects:
     ``ResolvedRefs`` condition the implementation set to False in ``status.parents`` (with its
     reason, e.g. ``BackendNotFound``, ``InvalidKind``), said to be stale when written for an older
     generation of the route. The spec-derived reasons are what the Gateway API conformance tests
-    require implementations to report (gateway-api v1.6.1).
+    require implementations to report (gateway-api v1.6.1). A ListenerSet parent is not evaluated
+    (its listeners are not read): step 2 is then ``partial`` naming it, and the condition its
+    implementation reported for it is still read.
 
     A snapshot that holds no objects of a route kind, of ``Gateway`` (for a route's parent) or of
     ``ReferenceGrant`` (for a route in another namespace), and does not say it listed them
@@ -49,7 +51,7 @@ from collections.abc import Iterator
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Unknown
-from svcdoctor.gateway import GROUP, ROUTE_KINDS, RouteReport, route_reports
+from svcdoctor.gateway import GROUP, ROUTE_KINDS, RouteReport, route_reports, unevaluated_parents
 
 ROUTE_RESOURCES = ("httproutes", "grpcroutes", "tlsroutes", "tcproutes", "udproutes")
 
@@ -75,6 +77,11 @@ def run(context: Context) -> Iterator[Finding]:
     reports = route_reports(context.snapshot, namespace, name)
     # A route, Gateway or grant the snapshot does not hold may exist all the same: said, never a pass.
     context.note_unrecorded_kinds(kinds_read(reports, namespace))
+    listener_sets = [f"{report.ref.kind} {report.ref.namespace}/{report.ref.name} → {parent}"
+                     for report in reports for parent in unevaluated_parents(report.route)]
+    if listener_sets:
+        context.note_unverified(f"not evaluated: ListenerSet parents ({'; '.join(listener_sets)})",
+                                "read the route's status.parents, or kubectl get listenerset -A -o yaml")
     if not reports:
         for resource in ROUTE_RESOURCES:
             missing = context.snapshot.missing(resource)

@@ -17,6 +17,7 @@ import yaml
 from svcdoctor.checks.interface import Check, Context
 from svcdoctor.findings import Evidence, Finding, Severity, Skip, Unknown
 from svcdoctor.netpol.admin import ADMIN, ALLOW, AdminPolicy, RuleVerdict
+from svcdoctor.netpol.cilium import CiliumMatch, CiliumPolicyRule
 from svcdoctor.netpol.evaluator import identity_labels
 from svcdoctor.netpol.interface import INGRESS, Endpoint, Traffic
 from svcdoctor.netpol.service import Backend, backends, by_service_port, cilium_engaged, client_endpoint, stack_of
@@ -34,11 +35,12 @@ class Denial:
     decision: Decision
 
 
-def denials(context: Context, wanted: Callable[[Decision], bool],
-            tiers: set[str] | None = None) -> Iterator[tuple[str, list[Backend], list[Denial]]]:
+def denials(context: Context, wanted: Callable[[Decision], bool], tiers: set[str] | None = None,
+            allowed: list[Decision] | None = None) -> Iterator[tuple[str, list[Backend], list[Denial]]]:
     """Per Service port: its backends and the denied directions ``wanted`` picks (either direction).
 
-    ``tiers`` collects the tier that decided each direction of each connection.
+    ``tiers`` collects the tier that decided each direction of each connection; ``allowed`` the
+    directions ``wanted`` picks that were allowed, of the connections no direction denies.
     """
     context.require_service()
     if not context.has_selector:
@@ -58,6 +60,9 @@ def denials(context: Context, wanted: Callable[[Decision], bool],
                 if decision is not None and not decision.allowed and wanted(decision):
                     found.append(Denial(item, decision))
                     break
+            else:
+                if allowed is not None:
+                    allowed.extend(d for d in (egress, ingress) if d is not None and wanted(d))
         yield label, items, found
 
 
@@ -237,7 +242,9 @@ def cilium_findings(check: Check, context: Context) -> Iterator[Finding]:
     if stack_of(context).cilium.empty:
         return
     namespace, name = context.target.namespace, context.target.name
-    for label, items, found in denials(context, lambda d: d.tier == TIER_NETWORK_POLICY and cilium_engaged(d)):
+    allowed: list[Decision] = []
+    for label, items, found in denials(context, lambda d: d.tier == TIER_NETWORK_POLICY and cilium_engaged(d),
+                                       allowed=allowed):
         if not found:
             continue
         first = found[0].decision
@@ -259,7 +266,7 @@ def cilium_findings(check: Check, context: Context) -> Iterator[Finding]:
                 message += " Nearest: " + "; ".join(f"{m.where}: {m.reason}" for m in cilium.misses[:2]) + "."
         if cilium.notes:
             message += " Note: " + "; ".join(cilium.notes) + "."
-        evidence = [Evidence(p.ref, f"{'specs[' + str(p.position) + ']' if p.in_specs else 'spec'}.{first.word}",
+        evidence = [Evidence(p.ref, f"{_spec_of(p)}.{first.word}",
                              None, "selects the Pod" + (" (default deny)" if p.default_deny[first.direction] else ""))
                     for p in cilium.selecting]
         subject = (cilium.denied_by.policy.ref if cilium.denied_by is not None else cilium.selecting[0].ref)
@@ -275,4 +282,42 @@ def cilium_findings(check: Check, context: Context) -> Iterator[Finding]:
             subject=subject,
             key=label,
         )
+    yield from _l7_not_evaluated(check, context, allowed)
+
+
+def _spec_of(policy: CiliumPolicyRule) -> str:
+    """Where ``policy``'s rules sit in its object: ``spec``, or ``specs[N]`` of a multi-rule policy."""
+    return f"specs[{policy.position}]" if policy.in_specs else "spec"
+
+
+def _l7_not_evaluated(check: Check, context: Context, allowed: list[Decision]) -> Iterator[Finding]:
+    """Allowed at L3/L4 by a Cilium rule with L7 rules: what those admit is not evaluated, so step 6 is
+    ``partial`` and an info finding names the rules — never a plain pass."""
+    admitting: dict[tuple[str, str], CiliumMatch] = {}
+    for decision in allowed:
+        match = decision.cilium.allowed_by if decision.cilium is not None else None
+        if match is not None and match.rule.l7:
+            admitting.setdefault((match.where, str(decision.traffic)), match)
+    if not admitting:
+        return
+    matches = list(dict.fromkeys(admitting.values()))
+    rules = "; ".join(f"{match.where} ({', '.join(match.rule.l7)})" for match in matches)
+    subject = context.target.namespace
+    context.note_unverified(f"Cilium L7 rules not evaluated: {rules}",
+                            f"send the request itself, or hubble observe --type l7 --to-namespace {subject}")
+    traffic = ", ".join(dict.fromkeys(traffic for _where, traffic in admitting))
+    yield check.finding(
+        f"Cilium admits {context.client} at L3/L4 ({traffic}) by {rules}, whose L7 rules are not evaluated: "
+        "requests they do not allow are refused (HTTP 403, or dropped), so this is not known to work.",
+        severity=Severity.INFO,
+        evidence=[Evidence(match.policy.ref,
+                           f"{_spec_of(match.policy)}.{match.rule.section}[{match.rule.index}].toPorts",
+                           None, f"L7 rules: {', '.join(match.rule.l7)}") for match in matches],
+        next=[f"hubble observe --type l7 --to-namespace {subject}",
+              f"kubectl get ciliumnetworkpolicy -n {subject} -o yaml"],
+        fix=("Nothing to change if the client's requests are ones these L7 rules allow; otherwise add its "
+             "requests (method, path, …) to toPorts[].rules of that rule."),
+        subject=matches[0].policy.ref,
+        key="l7",
+    )
 

@@ -201,6 +201,37 @@ def test_starwars_manifests_as_published(client: str, verdict: str, ranked: str 
     assert errors == ([ranked] if ranked else [])
 
 
+@pytest.mark.parametrize("l7", [True, False])
+def test_an_allow_resting_on_l7_rules_leaves_step_6_partial(tmp_path: Path, l7: bool) -> None:
+    """The tiefighter is admitted at L4 by rule1; with HTTP rules on it, what they admit is not evaluated."""
+    from tests.conftest import ROOT, run_cli
+
+    scenario = ROOT / "fixtures" / "scenarios" / "healthy-cilium-starwars-tiefighter" / "snapshot.yaml"
+    document = yaml.safe_load(scenario.read_text())
+    if l7:
+        policy = next(item for item in document["items"] if item["kind"] == "CiliumNetworkPolicy")
+        policy["spec"]["ingress"][0]["toPorts"][0]["rules"] = {
+            "http": [{"method": "POST", "path": "/v1/request-landing"}]}
+    path = tmp_path / "snapshot.yaml"
+    path.write_text(yaml.safe_dump(document))
+    args = ("check", "deathstar", "-n", "default", "--from", "default/tiefighter", "--snapshot", str(path))
+    report = run_cli(*args, "-o", "json").json()
+    step = next(step for step in report["steps"] if step["step"] == 6)
+    l7_missing = [item for item in step["missing"] if "L7" in item["what"]]
+    notes = [f for f in report["findings"] if f["id"] == "SD607"]
+    text = run_cli(*args, "-v").stdout
+    if not l7:
+        assert not l7_missing and not notes and "L7" not in text
+        return
+    assert step["status"] == "partial" and report["verdict"] == "ok"
+    assert l7_missing == [{"what": "Cilium L7 rules not evaluated: ingress rule 1 of CiliumNetworkPolicy default/rule1 "
+                                   "(http)", "how": "send the request itself, or hubble observe --type l7 "
+                                   "--to-namespace default", "checks": ["SD607"]}]
+    assert [f["severity"] for f in notes] == ["info"] and "L7 rules are not evaluated" in notes[0]["message"]
+    assert notes[0]["evidence"][0]["field"] == "spec.ingress[0].toPorts"
+    assert "L7 rules" in text
+
+
 def test_reach_includes_cilium_and_admin_tiers() -> None:
     """reach decides with every tier: the xwing row is denied by Cilium, the tenant-b row by the Admin tier."""
     from tests.conftest import ROOT, run_cli
