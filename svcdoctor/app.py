@@ -352,7 +352,8 @@ def _resolve_client(client: Client | None, snapshot: Snapshot, source: Source) -
         if pod is None and snapshot.missing("pods", client.namespace) is None:
             raise InputError(f"--from: Pod {client.namespace}/{client.name} is not in the {where}")
         # A refused read says nothing about the Pod: keep the client; the checks that need it are unknown.
-        return Client("pod", client.namespace, client.name, k8s.pod_ip(pod) if pod is not None else "")
+        return Client("pod", client.namespace, client.name, k8s.pod_ip(pod) if pod is not None else "",
+                      k8s.stand_in_text(pod) if pod is not None else "")
     if client is not None and client.kind == "node" and snapshot.node(client.name) is None and snapshot.nodes:
         raise InputError(f"--from-node: Node {client.name} is not in the {where}")
     return client

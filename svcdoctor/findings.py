@@ -9,7 +9,7 @@ that cannot decide raises :class:`Skip` (the evidence was not asked for) or :cla
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -198,10 +198,12 @@ class Client:
     namespace: str = ""
     name: str = ""
     ip: str = ""
+    #: How a report names it when not by namespace/name (a stand-in Pod: its workload's template).
+    shown: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         if self.kind == "pod":
-            return f"{self.namespace}/{self.name}"
+            return self.shown or f"{self.namespace}/{self.name}"
         if self.kind == "node":
             return f"node/{self.name}"
         return self.ip

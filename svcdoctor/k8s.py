@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,8 +24,12 @@ class ObjectRef:
     kind: str
     namespace: str
     name: str
+    #: How a report names it when its name is not one to show: a stand-in Pod is its workload's template.
+    shown: str = field(default="", compare=False)
 
     def __str__(self) -> str:
+        if self.shown:
+            return self.shown
         return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
 
     @property
@@ -107,7 +111,17 @@ def status(obj: Obj) -> Mapping[str, Any]:
 
 
 def ref(obj: Obj) -> ObjectRef:
-    return ObjectRef(str(obj.get("kind") or ""), namespace(obj), name(obj))
+    return ObjectRef(str(obj.get("kind") or ""), namespace(obj), name(obj), stand_in_text(obj))
+
+
+def stand_in_text(obj: Obj) -> str:
+    """How a report names a stand-in Pod (``Deployment shop/web's Pod template``); "" for any other object.
+
+    The one place stand-ins are named: :class:`ObjectRef`, the policy evaluator's endpoints and the
+    ``--from`` client all show this instead of the made-up Pod name.
+    """
+    value = object_annotations(obj).get(TEMPLATE_OF)
+    return f"{value}'s Pod template" if value else ""
 
 
 def as_list(value: Any) -> list[Any]:

@@ -300,9 +300,27 @@ def test_from_names_a_workload_in_a_static_run(tmp_path: Path) -> None:
                   .replace("app: web", "app: frontend"))
     result = run_cli("check", "web", "-n", "shop", "--manifests", str(path), "--from", "frontend", "-o", "json")
     assert result.exit_code == 0, result.stderr
-    assert result.json()["client"] == "shop/frontend-template"
+    assert result.json()["client"] == "Deployment shop/frontend's Pod template"
     missing = run_cli("check", "web", "-n", "shop", "--manifests", str(path), "--from", "nothing")
     assert missing.exit_code == 2 and "--from: Pod shop/nothing is not in the manifests" in missing.stderr
+
+
+def test_stand_in_pods_are_named_as_their_workloads_pod_template(tmp_path: Path) -> None:
+    # A made-up name (web-template) would read as a real Pod: the client, a denied backend and the
+    # evidence all name the workload's Pod template instead.
+    policy = ("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: deny\nspec:\n"
+              "  podSelector:\n    matchLabels:\n      app: web\n  policyTypes: [Ingress]\n")
+    path = _write(tmp_path, "app.yaml", SERVICE + "---\n" + DEPLOYMENT.replace("replicas: 3", "replicas: 1") + "---\n"
+                  + DEPLOYMENT.replace("name: web\n  annotations", "name: frontend\n  annotations")
+                  .replace("app: web", "app: frontend") + "---\n" + policy)
+    args = ("check", "web", "-n", "shop", "--manifests", str(path), "--from", "frontend")
+    report = run_cli(*args, "-o", "json").json()
+    assert report["client"] == "Deployment shop/frontend's Pod template"
+    denied = next(f for f in report["findings"] if f["id"] == "SD601")
+    assert "ingress to Deployment shop/web's Pod template is denied" in denied["message"]
+    text = run_cli(*args, "-v").stdout
+    prose = [line for line in text.splitlines() if "kubectl " not in line and "svcdoctor " not in line]
+    assert "from Deployment shop/frontend's Pod template" in text and not any("-template" in line for line in prose)
 
 
 def test_findings_about_a_stand_in_pod_point_into_the_template(tmp_path: Path) -> None:

@@ -62,6 +62,7 @@ def pod_endpoint(pod: Obj) -> Endpoint:
         kind="pod", namespace=k8s.namespace(pod), name=k8s.name(pod), ips=tuple(k8s.pod_ips(pod)),
         labels=tuple(sorted((str(k), str(v)) for k, v in k8s.labels(pod).items())), ports=tuple(ports),
         node=str(k8s.spec(pod).get("nodeName") or ""), host_network=bool(k8s.spec(pod).get("hostNetwork")),
+        shown=k8s.stand_in_text(pod),
     )
 
 

@@ -45,6 +45,8 @@ class Endpoint:
     #: The node a Pod runs on (or the node itself, for a node endpoint).
     node: str = ""
     host_network: bool = False
+    #: How a report names it when not by namespace/name (a stand-in Pod: its workload's template).
+    shown: str = field(default="", compare=False)
 
     @property
     def label_map(self) -> dict[str, str]:
@@ -60,7 +62,7 @@ class Endpoint:
 
     def __str__(self) -> str:
         if self.kind == "pod":
-            return f"{self.namespace}/{self.name}"
+            return self.shown or f"{self.namespace}/{self.name}"
         if self.kind == "node":
             return f"node/{self.name}" + (f" ({self.ips[0]})" if self.ips else "")
         return self.ips[0] if self.ips else "?"

@@ -20,7 +20,15 @@ from svcdoctor.netpol.admin import ADMIN, ALLOW, AdminPolicy, RuleVerdict
 from svcdoctor.netpol.cilium import CiliumMatch, CiliumPolicyRule
 from svcdoctor.netpol.evaluator import identity_labels
 from svcdoctor.netpol.interface import INGRESS, Endpoint, Traffic
-from svcdoctor.netpol.service import Backend, backends, by_service_port, cilium_engaged, client_endpoint, stack_of
+from svcdoctor.netpol.service import (
+    Backend,
+    backends,
+    by_service_port,
+    cilium_engaged,
+    client_endpoint,
+    one_pod,
+    stack_of,
+)
 from svcdoctor.netpol.tiers import TIER_ADMIN, TIER_BASELINE, TIER_DEFAULT, TIER_NETWORK_POLICY, Decision
 
 ADMIN_RESOURCES = ("adminnetworkpolicies", "baselineadminnetworkpolicies", "clusternetworkpolicies")
@@ -72,7 +80,7 @@ def scope_text(items: list[Backend], found: list[Denial]) -> tuple[str, bool]:
     if not all_denied:
         return f"{len(pods)} of its {len({str(i.endpoint) for i in items})} Pods ({', '.join(pods[:3])})", False
     if len(pods) == 1:
-        return f"its Pod {pods[0]}", True
+        return one_pod(found[0].backend.endpoint), True
     return f"all {len(pods)} of its Pods", True
 
 

@@ -58,6 +58,11 @@ def stack_of(context: Context) -> PolicyStack:
         snapshot, snapshot.memo("netpol-evaluator", Evaluator)))
 
 
+def one_pod(endpoint: Endpoint) -> str:
+    """The Service's one backend Pod, as a message names it (a stand-in: its workload's Pod template)."""
+    return str(endpoint) if endpoint.shown else f"its Pod {endpoint}"
+
+
 def cilium_engaged(decision: Decision) -> bool:
     """Whether Cilium's policies take part in this direction's decision."""
     cilium = decision.cilium
@@ -301,7 +306,7 @@ def denial_findings(check: Check, context: Context, direction: str) -> Iterator[
         if not all_denied:
             scope = f"{len(pods)} of its {len(results)} Pods ({', '.join(pods[:3])}{', …' if len(pods) > 3 else ''})"
         elif len(pods) == 1:
-            scope = f"its Pod {pods[0]}"
+            scope = one_pod(next(item.endpoint for item, r in zip(items, results, strict=True) if not r.allowed))
         else:
             scope = "both of its Pods" if len(pods) == 2 else f"all {len(pods)} of its Pods"
         what = "ingress to" if direction == INGRESS else f"egress of {client} to"
