@@ -1,0 +1,80 @@
+"""Claims made only on evidence (the audit of main): a Service that could not be read is never reported
+as absent, and the path map's client hop is never a pass by default.
+
+Each test names the false claim main made.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from svcdoctor.serve.apiserver import ServerOptions, SnapshotAPIServer
+from tests.conftest import SCENARIOS, run_cli
+from tests.test_honest_steps import EVIDENCE, _args, _objects, _steps
+
+
+def _served(scenario: str, forbid: set[str], tmp_path: Path, *args: str) -> tuple[str, dict[str, Any]]:
+    """The text (plain and -v) and markdown, and the JSON report, of a live check against ``scenario``
+    served with ``forbid`` refused."""
+    objects = [o for o in _objects(scenario) if o.get("apiVersion") != EVIDENCE]
+    with SnapshotAPIServer(objects, options=ServerOptions(forbid=forbid)) as api:
+        config = api.write_kubeconfig(str(tmp_path / "kubeconfig"))
+        text = run_cli(*args, "--kubeconfig", config).stdout + run_cli(*args, "--kubeconfig", config, "-v").stdout
+        result = run_cli(*args, "--kubeconfig", config, "-o", "json")
+        markdown = run_cli(*args, "--kubeconfig", config, "-o", "markdown")
+    assert not result.stderr, result.stderr
+    return text + markdown.stdout, result.json()
+
+
+def test_a_service_that_could_not_be_read_is_not_reported_absent(tmp_path: Path) -> None:
+    # main: steps 6 and 9 "skipped: the Service does not exist (step 1)" while step 1 was unknown.
+    text, report = _served("healthy-clusterip-deployment", {"services"}, tmp_path,
+                           "check", "frontend", "-n", "shop")
+    steps = _steps(report)
+    assert steps[1]["status"] == "unknown"
+    assert all(steps[number]["status"] == "unknown" for number in range(2, 10)), steps
+    assert all("does not exist" not in step.get("reason", "") for step in report["steps"])
+    assert "the Service could not be read (step 1)" in steps[9]["reason"]
+    assert "does not exist" not in text and report["verdict"] == "unknown"
+
+
+def test_a_service_that_does_not_exist_still_skips_the_steps_after_it() -> None:
+    snapshot = str(SCENARIOS / "service-name-typo" / "snapshot.yaml")
+    report = run_cli(*_args("service-name-typo"), "--snapshot", snapshot, "-o", "json").json()
+    assert _steps(report)[1]["status"] == "fail"
+    after = _steps(report)[9]
+    assert (after["status"], after["reason"]) == ("skipped", "the Service does not exist (step 1)")
+
+
+def _path_line(text: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith("path  "))
+
+
+def _client_hop(page: str) -> str:
+    start = page.index('data-hop="client"')
+    return page[start:page.index(">", start)]
+
+
+def test_the_client_hop_is_not_checked_when_no_client_is_given() -> None:
+    # main: "path  client ✔" with no client given.
+    args = [*_args("selector-label-renamed"), "--snapshot", str(SCENARIOS / "selector-label-renamed" / "snapshot.yaml")]
+    assert "--from" not in args
+    assert _path_line(run_cli(*args).stdout).startswith("path  client – → ")
+    assert "Path: client ➖ → " in run_cli(*args, "-o", "markdown").stdout
+    assert 'data-state="skipped"' in _client_hop(run_cli(*args, "-o", "html").stdout)
+
+
+def test_the_client_hop_passes_when_the_client_pod_was_read() -> None:
+    snapshot = str(SCENARIOS / "netpol-named-port-allowed" / "snapshot.yaml")
+    args = [*_args("netpol-named-port-allowed"), "--snapshot", snapshot]
+    assert "--from" in args
+    assert _path_line(run_cli(*args).stdout).startswith("path  client ✔ → ")
+    assert "Path: client ✅ → " in run_cli(*args, "-o", "markdown").stdout
+    assert 'data-state="pass"' in _client_hop(run_cli(*args, "-o", "html").stdout)
+
+
+def test_a_client_pod_that_could_not_be_read_is_unknown_on_the_path(tmp_path: Path) -> None:
+    text, _ = _served("netpol-named-port-allowed", {"pods"}, tmp_path, *_args("netpol-named-port-allowed"))
+    assert _path_line(text).startswith("path  client ? → ")
+    assert "Path: client ❔ → " in text
