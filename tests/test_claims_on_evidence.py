@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from svcdoctor.serve.apiserver import ServerOptions, SnapshotAPIServer
 from tests.conftest import SCENARIOS, run_cli
 from tests.test_honest_steps import EVIDENCE, _args, _objects, _steps
@@ -78,3 +80,41 @@ def test_a_client_pod_that_could_not_be_read_is_unknown_on_the_path(tmp_path: Pa
     text, _ = _served("netpol-named-port-allowed", {"pods"}, tmp_path, *_args("netpol-named-port-allowed"))
     assert _path_line(text).startswith("path  client ? → ")
     assert "Path: client ❔ → " in text
+
+
+def _headline_and_summary(scenario: str, *extra: str) -> tuple[str, str]:
+    args = [*_args(scenario), "--snapshot", str(SCENARIOS / scenario / "snapshot.yaml"), *extra]
+    lines = run_cli(*args).stdout.splitlines()
+    headline = next(line for line in lines if "UNREACHABLE" in line)
+    summary = next(line for line in lines if line.startswith(("likely unreachable", "unreachable")))
+    return headline, summary
+
+
+def test_the_summary_line_carries_the_verdict_confidence() -> None:
+    # main: headline "LIKELY UNREACHABLE", summary line "unreachable · …".
+    headline, summary = _headline_and_summary("targetport-defaults-to-service-port")
+    assert headline.startswith("LIKELY UNREACHABLE") and summary.startswith("likely unreachable · ")
+    headline, summary = _headline_and_summary("selector-label-renamed")
+    assert headline.startswith("UNREACHABLE") and summary.startswith("unreachable · ")
+
+
+@pytest.mark.parametrize("scenario", ["netpol-cross-namespace-client", "admin-policy-denies-other-tenant",
+                                      "cilium-starwars-xwing-denied"])
+def test_every_declared_policy_denial_is_likely(scenario: str) -> None:
+    # main: SD601 "LIKELY UNREACHABLE · probable cause" but SD606/SD607 "UNREACHABLE · root cause" for the
+    # same kind of evidence: a policy as declared, no data plane observed.
+    args = [*_args(scenario), "--snapshot", str(SCENARIOS / scenario / "snapshot.yaml")]
+    report = run_cli(*args, "-o", "json").json()
+    root = report["findings"][0]
+    assert root["step"] == 6 and root["confidence"] == "likely", root["id"]
+    assert report["verdictConfidence"] == "likely"
+    headline, summary = _headline_and_summary(scenario)
+    assert headline.startswith("LIKELY UNREACHABLE · probable cause") and summary.startswith("likely unreachable")
+
+
+def test_policy_checks_that_judge_a_client_rest_on_declarations() -> None:
+    from svcdoctor.checks.registry import CHECKS
+
+    judging = [check for check in CHECKS if check.step == 6 and check.needs_client]
+    assert {check.id for check in judging} >= {"SD601", "SD602", "SD606", "SD607"}
+    assert {check.id: check.confidence for check in judging} == {check.id: "likely" for check in judging}

@@ -408,7 +408,8 @@ def _summary(report: Report, options: RenderOptions) -> Text:
                f"{options.fail_on}", 4: "the verdict is unknown (--accept-unknown accepts it)",
                70: "a check crashed (a bug in svcdoctor)"}.get(code, "")
     counted = [f for f in report.findings if f.severity is not Severity.INFO]
-    parts = [report.verdict]
+    # The same confidence as the headline: "likely unreachable" when the verdict rests on declarations alone.
+    parts = [("likely " if report.verdict_confidence == "likely" else "") + report.verdict]
     if counted:
         parts.append(f"{len(counted)} finding{'s' if len(counted) != 1 else ''}")
     unchecked = [s for s in report.steps if s.status in ("partial", "skipped") and s.missing]
