@@ -118,3 +118,40 @@ def test_policy_checks_that_judge_a_client_rest_on_declarations() -> None:
     judging = [check for check in CHECKS if check.step == 6 and check.needs_client]
     assert {check.id for check in judging} >= {"SD601", "SD602", "SD606", "SD607"}
     assert {check.id: check.confidence for check in judging} == {check.id: "likely" for check in judging}
+
+
+def _recorded_with(forbid: set[str], tmp_path: Path) -> str:
+    """``record -n shop`` of the healthy scenario served with ``forbid`` refused: the recording carries the refusal."""
+    objects = [o for o in _objects("healthy-clusterip-deployment") if o.get("apiVersion") != EVIDENCE]
+    out = tmp_path / "unreadable.yaml"
+    with SnapshotAPIServer(objects, options=ServerOptions(forbid=forbid)) as api:
+        config = api.write_kubeconfig(str(tmp_path / "kubeconfig"))
+        assert run_cli("record", "-n", "shop", "--kubeconfig", config, "-o", str(out)).exit_code == 0
+    return str(out)
+
+
+def test_diff_says_pods_were_not_read_rather_than_removed(tmp_path: Path) -> None:
+    # main: "Pod shop/frontend-… (the object): present → absent" for each Pod the recording could not list.
+    healthy = str(SCENARIOS / "healthy-clusterip-deployment" / "snapshot.yaml")
+    unreadable = _recorded_with({"shop/pods"}, tmp_path)
+    for args in ([healthy, unreadable], [healthy, unreadable, "frontend", "-n", "shop"]):
+        result = run_cli("diff", *args)
+        assert result.exit_code == 1, result.stderr
+        assert "absent" not in result.stdout and "present" not in result.stdout
+        assert "shop/frontend: ok → unknown (worse; not decided: Pods in shop not read in AFTER)" in result.stdout
+        assert "Pods in shop: not read in AFTER (could not list pods: forbidden" in result.stdout
+        assert "not a removal" in result.stdout and "root cause now" not in result.stdout
+        changes = run_cli("diff", *args, "-o", "json").json()["services"][0]["changes"]
+        assert changes[0] == {**changes[0], "object": "Pods in shop", "before": "read", "after": "not read",
+                              "notRead": True}
+        assert not any(change["object"].startswith("Pod shop/") for change in changes)
+    back = run_cli("diff", unreadable, healthy)
+    assert "unknown → ok (better)" in back.stdout and "Pods in shop: not read in BEFORE" in back.stdout
+
+
+def test_diff_says_services_were_not_read_rather_than_gone(tmp_path: Path) -> None:
+    # main: "shop/frontend: ok → absent" when the recording could not list Services.
+    healthy = str(SCENARIOS / "healthy-clusterip-deployment" / "snapshot.yaml")
+    result = run_cli("diff", healthy, _recorded_with({"services"}, tmp_path))
+    assert "shop/frontend: ok → unknown (worse; not decided: Services in shop not read in AFTER" in result.stdout
+    assert "absent" not in result.stdout
