@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, Options
 from svcdoctor.client_names import ClientName, choose_pod, parse_client
-from svcdoctor.errors import InputError
+from svcdoctor.errors import ClusterError, InputError
 from svcdoctor.findings import Client, Finding
 from svcdoctor.progress import NO_PROGRESS, Progress
 from svcdoctor.report import Report
@@ -160,17 +160,22 @@ def service_records(invocation: Invocation, name: str) -> ServiceRecords:
     and carries the verdict on what came back.
     """
     from svcdoctor.dns.domain import cluster_domain
-    from svcdoctor.dns.records import ServiceRecords, expected_records
+    from svcdoctor.dns.records import ServiceRecords, expected_records, reading_order, service_fqdn
 
     source = open_source(invocation)
     namespace = resolve_namespace(invocation, source)
     snapshot, _ = load(invocation, Request(namespace=namespace, service=name), source)
     service = snapshot.service(namespace, name)
     if service is None:
-        raise InputError(f"no Service {namespace}/{name} in the {source.kind}")
+        refused = snapshot.missing("services", namespace)
+        if refused is not None:  # not "no such Service": whether it exists could not be read
+            raise ClusterError(f"could not {refused.verb} Services in namespace {namespace}: {refused.reason} "
+                               f"(see: {refused.can_i()})")
+        raise InputError(f"no Service {namespace}/{name} in the {_SOURCE_WORDS.get(source.kind, source.kind)}")
     domain = cluster_domain(snapshot, invocation.cluster_domain)
     records = ServiceRecords(f"{namespace}/{name}", domain.domain, domain.origin,
-                             tuple(expected_records(snapshot, service, domain.domain)))
+                             tuple(reading_order(expected_records(snapshot, service, domain.domain),
+                                                 service_fqdn(namespace, name, domain.domain))))
     if not invocation.probe:
         return records
     from svcdoctor.probe.dns_query import compare_records

@@ -11,9 +11,12 @@ from svcdoctor.checks.registry import CHECKS, get
 from svcdoctor.errors import InputError
 from svcdoctor.findings import STEPS
 
+#: Narrowest room for a check's title beside its ID and name; narrower, the title goes below them.
+MIN_TITLE_WIDTH = 30
 
-def catalog(output: str = "text") -> str:
-    """The catalog as text, markdown (docs/checks.md) or JSON."""
+
+def catalog(output: str = "text", width: int = 100) -> str:
+    """The catalog as text (folded to ``width``), markdown (docs/checks.md) or JSON."""
     if output == "json":
         return json.dumps([
             {"id": c.id, "name": c.name, "step": c.step, "step_title": STEPS[c.step], "title": c.title,
@@ -25,12 +28,32 @@ def catalog(output: str = "text") -> str:
         return markdown()
     lines = []
     step = -1
+    name_width = max(len(check.name) for check in CHECKS)
+    beside = len(f"  SD000  {'':<{name_width}} ")
     for check in CHECKS:
         if check.step != step:
             step = check.step
-            lines.append(f"{step} {STEPS[step]}")
-        lines.append(f"  {check.id}  {check.name:<34} {check.title}")
+            lines.append(_wrap(f"{step} {STEPS[step]}", width, "", "  "))
+        if width - beside >= MIN_TITLE_WIDTH:
+            lines.append(_wrap(f"  {check.id}  {check.name:<{name_width}} {check.title}", width, "", " " * beside))
+        else:
+            lines.append(f"  {check.id}  {check.name}")
+            lines.append(_wrap(check.title, width, " " * 9, " " * 9))
     return "\n".join(lines) + "\n"
+
+
+def _wrap(text: str, width: int, first: str, rest: str) -> str:
+    """Prose folded to ``width`` at spaces only: names, paths and commands are never cut inside."""
+    return textwrap.fill(text, width, initial_indent=first, subsequent_indent=rest, break_long_words=False,
+                         break_on_hyphens=False)
+
+
+def _explain_paragraph(paragraph: str, width: int) -> str:
+    """A paragraph of ``explain``: prose folded to ``width``; shell lines (``$ …``) kept whole."""
+    lines = paragraph.splitlines()
+    if any(line.startswith(("$ ", " ")) for line in lines):
+        return textwrap.indent(paragraph, "  ")
+    return _wrap(" ".join(lines), width, "  ", "  ")
 
 
 def _example_markdown(paragraph: str) -> list[str]:
@@ -93,8 +116,9 @@ def markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-def explain(check_id: str) -> str:
-    """One check's documentation for the terminal, from the same docstring as docs/checks.md."""
+def explain(check_id: str, width: int = 100) -> str:
+    """One check's documentation for the terminal, from the same docstring as docs/checks.md, its
+    prose folded to ``width``."""
     check = get(check_id) or next((c for c in CHECKS if c.name == check_id.strip().lower()), None)
     if check is None:
         from svcdoctor.similarity import closest
@@ -102,14 +126,15 @@ def explain(check_id: str) -> str:
         near = closest(check_id.strip().lower(), [c.name for c in CHECKS] + [c.id.lower() for c in CHECKS])
         hint = f"did you mean {', '.join(near)}? " if near else ""
         raise InputError(f"no check {check_id!r}: {hint}svcdoctor checks lists every ID and name")
-    parts = [f"{check.id} {check.name}\nstep {check.step}: {STEPS[check.step]}", f"{check.title}."]
+    parts = [f"{check.id} {check.name}\nstep {check.step}: {STEPS[check.step]}",
+             _wrap(f"{check.title}.", width, "", "")]
     for heading in DOC_HEADINGS:
         paragraphs = check.doc.section(heading)
         if paragraphs:
-            parts.append(f"{heading}:\n" + "\n\n".join(textwrap.indent(paragraph, "  ") for paragraph in paragraphs))
+            parts.append(f"{heading}:\n" + "\n\n".join(_explain_paragraph(p, width) for p in paragraphs))
     if check.explains:
-        parts.append(f"Explains: {_explains(check)}")
-    parts.append(f"How sure: {_confidence(check).replace('`', '')}")
+        parts.append(_wrap(f"Explains: {_explains(check)}", width, "", "  "))
+    parts.append(_wrap(f"How sure: {_confidence(check).replace('`', '')}", width, "", "  "))
     return "\n\n".join(parts) + "\n"
 
 

@@ -12,13 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from svcdoctor.checks.interface import Check, Context, Options
+from svcdoctor.checks.interface import CLIENT_HOW, Check, Context, Options
 from svcdoctor.findings import STEPS, Client, Finding, NotChecked, Severity, Skip, StepDoesNotApply, Target, Unknown
 from svcdoctor.progress import NO_PROGRESS, Progress
 from svcdoctor.report import CheckCrash, CheckResult, Missing, Report, StepResult
 
-#: How to give a check its client.
-CLIENT_HOW = "give the client with --from NS/POD, --from-ip IP or --from-node NODE"
 
 @dataclass(frozen=True)
 class CauseTable:

@@ -72,6 +72,22 @@ def object_annotations(obj: Obj) -> Mapping[str, str]:
 #: Annotation on a stand-in Pod made from a manifest: the label keys its controller adds whose
 #: values exist only after deploy (``pod-template-hash``…), comma-separated.
 DEPLOY_TIME_LABELS = "svcdoctor.dev/deploy-time-labels"
+#: Annotation on a Pod made from a workload's template (manifests): the workload, e.g. ``Deployment shop/web``.
+TEMPLATE_OF = "svcdoctor.dev/template-of"
+
+
+#: Annotation on a stand-in Pod made from a manifest: the workload whose template it stands for,
+#: e.g. ``Deployment shop/web``.
+TEMPLATE_OF = "svcdoctor.dev/template-of"
+#: Annotation on a stand-in Pod: how many Pods the workload would run.
+REPLICAS = "svcdoctor.dev/replicas"
+
+
+def template_of(pod: Obj) -> tuple[str, str, str] | None:
+    """(kind, namespace, name) of the workload a stand-in Pod was made from; None for a real Pod."""
+    kind, _, rest = str(object_annotations(pod).get(TEMPLATE_OF) or "").partition(" ")
+    namespace, _, name = rest.partition("/")
+    return (kind, namespace, name) if kind and name else None
 
 
 def deploy_time_labels(pod: Obj) -> frozenset[str]:

@@ -120,10 +120,19 @@ def describe_group(owner: ObjectRef, pods: Sequence[Obj], total_of_owner: int | 
     """``Deployment shop/web (2 of 3 Pods)``, ``Pod shop/debug``."""
     if owner.kind == "Pod":
         return str(owner)
+    return f"{owner} ({pods_phrase(pods, total_of_owner)})"
+
+
+def pods_phrase(pods: Sequence[Obj], total_of_owner: int | None = None) -> str:
+    """``2 of 3 Pods``, ``3 Pods`` — or, for stand-ins made from manifests, ``its Pod template, replicas: 2``."""
+    if pods and k8s.template_of(pods[0]) is not None:
+        # Manifests: the Pods are stand-ins made from the template; how many there will be is replicas.
+        replicas = k8s.object_annotations(pods[0]).get(k8s.REPLICAS)
+        return "its Pod template" + (f", replicas: {replicas}" if replicas else "")
     count = len(pods)
     if total_of_owner is not None and total_of_owner != count:
-        return f"{owner} ({count} of {total_of_owner} Pods)"
-    return f"{owner} ({count} Pod{'s' if count != 1 else ''})"
+        return f"{count} of {total_of_owner} Pods"
+    return f"{count} Pod{'s' if count != 1 else ''}"
 
 
 def names_list(items: Iterable[str], most: int = 6) -> str:
@@ -155,6 +164,15 @@ def selector_text(service: Obj) -> str:
 
 
 def container_ports_command(pod: Obj) -> str:
-    """A kubectl command that prints each container's declared ports."""
+    """A kubectl command that prints each container's declared ports (of the workload's template for a
+    stand-in Pod made from manifests: that Pod does not exist)."""
+    from svcdoctor.kinds import TEMPLATE_PATHS
+
+    made_from = k8s.template_of(pod)
+    if made_from is not None and made_from[0] in TEMPLATE_PATHS:
+        kind, namespace, name = made_from
+        containers = "." + ".".join(TEMPLATE_PATHS[kind]) + ".spec.containers[*]"
+        return (f"kubectl get {kind.lower()} {name} -n {namespace} -o jsonpath="
+                "'{range " + containers + "}{.name}{\": \"}{.ports}{\"\\n\"}{end}'")
     return (f"kubectl get pod {k8s.name(pod)} -n {k8s.namespace(pod)} -o jsonpath="
             "'{range .spec.containers[*]}{.name}{\": \"}{.ports}{\"\\n\"}{end}'")

@@ -168,3 +168,83 @@ def test_the_endpoint_slice_controller_writes_a_slice_per_family() -> None:
     assert set(slices) == {"IPv4", "IPv6"}
     assert all(":" in e["addresses"][0] for e in slices["IPv6"]["endpoints"])
     assert all(":" not in e["addresses"][0] for e in slices["IPv4"]["endpoints"])
+
+
+# -- before deploy (--manifests) -------------------------------------------------------------------
+
+
+def _manifests_report(tmp_path: Path, documents: list[dict[str, Any]], *args: str) -> dict[str, Any]:
+    path = tmp_path / "manifests.yaml"
+    path.write_text(yaml.safe_dump_all(documents))
+    result = run_cli("check", *args, "--manifests", str(path), "-o", "json")
+    assert result.exit_code in (0, 1), result.stderr
+    return result.json()  # type: ignore[no-any-return]
+
+
+def _service(**spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "orders", "namespace": "shop"},
+            "spec": {"selector": {"app": "orders"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}],
+                     **spec}}
+
+
+def _deployment(name: str, namespace: str = "shop", **pod_spec: Any) -> dict[str, Any]:
+    container = {"name": name, "image": f"example/{name}:1", "ports": [{"containerPort": 8080}]}
+    container.update(pod_spec.pop("container", {}))
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"selector": {"matchLabels": {"app": name}}, "template": {
+                "metadata": {"labels": {"app": name}}, "spec": {"containers": [container], **pod_spec}}}}
+
+
+@pytest.mark.parametrize(("spec", "said"), [
+    ({"ipFamilies": ["IPv4", "IPv6"]}, "must be 'RequireDualStack' or 'PreferDualStack' when multiple IP families"),
+    ({"ipFamilyPolicy": "SingleStack", "clusterIP": "10.96.0.7", "clusterIPs": ["10.96.0.7", "fd00::7"]},
+     "when multiple cluster IPs"),
+    ({"ipFamilyPolicy": "PreferDualStack", "ipFamilies": ["IPv6", "IPv6"]}, "IPv6 is listed twice"),
+    ({"ipFamilyPolicy": "PreferDualStack", "ipFamilies": ["IPv6", "IPv4"], "clusterIP": "10.96.0.7",
+      "clusterIPs": ["10.96.0.7", "fd00::7"]}, "10.96.0.7 is not IPv6"),
+    ({"type": "ExternalName", "externalName": "orders.example.com", "ipFamilyPolicy": "SingleStack"},
+     "spec.ipFamilyPolicy may not be set for type ExternalName"),
+], ids=["families-without-policy", "two-cluster-ips-single-stack", "duplicate", "order", "external-name"])
+def test_family_settings_the_api_server_refuses_are_said_before_deploy(spec: dict[str, Any], said: str,
+                                                                       tmp_path: Path) -> None:
+    report = _manifests_report(tmp_path, [_service(**spec), _deployment("orders")], "orders", "-n", "shop")
+    [finding] = findings_of(report, "SD217")
+    assert finding["severity"] == "error" and said in finding["message"]
+
+
+def test_a_valid_dual_stack_service_before_deploy_leaves_the_runtime_part_not_checked(tmp_path: Path) -> None:
+    report = _manifests_report(tmp_path, [_service(ipFamilyPolicy="PreferDualStack", ipFamilies=["IPv4", "IPv6"]),
+                                          _deployment("orders")], "orders", "-n", "shop")
+    assert not findings_of(report, "SD217")
+    step = next(s for s in report["steps"] if s["step"] == 2)
+    assert any("SD217" in item["checks"] and "exist only in a running cluster" in item["what"]
+               for item in step["missing"])
+
+
+def test_every_template_is_a_client_of_the_variables_before_deploy(tmp_path: Path) -> None:
+    reads = {"container": {"env": [{"name": "ORDERS", "value": "$(ORDERS_SERVICE_HOST)"}]}}
+    documents = [_service(), _deployment("orders"), _deployment("billing", **reads),
+                 _deployment("reports", namespace="ops", **reads)]
+    report = _manifests_report(tmp_path, [*documents, {"apiVersion": "v1", "kind": "Namespace",
+                                                       "metadata": {"name": "ops"}}], "orders", "-n", "shop")
+    [finding] = findings_of(report, "SD706")
+    assert finding["message"].startswith("The Pod template of Deployment ops/reports")
+    assert "only for Services of the Pod's own namespace" in finding["message"]
+    # The billing template, in the Service's namespace with service links on, is fine as far as a
+    # static run can tell: when its containers start is not known before deploy.
+    report = _manifests_report(tmp_path, documents[:3], "orders", "-n", "shop")
+    step = next(s for s in report["steps"] if s["step"] == 7)
+    assert not findings_of(report, "SD706") and step["status"] == "partial"
+    assert any("SD706" in item["checks"] and "startedAt" in item["what"] for item in step["missing"])
+
+
+def test_no_template_reading_the_variables_leaves_step_7_skipped(tmp_path: Path) -> None:
+    report = _manifests_report(tmp_path, [_service(), _deployment("orders")], "orders", "-n", "shop")
+    assert next(s for s in report["steps"] if s["step"] == 7)["status"] == "skipped"
+
+
+def test_without_a_client_a_running_cluster_is_not_checked_for_the_variables(tmp_path: Path) -> None:
+    objects, _ = _env_cluster(env=[{"name": "L", "value": "$(LEDGER_API_SERVICE_HOST)"}])
+    report = check_report(objects, tmp_path, "ledger-api", "-n", "bank")
+    step = next(s for s in report["steps"] if s["step"] == 7)
+    assert any("SD706" in item["checks"] and item["what"] == "no client" for item in step["missing"])

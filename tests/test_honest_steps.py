@@ -150,6 +150,8 @@ def test_an_unknown_verdict_from_blind_probes_says_what_was_not_seen() -> None:
         assert "SD905 None of the 5 probes" in result.stdout and "192.168.1.23" in result.stdout
         assert "deploy/job.yaml" in result.stdout
         assert "BREAK" not in result.stdout
+        if not verbose:  # the reason's second line stays under its first
+            assert "\n  was answered from 192.168.1.23" in result.stdout
     page = run_cli(*_args("probes-from-outside-cluster"), "--snapshot", snapshot, "-o", "html").stdout
     assert "data-root-cause" not in page and 'data-undecided="true"' in page and "SD905 None of the 5" in page
     comment = run_cli(*_args("probes-from-outside-cluster"), "--snapshot", snapshot, "-o", "markdown").stdout

@@ -112,9 +112,14 @@ def test_text_narrow_and_coloured_golden(update: bool) -> None:
 
 @pytest.mark.parametrize("width", [80, 100, 140])
 def test_text_wrapped_lines_stay_under_their_finding(width: int) -> None:
-    text = render(case_report("selector-label-renamed"), "text", RenderOptions(width=width, verbose=True))
+    report = case_report("selector-label-renamed")
+    text = render(report, "text", RenderOptions(width=width, verbose=True))
     lines = text.splitlines()
-    assert all(len(line) <= width for line in lines)
+    # Commands are never folded (they must paste whole): each is on a line of its own, after its label.
+    commands = {command for finding in report.findings for command in finding.next}
+    assert all(len(line) <= width for line in lines if line.split("  ")[-1].strip() not in commands)
+    for command in commands:
+        assert any(line.endswith("  " + command) for line in lines), command
     assert all(line == line.rstrip() for line in lines), "trailing padding left in the output"
     start = next(i for i, line in enumerate(lines) if line.startswith("     SD301"))
     # Every line of the finding's block is indented deeper than the step marks, until the next step.

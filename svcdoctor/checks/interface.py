@@ -26,6 +26,9 @@ from svcdoctor.kinds import BY_KIND
 from svcdoctor.selectors import Selector, from_service_selector
 from svcdoctor.snapshot import Snapshot
 
+#: How to give a check its client.
+CLIENT_HOW = "give the client with --from NS/POD, --from-ip IP or --from-node NODE"
+
 #: The headings of a check module's docstring, in order; each starts a section of the documentation.
 DOC_HEADINGS = ("What it detects", "Why it matters", "How to fix", "Example")
 

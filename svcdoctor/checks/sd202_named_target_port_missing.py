@@ -93,8 +93,8 @@ def run(context: Context) -> Iterator[Finding]:
         lacking_ids = {id(pod) for pod in lacking}
         having = [pod for pod in pods if id(pod) not in lacking_ids]
         if every:
-            consequence = (f"No selected Pod has it, so port {port_text} has no endpoint at all: connections to "
-                           "it are refused or time out.")
+            consequence = (f"Port {port_text} therefore has no endpoint at all: connections to it are refused or "
+                           "time out.")
         else:
             consequence = (f"These Pods stay in the EndpointSlice without that port, so only "
                            f"{len(having)} of {len(pods)} Pods serve {port_text}.")

@@ -8,6 +8,14 @@ What it detects:
     all of a family the Service does not have. A ``PreferDualStack`` Service that got one family
     in a cluster whose Pods have both is reported as info.
 
+    Before any of that, the family settings the API server refuses (so the Service is never
+    created): two ``ipFamilies`` or two ``clusterIPs`` without ``PreferDualStack`` /
+    ``RequireDualStack`` (no policy is SingleStack), a family listed twice or not IPv4/IPv6, a
+    ``clusterIPs`` entry of another family than its ``ipFamilies`` entry, or either field on an
+    ExternalName Service. With ``--manifests`` only these are checked; the Pods' families, the
+    per-family EndpointSlices and the client's family exist only in a running cluster and are said
+    to be not checked.
+
 Why it matters:
     A ClusterIP of one family only forwards to endpoints of that family: an IPv6 ClusterIP whose
     Pods have only IPv4 addresses has no endpoints, and an IPv6-only client cannot use an
@@ -77,10 +85,73 @@ def _client_addresses(context: Context) -> list[str]:
     return k8s.pod_ips(pod) if pod is not None else []
 
 
+POLICIES = ("SingleStack", "PreferDualStack", "RequireDualStack")
+
+
+def refused(service: Obj) -> Iterator[tuple[str, str]]:
+    """(field, why) for each family setting the API server refuses (so the Service is never created).
+
+    The rules of the API server's Service validation: ``ipFamilies`` holds at most two distinct
+    families of IPv4/IPv6; two families or two ``clusterIPs`` need ``PreferDualStack`` or
+    ``RequireDualStack`` (no policy means SingleStack); ``clusterIPs[i]`` must be of family
+    ``ipFamilies[i]``; an ExternalName Service may set neither field.
+    """
+    spec = k8s.spec(service)
+    names = [str(item) for item in k8s.as_list(spec.get("ipFamilies"))]
+    policy = spec.get("ipFamilyPolicy")
+    if k8s.service_type(service) == "ExternalName":
+        for field_name in ("ipFamilies", "ipFamilyPolicy"):
+            if spec.get(field_name):
+                yield f"spec.{field_name}", "may not be set for type ExternalName"
+        return
+    if policy is not None and policy not in POLICIES:
+        yield "spec.ipFamilyPolicy", f"{policy!r} is not one of {', '.join(POLICIES)}"
+    for index, name in enumerate(names):
+        if name not in FAMILIES.values():
+            yield f"spec.ipFamilies[{index}]", f"{name!r} is not IPv4 or IPv6"
+        elif name in names[:index]:
+            yield f"spec.ipFamilies[{index}]", f"{name} is listed twice"
+    if len(names) > 2:
+        yield "spec.ipFamilies", "holds more than two families"
+    ips = [str(ip) for ip in k8s.as_list(spec.get("clusterIPs")) if ip and ip != "None"]
+    if (policy or "SingleStack") == "SingleStack" and (len(set(names)) == 2 or len(ips) == 2):
+        what = "IP families" if len(set(names)) == 2 else "cluster IPs"
+        yield ("spec.ipFamilyPolicy", f"must be 'RequireDualStack' or 'PreferDualStack' when multiple {what} "
+               f"are specified (it is {policy or 'unset, so SingleStack'})")
+    for index, ip in enumerate(ips[:len(names)]):
+        if FAMILIES.get(family(ip)) not in (names[index], None):
+            yield (f"spec.clusterIPs[{index}]", f"{ip} is not {names[index]}, the family ipFamilies[{index}] "
+                   "names")
+
+
+RUNTIME_WHAT = ("the Pods' addresses per family, the per-family EndpointSlices and the client's family (they "
+                "exist only in a running cluster)")
+
+
 def run(context: Context) -> Iterator[Finding]:
     service = context.require_service()
+    problems = list(refused(service))
+    if problems:
+        field_name, _ = problems[0]
+        yield CHECK.finding(
+            f"The API server refuses Service {context.target.namespace}/{context.target.name}'s IP family "
+            f"settings, so it is never created: " + "; ".join(f"{where} {why}" for where, why in problems) + ".",
+            evidence=[Evidence(context.service_ref, where, k8s.spec(service).get(where.split(".")[1].split("[")[0]),
+                               why) for where, why in problems],
+            fix="Set ipFamilyPolicy: PreferDualStack (or RequireDualStack) when the Service lists two families or "
+                "two clusterIPs, list each of IPv4 and IPv6 at most once, keep clusterIPs in the order of "
+                "ipFamilies, and set neither on an ExternalName Service.",
+            next=[f"kubectl apply --dry-run=server -f <the file of Service {context.target.name}>"],
+            subject=context.service_ref, subject_field=field_name, key="refused",
+            title="The API server refuses the Service's IP family settings",
+        )
+        return
     if k8s.service_type(service) == "ExternalName":
         raise Skip("an ExternalName Service has no IP family")
+    if context.snapshot.static:
+        context.note_unverified(RUNTIME_WHAT, "check the deployed Service: svcdoctor check NAME -n NS (live, or "
+                                              "--snapshot of svcdoctor record)")
+        return
     spec = k8s.spec(service)
     families = service_families(service)
     if not families:
@@ -149,5 +220,4 @@ CHECK = Check(
     doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services",),
-    runtime=True,
 )

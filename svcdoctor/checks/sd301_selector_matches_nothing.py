@@ -298,8 +298,9 @@ def run(context: Context) -> Iterator[Finding]:
     yield CHECK.finding(
         message,
         evidence=evidence,
-        next=[f"kubectl get pods -n {namespace} -l {selector_text} -o wide",
-              f"kubectl get pods -n {namespace} --show-labels",
+        # The labels the Pods really carry first: the selector's own query returns nothing.
+        next=[f"kubectl get pods -n {namespace} --show-labels",
+              f"kubectl get pods -n {namespace} -l {selector_text} -o wide",
               f"kubectl get service {name} -n {namespace} -o jsonpath='{{.spec.selector}}'"],
         fix=" ".join(dict.fromkeys(fixes)) or CHECK.fix,
         subject=context.service_ref,

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
-from svcdoctor import k8s
+from svcdoctor import k8s, ports
 from svcdoctor.checks.interface import Check, CheckDoc, Context
 from svcdoctor.findings import Evidence, Finding, Severity
 from svcdoctor.k8s import Obj, ObjectRef
@@ -117,8 +117,8 @@ def run(context: Context) -> Iterator[Finding]:
     shared = frozenset.intersection(*repositories.values())
     related = bool(shared - {""})
     ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), str(item[0])))
-    parts = [f"{workload if workload.name != BARE_PODS.name else BARE_PODS.name} ({len(members)} Pod"
-             f"{'s' if len(members) != 1 else ''}, image {', '.join(sorted(repositories[workload])) or '?'})"
+    parts = [f"{workload if workload.name != BARE_PODS.name else BARE_PODS.name} ({ports.pods_phrase(members)}, "
+             f"image {', '.join(sorted(repositories[workload])) or '?'})"
              for workload, members in ordered]
     evidence = [Evidence(context.service_ref, "spec.selector", dict(k8s.spec(service).get("selector") or {}),
                          f"selects the Pods of {len(groups)} workloads")]

@@ -97,10 +97,11 @@ def run(context: Context) -> Iterator[Finding]:
         commands = [f"kubectl describe pod {pod_name} -n {namespace}",
                     f"kubectl get events -n {namespace} --field-selector involvedObject.name={pod_name} "
                     "--sort-by=.lastTimestamp"]
+        # The logs first where the fix says to read them: describe shows only the restart count.
         if category in ("CrashLoopBackOff", "OOMKilled"):
-            commands.insert(1, f"kubectl logs {pod_name} -n {namespace} -c {first.container} --previous")
+            commands.insert(0, f"kubectl logs {pod_name} -n {namespace} -c {first.container} --previous")
         elif category == "InitContainers":
-            commands.insert(1, f"kubectl logs {pod_name} -n {namespace} -c {first.container}")
+            commands.insert(0, f"kubectl logs {pod_name} -n {namespace} -c {first.container}")
         elif category == "Unschedulable":
             commands.append("kubectl describe nodes | grep -A8 'Allocated resources'")
         title = f"Pods not running: {category}"

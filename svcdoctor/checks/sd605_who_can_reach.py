@@ -59,6 +59,8 @@ def describe_peer(peer: CompiledPeer, policy_namespace: str, snapshot: Snapshot)
     who = ("every Pod" if peer.pod_selector is None or peer.pod_selector.is_everything
            else f"pods {peer.pod_selector}")
     count = sum(len(snapshot.select_pods(ns, peer.pod_selector or EVERYTHING)) for ns in namespaces)
+    if snapshot.static:  # manifests: the Pods are stand-ins made from workload templates, not running Pods
+        return f"{who} {where} ({count} Pod{'s' if count != 1 else ''} made from the input's templates)"
     return f"{who} {where} ({count} Pod{'s' if count != 1 else ''} now)"
 
 

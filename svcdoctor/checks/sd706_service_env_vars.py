@@ -9,6 +9,12 @@ What it detects:
     new ClusterIP), the Pod has ``enableServiceLinks: false``, the Service lives in another
     namespace, or it has no ClusterIP (headless, ExternalName).
 
+    With ``--manifests`` every workload's Pod template counts as a client (no ``--from`` needed):
+    the template's ``enableServiceLinks: false``, its namespace and the Service's type are
+    checked; when its containers start against when the Service is created needs a running
+    cluster and is said to be not checked. Without the variables read in any template it says
+    nothing (skipped).
+
 Why it matters:
     The kubelet writes these variables when a container starts, for the Services of the Pod's own
     namespace that exist at that moment, and never updates them while it runs. A client that reads
@@ -36,8 +42,9 @@ import re
 from collections.abc import Iterator, Mapping
 
 from svcdoctor import k8s
-from svcdoctor.checks.interface import Check, CheckDoc, Context
-from svcdoctor.findings import Evidence, Finding, Skip
+from svcdoctor.checks.interface import CLIENT_HOW, Check, CheckDoc, Context
+from svcdoctor.findings import Evidence, Finding, NotChecked, Skip
+from svcdoctor.k8s import Obj
 
 
 def variable_prefix(service_name: str) -> str:
@@ -82,9 +89,35 @@ def _started(pod: Mapping[str, object], name: str, init: bool) -> str:
 
 def run(context: Context) -> Iterator[Finding]:
     service = context.require_service()
-    pod = context.require_client_pod()
-    if pod is None:
+    if context.snapshot.static:
+        # Before deploy every workload template is a client: what its spec shows is checked, when its
+        # containers start against when the Service is created is not.
+        readers = [pod for pod in context.snapshot.pods if pod_reads(context, pod)]
+        if not readers:
+            raise Skip("no Pod template reads the Service's environment variables")
+        for pod in readers:
+            yield from _findings(context, service, pod, False)
+        context.note_unverified("whether the containers that read the variables start after the Service is "
+                                "created (state.running.startedAt against metadata.creationTimestamp)",
+                                "needs a running cluster: svcdoctor check NAME -n NS --from NS/POD")
+        return
+    if context.client is None:
+        raise NotChecked("no client", CLIENT_HOW)
+    client_pod = context.require_client_pod()
+    if client_pod is None:
         raise Skip("the client is not a Pod (--from NS/POD)")
+    yield from _findings(context, service, client_pod, True)
+
+
+def pod_reads(context: Context, pod: Obj) -> bool:
+    """Whether a container of ``pod`` reads the Service's variables without setting them itself."""
+    pattern = _pattern(variable_prefix(context.target.name))
+    containers = [*k8s.as_list(k8s.spec(pod).get("containers")), *k8s.as_list(k8s.spec(pod).get("initContainers"))]
+    return any(isinstance(item, Mapping) and _uses(item, pattern) and not _own(item, pattern) for item in containers)
+
+
+def _findings(context: Context, service: Obj, pod: Obj, started_known: bool) -> Iterator[Finding]:
+    """The reasons ``pod``'s containers lack the variables they read (start times only when ``started_known``)."""
     pattern = _pattern(variable_prefix(context.target.name))
     ref = k8s.ref(pod)
     spec = k8s.spec(pod)
@@ -105,7 +138,7 @@ def run(context: Context) -> Iterator[Finding]:
         kind = "initContainers" if init else "containers"
         evidence = [Evidence(ref, f"spec.{kind}[{name}].{field}", text, "reads the Service's variables")
                     for field, text in uses[:3]]
-        started_text = _started(pod, name, init)
+        started_text = _started(pod, name, init) if started_known else ""
         started = k8s.parse_time(started_text)
         if other_namespace:
             reason = (f"the kubelet injects variables only for Services of the Pod's own namespace "
@@ -124,15 +157,18 @@ def run(context: Context) -> Iterator[Finding]:
                          Evidence(context.service_ref, "metadata.creationTimestamp", created_text)]
         else:
             continue
+        template = str(k8s.object_annotations(pod).get(k8s.TEMPLATE_OF) or "")
+        who = f"The Pod template of {template}" if template else f"Client {ref.namespace}/{ref.name}"
+        look = (f"kubectl exec -n {ref.namespace} {ref.name} -c {name} -- env | grep "
+                f"{variable_prefix(context.target.name)}_" if not template else
+                f"kubectl get {template.split()[0].lower()} {template.split('/')[-1]} -n {ref.namespace} -o yaml")
         yield CHECK.finding(
-            f"Client {ref.namespace}/{ref.name} (container {name}) finds {context.target.name} through the "
+            f"{who} (container {name}) finds {context.target.name} through the "
             f"environment variables {variable_prefix(context.target.name)}_SERVICE_HOST/_PORT, but it does "
             f"not have them: {reason}.",
-            evidence=evidence, subject=ref, key=name,
-            next=[f"kubectl exec -n {ref.namespace} {ref.name} -c {name} -- env | grep "
-                  f"{variable_prefix(context.target.name)}_",
-                  f"kubectl get svc {context.target.name} -n {context.target.namespace} "
-                  "-o jsonpath='{.metadata.creationTimestamp} {.spec.clusterIP}'"],
+            evidence=evidence, subject=ref, subject_field=evidence[0].field, key=f"{ref.namespace}/{ref.name}/{name}",
+            next=[look, f"kubectl get svc {context.target.name} -n {context.target.namespace} "
+                        "-o jsonpath='{.metadata.creationTimestamp} {.spec.clusterIP}'"],
         )
 
 
@@ -143,6 +179,4 @@ CHECK = Check(
     doc=CheckDoc.parse(__doc__),
     run=run,
     needs=("services", "pods"),
-    needs_client=True,
-    runtime=True,
 )

@@ -17,7 +17,8 @@ Why it matters:
     created after it stopped syncing.
 
 How to fix:
-    Make kube-proxy run and sync on the node (see SD801 and its logs); restart it if it is stuck.
+    Make kube-proxy run and sync on that node: read the logs of its kube-proxy Pod (kubectl logs -n
+    kube-system POD) for sync errors, and restart it (delete the Pod) if it is stuck.
 
 Example:
     The scenario fixtures/scenarios/cluster-ip-rules-missing: kube-proxy on node-a looks healthy but

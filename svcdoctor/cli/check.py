@@ -40,6 +40,7 @@ from svcdoctor.cli.options import (
     from_gateway_option,
     from_ip_option,
     from_pod_option,
+    namespace_option,
     split_ids,
 )
 
@@ -109,7 +110,7 @@ def check(
 
 def scan(
     click_context: typer.Context,
-    namespace: NamespaceOption = None,
+    namespace: Annotated[str | None, namespace_option("The namespace to scan (default: the context's).")] = None,
     all_namespaces: AllNamespacesOption = False,
     snapshot: SnapshotOption = None,
     manifests: ManifestsOption = None,

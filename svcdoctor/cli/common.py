@@ -50,8 +50,8 @@ def render_options(fail_on: str = "error", show_suppressed: bool = False, *, acc
                    scan_all: bool = False, verbose: bool = False) -> RenderOptions:
     from svcdoctor.render import RenderOptions
 
-    return RenderOptions(color=_color_wanted(), width=_width(), show_suppressed=show_suppressed, fail_on=fail_on,
-                         accept_unknown=accept_unknown, scan_all=scan_all, verbose=verbose)
+    return RenderOptions(color=_color_wanted(), width=terminal_width(), show_suppressed=show_suppressed,
+                         fail_on=fail_on, accept_unknown=accept_unknown, scan_all=scan_all, verbose=verbose)
 
 
 def report_crashes(reports: Sequence[Report], run: Session) -> None:
@@ -77,10 +77,15 @@ def _color_wanted() -> bool:
     return sys.stdout.isatty()
 
 
-def _width() -> int:
-    """The terminal's width on a terminal (or $COLUMNS); 100 when writing to a file or pipe."""
+#: Narrowest width the text is laid out for: below it, labels and indents leave no room for words.
+MIN_WIDTH = 30
+
+
+def terminal_width() -> int:
+    """``$COLUMNS``, else the terminal's width on a terminal, else 100 (a file or a pipe); never under
+    :data:`MIN_WIDTH`. Wide terminals get wide lines: only prose is folded, commands never are."""
     import shutil
 
     if sys.stdout.isatty() or os.environ.get("COLUMNS"):
-        return max(60, min(shutil.get_terminal_size((100, 24)).columns, 160))
+        return max(MIN_WIDTH, shutil.get_terminal_size((100, 24)).columns)
     return 100

@@ -7,16 +7,16 @@ from typing import Annotated
 import typer
 
 from svcdoctor.cli.common import emit
-from svcdoctor.cli.options import AllNamespacesOption, NamespaceOption, NoProgressOption, check_choice, output_option
+from svcdoctor.cli.options import AllNamespacesOption, NoProgressOption, check_choice, namespace_option, output_option
 from svcdoctor.errors import EXIT_FINDINGS, EXIT_OK
 
 
 def diff(
     before: Annotated[str, typer.Argument(metavar="BEFORE", help="The working recording (a snapshot file).")],
     after: Annotated[str, typer.Argument(metavar="AFTER", help="The broken recording.")],
-    name: Annotated[str | None, typer.Argument(metavar="[NAME]", help="One Service (else every Service "
+    name: Annotated[str | None, typer.Argument(metavar="NAME", help="One Service (else every Service "
                                                "whose verdict changed).")] = None,
-    namespace: NamespaceOption = None,
+    namespace: Annotated[str | None, namespace_option("The namespace of NAME, or the namespace to compare.")] = None,
     all_namespaces: AllNamespacesOption = False,
     manifests: Annotated[bool, typer.Option("--manifests", help="BEFORE and AFTER are manifests (files or "
                                             "directories), not recordings.")] = False,

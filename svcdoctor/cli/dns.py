@@ -16,6 +16,7 @@ from svcdoctor.cli.options import (
     KubeconfigOption,
     NamespaceOption,
     NoProgressOption,
+    TimeoutOption,
     check_choice,
     cluster_domain_option,
     dns_server_option,
@@ -34,6 +35,7 @@ def dns_records(
     snapshot: Annotated[str | None, snapshot_option("A recorded snapshot (offline).")] = None,
     kubeconfig: KubeconfigOption = None,
     context: ContextOption = None,
+    request_timeout: TimeoutOption = "10s",
     cluster_domain: Annotated[
         str | None, cluster_domain_option("Used when the snapshot does not tell the domain.")
     ] = None,
@@ -55,6 +57,7 @@ def dns_records(
     check_choice(output, FORMATS, "--output")
     with progress(no_progress) as shown:
         invocation = Invocation(snapshot=snapshot, kubeconfig=kubeconfig, context=context, namespace=namespace,
+                                request_timeout=request_timeout,
                                 cluster_domain=cluster_domain, probe=probe, dns_server=dns_server,
                                 probe_timeout=probe_timeout, probe_file_addresses=probe_file_addresses,
                                 progress=shown)

@@ -50,7 +50,7 @@ def max_probes_value(value: int) -> int:
 
 
 def namespace_option(help: str = "Namespace of the Service.") -> Any:
-    return typer.Option("--namespace", "-n", help=help)
+    return typer.Option("--namespace", "-n", help=help, metavar="NAMESPACE")
 
 
 def all_namespaces_option() -> Any:
@@ -58,18 +58,18 @@ def all_namespaces_option() -> Any:
 
 
 def snapshot_option(help: str = "A recorded snapshot: a file, a directory or '-' for stdin (offline).") -> Any:
-    return typer.Option("--snapshot", "-f", help=help)
+    return typer.Option("--snapshot", "-f", help=help, metavar="FILE")
 
 
 def manifests_option(
     help: str = ("Plain manifests (a file, a directory, a kustomization — rendered with kubectl kustomize — "
                  "or '-'): a static check before deploy."),
 ) -> Any:
-    return typer.Option("--manifests", help=help)
+    return typer.Option("--manifests", help=help, metavar="PATH")
 
 
 def request_timeout_option(help: str = "Time limit for each API request, e.g. 10s, 500ms, 1m.") -> Any:
-    return typer.Option("--request-timeout", help=help)
+    return typer.Option("--request-timeout", help=help, metavar="DURATION")
 
 
 def verbose_option(
@@ -79,40 +79,41 @@ def verbose_option(
 
 
 def node_dump_option(help: str = "A NodeDump file (svcdoctor collect node) to add; repeatable.") -> Any:
-    return typer.Option("--node-dump", help=help)
+    return typer.Option("--node-dump", help=help, metavar="FILE")
 
 
 def cilium_service_list_option(
     help: str = "NODE=FILE: what `cilium-dbg service list` printed on that node's Cilium agent; repeatable.",
 ) -> Any:
-    return typer.Option("--cilium-service-list", help=help)
+    return typer.Option("--cilium-service-list", help=help, metavar="NODE=FILE")
 
 
 def cluster_domain_option(help: str = "The cluster DNS domain (default: cluster.local).") -> Any:
-    return typer.Option("--cluster-domain", help=help, callback=cluster_domain_value)
+    return typer.Option("--cluster-domain", help=help, callback=cluster_domain_value, metavar="DOMAIN")
 
 
 def from_pod_option(
     help: str = "The client: POD, NAMESPACE/POD, TYPE/NAME (deploy/web: a ready Pod of it) or NAMESPACE/TYPE/NAME; "
     "a unique Pod-name prefix works.",
 ) -> Any:
-    return typer.Option("--from", help=help)
+    return typer.Option("--from", help=help, metavar="POD")
 
 
 def from_ip_option(help: str = "A client address outside the cluster.") -> Any:
-    return typer.Option("--from-ip", help=help)
+    return typer.Option("--from-ip", help=help, metavar="IP")
 
 
 def from_gateway_option(help: str = "A Gateway API Gateway, NAMESPACE/NAME: its data-plane Pod is the client.") -> Any:
-    return typer.Option("--from-gateway", help=help)
+    return typer.Option("--from-gateway", help=help, metavar="NAMESPACE/NAME")
 
 
 NamespaceOption = Annotated[str | None, namespace_option()]
 AllNamespacesOption = Annotated[bool, all_namespaces_option()]
 SnapshotOption = Annotated[str | None, snapshot_option()]
 ManifestsOption = Annotated[str | None, manifests_option()]
-KubeconfigOption = Annotated[str | None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.")]
-ContextOption = Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use.")]
+KubeconfigOption = Annotated[str | None, typer.Option("--kubeconfig", help="Path to the kubeconfig file.",
+                                                      metavar="FILE")]
+ContextOption = Annotated[str | None, typer.Option("--context", help="The kubeconfig context to use.", metavar="NAME")]
 TimeoutOption = Annotated[str, request_timeout_option()]
 VerboseOption = Annotated[bool, verbose_option()]
 NodeDumpOption = Annotated[list[str] | None, node_dump_option()]
@@ -128,23 +129,23 @@ def probe_option(help: str = "Send probes (TCP/UDP, DNS queries) to addresses fr
 
 
 def probe_timeout_option(help: str = "Seconds to wait for each probe.") -> Any:
-    return typer.Option("--probe-timeout", help=help, callback=probe_timeout_value)
+    return typer.Option("--probe-timeout", help=help, callback=probe_timeout_value, metavar="SECONDS")
 
 
 def dns_server_option(help: str = "Ask this resolver instead of the kube-dns Service.") -> Any:
-    return typer.Option("--dns-server", help=help)
+    return typer.Option("--dns-server", help=help, metavar="IP")
 
 
 ProbeOption = Annotated[bool, probe_option()]
 ProbeTimeoutOption = Annotated[float, probe_timeout_option()]
 MaxProbesOption = Annotated[int, typer.Option("--max-probes", help="At most this many probes.",
-                                              callback=max_probes_value)]
+                                              callback=max_probes_value, metavar="N")]
 
 
 def probe_file_addresses_option(
     help: str = "With --snapshot FILE --probe: FILE again, to confirm that the addresses it names may be probed.",
 ) -> Any:
-    return typer.Option("--probe-file-addresses", help=help)
+    return typer.Option("--probe-file-addresses", help=help, metavar="FILE")
 
 
 ProbeFileAddressesOption = Annotated[str | None, probe_file_addresses_option()]
@@ -155,23 +156,25 @@ DnsServerOption = Annotated[str | None, dns_server_option()]
 
 
 def output_option(help: str = "text | json | yaml | markdown | sarif | junit | github | html") -> Any:
-    return typer.Option("--output", "-o", help=help)
+    return typer.Option("--output", "-o", help=help, metavar="FORMAT")
 
 
 OutputOption = Annotated[str, output_option()]
 FailOnOption = Annotated[
-    str, typer.Option("--fail-on", help="Exit 1 when a finding is at or above: error | warning | info | never.")
+    str, typer.Option("--fail-on", metavar="SEVERITY",
+                      help="Exit 1 when a finding is at or above: error | warning | info | never.")
 ]
 IgnoreOption = Annotated[
-    list[str] | None, typer.Option("--ignore", help="Check IDs to suppress, e.g. SD212,SD207; repeatable.")
+    list[str] | None, typer.Option("--ignore", help="Check IDs to suppress, e.g. SD212,SD207; repeatable.",
+                                   metavar="IDS")
 ]
 def baseline_option(help: str = "Fail only on findings that are not in this baseline file.") -> Any:
-    return typer.Option("--baseline", help=help)
+    return typer.Option("--baseline", help=help, metavar="FILE")
 
 
 BaselineOption = Annotated[str | None, baseline_option()]
 WriteBaselineOption = Annotated[
-    str | None, typer.Option("--write-baseline", help="Write the current findings as a baseline file.")
+    str | None, typer.Option("--write-baseline", help="Write the current findings as a baseline file.", metavar="FILE")
 ]
 ShowSuppressedOption = Annotated[bool, typer.Option("--show-suppressed", help="List suppressed findings too.")]
 NoProgressOption = Annotated[

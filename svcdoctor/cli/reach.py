@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from svcdoctor.cli.common import terminal_width
 from svcdoctor.cli.options import (
     AllNamespacesOption,
     ContextOption,
@@ -152,7 +153,7 @@ def reach(
     result = reach_matrix.build_matrix(evaluator, sources, members, ports, via_services=via_service,
                                        stack=stack if tiers else None)
     differences = reach_matrix.compare(result, expected) if expected is not None else []
-    sys.stdout.write(render_reach(result, namespaces, output, RenderOptions()))
+    sys.stdout.write(render_reach(result, namespaces, output, RenderOptions(width=terminal_width())))
     if expected is not None:
         if differences:
             sys.stderr.write(f"svcdoctor reach: {len(differences)} cell(s) differ from {expect}:\n")

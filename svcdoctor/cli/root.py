@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from svcdoctor import __version__
 from svcdoctor.cli.catalog import explain, list_checks
@@ -27,6 +28,7 @@ from svcdoctor.cli.collect import collect_app
 from svcdoctor.cli.common import Session, error
 from svcdoctor.cli.diff import diff
 from svcdoctor.cli.dns import dns_records
+from svcdoctor.cli.help import HelpCommand, HelpGroup
 from svcdoctor.cli.mcp import mcp
 from svcdoctor.cli.reach import reach
 from svcdoctor.cli.record import record, redact
@@ -42,6 +44,7 @@ EXIT_BROKEN_PIPE = 141
 
 app = typer.Typer(
     name="svcdoctor",
+    cls=HelpGroup,
     help="Why can't I reach my Service? A ranked diagnosis: root cause first, the evidence, the next command.",
     no_args_is_help=True,
     add_completion=False,
@@ -84,8 +87,12 @@ app.command()(redact)
 app.command("dns")(dns_records)
 app.command()(watch)
 app.command()(mcp)
-app.add_typer(collect_app, name="collect")
-app.add_typer(snapshot_app, name="snapshot")
+app.add_typer(collect_app, name="collect", cls=HelpGroup)
+app.add_typer(snapshot_app, name="snapshot", cls=HelpGroup)
+for _typer_app in (app, collect_app, snapshot_app):  # every command's --help reads the same (cli/help.py)
+    for _command in _typer_app.registered_commands:
+        if _command.cls in (None, TyperCommand):
+            _command.cls = HelpCommand
 
 
 def main(argv: list[str] | None = None, prog_name: str = "svcdoctor") -> None:

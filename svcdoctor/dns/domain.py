@@ -19,6 +19,8 @@ from svcdoctor.k8s import ObjectRef
 from svcdoctor.snapshot import Snapshot
 
 DEFAULT_DOMAIN = "cluster.local"
+#: Where the domain came from when nothing read names one (the evidence notes and `dns` say it).
+DEFAULT_ORIGIN = "the default (cluster.local)"
 _COREFILE_MAPS = ("coredns", "rke2-coredns-rke2-coredns", "coredns-coredns")
 _KUBERNETES_PLUGIN = re.compile(r"^\s*kubernetes((?:\s+[^\s{]+)*)\s*\{?\s*$", re.MULTILINE)
 
@@ -98,4 +100,4 @@ def cluster_domain(snapshot: Snapshot, fallback: str | None = None) -> ClusterDo
     if fallback:
         origin = "--cluster-domain (its default)" if fallback == DEFAULT_DOMAIN else "--cluster-domain"
         return ClusterDomain(fallback.rstrip(".").lower(), origin)
-    return ClusterDomain(DEFAULT_DOMAIN, "the default (cluster.local)")
+    return ClusterDomain(DEFAULT_DOMAIN, DEFAULT_ORIGIN)

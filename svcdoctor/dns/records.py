@@ -40,9 +40,9 @@ class Record:
     data: str
 
     def zone_line(self) -> str:
-        """The record as a zone-file line (SRV with priority 0 and weight 100, as examples use)."""
-        data = f"0 100 {self.data}" if self.type == "SRV" else self.data
-        return f"{self.name:<48} {self.type:<5} {data}"
+        """The record as a line of ``svcdoctor dns``: owner, type and the data checked — for SRV the port
+        and target only, as in ``-o json`` (priority and weight are the server's to choose)."""
+        return f"{self.name:<48} {self.type:<5} {self.data}"
 
 
 @dataclass(frozen=True)
@@ -186,6 +186,14 @@ def expected_records(snapshot: Snapshot, service: Obj, zone: str) -> list[Record
         for port in _named_ports(service):
             records.append(Record(_srv_owner(port, fqdn), "SRV", f"{port.get('port')} {host}"))
     return sorted(set(records))
+
+
+def reading_order(records: Iterable[Record], service_name: str) -> list[Record]:
+    """``records`` in the order a reader looks for them: the Service's own name (``service_name``)
+    first, then per-endpoint names, SRV, and PTR last."""
+    later = {"SRV": 2, "PTR": 3}
+    return sorted(records, key=lambda record: (0 if record.name == service_name else later.get(record.type, 1),
+                                               record))
 
 
 def records_named(records: Iterable[Record], name: str, record_type: str) -> list[Record]:

@@ -79,20 +79,53 @@ def evidence_text(item: Evidence) -> str:
     return text
 
 
-def _details(finding: Finding) -> Table:
-    """The finding's evidence, next commands and fix as a label | text grid."""
+#: Width of the label column of a finding's details (``evidence``, ``next``, ``fix``) and the gap after it.
+LABEL_WIDTH = len("evidence") + 2
+
+
+def _details(finding: Finding, *, evidence: bool = True, fix: bool = False) -> Table:
+    """The finding's evidence and a prose fix as a label | text grid, folded to the width; next commands
+    and a YAML fix are printed apart, whole (:func:`_pasteable`)."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True, min_width=len("evidence"))
     grid.add_column(overflow="fold")
-    for index, item in enumerate(finding.evidence[:MAX_ROWS]):
+    for index, item in enumerate(finding.evidence[:MAX_ROWS] if evidence else ()):
         grid.add_row("evidence" if index == 0 else "", Text(shortened(evidence_text(item))))
-    if len(finding.evidence) > MAX_ROWS:
+    if evidence and len(finding.evidence) > MAX_ROWS:
         grid.add_row("", Text(f"… {len(finding.evidence) - MAX_ROWS} more (-o json lists them)", style="dim"))
-    for index, command in enumerate(finding.next[:MAX_ROWS]):
-        grid.add_row("next" if index == 0 else "", Text(shortened(command), style="cyan"))
-    if finding.fix:
+    if fix and finding.fix and not _is_yaml(finding.fix):
         grid.add_row("fix", Text(shortened(finding.fix), style="green"))
     return grid
+
+
+def _is_yaml(fix: str) -> bool:
+    """A fix of several lines is YAML (or a script) to paste: printed whole, line by line."""
+    return len(fix.strip("\n").splitlines()) > 1
+
+
+def _pasteable(lines: Sequence[str], label: str, style: str, indent: int) -> list[Text]:
+    """``lines`` to paste, the first labelled: whole, never folded (the terminal may soft-wrap them)."""
+    result = []
+    for index, text in enumerate(lines):
+        line = Text(" " * indent + (label if index == 0 else "").ljust(LABEL_WIDTH), style="dim")
+        line.append(text, style=style)
+        result.append(line)
+    return result
+
+
+def _print_finding(console: Console, finding: Finding, location: str, indent: int, style: str = "") -> None:
+    """A finding in full under its step: head, message, evidence and a prose fix folded to the width;
+    its next commands and a YAML fix whole."""
+    console.print(Padding(_finding(finding, location), (0, 0, 0, indent), expand=False), style=style)
+    commands = [shortened(command) for command in finding.next[:MAX_ROWS]]
+    for line in _pasteable(commands, "next", "cyan", indent + 2):
+        console.print(line, soft_wrap=True)
+    if finding.fix and _is_yaml(finding.fix):
+        for line in _pasteable(["", *finding.fix.strip("\n").splitlines()], "fix", "green", indent + 2):
+            console.print(line, soft_wrap=True)
+    elif finding.fix:
+        console.print(Padding(_details(finding, evidence=False, fix=True), (0, 0, 0, indent + 2), expand=False),
+                      style=style)
 
 
 def location_text(report: Report, finding: Finding) -> str:
@@ -174,10 +207,11 @@ def _verdict_box(report: Report, width: int = 100) -> Panel:
         grid.add_column(overflow="fold")
         if location_text(report, root):
             grid.add_row("at", location_text(report, root))
-        if root.fix:
+        if root.fix and _is_yaml(root.fix):
+            grid.add_row("fix", Text(f"the YAML under step {root.step} below", style="green"))
+        elif root.fix:
             grid.add_row("fix", Text(shortened(root.fix), style="green"))
-        if root.next:
-            grid.add_row("next", Text(shortened(root.next[0]), style="cyan"))
+        # The next command goes under the box, whole: inside it, it would be folded at the border.
         body.append(grid)
         symptoms = [f for f in report.findings[1:] if f.severity is not Severity.INFO]
         if symptoms:
@@ -236,7 +270,7 @@ def render(report: Report, options: RenderOptions) -> str:
         lines.append(_fold(Text(f"internal error in {crash.check}: {crash.error} (the report is incomplete)",
                                 style="bold magenta"), console.width))
     for note in report.notes:
-        lines.append(_fold(Text(f"note: {note}", style="dim"), console.width))
+        lines.append(_fold(Text(f"note: {note}", style="dim"), console.width, hanging=6))
     if report.suppressed:
         lines.append(Text(f"{len(report.suppressed)} finding(s) suppressed"
                           + ("" if options.show_suppressed else " (--show-suppressed lists them)"), style="dim"))
@@ -271,7 +305,7 @@ def _headline(report: Report, width: int) -> list[Text]:
         title.append(f" · not decided: {_undecided(report)}", style="bold")
         lines.append(_fold(title, width))
         for reason in report.open_questions()[:3]:
-            lines.append(_fold(Text(f"  {reason}", style="magenta"), width, indent=0, most=2))
+            lines.append(_fold(Text(reason, style="magenta"), width, indent=2, most=2))
         commands = _unknown_next(report)
         if commands:
             lines += [Text("  next:", style="dim"), _command(commands[0])]
@@ -333,9 +367,11 @@ def _plain_or_styled(line: Text, color: bool) -> str:
     return _styled(line.plain, str(line.style), color) if color and line.style else line.plain
 
 
-def _fold(text: Text, width: int, indent: int = 0, most: int = 0) -> Text:
-    """``text`` wrapped at ``width`` with an ``indent``; at most ``most`` lines (0: all), the last ending in …."""
-    lines = list(text.wrap(Console(width=max(20, width - indent), legacy_windows=False), max(20, width - indent)))
+def _fold(text: Text, width: int, indent: int = 0, most: int = 0, hanging: int = 0) -> Text:
+    """``text`` wrapped at ``width`` with an ``indent`` (lines after the first ``hanging`` columns deeper);
+    at most ``most`` lines (0: all), the last ending in …."""
+    room = max(20, width - indent - hanging)
+    lines = list(text.wrap(Console(width=room, legacy_windows=False), room))
     if most and len(lines) > most:
         lines = lines[:most]
         last = lines[-1]
@@ -345,7 +381,7 @@ def _fold(text: Text, width: int, indent: int = 0, most: int = 0) -> Text:
     for index, line in enumerate(lines):
         if index:
             result.append("\n")
-        result.append(" " * indent)
+        result.append(" " * (indent + (hanging if index else 0)))
         result.append_text(line)
     return result
 
@@ -425,20 +461,24 @@ def render_verbose(report: Report, options: RenderOptions) -> str:
     console, buffer = _console(options)
     console.print(_header(report))
     console.print(_verdict_box(report, console.width))
+    root = report.root_cause
+    if report.verdict != "unknown" and root is not None and root.severity is not Severity.INFO and root.next:
+        for line in _pasteable([shortened(root.next[0])], "next", "cyan", 1):
+            console.print(line, soft_wrap=True)
     for step in report.steps:
         console.print(_step_line(report, step))
         for finding in report.findings:
             if finding.step == step.step:
-                console.print(Padding(_finding(finding, location_text(report, finding)), (0, 0, 0, 5), expand=False))
+                _print_finding(console, finding, location_text(report, finding), 5)
     for note in report.notes:
-        console.print(Text(f"note: {note}", style="dim"))
+        console.print(_fold(Text(f"note: {note}", style="dim"), console.width, hanging=6))
     if report.suppressed:
         console.print(Text(f"{len(report.suppressed)} finding(s) suppressed"
                            + ("" if options.show_suppressed else " (--show-suppressed lists them)"),
                            style="dim"))
         if options.show_suppressed:
             for finding in report.suppressed:
-                console.print(Padding(_finding(finding), (0, 0, 0, 5), expand=False), style="dim")
+                _print_finding(console, finding, "", 5, style="dim")
     return _tidy(buffer.getvalue())
 
 
@@ -515,7 +555,8 @@ def _print_scan_suppressed(console: Console, reports: Sequence[Report], options:
         for report in reports:
             for note in report.notes:
                 if note.startswith("suppressed "):
-                    console.print(Text(f"   {report.target}: {note}", style="dim"))
+                    console.print(_fold(Text(f"{report.target}: {note}", style="dim"), console.width, indent=3,
+                                        hanging=2))
 
 
 def _styled(text: str, style: str, color: bool) -> str:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import queue
 import re
 import threading
@@ -41,6 +40,7 @@ from svcdoctor.progress import NO_PROGRESS, Progress, count
 from svcdoctor.snapshot import Recorded, Snapshot, Unavailable, build_snapshot
 from svcdoctor.sources.files import collector_paused, input_limit
 from svcdoctor.sources.interface import Request, Source
+from svcdoctor.sources.live_config import first_line as _first_line
 from svcdoctor.validation import object_problems, ref_text
 
 Obj = dict[str, Any]
@@ -200,45 +200,15 @@ class LiveSource(Source):
     def _configure(self) -> None:
         if self._api_client is not None:
             return
-        from kubernetes import client, config  # the client loads slowly: only for live reads
-        from kubernetes.config.config_exception import ConfigException
+        import ssl
 
-        configuration = client.Configuration()
-        config_file = self.kubeconfig or os.environ.get("KUBECONFIG") or ""
-        default_file = os.path.expanduser("~/.kube/config")
-        if self.kubeconfig and not os.path.exists(self.kubeconfig):
-            raise InputError("no such kubeconfig file", self.kubeconfig)
-        in_cluster = (not config_file and not os.path.exists(default_file)
-                      and bool(os.environ.get("KUBERNETES_SERVICE_HOST")))
-        try:
-            if in_cluster:
-                # Explicitly: load_config() would print a notice to stdout and corrupt -o json.
-                config.load_incluster_config(client_configuration=configuration)
-                self._context_name = "in-cluster"
-                self._namespace = _read_text(IN_CLUSTER_NAMESPACE_FILE) or "default"
-            else:
-                config_file = config_file or default_file
-                paths = [p for p in config_file.split(os.pathsep) if p]
-                if not any(os.path.exists(os.path.expanduser(p)) for p in paths):
-                    raise ClusterError(f"no kubeconfig found ({config_file}) and not running inside a Pod; "
-                                       "give --kubeconfig, set KUBECONFIG, or use --snapshot FILE")
-                contexts, current = config.list_kube_config_contexts(config_file)
-                names = [entry.get("name") for entry in contexts or []]
-                chosen = self.context or (current or {}).get("name")
-                if self.context and self.context not in names:
-                    raise InputError(f"--context {self.context!r}: no such context in {config_file} "
-                                     f"(known: {', '.join(str(n) for n in names) or 'none'})")
-                if not chosen:
-                    raise InputError(f"{config_file}: no current-context; give --context")
-                entry: dict[str, Any] = next((e for e in contexts if e.get("name") == chosen), {})
-                self._context_name = str(chosen)
-                self._namespace = str((entry.get("context") or {}).get("namespace") or "default")
-                config.load_kube_config(config_file=config_file, context=chosen,
-                                        client_configuration=configuration, persist_config=False)
-        except ConfigException as error:
-            raise InputError(f"cannot use the kubeconfig: {_first_line(str(error))}") from None
-        except (OSError, ValueError) as error:
-            raise InputError(f"cannot read the kubeconfig: {_first_line(str(error))}") from None
+        from kubernetes import client
+
+        from svcdoctor.sources.live_config import load_configuration, say_tls_verification_off
+
+        loaded = load_configuration(self.kubeconfig, self.context, IN_CLUSTER_NAMESPACE_FILE)
+        configuration = loaded.configuration
+        self._context_name, self._namespace = loaded.context_name, loaded.namespace
         import logging
 
         import urllib3
@@ -251,8 +221,14 @@ class LiveSource(Source):
                                               backoff_factor=0, raise_on_status=False)
         configuration.connection_pool_maxsize = WORKERS
         self._server = str(configuration.host)
-        self._api_client = client.ApiClient(configuration)
-        _share_tls_context(self._api_client, configuration)
+        api_client = client.ApiClient(configuration)
+        try:
+            _share_tls_context(api_client, configuration)
+        except (ssl.SSLError, OSError) as error:
+            raise InputError(f"cannot use the TLS settings of context {self._context_name!r} (its certificate "
+                             f"authority or client certificate): {_first_line(str(error))}") from None
+        say_tls_verification_off(configuration, self._context_name)
+        self._api_client = api_client
 
     def api_client(self) -> Any:
         """The configured ``kubernetes.client.ApiClient`` (``svcdoctor watch`` follows watch streams with it)."""
@@ -780,18 +756,6 @@ def _ssl_reason(text: str) -> str:
     if match:
         return f"certificate verify failed: {match.group(1).strip()} (check certificate-authority in the kubeconfig)"
     return _first_line(text)[:200]
-
-
-def _first_line(text: str) -> str:
-    return " ".join(text.split())[:300]
-
-
-def _read_text(path: str) -> str:
-    try:
-        with open(path) as handle:
-            return handle.read().strip()
-    except OSError:
-        return ""
 
 
 def _recorded(listed: set[tuple[str, str]]) -> list[Recorded]:

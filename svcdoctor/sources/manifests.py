@@ -55,9 +55,9 @@ except AttributeError:  # PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
 #: Annotation on a made-up Pod: the workload whose template it stands for, e.g. ``Deployment shop/web``.
-TEMPLATE_OF = "svcdoctor.dev/template-of"
+TEMPLATE_OF = k8s.TEMPLATE_OF
 #: Annotation on a made-up Pod: how many Pods the workload would run.
-REPLICAS = "svcdoctor.dev/replicas"
+REPLICAS = k8s.REPLICAS
 #: Annotation on a made-up Pod: the label keys its controller adds whose values exist only after deploy.
 DEPLOY_TIME_LABELS = k8s.DEPLOY_TIME_LABELS
 #: At most this many ordinal Pods are made for one StatefulSet.
