@@ -410,7 +410,8 @@ def _compact_step(report: Report, step: StepResult) -> Text:
         cause = f" ← {first.caused_by}" if first.caused_by else ""
         line.append(f"   {first.id} {first.title}{more}{cause}", style=SEVERITY_STYLES[first.severity])
     elif status in ("partial", "skipped", "unknown"):
-        what = "; ".join(item.what for item in step.missing) if step.missing else step.reason
+        # An unknown step's reason is the read that failed, not the evidence it also went without.
+        what = "; ".join(item.what for item in step.missing) if step.missing and status != "unknown" else step.reason
         prefix = {"partial": "partial: not checked: ", "skipped": "not checked: " if step.missing else "skipped: ",
                   "unknown": "unknown: "}[status]
         line.append(f"   {prefix}{what}", style={"skipped": "dim", "partial": "yellow"}.get(status, "magenta"))
