@@ -103,7 +103,9 @@ def check_service(invocation: Invocation, name: str, *, checks: Sequence[Check] 
         # workload; a Pod name that is not found is looked up again below (prefix, near names).
         client_name = parse_client(invocation.from_pod, namespace, _live(source).namespace_exists)
         if not client_name.is_pod or not _POD_NAME.fullmatch(client_name.name):  # a workload, or a prefix
-            pod = choose_pod(client_name, _live(source).list_pods(client_name.namespace), "cluster")
+            services = _live(source).list_objects("Service", client_name.namespace) \
+                if client_name.kind == "Service" else ()
+            pod = choose_pod(client_name, _live(source).list_pods(client_name.namespace), "cluster", services)
             client = Client("pod", client_name.namespace, k8s.name(pod))
         else:
             client = Client("pod", client_name.namespace, client_name.name)
@@ -308,8 +310,14 @@ def _client_pod(client: ClientName, snapshot: Snapshot, source: Source) -> Clien
         stand_in = stand_in_for(snapshot, client.namespace, client.name)
         if stand_in is not None:
             return Client("pod", client.namespace, k8s.name(stand_in))
-    pods = _live(source).list_pods(client.namespace) if source.kind == "live" else snapshot.pods_in(client.namespace)
-    return Client("pod", client.namespace, k8s.name(choose_pod(client, pods, where)))
+    pods: Sequence[k8s.Obj]
+    services: Sequence[k8s.Obj]
+    if source.kind == "live":
+        pods = _live(source).list_pods(client.namespace)
+        services = _live(source).list_objects("Service", client.namespace) if client.kind == "Service" else []
+    else:
+        pods, services = snapshot.pods_in(client.namespace), snapshot.services_in(client.namespace)
+    return Client("pod", client.namespace, k8s.name(choose_pod(client, pods, where, services)))
 
 
 def _client(invocation: Invocation, namespace: str) -> Client | None:

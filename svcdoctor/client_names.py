@@ -1,10 +1,11 @@
 """Naming a client (``--from``) or a Service the way kubectl users type them.
 
 ``--from`` takes ``POD``, ``NS/POD``, ``TYPE/NAME`` (kubectl's type names: ``deploy``,
-``deployment``, ``sts``, ``ds``, ``job``, ``rs``, ``pod``, ``po``; a ready Pod of it) in ``-n``'s
-namespace, and ``NS/TYPE/NAME``. Where ``A/B`` could be both (a namespace called ``deploy``), an
-existing namespace wins and :attr:`ClientName.note` says which was used. A unique Pod-name prefix
-works; when nothing matches, the nearest names are suggested.
+``deployment``, ``sts``, ``ds``, ``job``, ``rs``, ``pod``, ``po``; a ready Pod of it; ``svc``: a ready
+Pod that Service selects) in ``-n``'s namespace, and ``NS/TYPE/NAME``. Where ``A/B`` could be both (a
+namespace called ``deploy``), an existing namespace wins and :attr:`ClientName.note` says which was
+used. A unique Pod-name prefix works; when nothing matches, the nearest names are suggested (Pods, the
+workloads that own the namespace's Pods, its Services), typed as ``--from`` takes them.
 
 The Service argument of ``check`` takes ``NAME``, ``svc/NAME``, ``service/NAME``,
 ``services/NAME`` and ``NAME.NS`` (as the DNS name reads).
@@ -35,14 +36,19 @@ WORKLOAD_TYPES: dict[str, str] = {
     **dict.fromkeys(("job", "jobs", "job.batch", "jobs.batch"), "Job"),
 }
 SERVICE_TYPES = ("svc", "service", "services")
+#: The types ``--from`` takes: the workloads and the Service (a ready Pod it selects).
+CLIENT_TYPES: dict[str, str] = {**WORKLOAD_TYPES, **dict.fromkeys(SERVICE_TYPES, "Service")}
+#: The short type name each kind is suggested with.
+_SHORT_TYPES = {"Deployment": "deploy", "StatefulSet": "sts", "DaemonSet": "ds", "ReplicaSet": "rs",
+                "Job": "job", "Service": "svc"}
 
 
 @dataclass(frozen=True)
 class ClientName:
-    """What ``--from`` names: a Pod, or a workload whose ready Pod is the client."""
+    """What ``--from`` names: a Pod, or a workload (or Service) whose ready Pod is the client."""
 
     namespace: str
-    #: ``Pod`` or a workload kind (``Deployment``, ``StatefulSet``, …).
+    #: ``Pod``, a workload kind (``Deployment``, ``StatefulSet``, …) or ``Service``.
     kind: str
     name: str
     #: How an ambiguous value was read, for the report ("" when it was not ambiguous).
@@ -93,13 +99,13 @@ def _parse_client(value: str, default_namespace: str, namespace_exists: Callable
     if len(parts) == 1:
         return ClientName(default_namespace, "Pod", parts[0])
     if len(parts) == 3:
-        kind = WORKLOAD_TYPES.get(parts[1].lower())
+        kind = CLIENT_TYPES.get(parts[1].lower())
         if kind is None:
             raise InputError(f"--from {value!r}: {parts[1]!r} is not a type kubectl knows here "
-                             f"(deploy, sts, ds, rs, job, pod)")
+                             f"(deploy, sts, ds, rs, job, svc, pod)")
         return ClientName(parts[0], kind, parts[2])
     first, name = parts
-    kind = WORKLOAD_TYPES.get(first.lower())
+    kind = CLIENT_TYPES.get(first.lower())
     if kind is None:
         return ClientName(first, "Pod", name)
     if namespace_exists(first):
@@ -130,9 +136,10 @@ def parse_service(value: str, namespace: str | None) -> tuple[str, str | None]:
     return name, namespace
 
 
-def choose_pod(client: ClientName, pods: Sequence[Obj], where: str) -> Obj:
+def choose_pod(client: ClientName, pods: Sequence[Obj], where: str, services: Sequence[Obj] = ()) -> Obj:
     """The Pod ``client`` names among ``pods`` (the client namespace's Pods): exact, a unique prefix,
-    or for a workload its ready Pod (first by name). Raises :class:`InputError` with near names."""
+    for a workload its ready Pod (first by name), for a Service a ready Pod it selects (``services``:
+    the namespace's Services). Raises :class:`InputError` with near names."""
     if client.is_pod:
         exact = [pod for pod in pods if k8s.name(pod) == client.name]
         if exact:
@@ -144,16 +151,56 @@ def choose_pod(client: ClientName, pods: Sequence[Obj], where: str) -> Obj:
             names = ", ".join(k8s.name(pod) for pod in prefixed[:5]) + (" …" if len(prefixed) > 5 else "")
             raise InputError(f"--from: {len(prefixed)} Pods in {client.namespace} start with "
                              f"{client.name!r}: {names}")
-        near = closest(client.name, [k8s.name(pod) for pod in pods])
         raise InputError(f"--from: Pod {client.namespace}/{client.name} is not in the {where}"
-                         + (f"; did you mean {', '.join(near)}?" if near else ""))
+                         + _did_you_mean(client.name, pods, services, with_pods=True))
+    if client.kind == "Service":
+        return _selected_pod(client, pods, where, services)
     owned = [pod for pod in pods if client.name in owner_names(pod, client.kind)]
     if not owned:
-        workloads = {name for pod in pods for name in owner_names(pod, client.kind)}
-        near = closest(client.name, workloads)
         raise InputError(f"--from: no Pod of {client.kind.lower()} {client.name} in {client.namespace} in the "
-                         f"{where}" + (f"; did you mean {', '.join(near)}?" if near else ""))
+                         f"{where}" + _did_you_mean(client.name, pods, services, with_pods=False))
     return min(owned, key=lambda pod: (not _ready(pod), k8s.name(pod)))
+
+
+def _selected_pod(client: ClientName, pods: Sequence[Obj], where: str, services: Sequence[Obj]) -> Obj:
+    """A ready Pod (first by name) that the Service ``client`` names selects."""
+    from svcdoctor.selectors import from_service_selector
+
+    service = next((item for item in services if k8s.name(item) == client.name), None)
+    if service is None:
+        near = closest(client.name, [k8s.name(item) for item in services])
+        raise InputError(f"--from: Service {client.namespace}/{client.name} is not in the {where}"
+                         + (f"; did you mean {', '.join(f'svc/{name}' for name in near)}?" if near else ""))
+    selector = k8s.as_map(k8s.spec(service).get("selector"))
+    if not selector:
+        raise InputError(f"--from: Service {client.namespace}/{client.name} has no selector, so no Pod is its "
+                         "client; name a Pod or a workload")
+    matcher = from_service_selector(selector)
+    selected = [pod for pod in pods if matcher.matches(k8s.labels(pod))]
+    if not selected:
+        raise InputError(f"--from: Service {client.namespace}/{client.name} selects no Pod in the {where} "
+                         f"({', '.join(f'{key}={value}' for key, value in selector.items())})")
+    return min(selected, key=lambda pod: (not _ready(pod), k8s.name(pod)))
+
+
+def _did_you_mean(word: str, pods: Sequence[Obj], services: Sequence[Obj], *, with_pods: bool) -> str:
+    """"; did you mean …?" with the names nearest ``word``: Pods (when ``with_pods``), the workloads
+    that own them and the Services, each typed as ``--from`` takes it; "" when none is near."""
+    typed: dict[str, str] = {}
+    for pod in pods:
+        for kind in ("Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"):
+            names = owner_names(pod, kind)
+            for name in names:
+                typed.setdefault(name, f"{_SHORT_TYPES[kind]}/{name}")
+            if names and kind == "Deployment":
+                break  # its ReplicaSet is the Deployment's, not a name the user meant
+    for service in services:
+        typed.setdefault(k8s.name(service), f"svc/{k8s.name(service)}")
+    if with_pods:
+        typed.update((k8s.name(pod), k8s.name(pod)) for pod in pods)
+    # The very name, of another type (``sts/web`` for a Deployment web), is the nearest of all.
+    near = ([word] if word in typed else []) + closest(word, typed)
+    return f"; did you mean {', '.join(typed[name] for name in near)}?" if near else ""
 
 
 def owner_names(pod: Obj, kind: str) -> list[str]:

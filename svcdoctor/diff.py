@@ -4,7 +4,9 @@ Service's path, with the change in its verdict — ``svcdoctor diff BEFORE AFTER
 The changes a Service's path depends on, most relevant first: its selector; its ports (and type,
 targetPorts, traffic policies); the labels of its Pods; their readiness; its endpoints; the
 NetworkPolicies selecting its Pods; cluster DNS; the nodes' proxy rules. Each change is one field
-of one object, before and after. A verdict is worse when it moves right along ok → unknown →
+of one object, before and after. A kind one recording did not read (its read was refused, or it
+does not say it listed the kind) is "not read" there, never a removal: its objects are not compared,
+and that change ranks first. A verdict is worse when it moves right along ok → unknown →
 degraded → unreachable (a Service that is gone counts as unreachable).
 
 Pure: two Snapshots and their Reports in, :class:`ServiceDiff` out.
@@ -39,14 +41,23 @@ class Change:
     field: str
     before: Any
     after: Any
+    #: The objects (``Pods in shop``) were not read in one recording: nothing of them could be compared.
+    #: ``before``/``after`` are then ``read`` or ``not read`` and ``field`` says why.
+    not_read: bool = False
+
+    @property
+    def unread_side(self) -> str:
+        """``AFTER`` or ``BEFORE``: the recording that did not read the objects of a not-read change."""
+        return "AFTER" if self.after == "not read" else "BEFORE"
 
     @property
     def rank(self) -> int:
-        return AREAS.index(self.area)
+        # What a recording did not read comes first: it is why the other changes may be incomplete.
+        return -1 if self.not_read else AREAS.index(self.area)
 
     def to_dict(self) -> dict[str, Any]:
         return {"area": self.area, "object": self.object, "field": self.field, "before": self.before,
-                "after": self.after}
+                "after": self.after, "notRead": self.not_read}
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,11 @@ class ServiceDiff:
     def changed(self) -> bool:
         return self.before != self.after
 
+    @property
+    def not_read(self) -> list[Change]:
+        """The kinds on its path that one recording did not read."""
+        return [change for change in self.changes if change.not_read]
+
     def to_dict(self) -> dict[str, Any]:
         return {"target": {"namespace": self.namespace, "name": self.name}, "before": self.before,
                 "after": self.after, "worse": self.worse, "rootCauseBefore": self.root_cause_before,
@@ -79,8 +95,9 @@ def diff_service(before: Snapshot, after: Snapshot, namespace: str, name: str,
                  report_before: Report | None, report_after: Report | None) -> ServiceDiff:
     """The verdicts of ``namespace/name`` in both recordings and the changes on its path, ranked."""
     changes = sorted(path_changes(before, after, namespace, name), key=lambda change: change.rank)
-    return ServiceDiff(namespace, name, _verdict(report_before), _verdict(report_after),
-                       _root(report_before), _root(report_after), tuple(changes))
+    return ServiceDiff(namespace, name, _verdict(report_before, before, namespace),
+                       _verdict(report_after, after, namespace), _root(report_before), _root(report_after),
+                       tuple(changes))
 
 
 def worst_first(diffs: Iterable[ServiceDiff]) -> list[ServiceDiff]:
@@ -88,8 +105,11 @@ def worst_first(diffs: Iterable[ServiceDiff]) -> list[ServiceDiff]:
     return sorted(diffs, key=lambda d: (not d.worse, -SEVERITY[d.after], d.namespace, d.name))
 
 
-def _verdict(report: Report | None) -> str | None:
-    if report is None or any(f.id == "SD101" for f in report.findings[:1]):
+def _verdict(report: Report | None, snapshot: Snapshot, namespace: str) -> str | None:
+    """The verdict, None when the Service does not exist; ``unknown`` when its Services were not read."""
+    if report is None:
+        return "unknown" if not_read(snapshot, "Service", namespace) else None
+    if any(f.id == "SD101" for f in report.findings[:1]):
         return None
     return report.verdict
 
@@ -98,24 +118,77 @@ def _root(report: Report | None) -> str | None:
     return report.root_cause.id if report is not None and report.root_cause is not None else None
 
 
+#: The kinds a Service's path is read from, with their API resources (as a refused read names them).
+RESOURCES = {"Service": "services", "Pod": "pods", "EndpointSlice": "endpointslices",
+             "NetworkPolicy": "networkpolicies"}
+PLURALS = {"Service": "Services", "Pod": "Pods", "EndpointSlice": "EndpointSlices", "NetworkPolicy": "NetworkPolicies"}
+
+
+def _objects_in(snapshot: Snapshot, kind: str, namespace: str) -> list[Obj]:
+    if kind == "Service":
+        return list(snapshot.services_in(namespace))
+    if kind == "Pod":
+        return list(snapshot.pods_in(namespace))
+    listed = snapshot.endpoint_slices if kind == "EndpointSlice" else snapshot.network_policies
+    return [obj for obj in listed if k8s.namespace(obj) == namespace]
+
+
+def not_read(snapshot: Snapshot, kind: str, namespace: str) -> str:
+    """Why ``kind`` in ``namespace`` is not in ``snapshot`` as read ("" when it was read): a refused read,
+    or a recording that holds none and does not say it listed them (DESIGN.md: "not recorded", not "none
+    exist"). Manifests are the whole declared state: what they lack is absent."""
+    refused = snapshot.missing(RESOURCES[kind], namespace)
+    if refused is not None:
+        return f"could not {refused.verb} {refused.resource}: {refused.reason}"
+    if not snapshot.static and not snapshot.holds(kind, namespace):
+        return "not recorded"
+    return ""
+
+
+def _unread(changes: list[Change], area: str, before: Snapshot, after: Snapshot, kind: str, namespace: str) -> bool:
+    """Whether ``kind`` in ``namespace`` was not read in one recording (or both): then its objects cannot be
+    compared, and a change says which recording did not read them (when only one did not)."""
+    reasons = not_read(before, kind, namespace), not_read(after, kind, namespace)
+    if not any(reasons):
+        return False
+    if all(reasons):
+        return True
+    read_side = after if reasons[0] else before
+    # A recording that does not say it listed a kind it holds none of, beside one that has none there
+    # either: nothing was there to compare, and nothing is said.
+    if "not recorded" in reasons and not _objects_in(read_side, kind, namespace):
+        return True
+    before_state, after_state = ("not read" if reason else "read" for reason in reasons)
+    changes.append(Change(area, f"{PLURALS[kind]} in {namespace}", reasons[0] or reasons[1], before_state,
+                          after_state, not_read=True))
+    return True
+
+
 def path_changes(before: Snapshot, after: Snapshot, namespace: str, name: str) -> list[Change]:
     """Every change on the Service's path between the two snapshots (unranked)."""
     changes: list[Change] = []
     service_before, service_after = before.service(namespace, name), after.service(namespace, name)
     label = f"Service {namespace}/{name}"
-    if (service_before is None) != (service_after is None):
-        changes.append(Change("selector", label, "(the object)", "present" if service_before else "absent",
-                              "present" if service_after else "absent"))
     spec_before, spec_after = k8s.as_map(k8s.spec(service_before or {})), k8s.as_map(k8s.spec(service_after or {}))
-    _field(changes, "selector", label, "spec.selector", spec_before.get("selector"), spec_after.get("selector"))
-    for key in sorted(set(spec_before) | set(spec_after)):
-        if key not in ("selector", "clusterIP", "clusterIPs"):
-            _field(changes, "ports", label, f"spec.{key}", spec_before.get(key), spec_after.get(key))
+    if not _unread(changes, "selector", before, after, "Service", namespace):
+        if (service_before is None) != (service_after is None):
+            changes.append(Change("selector", label, "(the object)", "present" if service_before else "absent",
+                                  "present" if service_after else "absent"))
+        _field(changes, "selector", label, "spec.selector", spec_before.get("selector"), spec_after.get("selector"))
+        for key in sorted(set(spec_before) | set(spec_after)):
+            if key not in ("selector", "clusterIP", "clusterIPs"):
+                _field(changes, "ports", label, f"spec.{key}", spec_before.get(key), spec_after.get(key))
     pods = _path_pods(before, service_before, namespace) | _path_pods(after, service_after, namespace)
-    for pod_name in sorted(pods):
-        _pod_changes(changes, namespace, pod_name, before.pod(namespace, pod_name), after.pod(namespace, pod_name))
-    _endpoint_changes(changes, before, after, namespace, name)
-    _policy_changes(changes, before, after, namespace, pods)
+    pods_unread = _unread(changes, "pod labels", before, after, "Pod", namespace)
+    if not pods_unread:
+        for pod_name in sorted(pods):
+            _pod_changes(changes, namespace, pod_name, before.pod(namespace, pod_name),
+                         after.pod(namespace, pod_name))
+    if not _unread(changes, "endpoints", before, after, "EndpointSlice", namespace):
+        _endpoint_changes(changes, before, after, namespace, name)
+    # Which policies select the path's Pods needs the Pods of both recordings.
+    if not _unread(changes, "policy", before, after, "NetworkPolicy", namespace) and not pods_unread:
+        _policy_changes(changes, before, after, namespace, pods)
     _dns_changes(changes, before, after)
     _node_changes(changes, before, after, [str(spec.get("clusterIP") or "") for spec in (spec_before, spec_after)])
     return changes
@@ -201,16 +274,23 @@ def _policy_changes(changes: list[Change], before: Snapshot, after: Snapshot, na
 
 
 def _dns_changes(changes: list[Change], before: Snapshot, after: Snapshot) -> None:
-    for service in ("kube-dns", "coredns"):
-        old, new = before.service("kube-system", service), after.service("kube-system", service)
-        if old is not None or new is not None:
-            _field(changes, "dns", f"Service kube-system/{service}", "(the object)",
-                   "present" if old else "absent", "present" if new else "absent")
+    if not _unread(changes, "dns", before, after, "Service", "kube-system"):
+        _dns_service_changes(changes, before, after)
+    if _unread(changes, "dns", before, after, "Pod", "kube-system"):
+        return
     ready_before = sorted(k8s.name(p) for p in before.pods_in("kube-system")
                           if k8s.labels(p).get("k8s-app") == "kube-dns" and k8s.pod_is_ready(p))
     ready_after = sorted(k8s.name(p) for p in after.pods_in("kube-system")
                          if k8s.labels(p).get("k8s-app") == "kube-dns" and k8s.pod_is_ready(p))
     _field(changes, "dns", "Pods kube-system/k8s-app=kube-dns", "ready", ready_before, ready_after)
+
+
+def _dns_service_changes(changes: list[Change], before: Snapshot, after: Snapshot) -> None:
+    for service in ("kube-dns", "coredns"):
+        old, new = before.service("kube-system", service), after.service("kube-system", service)
+        if old is not None or new is not None:
+            _field(changes, "dns", f"Service kube-system/{service}", "(the object)",
+                   "present" if old else "absent", "present" if new else "absent")
 
 
 def _node_changes(changes: list[Change], before: Snapshot, after: Snapshot, cluster_ips: Sequence[str]) -> None:

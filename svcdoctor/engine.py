@@ -186,6 +186,8 @@ def step_results(findings: Sequence[Finding], results: Sequence[CheckResult], *,
     A finding at warning or above makes the step ``fail`` (DESIGN: there is no separate ``warn`` state).
     """
     steps: list[StepResult] = []
+    # No Service and step 1 unknown: it could not be read, which says nothing of whether it exists.
+    service_unread = service_missing and any(r.status == "unknown" for r in results if r.step == 1)
     for step, title in STEPS.items():
         checks = tuple(r for r in results if r.step == step)
         if not checks:
@@ -201,6 +203,9 @@ def step_results(findings: Sequence[Finding], results: Sequence[CheckResult], *,
         elif any(r.status == "unknown" for r in checks):
             status = "unknown"
             reason = "; ".join(dict.fromkeys(r.reason for r in checks if r.status == "unknown"))
+        elif service_unread and step >= 2:
+            # Nothing after step 1 can be decided about a Service that could not be read, whatever ran.
+            status, reason, missing = "unknown", "the Service could not be read (step 1)", ()
         elif service_missing and step >= 2:
             # Nothing after step 1 can be about a Service that does not exist, whatever ran.
             status, reason, missing = "skipped", "the Service does not exist (step 1)", ()
@@ -254,12 +259,27 @@ def diagnose(
         findings=tuple(findings),
         steps=tuple(step_results(findings, results, service_missing=context.service is None)),
         client=str(context.client) if context.client else None,
+        client_state=client_state(context),
         source=dict(source or {}),
         notes=tuple(notes),
         origins=origins,
         internal_errors=tuple(result.crash for result in results if result.crash is not None),
         captured_at=_rfc3339(snapshot.info.captured_at),
     )
+
+
+def client_state(context: Context) -> str:
+    """The client's state on the path: ``pass`` only when its Pod or node was read and is there."""
+    client, snapshot = context.client, context.snapshot
+    if client is None or client.kind not in ("pod", "node"):
+        return "skipped"
+    kind, resource, namespace = ("Pod", "pods", client.namespace) if client.kind == "pod" else ("Node", "nodes", "")
+    found = snapshot.pod(namespace, client.name) if kind == "Pod" else snapshot.node(client.name)
+    if found is not None:
+        return "pass"
+    if snapshot.missing(resource, namespace) is not None or not snapshot.holds(kind, namespace):
+        return "unknown"
+    return "fail"
 
 
 def _rfc3339(moment: datetime | None) -> str | None:

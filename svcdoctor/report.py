@@ -129,6 +129,9 @@ class Report:
     findings: tuple[Finding, ...]
     steps: tuple[StepResult, ...]
     client: str | None = None
+    #: What the evidence says of the client: ``skipped`` (none given, or an address nothing can read),
+    #: ``pass`` (read and there), ``unknown`` (its kind could not be read), ``fail`` (read and absent).
+    client_state: str = "skipped"
     source: dict[str, Any] = field(default_factory=dict)
     #: Findings hidden by ``--ignore``, annotations or a baseline.
     suppressed: tuple[Finding, ...] = ()

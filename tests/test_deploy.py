@@ -115,7 +115,7 @@ def test_the_alert_rules_pass_promtool_check_rules(tmp_path: Path) -> None:
     result = subprocess.run([promtool, "check", "rules", str(_rules_file(tmp_path))], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 4 rules found" in result.stdout
+    assert "SUCCESS: 5 rules found" in result.stdout
 
 
 UNIT_TEST = """
@@ -148,6 +148,24 @@ tests:
       - eval_time: 10m
         alertname: SvcdoctorWatchDown
         exp_alerts: []
+  - interval: 1m
+    input_series:
+      - series: 'svcdoctor_watch_up'
+        values: '1 1 0x10'
+    alert_rule_test:
+      - eval_time: 5m
+        alertname: SvcdoctorWatchStale
+        exp_alerts: []
+      - eval_time: 8m
+        alertname: SvcdoctorWatchStale
+        exp_alerts:
+          - exp_labels: {severity: warning}
+            exp_annotations:
+              summary: "svcdoctor watch has lost the API server: its verdicts are stale"
+              description: >-
+                Its watch streams have failed for 5 minutes; every svcdoctor_service_* series is from before
+                (kept, not current). See the JSON line {"event": "api", "state": "lost"} in the logs of
+                deploy/svcdoctor-watch, or its /readyz.
 """
 
 

@@ -27,7 +27,9 @@ for (const e of document.body.querySelectorAll('*')) {
   const r = e.getBoundingClientRect();
   if (r.right > width + 1 || r.left < -1) overflowing.push(e.tagName + '.' + e.className.baseVal ?? e.className);
   const boxed = ['PRE', 'TD', 'DIV'].includes(e.tagName);
-  if (boxed && e.scrollWidth > e.clientWidth + 1) overflowing.push('cut ' + e.tagName);
+  // A box that scrolls (a command, kept on one line) cuts nothing off: the reader scrolls it.
+  const scrolls = ['auto', 'scroll'].includes(getComputedStyle(e).overflowX);
+  if (boxed && !scrolls && e.scrollWidth > e.clientWidth + 1) overflowing.push('cut ' + e.tagName);
 }
 return {width: width, pageWidth: document.documentElement.scrollWidth, maps: maps.length, hops: hops,
         overflowing: overflowing, fetched: performance.getEntriesByType('resource').length,
@@ -73,6 +75,46 @@ def test_the_break_is_marked_and_nothing_overflows(browser: Browser, tmp_path: P
     assert [hop for hop, state in seen["hops"] if state == "break"] == ["service"]
     assert seen["root"] == "SD301" and seen["verdict"] == "unreachable" and seen["copyButtons"] >= 2
     assert seen["fetched"] == 0
+
+
+#: A name as long as Kubernetes allows a Service's (63 characters), unbreakable by spaces or hyphens alone.
+LONG_NAME = "backend" + "x" * 56
+
+
+def _long_names_snapshot(tmp_path: Path) -> str:
+    """The demo with its Service, Deployment and labels renamed to ``LONG_NAME``."""
+    path = tmp_path / "long-names.yaml"
+    path.write_text(Path(DEMO).read_text().replace("backend", LONG_NAME))
+    return str(path)
+
+
+@pytest.mark.parametrize("case", ["unknown-verdict", "long-names"])
+@pytest.mark.parametrize("width", [1280, 400])
+def test_long_tokens_wrap_and_nothing_overflows(browser: Browser, tmp_path: Path, case: str, width: int) -> None:
+    # main: at 400 px the unknown verdict's "forbidden: User system:serviceaccount:…" ran 343 px into a 340 px box.
+    if case == "unknown-verdict":
+        folder = SCENARIOS / "networkpolicies-forbidden"
+        import yaml
+
+        args = [str(a) for a in yaml.safe_load((folder / "scenario.yaml").read_text())["args"]]
+        # The refusal names the reader as the API server does: one token as long as its service account's names.
+        snapshot = tmp_path / "forbidden.yaml"
+        snapshot.write_text((folder / "snapshot.yaml").read_text().replace(
+            "system:serviceaccount:ci:reader", "system:serviceaccount:svcdoctor:svcdoctor-readonly-reader"))
+        page = _page(tmp_path, case, *args, "--snapshot", str(snapshot), "--accept-unknown")
+    else:
+        page = _page(tmp_path, case, "check", LONG_NAME, "-n", "shop", "--snapshot", _long_names_snapshot(tmp_path),
+                     "--from", "shop/frontend-ddcj28l7m-jsshd", "-v")
+    browser.size(width, 1000)
+    browser.open(page)
+    seen = browser.run(INSPECT)
+    browser.screenshot(_artifacts(tmp_path) / f"html-{case}-{width}.png")
+    assert seen["verdict"] == ("unknown" if case == "unknown-verdict" else "unreachable")
+    assert seen["width"] <= width and seen["pageWidth"] <= seen["width"], seen
+    assert seen["overflowing"] == [], seen["overflowing"]
+    # Commands stay whole on one line, scrolling in their own box rather than wrapping.
+    assert browser.run("return [...document.querySelectorAll('.cmd pre')].every(p => "
+                       "getComputedStyle(p).whiteSpace === 'pre' && getComputedStyle(p).overflowX === 'auto')")
 
 
 def test_a_kube_proxy_break_is_on_the_rules_hop(browser: Browser, tmp_path: Path) -> None:

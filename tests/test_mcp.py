@@ -164,3 +164,24 @@ def test_live_tools_read_the_cluster_of_the_kubeconfig_given_at_start(tmp_path: 
     assert probed.isError or _without_times(json.loads(_text(probed))) == _without_times(report)
     assert results[4].isError and "snapshots are not enabled" in _text(results[4])
     assert log and {entry.verb for entry in log} == {"GET"}, "a tool wrote to the cluster"
+
+
+def test_an_unknown_argument_is_refused_and_errors_name_the_tools_parameters(snapshots: Path) -> None:
+    """The SDK drops an argument a tool does not take: a misspelt client_pod would answer for clients in general."""
+    _, results = _session(["--snapshots-dir", str(snapshots), "--no-live"], [
+        ("check", {"name": "web", "namespace": "shop", "snapshot": "shop.yaml", "client": "shop/load"}),
+        ("scan", {"namespace": "shop", "snapshot": "shop.yaml", "allNamespaces": True, "probe": True}),
+        ("check", {"name": "web", "namespace": "shop", "snapshot": "shop.yaml", "client_pod": "shop/Web_1"}),
+        ("scan", {"snapshot": "shop.yaml"}),
+        ("check", {"name": "web", "namespace": "shop", "snapshot": "shop.yaml"}),
+    ])
+    assert results[0].isError, _text(results[0])
+    assert _text(results[0]) == "check: unknown argument client; check takes name, namespace, client_pod, " \
+                                "client_ip, snapshot"
+    assert results[1].isError and "unknown arguments allNamespaces, probe; scan takes" in _text(results[1])
+    for refused in results[2:4]:
+        assert refused.isError, _text(refused)
+        assert "--from" not in _text(refused) and "-n " not in _text(refused) and "-A" not in _text(refused)
+    assert "check: client_pod 'shop/Web_1': Pod name 'Web_1' is not a valid" in _text(results[2]), _text(results[2])
+    assert "namespace" in _text(results[3]) and "all_namespaces" in _text(results[3])
+    assert not results[4].isError, _text(results[4])

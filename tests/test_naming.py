@@ -88,11 +88,40 @@ def test_near_names_are_suggested() -> None:
     result = run_cli("check", "backend", "-n", "shop", "--snapshot", DEMO, "--from", "deploy/frontent")
     assert result.exit_code == 2
     assert result.stderr == ("svcdoctor: error: --from: no Pod of deployment frontent in shop in the snapshot; "
-                             "did you mean frontend?\n")
+                             "did you mean deploy/frontend?\n")
+
+
+@pytest.mark.parametrize("spelling", ["monitoring/svc/scraper", "monitoring/service/scraper"])
+def test_from_a_service_picks_a_ready_pod_it_selects(tmp_path: Path, spelling: str) -> None:
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": _ambiguous_cluster()}))
+    client = report("check", "backend", "-n", "shop", "--snapshot", str(path), "--from", spelling)["client"]
+    assert client.startswith("monitoring/prometheus-")
+    assert report("check", "backend", "-n", "monitoring", "--snapshot", str(path), "--from",
+                  "svc/scraper")["client"] == client
+    with SnapshotAPIServer(_ambiguous_cluster()) as api:
+        config = api.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace="shop")
+        assert report("check", "backend", "--kubeconfig", config, "--from", spelling)["client"] == client
+    missing = run_cli("check", "backend", "-n", "shop", "--snapshot", str(path), "--from", "monitoring/svc/scrapper")
+    assert missing.exit_code == 2
+    assert missing.stderr.endswith("Service monitoring/scrapper is not in the snapshot; did you mean svc/scraper?\n")
+
+
+@pytest.mark.parametrize(("value", "near"), [("monitoring/promethues", "deploy/prometheus"),
+                                             ("monitoring/deploy/promethus", "deploy/prometheus"),
+                                             ("monitoring/sts/prometheus", "deploy/prometheus"),
+                                             ("monitoring/scrapr", "svc/scraper")])
+def test_a_misspelt_client_suggests_the_workloads_and_services_near_it(tmp_path: Path, value: str,
+                                                                         near: str) -> None:
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": _ambiguous_cluster()}))
+    result = run_cli("check", "backend", "-n", "shop", "--snapshot", str(path), "--from", value)
+    assert result.exit_code == 2 and f"did you mean {near}?" in result.stderr, result.stderr
 
 
 def _ambiguous_cluster() -> list[dict[str, Any]]:
-    """A namespace called ``deploy`` holding a Pod ``frontend``, beside a Deployment ``frontend`` in shop."""
+    """A namespace called ``deploy`` holding a Pod ``frontend``, beside a Deployment ``frontend`` in shop;
+    Prometheus (a Deployment) in monitoring with a Service ``scraper`` selecting it."""
     b = ClusterBuilder()
     b.snapshot_info()
     b.namespace("shop")
@@ -103,6 +132,10 @@ def _ambiguous_cluster() -> list[dict[str, Any]]:
     b.deployment("shop", "backend", {"app": "backend"}, [b.container("backend", "backend:1", http)], replicas=1)
     b.service("shop", "backend", {"app": "backend"}, [{"name": "http", "port": 80, "targetPort": "http"}])
     b.pod("deploy", "frontend", {"app": "tool"}, [b.container("tool", "tool:1")])
+    b.namespace("monitoring")
+    b.deployment("monitoring", "prometheus", {"app": "prometheus"},
+                 [b.container("prometheus", "prometheus:1", http)], replicas=2)
+    b.service("monitoring", "scraper", {"app": "prometheus"}, [{"name": "http", "port": 80, "targetPort": "http"}])
     return b.build()
 
 

@@ -65,7 +65,7 @@ def write_list(path: Path, objects: list[Any]) -> None:
 
 def metric(text: str, name: str, **labels: str) -> float | None:
     for line in text.splitlines():
-        if not line.startswith(name + "{"):
+        if not line.startswith((name + "{", name + " ")):
             continue
         found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}", 1)[0]))
         if all(found.get(key) == value for key, value in labels.items()):
@@ -622,3 +622,204 @@ def test_watch_from_judges_for_the_client_as_check_from_does(tmp_path: Path) -> 
             assert state.reports[(namespace, name)].findings == findings
     clients = [line for line in _verdict_lines(log) if line.get("event") == "client"]
     assert clients and clients[0]["pod"] == f"{client.namespace}/{client.name}", clients
+
+
+def _series_of(text: str, namespace: str, service: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("svcdoctor_service_")
+            and f'namespace="{namespace}"' in line and f'service="{service}"' in line]
+
+
+def test_a_healthy_service_has_only_its_verdict_series() -> None:
+    """Step series only for fail and unknown steps: a healthy Service's partial and skipped steps add none."""
+    state, _ = _state(2)
+    text = state.metrics.exposition().decode()
+    healthy = [key for key, diagnosis in state.reports.items() if diagnosis.verdict == "ok"]
+    assert len(healthy) >= 10
+    for namespace, service in healthy:
+        assert len(_series_of(text, namespace, service)) == 4, _series_of(text, namespace, service)
+
+
+# -- losing the API: readiness, staleness, a JSON line each way ---------------------------------------
+
+
+def _health(url: str) -> tuple[int, str]:
+    import urllib.error
+
+    try:
+        with urllib.request.urlopen(url.replace("/metrics", "/readyz"), timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def _serve(served: Path, kubeconfig: Path, port: int = 0) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "svcdoctor", "snapshot", "serve", str(served), "--port", str(port),
+                             "--write-kubeconfig", str(kubeconfig)], stderr=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "NO_COLOR": "1"})
+
+
+@pytest.mark.slow
+def test_watch_says_when_it_loses_the_api_and_when_it_regains_it(tmp_path: Path) -> None:
+    """``snapshot serve`` stopped under a running watch: /readyz 503 with the reason, svcdoctor_watch_up 0,
+    errors counted, the verdicts kept, one JSON line; restarted: ready again, one JSON line, changes followed."""
+    from urllib.parse import urlsplit
+
+    served = tmp_path / "cluster.yaml"
+    objects = [dict(obj) for obj in load_objects(str(HEALTHY))]
+    write_list(served, objects)
+    kubeconfig = tmp_path / "kubeconfig"
+    server: subprocess.Popen[str] | None = _serve(served, kubeconfig)
+    watcher: subprocess.Popen[str] | None = None
+    logged: list[dict[str, Any]] = []
+    try:
+        eventually(kubeconfig.exists, "snapshot serve wrote its kubeconfig")
+        port = urlsplit(yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]).port
+        assert port is not None
+        watcher = subprocess.Popen([sys.executable, "-m", "svcdoctor", "watch", "-A", "--kubeconfig", str(kubeconfig),
+                                    "--listen", "127.0.0.1:0"], stderr=subprocess.PIPE, text=True,
+                                   env={**os.environ, "NO_COLOR": "1"})
+        lines: queue.Queue[str] = queue.Queue()
+        stream = watcher.stderr
+        assert stream is not None
+        threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
+        match = re.search(r"metrics at (http://\S+/metrics)", lines.get(timeout=BOUND))
+        assert match
+        url = match.group(1)
+
+        def api_line(state: str) -> dict[str, Any] | None:
+            while True:
+                try:
+                    line = lines.get_nowait()
+                except queue.Empty:
+                    break
+                if line.startswith("{"):
+                    logged.append(json.loads(line))
+            return next((entry for entry in logged if entry.get("event") == "api" and entry.get("state") == state),
+                        None)
+
+        eventually(lambda: _health(url)[0] == 200, "ready after the first evaluation")
+        text = scrape(url)
+        assert metric(text, "svcdoctor_watch_up") == 1
+        assert metric(text, "svcdoctor_service_verdict", namespace="shop", service="frontend", verdict="ok") == 1
+        errors = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                     if line.startswith("svcdoctor_watch_errors_total{"))
+        assert api_line("lost") is None
+
+        server.terminate()
+        server.wait(timeout=30)
+        server = None
+        _, body = eventually(lambda: (health := _health(url))[0] == 503 and health, "not ready once the API is lost")
+        assert body.startswith("API lost: the API server has not answered"), body
+        text = scrape(url)
+        assert metric(text, "svcdoctor_watch_up") == 0
+        assert sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("svcdoctor_watch_errors_total{")) > errors
+        # The verdicts are kept (svcdoctor_watch_up says they are from before): the Service was ok when last seen.
+        assert metric(text, "svcdoctor_service_verdict", namespace="shop", service="frontend", verdict="ok") == 1
+        lost = eventually(lambda: api_line("lost"), "a JSON line for the lost API")
+        assert "verdicts are from before" in lost["reason"]
+        assert api_line("regained") is None
+
+        server = _serve(served, kubeconfig, port)  # the same address: it keeps the kubeconfig's token
+        eventually(lambda: _health(url)[0] == 200, "ready again once the API answers")
+        assert metric(scrape(url), "svcdoctor_watch_up") == 1
+        regained = eventually(lambda: api_line("regained"), "a JSON line for the regained API")
+        assert regained["lostSeconds"] >= 0
+        assert [entry["state"] for entry in logged if entry.get("event") == "api"] == ["lost", "regained"]
+        write_list(served, broken_selector(objects))
+        eventually(lambda: metric(scrape(url), "svcdoctor_service_verdict", namespace="shop", service="frontend",
+                                  verdict="unreachable") == 1, "the restarted server's changes followed")
+    finally:
+        for process in (watcher, server):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
+
+
+# -- back-off and coalescing, counted ------------------------------------------------------------------
+
+
+class _Rounds(threading.Event):
+    """A follower's stop event that records each back-off instead of sleeping it, and stops after ``rounds``."""
+
+    def __init__(self, rounds: int) -> None:
+        super().__init__()
+        self.rounds = rounds
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(float(timeout or 0))
+        if len(self.waits) >= self.rounds:
+            self.set()
+        return self.is_set()
+
+
+def _gone_api(tmp_path: Path) -> Any:
+    """A real ``kubernetes`` client configured for a snapshot API server that has stopped (its port refuses)."""
+    from svcdoctor.sources.live import LiveSource
+
+    with SnapshotAPIServer([]) as server:
+        kubeconfig = server.write_kubeconfig(str(tmp_path / "kubeconfig"))
+    return LiveSource(kubeconfig=kubeconfig).api_client()
+
+
+def test_a_failing_stream_backs_off_doubling_to_its_bound_and_the_api_is_lost_once(tmp_path: Path) -> None:
+    """Each refused list is one error and one back-off (0.5 s doubling, jittered by at most a quarter, to 30 s);
+    the API counts as lost at the LOST_AFTER_FAILURES-th failure in a row, said in one JSON line."""
+    from svcdoctor.watch.follow import BACKOFF_MAX, BACKOFF_START
+    from svcdoctor.watch.loop import LOST_AFTER_FAILURES, Watcher, WatchState
+    from svcdoctor.watch.metrics import WatchMetrics
+
+    log = io.StringIO()
+    watcher = Watcher(_gone_api(tmp_path), WatchState(None, WatchMetrics(), log=log))
+    follower = watcher.followers[0]
+    seen: list[int] = []
+    follower.on_health = lambda changed: (seen.append(changed.failures), watcher._health(changed))
+    rounds = _Rounds(10)
+    follower._stop = rounds
+    follower._run()  # in this thread: no list succeeds, so it never reaches a stream
+    assert follower.lists == 0 and follower.failures == 10 == len(rounds.waits)
+    assert _errors(watcher) == 10 and _relists(watcher) == 0
+    expected = [min(BACKOFF_START * 2 ** attempt, BACKOFF_MAX) for attempt in range(10)]
+    for waited, bound in zip(rounds.waits, expected, strict=True):
+        assert bound <= waited <= bound * 1.25, (rounds.waits, expected)
+    assert seen == list(range(1, 11))
+    lines = _verdict_lines(log)
+    assert [line["state"] for line in lines if line.get("event") == "api"] == ["lost"]
+    assert metric(watcher.metrics.exposition().decode(), "svcdoctor_watch_up") == 0
+    assert f"not answered for 10 tries in a row (1 of {len(watcher.followers)} streams" in watcher.metrics.lost
+    assert LOST_AFTER_FAILURES < 10
+
+
+def test_a_burst_of_events_is_one_evaluation(tmp_path: Path) -> None:
+    """Changes queued within the coalescing window are one batch: one evaluation, each Service diagnosed once."""
+    from svcdoctor.kinds import BY_KIND
+    from svcdoctor.watch.follow import Change
+    from svcdoctor.watch.loop import Watcher, WatchState
+    from svcdoctor.watch.metrics import WatchMetrics
+
+    objects = [dict(obj) for obj in load_objects(str(HEALTHY))]
+    watcher = Watcher(_gone_api(tmp_path), WatchState(None, WatchMetrics(), log=io.StringIO()))
+    listed = [Change(BY_KIND[kind], "", "LISTED", listed=tuple(obj for obj in objects if obj["kind"] == kind))
+              for kind in sorted({obj["kind"] for obj in objects} & set(BY_KIND))]
+    watcher._run_batch(listed, full=True)
+    services = len(watcher.state.reports)
+    before = (watcher.evaluations, watcher.state.diagnosed)
+    pods = [obj for obj in objects if obj["kind"] == "Pod"]
+    assert pods
+    for round_ in range(25):  # a rollout's worth of updates to the same Pods
+        for pod in pods:
+            changed = copy.deepcopy(pod)
+            changed["metadata"]["resourceVersion"] = str(1000 + round_)
+            watcher.changes.put(Change(BY_KIND["Pod"], "", "MODIFIED", changed))
+    batch = watcher._take(0)
+    assert len(batch) == 25 * len(pods) and watcher.changes.empty()
+    watcher._run_batch(batch)
+    assert watcher.evaluations - before[0] == 1
+    assert 1 <= watcher.state.diagnosed - before[1] <= services
+    assert _events(watcher) == 25 * len(pods)
+
+
+def _events(watcher: Any) -> float:
+    return sum(sample.value for metric in watcher.metrics.events.collect() for sample in metric.samples
+               if sample.name.endswith("_total"))

@@ -64,4 +64,5 @@ CHECK = Check(
     run=run,
     needs=("pods", "namespaces"),
     needs_client=True,
+    confidence="likely",
 )

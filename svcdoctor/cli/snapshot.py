@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from svcdoctor.cli.options import namespace_option
 from svcdoctor.errors import EXIT_OK, InputError
+
+if TYPE_CHECKING:
+    from svcdoctor.serve.apiserver import SnapshotAPIServer
 
 snapshot_app = typer.Typer(help="Work with recorded snapshot files.", no_args_is_help=True,
                            context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,6 +51,9 @@ def serve(
         raise InputError(f"--port {port}: {error.strerror or error}") from None
     message = f"svcdoctor: serving {file} read-only at {server.url}"
     if write_kubeconfig:
+        kept = _earlier_token(write_kubeconfig, server)
+        if kept:  # restarted on the same address: clients that read the kubeconfig (watch, kubectl) carry on
+            server.options.token = kept
         try:
             server.write_kubeconfig(write_kubeconfig, namespace=namespace)
         except InputError:
@@ -74,3 +80,21 @@ def serve(
             follower.stop()
         server.stop()
     return EXIT_OK
+
+
+def _earlier_token(path: str, server: SnapshotAPIServer) -> str | None:
+    """The token of the kubeconfig an earlier run wrote at ``path`` (0600, this user's) for the same address."""
+    import yaml
+
+    try:
+        status = os.stat(path)
+        # Only a file of this user that no one else can read: a planted one would hand its token over.
+        if status.st_uid != os.getuid() or status.st_mode & 0o077:
+            return None
+        with open(path, encoding="utf-8") as stream:
+            config = yaml.safe_load(stream)
+        token = str(config["users"][0]["user"]["token"])
+        written = str(config["clusters"][0]["cluster"]["server"])
+    except (OSError, yaml.YAMLError, LookupError, TypeError):
+        return None
+    return token if token and written == server.authorized_url(token) else None

@@ -24,12 +24,21 @@ def render(diffs: Sequence[ServiceDiff], output: str, exit_code: int) -> str:
     for service_diff in diffs:
         before, after = service_diff.before or "absent", service_diff.after or "absent"
         how = "worse" if service_diff.worse else ("better" if service_diff.changed else "unchanged")
-        cause = f"; root cause now {service_diff.root_cause_after}" if service_diff.root_cause_after else ""
+        unread = [f"{change.object} not read in {change.unread_side}" for change in service_diff.not_read]
+        if service_diff.after == "unknown" and unread:
+            # An unknown verdict has no root cause (DESIGN.md): say what left it open.
+            cause = "; not decided: " + "; ".join(unread)
+        else:
+            cause = f"; root cause now {service_diff.root_cause_after}" if service_diff.root_cause_after else ""
         lines.append(f"{service_diff.namespace}/{service_diff.name}: {before} → {after} ({how}{cause})")
         if not service_diff.changes:
             lines.append("  no change on its path in the recordings")
         area_width = max((len(c.area) for c in service_diff.changes), default=0)
         for change in service_diff.changes:
+            if change.not_read:
+                lines.append(f"  {change.area:<{area_width}}  {change.object}: not read in {change.unread_side} "
+                             f"({change.field}) — not compared, not a removal")
+                continue
             lines.append(f"  {change.area:<{area_width}}  {change.object} {change.field}: "
                          f"{_value(change.before)} → {_value(change.after)}")
     worse = sum(1 for d in diffs if d.worse)

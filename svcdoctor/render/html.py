@@ -27,7 +27,7 @@ MARKS = {"fail": "✖", "warn": "!", "unknown": "?", "partial": "◐", "skipped"
 
 CSS = """
 *{box-sizing:border-box}body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;padding:16px;
-color:#1d232a;background:#fff;max-width:1100px}h1{font-size:20px;margin:0 0 8px;overflow-wrap:anywhere}
+color:#1d232a;background:#fff;max-width:1100px;overflow-wrap:anywhere}h1{font-size:20px;margin:0 0 8px}
 h2{font-size:17px;margin:20px 0 8px}.verdict{display:inline-block;padding:2px 10px;border-radius:4px;
 font-weight:600;color:#fff}.v-unreachable{background:#b3261e}.v-degraded{background:#b26a00}
 .v-unknown{background:#5f6368}.v-ok{background:#1e7b34}.root{border:2px solid #b3261e;border-radius:6px;
@@ -39,7 +39,8 @@ vertical-align:top;overflow-wrap:anywhere}.steps td.status{white-space:nowrap;wi
 margin:10px 0;overflow-wrap:anywhere}.sev-error{border-left:6px solid #b3261e}.sev-warning{border-left:6px solid
 #b26a00}.sev-info{border-left:6px solid #5f6368}pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f8fa;
 padding:8px;border-radius:4px;margin:4px 0;font:13px/1.4 ui-monospace,Menlo,Consolas,monospace}
-.cmd{display:flex;gap:6px;align-items:flex-start}.cmd pre{flex:1;min-width:0}button.copy{flex:none;
+.cmd{display:flex;gap:6px;align-items:flex-start}.cmd pre{flex:1;min-width:0;white-space:pre;overflow-wrap:normal;
+overflow-x:auto}button.copy{flex:none;
 font-size:12px;padding:4px 8px;cursor:pointer}ul.evidence{padding-left:18px;margin:4px 0}
 .scan{border-collapse:collapse;width:100%}.scan td,.scan th{text-align:left;padding:3px 6px;
 border-bottom:1px solid #e3e3e3;overflow-wrap:anywhere}@media (prefers-color-scheme:dark){

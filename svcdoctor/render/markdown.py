@@ -23,6 +23,15 @@ MAX_SCAN_ROWS = 100
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
 
+def _path(report: Report) -> str:
+    """The hops with the marks the steps use, as the text report and the HTML map draw them."""
+    from svcdoctor.render.path import HOPS, hop_states
+
+    states = hop_states(report)
+    marks = {**STEP_MARKS, "break": "❌ **BREAK**"}
+    return " → ".join(f"{hop.short} {marks.get(states[hop.key], '')}" for hop in HOPS)
+
+
 def escape(text: str) -> str:
     """Plain text safe inside Markdown, table cells included (one line, no markup)."""
     return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
@@ -93,7 +102,7 @@ def render(report: Report, options: RenderOptions) -> str:
         lines.append("")
     steps = " · ".join(f"{STEP_MARKS.get(s.status, '')} {s.step}" for s in report.steps)
     if steps:
-        lines += [f"Steps: {steps}", ""]
+        lines += [f"Steps: {steps}", "", f"Path: {_path(report)}", ""]
     if report.findings:
         lines += ["<details><summary>Evidence, next commands and fixes</summary>", ""]
         for finding in report.findings:

@@ -1,9 +1,9 @@
 """The path a packet takes to a Service, hop by hop, with each hop's state — drawn by the text
 report (one line) and the HTML page (SVG).
 
-client → name (DNS, step 7) → Service/ClusterIP (steps 1–3) → the node's rules (step 8) →
-NetworkPolicy (step 6) → the endpoint Pods (steps 4, 5, 9). A hop shows the worst state of its
-steps; the hop of the root cause's step is the break.
+client (read, when a Pod or node is given) → name (DNS, step 7) → Service/ClusterIP (steps 1–3) →
+the node's rules (step 8) → NetworkPolicy (step 6) → the endpoint Pods (steps 4, 5, 9). A hop shows
+the worst state of its steps; the hop of the root cause's step is the break.
 """
 
 from __future__ import annotations
@@ -36,13 +36,14 @@ STATE_ORDER = ("fail", "warn", "unknown", "partial", "skipped", "pass")
 
 
 def hop_states(report: Report) -> dict[str, str]:
-    """Each hop's state (``pass`` for the client), ``break`` at the root cause's hop."""
+    """Each hop's state, ``break`` at the root cause's hop. The client's is what the evidence says of it
+    (:attr:`Report.client_state`): not checked when none was given, never a pass by default."""
     by_step = {step.step: step.status for step in report.steps}
     states = {}
     for hop in HOPS:
         seen = [by_step[number] for number in hop.steps if number in by_step]
-        if not hop.steps:
-            states[hop.key] = "pass"
+        if hop.key == "client":
+            states[hop.key] = report.client_state
         elif not seen:
             states[hop.key] = "skipped"
         else:

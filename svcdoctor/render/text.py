@@ -410,7 +410,8 @@ def _compact_step(report: Report, step: StepResult) -> Text:
         cause = f" ← {first.caused_by}" if first.caused_by else ""
         line.append(f"   {first.id} {first.title}{more}{cause}", style=SEVERITY_STYLES[first.severity])
     elif status in ("partial", "skipped", "unknown"):
-        what = "; ".join(item.what for item in step.missing) if step.missing else step.reason
+        # An unknown step's reason is the read that failed, not the evidence it also went without.
+        what = "; ".join(item.what for item in step.missing) if step.missing and status != "unknown" else step.reason
         prefix = {"partial": "partial: not checked: ", "skipped": "not checked: " if step.missing else "skipped: ",
                   "unknown": "unknown: "}[status]
         line.append(f"   {prefix}{what}", style={"skipped": "dim", "partial": "yellow"}.get(status, "magenta"))
@@ -444,7 +445,8 @@ def _summary(report: Report, options: RenderOptions) -> Text:
                f"{options.fail_on}", 4: "the verdict is unknown (--accept-unknown accepts it)",
                70: "a check crashed (a bug in svcdoctor)"}.get(code, "")
     counted = [f for f in report.findings if f.severity is not Severity.INFO]
-    parts = [report.verdict]
+    # The same confidence as the headline: "likely unreachable" when the verdict rests on declarations alone.
+    parts = [("likely " if report.verdict_confidence == "likely" else "") + report.verdict]
     if counted:
         parts.append(f"{len(counted)} finding{'s' if len(counted) != 1 else ''}")
     unchecked = [s for s in report.steps if s.status in ("partial", "skipped") and s.missing]

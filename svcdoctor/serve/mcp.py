@@ -7,6 +7,9 @@ Tools (each returns the same JSON document the CLI prints with ``-o json``):
 * ``reach`` — the NetworkPolicy reachability matrix of namespaces (``svcdoctor/reach/v1``);
 * ``explain`` — what a check means and how to fix it.
 
+An argument a tool does not take is refused (a tool error naming the ones it takes), and error
+texts name the tools' parameters, not the CLI's flags (``client_pod``, not ``--from``).
+
 Read-only with the CLI's own bounds and RBAC (the same pipeline, :mod:`svcdoctor.app`). An agent
 cannot make it send packets: no tool takes ``probe``, and every Invocation is built with probes
 off. A ``snapshot`` argument is a path inside one of the directories given at start
@@ -17,6 +20,7 @@ and only the live cluster (the kubeconfig and context given at start) is read.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +30,16 @@ from svcdoctor.errors import InputError
 INSTRUCTIONS = ("svcdoctor diagnoses why a Kubernetes Service cannot be reached: call check with the "
                 "Service's name and namespace; findings[0] is the root cause, and each finding carries "
                 "the kubectl commands that show it. Read-only; it never sends probes.")
+
+#: The CLI's flags that error texts name (the pipeline is the CLI's), and the tool parameter each is.
+PARAMETERS = {"--from-ip": "client_ip", "--from": "client_pod", "--namespace": "namespace", "-n": "namespace",
+              "--all-namespaces": "all_namespaces", "-A": "all_namespaces"}
+_FLAG = re.compile(r"(?<![\w-])(" + "|".join(re.escape(flag) for flag in PARAMETERS) + r")(?![\w-])")
+
+
+def in_tool_terms(message: str) -> str:
+    """An error text of the CLI's pipeline, its flags named as the tools' parameters (``--from``: ``client_pod``)."""
+    return _FLAG.sub(lambda match: PARAMETERS[match.group(1)], message)
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,8 @@ class Tools:
         from svcdoctor.render import render_scan
         from svcdoctor.render.interface import RenderOptions
 
+        if namespace is None and not all_namespaces:
+            raise InputError("give namespace, or all_namespaces: true")
         reports = scan_services(self.invocation(snapshot, namespace), all_namespaces=all_namespaces)
         document: dict[str, Any] = json.loads(render_scan(reports, "json", RenderOptions()))
         return document
@@ -127,8 +143,22 @@ def build_server(settings: McpSettings) -> Any:
 
     from svcdoctor.errors import SvcdoctorError
 
+    class StrictServer(FastMCP):
+        """Refuses an argument a tool does not take: the SDK drops it silently, so a misspelt
+        ``client_pod`` would answer for clients in general."""
+
+        async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
+            tool = self._tool_manager.get_tool(name)
+            if tool is not None:
+                known = list(tool.parameters.get("properties", {}))
+                unknown = sorted(set(arguments) - set(known))
+                if unknown:
+                    raise ToolError(f"{name}: unknown argument{'s' if len(unknown) > 1 else ''} "
+                                    f"{', '.join(unknown)}; {name} takes {', '.join(known)}")
+            return await super().call_tool(name, arguments)
+
     tools = Tools(settings)
-    server = FastMCP("svcdoctor", instructions=INSTRUCTIONS, log_level="WARNING")
+    server = StrictServer("svcdoctor", instructions=INSTRUCTIONS, log_level="WARNING")
     read_only = ToolAnnotations(readOnlyHint=True, destructiveHint=False, openWorldHint=False)
 
     def guarded(function: Any) -> Any:
@@ -136,7 +166,7 @@ def build_server(settings: McpSettings) -> Any:
             try:
                 return function(*args, **kwargs)
             except SvcdoctorError as error:  # bad input, unreadable cluster: the agent reads one line
-                raise ToolError(str(error)) from None
+                raise ToolError(in_tool_terms(str(error))) from None
         return call
 
     @server.tool(annotations=read_only)

@@ -248,10 +248,15 @@ class LiveSource(Source):
 
     def list_pods(self, namespace: str) -> list[Obj]:
         """The Pods of ``namespace`` (to find the one ``--from`` names); a refused list is a clear error."""
+        return self.list_objects("Pod", namespace)
+
+    def list_objects(self, kind: str, namespace: str) -> list[Obj]:
+        """The ``kind`` objects of ``namespace``, to find the client ``--from`` names; a refused list is a
+        clear error."""
         self._configure()
-        outcome = self._round([Read(BY_KIND["Pod"], namespace)])[1][0]
+        outcome = self._round([Read(BY_KIND[kind], namespace)])[1][0]
         if outcome.unavailable is not None:
-            raise InputError(f"--from: could not list Pods in {namespace} to find the client: "
+            raise InputError(f"--from: could not list {kind}s in {namespace} to find the client: "
                              f"{outcome.unavailable.reason}; name the Pod itself")
         return list(outcome.objects)
 

@@ -59,7 +59,7 @@ class Follower:
 
     def __init__(self, api_client: Any, resource: Resource, namespace: str, changes: queue.Queue[Change],
                  on_error: Callable[[str, BaseException], None], on_relist: Callable[[str], None],
-                 name: str = "") -> None:
+                 name: str = "", on_health: Callable[[Follower], None] | None = None) -> None:
         self.api_client = api_client
         self.resource = resource
         self.namespace = namespace if resource.namespaced else ""
@@ -67,7 +67,12 @@ class Follower:
         self.changes = changes
         self.on_error = on_error
         self.on_relist = on_relist
+        #: Told each time :attr:`failures` goes up, or back to 0.
+        self.on_health = on_health
         self.lists = 0
+        #: Lists or watches that failed in a row (0 once the API answers again); the last one's error.
+        self.failures = 0
+        self.last_error = ""
         #: The version the server serves (a CRD may serve only an older one), found by the list.
         self.version = resource.version
         self._stop = threading.Event()
@@ -92,6 +97,20 @@ class Follower:
     def _change(self, type: str, obj: Obj | None = None, listed: tuple[Obj, ...] = (), refused: str = "") -> Change:
         return Change(self.resource, self.namespace, type, obj, listed, refused, self.name)
 
+    def _failed(self, error: BaseException) -> None:
+        self.failures += 1
+        self.last_error = f"{type(error).__name__}: {error}".strip()
+        self.on_error(self.resource.plural, error)
+        if self.on_health is not None:
+            self.on_health(self)
+
+    def _answered(self) -> None:
+        """The API answered this follower (a list, a watch event, a 410): its failures in a row end."""
+        if self.failures:
+            self.failures = 0
+            if self.on_health is not None:
+                self.on_health(self)
+
     def _run(self) -> None:
         from kubernetes.client.exceptions import ApiException
 
@@ -111,13 +130,14 @@ class Follower:
                 backoff = BACKOFF_START
             except ApiException as error:
                 if error.status == 410:
+                    self._answered()
                     version = ""  # the history we resumed from is gone: list again
                     continue
-                self.on_error(self.resource.plural, error)
+                self._failed(error)
                 self._stop.wait(backoff * (1 + random.random() / 4))
                 backoff = min(backoff * 2, BACKOFF_MAX)
             except Exception as error:  # connection refused, reset, malformed answer: retried
-                self.on_error(self.resource.plural, error)
+                self._failed(error)
                 self._stop.wait(backoff * (1 + random.random() / 4))
                 backoff = min(backoff * 2, BACKOFF_MAX)
 
@@ -145,9 +165,11 @@ class Follower:
                         self.version = versions[position]  # an older cluster serves an older version of the CRD
                         continue
                     self.version = self.resource.version
+                    self._answered()
                     self.changes.put(self._change("LISTED"))  # the CRD is not installed: none exist
                     return NOT_INSTALLED
                 if error.status in (403, 404):
+                    self._answered()
                     why = "forbidden: " if error.status == 403 else ""
                     self.changes.put(self._change("LISTED", refused=f"{why}the API server answered {error.status} "
                                                                     f"to list {self.resource.plural}"))
@@ -163,6 +185,7 @@ class Follower:
             token = str(metadata.get("continue") or "")
             if not token:
                 break
+        self._answered()
         if self.lists:
             self.on_relist(self.resource.plural)
         self.lists += 1
@@ -190,6 +213,7 @@ class Follower:
             obj = event.get("object")
             if not isinstance(obj, dict):
                 continue
+            self._answered()
             version = str(k8s.meta(obj).get("resourceVersion") or version)
             if event.get("type") == "BOOKMARK":
                 continue

@@ -47,6 +47,10 @@ CLIENT_POLICY_KINDS = ("NetworkPolicy", "CiliumNetworkPolicy")
 #: Seconds to wait for more events after the first of a burst, so a rollout is one evaluation.
 COALESCE_SECONDS = 0.2
 
+#: Lists or watches of one stream failing in a row after which the API counts as lost: with the
+#: back-off (0.5 s doubling), some 4 s without an answer. Verdicts are kept, and said stale.
+LOST_AFTER_FAILURES = 4
+
 #: What one Follower follows: a resource, a namespace ("" for all) and one object's name ("" for all).
 Followed = tuple[Resource, str, str]
 
@@ -232,7 +236,8 @@ class WatchState:
         try:
             # By name first: choosing among the namespace's Pods costs their number, at every batch.
             pod = (self.snapshot.pod(namespace, self.client_name.name) if self.client_name.is_pod else None) \
-                or choose_pod(self.client_name, self.snapshot.pods_in(namespace), "cluster")
+                or choose_pod(self.client_name, self.snapshot.pods_in(namespace), "cluster",
+                              self.snapshot.services_in(namespace))
             client = Client("pod", namespace, k8s.name(pod), k8s.pod_ip(pod))
             problem = ""
         except InputError as error:
@@ -271,7 +276,8 @@ class Watcher:
         self.coalesce = coalesce
         self.changes: queue.Queue[Change] = queue.Queue()
         client_namespace = state.client_name.namespace if state.client_name is not None else None
-        self.followers = [Follower(api_client, resource, namespace, self.changes, self._error, self._relist, name)
+        self.followers = [Follower(api_client, resource, namespace, self.changes, self._error, self._relist, name,
+                                   on_health=self._health)
                           for resource, namespace, name in resources_for(state.namespace, client_namespace)]
         # Each follower holds a connection for its stream: with a smaller pool, urllib3 discards
         # connections and warns on stderr, among the JSON lines.
@@ -279,12 +285,41 @@ class Watcher:
         pool["maxsize"] = max(int(pool.get("maxsize") or 1), len(self.followers) + 4)
         self.evaluations = 0
         self.last_error = ""
+        #: Since when (Unix time) the API counts as lost; None while it answers.
+        self.lost_since: float | None = None
+        self._health_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="svcdoctor-watch", daemon=True)
 
     def _error(self, resource: str, error: BaseException) -> None:
         self.metrics.errors.labels(resource).inc()
         self.last_error = f"{resource}: {type(error).__name__}: {error}"
+
+    def _health(self, follower: Follower) -> None:
+        """A follower's failures in a row changed: the API is lost while one has failed
+        :data:`LOST_AFTER_FAILURES` times in a row, regained once none has; each turn is one JSON line."""
+        with self._health_lock:
+            failing = [f for f in self.followers if f.failures >= LOST_AFTER_FAILURES]
+            now = time.time()
+            if failing:
+                worst = max(failing, key=lambda f: f.failures)
+                where = f"{worst.namespace}/" if worst.namespace else ""
+                reason = (f"the API server has not answered for {worst.failures} tries in a row "
+                          f"({len(failing)} of {len(self.followers)} streams, e.g. {where}{worst.resource.plural}: "
+                          f"{worst.last_error[:300]}); verdicts are from before")
+                self.metrics.set_lost(reason)
+                if self.lost_since is None:
+                    self.lost_since = now
+                    self._log({"event": "api", "state": "lost", "reason": reason})
+            elif self.lost_since is not None:
+                seconds = round(now - self.lost_since, 1)
+                self.lost_since = None
+                self.metrics.set_lost("")
+                self._log({"event": "api", "state": "regained", "lostSeconds": seconds})
+
+    def _log(self, line: dict[str, Any]) -> None:
+        self.state.log.write(json.dumps({"time": datetime.now(UTC).isoformat(timespec="seconds"), **line}) + "\n")
+        self.state.log.flush()
 
     def _relist(self, resource: str) -> None:
         self.metrics.relists.labels(resource).inc()

@@ -6,15 +6,16 @@ Per Service, kept near one series each:
   the current one and 0 for the others (the kube-state-metrics convention);
 * ``svcdoctor_service_root_cause{namespace,service,id,severity}`` = 1, only while the Service has
   a root cause at warning or above;
-* ``svcdoctor_service_step_state{namespace,service,step,state}`` = 1, only for steps not ``pass``.
+* ``svcdoctor_service_step_state{namespace,service,step,state}`` = 1, only for steps ``fail`` or
+  ``unknown`` (:data:`EXPORTED_STEP_STATES`).
 
 A Service's series go when it is deleted; its root-cause and step series go when it recovers. They
 are made at each scrape from one tuple per Service (a ``prometheus_client`` custom collector).
 The watcher's own health: ``svcdoctor_watch_last_event_timestamp_seconds``,
 ``svcdoctor_watch_relists_total``, ``svcdoctor_watch_errors_total``,
-``svcdoctor_watch_events_total``, ``svcdoctor_watch_services`` and the
-``svcdoctor_watch_evaluation_duration_seconds`` histogram. ``/healthz`` answers while the process
-runs, ``/readyz`` once the first full evaluation is done.
+``svcdoctor_watch_events_total``, ``svcdoctor_watch_services``, ``svcdoctor_watch_up`` (0 while the
+API is lost) and the ``svcdoctor_watch_evaluation_duration_seconds`` histogram. ``/healthz`` answers
+while the process runs, ``/readyz`` once the first full evaluation is done and while the API is not lost.
 """
 
 from __future__ import annotations
@@ -30,9 +31,14 @@ from prometheus_client.registry import Collector
 from svcdoctor.report import VERDICTS, Report
 
 ServiceKey = tuple[str, str]
+#: The step states that get a series. ``partial`` and ``skipped`` are what a healthy Service
+#: normally has (a step without a kind it reads, a step not on its path): exporting them gave a
+#: healthy Service some 4 step series beside its verdict's, a departure from "near one series per
+#: Service"; a ``fail`` or ``unknown`` step is what an alert or a dashboard wants to see.
+EXPORTED_STEP_STATES = ("fail", "unknown")
 
 
-#: What the series of one Service say: its verdict, its root cause (ID, severity) and its steps not ``pass``.
+#: What the series of one Service say: its verdict, its root cause (ID, severity) and its steps ``fail`` or ``unknown``.
 Series = tuple[str, tuple[str, str] | None, tuple[tuple[str, str], ...]]
 
 
@@ -70,7 +76,7 @@ class _ServiceSeries(Collector):
         return (GaugeMetricFamily("svcdoctor_service_verdict", verdict, labels=[*labels, "verdict"]),
                 GaugeMetricFamily("svcdoctor_service_root_cause", "1 while the Service has this root cause.",
                                   labels=[*labels, "id", "severity"]),
-                GaugeMetricFamily("svcdoctor_service_step_state", "1 for each debugging step that is not pass.",
+                GaugeMetricFamily("svcdoctor_service_step_state", "1 for each debugging step that is fail or unknown.",
                                   labels=[*labels, "step", "state"]))
 
 
@@ -93,14 +99,25 @@ class WatchMetrics:
         self.evaluation = Histogram("svcdoctor_watch_evaluation_duration_seconds",
                                     "Time to apply one batch of changes and re-diagnose the Services it affects.",
                                     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=self.registry)
+        self.up = Gauge("svcdoctor_watch_up", "1 while the API server answers the watch streams; 0 once one has "
+                        "failed several times in a row (the verdicts are then from before).", registry=self.registry)
+        self.up.set(1)
         self.ready = threading.Event()
+        #: Why the API counts as lost ("" while it answers): /readyz answers 503 with it.
+        self.lost = ""
+
+    def set_lost(self, reason: str) -> None:
+        """The API is lost (``reason``) or, with "", answers again."""
+        self.lost = reason
+        self.up.set(0 if reason else 1)
 
     def update(self, report: Report) -> None:
         """Set a Service's series from its report: the ones that no longer hold are gone at the next scrape."""
         key = (report.target.namespace, report.target.name)
         cause = report.root_cause
         root = (cause.id, str(cause.severity)) if cause is not None and cause.severity.at_least("warning") else None
-        steps = tuple((str(step.step), step.status) for step in report.steps if step.status != "pass")
+        steps = tuple((str(step.step), step.status) for step in report.steps
+                      if step.status in EXPORTED_STEP_STATES)
         with self._services.lock:
             self._services.series[key] = (report.verdict, root, steps)
             self.services.set(len(self._services.series))
@@ -156,8 +173,12 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/healthz":
             self._answer(200, b"ok\n")
         elif path == "/readyz":
-            ready = self.metrics.ready.is_set()
-            self._answer(200 if ready else 503, b"ok\n" if ready else b"first evaluation not done\n")
+            if not self.metrics.ready.is_set():
+                self._answer(503, b"first evaluation not done\n")
+            elif lost := self.metrics.lost:
+                self._answer(503, f"API lost: {lost}\n".encode())
+            else:
+                self._answer(200, b"ok\n")
         else:
             self._answer(404, b"not found: /metrics, /healthz, /readyz\n")
 
