@@ -248,3 +248,36 @@ def test_without_a_client_a_running_cluster_is_not_checked_for_the_variables(tmp
     report = check_report(objects, tmp_path, "ledger-api", "-n", "bank")
     step = next(s for s in report["steps"] if s["step"] == 7)
     assert any("SD706" in item["checks"] and item["what"] == "no client" for item in step["missing"])
+
+
+def _ipv6_reporter(tmp_path: Path, *, with_answers: bool) -> tuple[list[dict[str, Any]], str]:
+    b, _ = _dual_cluster(True)
+    b.node("node-c", "fd00:18::4")
+    reporter = b.pod("shop", "reporter-58d5c8b7f-2kzqn", {"app": "reporter"},
+                     [b.container("reporter", "example/reporter:1.0")], node="node-c", host_network=True,
+                     ip="fd00:18::4", dns_policy="ClusterFirstWithHostNet")
+    client = f"shop/{reporter['metadata']['name']}"
+    if with_answers:
+        # What the reporter's resolver was told: the name exists (NOERROR) but has no AAAA record.
+        b.add({"apiVersion": "svcdoctor.dev/v1", "kind": "DNSAnswer", "from": client, "rcode": "NOERROR",
+               "query": {"name": "orders.shop.svc.cluster.local", "type": "AAAA"}, "answers": []})
+    return b.build(reconcile=False), client
+
+
+def test_dns_answers_show_which_pod_cannot_use_a_single_family_service(tmp_path: Path) -> None:
+    """Without --from, the Pod the recorded answers were asked from is the client: IPv6-only, its AAAA
+    query for the IPv4-only Service got no address."""
+    objects, client = _ipv6_reporter(tmp_path, with_answers=True)
+    [finding] = findings_of(check_report(objects, tmp_path, "orders", "-n", "shop"), "SD217")
+    assert finding["severity"] == "warning" and f"The client {client} has only IPv6" in finding["message"]
+    assert "Its AAAA queries for the name got NOERROR, no address" in finding["message"]
+    assert any(e.get("field") == "DNSAnswer" for e in finding["evidence"])
+    objects, _ = _ipv6_reporter(tmp_path, with_answers=False)
+    assert not findings_of(check_report(objects, tmp_path, "orders", "-n", "shop"), "SD217")
+
+
+def test_the_given_clients_answers_are_quoted(tmp_path: Path) -> None:
+    objects, client = _ipv6_reporter(tmp_path, with_answers=True)
+    [finding] = findings_of(check_report(objects, tmp_path, "orders", "-n", "shop", "--from", client), "SD217")
+    assert finding["severity"] == "error" and "Its AAAA queries for the name got NOERROR, no address" in \
+        finding["message"]

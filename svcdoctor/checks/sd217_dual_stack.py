@@ -8,6 +8,12 @@ What it detects:
     all of a family the Service does not have. A ``PreferDualStack`` Service that got one family
     in a cluster whose Pods have both is reported as info.
 
+    With DNS evidence (``DNSAnswer`` objects, or ``--probe``) the A/AAAA answers about the Service
+    are read against its families: the client's queries of its own family are quoted (no record,
+    as the Service has none of that family), and without ``--from`` each Pod the answers were asked
+    from counts as a client (a warning: one client, not clients in general). A wrong or missing
+    address of a family the Service has is SD702's finding.
+
     Before any of that, the family settings the API server refuses (so the Service is never
     created): two ``ipFamilies`` or two ``clusterIPs`` without ``PreferDualStack`` /
     ``RequireDualStack`` (no policy is SingleStack), a family listed twice or not IPv4/IPv6, a
@@ -43,8 +49,11 @@ from collections.abc import Iterable, Iterator
 
 from svcdoctor import k8s
 from svcdoctor.checks.interface import Check, CheckDoc, Context
+from svcdoctor.dns.domain import cluster_domain
+from svcdoctor.dns.evidence import answers_about
 from svcdoctor.findings import Evidence, Finding, Skip
 from svcdoctor.k8s import Obj
+from svcdoctor.snapshot import DNSAnswer
 
 FAMILIES = {4: "IPv4", 6: "IPv6"}
 
@@ -128,6 +137,34 @@ RUNTIME_WHAT = ("the Pods' addresses per family, the per-family EndpointSlices a
                 "exist only in a running cluster)")
 
 
+#: The address family each record type asks for.
+RECORD_FAMILY = {"A": 4, "AAAA": 6}
+
+
+def _address_answers(context: Context) -> list[DNSAnswer]:
+    """The recorded A/AAAA answers about the Service (any spelling of its name) that cluster DNS gave."""
+    if not context.snapshot.dns_answers:
+        return []
+    zone = cluster_domain(context.snapshot, context.options.cluster_domain).domain
+    about = answers_about(context.snapshot, context.target.namespace, context.target.name, zone)
+    return [item.answer for item in about if item.relation == "service" and item.answer.type in RECORD_FAMILY
+            and item.answer.rcode == "NOERROR"]
+
+
+def _clients(context: Context, answers: list[DNSAnswer]) -> Iterator[tuple[str, list[str], bool]]:
+    """(client, its addresses, whether it was given): the given client, else the Pods the recorded answers
+    about the Service were asked from (they tried to reach it)."""
+    if context.client is not None:
+        yield str(context.client), _client_addresses(context), True
+        return
+    for source in sorted({answer.source for answer in answers if "/" in answer.source
+                          and not answer.source.startswith("node/")}):
+        namespace, _, name = source.partition("/")
+        pod = context.snapshot.pod(namespace, name)
+        if pod is not None:
+            yield source, k8s.pod_ips(pod), False
+
+
 def run(context: Context) -> Iterator[Finding]:
     service = context.require_service()
     problems = list(refused(service))
@@ -160,20 +197,32 @@ def run(context: Context) -> Iterator[Finding]:
     named = ", ".join(FAMILIES[item] for item in families)
     evidence = [Evidence(context.service_ref, "spec.ipFamilies", [FAMILIES[item] for item in families]),
                 Evidence(context.service_ref, "spec.ipFamilyPolicy", policy)]
-    addresses = _client_addresses(context)
-    client_families = _families_of(addresses)
-    if client_families and not client_families & set(families):
-        client = str(context.client)
+    answers = _address_answers(context)
+    for client, addresses, given in _clients(context, answers):
+        client_families = _families_of(addresses)
+        if not client_families or client_families & set(families):
+            continue
+        # What the name answered this client for its own family: no record, as the Service has none.
+        asked = [answer for answer in answers if answer.source in (client, "" if given else client)
+                 and RECORD_FAMILY[answer.type] in client_families]
+        heard = (f" Its {', '.join(sorted({a.type for a in asked}))} queries for the name got "
+                 f"{', '.join(sorted({a.rcode + ('' if a.answers else ', no address') for a in asked}))}."
+                 if asked else "")
         yield CHECK.finding(
             f"The client {client} has only {', '.join(FAMILIES[item] for item in sorted(client_families))} "
             f"addresses ({', '.join(addresses)}), but the Service has only {named}: the client has no route to "
-            "its ClusterIP and its name has no record of the client's family.",
-            evidence=[*evidence, Evidence(None, None, addresses, f"the addresses of {client}")],
+            f"its ClusterIP and its name has no record of the client's family.{heard}"
+            + ("" if given else " (The client is the Pod the recorded DNS answers were asked from.)"),
+            evidence=[*evidence, Evidence(None, None, addresses, f"the addresses of {client}"),
+                      *(Evidence(None, "DNSAnswer", {"name": a.name, "type": a.type, "rcode": a.rcode,
+                                                     "answers": list(a.answers), "from": a.source})
+                        for a in asked[:2])],
             next=[f"kubectl get svc {context.target.name} -n {context.target.namespace} "
                   "-o jsonpath='{.spec.ipFamilyPolicy} {.spec.ipFamilies} {.spec.clusterIPs}'"],
             fix="Make the Service dual-stack (ipFamilyPolicy: PreferDualStack, ipFamilies: [IPv4, IPv6]) or "
                 "give the client an address of the Service's family.",
-            subject=context.service_ref, subject_field="spec.ipFamilies", key="client",
+            subject=context.service_ref, subject_field="spec.ipFamilies", key=f"client:{client}",
+            severity="error" if given else "warning",
         )
     pods = [pod for pod in context.selected_pods if k8s.pod_ips(pod)] if context.has_selector else []
     pod_families = _families_of(ip for pod in pods for ip in k8s.pod_ips(pod))
