@@ -76,8 +76,6 @@ def object_annotations(obj: Obj) -> Mapping[str, str]:
 #: Annotation on a stand-in Pod made from a manifest: the label keys its controller adds whose
 #: values exist only after deploy (``pod-template-hash``…), comma-separated.
 DEPLOY_TIME_LABELS = "svcdoctor.dev/deploy-time-labels"
-#: Annotation on a Pod made from a workload's template (manifests): the workload, e.g. ``Deployment shop/web``.
-TEMPLATE_OF = "svcdoctor.dev/template-of"
 
 
 #: Annotation on a stand-in Pod made from a manifest: the workload whose template it stands for,

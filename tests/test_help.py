@@ -94,3 +94,8 @@ def test_the_installed_script_takes_kubectl_flags_before_the_subcommand(script: 
     report = json.loads(result.stdout)
     assert report["target"] == {"namespace": "shop", "name": "backend"}
     assert report["rootCause"] == "SD301"
+
+
+def test_from_help_names_a_service_among_the_client_types() -> None:
+    """`--from svc/NAME` picks a ready Pod of the Service; the help says so beside deploy/NAME."""
+    assert "svc/web" in " ".join(run_cli("check", "--help").stdout.split())

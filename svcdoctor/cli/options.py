@@ -93,8 +93,8 @@ def cluster_domain_option(help: str = "The cluster DNS domain (default: cluster.
 
 
 def from_pod_option(
-    help: str = "The client: POD, NAMESPACE/POD, TYPE/NAME (deploy/web: a ready Pod of it) or NAMESPACE/TYPE/NAME; "
-    "a unique Pod-name prefix works.",
+    help: str = "The client: POD, NAMESPACE/POD, TYPE/NAME (deploy/web or svc/web: a ready Pod of it) or "
+    "NAMESPACE/TYPE/NAME; a unique Pod-name prefix works.",
 ) -> Any:
     return typer.Option("--from", help=help, metavar="POD")
 
