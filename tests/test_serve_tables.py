@@ -108,3 +108,44 @@ def test_the_accept_header_decides() -> None:
     assert table_version("application/json;as=Table;v=v1beta1;g=meta.k8s.io") == "v1beta1"
     assert table_version("application/json") is None
     assert table_version("application/json;as=Table;v=v2;g=meta.k8s.io") is None
+
+
+def test_kubectl_get_pods_watch_prints_updates_with_the_columns_and_age_of_the_list(tmp_path: Path) -> None:
+    """``kubectl get pods -w`` asks for Tables on the watch too: an update is printed with READY, STATUS,
+    RESTARTS and AGE (not NAME/AGE), its AGE counted from the same clock as the list's."""
+    import copy
+    import queue
+    import threading
+
+    from svcdoctor.serve.watch import hub_of
+
+    require(shutil.which("kubectl") is not None, "kubectl is not on PATH")
+    objects = [dict(obj) for obj in load_objects(str(SCENARIOS / "healthy-clusterip-deployment" / "snapshot.yaml"))]
+    pods = sorted(obj["metadata"]["name"] for obj in objects
+                  if obj.get("kind") == "Pod" and obj["metadata"].get("namespace") == "shop")
+    assert pods
+    with SnapshotAPIServer(objects) as server:
+        hub = hub_of(server)
+        config = server.write_kubeconfig(str(tmp_path / "kubeconfig"), namespace="shop")
+        env = {**os.environ, "KUBECONFIG": config, "HOME": str(tmp_path)}
+        process = subprocess.Popen(["kubectl", "get", "pods", "-w"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            lines: queue.Queue[str] = queue.Queue()
+            stream = process.stdout
+            assert stream is not None
+            threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
+            header = _columns(lines.get(timeout=60))
+            assert header == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+            listed = {row[0]: row for row in (_columns(lines.get(timeout=60)) for _ in pods)}
+            assert sorted(listed) == pods
+            changed = copy.deepcopy(objects)
+            for obj in changed:
+                if obj.get("kind") == "Pod" and obj["metadata"]["name"] == pods[0]:
+                    obj["metadata"].setdefault("labels", {})["rollout"] = "2"
+            assert hub.reload(changed) >= 1
+            updated = _columns(lines.get(timeout=60))
+            assert updated == listed[pods[0]], (updated, listed[pods[0]])
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
