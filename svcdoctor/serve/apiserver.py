@@ -117,13 +117,11 @@ class ServerOptions:
 class WatchRequest(dict[str, Any]):
     """What :meth:`SnapshotAPIServer.answer` gives for ``watch=true``: the handler streams it (serve.watch)."""
 
-    def __init__(self, resource: Resource, namespace: str, query: Mapping[str, str], table: str | None = None) -> None:
+    def __init__(self, resource: Resource, namespace: str, query: Mapping[str, str]) -> None:
         super().__init__()
         self.resource = resource
         self.namespace = namespace
         self.query = dict(query)
-        #: The Table version the Accept header asks for (``kubectl get -w``), None for objects.
-        self.table = table
 
 
 class SnapshotAPIServer:
@@ -318,23 +316,17 @@ class SnapshotAPIServer:
             return 405, status_object(405, "MethodNotAllowed", "watch is not served by a snapshot")
         if self._forbidden(resource, namespace):
             return 403, _forbidden(resource, namespace, name, "watch" if watching else verb_name, self.options.user)
-        table_form = table_version(headers.get("accept", ""))
         if watching:
-            return 200, WatchRequest(resource, namespace, query, table_form)
+            return 200, WatchRequest(resource, namespace, query)
         status, body = self._get(resource, namespace, name) if name else self._list(resource, namespace, query)
+        table_form = table_version(headers.get("accept", ""))
         if status != 200 or table_form is None:
             return status, body
         # kubectl asks for a Table and prints its columns (READY, STATUS, IP, …).
         objects = [body] if name else body["items"]
-        return 200, self.table(resource, objects, {} if name else body["metadata"], table_form, query)
-
-    def table(self, resource: Resource, objects: list[Obj], list_metadata: Obj, version: str,
-              query: Mapping[str, str]) -> Obj:
-        """The Table of ``objects``, for a list, a get or one watch event: ages from the same clock
-        (the snapshot's ``capturedAt`` when it has one), so a row keeps its AGE from the list to its updates."""
-        return to_table(resource.kind, resource.api_version, objects, list_metadata, version=version,
-                        include_object=query.get("includeObject") or "Metadata",
-                        now=self._captured_at or datetime.now(UTC))
+        now = self._captured_at or datetime.now(UTC)
+        return 200, to_table(resource.kind, resource.api_version, objects, {} if name else body["metadata"],
+                             version=table_form, include_object=query.get("includeObject") or "Metadata", now=now)
 
     def _forbidden(self, resource: Resource, namespace: str) -> bool:
         forbid = self.options.forbid

@@ -191,10 +191,6 @@ def stream(handler: BaseHTTPRequestHandler, server: SnapshotAPIServer, request: 
     handler.end_headers()
 
     def send(event_type: str, obj: Obj) -> None:
-        if request.table is not None and event_type != "ERROR":
-            # kubectl get -w: each object as a one-row Table (a bookmark as a Table without rows), as it listed
-            version = {"resourceVersion": str(k8s.meta(obj).get("resourceVersion") or "")}
-            obj = server.table(resource, [] if event_type == "BOOKMARK" else [obj], version, request.table, query)
         data = json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + b"\n"
         handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         handler.wfile.flush()
